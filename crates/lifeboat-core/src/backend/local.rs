@@ -1,0 +1,222 @@
+//! A repository in a local folder or on a mounted NAS share.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Backend, FileInfo};
+use crate::crypto::random_bytes;
+use crate::error::{Error, Result};
+
+/// Marks a temporary file; written next to its target so the rename stays on
+/// one file system, and hidden from listings.
+const TEMP_MARK: &str = ".tmp-";
+
+/// A repository rooted at a folder.
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBackend { root: root.into() }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Creates the root folder (0700) if it does not exist.
+    pub fn create_root(&self) -> Result<()> {
+        create_dir_all(&self.root)
+    }
+}
+
+#[cfg(unix)]
+fn create_dir_all(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::io("creating folder", path, e))
+}
+
+#[cfg(not(unix))]
+fn create_dir_all(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).map_err(|e| Error::io("creating folder", path, e))
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Makes a rename durable: the folder entry itself must reach the disk.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing folder", dir, e))?;
+    let _ = dir;
+    Ok(())
+}
+
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        let path = self.path(rel);
+        fs::read(&path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::Missing(rel.to_string()),
+            _ => Error::io("reading", &path, e),
+        })
+    }
+
+    fn read_at(&self, rel: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let path = self.path(rel);
+        let mut file = File::open(&path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::Missing(rel.to_string()),
+            _ => Error::io("opening", &path, e),
+        })?;
+        let mut buf = vec![0u8; len];
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| match e.kind() {
+                ErrorKind::UnexpectedEof => Error::corrupt(rel, format!("the file ends before byte {}", offset + len as u64)),
+                _ => Error::io("reading", &path, e),
+            })?;
+        Ok(buf)
+    }
+
+    fn write(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let path = self.path(rel);
+        let dir = path.parent().expect("repository paths have a parent");
+        if !dir.exists() {
+            create_dir_all(dir)?;
+            if let Some(grandparent) = dir.parent() {
+                sync_dir(grandparent)?;
+            }
+        }
+        let name = path.file_name().expect("file name").to_string_lossy();
+        let tmp = dir.join(format!(".{name}{TEMP_MARK}{}", data_encoding::HEXLOWER.encode(&random_bytes::<6>())));
+        let written = create_private_file(&tmp).and_then(|mut f| {
+            f.write_all(data)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("writing", &path, e));
+        }
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("renaming into place", &path, e));
+        }
+        sync_dir(dir)
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<FileInfo>> {
+        let dir = self.path(rel);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("listing", &dir, e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let meta = entry.metadata().map_err(|e| Error::io("reading metadata of", entry.path(), e))?;
+            if meta.is_file() {
+                files.push(FileInfo { name, size: meta.len() });
+            }
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    fn remove(&self, rel: &str) -> Result<()> {
+        let path = self.path(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("removing", &path, e)),
+        }
+    }
+
+    fn exists(&self, rel: &str) -> Result<bool> {
+        let path = self.path(rel);
+        path.try_exists().map_err(|e| Error::io("looking for", &path, e))
+    }
+
+    fn list_temporary(&self) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        let mut stack = vec![String::new()];
+        while let Some(rel) = stack.pop() {
+            let dir = self.path(&rel);
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("listing", &dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io("listing", &dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    stack.push(child);
+                } else if name.starts_with('.') && name.contains(TEMP_MARK) {
+                    found.push(child);
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_private_atomic_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path().join("repo"));
+        backend.create_root().unwrap();
+        backend.write("data/ab/abc", b"one").unwrap();
+        backend.write("data/ab/abc", b"two").unwrap();
+        assert_eq!(backend.read("data/ab/abc").unwrap(), b"two");
+        assert_eq!(backend.read_at("data/ab/abc", 1, 2).unwrap(), b"wo");
+        assert!(matches!(backend.read_at("data/ab/abc", 2, 5), Err(Error::Corrupt { .. })));
+        assert!(matches!(backend.read("data/ab/nope"), Err(Error::Missing(_))));
+        assert_eq!(backend.list("data/ab").unwrap(), vec![FileInfo { name: "abc".into(), size: 3 }]);
+        assert!(backend.list("nothing").unwrap().is_empty());
+        assert!(backend.list_temporary().unwrap().is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("repo/data/ab/abc")), 0o600);
+            assert_eq!(mode(&dir.path().join("repo/data/ab")), 0o700);
+            assert_eq!(mode(&dir.path().join("repo")), 0o700);
+        }
+        fs::write(dir.path().join("repo/data/ab/.abc.tmp-123"), b"x").unwrap();
+        assert_eq!(backend.list_temporary().unwrap(), vec!["data/ab/.abc.tmp-123".to_string()]);
+        assert_eq!(backend.list("data/ab").unwrap().len(), 1);
+        backend.remove("data/ab/abc").unwrap();
+        backend.remove("data/ab/abc").unwrap();
+        assert!(!backend.exists("data/ab/abc").unwrap());
+    }
+}

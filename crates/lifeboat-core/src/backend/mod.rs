@@ -1,0 +1,43 @@
+//! Where a repository's bytes live.
+//!
+//! The engine sees a repository as a flat namespace of small paths
+//! (`config`, `keys/<id>`, `data/<xx>/<id>`, ...) behind [`Backend`]; it never
+//! builds file-system paths itself, so an object-store backend can slot in.
+
+mod local;
+
+pub use local::LocalBackend;
+
+use crate::error::Result;
+
+/// One stored file, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The file's name within the listed folder.
+    pub name: String,
+    pub size: u64,
+}
+
+/// Storage for a repository. Paths use `/` and are relative to the repository.
+///
+/// Writes are atomic: a reader sees the old content or the new, whole, never a
+/// torn file, and a write that returned `Ok` is durable.
+pub trait Backend: Send + Sync {
+    /// Where this repository is, for messages.
+    fn location(&self) -> String;
+    /// The whole file; [`crate::Error::Missing`] if it does not exist.
+    fn read(&self, path: &str) -> Result<Vec<u8>>;
+    /// `len` bytes from `offset`; a short file is an error, not a short read.
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
+    /// Atomically creates or replaces `path` with `data`, durably.
+    fn write(&self, path: &str, data: &[u8]) -> Result<()>;
+    /// Files directly in `dir` (not recursive); an absent folder lists empty.
+    /// Leftover temporary files are not listed (see [`Backend::list_temporary`]).
+    fn list(&self, dir: &str) -> Result<Vec<FileInfo>>;
+    /// Removes a file; removing an absent file succeeds.
+    fn remove(&self, path: &str) -> Result<()>;
+    /// Whether the file exists.
+    fn exists(&self, path: &str) -> Result<bool>;
+    /// Temporary files an interrupted write left behind, as removable paths.
+    fn list_temporary(&self) -> Result<Vec<String>>;
+}

@@ -1,0 +1,92 @@
+//! The OS keychain cache (Secret Service on Linux, Keychain on macOS,
+//! Credential Manager on Windows).
+//!
+//! Once a repository was opened with a passphrase, the slot's KEK is cached
+//! here, so later opens need neither the passphrase nor Argon2. The KEK, not
+//! the passphrase, is cached: a passphrase may be reused elsewhere, and a KEK
+//! stops working the moment its slot is removed.
+
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Serialize};
+
+use super::slots::Kek;
+use crate::error::{Error, Result};
+
+/// Service name of Lifeboat's keychain entries.
+pub const SERVICE: &str = "lifeboat";
+
+/// What the keychain holds for one repository.
+pub struct CachedKey {
+    pub slot_id: String,
+    pub kek: Kek,
+}
+
+/// Where cached keys live. [`OsKeychain`] in the product; the interface lets a
+/// caller run without any keychain (`--no-keychain`, headless servers).
+pub trait KeyStore: Send + Sync {
+    fn load(&self, repo_id: &str) -> Result<Option<CachedKey>>;
+    fn store(&self, repo_id: &str, key: &CachedKey) -> Result<()>;
+    fn forget(&self, repo_id: &str) -> Result<()>;
+}
+
+/// The platform's keychain through the `keyring` crate.
+pub struct OsKeychain;
+
+/// The keychain account name for a repository.
+pub fn account(repo_id: &str) -> String {
+    format!("repository {repo_id}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    slot: String,
+    kek: String,
+}
+
+fn entry(repo_id: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &account(repo_id)).map_err(unavailable)
+}
+
+fn unavailable(e: keyring::Error) -> Error {
+    Error::KeychainUnavailable(format!(
+        "{e}. Lifeboat will ask for the passphrase each time (on a headless Linux server this is expected; \
+         a desktop session normally runs a Secret Service such as GNOME Keyring or KWallet)"
+    ))
+}
+
+impl KeyStore for OsKeychain {
+    fn load(&self, repo_id: &str) -> Result<Option<CachedKey>> {
+        match entry(repo_id)?.get_password() {
+            Ok(text) => {
+                let stored: Stored = serde_json::from_str(&text).map_err(|e| Error::corrupt("the keychain entry", e.to_string()))?;
+                let bytes = HEXLOWER.decode(stored.kek.as_bytes()).map_err(|e| Error::corrupt("the keychain entry", e.to_string()))?;
+                let kek: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::corrupt("the keychain entry", "key has the wrong length"))?;
+                Ok(Some(CachedKey {
+                    slot_id: stored.slot,
+                    kek: Kek(kek),
+                }))
+            }
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn store(&self, repo_id: &str, key: &CachedKey) -> Result<()> {
+        let stored = Stored {
+            slot: key.slot_id.clone(),
+            kek: HEXLOWER.encode(&key.kek.0),
+        };
+        let text = serde_json::to_string(&stored).expect("plain struct serializes");
+        entry(repo_id)?.set_password(&text).map_err(unavailable)
+    }
+
+    fn forget(&self, repo_id: &str) -> Result<()> {
+        match entry(repo_id)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

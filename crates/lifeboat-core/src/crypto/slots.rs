@@ -1,0 +1,211 @@
+//! Key slots: the master key wrapped under a key-encryption key (KEK).
+//!
+//! A passphrase slot derives its KEK with Argon2id (parameters and salt stored
+//! in the slot, so they can be raised later without breaking old slots). A
+//! recovery slot derives it from a 256-bit random recovery code, which is high
+//! entropy on its own and needs no slow KDF. Removing a slot revokes that
+//! passphrase or recovery kit; it does not change the master key.
+
+use aes_gcm::{Aes256Gcm, KeyInit};
+use chrono::{DateTime, Utc};
+use data_encoding::BASE64;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{open, random_bytes, seal, MasterKey};
+use crate::error::{Error, Result};
+
+/// Format version of a key slot file.
+const SLOT_VERSION: u32 = 1;
+
+/// A key-encryption key: what a passphrase or recovery code turns into.
+/// The OS keychain caches this (never the passphrase itself).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Kek(pub(crate) [u8; 32]);
+
+impl Kek {
+    pub(crate) fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0.into())
+    }
+}
+
+/// How a slot turns its secret into a KEK.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "algorithm", rename_all = "kebab-case")]
+pub enum Kdf {
+    /// Argon2id over a passphrase.
+    Argon2id {
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+        salt: String,
+    },
+    /// BLAKE3 key derivation over a 256-bit recovery code.
+    RecoveryCode,
+}
+
+/// Argon2id cost for new passphrase slots: RFC 9106's second recommended
+/// option (64 MiB, 3 passes), with one lane so it behaves the same on any core
+/// count. About a third of a second here, once per open; the keychain cache
+/// skips it on later opens.
+pub const DEFAULT_ARGON2_MEMORY_KIB: u32 = 64 * 1024;
+pub const DEFAULT_ARGON2_ITERATIONS: u32 = 3;
+
+/// What kind of secret opens a slot.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlotKind {
+    Passphrase,
+    RecoveryKit,
+}
+
+/// One key slot file (`keys/<id>`), as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeySlot {
+    pub version: u32,
+    pub id: String,
+    pub kind: SlotKind,
+    pub label: String,
+    pub host: String,
+    pub user: String,
+    pub created: DateTime<Utc>,
+    pub kdf: Kdf,
+    /// `nonce || AES-256-GCM(master key) || tag`, base64, bound to the
+    /// repository id and slot id as associated data.
+    pub wrapped_key: String,
+}
+
+impl KeySlot {
+    /// A new passphrase slot for `master`; returns the slot and its KEK.
+    pub fn for_passphrase(repo_id: &str, master: &MasterKey, passphrase: &str, label: &str, now: DateTime<Utc>) -> (Self, Kek) {
+        let kdf = Kdf::Argon2id {
+            memory_kib: DEFAULT_ARGON2_MEMORY_KIB,
+            iterations: DEFAULT_ARGON2_ITERATIONS,
+            parallelism: 1,
+            salt: BASE64.encode(&random_bytes::<16>()),
+        };
+        let kek = argon2_kek(&kdf, passphrase).expect("default Argon2 parameters are valid");
+        (Self::wrap(repo_id, master, SlotKind::Passphrase, kdf, &kek, label, now), kek)
+    }
+
+    /// A new recovery-kit slot for `master`, opened by `code`.
+    pub fn for_recovery_code(repo_id: &str, master: &MasterKey, code: &[u8; 32], label: &str, now: DateTime<Utc>) -> Self {
+        let kek = recovery_kek(code);
+        Self::wrap(repo_id, master, SlotKind::RecoveryKit, Kdf::RecoveryCode, &kek, label, now)
+    }
+
+    fn wrap(repo_id: &str, master: &MasterKey, kind: SlotKind, kdf: Kdf, kek: &Kek, label: &str, now: DateTime<Utc>) -> Self {
+        let id = data_encoding::HEXLOWER.encode(&random_bytes::<8>());
+        let wrapped = seal(&kek.cipher(), &slot_aad(repo_id, &id), master.as_bytes());
+        KeySlot {
+            version: SLOT_VERSION,
+            id,
+            kind,
+            label: label.to_string(),
+            host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
+            user: whoami::username(),
+            created: now,
+            kdf,
+            wrapped_key: BASE64.encode(&wrapped),
+        }
+    }
+
+    /// Parses a slot file; `name` is its file name, which must match its id.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Self> {
+        let what = || format!("key slot keys/{name}");
+        let slot: KeySlot = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(what(), e.to_string()))?;
+        if slot.version != SLOT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: slot.version,
+                supported: SLOT_VERSION,
+            });
+        }
+        if slot.id != name {
+            return Err(Error::corrupt(what(), format!("it names itself {}", slot.id)));
+        }
+        Ok(slot)
+    }
+
+    /// Derives this slot's KEK from a passphrase (slow: Argon2id).
+    /// `None` for a recovery slot, which no passphrase opens.
+    pub fn passphrase_kek(&self, passphrase: &str) -> Option<Result<Kek>> {
+        matches!(self.kdf, Kdf::Argon2id { .. }).then(|| argon2_kek(&self.kdf, passphrase))
+    }
+
+    /// Unwraps the master key; fails if `kek` is not this slot's.
+    pub fn unwrap(&self, repo_id: &str, kek: &Kek) -> Option<MasterKey> {
+        let wrapped = BASE64.decode(self.wrapped_key.as_bytes()).ok()?;
+        let mut plain = open(&kek.cipher(), &slot_aad(repo_id, &self.id), &wrapped).ok()?;
+        let bytes: Option<[u8; 32]> = plain.as_slice().try_into().ok();
+        plain.zeroize();
+        bytes.map(MasterKey::from_bytes)
+    }
+}
+
+fn slot_aad(repo_id: &str, slot_id: &str) -> Vec<u8> {
+    format!("lifeboat key slot v1\0{repo_id}\0{slot_id}").into_bytes()
+}
+
+/// The KEK of a recovery slot.
+pub fn recovery_kek(code: &[u8; 32]) -> Kek {
+    Kek(blake3::derive_key("lifeboat 2026 recovery kit", code))
+}
+
+fn argon2_kek(kdf: &Kdf, passphrase: &str) -> Result<Kek> {
+    let Kdf::Argon2id {
+        memory_kib,
+        iterations,
+        parallelism,
+        salt,
+    } = kdf
+    else {
+        unreachable!("argon2_kek is only called for Argon2id slots")
+    };
+    let bad = |detail: String| Error::corrupt("key slot", detail);
+    let salt = BASE64.decode(salt.as_bytes()).map_err(|e| bad(format!("salt: {e}")))?;
+    let params = argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(32)).map_err(|e| bad(format!("Argon2 parameters: {e}")))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut kek = [0u8; 32];
+    argon
+        .hash_password_into(passphrase.as_bytes(), &salt, &mut kek)
+        .map_err(|e| bad(format!("Argon2: {e}")))?;
+    Ok(Kek(kek))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrase_slot_round_trip() {
+        let master = MasterKey::generate();
+        let (slot, kek) = KeySlot::for_passphrase("repo1", &master, "correct horse", "alice", Utc::now());
+        let parsed = KeySlot::parse(&slot.id, &serde_json::to_vec(&slot).unwrap()).unwrap();
+        let again = parsed.passphrase_kek("correct horse").unwrap().unwrap();
+        assert_eq!(again.0, kek.0);
+        assert_eq!(parsed.unwrap("repo1", &again).unwrap().as_bytes(), master.as_bytes());
+        let wrong = parsed.passphrase_kek("wrong horse").unwrap().unwrap();
+        assert!(parsed.unwrap("repo1", &wrong).is_none());
+        // A slot copied into another repository does not open there.
+        assert!(parsed.unwrap("repo2", &again).is_none());
+    }
+
+    #[test]
+    fn recovery_slot_opens_with_code_only() {
+        let master = MasterKey::generate();
+        let code = random_bytes::<32>();
+        let slot = KeySlot::for_recovery_code("r", &master, &code, "kit", Utc::now());
+        assert!(slot.passphrase_kek("anything").is_none());
+        assert_eq!(slot.unwrap("r", &recovery_kek(&code)).unwrap().as_bytes(), master.as_bytes());
+        assert!(slot.unwrap("r", &recovery_kek(&[0; 32])).is_none());
+    }
+
+    #[test]
+    fn unknown_slot_version_is_refused() {
+        let master = MasterKey::generate();
+        let mut slot = KeySlot::for_recovery_code("r", &master, &[1; 32], "kit", Utc::now());
+        slot.version = 9;
+        let err = KeySlot::parse(&slot.id, &serde_json::to_vec(&slot).unwrap()).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedVersion { found: 9, .. }));
+    }
+}

@@ -1,0 +1,129 @@
+//! The engine's error type. Every message says what happened and, where the
+//! user can do something about it, what to do next.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors the engine reports. Callers (CLI, desktop app) match on the variant
+/// where they branch, and otherwise show the message as is.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no Lifeboat repository at {0}: check the path, or create one with `lifeboat init`")]
+    NotARepository(String),
+
+    #[error("a repository already exists at {0}: open it instead of creating a new one")]
+    AlreadyExists(String),
+
+    #[error(
+        "repository format version {found} is not supported by this Lifeboat (it reads version {supported}): \
+         upgrade Lifeboat to open it"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+
+    #[error("wrong passphrase: no key slot of this repository opens with it")]
+    WrongPassphrase,
+
+    #[error("this recovery kit does not open the repository: its key slot was removed or the kit belongs to another repository")]
+    WrongRecoveryKit,
+
+    #[error("not a valid recovery kit: {0}")]
+    InvalidRecoveryKit(String),
+
+    #[error(
+        "the key cached in the OS keychain no longer opens this repository (its key slot was removed): \
+         open it with a passphrase or a recovery kit"
+    )]
+    StaleKeychainEntry,
+
+    #[error(
+        "no passphrase given and none cached in the OS keychain: set LIFEBOAT_PASSWORD or LIFEBOAT_PASSWORD_FILE, \
+         pass --password-file or --recovery-kit, or run in a terminal to be asked"
+    )]
+    NoCredentials,
+
+    #[error("the OS keychain is not available: {0}")]
+    KeychainUnavailable(String),
+
+    #[error("cannot remove the last key slot: add another key first, or the repository could never be opened again")]
+    LastKeySlot,
+
+    #[error("{what} is damaged: {detail}")]
+    Corrupt { what: String, detail: String },
+
+    #[error(
+        "snapshot {snapshot} does not match its manifest: {detail}. \
+         The stored data is damaged; run `lifeboat check --read-data` and restore from another snapshot"
+    )]
+    IntegrityMismatch { snapshot: String, detail: String },
+
+    #[error("no snapshot matches `{0}`: list them with `lifeboat snapshots`")]
+    SnapshotNotFound(String),
+
+    #[error("`{0}` matches several snapshots: give more characters of the id")]
+    AmbiguousSnapshot(String),
+
+    #[error("no key slot matches `{0}`: list them with `lifeboat key list`")]
+    KeySlotNotFound(String),
+
+    #[error(
+        "the repository is locked by {holder}: wait for that job to finish; \
+         if that process is gone, remove its lock with `lifeboat unlock`"
+    )]
+    Locked { holder: String },
+
+    #[error("no space left on the device holding {path}: free some space and run the job again (nothing stored earlier was changed)")]
+    NoSpace { path: PathBuf },
+
+    #[error("the repository is read-only ({path}): this job needs to write to it; use a writable location")]
+    ReadOnly { path: PathBuf },
+
+    #[error("{0} is missing from the repository")]
+    Missing(String),
+
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("reading the input stream: {0}")]
+    Input(#[source] std::io::Error),
+
+    #[error("writing the output stream: {0}")]
+    Output(#[source] std::io::Error),
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Corrupt {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Maps an I/O error on `path` to the variant a user can act on.
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        match source.raw_os_error() {
+            Some(28) => Error::NoSpace { path }, // ENOSPC
+            Some(30) => Error::ReadOnly { path }, // EROFS
+            _ if source.kind() == std::io::ErrorKind::StorageFull => Error::NoSpace { path },
+            _ if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Error::ReadOnly { path },
+            _ => Error::Io {
+                action,
+                path,
+                source,
+            },
+        }
+    }
+}

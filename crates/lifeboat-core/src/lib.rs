@@ -1,0 +1,36 @@
+//! # lifeboat-core
+//!
+//! The engine of Lifeboat: an encrypted, deduplicated repository for
+//! PostgreSQL dumps (and any other byte stream), with the jobs that fill it
+//! and read it back. It has no GUI dependency; the `lifeboat` CLI and the
+//! desktop app are thin callers of the same functions.
+//!
+//! - [`repo`]: the repository format and its operations (put, cat, check,
+//!   forget, prune, keys, locks).
+//! - [`crypto`]: the master key, key slots, recovery kits, the keychain cache.
+//! - [`backend`]: where the repository's bytes live.
+//! - [`progress`]: how long jobs report progress and get cancelled.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use lifeboat_core::backend::LocalBackend;
+//! use lifeboat_core::repo::{open, read, store};
+//! use lifeboat_core::progress::NoProgress;
+//!
+//! # fn main() -> lifeboat_core::Result<()> {
+//! let backend = Arc::new(LocalBackend::new("/mnt/nas/lifeboat"));
+//! let opened = open::open(backend, open::OpenRequest { passphrase: Some("secret".into()), ..Default::default() })?;
+//! let options = store::PutOptions { tag: "app-db".into(), ..Default::default() };
+//! let report = store::put(&opened.repo, &mut std::io::stdin(), &options, &NoProgress)?;
+//! let snapshot = lifeboat_core::repo::manifest::resolve(&opened.repo, &report.snapshot_id)?;
+//! read::cat(&opened.repo, &snapshot, &mut std::io::stdout(), &NoProgress, Default::default())?;
+//! # Ok(()) }
+//! ```
+
+pub mod backend;
+pub mod crypto;
+mod error;
+pub mod progress;
+pub mod repo;
+
+pub use error::{Error, Result};

@@ -1,0 +1,151 @@
+//! Byte layouts shared by packs and index files, and the envelope of
+//! encrypted metadata files.
+//!
+//! Blob records are fixed-size binary (44 bytes) rather than JSON: an index of
+//! a large database holds millions of them.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::crypto::{self, RepoKeys};
+use crate::error::{Error, Result};
+
+/// A blob's place inside its pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobRecord {
+    pub id: [u8; 32],
+    /// Offset of the sealed blob from the start of the pack file.
+    pub offset: u32,
+    /// Length of the sealed blob (nonce, ciphertext, tag).
+    pub length: u32,
+    /// Length of the blob's plaintext.
+    pub raw_length: u32,
+}
+
+pub(crate) const BLOB_RECORD_SIZE: usize = 32 + 4 + 4 + 4;
+
+pub(crate) fn put_blob_record(out: &mut Vec<u8>, record: &BlobRecord) {
+    out.extend_from_slice(&record.id);
+    out.extend_from_slice(&record.offset.to_le_bytes());
+    out.extend_from_slice(&record.length.to_le_bytes());
+    out.extend_from_slice(&record.raw_length.to_le_bytes());
+}
+
+/// Reads fixed-size fields off a byte slice, failing cleanly when it runs out.
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    what: &'a str,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8], what: &'a str) -> Self {
+        Cursor { bytes, what }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(Error::corrupt(self.what, "it ends early"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    pub(crate) fn expect(&mut self, magic: &[u8]) -> Result<()> {
+        if self.take(magic.len())? != magic {
+            return Err(Error::corrupt(self.what, "unknown file type"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    pub(crate) fn id(&mut self) -> Result<[u8; 32]> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
+    }
+
+    pub(crate) fn blob_record(&mut self) -> Result<BlobRecord> {
+        Ok(BlobRecord {
+            id: self.id()?,
+            offset: self.u32()?,
+            length: self.u32()?,
+            raw_length: self.u32()?,
+        })
+    }
+
+    /// A count of records that must still fit in the remaining bytes (so a
+    /// damaged count cannot make us allocate gigabytes).
+    pub(crate) fn count(&mut self, min_record_len: usize) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_record_len) > self.bytes.len() {
+            return Err(Error::corrupt(self.what, "a record count exceeds the file"));
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn finish(&self) -> Result<()> {
+        if !self.bytes.is_empty() {
+            return Err(Error::corrupt(self.what, "unexpected bytes at the end"));
+        }
+        Ok(())
+    }
+}
+
+
+/// Magic of encrypted metadata files: "Lifeboat Metadata", format 1.
+const METADATA_MAGIC: &[u8; 4] = b"LBM1";
+
+/// Seals a metadata file: zstd, then AES-256-GCM under the metadata key, with
+/// `aad` saying what the file is (so a manifest cannot pass for an index).
+pub(crate) fn seal_metadata(keys: &RepoKeys, aad: &str, plaintext: &[u8]) -> Vec<u8> {
+    let compressed = zstd::bulk::compress(plaintext, 3).expect("zstd compresses in memory");
+    let mut out = METADATA_MAGIC.to_vec();
+    crypto::seal_into(keys.metadata_cipher(), aad.as_bytes(), &compressed, &mut out);
+    out
+}
+
+/// Opens a file made by [`seal_metadata`]; `what` names it in errors.
+pub(crate) fn open_metadata(keys: &RepoKeys, aad: &str, bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    let sealed = bytes
+        .strip_prefix(METADATA_MAGIC.as_slice())
+        .ok_or_else(|| Error::corrupt(what, "not a Lifeboat metadata file (or from a newer format)"))?;
+    let compressed = crypto::open(keys.metadata_cipher(), aad.as_bytes(), sealed)
+        .map_err(|_| Error::corrupt(what, "it failed authentication (damaged, truncated, or not from this repository)"))?;
+    zstd::stream::decode_all(compressed.as_slice()).map_err(|e| Error::corrupt(what, format!("decompression: {e}")))
+}
+
+pub(crate) fn seal_json(keys: &RepoKeys, aad: &str, value: &impl Serialize) -> Vec<u8> {
+    seal_metadata(keys, aad, &serde_json::to_vec(value).expect("metadata serializes"))
+}
+
+pub(crate) fn open_json<T: DeserializeOwned>(keys: &RepoKeys, aad: &str, bytes: &[u8], what: &str) -> Result<T> {
+    let plain = open_metadata(keys, aad, bytes, what)?;
+    serde_json::from_slice(&plain).map_err(|e| Error::corrupt(what, e.to_string()))
+}
+
+/// Lower-case hex of an id.
+pub fn hex(id: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(id)
+}
+
+/// Parses a 64-character hex id.
+pub(crate) fn parse_id(text: &str, what: &str) -> Result<[u8; 32]> {
+    data_encoding::HEXLOWER_PERMISSIVE
+        .decode(text.as_bytes())
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+        .ok_or_else(|| Error::corrupt(what, format!("`{text}` is not an id")))
+}
+
+/// The 128-bit key of a blob id used by in-memory indexes: half the memory of
+/// the full id, and a collision among them is still astronomically unlikely
+/// (reading a blob always authenticates against the full id anyway).
+pub(crate) fn short_key(id: &[u8; 32]) -> u128 {
+    u128::from_le_bytes(id[..16].try_into().expect("16 bytes"))
+}

@@ -1,0 +1,84 @@
+//! Key slot management: add a passphrase, issue a recovery kit, list, remove.
+
+use chrono::Utc;
+
+use super::Repository;
+use crate::backend::Backend;
+use crate::crypto::recovery::RecoveryKit;
+use crate::crypto::random_bytes;
+use crate::crypto::slots::KeySlot;
+use crate::error::{Error, Result};
+
+pub(crate) fn load_slot(backend: &dyn Backend, id: &str) -> Result<KeySlot> {
+    KeySlot::parse(id, &backend.read(&format!("keys/{id}"))?)
+}
+
+/// Every key slot. A damaged slot does not hide the others: it is returned
+/// as an error only when no slot could be read at all.
+pub(crate) fn load_slots(backend: &dyn Backend) -> Result<Vec<KeySlot>> {
+    let mut slots = Vec::new();
+    let mut first_error = None;
+    for file in backend.list("keys")? {
+        match load_slot(backend, &file.name) {
+            Ok(slot) => slots.push(slot),
+            Err(e) => {
+                tracing::warn!("skipping key slot keys/{}: {e}", file.name);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match (slots.is_empty(), first_error) {
+        (true, Some(e)) => Err(e),
+        (true, None) => Err(Error::corrupt("the repository", "it has no key slots")),
+        _ => Ok(slots),
+    }
+}
+
+/// Adds a passphrase slot.
+pub fn add_passphrase(repo: &Repository, passphrase: &str, label: &str) -> Result<KeySlot> {
+    if passphrase.is_empty() {
+        return Err(Error::InvalidInput("the new passphrase is empty".into()));
+    }
+    let (slot, _) = KeySlot::for_passphrase(repo.id(), repo.master(), passphrase, label, Utc::now());
+    write_slot(repo, &slot)?;
+    Ok(slot)
+}
+
+/// Creates a recovery slot and returns the kit that opens it.
+pub fn add_recovery_kit(repo: &Repository, label: &str) -> Result<(KeySlot, RecoveryKit)> {
+    let code = random_bytes::<32>();
+    let slot = KeySlot::for_recovery_code(repo.id(), repo.master(), &code, label, Utc::now());
+    write_slot(repo, &slot)?;
+    let kit = RecoveryKit {
+        repository_id: repo.id().to_string(),
+        slot_id: slot.id.clone(),
+        code,
+    };
+    Ok((slot, kit))
+}
+
+fn write_slot(repo: &Repository, slot: &KeySlot) -> Result<()> {
+    repo.backend()
+        .write(&format!("keys/{}", slot.id), &serde_json::to_vec_pretty(slot).expect("slot serializes"))
+}
+
+/// All key slots, readable ones only.
+pub fn list(repo: &Repository) -> Result<Vec<KeySlot>> {
+    load_slots(repo.backend())
+}
+
+/// Removes the slot whose id starts with `id_prefix`; never the last one.
+pub fn remove(repo: &Repository, id_prefix: &str) -> Result<KeySlot> {
+    let slots = load_slots(repo.backend())?;
+    let matching: Vec<&KeySlot> = slots.iter().filter(|s| s.id.starts_with(id_prefix)).collect();
+    let slot = match matching.as_slice() {
+        [one] => *one,
+        [] => return Err(Error::KeySlotNotFound(id_prefix.to_string())),
+        _ => return Err(Error::InvalidInput(format!("`{id_prefix}` matches several key slots: give more characters"))),
+    };
+    if slots.len() == 1 {
+        return Err(Error::LastKeySlot);
+    }
+    repo.backend().remove(&format!("keys/{}", slot.id))?;
+    Ok(slot.clone())
+}

@@ -1,0 +1,250 @@
+//! Snapshot manifests and latest pointers.
+//!
+//! `snapshots/<id>`: one encrypted manifest per backup; the id is the BLAKE3
+//! of the file, so a manifest cannot be swapped for another. The stream's
+//! ordered blob list is not inside the manifest (a 50 GB stream has over a
+//! million blobs) but in *list blobs* stored in packs like data, each holding
+//! up to [`IDS_PER_LIST_BLOB`] ids; the manifest names them in order.
+//!
+//! `refs/latest/<name>`: encrypted, bound to its name, pointing at the newest
+//! durable snapshot of that name.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::format::{self, hex};
+use super::Repository;
+use crate::error::{Error, Result};
+
+pub const MANIFEST_VERSION: u32 = 1;
+/// Ids per list blob: 2 MiB of ids.
+pub const IDS_PER_LIST_BLOB: usize = 65_536;
+const MANIFEST_AAD: &str = "lifeboat snapshot manifest";
+
+/// Why a snapshot was taken.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotKind {
+    /// Taken on demand with no particular purpose.
+    #[default]
+    Manual,
+    /// Taken by a schedule.
+    Scheduled,
+    /// Taken on demand before a risky change ("before 16 -> 17 upgrade").
+    Checkpoint,
+}
+
+/// What a snapshot is. Everything an admin needs to trust and restore it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub version: u32,
+    /// The name snapshots of one source share (a connection, a database).
+    pub tag: String,
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    pub host: String,
+    pub user: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Bytes in the stream.
+    pub size: u64,
+    /// SHA-256 of the whole stream, hex: what `sha256sum` prints for it.
+    pub sha256: String,
+    /// Number of chunks in the stream.
+    pub chunks: u64,
+    /// Ids of the list blobs holding the ordered chunk ids, hex.
+    pub blob_lists: Vec<String>,
+    /// Open-ended facts about the source (server version, row counts...).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// A manifest with its id.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub id: String,
+    pub manifest: Manifest,
+}
+
+/// Checks a snapshot name: it becomes a file name under `refs/latest/`.
+pub fn validate_tag(tag: &str) -> Result<()> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && !tag.starts_with('.')
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "`{tag}` is not a valid snapshot name: use 1-128 letters, digits and . _ - @ + (not starting with a dot)"
+        )))
+    }
+}
+
+/// Stores a manifest durably; returns the snapshot id.
+pub fn save(repo: &Repository, manifest: &Manifest) -> Result<String> {
+    let sealed = format::seal_json(repo.keys(), MANIFEST_AAD, manifest);
+    let id = hex(blake3::hash(&sealed).as_bytes());
+    repo.backend().write(&format!("snapshots/{id}"), &sealed)?;
+    Ok(id)
+}
+
+/// Reads and authenticates one manifest.
+pub fn load(repo: &Repository, id: &str) -> Result<Snapshot> {
+    let what = format!("snapshot manifest snapshots/{id}");
+    let bytes = repo.backend().read(&format!("snapshots/{id}"))?;
+    if hex(blake3::hash(&bytes).as_bytes()) != id {
+        return Err(Error::corrupt(&what, "its content does not match its name"));
+    }
+    let value: serde_json::Value = format::open_json(repo.keys(), MANIFEST_AAD, &bytes, &what)?;
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version != u64::from(MANIFEST_VERSION) {
+        return Err(Error::UnsupportedVersion {
+            found: version.try_into().unwrap_or(u32::MAX),
+            supported: MANIFEST_VERSION,
+        });
+    }
+    let manifest = serde_json::from_value(value).map_err(|e| Error::corrupt(&what, e.to_string()))?;
+    Ok(Snapshot { id: id.to_string(), manifest })
+}
+
+/// Ids of all snapshot files.
+pub fn list_ids(repo: &Repository) -> Result<Vec<String>> {
+    Ok(repo.backend().list("snapshots")?.into_iter().map(|f| f.name).collect())
+}
+
+/// Every readable snapshot, oldest first, and the ones that could not be read.
+pub fn list(repo: &Repository) -> Result<(Vec<Snapshot>, Vec<(String, Error)>)> {
+    let mut snapshots = Vec::new();
+    let mut damaged = Vec::new();
+    for id in list_ids(repo)? {
+        match load(repo, &id) {
+            Ok(s) => snapshots.push(s),
+            Err(e) => damaged.push((id, e)),
+        }
+    }
+    snapshots.sort_by(|a, b| a.manifest.start.cmp(&b.manifest.start).then_with(|| a.id.cmp(&b.id)));
+    Ok((snapshots, damaged))
+}
+
+/// Finds a snapshot by full id, unique id prefix, or `latest:NAME`.
+pub fn resolve(repo: &Repository, spec: &str) -> Result<Snapshot> {
+    if let Some(name) = spec.strip_prefix("latest:") {
+        validate_tag(name)?;
+        let pointer = read_latest(repo, name)?.ok_or_else(|| Error::SnapshotNotFound(spec.to_string()))?;
+        let snapshot = match load(repo, &pointer.snapshot) {
+            Err(Error::Missing(_)) => {
+                return Err(Error::corrupt(
+                    format!("the latest pointer of `{name}`"),
+                    format!("it points at snapshot {} which is missing; run `lifeboat check`", pointer.snapshot),
+                ))
+            }
+            other => other?,
+        };
+        if snapshot.manifest.tag != name {
+            return Err(Error::corrupt(format!("the latest pointer of `{name}`"), "it points at a snapshot of another name"));
+        }
+        return Ok(snapshot);
+    }
+    if spec.len() < 4 || !spec.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::InvalidInput(format!(
+            "`{spec}` is not a snapshot: give an id (at least 4 hex characters) or latest:NAME"
+        )));
+    }
+    let spec_lower = spec.to_ascii_lowercase();
+    let matching: Vec<String> = list_ids(repo)?.into_iter().filter(|id| id.starts_with(&spec_lower)).collect();
+    match matching.as_slice() {
+        [one] => load(repo, one),
+        [] => Err(Error::SnapshotNotFound(spec.to_string())),
+        _ => Err(Error::AmbiguousSnapshot(spec.to_string())),
+    }
+}
+
+/// The content of a latest pointer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LatestPointer {
+    pub snapshot: String,
+    /// Start time of that snapshot, so a slower concurrent backup that started
+    /// earlier never moves the pointer backwards.
+    pub start: DateTime<Utc>,
+}
+
+fn pointer_aad(name: &str) -> String {
+    format!("lifeboat latest pointer\0{name}")
+}
+
+pub fn read_latest(repo: &Repository, name: &str) -> Result<Option<LatestPointer>> {
+    match repo.backend().read(&format!("refs/latest/{name}")) {
+        Ok(bytes) => format::open_json(repo.keys(), &pointer_aad(name), &bytes, &format!("latest pointer refs/latest/{name}")).map(Some),
+        Err(Error::Missing(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Names that have a latest pointer.
+pub fn latest_names(repo: &Repository) -> Result<Vec<String>> {
+    Ok(repo.backend().list("refs/latest")?.into_iter().map(|f| f.name).collect())
+}
+
+/// Points `refs/latest/<tag>` at `snapshot` unless it already points at a newer one.
+pub fn advance_latest(repo: &Repository, snapshot: &Snapshot) -> Result<()> {
+    let name = &snapshot.manifest.tag;
+    if let Ok(Some(current)) = read_latest(repo, name) {
+        if current.start > snapshot.manifest.start && repo.backend().exists(&format!("snapshots/{}", current.snapshot))? {
+            return Ok(());
+        }
+    }
+    write_latest(repo, name, snapshot)
+}
+
+/// Points `refs/latest/<name>` at `snapshot`.
+pub fn write_latest(repo: &Repository, name: &str, snapshot: &Snapshot) -> Result<()> {
+    let pointer = LatestPointer {
+        snapshot: snapshot.id.clone(),
+        start: snapshot.manifest.start,
+    };
+    repo.backend()
+        .write(&format!("refs/latest/{name}"), &format::seal_json(repo.keys(), &pointer_aad(name), &pointer))
+}
+
+pub fn remove_latest(repo: &Repository, name: &str) -> Result<()> {
+    repo.backend().remove(&format!("refs/latest/{name}"))
+}
+
+/// A snapshot as listed: what `lifeboat snapshots --json` prints.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SnapshotSummary {
+    pub id: String,
+    pub short_id: String,
+    pub tag: String,
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    /// Start of the backup.
+    pub time: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub size: u64,
+    pub sha256: String,
+    pub host: String,
+    pub user: String,
+}
+
+impl Snapshot {
+    pub fn summary(&self) -> SnapshotSummary {
+        let m = &self.manifest;
+        SnapshotSummary {
+            id: self.id.clone(),
+            short_id: self.id[..8].to_string(),
+            tag: m.tag.clone(),
+            kind: m.kind,
+            label: m.label.clone(),
+            time: m.start,
+            end: m.end,
+            size: m.size,
+            sha256: m.sha256.clone(),
+            host: m.host.clone(),
+            user: m.user.clone(),
+        }
+    }
+}

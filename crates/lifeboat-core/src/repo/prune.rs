@@ -1,0 +1,190 @@
+//! `prune`: free the space of blobs no snapshot needs.
+//!
+//! Runs under an exclusive lock, so no backup is in flight and every blob a
+//! snapshot can reach is known. Order keeps it crash-safe at every instant:
+//! 1. write repacked packs (the still-needed blobs of mostly-unused packs);
+//! 2. write one new index describing every pack that stays;
+//! 3. remove the old index files;
+//! 4. remove the packs nothing needs, the repacked ones, and leftovers.
+//!
+//! Killed before 3, both old and new index name existing packs; killed during
+//! 4, the remaining packs are in no index and the next prune removes them.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::check::packs_on_disk;
+use super::format::short_key;
+use super::index::{read_index_file, write_index_file, Index};
+use super::manifest;
+use super::pack::{open_encoded, pack_path, PackBuilder, PackRecord};
+use super::reach::add_reachable;
+use super::{lock, Repository};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// A pack with more than this share of unneeded bytes is repacked.
+const REPACK_UNUSED_SHARE: f64 = 0.2;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PruneOptions {
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+}
+
+/// What `prune` did (or, with `dry_run`, would do).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub snapshots: usize,
+    pub packs_before: usize,
+    /// Packs no snapshot needs anything from.
+    pub packs_removed: usize,
+    /// Packs rewritten to drop their unneeded blobs.
+    pub packs_repacked: usize,
+    /// Packs in no index: left by interrupted backups.
+    pub leftover_packs_removed: usize,
+    pub temporary_files_removed: usize,
+    pub bytes_before: u64,
+    pub bytes_freed: u64,
+}
+
+pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) -> Result<PruneReport> {
+    let _lock = if options.dry_run {
+        lock::acquire_for_reading(repo, "prune (dry run)", options.lock_wait)?
+    } else {
+        Some(lock::acquire(repo, true, "prune", options.lock_wait)?)
+    };
+    progress.phase("finding what snapshots need", None);
+    let backend = repo.backend();
+
+    let mut files = Vec::new();
+    for file in backend.list("index")? {
+        let packs = read_index_file(repo, &file.name)?;
+        files.push((file.name, packs));
+    }
+    let index = Index::from_files(&files);
+    let (snapshots, damaged) = manifest::list(repo)?;
+    if let Some((id, e)) = damaged.into_iter().next() {
+        return Err(Error::corrupt(format!("snapshot {id}"), format!("{e}; prune refuses to run: it could not tell which data that snapshot needs")));
+    }
+    let mut reachable = HashSet::new();
+    for snapshot in &snapshots {
+        add_reachable(repo, &index, snapshot, &mut reachable)?;
+    }
+    if let Some(missing) = reachable.iter().find(|k| !index.contains_key(**k)) {
+        return Err(Error::corrupt("the repository", format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`")));
+    }
+
+    let on_disk = packs_on_disk(repo)?;
+    let mut report = PruneReport {
+        dry_run: options.dry_run,
+        snapshots: snapshots.len(),
+        packs_before: on_disk.len(),
+        bytes_before: on_disk.values().sum(),
+        ..Default::default()
+    };
+
+    // Decide per pack. A blob stored twice keeps only its first copy.
+    let mut kept_blobs = HashSet::new();
+    let mut keep: Vec<PackRecord> = Vec::new();
+    let mut repack: Vec<PackRecord> = Vec::new();
+    let mut remove: Vec<[u8; 32]> = Vec::new();
+    let mut seen_packs = HashSet::new();
+    for pack in files.iter().flat_map(|(_, packs)| packs) {
+        if !seen_packs.insert(pack.id) {
+            continue;
+        }
+        if !on_disk.contains_key(&pack.id) {
+            // Nothing reachable is here (checked above, unless a copy exists
+            // elsewhere): dropping it from the index is all that is left.
+            continue;
+        }
+        let mut needed = pack.clone();
+        needed.blobs.retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
+        let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
+        if needed.blobs.is_empty() {
+            remove.push(pack.id);
+        } else if (pack.size - needed_bytes) as f64 > REPACK_UNUSED_SHARE * pack.size as f64 {
+            repack.push(needed);
+        } else {
+            keep.push(needed);
+        }
+    }
+    let leftovers: Vec<[u8; 32]> = on_disk.keys().filter(|id| !seen_packs.contains(*id)).copied().collect();
+    let temporary: Vec<String> = backend.list_temporary()?.into_iter().filter(|p| !p.starts_with("locks/")).collect();
+
+    report.packs_removed = remove.len();
+    report.packs_repacked = repack.len();
+    report.leftover_packs_removed = leftovers.len();
+    report.temporary_files_removed = temporary.len();
+    let freed_whole: u64 = remove.iter().chain(&leftovers).map(|id| on_disk[id]).sum();
+    let repacked_needed: u64 = repack.iter().flat_map(|p| &p.blobs).map(|b| u64::from(b.length)).sum();
+    let repacked_size: u64 = repack.iter().map(|p| p.size).sum();
+    report.bytes_freed = freed_whole + repacked_size.saturating_sub(repacked_needed);
+    if options.dry_run {
+        return Ok(report);
+    }
+
+    // 1. Repack.
+    progress.phase("repacking", Some(repacked_needed));
+    let new_packs = repack_blobs(repo, &repack, progress)?;
+    keep.extend(new_packs);
+    // 2. One index for everything that stays.
+    if !keep.is_empty() {
+        write_index_file(repo, &keep)?;
+    }
+    // 3. Old index files.
+    for (name, _) in &files {
+        backend.remove(&format!("index/{name}"))?;
+    }
+    // 4. Packs and leftovers.
+    progress.phase("removing unneeded packs", None);
+    for id in remove.iter().chain(repack.iter().map(|p| &p.id)).chain(&leftovers) {
+        backend.remove(&pack_path(id))?;
+    }
+    for path in &temporary {
+        backend.remove(path)?;
+    }
+    Ok(report)
+}
+
+/// Moves the needed blobs of `packs` into new packs, authenticating each.
+fn repack_blobs(repo: &Repository, packs: &[PackRecord], progress: &dyn Progress) -> Result<Vec<PackRecord>> {
+    let pack_size = repo.config().pack_size as usize;
+    let mut written = Vec::new();
+    let mut builder = PackBuilder::new(repo.keys(), pack_size);
+    for pack in packs {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let path = pack_path(&pack.id);
+        let data = repo.backend().read(&path)?;
+        let cipher = repo.keys().pack_cipher(&pack.id);
+        for blob in &pack.blobs {
+            let what = || format!("blob in pack {path}");
+            let sealed = data
+                .get(blob.offset as usize..blob.offset as usize + blob.length as usize)
+                .ok_or_else(|| Error::corrupt(what(), "it lies past the end of the pack"))?;
+            let encoded = open_encoded(&cipher, &blob.id, sealed, &what)?;
+            builder.add_encoded(blob.id, &encoded, blob.raw_length);
+            progress.advance(blob.length.into());
+            if builder.len() >= pack_size {
+                let full = std::mem::replace(&mut builder, PackBuilder::new(repo.keys(), pack_size));
+                written.push(write(repo, full)?);
+            }
+        }
+    }
+    if !builder.is_empty() {
+        written.push(write(repo, builder)?);
+    }
+    Ok(written)
+}
+
+fn write(repo: &Repository, builder: PackBuilder) -> Result<PackRecord> {
+    let (bytes, record) = builder.finish();
+    repo.backend().write(&pack_path(&record.id), &bytes)?;
+    Ok(record)
+}

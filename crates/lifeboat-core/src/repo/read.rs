@@ -1,0 +1,254 @@
+//! Reading a snapshot back: the `cat` pipeline.
+//!
+//! The main thread walks the snapshot's list blobs and groups consecutive
+//! blobs of one pack into reads of up to [`MAX_READ`] bytes; one worker per
+//! core reads, authenticates, decompresses and id-checks each blob; the main
+//! thread writes results in order and hashes the stream. No byte is written
+//! that did not authenticate; the size and SHA-256 are compared with the
+//! manifest at the end, and a mismatch is an error.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aes_gcm::Aes256Gcm;
+use crossbeam_channel::unbounded;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::format::{hex, parse_id, short_key};
+use super::index::{BlobLocation, Index};
+use super::manifest::Snapshot;
+use super::pack::{open_blob, pack_path};
+use super::{lock, Repository};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Largest single read from a pack.
+const MAX_READ: u32 = 1024 * 1024;
+/// Reads in flight; bounds memory to a few MiB whatever the stream size.
+const WINDOW: usize = 16;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    pub lock_wait: Duration,
+}
+
+/// What `cat` produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct CatReport {
+    pub snapshot_id: String,
+    pub size: u64,
+    pub sha256: String,
+    pub seconds: f64,
+}
+
+/// Writes a snapshot's stream to `out`, verifying every blob and the whole.
+pub fn cat(repo: &Repository, snapshot: &Snapshot, out: &mut dyn Write, progress: &dyn Progress, options: ReadOptions) -> Result<CatReport> {
+    let _lock = lock::acquire_for_reading(repo, "read", options.lock_wait)?;
+    let index = Index::load(repo)?;
+    let started = Instant::now();
+    stream_snapshot(repo, &index, snapshot, out, progress, None)?;
+    out.flush().map_err(Error::Output)?;
+    Ok(CatReport {
+        snapshot_id: snapshot.id.clone(),
+        size: snapshot.manifest.size,
+        sha256: snapshot.manifest.sha256.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Reads one blob, authenticated and id-checked.
+pub(crate) fn read_blob(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
+    let location = index
+        .lookup(id)
+        .ok_or_else(|| Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)"))?;
+    let pack = &index.packs()[location.pack as usize];
+    let sealed = repo.backend().read_at(&pack_path(&pack.id), location.offset.into(), location.length as usize)?;
+    open_blob(repo.keys(), &repo.keys().pack_cipher(&pack.id), id, location.raw_length, &sealed, &|| blob_what(id, &pack.id))
+}
+
+fn blob_what(id: &[u8; 32], pack: &[u8; 32]) -> String {
+    format!("blob {} in pack {}", &hex(id)[..16], pack_path(pack))
+}
+
+/// One read: consecutive blobs of one pack.
+struct ReadJob {
+    pack: u32,
+    start: u32,
+    end: u32,
+    blobs: Vec<([u8; 32], BlobLocation)>,
+}
+
+/// Turns a snapshot's list blobs into read jobs, in stream order.
+struct Planner<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    lists: std::slice::Iter<'a, String>,
+    current: Vec<u8>,
+    position: usize,
+    what: String,
+}
+
+impl Planner<'_> {
+    fn next_id(&mut self) -> Result<Option<[u8; 32]>> {
+        while self.position >= self.current.len() {
+            let Some(list) = self.lists.next() else { return Ok(None) };
+            let list_id = parse_id(list, &self.what)?;
+            self.current = read_blob(self.repo, self.index, &list_id)?;
+            self.position = 0;
+            if self.current.len() % 32 != 0 {
+                return Err(Error::corrupt(&self.what, "a chunk list has a partial id"));
+            }
+        }
+        let id: [u8; 32] = self.current[self.position..self.position + 32].try_into().expect("32 bytes");
+        Ok(Some(id))
+    }
+
+    fn next_job(&mut self) -> Result<Option<ReadJob>> {
+        let mut job: Option<ReadJob> = None;
+        while let Some(id) = self.next_id()? {
+            let location = self.index.lookup(&id).ok_or_else(|| {
+                Error::corrupt(&self.what, format!("its blob {} is not in any index (its pack was lost)", &hex(&id)[..16]))
+            })?;
+            match &mut job {
+                None => {
+                    job = Some(ReadJob {
+                        pack: location.pack,
+                        start: location.offset,
+                        end: location.offset + location.length,
+                        blobs: vec![(id, location)],
+                    })
+                }
+                Some(j) if j.pack == location.pack && j.end == location.offset && j.end - j.start + location.length <= MAX_READ => {
+                    j.end += location.length;
+                    j.blobs.push((id, location));
+                }
+                Some(_) => return Ok(job),
+            }
+            self.position += 32;
+        }
+        Ok(job)
+    }
+}
+
+fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut Option<([u8; 32], Aes256Gcm)>) -> Result<Vec<u8>> {
+    let pack = &index.packs()[job.pack as usize];
+    if cipher_cache.as_ref().is_none_or(|(id, _)| *id != pack.id) {
+        *cipher_cache = Some((pack.id, repo.keys().pack_cipher(&pack.id)));
+    }
+    let cipher = &cipher_cache.as_ref().expect("set above").1;
+    let bytes = repo.backend().read_at(&pack_path(&pack.id), job.start.into(), (job.end - job.start) as usize)?;
+    let mut out = Vec::with_capacity(job.blobs.iter().map(|(_, l)| l.raw_length as usize).sum());
+    for (id, location) in &job.blobs {
+        let at = (location.offset - job.start) as usize;
+        let sealed = &bytes[at..at + location.length as usize];
+        out.extend_from_slice(&open_blob(repo.keys(), cipher, id, location.raw_length, sealed, &|| blob_what(id, &pack.id))?);
+    }
+    Ok(out)
+}
+
+/// Streams a snapshot into `out`, checking size and SHA-256 against its
+/// manifest. `verified` collects the keys of blobs that authenticated.
+pub(crate) fn stream_snapshot(
+    repo: &Repository,
+    index: &Index,
+    snapshot: &Snapshot,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+    mut verified: Option<&mut HashSet<u128>>,
+) -> Result<()> {
+    let manifest = &snapshot.manifest;
+    progress.phase("reading snapshot", Some(manifest.size));
+    let what = format!("snapshot {}", &snapshot.id[..8]);
+    let mut planner = Planner {
+        repo,
+        index,
+        lists: manifest.blob_lists.iter(),
+        current: Vec::new(),
+        position: 0,
+        what: what.clone(),
+    };
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let abort = AtomicBool::new(false);
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    let mut chunks = 0u64;
+
+    std::thread::scope(|scope| -> Result<()> {
+        let (job_tx, job_rx) = unbounded::<(u64, ReadJob)>();
+        let (result_tx, result_rx) = unbounded::<(u64, Result<Vec<u8>>, Vec<[u8; 32]>)>();
+        for _ in 0..workers {
+            let (job_rx, result_tx, abort) = (job_rx.clone(), result_tx.clone(), &abort);
+            scope.spawn(move || {
+                let mut cipher_cache = None;
+                for (seq, job) in job_rx.iter() {
+                    if abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let data = run_job(repo, index, &job, &mut cipher_cache);
+                    let ids = job.blobs.iter().map(|(id, _)| *id).collect();
+                    if result_tx.send((seq, data, ids)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(result_tx);
+        let result = (|| {
+            let (mut sent, mut written) = (0u64, 0u64);
+            let mut ready = BTreeMap::new();
+            let mut exhausted = false;
+            loop {
+                while !exhausted && sent - written < WINDOW as u64 {
+                    match planner.next_job()? {
+                        Some(job) => {
+                            job_tx.send((sent, job)).expect("workers run until the job channel closes");
+                            sent += 1;
+                        }
+                        None => exhausted = true,
+                    }
+                }
+                if sent == written {
+                    return Ok(());
+                }
+                let (seq, data, ids) = result_rx.recv().expect("a worker answers every job");
+                ready.insert(seq, (data, ids));
+                while let Some((data, ids)) = ready.remove(&written) {
+                    let data = data?;
+                    if progress.cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    sha.update(&data);
+                    size += data.len() as u64;
+                    chunks += ids.len() as u64;
+                    if let Some(set) = verified.as_deref_mut() {
+                        set.extend(ids.iter().map(short_key));
+                    }
+                    out.write_all(&data).map_err(Error::Output)?;
+                    progress.advance(data.len() as u64);
+                    written += 1;
+                }
+            }
+        })();
+        abort.store(true, Ordering::Relaxed);
+        drop(job_tx);
+        result
+    })?;
+
+    let sha256 = hex(&sha.finalize());
+    if size != manifest.size || chunks != manifest.chunks {
+        return Err(Error::IntegrityMismatch {
+            snapshot: snapshot.id.clone(),
+            detail: format!("rebuilt {size} bytes in {chunks} chunks, the manifest says {} bytes in {}", manifest.size, manifest.chunks),
+        });
+    }
+    if sha256 != manifest.sha256 {
+        return Err(Error::IntegrityMismatch {
+            snapshot: snapshot.id.clone(),
+            detail: format!("SHA-256 of the rebuilt stream is {sha256}, the manifest says {}", manifest.sha256),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Which snapshots a retention policy keeps (`forget`).
+//!
+//! Per name, newest first: `keep_last` keeps the N newest; `keep_daily`,
+//! `keep_weekly` and `keep_monthly` keep the newest snapshot of each of the N
+//! most recent days, ISO weeks and months that have one. Times are the
+//! manifests' recorded start times, in the time zone given (the admin's local
+//! one in the product), never file names or modification times.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{Datelike, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{self, Snapshot, SnapshotSummary};
+use super::{lock, Repository};
+use crate::error::{Error, Result};
+
+/// A retention policy; zero means "not used".
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub keep_last: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+}
+
+impl RetentionPolicy {
+    pub fn is_empty(&self) -> bool {
+        *self == RetentionPolicy::default()
+    }
+}
+
+/// Why a snapshot is kept.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepReason {
+    Last,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// The outcome for one snapshot.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Verdict {
+    pub snapshot: SnapshotSummary,
+    /// Empty when the snapshot would be removed.
+    pub keep: Vec<KeepReason>,
+}
+
+/// Applies `policy` to snapshots of one name; returns verdicts newest first.
+pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, tz: &Tz) -> Vec<Verdict> {
+    let mut sorted: Vec<&Snapshot> = snapshots.iter().collect();
+    sorted.sort_by(|a, b| b.manifest.start.cmp(&a.manifest.start).then_with(|| b.id.cmp(&a.id)));
+    struct Bucket {
+        left: u32,
+        last: Option<(i32, u32)>,
+        reason: KeepReason,
+    }
+    let mut buckets = [
+        Bucket { left: policy.keep_daily, last: None, reason: KeepReason::Daily },
+        Bucket { left: policy.keep_weekly, last: None, reason: KeepReason::Weekly },
+        Bucket { left: policy.keep_monthly, last: None, reason: KeepReason::Monthly },
+    ];
+    sorted
+        .into_iter()
+        .enumerate()
+        .map(|(position, snapshot)| {
+            let local = snapshot.manifest.start.with_timezone(tz);
+            let periods = [
+                (local.year(), local.ordinal()),
+                (local.iso_week().year(), local.iso_week().week()),
+                (local.year(), local.month()),
+            ];
+            let mut keep = Vec::new();
+            if (position as u64) < u64::from(policy.keep_last) {
+                keep.push(KeepReason::Last);
+            }
+            for (bucket, period) in buckets.iter_mut().zip(periods) {
+                if bucket.left > 0 && bucket.last != Some(period) {
+                    bucket.last = Some(period);
+                    bucket.left -= 1;
+                    keep.push(bucket.reason);
+                }
+            }
+            Verdict {
+                snapshot: snapshot.summary(),
+                keep,
+            }
+        })
+        .collect()
+}
+
+/// What `forget` is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct ForgetOptions {
+    pub policy: RetentionPolicy,
+    /// Only snapshots of this name; all names otherwise.
+    pub tag: Option<String>,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+}
+
+/// The verdicts for one name.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForgetGroup {
+    pub tag: String,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Removes the snapshots `policy` does not keep (unless `dry_run`) and moves
+/// latest pointers to the newest remaining snapshot. Data is freed by `prune`.
+pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz) -> Result<Vec<ForgetGroup>> {
+    if options.policy.is_empty() {
+        return Err(Error::InvalidInput(
+            "no retention policy given: say what to keep with --keep-last, --keep-daily, --keep-weekly or --keep-monthly".into(),
+        ));
+    }
+    let _lock = if options.dry_run {
+        lock::acquire_for_reading(repo, "forget (dry run)", options.lock_wait)?
+    } else {
+        Some(lock::acquire(repo, true, "forget", options.lock_wait)?)
+    };
+    let (snapshots, damaged) = manifest::list(repo)?;
+    if let Some((id, e)) = damaged.into_iter().next() {
+        return Err(Error::corrupt(format!("snapshot {id}"), format!("{e}; forget refuses to run until `lifeboat check` is clean")));
+    }
+    let mut by_tag: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
+    for snapshot in snapshots {
+        if options.tag.as_ref().is_none_or(|t| *t == snapshot.manifest.tag) {
+            by_tag.entry(snapshot.manifest.tag.clone()).or_default().push(snapshot);
+        }
+    }
+    let mut groups = Vec::new();
+    for (tag, snapshots) in by_tag {
+        let verdicts = apply(&snapshots, &options.policy, tz);
+        if !options.dry_run {
+            for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
+                repo.backend().remove(&format!("snapshots/{}", verdict.snapshot.id))?;
+            }
+            match verdicts.iter().find(|v| !v.keep.is_empty()) {
+                Some(newest) => {
+                    let kept = snapshots.iter().find(|s| s.id == newest.snapshot.id).expect("verdicts come from these snapshots");
+                    manifest::write_latest(repo, &tag, kept)?;
+                }
+                None => manifest::remove_latest(repo, &tag)?,
+            }
+        }
+        groups.push(ForgetGroup { tag, verdicts });
+    }
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::manifest::{Manifest, SnapshotKind, MANIFEST_VERSION};
+    use chrono::{DateTime, Utc};
+
+    fn snapshot(time: &str) -> Snapshot {
+        let start: DateTime<Utc> = time.parse().unwrap();
+        Snapshot {
+            id: format!("{:0>64}", start.timestamp()),
+            manifest: Manifest {
+                version: MANIFEST_VERSION,
+                tag: "db".into(),
+                kind: SnapshotKind::Scheduled,
+                label: None,
+                host: "h".into(),
+                user: "u".into(),
+                start,
+                end: start,
+                size: 1,
+                sha256: String::new(),
+                chunks: 1,
+                blob_lists: vec![],
+                metadata: Default::default(),
+            },
+        }
+    }
+
+    fn kept(snapshots: &[Snapshot], policy: RetentionPolicy) -> Vec<(String, Vec<KeepReason>)> {
+        apply(snapshots, &policy, &Utc)
+            .into_iter()
+            .filter(|v| !v.keep.is_empty())
+            .map(|v| (v.snapshot.time.format("%Y-%m-%d %H:%M").to_string(), v.keep))
+            .collect()
+    }
+
+    /// Four snapshots a day, 06:00 to 24:00, for 70 days from 2026-01-01.
+    fn history() -> Vec<Snapshot> {
+        let base: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        (0..70 * 4).map(|i| snapshot(&(base + chrono::Duration::hours(6 * i + 6)).to_rfc3339())).collect()
+    }
+
+    #[test]
+    fn keep_last_keeps_the_newest_by_recorded_time() {
+        // Given out of order: order comes from the manifests' times.
+        let snaps = vec![snapshot("2026-03-01T10:00:00Z"), snapshot("2026-03-03T10:00:00Z"), snapshot("2026-03-02T10:00:00Z")];
+        let policy = RetentionPolicy { keep_last: 2, ..Default::default() };
+        assert_eq!(
+            kept(&snaps, policy),
+            vec![("2026-03-03 10:00".into(), vec![KeepReason::Last]), ("2026-03-02 10:00".into(), vec![KeepReason::Last])]
+        );
+    }
+
+    #[test]
+    fn keep_daily_keeps_newest_of_each_recent_day() {
+        let policy = RetentionPolicy { keep_daily: 3, ..Default::default() };
+        assert_eq!(
+            kept(&history(), policy),
+            vec![
+                ("2026-03-12 00:00".into(), vec![KeepReason::Daily]),
+                ("2026-03-11 18:00".into(), vec![KeepReason::Daily]),
+                ("2026-03-10 18:00".into(), vec![KeepReason::Daily]),
+            ]
+        );
+    }
+
+    #[test]
+    fn weekly_and_monthly_use_iso_weeks_and_calendar_months() {
+        let policy = RetentionPolicy { keep_last: 1, keep_weekly: 2, keep_monthly: 3, ..Default::default() };
+        assert_eq!(
+            kept(&history(), policy),
+            vec![
+                ("2026-03-12 00:00".into(), vec![KeepReason::Last, KeepReason::Weekly, KeepReason::Monthly]),
+                // Sunday 2026-03-08 closes ISO week 10.
+                ("2026-03-08 18:00".into(), vec![KeepReason::Weekly]),
+                ("2026-02-28 18:00".into(), vec![KeepReason::Monthly]),
+                ("2026-01-31 18:00".into(), vec![KeepReason::Monthly]),
+            ]
+        );
+    }
+
+    #[test]
+    fn time_zone_moves_day_boundaries() {
+        let snaps = vec![snapshot("2026-03-01T23:30:00Z"), snapshot("2026-03-01T20:00:00Z")];
+        let policy = RetentionPolicy { keep_daily: 2, ..Default::default() };
+        assert_eq!(apply(&snaps, &policy, &Utc).iter().filter(|v| !v.keep.is_empty()).count(), 1);
+        let plus_two = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+        assert_eq!(apply(&snaps, &policy, &plus_two).iter().filter(|v| !v.keep.is_empty()).count(), 2);
+    }
+}

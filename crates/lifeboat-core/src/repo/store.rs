@@ -1,0 +1,303 @@
+//! Storing a stream: the `put` pipeline.
+//!
+//! ```text
+//! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup
+//!       -> bounded channel -> [one worker per core] zstd, AES-GCM, pack, write
+//! ```
+//! Memory is bounded by the channel, one open pack per worker and the index,
+//! not by the stream. Index files are written as packs complete, so a long
+//! backup that dies still leaves its finished packs reusable (and, if no
+//! snapshot ever names them, removable by `prune`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::format::{hex, short_key};
+use super::index::{write_index_file, Index};
+use super::manifest::{self, Manifest, Snapshot, SnapshotKind, IDS_PER_LIST_BLOB, MANIFEST_VERSION};
+use super::pack::{pack_path, PackBuilder, PackRecord};
+use super::{lock, Repository};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Write an index file once this many new blobs are waiting for one.
+const BLOBS_PER_INDEX_FILE: usize = 50_000;
+
+/// What to store a stream as.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    pub tag: String,
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// How long to wait for an exclusive job (prune) to finish.
+    pub lock_wait: Duration,
+}
+
+/// What `put` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct PutReport {
+    pub snapshot_id: String,
+    pub tag: String,
+    pub size: u64,
+    pub sha256: String,
+    pub chunks: u64,
+    /// Chunks not already in the repository.
+    pub new_chunks: u64,
+    /// Bytes of pack files this snapshot added.
+    pub added_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Reads `input` to its end and stores it as a new snapshot.
+pub fn put(repo: &Repository, input: &mut dyn Read, options: &PutOptions, progress: &dyn Progress) -> Result<PutReport> {
+    manifest::validate_tag(&options.tag)?;
+    let _lock = lock::acquire(repo, false, "backup", options.lock_wait)?;
+    let started = Instant::now();
+    let start = Utc::now();
+    let index = Index::load(repo)?;
+    progress.phase("storing stream", None);
+
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    let outcome = {
+        let hashing = HashingReader {
+            inner: input,
+            sha: &mut sha,
+            size: &mut size,
+        };
+        run_pipeline(repo, &index, hashing, progress)?
+    };
+
+    let sha256 = hex(&sha.finalize());
+    let manifest = Manifest {
+        version: MANIFEST_VERSION,
+        tag: options.tag.clone(),
+        kind: options.kind,
+        label: options.label.clone(),
+        host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
+        user: whoami::username(),
+        start,
+        end: Utc::now(),
+        size,
+        sha256: sha256.clone(),
+        chunks: outcome.chunks,
+        blob_lists: outcome.blob_lists,
+        metadata: options.metadata.clone(),
+    };
+    let id = manifest::save(repo, &manifest)?;
+    let snapshot = Snapshot { id: id.clone(), manifest };
+    manifest::advance_latest(repo, &snapshot)?;
+    Ok(PutReport {
+        snapshot_id: id,
+        tag: options.tag.clone(),
+        size,
+        sha256,
+        chunks: outcome.chunks,
+        new_chunks: outcome.new_chunks,
+        added_bytes: outcome.added_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+struct HashingReader<'a> {
+    inner: &'a mut dyn Read,
+    sha: &'a mut Sha256,
+    size: &'a mut u64,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        *self.size += n as u64;
+        Ok(n)
+    }
+}
+
+struct PipelineOutcome {
+    chunks: u64,
+    new_chunks: u64,
+    added_bytes: u64,
+    blob_lists: Vec<String>,
+}
+
+/// Everything the chunking thread tracks while blobs flow to the workers.
+struct Collector<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    /// To the workers; `None` once the stream ended, which lets them flush.
+    work: Option<Sender<([u8; 32], Vec<u8>)>>,
+    done: Receiver<Result<PackRecord>>,
+    /// Blobs of this run already sent to a worker.
+    pending: HashSet<u128>,
+    /// Packs written but not yet named by an index file.
+    unindexed: Vec<PackRecord>,
+    unindexed_blobs: usize,
+    added_bytes: u64,
+    new_chunks: u64,
+}
+
+impl Collector<'_> {
+    /// Sends a blob to the workers unless the repository already has it.
+    fn store(&mut self, id: [u8; 32], data: Vec<u8>) -> Result<bool> {
+        let key = short_key(&id);
+        if self.index.contains_key(key) || !self.pending.insert(key) {
+            return Ok(false);
+        }
+        let work = self.work.as_ref().expect("blobs are only stored while the stream is read");
+        if work.send((id, data)).is_err() {
+            // Every worker stopped: one of them failed; its error is in `done`.
+            return Err(self.first_error().unwrap_or(Error::Cancelled));
+        }
+        self.collect(false)?;
+        Ok(true)
+    }
+
+    fn first_error(&self) -> Option<Error> {
+        self.done.try_iter().find_map(|r| r.err())
+    }
+
+    /// Takes finished packs; writes an index file once enough are waiting.
+    fn collect(&mut self, wait_for_all: bool) -> Result<()> {
+        let finished: Vec<Result<PackRecord>> = if wait_for_all { self.done.iter().collect() } else { self.done.try_iter().collect() };
+        for record in finished {
+            let record = record?;
+            self.added_bytes += record.size;
+            self.unindexed_blobs += record.blobs.len();
+            self.unindexed.push(record);
+        }
+        if self.unindexed_blobs >= BLOBS_PER_INDEX_FILE || (wait_for_all && !self.unindexed.is_empty()) {
+            write_index_file(self.repo, &self.unindexed)?;
+            self.unindexed.clear();
+            self.unindexed_blobs = 0;
+        }
+        Ok(())
+    }
+}
+
+fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, progress: &dyn Progress) -> Result<PipelineOutcome> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (work_tx, work_rx) = bounded::<([u8; 32], Vec<u8>)>(workers * 4);
+    let (done_tx, done_rx) = unbounded();
+    let abort = AtomicBool::new(false);
+    let config = repo.config();
+
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (work_rx, done_tx, abort) = (work_rx.clone(), done_tx.clone(), &abort);
+            scope.spawn(move || pack_worker(repo, work_rx, done_tx, abort));
+        }
+        drop((work_rx, done_tx));
+        let mut collector = Collector {
+            repo,
+            index,
+            work: Some(work_tx),
+            done: done_rx,
+            pending: HashSet::new(),
+            unindexed: Vec::new(),
+            unindexed_blobs: 0,
+            added_bytes: 0,
+            new_chunks: 0,
+        };
+        let result = chunk_stream(&mut collector, input, progress, config);
+        if result.is_err() {
+            abort.store(true, Ordering::Relaxed);
+        }
+        let (chunks, blob_lists) = result?;
+        collector.work = None;
+        collector.collect(true)?;
+        Ok(PipelineOutcome {
+            chunks,
+            new_chunks: collector.new_chunks,
+            added_bytes: collector.added_bytes,
+            blob_lists,
+        })
+    })
+}
+
+/// Cuts the stream into chunks and hands new ones to the workers; returns the
+/// chunk count and the list blobs naming them in order.
+fn chunk_stream(collector: &mut Collector<'_>, input: HashingReader<'_>, progress: &dyn Progress, config: &super::Config) -> Result<(u64, Vec<String>)> {
+    let keys = collector.repo.keys_arc();
+    let params = config.chunker;
+    let chunker = fastcdc::v2020::StreamCDC::with_level_and_seed(
+        input,
+        params.min_size as usize,
+        params.avg_size as usize,
+        params.max_size as usize,
+        fastcdc::v2020::Normalization::Level1,
+        keys.chunker_seed(),
+    );
+    let mut chunks = 0u64;
+    let mut list = Vec::with_capacity(IDS_PER_LIST_BLOB * 32);
+    let mut blob_lists = Vec::new();
+    for chunk in chunker {
+        let chunk = chunk.map_err(|e| Error::Input(e.into()))?;
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let id = keys.blob_id(&chunk.data);
+        list.extend_from_slice(&id);
+        chunks += 1;
+        progress.advance(chunk.length as u64);
+        if collector.store(id, chunk.data)? {
+            collector.new_chunks += 1;
+        }
+        if list.len() == IDS_PER_LIST_BLOB * 32 {
+            blob_lists.push(store_list(collector, &mut list)?);
+        }
+    }
+    if !list.is_empty() {
+        blob_lists.push(store_list(collector, &mut list)?);
+    }
+    Ok((chunks, blob_lists))
+}
+
+fn store_list(collector: &mut Collector<'_>, list: &mut Vec<u8>) -> Result<String> {
+    let id = collector.repo.keys().blob_id(list);
+    collector.store(id, std::mem::take(list))?;
+    list.reserve(IDS_PER_LIST_BLOB * 32);
+    Ok(hex(&id))
+}
+
+fn pack_worker(repo: &Repository, work: Receiver<([u8; 32], Vec<u8>)>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
+    let result = (|| {
+        let config = repo.config();
+        let pack_size = config.pack_size as usize;
+        let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?;
+        let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
+        for (id, data) in work.iter() {
+            if abort.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            pack.add(id, &data, &mut compressor)?;
+            if pack.len() >= pack_size {
+                let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), pack_size + 256 * 1024));
+                write_pack(repo, full, &done)?;
+            }
+        }
+        if !pack.is_empty() && !abort.load(Ordering::Relaxed) {
+            write_pack(repo, pack, &done)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        abort.store(true, Ordering::Relaxed);
+        let _ = done.send(Err(e));
+    }
+}
+
+fn write_pack(repo: &Repository, pack: PackBuilder, done: &Sender<Result<PackRecord>>) -> Result<()> {
+    let (bytes, record) = pack.finish();
+    repo.backend().write(&pack_path(&record.id), &bytes)?;
+    let _ = done.send(Ok(record));
+    Ok(())
+}
