@@ -1,1 +1,102 @@
-fn main(){}
+//! `lifeboat`: the headless command line. It parses flags into the engine's
+//! option structs, calls `lifeboat-core`, and prints the result (text, or
+//! JSON with `--json`). No repository logic lives here.
+
+mod commands;
+mod credentials;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lifeboat", version, about = "Encrypted, deduplicated, verified backups of PostgreSQL databases")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// The repository: a local folder or a mounted NAS share.
+    #[arg(long, global = true, env = "LIFEBOAT_REPO", value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Read the passphrase from this file (LIFEBOAT_PASSWORD takes precedence).
+    #[arg(long, global = true, env = "LIFEBOAT_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Open the repository with this recovery kit instead of a passphrase.
+    #[arg(long, global = true, env = "LIFEBOAT_RECOVERY_KIT_FILE", value_name = "FILE")]
+    pub recovery_kit: Option<PathBuf>,
+    /// Neither read nor store the key in the OS keychain.
+    #[arg(long, global = true)]
+    pub no_keychain: bool,
+    /// Seconds to wait for another job's lock before giving up.
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    pub lock_wait: u64,
+    /// Log what happens (to stderr).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+impl GlobalArgs {
+    pub fn lock_wait(&self) -> Duration {
+        Duration::from_secs(self.lock_wait)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new repository.
+    Init(commands::InitArgs),
+    /// Store standard input as a new snapshot; prints its id.
+    Put(commands::PutArgs),
+    /// Write a snapshot's stream to standard output, verified.
+    Cat(commands::CatArgs),
+    /// List snapshots.
+    Snapshots(commands::SnapshotsArgs),
+    /// Check the repository's structure, and with --read-data every byte.
+    Check(commands::CheckArgs),
+    /// Remove snapshots a retention policy does not keep.
+    Forget(commands::ForgetArgs),
+    /// Free the space of data no snapshot needs.
+    Prune(commands::PruneArgs),
+    /// Manage key slots and recovery kits.
+    #[command(subcommand)]
+    Key(commands::KeyCommand),
+    /// Remove stale locks left by jobs that died.
+    Unlock(commands::UnlockArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.global.verbose { "lifeboat=debug,lifeboat_core=debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))
+        .init();
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Init(a) => commands::init(g, a),
+        Command::Put(a) => commands::put(g, a),
+        Command::Cat(a) => commands::cat(g, a),
+        Command::Snapshots(a) => commands::snapshots(g, a),
+        Command::Check(a) => commands::check(g, a),
+        Command::Forget(a) => commands::forget(g, a),
+        Command::Prune(a) => commands::prune(g, a),
+        Command::Key(a) => commands::key(g, a),
+        Command::Unlock(a) => commands::unlock(g, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! One function per subcommand: flags in, engine call, result out.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use lifeboat_core::crypto::keychain::CachedKey;
+use lifeboat_core::repo::check::CheckOptions;
+use lifeboat_core::repo::manifest::{self, SnapshotKind};
+use lifeboat_core::repo::prune::PruneOptions;
+use lifeboat_core::repo::read::ReadOptions;
+use lifeboat_core::repo::retention::{ForgetOptions, RetentionPolicy};
+use lifeboat_core::repo::store::PutOptions;
+use lifeboat_core::repo::{keys, lock, InitOptions, Repository};
+
+use crate::credentials::{self, open_repo};
+use crate::progress::Bars;
+use crate::GlobalArgs;
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// "1.23 GiB".
+fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", units[unit]) }
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Label of the first key slot (whose passphrase this is).
+    #[arg(long, default_value = "initial passphrase")]
+    label: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
+    let (backend, path) = credentials::backend(g)?;
+    let passphrase = match credentials::given_passphrase(g)? {
+        Some(p) if !p.is_empty() => p,
+        Some(_) => bail!("the passphrase is empty: choose a long one (a few random words)"),
+        None => credentials::new_passphrase("LIFEBOAT_PASSWORD", None, "New repository passphrase")?,
+    };
+    let (repo, kek) = Repository::init(backend, &passphrase, &a.label, &InitOptions::default())?;
+    if let Some(keychain) = credentials::keychain(g) {
+        let cached = CachedKey { slot_id: repo.slot_id().to_string(), kek };
+        if let Err(e) = keychain.store(repo.id(), &cached) {
+            eprintln!("note: {e}");
+        }
+    }
+    if a.json {
+        print_json(&serde_json::json!({ "id": repo.id(), "path": path, "key_slot": repo.slot_id() }))?;
+    } else {
+        println!("created repository {} at {}", repo.id(), path.display());
+        eprintln!("Keep the passphrase safe: without it (or a recovery kit) the backups cannot be read.");
+        eprintln!("Make a recovery kit now: lifeboat key recovery-kit --output lifeboat-recovery-kit.txt");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Manual,
+    Scheduled,
+    Checkpoint,
+}
+
+#[derive(Args)]
+pub struct PutArgs {
+    /// Name the snapshot is stored under (`latest:NAME` finds the newest).
+    #[arg(long)]
+    tag: String,
+    /// Free text, e.g. "before 16 -> 17 upgrade".
+    #[arg(long)]
+    label: Option<String>,
+    #[arg(long, value_enum, default_value = "manual")]
+    kind: KindArg,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn put(g: &GlobalArgs, a: &PutArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let options = PutOptions {
+        tag: a.tag.clone(),
+        kind: match a.kind {
+            KindArg::Manual => SnapshotKind::Manual,
+            KindArg::Scheduled => SnapshotKind::Scheduled,
+            KindArg::Checkpoint => SnapshotKind::Checkpoint,
+        },
+        label: a.label.clone(),
+        metadata: Default::default(),
+        lock_wait: g.lock_wait(),
+    };
+    let report = {
+        let bars = Bars::new();
+        lifeboat_core::repo::store::put(&repo, &mut std::io::stdin().lock(), &options, &bars)?
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!("{}", report.snapshot_id);
+        eprintln!(
+            "stored {} as `{}` in {:.1}s: {} chunks, {} new, {} added to the repository",
+            human_bytes(report.size),
+            report.tag,
+            report.seconds,
+            report.chunks,
+            report.new_chunks,
+            human_bytes(report.added_bytes)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct CatArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+}
+
+pub fn cat(g: &GlobalArgs, a: &CatArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    let bars = Bars::new();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    lifeboat_core::repo::read::cat(&repo, &snapshot, &mut out, &bars, ReadOptions { lock_wait: g.lock_wait() })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct SnapshotsArgs {
+    /// Only snapshots of this name.
+    #[arg(long)]
+    tag: Option<String>,
+    /// A JSON array; each entry has id, tag, kind, label, time, size, sha256.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn snapshots(g: &GlobalArgs, a: &SnapshotsArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let (snapshots, damaged) = manifest::list(&repo)?;
+    let summaries: Vec<_> = snapshots
+        .iter()
+        .filter(|s| a.tag.as_ref().is_none_or(|t| *t == s.manifest.tag))
+        .map(|s| s.summary())
+        .collect();
+    if a.json {
+        print_json(&summaries)?;
+    } else if summaries.is_empty() {
+        println!("no snapshots yet: store one with `lifeboat put --tag NAME < stream`");
+    } else {
+        println!("{:<9} {:<20} {:<24} {:<11} {:>11}  label", "id", "time (UTC)", "tag", "kind", "size");
+        for s in &summaries {
+            let kind = serde_json::to_value(s.kind)?.as_str().unwrap_or_default().to_string();
+            println!(
+                "{:<9} {:<20} {:<24} {:<11} {:>11}  {}",
+                s.short_id,
+                s.time.format("%Y-%m-%d %H:%M:%S"),
+                s.tag,
+                kind,
+                human_bytes(s.size),
+                s.label.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for (id, e) in &damaged {
+        eprintln!("error: snapshot {id} cannot be read: {e}");
+    }
+    Ok(if damaged.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Also read and authenticate every byte, and re-verify every snapshot.
+    #[arg(long)]
+    read_data: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let report = {
+        let bars = Bars::new();
+        let options = CheckOptions { read_data: a.read_data, lock_wait: g.lock_wait() };
+        lifeboat_core::repo::check::check(&repo, options, &bars)?
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+        for e in &report.errors {
+            println!("error: {e}");
+        }
+        let scope = if a.read_data { format!(", {} read and verified", human_bytes(report.bytes_verified)) } else { String::new() };
+        println!(
+            "{}: {} snapshots, {} packs, {} blobs{scope}",
+            if report.healthy() { "repository is healthy" } else { "REPOSITORY IS DAMAGED" },
+            report.snapshots,
+            report.packs,
+            report.blobs
+        );
+    }
+    Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[derive(Args)]
+pub struct ForgetArgs {
+    #[arg(long, default_value_t = 0)]
+    keep_last: u32,
+    #[arg(long, default_value_t = 0)]
+    keep_daily: u32,
+    #[arg(long, default_value_t = 0)]
+    keep_weekly: u32,
+    #[arg(long, default_value_t = 0)]
+    keep_monthly: u32,
+    /// Only snapshots of this name.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Show what would be removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Prune afterwards, freeing the space.
+    #[arg(long)]
+    prune: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let options = ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last: a.keep_last,
+            keep_daily: a.keep_daily,
+            keep_weekly: a.keep_weekly,
+            keep_monthly: a.keep_monthly,
+        },
+        tag: a.tag.clone(),
+        dry_run: a.dry_run,
+        lock_wait: g.lock_wait(),
+    };
+    let groups = lifeboat_core::repo::retention::forget(&repo, &options, &chrono::Local)?;
+    let prune = if a.prune && !a.dry_run {
+        Some(lifeboat_core::repo::prune::prune(&repo, PruneOptions { dry_run: false, lock_wait: g.lock_wait() }, &Bars::new())?)
+    } else {
+        None
+    };
+    if a.json {
+        print_json(&serde_json::json!({ "groups": groups, "prune": prune }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for group in &groups {
+        println!("{}:", group.tag);
+        for v in &group.verdicts {
+            let verdict = if v.keep.is_empty() {
+                if a.dry_run { "would remove".to_string() } else { "removed".to_string() }
+            } else {
+                format!("keep ({})", v.keep.iter().map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()).collect::<Vec<_>>().join(", "))
+            };
+            println!("  {} {}  {}", v.snapshot.short_id, v.snapshot.time.format("%Y-%m-%d %H:%M:%S"), verdict);
+        }
+    }
+    if let Some(p) = prune {
+        println!("pruned: {} freed", human_bytes(p.bytes_freed));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Show what would be freed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn prune(g: &GlobalArgs, a: &PruneArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let report = {
+        let bars = Bars::new();
+        lifeboat_core::repo::prune::prune(&repo, PruneOptions { dry_run: a.dry_run, lock_wait: g.lock_wait() }, &bars)?
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "{} {} of {}: {} packs removed, {} repacked, {} leftover packs and {} temporary files removed",
+            if a.dry_run { "would free" } else { "freed" },
+            human_bytes(report.bytes_freed),
+            human_bytes(report.bytes_before),
+            report.packs_removed,
+            report.packs_repacked,
+            report.leftover_packs_removed,
+            report.temporary_files_removed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// List key slots.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a passphrase (from LIFEBOAT_NEW_PASSWORD, --new-password-file, or asked).
+    Add {
+        /// Whose or which device's passphrase this is.
+        #[arg(long)]
+        label: String,
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// Remove a key slot (never the last); revokes that passphrase or kit.
+    Remove {
+        /// Slot id or unique prefix.
+        slot: String,
+    },
+    /// Issue a recovery kit: a text that opens the repository with no passphrase.
+    RecoveryKit {
+        /// Write the kit to this file (created 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(long, default_value = "recovery kit")]
+        label: String,
+    },
+}
+
+pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    match command {
+        KeyCommand::List { json } => {
+            let slots = keys::list(&repo)?;
+            if *json {
+                let list: Vec<_> = slots
+                    .iter()
+                    .map(|s| serde_json::json!({ "id": s.id, "kind": s.kind, "label": s.label, "host": s.host, "user": s.user, "created": s.created, "current": s.id == repo.slot_id() }))
+                    .collect();
+                print_json(&list)?;
+            } else {
+                for s in &slots {
+                    let current = if s.id == repo.slot_id() { "*" } else { " " };
+                    let kind = serde_json::to_value(s.kind)?.as_str().unwrap_or_default().to_string();
+                    println!("{current} {}  {:<12} {}  {}@{}  {}", s.id, kind, s.created.format("%Y-%m-%d"), s.user, s.host, s.label);
+                }
+            }
+        }
+        KeyCommand::Add { label, new_password_file } => {
+            let passphrase = credentials::new_passphrase("LIFEBOAT_NEW_PASSWORD", new_password_file.as_deref(), "New passphrase")?;
+            let slot = keys::add_passphrase(&repo, &passphrase, label)?;
+            println!("added key slot {} ({label})", slot.id);
+        }
+        KeyCommand::Remove { slot } => {
+            let removed = keys::remove(&repo, slot)?;
+            println!("removed key slot {} ({}): its passphrase or kit no longer opens the repository", removed.id, removed.label);
+        }
+        KeyCommand::RecoveryKit { output, label } => {
+            let (slot, kit) = keys::add_recovery_kit(&repo, label)?;
+            let text = kit.to_text(&repo.backend().location());
+            match output {
+                Some(path) => {
+                    write_private(path, &text)?;
+                    eprintln!("recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository", path.display(), slot.id);
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct UnlockArgs {
+    /// Remove every lock, not only stale ones: only when no other job runs.
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn unlock(g: &GlobalArgs, a: &UnlockArgs) -> Result<ExitCode> {
+    let (backend, _) = credentials::backend(g)?;
+    Repository::read_config(backend.as_ref())?;
+    let removed = lock::unlock(backend.as_ref(), a.all)?;
+    if removed.is_empty() {
+        println!("no stale locks");
+    }
+    for (name, info) in removed {
+        match info {
+            Some(info) => println!("removed {}: {}", name, info.describe()),
+            None => println!("removed unreadable lock {name}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,97 @@
+//! Where the CLI gets secrets: environment, files, the OS keychain, a prompt.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
+use lifeboat_core::repo::open::{self, OpenRequest, OpenedWith};
+use lifeboat_core::repo::Repository;
+
+use crate::GlobalArgs;
+
+/// Reads a secret file, without its trailing newline.
+pub fn read_secret_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Whether a person can be asked: a controlling terminal exists (stdin may
+/// be the stream being backed up, so the prompt uses the terminal itself).
+fn can_prompt() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
+}
+
+fn prompt(question: &str) -> lifeboat_core::Result<String> {
+    rpassword::prompt_password(question).map_err(|e| lifeboat_core::Error::InvalidInput(format!("reading the passphrase: {e}")))
+}
+
+/// The passphrase given by environment or file, if any.
+pub fn given_passphrase(global: &GlobalArgs) -> Result<Option<String>> {
+    if let Ok(p) = std::env::var("LIFEBOAT_PASSWORD") {
+        return Ok(Some(p));
+    }
+    global.password_file.as_deref().map(read_secret_file).transpose()
+}
+
+/// A new passphrase: from `env` / `file`, or asked twice on the terminal.
+pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<String> {
+    let given = match std::env::var(env) {
+        Ok(p) => Some(p),
+        Err(_) => file.map(read_secret_file).transpose()?,
+    };
+    let passphrase = match given {
+        Some(p) => p,
+        None if can_prompt() => {
+            let first = prompt(&format!("{what}: "))?;
+            if prompt(&format!("{what} again: "))? != first {
+                bail!("the two passphrases differ: nothing was changed");
+            }
+            first
+        }
+        None => bail!("no {what} given: set {env}, pass a file, or run in a terminal to be asked"),
+    };
+    if passphrase.is_empty() {
+        bail!("the passphrase is empty: choose a long one (a few random words)");
+    }
+    Ok(passphrase)
+}
+
+pub fn backend(global: &GlobalArgs) -> Result<(Arc<LocalBackend>, PathBuf)> {
+    let Some(path) = global.repo.clone() else {
+        bail!("no repository given: pass --repo PATH or set LIFEBOAT_REPO");
+    };
+    Ok((Arc::new(LocalBackend::new(&path)), path))
+}
+
+pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
+    (!global.no_keychain).then_some(&OsKeychain as &dyn KeyStore)
+}
+
+/// Opens the repository with the first secret that is available.
+pub fn open_repo(global: &GlobalArgs) -> Result<Repository> {
+    let (backend, _) = backend(global)?;
+    let recovery_kit = global.recovery_kit.as_deref().map(read_secret_file).transpose()?;
+    let ask = |  | prompt("Repository passphrase: ");
+    let request = OpenRequest {
+        recovery_kit,
+        passphrase: given_passphrase(global)?,
+        keychain: keychain(global),
+        prompt: can_prompt().then_some(&ask as &dyn Fn() -> lifeboat_core::Result<String>),
+    };
+    let opened = open::open(backend, request)?;
+    if let Some(warning) = &opened.keychain_warning {
+        eprintln!("note: {warning} (--no-keychain silences this)");
+    }
+    tracing::debug!(
+        "opened repository {} with {}",
+        opened.repo.id(),
+        match opened.with {
+            OpenedWith::Passphrase => "a passphrase",
+            OpenedWith::RecoveryKit => "a recovery kit",
+            OpenedWith::Keychain => "the keychain",
+        }
+    );
+    Ok(opened.repo)
+}
