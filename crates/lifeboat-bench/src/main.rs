@@ -1,0 +1,295 @@
+//! `lifeboat-bench`: figures for the README, never a pass/fail test.
+//!
+//! - `run`: generates a dump-like stream (default 1 GiB), a day-later version
+//!   and a shifted copy, then times `lifeboat put`, `cat`, `check --read-data`
+//!   (wall time and peak RSS through GNU time) and, when `restic` is on the
+//!   PATH, the same for `restic backup --stdin` / `restic dump`, with ratios.
+//! - `chunking`: stores the same streams with several chunk sizes and zstd
+//!   levels through the library, for choosing the defaults.
+//! - `gen`: writes one generated stream to a file.
+
+mod dumpgen;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use dumpgen::Variant;
+use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::progress::NoProgress;
+use lifeboat_core::repo::store::{put, PutOptions};
+use lifeboat_core::repo::{ChunkerParams, InitOptions, Repository};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VariantArg {
+    Base,
+    Churned,
+    Shifted,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write one generated stream.
+    Gen {
+        #[arg(long, default_value_t = 1 << 30)]
+        size: u64,
+        #[arg(long, value_enum, default_value = "base")]
+        variant: VariantArg,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// lifeboat (and restic, if installed) on the same streams.
+    Run {
+        #[arg(long, default_value_t = 1 << 30)]
+        size: u64,
+        /// Working folder (streams and repositories; about 3.5x size).
+        #[arg(long, default_value = "bench-out")]
+        dir: PathBuf,
+        /// The lifeboat binary to measure.
+        #[arg(long, default_value = "target/release/lifeboat")]
+        lifeboat: PathBuf,
+    },
+    /// Chunk size and zstd level sweep.
+    Chunking {
+        #[arg(long, default_value_t = 256 << 20)]
+        size: u64,
+        #[arg(long, default_value = "bench-out")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Gen { size, variant, output } => {
+            let variant = match variant {
+                VariantArg::Base => Variant::Base,
+                VariantArg::Churned => Variant::Churned,
+                VariantArg::Shifted => Variant::Shifted,
+            };
+            generate(size, variant, &output)?;
+        }
+        Cmd::Run { size, dir, lifeboat } => run(size, &dir, &lifeboat)?,
+        Cmd::Chunking { size, dir } => chunking(size, &dir)?,
+    }
+    Ok(())
+}
+
+fn generate(size: u64, variant: Variant, path: &Path) -> Result<u64> {
+    let mut out = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    Ok(dumpgen::write_dump(size, variant, &mut out)?)
+}
+
+/// Streams for a run: base, churned, shifted (generated once, reused).
+fn streams(size: u64, dir: &Path) -> Result<[PathBuf; 3]> {
+    std::fs::create_dir_all(dir)?;
+    let mut paths = Vec::new();
+    for (name, variant) in [("base", Variant::Base), ("churned", Variant::Churned), ("shifted", Variant::Shifted)] {
+        let path = dir.join(format!("{name}-{size}.dump"));
+        if !path.exists() {
+            eprintln!("generating {}", path.display());
+            let tmp = path.with_extension("tmp");
+            generate(size, variant, &tmp)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        paths.push(path);
+    }
+    Ok(paths.try_into().expect("three streams"))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+struct Measured {
+    seconds: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs `program args` under GNU time with `stdin` from a file (or nothing)
+/// and stdout discarded.
+fn measure(program: &Path, args: &[&str], envs: &[(&str, &str)], stdin: Option<&Path>) -> Result<Measured> {
+    let report = tempfile_path("time");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f").arg("%e %M").arg("-o").arg(&report).arg(program).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.stdin(match stdin {
+        Some(p) => Stdio::from(File::open(p)?),
+        None => Stdio::null(),
+    });
+    cmd.stdout(Stdio::null());
+    let status = cmd.status().context("running /usr/bin/time (install the `time` package)")?;
+    if !status.success() {
+        bail!("{} {} failed: {status}", program.display(), args.join(" "));
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let _ = std::fs::remove_file(&report);
+    let mut fields = text.split_whitespace();
+    let seconds = fields.next().context("GNU time output")?.parse()?;
+    let peak_rss_kib = fields.next().context("GNU time output")?.parse()?;
+    Ok(Measured { seconds, peak_rss_kib })
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("lifeboat-bench-{tag}-{}", std::process::id()))
+}
+
+struct ToolFigures {
+    put: Measured,
+    cat: Measured,
+    check: Option<Measured>,
+    stored: u64,
+    churn_added: u64,
+    shift_added: u64,
+}
+
+fn mb_s(bytes: u64, m: &Measured) -> f64 {
+    bytes as f64 / 1e6 / m.seconds.max(1e-3)
+}
+
+fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
+    if !lifeboat.exists() {
+        bail!("{} not found: build it with `cargo build --release -p lifeboat-cli`", lifeboat.display());
+    }
+    let [base, churned, shifted] = streams(size, dir)?;
+    let stream_len = std::fs::metadata(&base)?.len();
+    let lifeboat = std::fs::canonicalize(lifeboat)?;
+
+    let repo = dir.join("lifeboat-repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    let repo_s = repo.to_string_lossy().to_string();
+    let env = [("LIFEBOAT_PASSWORD", "bench"), ("LIFEBOAT_REPO", repo_s.as_str())];
+    measure(&lifeboat, &["init", "--no-keychain"], &env, None)?;
+    let put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "base"], &env, Some(&base))?;
+    let stored = dir_size(&repo);
+    let cat = measure(&lifeboat, &["cat", "--no-keychain", "latest:base"], &env, None)?;
+    let check = measure(&lifeboat, &["check", "--no-keychain", "--read-data"], &env, None)?;
+    measure(&lifeboat, &["put", "--no-keychain", "--tag", "churned"], &env, Some(&churned))?;
+    let churn_added = dir_size(&repo) - stored;
+    let before_shift = dir_size(&repo);
+    let shift_put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "shifted"], &env, Some(&shifted))?;
+    let shift_added = dir_size(&repo) - before_shift;
+    let ours = ToolFigures { put, cat, check: Some(check), stored, churn_added, shift_added };
+
+    let restic = which("restic").map(|restic| -> Result<ToolFigures> {
+        let repo = dir.join("restic-repo");
+        let _ = std::fs::remove_dir_all(&repo);
+        let repo_s = repo.to_string_lossy().to_string();
+        let env = [("RESTIC_PASSWORD", "bench"), ("RESTIC_REPOSITORY", repo_s.as_str())];
+        measure(&restic, &["init"], &env, None)?;
+        let put = measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql", "--tag", "base"], &env, Some(&base))?;
+        let stored = dir_size(&repo);
+        let cat = measure(&restic, &["dump", "latest", "dump.sql"], &env, None)?;
+        let check = measure(&restic, &["check", "--read-data"], &env, None)?;
+        measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql"], &env, Some(&churned))?;
+        let churn_added = dir_size(&repo) - stored;
+        let before_shift = dir_size(&repo);
+        measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql"], &env, Some(&shifted))?;
+        let shift_added = dir_size(&repo) - before_shift;
+        Ok(ToolFigures { put, cat, check: Some(check), stored, churn_added, shift_added })
+    });
+
+    println!("stream: {:.1} MB generated dump-like data ({})", stream_len as f64 / 1e6, base.display());
+    println!("{:<34} {:>12} {:>12} {:>8}", "", "lifeboat", "restic", "ratio");
+    let row = |name: &str, ours: f64, theirs: Option<f64>, unit: &str| {
+        match theirs {
+            Some(t) => println!("{name:<34} {ours:>10.1}{unit:<2} {t:>10.1}{unit:<2} {:>7.2}x", ours / t),
+            None => println!("{name:<34} {ours:>10.1}{unit:<2} {:>12} {:>8}", "-", "-"),
+        }
+    };
+    let restic = restic.transpose()?;
+    let r = restic.as_ref();
+    row("put throughput (MB/s)", mb_s(stream_len, &ours.put), r.map(|t| mb_s(stream_len, &t.put)), "");
+    row("cat throughput (MB/s)", mb_s(stream_len, &ours.cat), r.map(|t| mb_s(stream_len, &t.cat)), "");
+    row(
+        "check --read-data (MB/s of stream)",
+        mb_s(stream_len, ours.check.as_ref().expect("measured")),
+        r.and_then(|t| t.check.as_ref()).map(|c| mb_s(stream_len, c)),
+        "",
+    );
+    row("stored after first put (MB)", ours.stored as f64 / 1e6, r.map(|t| t.stored as f64 / 1e6), "");
+    row("added by a day of churn (MB)", ours.churn_added as f64 / 1e6, r.map(|t| t.churn_added as f64 / 1e6), "");
+    row("  as % of first put's stored bytes", pct(ours.churn_added, ours.stored), r.map(|t| pct(t.churn_added, t.stored)), "%");
+    row("added by a shifted copy (MB)", ours.shift_added as f64 / 1e6, r.map(|t| t.shift_added as f64 / 1e6), "");
+    row("  as % of first put's stored bytes", pct(ours.shift_added, ours.stored), r.map(|t| pct(t.shift_added, t.stored)), "%");
+    let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
+    row("peak RSS, put and cat (MiB)", rss(&ours), r.map(rss), "");
+    row("peak RSS, shifted put (MiB)", shift_put.peak_rss_kib as f64 / 1024.0, None, "");
+    if restic.is_none() {
+        println!("(restic not found on PATH: install the `restic` package for the comparison)");
+    }
+    Ok(())
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+}
+
+fn chunking(size: u64, dir: &Path) -> Result<()> {
+    let [base, churned, shifted] = streams(size, dir)?;
+    let stream_len = std::fs::metadata(&base)?.len();
+    println!("stream: {:.1} MB; churned and shifted variants of it", stream_len as f64 / 1e6);
+    println!("{:>8} {:>5} {:>9} {:>11} {:>13} {:>13} {:>9} {:>12}", "avg", "zstd", "put MB/s", "stored MB", "churn added", "shift added", "blobs", "index bytes");
+    for avg in [8u32 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20] {
+        for level in [1, 3] {
+            let path = dir.join("sweep-repo");
+            let _ = std::fs::remove_dir_all(&path);
+            let backend = Arc::new(LocalBackend::new(&path));
+            let options = InitOptions {
+                chunker: ChunkerParams { min_size: avg / 4, avg_size: avg, max_size: avg * 4 },
+                compression_level: level,
+                ..InitOptions::default()
+            };
+            let (repo, _) = Repository::init(backend, "bench", "bench", &options)?;
+            let put_stream = |path: &Path, tag: &str| -> Result<lifeboat_core::repo::store::PutReport> {
+                let options = PutOptions { tag: tag.into(), ..Default::default() };
+                Ok(put(&repo, &mut File::open(path)?, &options, &NoProgress)?)
+            };
+            let started = Instant::now();
+            let first = put_stream(&base, "base")?;
+            let seconds = started.elapsed().as_secs_f64();
+            let churn = put_stream(&churned, "churned")?;
+            let shift = put_stream(&shifted, "shifted")?;
+            let blobs = first.new_chunks + churn.new_chunks + shift.new_chunks;
+            println!(
+                "{:>7}K {:>5} {:>9.0} {:>11.1} {:>7.1} ({:>3.0}%) {:>7.1} ({:>3.0}%) {:>9} {:>12}",
+                avg >> 10,
+                level,
+                stream_len as f64 / 1e6 / seconds,
+                first.added_bytes as f64 / 1e6,
+                churn.added_bytes as f64 / 1e6,
+                pct(churn.added_bytes, first.added_bytes),
+                shift.added_bytes as f64 / 1e6,
+                pct(shift.added_bytes, first.added_bytes),
+                blobs,
+                dir_size(&path.join("index"))
+            );
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+    Ok(())
+}
