@@ -64,6 +64,12 @@ enum Cmd {
     Chunking {
         #[arg(long, default_value_t = 256 << 20)]
         size: u64,
+        /// Average chunk sizes to try, in KiB.
+        #[arg(long, value_delimiter = ',', default_value = "8,16,32,64,256,1024")]
+        avg_kib: Vec<u32>,
+        /// zstd levels to try.
+        #[arg(long, value_delimiter = ',', default_value = "1,3")]
+        levels: Vec<i32>,
         #[arg(long, default_value = "bench-out")]
         dir: PathBuf,
     },
@@ -80,7 +86,7 @@ fn main() -> Result<()> {
             generate(size, variant, &output)?;
         }
         Cmd::Run { size, dir, lifeboat } => run(size, &dir, &lifeboat)?,
-        Cmd::Chunking { size, dir } => chunking(size, &dir)?,
+        Cmd::Chunking { size, dir, avg_kib, levels } => chunking(size, &dir, &avg_kib, &levels)?,
     }
     Ok(())
 }
@@ -249,13 +255,13 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
 }
 
-fn chunking(size: u64, dir: &Path) -> Result<()> {
+fn chunking(size: u64, dir: &Path, avg_kib: &[u32], levels: &[i32]) -> Result<()> {
     let [base, churned, shifted] = streams(size, dir)?;
     let stream_len = std::fs::metadata(&base)?.len();
     println!("stream: {:.1} MB; churned and shifted variants of it", stream_len as f64 / 1e6);
     println!("{:>8} {:>5} {:>9} {:>11} {:>13} {:>13} {:>9} {:>12}", "avg", "zstd", "put MB/s", "stored MB", "churn added", "shift added", "blobs", "index bytes");
-    for avg in [8u32 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20] {
-        for level in [1, 3] {
+    for avg in avg_kib.iter().map(|k| k << 10) {
+        for &level in levels {
             let path = dir.join("sweep-repo");
             let _ = std::fs::remove_dir_all(&path);
             let backend = Arc::new(LocalBackend::new(&path));

@@ -34,7 +34,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "LIFEBOAT_RECOVERY_KIT_FILE", value_name = "FILE")]
     pub recovery_kit: Option<PathBuf>,
     /// Neither read nor store the key in the OS keychain.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "LIFEBOAT_NO_KEYCHAIN", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_keychain: bool,
     /// Seconds to wait for another job's lock before giving up.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]

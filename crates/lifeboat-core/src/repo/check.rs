@@ -159,7 +159,7 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
             Ok(Some(pointer)) => match snapshots.iter().find(|s| s.id == pointer.snapshot) {
                 Some(s) if s.manifest.tag == *name => {}
                 Some(_) => report.errors.push(format!("latest pointer of `{name}` points at a snapshot of another name")),
-                None => report.errors.push(format!("latest pointer of `{name}` points at snapshot {} which is missing", &pointer.snapshot[..8])),
+                None => report.errors.push(format!("latest pointer of `{name}` points at snapshot {} which is missing or unreadable", &pointer.snapshot[..8])),
             },
             Ok(None) => {}
             Err(e) => report.errors.push(e.to_string()),

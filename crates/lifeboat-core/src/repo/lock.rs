@@ -165,13 +165,12 @@ fn start_refresher(backend: Arc<dyn Backend>, path: String, info: LockInfo) -> L
         std::thread::spawn(move || {
             let (stopped, signal) = &*stop;
             let mut guard = stopped.lock().expect("lock flag");
-            loop {
+            // The flag is checked before every wait: a guard dropped before
+            // this thread first waits must not leave it sleeping.
+            while !*guard {
                 let (g, timeout) = signal.wait_timeout(guard, REFRESH_EVERY).expect("lock flag");
                 guard = g;
-                if *guard {
-                    return;
-                }
-                if timeout.timed_out() {
+                if timeout.timed_out() && !*guard {
                     let mut info = info.clone();
                     info.time = Utc::now();
                     if let Err(e) = backend.write(&path, &serde_json::to_vec(&info).expect("lock serializes")) {

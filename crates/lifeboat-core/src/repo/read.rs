@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 
 /// Largest single read from a pack.
-const MAX_READ: u32 = 1024 * 1024;
+const MAX_READ: u32 = 512 * 1024;
 /// Reads in flight; bounds memory to a few MiB whatever the stream size.
-const WINDOW: usize = 16;
+const WINDOW: usize = 8;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReadOptions {

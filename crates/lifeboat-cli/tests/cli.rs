@@ -1,0 +1,308 @@
+//! The CLI contract and the repository's behaviour, through the real binary.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn streams_round_trip_by_id_prefix_and_latest() {
+    let repo = TestRepo::new();
+    let first = stream(1, 3_000_000);
+    let second = stream(2, 2_500_000);
+    let id1 = repo.put("app-db", &first);
+    assert_eq!(id1.len(), 64);
+    // Two different streams under one name restore as themselves.
+    let id2 = repo.put("app-db", &second);
+    assert_eq!(repo.cat(&id1), first);
+    assert_eq!(repo.cat(&id2[..10]), second);
+    assert_eq!(repo.cat("latest:app-db"), second);
+    // An empty stream is a valid snapshot too.
+    let empty = repo.put("empty", b"");
+    assert_eq!(repo.cat(&empty), b"");
+
+    let list: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let entry = list.iter().find(|e| e["id"] == id1.as_str()).unwrap();
+    assert_eq!(entry["tag"], "app-db");
+    assert_eq!(entry["size"], first.len() as u64);
+    let sha = sha256_hex(&first);
+    assert_eq!(entry["sha256"], sha.as_str());
+    assert!(entry["time"].as_str().unwrap().starts_with("20"));
+    assert!(entry.get("label").is_some());
+
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+    assert_eq!(report["snapshots"], 3);
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn put_json_reports_dedup_and_label() {
+    let repo = TestRepo::new();
+    let data = stream(3, 4_000_000);
+    let first: serde_json::Value = serde_json::from_slice(&repo.ok(&["put", "--tag", "db", "--json"], Some(&data))).unwrap();
+    assert!(first["added_bytes"].as_u64().unwrap() > 0);
+    let again: serde_json::Value =
+        serde_json::from_slice(&repo.ok(&["put", "--tag", "db", "--json", "--kind", "checkpoint", "--label", "before 16 -> 17 upgrade"], Some(&data))).unwrap();
+    assert_eq!(again["new_chunks"], 0, "{again}");
+    assert_eq!(again["added_bytes"], 0);
+    let list: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json", "--tag", "db"], None)).unwrap();
+    let checkpoint = list.as_array().unwrap().iter().find(|e| e["id"] == again["snapshot_id"]).unwrap();
+    assert_eq!(checkpoint["label"], "before 16 -> 17 upgrade");
+    assert_eq!(checkpoint["kind"], "checkpoint");
+}
+
+#[test]
+fn wrong_passphrase_and_missing_credentials_are_clear_errors() {
+    let repo = TestRepo::new();
+    repo.put("db", b"hello");
+    let out = common::run(
+        {
+            let mut c = repo.cmd(&["snapshots"]);
+            c.env("LIFEBOAT_PASSWORD", "not it");
+            c
+        },
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+
+    // No passphrase anywhere and no terminal (setsid drops the controlling one).
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.arg("-w").arg(bin()).args(["snapshots", "--no-keychain"]).env("LIFEBOAT_REPO", &repo.path).env_remove("LIFEBOAT_PASSWORD");
+    let out = common::run(cmd, None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no passphrase given"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A password file works.
+    let file = repo.path.with_file_name("pw");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    let mut cmd = repo.cmd(&["cat", "latest:db"]);
+    cmd.env_remove("LIFEBOAT_PASSWORD").arg("--password-file").arg(&file);
+    assert_eq!(common::run(cmd, None).stdout, b"hello");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut cmd = repo.cmd(&["snapshots"]);
+    cmd.env("LIFEBOAT_REPO", elsewhere.path());
+    let err = String::from_utf8_lossy(&common::run(cmd, None).stderr).into_owned();
+    assert!(err.contains("no Lifeboat repository"), "{err}");
+}
+
+#[test]
+fn key_slots_and_recovery_kits() {
+    let repo = TestRepo::new();
+    let data = stream(4, 100_000);
+    repo.put("db", &data);
+    let mut add = repo.cmd(&["key", "add", "--label", "bob laptop"]);
+    add.env("LIFEBOAT_NEW_PASSWORD", "bobs passphrase");
+    assert!(common::run(add, None).status.success());
+
+    let with = |password: &str, args: &[&str]| {
+        let mut c = repo.cmd(args);
+        c.env("LIFEBOAT_PASSWORD", password);
+        common::run(c, None)
+    };
+    assert_eq!(with("bobs passphrase", &["cat", "latest:db"]).stdout, data);
+    let slots: serde_json::Value = serde_json::from_slice(&with("bobs passphrase", &["key", "list", "--json"]).stdout).unwrap();
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), 2);
+    let first = slots.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
+
+    // Removing the first slot revokes the first passphrase.
+    assert!(with("bobs passphrase", &["key", "remove", &first]).status.success());
+    let out = with(PASSWORD, &["snapshots"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+
+    // Never the last slot.
+    let last = String::from_utf8_lossy(&with("bobs passphrase", &["key", "list"]).stdout).split_whitespace().nth(1).unwrap().to_string();
+    let out = with("bobs passphrase", &["key", "remove", &last]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last key slot"));
+
+    // A recovery kit opens the repository with no passphrase at all.
+    let kit = repo.path.with_file_name("kit.txt");
+    assert!(with("bobs passphrase", &["key", "recovery-kit", "--output", kit.to_str().unwrap()]).status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kit).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let by_kit = || {
+        let mut c = repo.cmd(&["cat", "latest:db"]);
+        c.env_remove("LIFEBOAT_PASSWORD").arg("--recovery-kit").arg(&kit);
+        common::run(c, None)
+    };
+    assert_eq!(by_kit().stdout, data);
+    // Revoking the kit's slot makes the kit useless.
+    let text = std::fs::read_to_string(&kit).unwrap();
+    let slot = text.lines().find_map(|l| l.strip_prefix("Key slot: ")).unwrap();
+    assert!(with("bobs passphrase", &["key", "remove", slot]).status.success());
+    let out = by_kit();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recovery kit does not open"));
+}
+
+#[test]
+fn unknown_format_version_is_refused() {
+    let repo = TestRepo::new();
+    let config = repo.path.join("config");
+    let text = std::fs::read_to_string(&config).unwrap().replace("\"version\": 1", "\"version\": 99");
+    std::fs::write(&config, text).unwrap();
+    let err = repo.fails(&["snapshots"], None);
+    assert!(err.contains("format version 99") && err.contains("upgrade Lifeboat"), "{err}");
+}
+
+#[test]
+fn damaged_packs_are_detected_never_served() {
+    let repo = TestRepo::new();
+    let data = stream(5, 2_000_000);
+    let id = repo.put("db", &data);
+    let packs = repo.files("data");
+    assert!(!packs.is_empty());
+    // A flipped bit in the middle of a pack.
+    let pack = &packs[0];
+    let len = std::fs::metadata(pack).unwrap().len() as usize;
+    flip_byte(pack, len / 2);
+    let out = repo.run(&["cat", &id], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.len() < data.len());
+    let (healthy, report) = repo.check_json(true);
+    assert!(!healthy);
+    assert!(report["errors"].to_string().contains("pack"), "{report}");
+}
+
+#[test]
+fn truncated_pack_is_found_by_structural_check() {
+    let repo = TestRepo::new();
+    let id = repo.put("db", &stream(6, 1_000_000));
+    let pack = repo.files("data").remove(0);
+    let bytes = std::fs::read(&pack).unwrap();
+    std::fs::write(&pack, &bytes[..bytes.len() / 2]).unwrap();
+    let (healthy, report) = repo.check_json(false);
+    assert!(!healthy);
+    assert!(report["errors"].to_string().contains("truncated"), "{report}");
+    repo.fails(&["cat", &id], None);
+}
+
+#[test]
+fn damaged_index_manifest_and_key_files_are_detected() {
+    let repo = TestRepo::new();
+    let id = repo.put("db", &stream(7, 500_000));
+
+    let index = repo.files("index").remove(0);
+    let original = std::fs::read(&index).unwrap();
+    flip_byte(&index, original.len() - 5);
+    assert!(repo.fails(&["cat", &id], None).contains("index"));
+    std::fs::write(&index, &original).unwrap();
+    assert!(repo.run(&["cat", &id], None).status.success());
+
+    let manifest = repo.path.join("snapshots").join(&id);
+    let original = std::fs::read(&manifest).unwrap();
+    flip_byte(&manifest, 20);
+    assert!(repo.fails(&["cat", &id], None).contains("damaged"));
+    let (healthy, _) = repo.check_json(false);
+    assert!(!healthy);
+    std::fs::write(&manifest, &original).unwrap();
+
+    let key = repo.files("keys").remove(0);
+    let original = std::fs::read(&key).unwrap();
+    std::fs::write(&key, &original[..original.len() / 2]).unwrap();
+    let err = repo.fails(&["cat", &id], None);
+    assert!(err.contains("key slot") && err.contains("damaged"), "{err}");
+    // The wrapped key itself altered: it no longer opens, and nothing is served.
+    let mut slot: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let wrapped = slot["wrapped_key"].as_str().unwrap().to_string();
+    let altered = format!("{}{}", if wrapped.starts_with('A') { "B" } else { "A" }, &wrapped[1..]);
+    slot["wrapped_key"] = altered.into();
+    std::fs::write(&key, serde_json::to_vec(&slot).unwrap()).unwrap();
+    repo.fails(&["cat", &id], None);
+    std::fs::write(&key, &original).unwrap();
+    assert!(repo.run(&["cat", &id], None).status.success());
+}
+
+#[test]
+fn forget_keeps_policy_moves_latest_and_prune_frees_space() {
+    let repo = TestRepo::new();
+    let streams: Vec<Vec<u8>> = (10..14).map(|s| stream(s, 1_500_000)).collect();
+    let ids: Vec<String> = streams.iter().map(|s| repo.put("db", s)).collect();
+    let before = repo.files("data").iter().map(|p| std::fs::metadata(p).unwrap().len()).sum::<u64>();
+
+    assert!(repo.fails(&["forget"], None).contains("no retention policy"));
+    repo.ok(&["forget", "--keep-last", "1", "--dry-run"], None);
+    assert_eq!(repo.files("snapshots").len(), 4);
+
+    repo.ok(&["forget", "--keep-last", "2", "--prune"], None);
+    let left: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    let left: Vec<&str> = left.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(left, vec![ids[2].as_str(), ids[3].as_str()]);
+    let after = repo.files("data").iter().map(|p| std::fs::metadata(p).unwrap().len()).sum::<u64>();
+    assert!(after < before * 3 / 4, "prune freed space: {before} -> {after}");
+    assert_eq!(repo.cat(&ids[2]), streams[2]);
+    assert_eq!(repo.cat("latest:db"), streams[3]);
+
+    repo.ok(&["forget", "--keep-last", "1", "--tag", "db"], None);
+    assert_eq!(repo.cat("latest:db"), streams[3]);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+}
+
+#[test]
+fn locks_block_conflicting_jobs_and_stale_ones_are_removable() {
+    let repo = TestRepo::new();
+    repo.put("db", b"data");
+    let locks = repo.path.join("locks");
+    let now = chrono_now();
+    let live = format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"backup","exclusive":false,"created":"{now}","time":"{now}"}}"#);
+    std::fs::write(locks.join("aaaa"), live).unwrap();
+    // A live shared lock blocks prune (exclusive) but not another backup.
+    let err = repo.fails(&["prune", "--lock-wait", "0"], None);
+    assert!(err.contains("locked") && err.contains("other-host") && err.contains("lifeboat unlock"), "{err}");
+    repo.put("db", b"more data");
+    // unlock removes only stale locks unless --all.
+    repo.ok(&["unlock"], None);
+    assert!(locks.join("aaaa").exists());
+    let old = "2020-01-01T00:00:00Z";
+    let stale = format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"prune","exclusive":true,"created":"{old}","time":"{old}"}}"#);
+    std::fs::write(locks.join("bbbb"), stale).unwrap();
+    let (_, report) = repo.check_json(false);
+    assert!(report["warnings"].to_string().contains("stale lock"), "{report}");
+    repo.put("db", b"a stale lock blocks nothing");
+    repo.ok(&["unlock"], None);
+    assert!(!locks.join("bbbb").exists() && locks.join("aaaa").exists());
+    repo.ok(&["unlock", "--all"], None);
+    assert!(common::files_under(&locks).is_empty());
+    repo.ok(&["prune", "--lock-wait", "0"], None);
+}
+
+fn chrono_now() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn repository_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = TestRepo::new();
+    repo.put("db", &stream(8, 100_000));
+    for file in common::files_under(&repo.path) {
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
+        let dir = file.parent().unwrap();
+        assert_eq!(std::fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700, "{}", dir.display());
+    }
+}

@@ -1,0 +1,136 @@
+//! Helpers for driving the real `lifeboat` binary against real folders.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("lifeboat")
+}
+
+/// A deterministic, dump-like (compressible, mostly unique) stream.
+pub fn stream(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = Vec::with_capacity(len + 128);
+    let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+    let mut row = 0u64;
+    while out.len() < len {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let r = state >> 33;
+        out.extend_from_slice(format!("{row}\t{}\t{}\t{:x}\n", words[(r % 8) as usize], r % 100_000, state).as_bytes());
+        row += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// A repository in a temporary folder, opened by passphrase, keychain off.
+pub struct TestRepo {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TestRepo {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        let repo = TestRepo { _dir: dir, path };
+        repo.ok(&["init"], None);
+        repo
+    }
+
+    /// A `lifeboat` command for this repository.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .arg("--no-keychain")
+            .env("LIFEBOAT_REPO", &self.path)
+            .env("LIFEBOAT_PASSWORD", PASSWORD)
+            .env_remove("LIFEBOAT_PASSWORD_FILE")
+            .env_remove("LIFEBOAT_RECOVERY_KIT_FILE");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run(self.cmd(args), stdin)
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "lifeboat {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let out = self.run(args, stdin);
+        assert!(!out.status.success(), "lifeboat {args:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Stores `data` under `tag`; returns the snapshot id.
+    pub fn put(&self, tag: &str, data: &[u8]) -> String {
+        String::from_utf8(self.ok(&["put", "--tag", tag], Some(data))).unwrap().trim().to_string()
+    }
+
+    pub fn cat(&self, snapshot: &str) -> Vec<u8> {
+        self.ok(&["cat", snapshot], None)
+    }
+
+    pub fn files(&self, dir: &str) -> Vec<PathBuf> {
+        files_under(&self.path.join(dir))
+    }
+
+    pub fn check_json(&self, read_data: bool) -> (bool, serde_json::Value) {
+        let mut args = vec!["check", "--json"];
+        if read_data {
+            args.push("--read-data");
+        }
+        let out = self.run(&args, None);
+        (out.status.success(), serde_json::from_slice(&out.stdout).expect("check --json prints JSON"))
+    }
+}
+
+pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+pub fn flip_byte(path: &Path, offset_from_start: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = offset_from_start.min(bytes.len() - 1);
+    bytes[at] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
