@@ -15,10 +15,60 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 const WORDS: &[&str] = &[
-    "invoice", "shipping", "customer", "priority", "refund", "warehouse", "delivered", "pending", "express", "standard", "return", "damaged",
-    "gift", "wrap", "discount", "coupon", "loyalty", "member", "account", "billing", "address", "updated", "confirmed", "cancelled", "payment",
-    "card", "transfer", "bank", "delay", "weather", "holiday", "season", "sale", "bundle", "item", "quantity", "backorder", "supplier",
-    "invoice-sent", "reminder", "call", "email", "note", "checked", "by", "agent", "the", "a", "of", "and", "to", "for", "with", "on",
+    "invoice",
+    "shipping",
+    "customer",
+    "priority",
+    "refund",
+    "warehouse",
+    "delivered",
+    "pending",
+    "express",
+    "standard",
+    "return",
+    "damaged",
+    "gift",
+    "wrap",
+    "discount",
+    "coupon",
+    "loyalty",
+    "member",
+    "account",
+    "billing",
+    "address",
+    "updated",
+    "confirmed",
+    "cancelled",
+    "payment",
+    "card",
+    "transfer",
+    "bank",
+    "delay",
+    "weather",
+    "holiday",
+    "season",
+    "sale",
+    "bundle",
+    "item",
+    "quantity",
+    "backorder",
+    "supplier",
+    "invoice-sent",
+    "reminder",
+    "call",
+    "email",
+    "note",
+    "checked",
+    "by",
+    "agent",
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "for",
+    "with",
+    "on",
 ];
 const STATUSES: &[&str] = &["new", "paid", "shipped", "delivered", "returned", "cancelled"];
 
@@ -44,7 +94,13 @@ fn row(table: usize, key: u64, version: u32, out: &mut Vec<u8>) {
     match table {
         0 => {
             // pgbench_accounts: aid, bid, abalance, filler
-            let _ = writeln!(out, "{key}\t{}\t{}\t{:84}", key / 100_000 + 1, rng.gen_range(-5000..5000) * i64::from(version.min(1)), "");
+            let _ = writeln!(
+                out,
+                "{key}\t{}\t{}\t{:84}",
+                key / 100_000 + 1,
+                rng.gen_range(-5000..5000) * i64::from(version.min(1)),
+                ""
+            );
         }
         1 => {
             let words: Vec<&str> = (0..rng.gen_range(3..14)).map(|_| WORDS[rng.gen_range(0..WORDS.len())]).collect();
@@ -69,14 +125,23 @@ fn row(table: usize, key: u64, version: u32, out: &mut Vec<u8>) {
         }
         _ => {
             let payload: String = (0..rng.gen_range(8..40)).map(|_| format!("{:02x}", rng.gen::<u8>())).collect();
-            let _ = writeln!(out, "{key}\t{}\tevent.{}\t\\\\x{payload}", 1_790_000_000 + key * 7, WORDS[rng.gen_range(0..WORDS.len())]);
+            let _ = writeln!(
+                out,
+                "{key}\t{}\tevent.{}\t\\\\x{payload}",
+                1_790_000_000 + key * 7,
+                WORDS[rng.gen_range(0..WORDS.len())]
+            );
         }
     }
 }
 
 /// Writes a dump of about `target` bytes.
 pub fn write_dump(target: u64, variant: Variant, out: &mut dyn Write) -> io::Result<u64> {
-    let names = [("pgbench_accounts", "aid, bid, abalance, filler"), ("orders", "id, customer_id, status, created_at, amount, attributes, note"), ("events", "id, at, kind, payload")];
+    let names = [
+        ("pgbench_accounts", "aid, bid, abalance, filler"),
+        ("orders", "id, customer_id, status, created_at, amount, attributes, note"),
+        ("events", "id, at, kind, payload"),
+    ];
     let shares = [0.3, 0.5, 0.2];
     let mut tables = Vec::new();
     for (i, (name, columns)) in names.iter().enumerate() {
@@ -85,14 +150,20 @@ pub fn write_dump(target: u64, variant: Variant, out: &mut dyn Write) -> io::Res
             row(i, k, 0, &mut sample);
         }
         let average = sample.len() as f64 / 2000.0;
-        tables.push(Table { name, columns, rows: (target as f64 * shares[i] / average) as u64 });
+        tables.push(Table {
+            name,
+            columns,
+            rows: (target as f64 * shares[i] / average) as u64,
+        });
     }
     let mut written = 0u64;
     let mut buf = Vec::with_capacity(1 << 20);
     if variant == Variant::Shifted {
         buf.extend_from_slice(b"-- dumped again, with a different header line\n");
     }
-    buf.extend_from_slice(b"--\n-- PostgreSQL database dump (Lifeboat benchmark stream)\n--\n\nSET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n");
+    buf.extend_from_slice(
+        b"--\n-- PostgreSQL database dump (Lifeboat benchmark stream)\n--\n\nSET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n",
+    );
     for (t, table) in tables.iter().enumerate() {
         let _ = writeln!(buf, "COPY public.{} ({}) FROM stdin;", table.name, table.columns);
         let churn = (variant == Variant::Churned).then(|| plan_churn(t, table.rows));
@@ -139,8 +210,19 @@ fn plan_churn(table: usize, rows: u64) -> HashMap<u64, Change> {
     let mut changes = HashMap::new();
     let recent_start = rows - rows / 10;
     for _ in 0..rows * 6 / 1000 {
-        let key = if rng.gen_bool(0.7) { rng.gen_range(recent_start..rows) } else { rng.gen_range(0..rows) };
-        changes.insert(key, if rng.gen_bool(0.5) { Change::UpdateInPlace } else { Change::UpdateMoved });
+        let key = if rng.gen_bool(0.7) {
+            rng.gen_range(recent_start..rows)
+        } else {
+            rng.gen_range(0..rows)
+        };
+        changes.insert(
+            key,
+            if rng.gen_bool(0.5) {
+                Change::UpdateInPlace
+            } else {
+                Change::UpdateMoved
+            },
+        );
     }
     for _ in 0..rows / 1000 {
         changes.insert(rng.gen_range(0..rows), Change::Delete);

@@ -86,7 +86,12 @@ fn main() -> Result<()> {
             generate(size, variant, &output)?;
         }
         Cmd::Run { size, dir, lifeboat } => run(size, &dir, &lifeboat)?,
-        Cmd::Chunking { size, dir, avg_kib, levels } => chunking(size, &dir, &avg_kib, &levels)?,
+        Cmd::Chunking {
+            size,
+            dir,
+            avg_kib,
+            levels,
+        } => chunking(size, &dir, &avg_kib, &levels)?,
     }
     Ok(())
 }
@@ -100,7 +105,11 @@ fn generate(size: u64, variant: Variant, path: &Path) -> Result<u64> {
 fn streams(size: u64, dir: &Path) -> Result<[PathBuf; 3]> {
     std::fs::create_dir_all(dir)?;
     let mut paths = Vec::new();
-    for (name, variant) in [("base", Variant::Base), ("churned", Variant::Churned), ("shifted", Variant::Shifted)] {
+    for (name, variant) in [
+        ("base", Variant::Base),
+        ("churned", Variant::Churned),
+        ("shifted", Variant::Shifted),
+    ] {
         let path = dir.join(format!("{name}-{size}.dump"));
         if !path.exists() {
             eprintln!("generating {}", path.display());
@@ -114,7 +123,9 @@ fn streams(size: u64, dir: &Path) -> Result<[PathBuf; 3]> {
 }
 
 fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -175,7 +186,10 @@ fn mb_s(bytes: u64, m: &Measured) -> f64 {
 
 fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     if !lifeboat.exists() {
-        bail!("{} not found: build it with `cargo build --release -p lifeboat-cli`", lifeboat.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p lifeboat-cli`",
+            lifeboat.display()
+        );
     }
     let [base, churned, shifted] = streams(size, dir)?;
     let stream_len = std::fs::metadata(&base)?.len();
@@ -195,7 +209,14 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     let before_shift = dir_size(&repo);
     let shift_put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "shifted"], &env, Some(&shifted))?;
     let shift_added = dir_size(&repo) - before_shift;
-    let ours = ToolFigures { put, cat, check: Some(check), stored, churn_added, shift_added };
+    let ours = ToolFigures {
+        put,
+        cat,
+        check: Some(check),
+        stored,
+        churn_added,
+        shift_added,
+    };
 
     let restic = which("restic").map(|restic| -> Result<ToolFigures> {
         let repo = dir.join("restic-repo");
@@ -203,41 +224,100 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         let repo_s = repo.to_string_lossy().to_string();
         let env = [("RESTIC_PASSWORD", "bench"), ("RESTIC_REPOSITORY", repo_s.as_str())];
         measure(&restic, &["init"], &env, None)?;
-        let put = measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql", "--tag", "base"], &env, Some(&base))?;
+        let put = measure(
+            &restic,
+            &["backup", "--stdin", "--stdin-filename", "dump.sql", "--tag", "base"],
+            &env,
+            Some(&base),
+        )?;
         let stored = dir_size(&repo);
         let cat = measure(&restic, &["dump", "latest", "dump.sql"], &env, None)?;
         let check = measure(&restic, &["check", "--read-data"], &env, None)?;
-        measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql"], &env, Some(&churned))?;
+        measure(
+            &restic,
+            &["backup", "--stdin", "--stdin-filename", "dump.sql"],
+            &env,
+            Some(&churned),
+        )?;
         let churn_added = dir_size(&repo) - stored;
         let before_shift = dir_size(&repo);
-        measure(&restic, &["backup", "--stdin", "--stdin-filename", "dump.sql"], &env, Some(&shifted))?;
+        measure(
+            &restic,
+            &["backup", "--stdin", "--stdin-filename", "dump.sql"],
+            &env,
+            Some(&shifted),
+        )?;
         let shift_added = dir_size(&repo) - before_shift;
-        Ok(ToolFigures { put, cat, check: Some(check), stored, churn_added, shift_added })
+        Ok(ToolFigures {
+            put,
+            cat,
+            check: Some(check),
+            stored,
+            churn_added,
+            shift_added,
+        })
     });
 
-    println!("stream: {:.1} MB generated dump-like data ({})", stream_len as f64 / 1e6, base.display());
+    println!(
+        "stream: {:.1} MB generated dump-like data ({})",
+        stream_len as f64 / 1e6,
+        base.display()
+    );
     println!("{:<34} {:>12} {:>12} {:>8}", "", "lifeboat", "restic", "ratio");
-    let row = |name: &str, ours: f64, theirs: Option<f64>, unit: &str| {
-        match theirs {
-            Some(t) => println!("{name:<34} {ours:>10.1}{unit:<2} {t:>10.1}{unit:<2} {:>7.2}x", ours / t),
-            None => println!("{name:<34} {ours:>10.1}{unit:<2} {:>12} {:>8}", "-", "-"),
-        }
+    let row = |name: &str, ours: f64, theirs: Option<f64>, unit: &str| match theirs {
+        Some(t) => println!("{name:<34} {ours:>10.1}{unit:<2} {t:>10.1}{unit:<2} {:>7.2}x", ours / t),
+        None => println!("{name:<34} {ours:>10.1}{unit:<2} {:>12} {:>8}", "-", "-"),
     };
     let restic = restic.transpose()?;
     let r = restic.as_ref();
-    row("put throughput (MB/s)", mb_s(stream_len, &ours.put), r.map(|t| mb_s(stream_len, &t.put)), "");
-    row("cat throughput (MB/s)", mb_s(stream_len, &ours.cat), r.map(|t| mb_s(stream_len, &t.cat)), "");
+    row(
+        "put throughput (MB/s)",
+        mb_s(stream_len, &ours.put),
+        r.map(|t| mb_s(stream_len, &t.put)),
+        "",
+    );
+    row(
+        "cat throughput (MB/s)",
+        mb_s(stream_len, &ours.cat),
+        r.map(|t| mb_s(stream_len, &t.cat)),
+        "",
+    );
     row(
         "check --read-data (MB/s of stream)",
         mb_s(stream_len, ours.check.as_ref().expect("measured")),
         r.and_then(|t| t.check.as_ref()).map(|c| mb_s(stream_len, c)),
         "",
     );
-    row("stored after first put (MB)", ours.stored as f64 / 1e6, r.map(|t| t.stored as f64 / 1e6), "");
-    row("added by a day of churn (MB)", ours.churn_added as f64 / 1e6, r.map(|t| t.churn_added as f64 / 1e6), "");
-    row("  as % of first put's stored bytes", pct(ours.churn_added, ours.stored), r.map(|t| pct(t.churn_added, t.stored)), "%");
-    row("added by a shifted copy (MB)", ours.shift_added as f64 / 1e6, r.map(|t| t.shift_added as f64 / 1e6), "");
-    row("  as % of first put's stored bytes", pct(ours.shift_added, ours.stored), r.map(|t| pct(t.shift_added, t.stored)), "%");
+    row(
+        "stored after first put (MB)",
+        ours.stored as f64 / 1e6,
+        r.map(|t| t.stored as f64 / 1e6),
+        "",
+    );
+    row(
+        "added by a day of churn (MB)",
+        ours.churn_added as f64 / 1e6,
+        r.map(|t| t.churn_added as f64 / 1e6),
+        "",
+    );
+    row(
+        "  as % of first put's stored bytes",
+        pct(ours.churn_added, ours.stored),
+        r.map(|t| pct(t.churn_added, t.stored)),
+        "%",
+    );
+    row(
+        "added by a shifted copy (MB)",
+        ours.shift_added as f64 / 1e6,
+        r.map(|t| t.shift_added as f64 / 1e6),
+        "",
+    );
+    row(
+        "  as % of first put's stored bytes",
+        pct(ours.shift_added, ours.stored),
+        r.map(|t| pct(t.shift_added, t.stored)),
+        "%",
+    );
     let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
     row("peak RSS, put and cat (MiB)", rss(&ours), r.map(rss), "");
     row("peak RSS, shifted put (MiB)", shift_put.peak_rss_kib as f64 / 1024.0, None, "");
@@ -259,20 +339,30 @@ fn chunking(size: u64, dir: &Path, avg_kib: &[u32], levels: &[i32]) -> Result<()
     let [base, churned, shifted] = streams(size, dir)?;
     let stream_len = std::fs::metadata(&base)?.len();
     println!("stream: {:.1} MB; churned and shifted variants of it", stream_len as f64 / 1e6);
-    println!("{:>8} {:>5} {:>9} {:>11} {:>13} {:>13} {:>9} {:>12}", "avg", "zstd", "put MB/s", "stored MB", "churn added", "shift added", "blobs", "index bytes");
+    println!(
+        "{:>8} {:>5} {:>9} {:>11} {:>13} {:>13} {:>9} {:>12}",
+        "avg", "zstd", "put MB/s", "stored MB", "churn added", "shift added", "blobs", "index bytes"
+    );
     for avg in avg_kib.iter().map(|k| k << 10) {
         for &level in levels {
             let path = dir.join("sweep-repo");
             let _ = std::fs::remove_dir_all(&path);
             let backend = Arc::new(LocalBackend::new(&path));
             let options = InitOptions {
-                chunker: ChunkerParams { min_size: avg / 4, avg_size: avg, max_size: avg * 4 },
+                chunker: ChunkerParams {
+                    min_size: avg / 4,
+                    avg_size: avg,
+                    max_size: avg * 4,
+                },
                 compression_level: level,
                 ..InitOptions::default()
             };
             let (repo, _) = Repository::init(backend, "bench", "bench", &options)?;
             let put_stream = |path: &Path, tag: &str| -> Result<lifeboat_core::repo::store::PutReport> {
-                let options = PutOptions { tag: tag.into(), ..Default::default() };
+                let options = PutOptions {
+                    tag: tag.into(),
+                    ..Default::default()
+                };
                 Ok(put(&repo, &mut File::open(path)?, &options, &NoProgress)?)
             };
             let started = Instant::now();

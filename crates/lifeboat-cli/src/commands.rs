@@ -35,7 +35,11 @@ fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", units[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", units[unit])
+    }
 }
 
 #[derive(Args)]
@@ -56,7 +60,10 @@ pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
     };
     let (repo, kek) = Repository::init(backend, &passphrase, &a.label, &InitOptions::default())?;
     if let Some(keychain) = credentials::keychain(g) {
-        let cached = CachedKey { slot_id: repo.slot_id().to_string(), kek };
+        let cached = CachedKey {
+            slot_id: repo.slot_id().to_string(),
+            kek,
+        };
         if let Err(e) = keychain.store(repo.id(), &cached) {
             eprintln!("note: {e}");
         }
@@ -153,7 +160,7 @@ pub struct SnapshotsArgs {
 
 pub fn snapshots(g: &GlobalArgs, a: &SnapshotsArgs) -> Result<ExitCode> {
     let repo = open_repo(g)?;
-    let (snapshots, damaged) = manifest::list(&repo)?;
+    let manifest::SnapshotList { snapshots, damaged } = manifest::list(&repo)?;
     let summaries: Vec<_> = snapshots
         .iter()
         .filter(|s| a.tag.as_ref().is_none_or(|t| *t == s.manifest.tag))
@@ -164,7 +171,10 @@ pub fn snapshots(g: &GlobalArgs, a: &SnapshotsArgs) -> Result<ExitCode> {
     } else if summaries.is_empty() {
         println!("no snapshots yet: store one with `lifeboat put --tag NAME < stream`");
     } else {
-        println!("{:<9} {:<20} {:<24} {:<11} {:>11}  label", "id", "time (UTC)", "tag", "kind", "size");
+        println!(
+            "{:<9} {:<20} {:<24} {:<11} {:>11}  label",
+            "id", "time (UTC)", "tag", "kind", "size"
+        );
         for s in &summaries {
             let kind = serde_json::to_value(s.kind)?.as_str().unwrap_or_default().to_string();
             println!(
@@ -197,7 +207,10 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
     let repo = open_repo(g)?;
     let report = {
         let bars = Bars::new();
-        let options = CheckOptions { read_data: a.read_data, lock_wait: g.lock_wait() };
+        let options = CheckOptions {
+            read_data: a.read_data,
+            lock_wait: g.lock_wait(),
+        };
         lifeboat_core::repo::check::check(&repo, options, &bars)?
     };
     if a.json {
@@ -209,10 +222,18 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
         for e in &report.errors {
             println!("error: {e}");
         }
-        let scope = if a.read_data { format!(", {} read and verified", human_bytes(report.bytes_verified)) } else { String::new() };
+        let scope = if a.read_data {
+            format!(", {} read and verified", human_bytes(report.bytes_verified))
+        } else {
+            String::new()
+        };
         println!(
             "{}: {} snapshots, {} packs, {} blobs{scope}",
-            if report.healthy() { "repository is healthy" } else { "REPOSITORY IS DAMAGED" },
+            if report.healthy() {
+                "repository is healthy"
+            } else {
+                "REPOSITORY IS DAMAGED"
+            },
             report.snapshots,
             report.packs,
             report.blobs
@@ -259,7 +280,14 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
     };
     let groups = lifeboat_core::repo::retention::forget(&repo, &options, &chrono::Local)?;
     let prune = if a.prune && !a.dry_run {
-        Some(lifeboat_core::repo::prune::prune(&repo, PruneOptions { dry_run: false, lock_wait: g.lock_wait() }, &Bars::new())?)
+        Some(lifeboat_core::repo::prune::prune(
+            &repo,
+            PruneOptions {
+                dry_run: false,
+                lock_wait: g.lock_wait(),
+            },
+            &Bars::new(),
+        )?)
     } else {
         None
     };
@@ -271,11 +299,30 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
         println!("{}:", group.tag);
         for v in &group.verdicts {
             let verdict = if v.keep.is_empty() {
-                if a.dry_run { "would remove".to_string() } else { "removed".to_string() }
+                if a.dry_run {
+                    "would remove".to_string()
+                } else {
+                    "removed".to_string()
+                }
             } else {
-                format!("keep ({})", v.keep.iter().map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "keep ({})",
+                    v.keep
+                        .iter()
+                        .map(|r| serde_json::to_value(r)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
-            println!("  {} {}  {}", v.snapshot.short_id, v.snapshot.time.format("%Y-%m-%d %H:%M:%S"), verdict);
+            println!(
+                "  {} {}  {}",
+                v.snapshot.short_id,
+                v.snapshot.time.format("%Y-%m-%d %H:%M:%S"),
+                verdict
+            );
         }
     }
     if let Some(p) = prune {
@@ -297,7 +344,14 @@ pub fn prune(g: &GlobalArgs, a: &PruneArgs) -> Result<ExitCode> {
     let repo = open_repo(g)?;
     let report = {
         let bars = Bars::new();
-        lifeboat_core::repo::prune::prune(&repo, PruneOptions { dry_run: a.dry_run, lock_wait: g.lock_wait() }, &bars)?
+        lifeboat_core::repo::prune::prune(
+            &repo,
+            PruneOptions {
+                dry_run: a.dry_run,
+                lock_wait: g.lock_wait(),
+            },
+            &bars,
+        )?
     };
     if a.json {
         print_json(&report)?;
@@ -361,7 +415,15 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
                 for s in &slots {
                     let current = if s.id == repo.slot_id() { "*" } else { " " };
                     let kind = serde_json::to_value(s.kind)?.as_str().unwrap_or_default().to_string();
-                    println!("{current} {}  {:<12} {}  {}@{}  {}", s.id, kind, s.created.format("%Y-%m-%d"), s.user, s.host, s.label);
+                    println!(
+                        "{current} {}  {:<12} {}  {}@{}  {}",
+                        s.id,
+                        kind,
+                        s.created.format("%Y-%m-%d"),
+                        s.user,
+                        s.host,
+                        s.label
+                    );
                 }
             }
         }
@@ -372,7 +434,10 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Remove { slot } => {
             let removed = keys::remove(&repo, slot)?;
-            println!("removed key slot {} ({}): its passphrase or kit no longer opens the repository", removed.id, removed.label);
+            println!(
+                "removed key slot {} ({}): its passphrase or kit no longer opens the repository",
+                removed.id, removed.label
+            );
         }
         KeyCommand::RecoveryKit { output, label } => {
             let (slot, kit) = keys::add_recovery_kit(&repo, label)?;
@@ -380,7 +445,11 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
             match output {
                 Some(path) => {
                     write_private(path, &text)?;
-                    eprintln!("recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository", path.display(), slot.id);
+                    eprintln!(
+                        "recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository",
+                        path.display(),
+                        slot.id
+                    );
                 }
                 None => print!("{text}"),
             }
@@ -397,7 +466,9 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())

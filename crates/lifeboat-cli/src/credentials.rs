@@ -73,7 +73,7 @@ pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
 pub fn open_repo(global: &GlobalArgs) -> Result<Repository> {
     let (backend, _) = backend(global)?;
     let recovery_kit = global.recovery_kit.as_deref().map(read_secret_file).transpose()?;
-    let ask = |  | prompt("Repository passphrase: ");
+    let ask = || prompt("Repository passphrase: ");
     let request = OpenRequest {
         recovery_kit,
         passphrase: given_passphrase(global)?,

@@ -13,7 +13,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "lifeboat", version, about = "Encrypted, deduplicated, verified backups of PostgreSQL databases")]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Encrypted, deduplicated, verified backups of PostgreSQL databases"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -75,7 +79,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = if cli.global.verbose { "lifeboat=debug,lifeboat_core=debug" } else { "warn" };
+    let filter = if cli.global.verbose {
+        "lifeboat=debug,lifeboat_core=debug"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))

@@ -47,7 +47,12 @@ fn sha256_hex(data: &[u8]) -> String {
             c.wait_with_output()
         })
         .unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -56,8 +61,20 @@ fn put_json_reports_dedup_and_label() {
     let data = stream(3, 4_000_000);
     let first: serde_json::Value = serde_json::from_slice(&repo.ok(&["put", "--tag", "db", "--json"], Some(&data))).unwrap();
     assert!(first["added_bytes"].as_u64().unwrap() > 0);
-    let again: serde_json::Value =
-        serde_json::from_slice(&repo.ok(&["put", "--tag", "db", "--json", "--kind", "checkpoint", "--label", "before 16 -> 17 upgrade"], Some(&data))).unwrap();
+    let again: serde_json::Value = serde_json::from_slice(&repo.ok(
+        &[
+            "put",
+            "--tag",
+            "db",
+            "--json",
+            "--kind",
+            "checkpoint",
+            "--label",
+            "before 16 -> 17 upgrade",
+        ],
+        Some(&data),
+    ))
+    .unwrap();
     assert_eq!(again["new_chunks"], 0, "{again}");
     assert_eq!(again["added_bytes"], 0);
     let list: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json", "--tag", "db"], None)).unwrap();
@@ -83,10 +100,18 @@ fn wrong_passphrase_and_missing_credentials_are_clear_errors() {
 
     // No passphrase anywhere and no terminal (setsid drops the controlling one).
     let mut cmd = std::process::Command::new("setsid");
-    cmd.arg("-w").arg(bin()).args(["snapshots", "--no-keychain"]).env("LIFEBOAT_REPO", &repo.path).env_remove("LIFEBOAT_PASSWORD");
+    cmd.arg("-w")
+        .arg(bin())
+        .args(["snapshots", "--no-keychain"])
+        .env("LIFEBOAT_REPO", &repo.path)
+        .env_remove("LIFEBOAT_PASSWORD");
     let out = common::run(cmd, None);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no passphrase given"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no passphrase given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A password file works.
     let file = repo.path.with_file_name("pw");
@@ -120,7 +145,10 @@ fn key_slots_and_recovery_kits() {
     let slots: serde_json::Value = serde_json::from_slice(&with("bobs passphrase", &["key", "list", "--json"]).stdout).unwrap();
     let slots = slots.as_array().unwrap();
     assert_eq!(slots.len(), 2);
-    let first = slots.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
+    let first = slots.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Removing the first slot revokes the first passphrase.
     assert!(with("bobs passphrase", &["key", "remove", &first]).status.success());
@@ -129,13 +157,19 @@ fn key_slots_and_recovery_kits() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
 
     // Never the last slot.
-    let last = String::from_utf8_lossy(&with("bobs passphrase", &["key", "list"]).stdout).split_whitespace().nth(1).unwrap().to_string();
+    let last = String::from_utf8_lossy(&with("bobs passphrase", &["key", "list"]).stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     let out = with("bobs passphrase", &["key", "remove", &last]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("last key slot"));
 
     // A recovery kit opens the repository with no passphrase at all.
     let kit = repo.path.with_file_name("kit.txt");
-    assert!(with("bobs passphrase", &["key", "recovery-kit", "--output", kit.to_str().unwrap()]).status.success());
+    assert!(with("bobs passphrase", &["key", "recovery-kit", "--output", kit.to_str().unwrap()])
+        .status
+        .success());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -160,7 +194,9 @@ fn key_slots_and_recovery_kits() {
 fn unknown_format_version_is_refused() {
     let repo = TestRepo::new();
     let config = repo.path.join("config");
-    let text = std::fs::read_to_string(&config).unwrap().replace("\"version\": 1", "\"version\": 99");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"version\": 1", "\"version\": 99");
     std::fs::write(&config, text).unwrap();
     let err = repo.fails(&["snapshots"], None);
     assert!(err.contains("format version 99") && err.contains("upgrade Lifeboat"), "{err}");
@@ -179,7 +215,11 @@ fn damaged_packs_are_detected_never_served() {
     flip_byte(pack, len / 2);
     let out = repo.run(&["cat", &id], None);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("damaged"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.len() < data.len());
     let (healthy, report) = repo.check_json(true);
     assert!(!healthy);
@@ -267,17 +307,22 @@ fn locks_block_conflicting_jobs_and_stale_ones_are_removable() {
     repo.put("db", b"data");
     let locks = repo.path.join("locks");
     let now = chrono_now();
-    let live = format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"backup","exclusive":false,"created":"{now}","time":"{now}"}}"#);
+    let live =
+        format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"backup","exclusive":false,"created":"{now}","time":"{now}"}}"#);
     std::fs::write(locks.join("aaaa"), live).unwrap();
     // A live shared lock blocks prune (exclusive) but not another backup.
     let err = repo.fails(&["prune", "--lock-wait", "0"], None);
-    assert!(err.contains("locked") && err.contains("other-host") && err.contains("lifeboat unlock"), "{err}");
+    assert!(
+        err.contains("locked") && err.contains("other-host") && err.contains("lifeboat unlock"),
+        "{err}"
+    );
     repo.put("db", b"more data");
     // unlock removes only stale locks unless --all.
     repo.ok(&["unlock"], None);
     assert!(locks.join("aaaa").exists());
     let old = "2020-01-01T00:00:00Z";
-    let stale = format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"prune","exclusive":true,"created":"{old}","time":"{old}"}}"#);
+    let stale =
+        format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"prune","exclusive":true,"created":"{old}","time":"{old}"}}"#);
     std::fs::write(locks.join("bbbb"), stale).unwrap();
     let (_, report) = repo.check_json(false);
     assert!(report["warnings"].to_string().contains("stale lock"), "{report}");
@@ -290,7 +335,10 @@ fn locks_block_conflicting_jobs_and_stale_ones_are_removable() {
 }
 
 fn chrono_now() -> String {
-    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -301,8 +349,18 @@ fn repository_files_are_private() {
     let repo = TestRepo::new();
     repo.put("db", &stream(8, 100_000));
     for file in common::files_under(&repo.path) {
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            file.display()
+        );
         let dir = file.parent().unwrap();
-        assert_eq!(std::fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700, "{}", dir.display());
+        assert_eq!(
+            std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "{}",
+            dir.display()
+        );
     }
 }

@@ -17,7 +17,11 @@ fn random_bytes(len: usize) -> Vec<u8> {
 }
 
 fn spawn(cmd: &mut Command) -> Child {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 fn kill(child: &mut Child) {
@@ -34,7 +38,12 @@ fn killed_mid_put_leaves_earlier_snapshots_intact_and_prune_cleans_up() {
     let repo = TestRepo::new();
     let earlier = stream(20, 1_000_000);
     let id = repo.put("db", &earlier);
-    let packs = || repo.files("data").into_iter().filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).count();
+    let packs = || {
+        repo.files("data")
+            .into_iter()
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .count()
+    };
     let packs_before = packs();
 
     let mut child = spawn(&mut repo.cmd(&["put", "--tag", "db"]));
@@ -131,7 +140,10 @@ impl PrivateTmpfs {
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("mnt");
         std::fs::create_dir(&dir).unwrap();
-        let script = format!("mount -t tmpfs -o size={size},mode=0700 lifeboat-test {} && echo ready && exec sleep 600", dir.display());
+        let script = format!(
+            "mount -t tmpfs -o size={size},mode=0700 lifeboat-test {} && echo ready && exec sleep 600",
+            dir.display()
+        );
         let mut holder = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &script])
             .stdout(Stdio::piped())
@@ -140,7 +152,11 @@ impl PrivateTmpfs {
         let mut line = String::new();
         BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "could not mount a tmpfs in a private namespace");
-        PrivateTmpfs { holder, dir, _parent: parent }
+        PrivateTmpfs {
+            holder,
+            dir,
+            _parent: parent,
+        }
     }
 
     fn command(&self, program: &Path) -> Command {
@@ -151,7 +167,10 @@ impl PrivateTmpfs {
 
     fn lifeboat(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         let mut cmd = self.command(&bin());
-        cmd.args(args).arg("--no-keychain").env("LIFEBOAT_REPO", self.dir.join("repo")).env("LIFEBOAT_PASSWORD", PASSWORD);
+        cmd.args(args)
+            .arg("--no-keychain")
+            .env("LIFEBOAT_REPO", self.dir.join("repo"))
+            .env("LIFEBOAT_PASSWORD", PASSWORD);
         common::run(cmd, stdin)
     }
 }
@@ -176,12 +195,18 @@ fn full_disk_fails_cleanly_and_loses_nothing() {
     let fs = PrivateTmpfs::new("6m");
     ok(fs.lifeboat(&["init"], None));
     let earlier = stream(50, 1_000_000);
-    let id = String::from_utf8(ok(fs.lifeboat(&["put", "--tag", "db"], Some(&earlier)))).unwrap().trim().to_string();
+    let id = String::from_utf8(ok(fs.lifeboat(&["put", "--tag", "db"], Some(&earlier))))
+        .unwrap()
+        .trim()
+        .to_string();
 
     let out = fs.lifeboat(&["put", "--tag", "db"], Some(&random_bytes(12 << 20)));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no space left") && err.contains("nothing stored earlier was changed"), "{err}");
+    assert!(
+        err.contains("no space left") && err.contains("nothing stored earlier was changed"),
+        "{err}"
+    );
 
     assert_eq!(ok(fs.lifeboat(&["cat", &id], None)), earlier);
     assert_eq!(ok(fs.lifeboat(&["cat", "latest:db"], None)), earlier);
@@ -199,8 +224,16 @@ fn read_only_repository_can_be_read_but_not_written() {
     let fs = PrivateTmpfs::new("16m");
     ok(fs.lifeboat(&["init"], None));
     let data = stream(60, 500_000);
-    let id = String::from_utf8(ok(fs.lifeboat(&["put", "--tag", "db"], Some(&data)))).unwrap().trim().to_string();
-    let remount = fs.command(Path::new("mount")).args(["-o", "remount,ro"]).arg(&fs.dir).status().unwrap();
+    let id = String::from_utf8(ok(fs.lifeboat(&["put", "--tag", "db"], Some(&data))))
+        .unwrap()
+        .trim()
+        .to_string();
+    let remount = fs
+        .command(Path::new("mount"))
+        .args(["-o", "remount,ro"])
+        .arg(&fs.dir)
+        .status()
+        .unwrap();
     assert!(remount.success());
 
     assert_eq!(ok(fs.lifeboat(&["cat", &id], None)), data);
@@ -208,5 +241,9 @@ fn read_only_repository_can_be_read_but_not_written() {
     ok(fs.lifeboat(&["check", "--read-data"], None));
     let out = fs.lifeboat(&["put", "--tag", "db"], Some(b"new"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -115,15 +115,11 @@ impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         match source.raw_os_error() {
-            Some(28) => Error::NoSpace { path }, // ENOSPC
+            Some(28) => Error::NoSpace { path },  // ENOSPC
             Some(30) => Error::ReadOnly { path }, // EROFS
             _ if source.kind() == std::io::ErrorKind::StorageFull => Error::NoSpace { path },
             _ if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Error::ReadOnly { path },
-            _ => Error::Io {
-                action,
-                path,
-                source,
-            },
+            _ => Error::Io { action, path, source },
         }
     }
 }

@@ -60,7 +60,11 @@ impl TestRepo {
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
         let out = self.run(args, stdin);
-        assert!(out.status.success(), "lifeboat {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "lifeboat {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -73,7 +77,10 @@ impl TestRepo {
 
     /// Stores `data` under `tag`; returns the snapshot id.
     pub fn put(&self, tag: &str, data: &[u8]) -> String {
-        String::from_utf8(self.ok(&["put", "--tag", tag], Some(data))).unwrap().trim().to_string()
+        String::from_utf8(self.ok(&["put", "--tag", tag], Some(data)))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     pub fn cat(&self, snapshot: &str) -> Vec<u8> {
@@ -90,7 +97,10 @@ impl TestRepo {
             args.push("--read-data");
         }
         let out = self.run(&args, None);
-        (out.status.success(), serde_json::from_slice(&out.stdout).expect("check --json prints JSON"))
+        (
+            out.status.success(),
+            serde_json::from_slice(&out.stdout).expect("check --json prints JSON"),
+        )
     }
 }
 
@@ -132,5 +142,9 @@ pub fn flip_byte(path: &Path, offset_from_start: usize) {
 }
 
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }

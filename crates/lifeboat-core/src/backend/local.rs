@@ -107,7 +107,10 @@ impl Backend for LocalBackend {
             }
         }
         let name = path.file_name().expect("file name").to_string_lossy();
-        let tmp = dir.join(format!(".{name}{TEMP_MARK}{}", data_encoding::HEXLOWER.encode(&random_bytes::<6>())));
+        let tmp = dir.join(format!(
+            ".{name}{TEMP_MARK}{}",
+            data_encoding::HEXLOWER.encode(&random_bytes::<6>())
+        ));
         let written = create_private_file(&tmp).and_then(|mut f| {
             f.write_all(data)?;
             f.sync_all()
@@ -201,7 +204,13 @@ mod tests {
         assert_eq!(backend.read_at("data/ab/abc", 1, 2).unwrap(), b"wo");
         assert!(matches!(backend.read_at("data/ab/abc", 2, 5), Err(Error::Corrupt { .. })));
         assert!(matches!(backend.read("data/ab/nope"), Err(Error::Missing(_))));
-        assert_eq!(backend.list("data/ab").unwrap(), vec![FileInfo { name: "abc".into(), size: 3 }]);
+        assert_eq!(
+            backend.list("data/ab").unwrap(),
+            vec![FileInfo {
+                name: "abc".into(),
+                size: 3
+            }]
+        );
         assert!(backend.list("nothing").unwrap().is_empty());
         assert!(backend.list_temporary().unwrap().is_empty());
         #[cfg(unix)]

@@ -59,7 +59,9 @@ impl KeyStore for OsKeychain {
         match entry(repo_id)?.get_password() {
             Ok(text) => {
                 let stored: Stored = serde_json::from_str(&text).map_err(|e| Error::corrupt("the keychain entry", e.to_string()))?;
-                let bytes = HEXLOWER.decode(stored.kek.as_bytes()).map_err(|e| Error::corrupt("the keychain entry", e.to_string()))?;
+                let bytes = HEXLOWER
+                    .decode(stored.kek.as_bytes())
+                    .map_err(|e| Error::corrupt("the keychain entry", e.to_string()))?;
                 let kek: [u8; 32] = bytes
                     .as_slice()
                     .try_into()

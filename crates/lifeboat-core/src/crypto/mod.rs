@@ -162,7 +162,10 @@ mod tests {
             flipped[i] ^= 0x01;
             assert_eq!(open(keys.metadata_cipher(), b"index", &flipped), Err(AuthenticationFailed));
         }
-        assert_eq!(open(keys.metadata_cipher(), b"index", &sealed[..sealed.len() - 1]), Err(AuthenticationFailed));
+        assert_eq!(
+            open(keys.metadata_cipher(), b"index", &sealed[..sealed.len() - 1]),
+            Err(AuthenticationFailed)
+        );
     }
 
     #[test]
@@ -171,7 +174,13 @@ mod tests {
         let b = MasterKey::generate().derive();
         assert_eq!(a.blob_id(b"x"), a.blob_id(b"x"));
         assert_ne!(a.blob_id(b"x"), b.blob_id(b"x"));
-        assert_ne!(a.pack_cipher(&[1; 32]).encrypt_in_place_detached(Nonce::from_slice(&[0; 12]), b"", &mut [0u8; 4]).unwrap(),
-                   a.pack_cipher(&[2; 32]).encrypt_in_place_detached(Nonce::from_slice(&[0; 12]), b"", &mut [0u8; 4]).unwrap());
+        assert_ne!(
+            a.pack_cipher(&[1; 32])
+                .encrypt_in_place_detached(Nonce::from_slice(&[0; 12]), b"", &mut [0u8; 4])
+                .unwrap(),
+            a.pack_cipher(&[2; 32])
+                .encrypt_in_place_detached(Nonce::from_slice(&[0; 12]), b"", &mut [0u8; 4])
+                .unwrap()
+        );
     }
 }

@@ -23,7 +23,11 @@ impl RecoveryKit {
         let mut payload = self.code.to_vec();
         payload.extend_from_slice(&checksum(&self.code));
         let encoded = BASE32_NOPAD.encode(&payload);
-        let grouped: Vec<&str> = encoded.as_bytes().chunks(5).map(|g| std::str::from_utf8(g).expect("base32 is ASCII")).collect();
+        let grouped: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(5)
+            .map(|g| std::str::from_utf8(g).expect("base32 is ASCII"))
+            .collect();
         format!(
             "{HEADER}\n\n\
              This kit opens the Lifeboat repository below without any passphrase.\n\
@@ -55,15 +59,19 @@ impl RecoveryKit {
             .filter(|c| c.is_ascii_alphanumeric())
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        let payload = BASE32_NOPAD
-            .decode(code_text.as_bytes())
-            .map_err(|_| Error::InvalidRecoveryKit("the recovery code has characters that cannot be in it: check it was copied exactly".into()))?;
+        let payload = BASE32_NOPAD.decode(code_text.as_bytes()).map_err(|_| {
+            Error::InvalidRecoveryKit("the recovery code has characters that cannot be in it: check it was copied exactly".into())
+        })?;
         if payload.len() != 32 + CHECKSUM_LEN {
-            return Err(Error::InvalidRecoveryKit("the recovery code has the wrong length: check it was copied whole".into()));
+            return Err(Error::InvalidRecoveryKit(
+                "the recovery code has the wrong length: check it was copied whole".into(),
+            ));
         }
         let code: [u8; 32] = payload[..32].try_into().expect("32 bytes");
         if payload[32..] != checksum(&code) {
-            return Err(Error::InvalidRecoveryKit("the recovery code's checksum does not match: a character was mistyped".into()));
+            return Err(Error::InvalidRecoveryKit(
+                "the recovery code's checksum does not match: a character was mistyped".into(),
+            ));
         }
         Ok(RecoveryKit {
             repository_id,
@@ -90,11 +98,22 @@ mod tests {
             code: [7; 32],
         };
         let text = kit.to_text("/mnt/nas/lifeboat");
-        let back = RecoveryKit::parse(&text.to_lowercase().replace("recovery code:", CODE_LINE).replace("repository:", "Repository:").replace("key slot:", "Key slot:")).unwrap();
+        let back = RecoveryKit::parse(
+            &text
+                .to_lowercase()
+                .replace("recovery code:", CODE_LINE)
+                .replace("repository:", "Repository:")
+                .replace("key slot:", "Key slot:"),
+        )
+        .unwrap();
         assert_eq!(back.code, [7; 32]);
         let line = text.lines().find(|l| l.starts_with(CODE_LINE)).unwrap();
         let code = line[CODE_LINE.len()..].trim();
-        let typo = if code.starts_with('A') { code.replacen('A', "B", 1) } else { format!("A{}", &code[1..]) };
+        let typo = if code.starts_with('A') {
+            code.replacen('A', "B", 1)
+        } else {
+            format!("A{}", &code[1..])
+        };
         let bad = text.replace(code, &typo);
         assert!(matches!(RecoveryKit::parse(&bad), Err(Error::InvalidRecoveryKit(_))));
         assert!(matches!(RecoveryKit::parse("hello"), Err(Error::InvalidRecoveryKit(_))));

@@ -163,7 +163,8 @@ fn argon2_kek(kdf: &Kdf, passphrase: &str) -> Result<Kek> {
     };
     let bad = |detail: String| Error::corrupt("key slot", detail);
     let salt = BASE64.decode(salt.as_bytes()).map_err(|e| bad(format!("salt: {e}")))?;
-    let params = argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(32)).map_err(|e| bad(format!("Argon2 parameters: {e}")))?;
+    let params =
+        argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(32)).map_err(|e| bad(format!("Argon2 parameters: {e}")))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut kek = [0u8; 32];
     argon

@@ -83,13 +83,20 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     }
     for (name, info) in lock::list_locks(backend)? {
         match info {
-            Ok(l) if l.is_stale(Utc::now()) => report.warnings.push(format!("stale lock locks/{name}: {}; remove it with `lifeboat unlock`", l.describe())),
+            Ok(l) if l.is_stale(Utc::now()) => report.warnings.push(format!(
+                "stale lock locks/{name}: {}; remove it with `lifeboat unlock`",
+                l.describe()
+            )),
             Ok(_) => {}
-            Err(e) => report.warnings.push(format!("unreadable lock locks/{name}: {e}; remove it with `lifeboat unlock`")),
+            Err(e) => report
+                .warnings
+                .push(format!("unreadable lock locks/{name}: {e}; remove it with `lifeboat unlock`")),
         }
     }
     for temp in backend.list_temporary()? {
-        report.warnings.push(format!("leftover temporary file {temp} (an interrupted write); `lifeboat prune` removes it"));
+        report.warnings.push(format!(
+            "leftover temporary file {temp} (an interrupted write); `lifeboat prune` removes it"
+        ));
     }
 
     let mut files = Vec::new();
@@ -104,7 +111,9 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     let on_disk = packs_on_disk(repo)?;
     for (id, record) in &indexed {
         match on_disk.get(id) {
-            None => report.errors.push(format!("pack {} is missing (the index names it)", pack_path(id))),
+            None => report
+                .errors
+                .push(format!("pack {} is missing (the index names it)", pack_path(id))),
             Some(size) if *size != record.size => report.errors.push(format!(
                 "pack {} has {size} bytes, the index says {} (truncated or overwritten)",
                 pack_path(id),
@@ -114,7 +123,10 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
         }
     }
     for id in on_disk.keys().filter(|id| !indexed.contains_key(*id)) {
-        report.warnings.push(format!("pack {} is in no index (left by an interrupted backup); `lifeboat prune` removes it", pack_path(id)));
+        report.warnings.push(format!(
+            "pack {} is in no index (left by an interrupted backup); `lifeboat prune` removes it",
+            pack_path(id)
+        ));
     }
     report.packs = on_disk.len();
     report.blobs = index.blob_count();
@@ -134,7 +146,9 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
             Ok(()) => {
                 let missing = needed.iter().filter(|k| !index.contains_key(**k)).count();
                 if missing > 0 {
-                    report.errors.push(format!("snapshot {}: {missing} of its blobs are in no index", &id[..8]));
+                    report
+                        .errors
+                        .push(format!("snapshot {}: {missing} of its blobs are in no index", &id[..8]));
                 }
             }
             Err(e) => report.errors.push(format!("snapshot {}: {e}", &id[..8])),
@@ -158,8 +172,13 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
         match manifest::read_latest(repo, name) {
             Ok(Some(pointer)) => match snapshots.iter().find(|s| s.id == pointer.snapshot) {
                 Some(s) if s.manifest.tag == *name => {}
-                Some(_) => report.errors.push(format!("latest pointer of `{name}` points at a snapshot of another name")),
-                None => report.errors.push(format!("latest pointer of `{name}` points at snapshot {} which is missing or unreadable", &pointer.snapshot[..8])),
+                Some(_) => report
+                    .errors
+                    .push(format!("latest pointer of `{name}` points at a snapshot of another name")),
+                None => report.errors.push(format!(
+                    "latest pointer of `{name}` points at snapshot {} which is missing or unreadable",
+                    &pointer.snapshot[..8]
+                )),
             },
             Ok(None) => {}
             Err(e) => report.errors.push(e.to_string()),
@@ -209,7 +228,9 @@ fn verify_data(
         progress.advance(record.size);
         bytes += data.len() as u64;
         if blake3::hash(&data).as_bytes() != &record.hash {
-            report.errors.push(format!("pack {path}: its content changed since it was written (bit rot or tampering)"));
+            report.errors.push(format!(
+                "pack {path}: its content changed since it was written (bit rot or tampering)"
+            ));
         }
         match read_header(repo.keys(), &record.id, &data, &format!("pack {path}")) {
             Ok(header) if header == record.blobs => {}

@@ -97,7 +97,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-
 /// Magic of encrypted metadata files: "Lifeboat Metadata", format 1.
 const METADATA_MAGIC: &[u8; 4] = b"LBM1";
 

@@ -110,7 +110,10 @@ impl Index {
 
     pub fn lookup(&self, id: &[u8; 32]) -> Option<BlobLocation> {
         let key = short_key(id);
-        self.entries.binary_search_by_key(&key, |e| e.key).ok().map(|i| self.entries[i].location)
+        self.entries
+            .binary_search_by_key(&key, |e| e.key)
+            .ok()
+            .map(|i| self.entries[i].location)
     }
 }
 

@@ -4,8 +4,8 @@ use chrono::Utc;
 
 use super::Repository;
 use crate::backend::Backend;
-use crate::crypto::recovery::RecoveryKit;
 use crate::crypto::random_bytes;
+use crate::crypto::recovery::RecoveryKit;
 use crate::crypto::slots::KeySlot;
 use crate::error::{Error, Result};
 
@@ -58,8 +58,10 @@ pub fn add_recovery_kit(repo: &Repository, label: &str) -> Result<(KeySlot, Reco
 }
 
 fn write_slot(repo: &Repository, slot: &KeySlot) -> Result<()> {
-    repo.backend()
-        .write(&format!("keys/{}", slot.id), &serde_json::to_vec_pretty(slot).expect("slot serializes"))
+    repo.backend().write(
+        &format!("keys/{}", slot.id),
+        &serde_json::to_vec_pretty(slot).expect("slot serializes"),
+    )
 }
 
 /// All key slots, readable ones only.
@@ -74,7 +76,11 @@ pub fn remove(repo: &Repository, id_prefix: &str) -> Result<KeySlot> {
     let slot = match matching.as_slice() {
         [one] => *one,
         [] => return Err(Error::KeySlotNotFound(id_prefix.to_string())),
-        _ => return Err(Error::InvalidInput(format!("`{id_prefix}` matches several key slots: give more characters"))),
+        _ => {
+            return Err(Error::InvalidInput(format!(
+                "`{id_prefix}` matches several key slots: give more characters"
+            )))
+        }
     };
     if slots.len() == 1 {
         return Err(Error::LastKeySlot);

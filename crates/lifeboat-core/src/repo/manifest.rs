@@ -107,7 +107,10 @@ pub fn load(repo: &Repository, id: &str) -> Result<Snapshot> {
         });
     }
     let manifest = serde_json::from_value(value).map_err(|e| Error::corrupt(&what, e.to_string()))?;
-    Ok(Snapshot { id: id.to_string(), manifest })
+    Ok(Snapshot {
+        id: id.to_string(),
+        manifest,
+    })
 }
 
 /// Ids of all snapshot files.
@@ -115,8 +118,16 @@ pub fn list_ids(repo: &Repository) -> Result<Vec<String>> {
     Ok(repo.backend().list("snapshots")?.into_iter().map(|f| f.name).collect())
 }
 
-/// Every readable snapshot, oldest first, and the ones that could not be read.
-pub fn list(repo: &Repository) -> Result<(Vec<Snapshot>, Vec<(String, Error)>)> {
+/// Every snapshot file, read.
+pub struct SnapshotList {
+    /// The readable ones, oldest first.
+    pub snapshots: Vec<Snapshot>,
+    /// Ids of the ones that could not be read, and why.
+    pub damaged: Vec<(String, Error)>,
+}
+
+/// Reads every snapshot; a damaged one does not hide the others.
+pub fn list(repo: &Repository) -> Result<SnapshotList> {
     let mut snapshots = Vec::new();
     let mut damaged = Vec::new();
     for id in list_ids(repo)? {
@@ -126,7 +137,7 @@ pub fn list(repo: &Repository) -> Result<(Vec<Snapshot>, Vec<(String, Error)>)> 
         }
     }
     snapshots.sort_by(|a, b| a.manifest.start.cmp(&b.manifest.start).then_with(|| a.id.cmp(&b.id)));
-    Ok((snapshots, damaged))
+    Ok(SnapshotList { snapshots, damaged })
 }
 
 /// Finds a snapshot by full id, unique id prefix, or `latest:NAME`.
@@ -144,7 +155,10 @@ pub fn resolve(repo: &Repository, spec: &str) -> Result<Snapshot> {
             other => other?,
         };
         if snapshot.manifest.tag != name {
-            return Err(Error::corrupt(format!("the latest pointer of `{name}`"), "it points at a snapshot of another name"));
+            return Err(Error::corrupt(
+                format!("the latest pointer of `{name}`"),
+                "it points at a snapshot of another name",
+            ));
         }
         return Ok(snapshot);
     }
@@ -177,7 +191,13 @@ fn pointer_aad(name: &str) -> String {
 
 pub fn read_latest(repo: &Repository, name: &str) -> Result<Option<LatestPointer>> {
     match repo.backend().read(&format!("refs/latest/{name}")) {
-        Ok(bytes) => format::open_json(repo.keys(), &pointer_aad(name), &bytes, &format!("latest pointer refs/latest/{name}")).map(Some),
+        Ok(bytes) => format::open_json(
+            repo.keys(),
+            &pointer_aad(name),
+            &bytes,
+            &format!("latest pointer refs/latest/{name}"),
+        )
+        .map(Some),
         Err(Error::Missing(_)) => Ok(None),
         Err(e) => Err(e),
     }
@@ -205,8 +225,10 @@ pub fn write_latest(repo: &Repository, name: &str, snapshot: &Snapshot) -> Resul
         snapshot: snapshot.id.clone(),
         start: snapshot.manifest.start,
     };
-    repo.backend()
-        .write(&format!("refs/latest/{name}"), &format::seal_json(repo.keys(), &pointer_aad(name), &pointer))
+    repo.backend().write(
+        &format!("refs/latest/{name}"),
+        &format::seal_json(repo.keys(), &pointer_aad(name), &pointer),
+    )
 }
 
 pub fn remove_latest(repo: &Repository, name: &str) -> Result<()> {

@@ -121,7 +121,10 @@ impl Repository {
         };
         let master = MasterKey::generate();
         let (slot, kek) = KeySlot::for_passphrase(&config.id, &master, passphrase, slot_label, now);
-        backend.write(&format!("keys/{}", slot.id), &serde_json::to_vec_pretty(&slot).expect("slot serializes"))?;
+        backend.write(
+            &format!("keys/{}", slot.id),
+            &serde_json::to_vec_pretty(&slot).expect("slot serializes"),
+        )?;
         // The config goes last: a folder without it is not a repository yet.
         backend.write("config", &serde_json::to_vec_pretty(&config).expect("config serializes"))?;
         let repo = Repository {
@@ -140,8 +143,12 @@ impl Repository {
             Err(Error::Missing(_)) => return Err(Error::NotARepository(backend.location())),
             other => other?,
         };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::corrupt("the repository config", e.to_string()))?;
-        let version = value.get("version").and_then(|v| v.as_u64()).ok_or_else(|| Error::corrupt("the repository config", "no format version"))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::corrupt("the repository config", e.to_string()))?;
+        let version = value
+            .get("version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| Error::corrupt("the repository config", "no format version"))?;
         if version != u64::from(FORMAT_VERSION) {
             return Err(Error::UnsupportedVersion {
                 found: version.try_into().unwrap_or(u32::MAX),
@@ -208,6 +215,8 @@ fn validate_chunker(c: &ChunkerParams) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!("invalid chunker parameters {c:?}: need even sizes, min <= avg <= max, avg >= 256, max <= 16 MiB")))
+        Err(Error::InvalidInput(format!(
+            "invalid chunker parameters {c:?}: need even sizes, min <= avg <= max, avg >= 256, max <= 16 MiB"
+        )))
     }
 }

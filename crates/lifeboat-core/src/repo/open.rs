@@ -100,7 +100,13 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
 
     if with != OpenedWith::Keychain {
         if let Some(keychain) = request.keychain {
-            if let Err(e) = keychain.store(&config.id, &CachedKey { slot_id: slot_id.clone(), kek }) {
+            if let Err(e) = keychain.store(
+                &config.id,
+                &CachedKey {
+                    slot_id: slot_id.clone(),
+                    kek,
+                },
+            ) {
                 keychain_warning = Some(e.to_string());
             }
         }

@@ -145,8 +145,8 @@ pub fn read_header(keys: &RepoKeys, pack_id: &[u8; 32], bytes: &[u8], what: &str
         return Err(damaged("its header length points outside the file (truncated?)"));
     }
     let sealed = &body[body.len() - header_len..];
-    let header = crypto::open(&keys.pack_cipher(pack_id), &header_aad(pack_id), sealed)
-        .map_err(|_| damaged("its header failed authentication"))?;
+    let header =
+        crypto::open(&keys.pack_cipher(pack_id), &header_aad(pack_id), sealed).map_err(|_| damaged("its header failed authentication"))?;
     let mut cursor = Cursor::new(&header, what);
     cursor.expect(HEADER_MAGIC)?;
     let version = cursor.u8()?;
@@ -165,12 +165,21 @@ pub fn read_header(keys: &RepoKeys, pack_id: &[u8; 32], bytes: &[u8], what: &str
 /// Decrypts and decompresses one sealed blob and checks it is the blob `id`
 /// names: authenticated under its pack's key, bound to `id`, and hashing back
 /// to `id`. No byte of a blob is returned unless all of that holds.
-pub fn open_blob(keys: &RepoKeys, cipher: &Aes256Gcm, id: &[u8; 32], raw_length: u32, sealed: &[u8], what: &dyn Fn() -> String) -> Result<Vec<u8>> {
+pub fn open_blob(
+    keys: &RepoKeys,
+    cipher: &Aes256Gcm,
+    id: &[u8; 32],
+    raw_length: u32,
+    sealed: &[u8],
+    what: &dyn Fn() -> String,
+) -> Result<Vec<u8>> {
     let plain = open_encoded(cipher, id, sealed, what)?;
     let (flag, payload) = plain.split_first().ok_or_else(|| Error::corrupt(what(), "empty"))?;
     let data = match *flag {
         FLAG_RAW => payload.to_vec(),
-        FLAG_ZSTD => zstd::bulk::decompress(payload, raw_length as usize).map_err(|e| Error::corrupt(what(), format!("decompression: {e}")))?,
+        FLAG_ZSTD => {
+            zstd::bulk::decompress(payload, raw_length as usize).map_err(|e| Error::corrupt(what(), format!("decompression: {e}")))?
+        }
         other => return Err(Error::corrupt(what(), format!("unknown encoding {other}"))),
     };
     if data.len() != raw_length as usize || keys.blob_id(&data) != *id {
@@ -206,7 +215,10 @@ mod tests {
         let cipher = keys.pack_cipher(&record.id);
         for (blob, data) in record.blobs.iter().zip([&compressible, &random]) {
             let sealed = &bytes[blob.offset as usize..(blob.offset + blob.length) as usize];
-            assert_eq!(&open_blob(&keys, &cipher, &blob.id, blob.raw_length, sealed, &|| "b".into()).unwrap(), data);
+            assert_eq!(
+                &open_blob(&keys, &cipher, &blob.id, blob.raw_length, sealed, &|| "b".into()).unwrap(),
+                data
+            );
             // The same bytes presented as another blob are refused.
             let other = if blob.id == ids[0] { ids[1] } else { ids[0] };
             assert!(open_blob(&keys, &cipher, &other, blob.raw_length, sealed, &|| "b".into()).is_err());

@@ -66,16 +66,22 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         files.push((file.name, packs));
     }
     let index = Index::from_files(&files);
-    let (snapshots, damaged) = manifest::list(repo)?;
+    let manifest::SnapshotList { snapshots, damaged } = manifest::list(repo)?;
     if let Some((id, e)) = damaged.into_iter().next() {
-        return Err(Error::corrupt(format!("snapshot {id}"), format!("{e}; prune refuses to run: it could not tell which data that snapshot needs")));
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            format!("{e}; prune refuses to run: it could not tell which data that snapshot needs"),
+        ));
     }
     let mut reachable = HashSet::new();
     for snapshot in &snapshots {
         add_reachable(repo, &index, snapshot, &mut reachable)?;
     }
     if let Some(missing) = reachable.iter().find(|k| !index.contains_key(**k)) {
-        return Err(Error::corrupt("the repository", format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`")));
+        return Err(Error::corrupt(
+            "the repository",
+            format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`"),
+        ));
     }
 
     let on_disk = packs_on_disk(repo)?;
@@ -103,7 +109,9 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
             continue;
         }
         let mut needed = pack.clone();
-        needed.blobs.retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
+        needed
+            .blobs
+            .retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
         let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
         if needed.blobs.is_empty() {
             remove.push(pack.id);

@@ -2,24 +2,20 @@
 
 use std::collections::HashSet;
 
-use super::format::{parse_id, short_key};
+use super::format::short_key;
 use super::index::Index;
 use super::manifest::Snapshot;
-use super::read::read_blob;
+use super::read::read_chunk_list;
 use super::Repository;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Keys of every blob `snapshot` needs (its list blobs and their chunks),
 /// added to `reachable`. Fails if a list blob cannot be read.
 pub(crate) fn add_reachable(repo: &Repository, index: &Index, snapshot: &Snapshot, reachable: &mut HashSet<u128>) -> Result<()> {
     let what = format!("snapshot {}", &snapshot.id[..8]);
     for list in &snapshot.manifest.blob_lists {
-        let list_id = parse_id(list, &what)?;
+        let (list_id, ids) = read_chunk_list(repo, index, list, &what)?;
         reachable.insert(short_key(&list_id));
-        let ids = read_blob(repo, index, &list_id)?;
-        if ids.len() % 32 != 0 {
-            return Err(Error::corrupt(&what, "a chunk list has a partial id"));
-        }
         reachable.extend(ids.chunks_exact(32).map(|id| short_key(id.try_into().expect("32 bytes"))));
     }
     Ok(())

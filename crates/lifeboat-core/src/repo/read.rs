@@ -45,7 +45,13 @@ pub struct CatReport {
 }
 
 /// Writes a snapshot's stream to `out`, verifying every blob and the whole.
-pub fn cat(repo: &Repository, snapshot: &Snapshot, out: &mut dyn Write, progress: &dyn Progress, options: ReadOptions) -> Result<CatReport> {
+pub fn cat(
+    repo: &Repository,
+    snapshot: &Snapshot,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+    options: ReadOptions,
+) -> Result<CatReport> {
     let _lock = lock::acquire_for_reading(repo, "read", options.lock_wait)?;
     let index = Index::load(repo)?;
     let started = Instant::now();
@@ -65,8 +71,28 @@ pub(crate) fn read_blob(repo: &Repository, index: &Index, id: &[u8; 32]) -> Resu
         .lookup(id)
         .ok_or_else(|| Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)"))?;
     let pack = &index.packs()[location.pack as usize];
-    let sealed = repo.backend().read_at(&pack_path(&pack.id), location.offset.into(), location.length as usize)?;
-    open_blob(repo.keys(), &repo.keys().pack_cipher(&pack.id), id, location.raw_length, &sealed, &|| blob_what(id, &pack.id))
+    let sealed = repo
+        .backend()
+        .read_at(&pack_path(&pack.id), location.offset.into(), location.length as usize)?;
+    open_blob(
+        repo.keys(),
+        &repo.keys().pack_cipher(&pack.id),
+        id,
+        location.raw_length,
+        &sealed,
+        &|| blob_what(id, &pack.id),
+    )
+}
+
+/// Reads one list blob of a snapshot: its id and the chunk ids it holds
+/// (concatenated, 32 bytes each).
+pub(crate) fn read_chunk_list(repo: &Repository, index: &Index, list_hex: &str, what: &str) -> Result<([u8; 32], Vec<u8>)> {
+    let list_id = parse_id(list_hex, what)?;
+    let ids = read_blob(repo, index, &list_id)?;
+    if !ids.len().is_multiple_of(32) {
+        return Err(Error::corrupt(what, "a chunk list has a partial id"));
+    }
+    Ok((list_id, ids))
 }
 
 fn blob_what(id: &[u8; 32], pack: &[u8; 32]) -> String {
@@ -95,12 +121,8 @@ impl Planner<'_> {
     fn next_id(&mut self) -> Result<Option<[u8; 32]>> {
         while self.position >= self.current.len() {
             let Some(list) = self.lists.next() else { return Ok(None) };
-            let list_id = parse_id(list, &self.what)?;
-            self.current = read_blob(self.repo, self.index, &list_id)?;
+            self.current = read_chunk_list(self.repo, self.index, list, &self.what)?.1;
             self.position = 0;
-            if self.current.len() % 32 != 0 {
-                return Err(Error::corrupt(&self.what, "a chunk list has a partial id"));
-            }
         }
         let id: [u8; 32] = self.current[self.position..self.position + 32].try_into().expect("32 bytes");
         Ok(Some(id))
@@ -110,7 +132,10 @@ impl Planner<'_> {
         let mut job: Option<ReadJob> = None;
         while let Some(id) = self.next_id()? {
             let location = self.index.lookup(&id).ok_or_else(|| {
-                Error::corrupt(&self.what, format!("its blob {} is not in any index (its pack was lost)", &hex(&id)[..16]))
+                Error::corrupt(
+                    &self.what,
+                    format!("its blob {} is not in any index (its pack was lost)", &hex(&id)[..16]),
+                )
             })?;
             match &mut job {
                 None => {
@@ -139,12 +164,16 @@ fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut O
         *cipher_cache = Some((pack.id, repo.keys().pack_cipher(&pack.id)));
     }
     let cipher = &cipher_cache.as_ref().expect("set above").1;
-    let bytes = repo.backend().read_at(&pack_path(&pack.id), job.start.into(), (job.end - job.start) as usize)?;
+    let bytes = repo
+        .backend()
+        .read_at(&pack_path(&pack.id), job.start.into(), (job.end - job.start) as usize)?;
     let mut out = Vec::with_capacity(job.blobs.iter().map(|(_, l)| l.raw_length as usize).sum());
     for (id, location) in &job.blobs {
         let at = (location.offset - job.start) as usize;
         let sealed = &bytes[at..at + location.length as usize];
-        out.extend_from_slice(&open_blob(repo.keys(), cipher, id, location.raw_length, sealed, &|| blob_what(id, &pack.id))?);
+        out.extend_from_slice(&open_blob(repo.keys(), cipher, id, location.raw_length, sealed, &|| {
+            blob_what(id, &pack.id)
+        })?);
     }
     Ok(out)
 }
@@ -241,7 +270,10 @@ pub(crate) fn stream_snapshot(
     if size != manifest.size || chunks != manifest.chunks {
         return Err(Error::IntegrityMismatch {
             snapshot: snapshot.id.clone(),
-            detail: format!("rebuilt {size} bytes in {chunks} chunks, the manifest says {} bytes in {}", manifest.size, manifest.chunks),
+            detail: format!(
+                "rebuilt {size} bytes in {chunks} chunks, the manifest says {} bytes in {}",
+                manifest.size, manifest.chunks
+            ),
         });
     }
     if sha256 != manifest.sha256 {

@@ -59,9 +59,21 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, tz:
         reason: KeepReason,
     }
     let mut buckets = [
-        Bucket { left: policy.keep_daily, last: None, reason: KeepReason::Daily },
-        Bucket { left: policy.keep_weekly, last: None, reason: KeepReason::Weekly },
-        Bucket { left: policy.keep_monthly, last: None, reason: KeepReason::Monthly },
+        Bucket {
+            left: policy.keep_daily,
+            last: None,
+            reason: KeepReason::Daily,
+        },
+        Bucket {
+            left: policy.keep_weekly,
+            last: None,
+            reason: KeepReason::Weekly,
+        },
+        Bucket {
+            left: policy.keep_monthly,
+            last: None,
+            reason: KeepReason::Monthly,
+        },
     ];
     sorted
         .into_iter()
@@ -122,9 +134,12 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
     } else {
         Some(lock::acquire(repo, true, "forget", options.lock_wait)?)
     };
-    let (snapshots, damaged) = manifest::list(repo)?;
+    let manifest::SnapshotList { snapshots, damaged } = manifest::list(repo)?;
     if let Some((id, e)) = damaged.into_iter().next() {
-        return Err(Error::corrupt(format!("snapshot {id}"), format!("{e}; forget refuses to run until `lifeboat check` is clean")));
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            format!("{e}; forget refuses to run until `lifeboat check` is clean"),
+        ));
     }
     let mut by_tag: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
     for snapshot in snapshots {
@@ -141,7 +156,10 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
             }
             match verdicts.iter().find(|v| !v.keep.is_empty()) {
                 Some(newest) => {
-                    let kept = snapshots.iter().find(|s| s.id == newest.snapshot.id).expect("verdicts come from these snapshots");
+                    let kept = snapshots
+                        .iter()
+                        .find(|s| s.id == newest.snapshot.id)
+                        .expect("verdicts come from these snapshots");
                     manifest::write_latest(repo, &tag, kept)?;
                 }
                 None => manifest::remove_latest(repo, &tag)?,
@@ -191,23 +209,38 @@ mod tests {
     /// Four snapshots a day, 06:00 to 24:00, for 70 days from 2026-01-01.
     fn history() -> Vec<Snapshot> {
         let base: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        (0..70 * 4).map(|i| snapshot(&(base + chrono::Duration::hours(6 * i + 6)).to_rfc3339())).collect()
+        (0..70 * 4)
+            .map(|i| snapshot(&(base + chrono::Duration::hours(6 * i + 6)).to_rfc3339()))
+            .collect()
     }
 
     #[test]
     fn keep_last_keeps_the_newest_by_recorded_time() {
         // Given out of order: order comes from the manifests' times.
-        let snaps = vec![snapshot("2026-03-01T10:00:00Z"), snapshot("2026-03-03T10:00:00Z"), snapshot("2026-03-02T10:00:00Z")];
-        let policy = RetentionPolicy { keep_last: 2, ..Default::default() };
+        let snaps = vec![
+            snapshot("2026-03-01T10:00:00Z"),
+            snapshot("2026-03-03T10:00:00Z"),
+            snapshot("2026-03-02T10:00:00Z"),
+        ];
+        let policy = RetentionPolicy {
+            keep_last: 2,
+            ..Default::default()
+        };
         assert_eq!(
             kept(&snaps, policy),
-            vec![("2026-03-03 10:00".into(), vec![KeepReason::Last]), ("2026-03-02 10:00".into(), vec![KeepReason::Last])]
+            vec![
+                ("2026-03-03 10:00".into(), vec![KeepReason::Last]),
+                ("2026-03-02 10:00".into(), vec![KeepReason::Last])
+            ]
         );
     }
 
     #[test]
     fn keep_daily_keeps_newest_of_each_recent_day() {
-        let policy = RetentionPolicy { keep_daily: 3, ..Default::default() };
+        let policy = RetentionPolicy {
+            keep_daily: 3,
+            ..Default::default()
+        };
         assert_eq!(
             kept(&history(), policy),
             vec![
@@ -220,11 +253,19 @@ mod tests {
 
     #[test]
     fn weekly_and_monthly_use_iso_weeks_and_calendar_months() {
-        let policy = RetentionPolicy { keep_last: 1, keep_weekly: 2, keep_monthly: 3, ..Default::default() };
+        let policy = RetentionPolicy {
+            keep_last: 1,
+            keep_weekly: 2,
+            keep_monthly: 3,
+            ..Default::default()
+        };
         assert_eq!(
             kept(&history(), policy),
             vec![
-                ("2026-03-12 00:00".into(), vec![KeepReason::Last, KeepReason::Weekly, KeepReason::Monthly]),
+                (
+                    "2026-03-12 00:00".into(),
+                    vec![KeepReason::Last, KeepReason::Weekly, KeepReason::Monthly]
+                ),
                 // Sunday 2026-03-08 closes ISO week 10.
                 ("2026-03-08 18:00".into(), vec![KeepReason::Weekly]),
                 ("2026-02-28 18:00".into(), vec![KeepReason::Monthly]),
@@ -236,7 +277,10 @@ mod tests {
     #[test]
     fn time_zone_moves_day_boundaries() {
         let snaps = vec![snapshot("2026-03-01T23:30:00Z"), snapshot("2026-03-01T20:00:00Z")];
-        let policy = RetentionPolicy { keep_daily: 2, ..Default::default() };
+        let policy = RetentionPolicy {
+            keep_daily: 2,
+            ..Default::default()
+        };
         assert_eq!(apply(&snaps, &policy, &Utc).iter().filter(|v| !v.keep.is_empty()).count(), 1);
         let plus_two = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
         assert_eq!(apply(&snaps, &policy, &plus_two).iter().filter(|v| !v.keep.is_empty()).count(), 2);

@@ -167,7 +167,11 @@ impl Collector<'_> {
 
     /// Takes finished packs; writes an index file once enough are waiting.
     fn collect(&mut self, wait_for_all: bool) -> Result<()> {
-        let finished: Vec<Result<PackRecord>> = if wait_for_all { self.done.iter().collect() } else { self.done.try_iter().collect() };
+        let finished: Vec<Result<PackRecord>> = if wait_for_all {
+            self.done.iter().collect()
+        } else {
+            self.done.try_iter().collect()
+        };
         for record in finished {
             let record = record?;
             self.added_bytes += record.size;
@@ -225,7 +229,12 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
 
 /// Cuts the stream into chunks and hands new ones to the workers; returns the
 /// chunk count and the list blobs naming them in order.
-fn chunk_stream(collector: &mut Collector<'_>, input: HashingReader<'_>, progress: &dyn Progress, config: &super::Config) -> Result<(u64, Vec<String>)> {
+fn chunk_stream(
+    collector: &mut Collector<'_>,
+    input: HashingReader<'_>,
+    progress: &dyn Progress,
+    config: &super::Config,
+) -> Result<(u64, Vec<String>)> {
     let keys = collector.repo.keys_arc();
     let params = config.chunker;
     let chunker = fastcdc::v2020::StreamCDC::with_level_and_seed(
@@ -272,7 +281,8 @@ fn pack_worker(repo: &Repository, work: Receiver<([u8; 32], Vec<u8>)>, done: Sen
     let result = (|| {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
-        let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?;
+        let mut compressor =
+            zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?;
         let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
         for (id, data) in work.iter() {
             if abort.load(Ordering::Relaxed) {

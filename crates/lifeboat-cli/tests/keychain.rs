@@ -1,0 +1,88 @@
+//! The OS keychain cache against a real Secret Service (gnome-keyring in a
+//! D-Bus session: `scripts/test` provides one). Without a session bus the
+//! test says it was skipped, unless LIFEBOAT_TEST_REQUIRE_KEYCHAIN is set,
+//! as it is in CI, where a missing keychain is a failure.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn keychain_available() -> bool {
+    let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {
+        panic!("LIFEBOAT_TEST_REQUIRE_KEYCHAIN is set but there is no D-Bus session bus with a Secret Service");
+    }
+    present
+}
+
+/// `lifeboat ARGS` with the keychain on, no passphrase and no terminal.
+fn from_keychain(repo: &std::path::Path, args: &[&str], password: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w")
+        .arg(bin())
+        .args(args)
+        .env("LIFEBOAT_REPO", repo)
+        .env_remove("LIFEBOAT_PASSWORD")
+        .env_remove("LIFEBOAT_NO_KEYCHAIN");
+    if let Some(p) = password {
+        cmd.env("LIFEBOAT_PASSWORD", p);
+    }
+    common::run(cmd, None)
+}
+
+#[test]
+fn keychain_reopens_without_passphrase_and_drops_revoked_keys() {
+    if !keychain_available() {
+        eprintln!("skipped: no D-Bus session bus (run through scripts/test for a real Secret Service)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let out = from_keychain(&repo, &["init", "--json"], Some(PASSWORD));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let repo_id = init["id"].as_str().unwrap();
+    let first_slot = init["key_slot"].as_str().unwrap().to_string();
+
+    // The entry is really in the Secret Service.
+    let lookup = Command::new("secret-tool")
+        .args(["lookup", "service", "lifeboat", "username", &format!("repository {repo_id}")])
+        .output()
+        .unwrap();
+    assert!(lookup.status.success() && !lookup.stdout.is_empty(), "secret-tool found no entry");
+    assert!(
+        !String::from_utf8_lossy(&lookup.stdout).contains(PASSWORD),
+        "the passphrase itself is never stored"
+    );
+
+    // Reopened from the keychain alone.
+    let out = from_keychain(&repo, &["snapshots", "--json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // --no-keychain really ignores it.
+    let out = from_keychain(&repo, &["snapshots", "--no-keychain"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no passphrase given"));
+
+    // Revoke the cached slot: the keychain entry stops working and is dropped.
+    let mut add = Command::new("setsid");
+    add.arg("-w")
+        .arg(bin())
+        .args(["key", "add", "--label", "second"])
+        .env("LIFEBOAT_REPO", &repo)
+        .env_remove("LIFEBOAT_PASSWORD")
+        .env("LIFEBOAT_NEW_PASSWORD", "second passphrase");
+    assert!(common::run(add, None).status.success());
+    assert!(from_keychain(&repo, &["key", "remove", &first_slot], None).status.success());
+    let out = from_keychain(&repo, &["snapshots"], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its key slot was removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Opening with the remaining passphrase caches it again.
+    assert!(from_keychain(&repo, &["snapshots"], Some("second passphrase")).status.success());
+    assert!(from_keychain(&repo, &["snapshots"], None).status.success());
+}
