@@ -290,8 +290,10 @@ fn pack_worker(repo: &Repository, work: Receiver<([u8; 32], Vec<u8>)>, done: Sen
             }
             pack.add(id, &data, &mut compressor)?;
             if pack.len() >= pack_size {
-                let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), pack_size + 256 * 1024));
+                // Written before the next pack is allocated: one pack per worker in memory.
+                let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), 0));
                 write_pack(repo, full, &done)?;
+                pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
             }
         }
         if !pack.is_empty() && !abort.load(Ordering::Relaxed) {
