@@ -99,6 +99,9 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    #[error("the app's catalog at {path} cannot be used: {detail}")]
+    Catalog { path: PathBuf, detail: String },
+
     #[error("cancelled")]
     Cancelled,
 }

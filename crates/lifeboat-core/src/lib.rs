@@ -10,6 +10,8 @@
 //! - [`crypto`]: the master key, key slots, recovery kits, the keychain cache.
 //! - [`backend`]: where the repository's bytes live.
 //! - [`progress`]: how long jobs report progress and get cancelled.
+//! - [`catalog`]: the workstation's own state (SQLite): known repositories,
+//!   settings, run history. [`paths`]: where it lives.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -28,8 +30,10 @@
 //! ```
 
 pub mod backend;
+pub mod catalog;
 pub mod crypto;
 mod error;
+pub mod paths;
 pub mod progress;
 pub mod repo;
 

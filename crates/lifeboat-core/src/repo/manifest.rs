@@ -25,6 +25,7 @@ const MANIFEST_AAD: &str = "lifeboat snapshot manifest";
 
 /// Why a snapshot was taken.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum SnapshotKind {
     /// Taken on demand with no particular purpose.

@@ -28,6 +28,7 @@ pub mod prune;
 pub mod reach;
 pub mod read;
 pub mod retention;
+pub mod stats;
 pub mod store;
 
 use std::sync::Arc;

@@ -1,0 +1,74 @@
+//! The TypeScript declarations of every type that crosses IPC, generated
+//! from the Rust types into `ui/src/lib/bindings.ts`. A test fails when the
+//! committed file is stale; `LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p
+//! lifeboat-api bindings` rewrites it.
+
+use lifeboat_core::catalog::{RunKind, RunStatus};
+use lifeboat_core::repo::manifest::SnapshotKind;
+use ts_rs::{Config, TS};
+
+use crate::dto::*;
+use crate::error::{ApiError, ErrorCode};
+
+fn declaration<T: TS>(config: &Config) -> String {
+    format!("export {}\n", T::decl(config))
+}
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    // JSON numbers: byte counts stay far below 2^53.
+    let config = Config::new().with_large_int("number");
+    let declarations = [
+        declaration::<ApiError>(&config),
+        declaration::<ErrorCode>(&config),
+        declaration::<AppStatus>(&config),
+        declaration::<OpenRepository>(&config),
+        declaration::<KnownRepository>(&config),
+        declaration::<Unlock>(&config),
+        declaration::<CreateRequest>(&config),
+        declaration::<OpenRequest>(&config),
+        declaration::<RepositoryOverview>(&config),
+        declaration::<TagInfo>(&config),
+        declaration::<SnapshotInfo>(&config),
+        declaration::<SnapshotKind>(&config),
+        declaration::<KeychainStatus>(&config),
+        declaration::<KeySlotInfo>(&config),
+        declaration::<KeyKind>(&config),
+        declaration::<AddKeyRequest>(&config),
+        declaration::<RecoveryKitRequest>(&config),
+        declaration::<RecoveryKitSaved>(&config),
+        declaration::<CheckResult>(&config),
+        declaration::<PruneResult>(&config),
+        declaration::<JobProgress>(&config),
+        declaration::<ActivityFilter>(&config),
+        declaration::<ActivityEntry>(&config),
+        declaration::<RunKind>(&config),
+        declaration::<RunStatus>(&config),
+    ];
+    format!(
+        "// Generated from the Rust types by crates/lifeboat-api/src/bindings.rs: do not edit.\n\
+         // Regenerate with LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p lifeboat-api bindings\n\n{}",
+        declarations.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn bindings_file_is_up_to_date() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
+        let generated = super::typescript();
+        if std::env::var_os("LIFEBOAT_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale: run `LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p lifeboat-api bindings` and commit it",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Transport types: what crosses IPC to the UI. TypeScript declarations are
+//! generated from these (see `bindings`), never written by hand.
+
+use chrono::{DateTime, Utc};
+use lifeboat_core::catalog::{Run, RunKind, RunStatus};
+use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
+use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
+use lifeboat_core::repo::open::OpenedWith;
+use lifeboat_core::repo::stats::{RepositoryStats, TagStats};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::ApiError;
+
+/// Everything the window needs at start-up to pick its first screen.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct AppStatus {
+    /// The open repository, if any.
+    pub repository: Option<OpenRepository>,
+    /// The repository opened last, when it could not be reopened on its own
+    /// (no keychain entry, keychain locked, folder gone): ask for its secret.
+    pub needs_unlock: Option<KnownRepository>,
+    /// Why the last repository was not reopened, when that is worth saying.
+    pub reopen_error: Option<ApiError>,
+    pub data_dir: String,
+    pub log_file: String,
+    /// The user's home folder, to suggest where files go.
+    pub home_dir: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Unlock {
+    Passphrase,
+    RecoveryKit,
+    Keychain,
+}
+
+impl From<OpenedWith> for Unlock {
+    fn from(with: OpenedWith) -> Self {
+        match with {
+            OpenedWith::Passphrase => Unlock::Passphrase,
+            OpenedWith::RecoveryKit => Unlock::RecoveryKit,
+            OpenedWith::Keychain => Unlock::Keychain,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct OpenRepository {
+    pub id: String,
+    pub location: String,
+    pub label: String,
+    pub opened_with: Unlock,
+    /// The key could not be cached in the OS keychain (the app will ask again next time).
+    pub keychain_warning: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct KnownRepository {
+    pub id: String,
+    pub location: String,
+    pub label: String,
+    pub last_opened_at: DateTime<Utc>,
+}
+
+/// What the user typed to create a repository.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct CreateRequest {
+    pub location: String,
+    pub passphrase: String,
+    /// Names the first key slot: who or which device holds this passphrase.
+    pub key_label: String,
+    pub repository_label: String,
+}
+
+/// What the user gave to open an existing repository: exactly one secret.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct OpenRequest {
+    pub location: String,
+    pub passphrase: Option<String>,
+    /// The recovery kit's text, pasted.
+    pub recovery_kit: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub short_id: String,
+    pub tag: String,
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    pub time: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub size: u64,
+    pub sha256: String,
+    pub host: String,
+}
+
+impl From<SnapshotSummary> for SnapshotInfo {
+    fn from(s: SnapshotSummary) -> Self {
+        SnapshotInfo {
+            id: s.id,
+            short_id: s.short_id,
+            tag: s.tag,
+            kind: s.kind,
+            label: s.label,
+            time: s.time,
+            end: s.end,
+            size: s.size,
+            sha256: s.sha256,
+            host: s.host,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct TagInfo {
+    pub tag: String,
+    pub snapshots: usize,
+    pub latest: SnapshotInfo,
+}
+
+impl From<TagStats> for TagInfo {
+    fn from(t: TagStats) -> Self {
+        TagInfo {
+            tag: t.tag,
+            snapshots: t.snapshots,
+            latest: t.latest.into(),
+        }
+    }
+}
+
+/// The Repository screen's figures.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct RepositoryOverview {
+    pub id: String,
+    pub location: String,
+    pub label: String,
+    pub created: DateTime<Utc>,
+    pub format_version: u32,
+    pub snapshots: usize,
+    pub damaged_snapshots: usize,
+    pub tags: Vec<TagInfo>,
+    pub logical_bytes: u64,
+    pub stored_bytes: u64,
+    pub packs: usize,
+    /// Bytes protected per byte stored; null while nothing is stored.
+    pub dedup_ratio: Option<f64>,
+    pub keychain: KeychainStatus,
+}
+
+impl RepositoryOverview {
+    pub(crate) fn new(open: &OpenRepository, created: DateTime<Utc>, format_version: u32, stats: RepositoryStats, keychain: KeychainStatus) -> Self {
+        RepositoryOverview {
+            id: open.id.clone(),
+            location: open.location.clone(),
+            label: open.label.clone(),
+            created,
+            format_version,
+            snapshots: stats.snapshots,
+            damaged_snapshots: stats.damaged_snapshots,
+            dedup_ratio: stats.dedup_ratio(),
+            tags: stats.tags.into_iter().map(Into::into).collect(),
+            logical_bytes: stats.logical_bytes,
+            stored_bytes: stats.stored_bytes,
+            packs: stats.packs,
+            keychain,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum KeychainStatus {
+    /// The key is cached: the app reopens this repository without asking.
+    Cached,
+    /// The keychain works but holds no key for this repository.
+    NotCached,
+    Unavailable { reason: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Passphrase,
+    RecoveryKit,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct KeySlotInfo {
+    pub id: String,
+    pub short_id: String,
+    pub kind: KeyKind,
+    pub label: String,
+    pub host: String,
+    pub user: String,
+    pub created: DateTime<Utc>,
+    /// The slot this session opened the repository with.
+    pub in_use: bool,
+}
+
+impl KeySlotInfo {
+    pub(crate) fn new(slot: KeySlot, in_use_id: &str) -> Self {
+        KeySlotInfo {
+            short_id: slot.id.chars().take(8).collect(),
+            in_use: slot.id == in_use_id,
+            kind: match slot.kind {
+                SlotKind::Passphrase => KeyKind::Passphrase,
+                SlotKind::RecoveryKit => KeyKind::RecoveryKit,
+            },
+            id: slot.id,
+            label: slot.label,
+            host: slot.host,
+            user: slot.user,
+            created: slot.created,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct AddKeyRequest {
+    pub passphrase: String,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct RecoveryKitRequest {
+    /// File to write the kit to; it must not exist yet.
+    pub path: String,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct RecoveryKitSaved {
+    pub path: String,
+    pub slot: KeySlotInfo,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct CheckResult {
+    pub healthy: bool,
+    pub read_data: bool,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub snapshots: usize,
+    pub packs: usize,
+    pub blobs: usize,
+    pub bytes_verified: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct PruneResult {
+    pub packs_before: usize,
+    pub packs_removed: usize,
+    pub packs_repacked: usize,
+    pub leftover_packs_removed: usize,
+    pub bytes_before: u64,
+    pub bytes_freed: u64,
+}
+
+/// A long job's progress, streamed to the UI.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+pub struct JobProgress {
+    pub phase: String,
+    pub done_bytes: u64,
+    /// Null while the phase's total is unknown.
+    pub total_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, TS)]
+pub struct ActivityFilter {
+    /// Empty: every kind.
+    pub kinds: Vec<RunKind>,
+    /// Empty: every status.
+    pub statuses: Vec<RunStatus>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ActivityEntry {
+    pub id: i64,
+    pub kind: RunKind,
+    pub status: RunStatus,
+    pub repository_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: String,
+    /// The job's report or error.
+    pub detail: serde_json::Value,
+}
+
+impl From<Run> for ActivityEntry {
+    fn from(run: Run) -> Self {
+        ActivityEntry {
+            id: run.id,
+            kind: run.kind,
+            status: run.status,
+            repository_id: run.repository_id,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            summary: run.summary,
+            detail: run.detail,
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The workstation's own state in SQLite: the repositories it knows, its
+//! settings, and the history of every run.
+//!
+//! The catalog is a cache and a diary, never the source of truth for
+//! backups: losing it loses history, not data. Secrets are never stored here.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+
+use crate::error::{Error, Result};
+
+/// A repository this workstation has opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryRecord {
+    pub id: String,
+    pub location: String,
+    pub label: String,
+    pub added_at: DateTime<Utc>,
+    pub last_opened_at: DateTime<Utc>,
+}
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Create,
+    Open,
+    Check,
+    Prune,
+    KeyAdd,
+    KeyRemove,
+    RecoveryKit,
+}
+
+/// How a run ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The process ended while the run was going on (crash, kill, power).
+    Interrupted,
+}
+
+/// One entry of the activity history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: i64,
+    pub kind: RunKind,
+    pub repository_id: Option<String>,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: String,
+    /// The job's report or error, as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// Which runs to list; empty fields match everything.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub kinds: Vec<RunKind>,
+    pub statuses: Vec<RunStatus>,
+    pub repository_id: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The SQLite catalog.
+#[derive(Clone)]
+pub struct Catalog {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+const CURRENT_REPOSITORY: &str = "current_repository";
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    // Fixed width, so text order is time order.
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::corrupt("the catalog", format!("bad time {text:?}: {e}")))
+}
+
+fn enum_text<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| Error::corrupt("the catalog", format!("unknown value {text:?}: written by a newer Lifeboat?")))
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Catalog> {
+        let fail = |detail: String| Error::Catalog {
+            path: path.to_owned(),
+            detail,
+        };
+        if let Some(parent) = path.parent() {
+            create_private_dir(parent)?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| fail(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| fail(format!("{e}: was it written by a newer Lifeboat?")))?;
+        restrict_permissions(path);
+        Ok(Catalog {
+            pool,
+            path: path.to_owned(),
+        })
+    }
+
+    fn error(&self, e: sqlx::Error) -> Error {
+        Error::Catalog {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Records that `repo` was opened at `now` and makes it the current one.
+    pub async fn remember_repository(&self, id: &str, location: &str, label: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        sqlx::query(
+            "INSERT INTO repositories (id, location, label, added_at, last_opened_at) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (id) DO UPDATE SET location = ?2, label = CASE WHEN ?3 = '' THEN label ELSE ?3 END, last_opened_at = ?4",
+        )
+        .bind(id)
+        .bind(location)
+        .bind(label)
+        .bind(timestamp(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2")
+            .bind(CURRENT_REPOSITORY)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))
+    }
+
+    /// The repository the app opened last, if any.
+    pub async fn current_repository(&self) -> Result<Option<RepositoryRecord>> {
+        let row = sqlx::query(
+            "SELECT r.id, r.location, r.label, r.added_at, r.last_opened_at
+             FROM settings s JOIN repositories r ON r.id = s.value WHERE s.key = ?1",
+        )
+        .bind(CURRENT_REPOSITORY)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        row.map(|row| repository_from_row(&row)).transpose()
+    }
+
+    /// Every repository this workstation knows, most recently opened first.
+    pub async fn repositories(&self) -> Result<Vec<RepositoryRecord>> {
+        let rows = sqlx::query("SELECT id, location, label, added_at, last_opened_at FROM repositories ORDER BY last_opened_at DESC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter().map(repository_from_row).collect()
+    }
+
+    /// Stops opening the current repository at start-up (its files are untouched).
+    pub async fn clear_current_repository(&self) -> Result<()> {
+        sqlx::query("DELETE FROM settings WHERE key = ?1")
+            .bind(CURRENT_REPOSITORY)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Records that a run started; returns its id for [`Catalog::finish_run`].
+    pub async fn start_run(&self, kind: RunKind, repository_id: Option<&str>, summary: &str, now: DateTime<Utc>) -> Result<i64> {
+        let result = sqlx::query("INSERT INTO runs (kind, repository_id, status, started_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .bind(enum_text(kind))
+            .bind(repository_id)
+            .bind(enum_text(RunStatus::Running))
+            .bind(timestamp(now))
+            .bind(summary)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.last_insert_rowid())
+    }
+
+    /// Records how run `id` ended.
+    pub async fn finish_run(&self, id: i64, status: RunStatus, summary: &str, detail: &serde_json::Value, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE runs SET status = ?2, summary = ?3, detail = ?4, finished_at = ?5 WHERE id = ?1")
+            .bind(id)
+            .bind(enum_text(status))
+            .bind(summary)
+            .bind(detail.to_string())
+            .bind(timestamp(now))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Marks runs left `running` by a process that is gone as interrupted.
+    /// Call once at start-up, before any run of this process begins.
+    pub async fn mark_interrupted_runs(&self, now: DateTime<Utc>) -> Result<u64> {
+        let result = sqlx::query("UPDATE runs SET status = ?1, finished_at = ?2, summary = summary || ' (the app stopped during this run)' WHERE status = ?3")
+            .bind(enum_text(RunStatus::Interrupted))
+            .bind(timestamp(now))
+            .bind(enum_text(RunStatus::Running))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected())
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT id, kind, repository_id, status, started_at, finished_at, summary, detail FROM runs WHERE 1 = 1",
+        );
+        if !filter.kinds.is_empty() {
+            query.push(" AND kind IN (");
+            let mut list = query.separated(", ");
+            for kind in &filter.kinds {
+                list.push_bind(enum_text(*kind));
+            }
+            query.push(")");
+        }
+        if !filter.statuses.is_empty() {
+            query.push(" AND status IN (");
+            let mut list = query.separated(", ");
+            for status in &filter.statuses {
+                list.push_bind(enum_text(*status));
+            }
+            query.push(")");
+        }
+        if let Some(repository_id) = &filter.repository_id {
+            query.push(" AND repository_id = ").push_bind(repository_id.clone());
+        }
+        query.push(" ORDER BY started_at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit.unwrap_or(1000)));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| {
+                let finished: Option<String> = row.get("finished_at");
+                let detail: String = row.get("detail");
+                Ok(Run {
+                    id: row.get("id"),
+                    kind: parse_enum(row.get("kind"))?,
+                    repository_id: row.get("repository_id"),
+                    status: parse_enum(row.get("status"))?,
+                    started_at: parse_time(row.get("started_at"))?,
+                    finished_at: finished.as_deref().map(parse_time).transpose()?,
+                    summary: row.get("summary"),
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+}
+
+fn repository_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepositoryRecord> {
+    Ok(RepositoryRecord {
+        id: row.get("id"),
+        location: row.get("location"),
+        label: row.get("label"),
+        added_at: parse_time(row.get("added_at"))?,
+        last_opened_at: parse_time(row.get("last_opened_at"))?,
+    })
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| Error::io("creating", dir, e))
+}
+
+/// The catalog holds locations and history: keep it to its owner.
+fn restrict_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, minute, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn remembers_repositories_and_the_current_one_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/catalog.sqlite");
+        let catalog = Catalog::open(&path).await.unwrap();
+        assert_eq!(catalog.current_repository().await.unwrap(), None);
+        catalog.remember_repository("r1", "/mnt/a", "team", at(1)).await.unwrap();
+        catalog.remember_repository("r2", "/mnt/b", "", at(2)).await.unwrap();
+        catalog.remember_repository("r1", "/mnt/a2", "", at(3)).await.unwrap();
+        drop(catalog);
+
+        let catalog = Catalog::open(&path).await.unwrap();
+        let current = catalog.current_repository().await.unwrap().unwrap();
+        assert_eq!((current.id.as_str(), current.location.as_str(), current.label.as_str()), ("r1", "/mnt/a2", "team"));
+        assert_eq!((current.added_at, current.last_opened_at), (at(1), at(3)));
+        let ids: Vec<_> = catalog.repositories().await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["r1", "r2"]);
+        catalog.clear_current_repository().await.unwrap();
+        assert_eq!(catalog.current_repository().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn runs_are_filtered_newest_first_and_dangling_ones_marked_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.sqlite")).await.unwrap();
+        let check = catalog.start_run(RunKind::Check, Some("r1"), "check", at(1)).await.unwrap();
+        catalog
+            .finish_run(check, RunStatus::Failed, "2 problems", &serde_json::json!({"problems": 2}), at(2))
+            .await
+            .unwrap();
+        let prune = catalog.start_run(RunKind::Prune, Some("r1"), "prune", at(3)).await.unwrap();
+        catalog.start_run(RunKind::Open, Some("r2"), "open", at(4)).await.unwrap();
+        catalog.finish_run(prune, RunStatus::Succeeded, "freed 1 MB", &serde_json::json!({}), at(5)).await.unwrap();
+
+        let all = catalog.runs(&RunFilter::default()).await.unwrap();
+        assert_eq!(all.iter().map(|r| r.kind).collect::<Vec<_>>(), [RunKind::Open, RunKind::Prune, RunKind::Check]);
+        assert_eq!(all[2].detail["problems"], 2);
+        assert_eq!(all[2].finished_at, Some(at(2)));
+
+        let failed = catalog
+            .runs(&RunFilter {
+                statuses: vec![RunStatus::Failed],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(failed.iter().map(|r| r.id).collect::<Vec<_>>(), [check]);
+        let in_r1 = catalog
+            .runs(&RunFilter {
+                repository_id: Some("r1".into()),
+                kinds: vec![RunKind::Prune, RunKind::Open],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(in_r1.iter().map(|r| r.id).collect::<Vec<_>>(), [prune]);
+
+        assert_eq!(catalog.mark_interrupted_runs(at(9)).await.unwrap(), 1);
+        let open = &catalog.runs(&RunFilter::default()).await.unwrap()[0];
+        assert_eq!(open.status, RunStatus::Interrupted);
+        assert!(open.summary.contains("stopped during this run"));
+    }
+
+    #[tokio::test]
+    async fn an_unusable_catalog_path_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Catalog::open(&file.join("catalog.sqlite")).await.err().unwrap();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+}
