@@ -44,6 +44,7 @@ pub fn typescript() -> String {
         declaration::<ActivityEntry>(&config),
         declaration::<RunKind>(&config),
         declaration::<RunStatus>(&config),
+        declaration::<serde_json::Value>(&config),
     ];
     format!(
         "// Generated from the Rust types by crates/lifeboat-api/src/bindings.rs: do not edit.\n\

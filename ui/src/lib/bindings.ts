@@ -107,3 +107,5 @@ detail: JsonValue, };
 export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;

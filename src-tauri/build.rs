@@ -1,0 +1,23 @@
+// Declares the app's commands so each needs an explicit permission: the
+// window may call exactly those listed in capabilities/main.json.
+const COMMANDS: &[&str] = &[
+    "app_status",
+    "create_repository",
+    "open_repository",
+    "close_repository",
+    "repository_overview",
+    "check_repository",
+    "cancel_job",
+    "prune_repository",
+    "key_slots",
+    "add_key",
+    "remove_key",
+    "save_recovery_kit",
+    "forget_keychain",
+    "activity",
+];
+
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)))
+        .expect("tauri build step failed");
+}

@@ -1,0 +1,11 @@
+//! Tauri commands: each a few lines over one `lifeboat_api::App` method.
+//! Errors cross as `ApiError {code, message}`.
+
+pub mod activity;
+pub mod keys;
+pub mod repository;
+
+use std::sync::Arc;
+
+/// The managed state every command reads.
+pub type AppState<'a> = tauri::State<'a, Arc<lifeboat_api::App>>;

@@ -1,0 +1,85 @@
+//! Lifeboat's desktop app: a thin Tauri shell. It wires the window to
+//! `lifeboat_api::App` (commands in `commands/`), keeps one instance per
+//! user, remembers the window's size, and logs to the OS log folder.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lifeboat_api::App;
+use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
+use lifeboat_core::paths::Paths;
+use tauri::Manager;
+
+/// Logs to `<log dir>/lifeboat.log` (and stderr); the guard flushes on exit.
+fn init_logging(log_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "info".into());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (file, guard) = match std::fs::create_dir_all(log_dir) {
+        Ok(()) => {
+            let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "lifeboat.log"));
+            (Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)), Some(guard))
+        }
+        Err(e) => {
+            eprintln!("cannot create the log folder {}: {e}; logging to stderr only", log_dir.display());
+            (None, None)
+        }
+    };
+    tracing_subscriber::registry().with(filter).with(stderr).with(file).init();
+    guard
+}
+
+fn main() {
+    let paths = match Paths::from_env() {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _log_guard = init_logging(&paths.log_dir);
+    tracing::info!(data_dir = %paths.data_dir.display(), "Lifeboat {} starting", env!("CARGO_PKG_VERSION"));
+    // LIFEBOAT_NO_KEYCHAIN=1: never read or write the OS keychain (shared
+    // machines, or no Secret Service); the app then asks every time.
+    let keychain: Option<Arc<dyn KeyStore>> = match std::env::var("LIFEBOAT_NO_KEYCHAIN").as_deref() {
+        Ok("1" | "true" | "yes") => None,
+        _ => Some(Arc::new(OsKeychain)),
+    };
+
+    tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .setup(move |app| {
+            let state = tauri::async_runtime::block_on(App::start(paths, keychain)).inspect_err(|e| tracing::error!("cannot start: {e}"))?;
+            app.manage(Arc::new(state));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::repository::app_status,
+            commands::repository::create_repository,
+            commands::repository::open_repository,
+            commands::repository::close_repository,
+            commands::repository::repository_overview,
+            commands::repository::check_repository,
+            commands::repository::cancel_job,
+            commands::repository::prune_repository,
+            commands::keys::key_slots,
+            commands::keys::add_key,
+            commands::keys::remove_key,
+            commands::keys::save_recovery_kit,
+            commands::keys::forget_keychain,
+            commands::activity::activity,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the Lifeboat window could not start");
+}

@@ -1,0 +1,93 @@
+// The one typed door to the Rust side. Tauri 2 passes arguments by their
+// camelCase names; every failure rejects with an ApiError {code, message}.
+
+import { Channel, invoke, type InvokeArgs } from "@tauri-apps/api/core";
+import type {
+  ActivityEntry,
+  ActivityFilter,
+  AddKeyRequest,
+  ApiError,
+  AppStatus,
+  CheckResult,
+  CreateRequest,
+  ErrorCode,
+  JobProgress,
+  KeySlotInfo,
+  KeychainStatus,
+  OpenRepository,
+  OpenRequest,
+  PruneResult,
+  RecoveryKitRequest,
+  RecoveryKitSaved,
+  RepositoryOverview,
+} from "./bindings";
+
+const CODES: readonly ErrorCode[] = [
+  "wrong_passphrase",
+  "wrong_recovery_kit",
+  "not_a_repository",
+  "already_exists",
+  "no_repository_open",
+  "locked",
+  "cancelled",
+  "invalid_input",
+  "other",
+];
+
+/**
+ * Whatever a command rejected with, as an ApiError. The backend's own errors
+ * already are one; Tauri's (unknown command, bad arguments) are strings.
+ */
+export function toApiError(error: unknown): ApiError {
+  if (error && typeof error === "object" && "message" in error && typeof error.message === "string") {
+    const code = "code" in error && CODES.includes(error.code as ErrorCode) ? (error.code as ErrorCode) : "other";
+    return { code, message: error.message };
+  }
+  if (typeof error === "string" && error !== "") return { code: "other", message: error };
+  return { code: "other", message: "Something went wrong, and the app did not say what. See the log file." };
+}
+
+async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+/** A random u32 naming a job, so it can be cancelled. */
+export function newJobId(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+export const appStatus = () => call<AppStatus>("app_status");
+
+export const createRepository = (request: CreateRequest) => call<OpenRepository>("create_repository", { request });
+
+export const openRepository = (request: OpenRequest) => call<OpenRepository>("open_repository", { request });
+
+export const closeRepository = () => call<null>("close_repository");
+
+export const repositoryOverview = () => call<RepositoryOverview>("repository_overview");
+
+/** Streams progress to `onProgress` until the check ends; cancel with cancelJob(job). */
+export function checkRepository(readData: boolean, job: number, onProgress: (progress: JobProgress) => void): Promise<CheckResult> {
+  const channel = new Channel<JobProgress>(onProgress);
+  return call<CheckResult>("check_repository", { readData, job, onProgress: channel });
+}
+
+export const cancelJob = (job: number) => call<boolean>("cancel_job", { job });
+
+export const pruneRepository = () => call<PruneResult>("prune_repository");
+
+export const keySlots = () => call<KeySlotInfo[]>("key_slots");
+
+export const addKey = (request: AddKeyRequest) => call<KeySlotInfo>("add_key", { request });
+
+export const removeKey = (id: string) => call<KeySlotInfo>("remove_key", { id });
+
+export const saveRecoveryKit = (request: RecoveryKitRequest) => call<RecoveryKitSaved>("save_recovery_kit", { request });
+
+export const forgetKeychain = () => call<KeychainStatus>("forget_keychain");
+
+export const activity = (filter: ActivityFilter) => call<ActivityEntry[]>("activity", { filter });

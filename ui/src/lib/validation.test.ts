@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import {
+  estimateEntropy,
+  isAbsolutePath,
+  passphraseStrength,
+  validateAddKey,
+  validateCreate,
+  validateLocation,
+  validateNewPassphrase,
+  validateOpen,
+} from "./validation";
+
+describe("paths", () => {
+  it("accepts absolute Unix, Windows and UNC paths", () => {
+    expect(isAbsolutePath("/mnt/nas/lifeboat")).toBe(true);
+    expect(isAbsolutePath("  /srv/backups  ")).toBe(true);
+    expect(isAbsolutePath("C:\\Backups\\lifeboat")).toBe(true);
+    expect(isAbsolutePath("d:/backups")).toBe(true);
+    expect(isAbsolutePath("\\\\nas\\share\\lifeboat")).toBe(true);
+  });
+
+  it("rejects relative paths", () => {
+    expect(isAbsolutePath("lifeboat")).toBe(false);
+    expect(isAbsolutePath("./lifeboat")).toBe(false);
+    expect(isAbsolutePath("~/lifeboat")).toBe(false);
+    expect(isAbsolutePath("C:lifeboat")).toBe(false);
+    expect(isAbsolutePath("")).toBe(false);
+  });
+
+  it("says what to fix", () => {
+    expect(validateLocation("/mnt/nas/lifeboat")).toBeNull();
+    expect(validateLocation("")).toMatch(/full path/);
+    expect(validateLocation("backups")).toMatch(/full path.*not a relative one/);
+  });
+});
+
+describe("passphrase strength", () => {
+  it("calls anything under 8 characters too short", () => {
+    expect(passphraseStrength("").score).toBe(0);
+    expect(passphraseStrength("Ab1!xyz").label).toBe("Too short");
+  });
+
+  it("calls patterns and common words weak", () => {
+    expect(passphraseStrength("aaaaaaaa").score).toBe(1);
+    expect(passphraseStrength("12345678").score).toBe(1);
+    expect(passphraseStrength("abcdefgh").score).toBe(1);
+    expect(passphraseStrength("password").score).toBe(1);
+    expect(passphraseStrength("Password123!").score).toBe(1);
+  });
+
+  it("rates length and variety higher", () => {
+    expect(passphraseStrength("kxqwmvtr").score).toBe(2);
+    expect(passphraseStrength("Tq7#mZ2p!vR9").score).toBeGreaterThanOrEqual(3);
+    expect(passphraseStrength("correct horse battery staple").score).toBe(4);
+  });
+
+  it("never estimates below zero", () => {
+    expect(estimateEntropy("passwordpassword")).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("form validation", () => {
+  const create = { location: "/mnt/nas/lifeboat", keyLabel: "admin workstation", passphrase: "correct horse", confirm: "correct horse" };
+
+  it("accepts a complete create form", () => {
+    expect(validateCreate(create)).toBeNull();
+  });
+
+  it("reports the first problem with its field", () => {
+    expect(validateCreate({ ...create, location: "nas" })?.field).toBe("location");
+    expect(validateCreate({ ...create, keyLabel: " " })?.field).toBe("keyLabel");
+    expect(validateCreate({ ...create, passphrase: "short", confirm: "short" })?.field).toBe("passphrase");
+    expect(validateCreate({ ...create, confirm: "correct horsf" })?.field).toBe("confirm");
+  });
+
+  it("counts characters, not UTF-16 units", () => {
+    expect(validateNewPassphrase("🔒🔒🔒🔒", "🔒🔒🔒🔒")?.field).toBe("passphrase");
+    expect(validateNewPassphrase("ünïcødé!", "ünïcødé!")).toBeNull();
+  });
+
+  it("wants a passphrase or a kit to open", () => {
+    const open = { location: "/mnt/nas/lifeboat", useKit: false, passphrase: "", recoveryKit: "" };
+    expect(validateOpen(open)?.field).toBe("passphrase");
+    expect(validateOpen({ ...open, passphrase: "x" })).toBeNull();
+    expect(validateOpen({ ...open, useKit: true })?.field).toBe("recoveryKit");
+    expect(validateOpen({ ...open, useKit: true, recoveryKit: "LIFEBOAT RECOVERY KIT ..." })).toBeNull();
+    expect(validateOpen({ ...open, location: "", passphrase: "x" })?.field).toBe("location");
+  });
+
+  it("wants a label for a new key", () => {
+    expect(validateAddKey({ label: "", passphrase: "long enough", confirm: "long enough" })?.field).toBe("label");
+    expect(validateAddKey({ label: "Maria", passphrase: "long enough", confirm: "long enough" })).toBeNull();
+  });
+});
