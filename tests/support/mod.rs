@@ -1,0 +1,208 @@
+//! Drives the real Lifeboat window: starts `tauri-driver` (which starts
+//! WebKitWebDriver, which starts the app binary), opens a WebDriver session,
+//! and offers the few waits and actions the suites need. Screenshots go to
+//! the artifacts folder so every step can be looked at after a run.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use thirtyfour::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// The app binary under test: `LIFEBOAT_DESKTOP_BINARY`, or the debug build
+/// in the cargo target folder (`scripts/test` builds it first).
+pub fn app_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("LIFEBOAT_DESKTOP_BINARY") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/lifeboat-desktop")
+}
+
+/// Whether the suite can run here: a display, a session bus, the app and
+/// the drivers. When `LIFEBOAT_TEST_REQUIRE_E2E` is set (CI), anything
+/// missing is a failure instead of a skip.
+pub fn can_run() -> bool {
+    let mut missing = Vec::new();
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        if std::env::var_os(var).is_none() {
+            missing.push(format!("${var}"));
+        }
+    }
+    if !app_binary().exists() {
+        missing.push(format!("the app binary {}", app_binary().display()));
+    }
+    for tool in ["tauri-driver", "WebKitWebDriver"] {
+        if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true) {
+            missing.push(tool.to_string());
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("missing {} (run the suite through scripts/test)", missing.join(", "));
+    if std::env::var_os("LIFEBOAT_TEST_REQUIRE_E2E").is_some() {
+        panic!("LIFEBOAT_TEST_REQUIRE_E2E is set but {message}");
+    }
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// Where screenshots go: `LIFEBOAT_E2E_ARTIFACTS`, or `e2e-artifacts` in the target folder.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("LIFEBOAT_E2E_ARTIFACTS").map(PathBuf::from).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        target.join("e2e-artifacts")
+    });
+    std::fs::create_dir_all(&dir).expect("creating the artifacts folder");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One run of the app, with its own data folder.
+pub struct AppSession {
+    pub driver: WebDriver,
+    tauri_driver: Child,
+}
+
+impl AppSession {
+    /// Starts the app with `LIFEBOAT_DATA_DIR=data_dir` and waits for its window.
+    pub async fn start(data_dir: &Path) -> AppSession {
+        let port = free_port();
+        let native_port = free_port();
+        let mut tauri_driver = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("LIFEBOAT_DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tauri-driver");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = tauri_driver.try_wait() {
+                panic!("tauri-driver exited at start: {status}");
+            }
+            assert!(started.elapsed() < WAIT, "tauri-driver did not listen on port {port}");
+            std::thread::sleep(POLL);
+        }
+        let mut caps = Capabilities::new();
+        caps.set("browserName", "wry").unwrap();
+        caps.set(
+            "tauri:options",
+            serde_json::json!({ "application": app_binary().display().to_string() }),
+        )
+        .unwrap();
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.expect("opening a WebDriver session on the app");
+        AppSession { driver, tauri_driver }
+    }
+
+    /// Closes the window (the app exits) and stops the drivers.
+    pub async fn quit(mut self) {
+        let _ = self.driver.clone().quit().await;
+        let _ = self.tauri_driver.kill();
+        let _ = self.tauri_driver.wait();
+    }
+
+    /// The text of the first element matching `css` when it is rendered
+    /// (a box with a size, not `visibility: hidden`), else None. Read in the
+    /// page: WebKitWebDriver's own visibility atom misjudges some elements.
+    async fn rendered_text(&self, css: &str) -> Option<String> {
+        const SCRIPT: &str = "const e = document.querySelector(arguments[0]); \
+             if (!e) return null; const r = e.getBoundingClientRect(); \
+             if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === 'hidden') return null; \
+             return e.innerText ?? e.textContent;";
+        let result = self.driver.execute(SCRIPT, vec![serde_json::json!(css)]).await.ok()?;
+        result.json().as_str().map(str::to_owned)
+    }
+
+    async fn timeout(&self, css: &str, what: String) -> ! {
+        self.shot(&format!("timeout-{}", css.replace(|c: char| !c.is_alphanumeric(), "_"))).await;
+        panic!("{what} after {WAIT:?}");
+    }
+
+    /// Waits until `css` matches a rendered element and returns it.
+    pub async fn wait(&self, css: &str) -> WebElement {
+        let started = Instant::now();
+        loop {
+            if self.rendered_text(css).await.is_some() {
+                if let Ok(element) = self.driver.find(By::Css(css)).await {
+                    return element;
+                }
+            }
+            if started.elapsed() > WAIT {
+                self.timeout(css, format!("no rendered element {css}")).await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.rendered_text(css).await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            if started.elapsed() > WAIT {
+                self.timeout(css, format!("{css} never contained {needle:?}; last text: {text:?}")).await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until exactly `count` elements match `css`.
+    pub async fn wait_count(&self, css: &str, count: usize) -> Vec<WebElement> {
+        let started = Instant::now();
+        loop {
+            let found = self.driver.find_all(By::Css(css)).await.unwrap_or_default();
+            if found.len() == count {
+                return found;
+            }
+            assert!(started.elapsed() < WAIT, "{css}: expected {count} elements, found {}", found.len());
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub async fn is_present(&self, css: &str) -> bool {
+        !self.driver.find_all(By::Css(css)).await.unwrap_or_default().is_empty()
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// Replaces the field's content with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Saves a screenshot of the window as `<artifacts>/<name>.png`.
+    pub async fn shot(&self, name: &str) {
+        // Let the last render reach the screen.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let path = artifacts_dir().join(format!("{name}.png"));
+        if let Err(e) = self.driver.screenshot(&path).await {
+            eprintln!("screenshot {name} failed: {e}");
+        }
+    }
+}
+
+impl Drop for AppSession {
+    fn drop(&mut self) {
+        let _ = self.tauri_driver.kill();
+    }
+}
