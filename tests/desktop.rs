@@ -100,10 +100,11 @@ async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
     app.wait_text("#repo-snapshots", "1").await;
     app.click("#check-read-data").await;
     app.click("#check-start").await;
-    app.wait("#check-progress").await;
+    app.show("#check-progress").await;
     app.shot("06-check-in-progress").await;
     let result = app.wait_text("#check-result", "Healthy").await;
     assert!(result.contains("1 snapshot"), "{result}");
+    app.show("#check-result").await;
     app.shot("07-check-healthy").await;
 
     // 5. Add a key for a colleague, then remove it.
@@ -120,6 +121,7 @@ async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
         }
     }
     let bob = bob.expect("the new key is listed");
+    app.show("#key-slots").await;
     app.shot("08-key-added").await;
     bob.find(By::Css(".key-remove")).await.unwrap().click().await.unwrap();
     app.wait("#confirm-remove-key").await;

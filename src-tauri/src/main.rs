@@ -21,7 +21,10 @@ fn init_logging(log_dir: &Path) -> Option<tracing_appender::non_blocking::Worker
     let (file, guard) = match std::fs::create_dir_all(log_dir) {
         Ok(()) => {
             let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "lifeboat.log"));
-            (Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)), Some(guard))
+            (
+                Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)),
+                Some(guard),
+            )
         }
         Err(e) => {
             eprintln!("cannot create the log folder {}: {e}; logging to stderr only", log_dir.display());
@@ -60,7 +63,8 @@ fn main() {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(move |app| {
-            let state = tauri::async_runtime::block_on(App::start(paths, keychain)).inspect_err(|e| tracing::error!("cannot start: {e}"))?;
+            let state =
+                tauri::async_runtime::block_on(App::start(paths, keychain)).inspect_err(|e| tracing::error!("cannot start: {e}"))?;
             app.manage(Arc::new(state));
             Ok(())
         })

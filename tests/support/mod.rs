@@ -39,7 +39,12 @@ pub fn can_run() -> bool {
         missing.push(format!("the app binary {}", app_binary().display()));
     }
     for tool in ["tauri-driver", "WebKitWebDriver"] {
-        if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             missing.push(tool.to_string());
         }
     }
@@ -103,7 +108,9 @@ impl AppSession {
             serde_json::json!({ "application": app_binary().display().to_string() }),
         )
         .unwrap();
-        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.expect("opening a WebDriver session on the app");
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
+            .await
+            .expect("opening a WebDriver session on the app");
         AppSession { driver, tauri_driver }
     }
 
@@ -127,7 +134,8 @@ impl AppSession {
     }
 
     async fn timeout(&self, css: &str, what: String) -> ! {
-        self.shot(&format!("timeout-{}", css.replace(|c: char| !c.is_alphanumeric(), "_"))).await;
+        self.shot(&format!("timeout-{}", css.replace(|c: char| !c.is_alphanumeric(), "_")))
+            .await;
         panic!("{what} after {WAIT:?}");
     }
 
@@ -156,7 +164,8 @@ impl AppSession {
                 return text;
             }
             if started.elapsed() > WAIT {
-                self.timeout(css, format!("{css} never contained {needle:?}; last text: {text:?}")).await;
+                self.timeout(css, format!("{css} never contained {needle:?}; last text: {text:?}"))
+                    .await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -188,6 +197,13 @@ impl AppSession {
         let field = self.wait(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Scrolls the element into view (for the next screenshot) and returns it.
+    pub async fn show(&self, css: &str) -> WebElement {
+        let element = self.wait(css).await;
+        let _ = element.scroll_into_view().await;
+        element
     }
 
     /// Saves a screenshot of the window as `<artifacts>/<name>.png`.

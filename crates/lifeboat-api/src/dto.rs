@@ -151,7 +151,13 @@ pub struct RepositoryOverview {
 }
 
 impl RepositoryOverview {
-    pub(crate) fn new(open: &OpenRepository, created: DateTime<Utc>, format_version: u32, stats: RepositoryStats, keychain: KeychainStatus) -> Self {
+    pub(crate) fn new(
+        open: &OpenRepository,
+        created: DateTime<Utc>,
+        format_version: u32,
+        stats: RepositoryStats,
+        keychain: KeychainStatus,
+    ) -> Self {
         RepositoryOverview {
             id: open.id.clone(),
             location: open.location.clone(),
@@ -177,7 +183,9 @@ pub enum KeychainStatus {
     Cached,
     /// The keychain works but holds no key for this repository.
     NotCached,
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]

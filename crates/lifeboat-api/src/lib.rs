@@ -117,7 +117,10 @@ impl App {
                     record,
                     Some(ApiError::new(
                         ErrorCode::Other,
-                        format!("{} now holds another repository than the one this app knew: open it again to use it", known.location),
+                        format!(
+                            "{} now holds another repository than the one this app knew: open it again to use it",
+                            known.location
+                        ),
                     )),
                 );
             }
@@ -215,7 +218,9 @@ impl App {
         let work = async {
             validate_new_location(&location)?;
             if request.passphrase.chars().count() < 8 {
-                return Err(ApiError::invalid_input("the passphrase is too short: use at least 8 characters (a few random words are best)"));
+                return Err(ApiError::invalid_input(
+                    "the passphrase is too short: use at least 8 characters (a few random words are best)",
+                ));
             }
             let location_for_work = location.clone();
             let key_label = request.key_label.trim().to_string();
@@ -241,11 +246,15 @@ impl App {
             })
             .await?;
             let label = request.repository_label.trim().to_string();
-            self.catalog.remember_repository(opened.repo.id(), &location, &label, Utc::now()).await?;
+            self.catalog
+                .remember_repository(opened.repo.id(), &location, &label, Utc::now())
+                .await?;
             Ok(self.set_session(opened, &location, &label))
         };
-        self.record(RunKind::Create, None, &title, work, |r| format!("Created repository {} at {}", &r.id[..8], r.location))
-            .await
+        self.record(RunKind::Create, None, &title, work, |r| {
+            format!("Created repository {} at {}", &r.id[..8], r.location)
+        })
+        .await
     }
 
     /// Opens an existing repository with a passphrase or a recovery kit, and caches its key.
@@ -257,7 +266,9 @@ impl App {
             let passphrase = request.passphrase.filter(|p| !p.is_empty());
             let recovery_kit = request.recovery_kit.filter(|k| !k.trim().is_empty());
             if passphrase.is_none() && recovery_kit.is_none() {
-                return Err(ApiError::invalid_input("enter the repository's passphrase, or paste a recovery kit"));
+                return Err(ApiError::invalid_input(
+                    "enter the repository's passphrase, or paste a recovery kit",
+                ));
             }
             if location.is_empty() {
                 return Err(ApiError::invalid_input("enter the folder that holds the repository"));
@@ -284,7 +295,9 @@ impl App {
                 .find(|r| r.id == opened.repo.id())
                 .map(|r| r.label)
                 .unwrap_or_default();
-            self.catalog.remember_repository(opened.repo.id(), &location, &known_label, Utc::now()).await?;
+            self.catalog
+                .remember_repository(opened.repo.id(), &location, &known_label, Utc::now())
+                .await?;
             Ok(self.set_session(opened, &location, &known_label))
         };
         self.record(RunKind::Open, None, &title, work, |r| {
@@ -326,12 +339,23 @@ impl App {
         let for_stats = repo.clone();
         let stats = blocking(move || stats::stats(&for_stats)).await?;
         let keychain = self.keychain_status(&info.id).await;
-        Ok(RepositoryOverview::new(&info, repo.config().created, repo.config().version, stats, keychain))
+        Ok(RepositoryOverview::new(
+            &info,
+            repo.config().created,
+            repo.config().version,
+            stats,
+            keychain,
+        ))
     }
 
     /// Checks the repository's structure, or with `read_data` every byte,
     /// streaming progress to `on_progress`. Cancel with [`App::cancel_job`]`(job)`.
-    pub async fn check(&self, read_data: bool, job: u32, on_progress: impl Fn(JobProgress) + Send + Sync + 'static) -> ApiResult<CheckResult> {
+    pub async fn check(
+        &self,
+        read_data: bool,
+        job: u32,
+        on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
+    ) -> ApiResult<CheckResult> {
         let (repo, info) = self.current()?;
         let cancel = self.register_job(job)?;
         let title = if read_data { "Check (read all data)" } else { "Check (structure)" };
@@ -364,7 +388,11 @@ impl App {
         let result = self
             .record(RunKind::Check, Some(&info.id), title, work, |r| {
                 if r.healthy {
-                    format!("{title}: healthy, {} and {} checked", plural(r.snapshots, "snapshot"), plural(r.packs, "pack"))
+                    format!(
+                        "{title}: healthy, {} and {} checked",
+                        plural(r.snapshots, "snapshot"),
+                        plural(r.packs, "pack")
+                    )
                 } else {
                     format!("{title}: {} found", plural(r.errors.len(), "problem"))
                 }
@@ -420,7 +448,11 @@ impl App {
             })
         };
         self.record(RunKind::Prune, Some(&info.id), "Prune", work, |r| {
-            format!("Prune: freed {} bytes, removed {}", r.bytes_freed, plural(r.packs_removed + r.leftover_packs_removed, "pack"))
+            format!(
+                "Prune: freed {} bytes, removed {}",
+                r.bytes_freed,
+                plural(r.packs_removed + r.leftover_packs_removed, "pack")
+            )
         })
         .await
     }
@@ -440,7 +472,9 @@ impl App {
         let title = format!("Add key \"{label}\"");
         let work = async {
             if request.passphrase.chars().count() < 8 {
-                return Err(ApiError::invalid_input("the passphrase is too short: use at least 8 characters (a few random words are best)"));
+                return Err(ApiError::invalid_input(
+                    "the passphrase is too short: use at least 8 characters (a few random words are best)",
+                ));
             }
             if label.is_empty() {
                 return Err(ApiError::invalid_input("name the key: who or which device will use it"));
@@ -449,8 +483,10 @@ impl App {
             let slot = blocking(move || keys::add_passphrase(&repo, &request.passphrase, &label)).await?;
             Ok(KeySlotInfo::new(slot, &in_use))
         };
-        self.record(RunKind::KeyAdd, Some(&info.id), &title, work, |s| format!("Added key {} \"{}\"", s.short_id, s.label))
-            .await
+        self.record(RunKind::KeyAdd, Some(&info.id), &title, work, |s| {
+            format!("Added key {} \"{}\"", s.short_id, s.label)
+        })
+        .await
     }
 
     /// Removes a key slot (never the last). Removing the slot this session
@@ -474,8 +510,10 @@ impl App {
             .await?;
             Ok(KeySlotInfo::new(removed, ""))
         };
-        self.record(RunKind::KeyRemove, Some(&info.id), &title, work, |s| format!("Removed key {} \"{}\"", s.short_id, s.label))
-            .await
+        self.record(RunKind::KeyRemove, Some(&info.id), &title, work, |s| {
+            format!("Removed key {} \"{}\"", s.short_id, s.label)
+        })
+        .await
     }
 
     /// Creates a recovery slot and writes its kit to a new file (0600).
@@ -486,7 +524,9 @@ impl App {
         let location = info.location.clone();
         let work = async {
             if !Path::new(&path).is_absolute() {
-                return Err(ApiError::invalid_input("give the full path of the file to write the recovery kit to"));
+                return Err(ApiError::invalid_input(
+                    "give the full path of the file to write the recovery kit to",
+                ));
             }
             let label = if request.label.trim().is_empty() {
                 "recovery kit".to_string()
@@ -580,7 +620,10 @@ fn create_new_private(path: &Path) -> lifeboat_core::Result<std::fs::File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map_err(|e| {
         lifeboat_core::Error::InvalidInput(if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!("{} already exists: choose a new file name (nothing was overwritten)", path.display())
+            format!(
+                "{} already exists: choose a new file name (nothing was overwritten)",
+                path.display()
+            )
         } else {
             format!("cannot write {}: {e}", path.display())
         })

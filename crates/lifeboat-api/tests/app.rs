@@ -58,7 +58,9 @@ async fn first_run_creates_then_a_restart_reopens_from_the_keychain() {
     };
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().join("nas/lifeboat");
-    let app = App::start(paths(&dir.path().join("profile")), Some(keychain.clone())).await.unwrap();
+    let app = App::start(paths(&dir.path().join("profile")), Some(keychain.clone()))
+        .await
+        .unwrap();
     let status = app.status();
     assert!(status.repository.is_none() && status.needs_unlock.is_none());
 
@@ -71,9 +73,14 @@ async fn first_run_creates_then_a_restart_reopens_from_the_keychain() {
     drop(app);
 
     // Restart: reopened without asking.
-    let app = App::start(paths(&dir.path().join("profile")), Some(keychain.clone())).await.unwrap();
+    let app = App::start(paths(&dir.path().join("profile")), Some(keychain.clone()))
+        .await
+        .unwrap();
     let reopened = app.status().repository.expect("reopened from the keychain");
-    assert_eq!((reopened.id.as_str(), reopened.opened_with), (created.id.as_str(), Unlock::Keychain));
+    assert_eq!(
+        (reopened.id.as_str(), reopened.opened_with),
+        (created.id.as_str(), Unlock::Keychain)
+    );
     assert_eq!(reopened.label, "team backups");
 
     // Forgetting the key: the next start asks.
@@ -118,12 +125,18 @@ async fn a_fresh_workstation_opens_with_the_passphrase_or_a_recovery_kit() {
     assert_eq!(first.key_slots().await.unwrap().len(), 2);
 
     let fresh = App::start(paths(&dir.path().join("fresh")), None).await.unwrap();
-    let wrong = fresh.open_repository(open_request(&location, Some("not the passphrase"), None)).await.unwrap_err();
+    let wrong = fresh
+        .open_repository(open_request(&location, Some("not the passphrase"), None))
+        .await
+        .unwrap_err();
     assert_eq!(wrong.code, ErrorCode::WrongPassphrase);
     assert!(wrong.message.contains("wrong passphrase"), "{wrong}");
     assert!(fresh.status().repository.is_none());
 
-    let opened = fresh.open_repository(open_request(&location, Some(PASSPHRASE), None)).await.unwrap();
+    let opened = fresh
+        .open_repository(open_request(&location, Some(PASSPHRASE), None))
+        .await
+        .unwrap();
     assert_eq!((opened.id.as_str(), opened.opened_with), (created.id.as_str(), Unlock::Passphrase));
 
     let other = App::start(paths(&dir.path().join("other")), None).await.unwrap();
@@ -149,23 +162,41 @@ async fn bad_locations_and_secrets_are_refused_with_what_to_do() {
         repository_label: String::new(),
     };
 
-    let err = app.create_repository(attempt(occupied.display().to_string(), PASSPHRASE)).await.unwrap_err();
+    let err = app
+        .create_repository(attempt(occupied.display().to_string(), PASSPHRASE))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("not empty"), "{err}");
     assert_eq!(std::fs::read_to_string(occupied.join("notes.txt")).unwrap(), "mine");
-    let err = app.create_repository(attempt("relative/path".into(), PASSPHRASE)).await.unwrap_err();
+    let err = app
+        .create_repository(attempt("relative/path".into(), PASSPHRASE))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("full path"), "{err}");
-    let err = app.create_repository(attempt(dir.path().join("new").display().to_string(), "short")).await.unwrap_err();
+    let err = app
+        .create_repository(attempt(dir.path().join("new").display().to_string(), "short"))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("too short"), "{err}");
     assert!(!dir.path().join("new").exists());
 
     let existing = dir.path().join("existing");
     create(&app, &existing).await;
-    let err = app.create_repository(attempt(existing.display().to_string(), PASSPHRASE)).await.unwrap_err();
+    let err = app
+        .create_repository(attempt(existing.display().to_string(), PASSPHRASE))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::AlreadyExists);
 
-    let err = app.open_repository(open_request(&occupied, Some(PASSPHRASE), None)).await.unwrap_err();
+    let err = app
+        .open_repository(open_request(&occupied, Some(PASSPHRASE), None))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotARepository);
-    let err = app.open_repository(open_request(&existing, None, Some("not a kit".into()))).await.unwrap_err();
+    let err = app
+        .open_repository(open_request(&existing, None, Some("not a kit".into())))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::WrongRecoveryKit);
     let err = app.open_repository(open_request(&existing, None, None)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
@@ -196,11 +227,16 @@ async fn key_slots_are_added_and_removed_but_never_the_last() {
     assert!(!bob.in_use);
     assert_eq!(app.key_slots().await.unwrap().len(), 2);
     let other = App::start(paths(&dir.path().join("bob")), None).await.unwrap();
-    other.open_repository(open_request(&location, Some("bob's own passphrase"), None)).await.unwrap();
+    other
+        .open_repository(open_request(&location, Some("bob's own passphrase"), None))
+        .await
+        .unwrap();
 
     app.remove_key(bob.id.clone()).await.unwrap();
     other.close_repository().await.unwrap();
-    let err = other.open_repository(open_request(&location, Some("bob's own passphrase"), None)).await;
+    let err = other
+        .open_repository(open_request(&location, Some("bob's own passphrase"), None))
+        .await;
     assert_eq!(err.unwrap_err().code, ErrorCode::WrongPassphrase, "a removed slot no longer opens");
 
     let last = app.key_slots().await.unwrap().remove(0);
@@ -271,7 +307,7 @@ async fn check_streams_progress_reports_health_and_can_be_cancelled() {
     assert!(result.healthy && result.read_data, "{result:?}");
     assert_eq!(result.snapshots, 2);
     assert!(result.bytes_verified >= 48 << 20);
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(!seen.is_empty(), "progress was streamed");
     assert!(seen.iter().any(|p| p.total_bytes.is_some()), "{seen:?}");
 
@@ -308,7 +344,10 @@ async fn a_run_cut_short_by_a_crash_shows_as_interrupted() {
     let profile = dir.path().join("profile");
     {
         let catalog = lifeboat_core::catalog::Catalog::open(&paths(&profile).catalog()).await.unwrap();
-        catalog.start_run(RunKind::Check, None, "Check (read all data)", chrono::Utc::now()).await.unwrap();
+        catalog
+            .start_run(RunKind::Check, None, "Check (read all data)", chrono::Utc::now())
+            .await
+            .unwrap();
     }
     let app = App::start(paths(&profile), None).await.unwrap();
     let history = runs(&app).await;

@@ -95,7 +95,10 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>> {
 }
 
 fn enum_text<T: Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T> {
@@ -211,7 +214,14 @@ impl Catalog {
     }
 
     /// Records how run `id` ended.
-    pub async fn finish_run(&self, id: i64, status: RunStatus, summary: &str, detail: &serde_json::Value, now: DateTime<Utc>) -> Result<()> {
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        summary: &str,
+        detail: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query("UPDATE runs SET status = ?2, summary = ?3, detail = ?4, finished_at = ?5 WHERE id = ?1")
             .bind(id)
             .bind(enum_text(status))
@@ -227,13 +237,15 @@ impl Catalog {
     /// Marks runs left `running` by a process that is gone as interrupted.
     /// Call once at start-up, before any run of this process begins.
     pub async fn mark_interrupted_runs(&self, now: DateTime<Utc>) -> Result<u64> {
-        let result = sqlx::query("UPDATE runs SET status = ?1, finished_at = ?2, summary = summary || ' (the app stopped during this run)' WHERE status = ?3")
-            .bind(enum_text(RunStatus::Interrupted))
-            .bind(timestamp(now))
-            .bind(enum_text(RunStatus::Running))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
+        let result = sqlx::query(
+            "UPDATE runs SET status = ?1, finished_at = ?2, summary = summary || ' (the app stopped during this run)' WHERE status = ?3",
+        )
+        .bind(enum_text(RunStatus::Interrupted))
+        .bind(timestamp(now))
+        .bind(enum_text(RunStatus::Running))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
         Ok(result.rows_affected())
     }
 
@@ -261,7 +273,9 @@ impl Catalog {
         if let Some(repository_id) = &filter.repository_id {
             query.push(" AND repository_id = ").push_bind(repository_id.clone());
         }
-        query.push(" ORDER BY started_at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit.unwrap_or(1000)));
+        query
+            .push(" ORDER BY started_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.unwrap_or(1000)));
         let rows = query.build().fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
         rows.iter()
             .map(|row| {
@@ -331,7 +345,10 @@ mod tests {
 
         let catalog = Catalog::open(&path).await.unwrap();
         let current = catalog.current_repository().await.unwrap().unwrap();
-        assert_eq!((current.id.as_str(), current.location.as_str(), current.label.as_str()), ("r1", "/mnt/a2", "team"));
+        assert_eq!(
+            (current.id.as_str(), current.location.as_str(), current.label.as_str()),
+            ("r1", "/mnt/a2", "team")
+        );
         assert_eq!((current.added_at, current.last_opened_at), (at(1), at(3)));
         let ids: Vec<_> = catalog.repositories().await.unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["r1", "r2"]);
@@ -350,10 +367,16 @@ mod tests {
             .unwrap();
         let prune = catalog.start_run(RunKind::Prune, Some("r1"), "prune", at(3)).await.unwrap();
         catalog.start_run(RunKind::Open, Some("r2"), "open", at(4)).await.unwrap();
-        catalog.finish_run(prune, RunStatus::Succeeded, "freed 1 MB", &serde_json::json!({}), at(5)).await.unwrap();
+        catalog
+            .finish_run(prune, RunStatus::Succeeded, "freed 1 MB", &serde_json::json!({}), at(5))
+            .await
+            .unwrap();
 
         let all = catalog.runs(&RunFilter::default()).await.unwrap();
-        assert_eq!(all.iter().map(|r| r.kind).collect::<Vec<_>>(), [RunKind::Open, RunKind::Prune, RunKind::Check]);
+        assert_eq!(
+            all.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [RunKind::Open, RunKind::Prune, RunKind::Check]
+        );
         assert_eq!(all[2].detail["problems"], 2);
         assert_eq!(all[2].finished_at, Some(at(2)));
 

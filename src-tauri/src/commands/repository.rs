@@ -1,4 +1,6 @@
-use lifeboat_api::{ApiError, AppStatus, CheckResult, CreateRequest, JobProgress, OpenRepository, OpenRequest, PruneResult, RepositoryOverview};
+use lifeboat_api::{
+    ApiError, AppStatus, CheckResult, CreateRequest, JobProgress, OpenRepository, OpenRequest, PruneResult, RepositoryOverview,
+};
 use tauri::ipc::Channel;
 
 use super::AppState;
@@ -33,7 +35,12 @@ pub async fn repository_overview(app: AppState<'_>) -> Result<RepositoryOverview
 
 #[tauri::command]
 #[tracing::instrument(skip(app, on_progress), err)]
-pub async fn check_repository(app: AppState<'_>, read_data: bool, job: u32, on_progress: Channel<JobProgress>) -> Result<CheckResult, ApiError> {
+pub async fn check_repository(
+    app: AppState<'_>,
+    read_data: bool,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<CheckResult, ApiError> {
     app.check(read_data, job, move |progress| {
         // The window may have gone away: progress is best effort.
         let _ = on_progress.send(progress);
