@@ -4,7 +4,7 @@
 //! lifeboat-api bindings` rewrites it.
 
 use lifeboat_core::catalog::{RunKind, RunStatus};
-use lifeboat_core::repo::manifest::SnapshotKind;
+use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use ts_rs::{Config, TS};
 
 use crate::dto::*;
@@ -29,7 +29,7 @@ pub fn typescript() -> String {
         declaration::<OpenRequest>(&config),
         declaration::<RepositoryOverview>(&config),
         declaration::<TagInfo>(&config),
-        declaration::<SnapshotInfo>(&config),
+        declaration::<SnapshotSummary>(&config),
         declaration::<SnapshotKind>(&config),
         declaration::<KeychainStatus>(&config),
         declaration::<KeySlotInfo>(&config),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{Run, RunKind, RunStatus};
 use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
-use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
+use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
 use lifeboat_core::repo::stats::{RepositoryStats, TagStats};
 use serde::{Deserialize, Serialize};
@@ -84,41 +84,10 @@ pub struct OpenRequest {
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
-pub struct SnapshotInfo {
-    pub id: String,
-    pub short_id: String,
-    pub tag: String,
-    pub kind: SnapshotKind,
-    pub label: Option<String>,
-    pub time: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub size: u64,
-    pub sha256: String,
-    pub host: String,
-}
-
-impl From<SnapshotSummary> for SnapshotInfo {
-    fn from(s: SnapshotSummary) -> Self {
-        SnapshotInfo {
-            id: s.id,
-            short_id: s.short_id,
-            tag: s.tag,
-            kind: s.kind,
-            label: s.label,
-            time: s.time,
-            end: s.end,
-            size: s.size,
-            sha256: s.sha256,
-            host: s.host,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, TS)]
 pub struct TagInfo {
     pub tag: String,
     pub snapshots: usize,
-    pub latest: SnapshotInfo,
+    pub latest: SnapshotSummary,
 }
 
 impl From<TagStats> for TagInfo {
@@ -126,7 +95,7 @@ impl From<TagStats> for TagInfo {
         TagInfo {
             tag: t.tag,
             snapshots: t.snapshots,
-            latest: t.latest.into(),
+            latest: t.latest,
         }
     }
 }

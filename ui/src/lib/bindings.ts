@@ -52,9 +52,13 @@ export type RepositoryOverview = { id: string, location: string, label: string, 
  */
 dedup_ratio: number | null, keychain: KeychainStatus, };
 
-export type TagInfo = { tag: string, snapshots: number, latest: SnapshotInfo, };
+export type TagInfo = { tag: string, snapshots: number, latest: SnapshotSummary, };
 
-export type SnapshotInfo = { id: string, short_id: string, tag: string, kind: SnapshotKind, label: string | null, time: string, end: string, size: number, sha256: string, host: string, };
+export type SnapshotSummary = { id: string, short_id: string, tag: string, kind: SnapshotKind, label: string | null, 
+/**
+ * Start of the backup.
+ */
+time: string, end: string, size: number, sha256: string, host: string, user: string, };
 
 export type SnapshotKind = "manual" | "scheduled" | "checkpoint";
 

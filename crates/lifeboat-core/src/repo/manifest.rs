@@ -238,6 +238,7 @@ pub fn remove_latest(repo: &Repository, name: &str) -> Result<()> {
 
 /// A snapshot as listed: what `lifeboat snapshots --json` prints.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SnapshotSummary {
     pub id: String,
     pub short_id: String,
