@@ -37,6 +37,7 @@ const overview: RepositoryOverview = {
         size: 512 * 1024 * 1024,
         sha256: "00",
         host: "db1",
+        user: "postgres",
       },
     },
   ],

@@ -102,6 +102,19 @@ pub enum Error {
     #[error("the app's catalog at {path} cannot be used: {detail}")]
     Catalog { path: PathBuf, detail: String },
 
+    #[error(
+        "the server runs PostgreSQL {needed}, so Lifeboat needs pg_dump {needed} or newer ({found}). Install the \
+         PostgreSQL {needed} client tools (Debian/Ubuntu: `apt install postgresql-client-{needed}` from apt.postgresql.org; \
+         macOS: `brew install postgresql@{needed}`), or point --pg-bin at their bin folder"
+    )]
+    PgToolsMissing { needed: u32, found: String },
+
+    #[error("{action} {target}: {detail}")]
+    Postgres { action: &'static str, target: String, detail: String },
+
+    #[error("the backup of {target} failed, so no snapshot was made and nothing earlier changed: {detail}")]
+    DumpFailed { target: String, detail: String },
+
     #[error("cancelled")]
     Cancelled,
 }

@@ -10,6 +10,8 @@
 //! - [`crypto`]: the master key, key slots, recovery kits, the keychain cache.
 //! - [`backend`]: where the repository's bytes live.
 //! - [`progress`]: how long jobs report progress and get cancelled.
+//! - [`pg`]: PostgreSQL connections, client tools, inspection; [`jobs`]:
+//!   backups (and, next, verify and restore) of databases.
 //! - [`catalog`]: the workstation's own state (SQLite): known repositories,
 //!   settings, run history. [`paths`]: where it lives.
 //!
@@ -33,7 +35,9 @@ pub mod backend;
 pub mod catalog;
 pub mod crypto;
 mod error;
+pub mod jobs;
 pub mod paths;
+pub mod pg;
 pub mod progress;
 pub mod repo;
 

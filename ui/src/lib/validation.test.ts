@@ -5,6 +5,7 @@ import {
   passphraseStrength,
   validateAddKey,
   validateCreate,
+  validateKitPath,
   validateLocation,
   validateNewPassphrase,
   validateOpen,
@@ -90,5 +91,12 @@ describe("form validation", () => {
   it("wants a label for a new key", () => {
     expect(validateAddKey({ label: "", passphrase: "long enough", confirm: "long enough" })?.field).toBe("label");
     expect(validateAddKey({ label: "Maria", passphrase: "long enough", confirm: "long enough" })).toBeNull();
+  });
+
+  it("wants the full path of the recovery kit's file", () => {
+    expect(validateKitPath("/home/ana/lifeboat-recovery-kit.txt")).toBeNull();
+    const problem = validateKitPath("kit.txt");
+    expect(problem?.field).toBe("path");
+    expect(problem?.message).toMatch(/full path of the file to write the recovery kit to/);
   });
 });

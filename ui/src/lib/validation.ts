@@ -108,3 +108,9 @@ export function validateAddKey(input: AddKeyInput): FieldError<"label" | "passph
   }
   return validateNewPassphrase(input.passphrase, input.confirm);
 }
+
+/** Where to save a recovery kit. */
+export function validateKitPath(path: string): FieldError<"path"> | null {
+  const message = validateLocation(path, "the file to write the recovery kit to");
+  return message ? { field: "path", message } : null;
+}

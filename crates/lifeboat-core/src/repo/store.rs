@@ -56,8 +56,31 @@ pub struct PutReport {
     pub seconds: f64,
 }
 
+/// The stream as stored, before its snapshot exists.
+#[derive(Clone, Debug)]
+pub struct StoredStream {
+    pub size: u64,
+    pub sha256: String,
+}
+
 /// Reads `input` to its end and stores it as a new snapshot.
 pub fn put(repo: &Repository, input: &mut dyn Read, options: &PutOptions, progress: &dyn Progress) -> Result<PutReport> {
+    put_gated(repo, input, options, progress, &mut |_| Ok(BTreeMap::new()))
+}
+
+/// [`put`], with `gate` deciding at the end of the stream whether the
+/// snapshot is made: it sees the stored stream, returns metadata to add to
+/// the manifest, or an error, in which case no manifest is written and no
+/// pointer moves (the stored packs are leftovers for `prune`). A producer
+/// that can fail after writing its last byte (`pg_dump` exiting non-zero)
+/// says so here.
+pub fn put_gated(
+    repo: &Repository,
+    input: &mut dyn Read,
+    options: &PutOptions,
+    progress: &dyn Progress,
+    gate: &mut dyn FnMut(&StoredStream) -> Result<BTreeMap<String, serde_json::Value>>,
+) -> Result<PutReport> {
     manifest::validate_tag(&options.tag)?;
     let _lock = lock::acquire(repo, false, "backup", options.lock_wait)?;
     let started = Instant::now();
@@ -77,6 +100,11 @@ pub fn put(repo: &Repository, input: &mut dyn Read, options: &PutOptions, progre
     };
 
     let sha256 = hex(&sha.finalize());
+    let mut metadata = options.metadata.clone();
+    metadata.extend(gate(&StoredStream {
+        size,
+        sha256: sha256.clone(),
+    })?);
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         tag: options.tag.clone(),
@@ -90,7 +118,7 @@ pub fn put(repo: &Repository, input: &mut dyn Read, options: &PutOptions, progre
         sha256: sha256.clone(),
         chunks: outcome.chunks,
         blob_lists: outcome.blob_lists,
-        metadata: options.metadata.clone(),
+        metadata,
     };
     let id = manifest::save(repo, &manifest)?;
     let snapshot = Snapshot { id: id.clone(), manifest };

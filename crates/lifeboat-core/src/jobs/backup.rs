@@ -1,0 +1,258 @@
+//! Backing up one PostgreSQL database: `pg_dump` (custom format,
+//! uncompressed, so chunks deduplicate) streamed straight into the
+//! repository, with the cluster globals, the extension list and exact row
+//! counts taken in the same snapshot as the dump.
+//!
+//! A dump that fails in any way — `pg_dump` exiting non-zero, printing an
+//! error, the server going away, a stream that is not a custom-format
+//! archive — makes no snapshot and moves no pointer.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::Connection;
+
+use crate::error::{Error, Result};
+use crate::pg::inspect::{self, pg_error};
+use crate::pg::{tools, ConnectionSpec};
+use crate::progress::Progress;
+use crate::repo::manifest::SnapshotKind;
+use crate::repo::store::{self, PutOptions, StoredStream};
+use crate::repo::Repository;
+
+/// What every custom-format archive starts with.
+const ARCHIVE_MAGIC: &[u8] = b"PGDMP";
+/// Options the dump is taken with, recorded in the manifest.
+const DUMP_OPTIONS: [&str; 2] = ["--format=custom", "--compress=0"];
+
+#[derive(Clone, Debug, Default)]
+pub struct BackupOptions {
+    /// The snapshot's tag: the connection's name, or the database's.
+    pub name: String,
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    /// The catalog connection this backup belongs to, if any.
+    pub connection: Option<String>,
+    /// Use the client tools in this folder instead of searching.
+    pub pg_bin: Option<PathBuf>,
+    /// Include role passwords (hashes) in the stored globals.
+    pub role_passwords: bool,
+    pub lock_wait: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BackupReport {
+    pub snapshot_id: String,
+    pub name: String,
+    pub database: String,
+    pub server_version: String,
+    pub pg_dump_version: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Bytes of new packs this backup added to the repository.
+    pub added_bytes: u64,
+    pub tables: usize,
+    pub rows: u64,
+    pub seconds: f64,
+    /// Things worth telling that did not stop the backup.
+    pub warnings: Vec<String>,
+}
+
+/// Runs `tool` with the connection's environment and returns its stdout.
+fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
+    let output = Command::new(tool)
+        .args(args)
+        .envs(spec.libpq_env())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    }
+}
+
+/// Captures the stream's first bytes on their way through.
+struct HeadCapture<R> {
+    inner: R,
+    head: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+}
+
+impl<R: Read> Read for HeadCapture<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut head = self.head.borrow_mut();
+        let wanted = ARCHIVE_MAGIC.len().saturating_sub(head.len()).min(n);
+        head.extend_from_slice(&buf[..wanted]);
+        Ok(n)
+    }
+}
+
+/// Lines of `pg_dump`'s stderr that report errors (warnings are not).
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains("error:") || l.contains("FATAL:") || l.contains("ERROR:")).collect()
+}
+
+/// Waits for `child`, returning why it failed, if it did.
+fn dump_outcome(child: &mut Child, stderr: &str) -> std::result::Result<(), String> {
+    let status = child.wait().map_err(|e| format!("waiting for pg_dump: {e}"))?;
+    let errors = error_lines(stderr);
+    if !status.success() {
+        let detail = if errors.is_empty() { stderr.trim().to_string() } else { errors.join("; ") };
+        return Err(format!("pg_dump exited with {status}: {detail}"));
+    }
+    if !errors.is_empty() {
+        return Err(format!("pg_dump reported: {}", errors.join("; ")));
+    }
+    Ok(())
+}
+
+/// Backs up `spec`'s database into `repo` as a new snapshot.
+pub async fn backup(repo: Arc<Repository>, spec: &ConnectionSpec, options: &BackupOptions, progress: Arc<dyn Progress>) -> Result<BackupReport> {
+    let started = Instant::now();
+    let target = spec.display_url();
+    let failed = |detail: String| Error::DumpFailed {
+        target: target.clone(),
+        detail,
+    };
+    let info = inspect::inspect(spec).await?;
+    let pg = tools::find(info.server_major(), options.pg_bin.as_deref())?;
+    let mut warnings = Vec::new();
+
+    // Globals first: small, and a failure here is only a warning (a role
+    // without superuser rights may not read them all).
+    let database_arg = format!("--database={}", spec.database);
+    let mut globals_args = vec!["--globals-only", "--no-password", database_arg.as_str()];
+    if !options.role_passwords {
+        globals_args.push("--no-role-passwords");
+    }
+    let globals = match run_tool(&pg.tool("pg_dumpall"), &globals_args, spec) {
+        Ok(sql) => Some(String::from_utf8_lossy(&sql).into_owned()),
+        Err(e) => {
+            warnings.push(format!("the cluster's roles could not be saved (restores will need them to exist): {e}"));
+            None
+        }
+    };
+
+    // One snapshot for the dump and the row counts.
+    let mut conn = inspect::connect(spec).await?;
+    let mut tx = conn.begin().await.map_err(|e| pg_error("starting a transaction on", spec, e))?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| pg_error("starting a snapshot on", spec, e))?;
+    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| pg_error("exporting a snapshot from", spec, e))?;
+
+    let snapshot_arg = format!("--snapshot={snapshot}");
+    let mut child = Command::new(pg.tool("pg_dump"))
+        .args(DUMP_OPTIONS)
+        .args(["--no-password", snapshot_arg.as_str()])
+        .envs(spec.libpq_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run {}: {e}", pg.tool("pg_dump").display())))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+    let mut stderr_reader = Some(std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr_pipe.read_to_string(&mut text);
+        text
+    }));
+
+    let (counts_tx, counts_rx) = std::sync::mpsc::channel::<Result<BTreeMap<String, u64>>>();
+    let mut metadata = BTreeMap::new();
+    metadata.insert("source".into(), serde_json::json!("postgresql"));
+    metadata.insert("database".into(), serde_json::json!(spec.database));
+    metadata.insert("server".into(), serde_json::json!(format!("{}:{}", spec.host, spec.port)));
+    metadata.insert("user".into(), serde_json::json!(spec.user));
+    if let Some(connection) = &options.connection {
+        metadata.insert("connection".into(), serde_json::json!(connection));
+    }
+    metadata.insert("server_version".into(), serde_json::json!(info.server_version));
+    metadata.insert("server_version_num".into(), serde_json::json!(info.server_version_num));
+    metadata.insert("pg_dump_version".into(), serde_json::json!(pg.version));
+    metadata.insert("dump_options".into(), serde_json::json!(DUMP_OPTIONS));
+    metadata.insert("extensions".into(), serde_json::json!(info.extensions));
+    metadata.insert("roles".into(), serde_json::json!(info.roles));
+    metadata.insert("schemas".into(), serde_json::json!(info.schemas));
+    metadata.insert("database_size".into(), serde_json::json!(info.size_bytes));
+    if let Some(globals) = &globals {
+        metadata.insert("globals_sql".into(), serde_json::json!(globals));
+    }
+    let put_options = PutOptions {
+        tag: options.name.clone(),
+        kind: options.kind,
+        label: options.label.clone(),
+        metadata,
+        lock_wait: options.lock_wait,
+    };
+
+    let put_progress = progress.clone();
+    let fail_target = target.clone();
+    let storing = tokio::task::spawn_blocking(move || {
+        let head = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut reader = HeadCapture {
+            inner: stdout,
+            head: head.clone(),
+        };
+        let result = {
+            let mut gate = |stream: &StoredStream| -> Result<BTreeMap<String, serde_json::Value>> {
+                let failed = |detail: String| Error::DumpFailed {
+                    target: fail_target.clone(),
+                    detail,
+                };
+                let stderr = stderr_reader.take().map(|r| r.join().unwrap_or_default()).unwrap_or_default();
+                dump_outcome(&mut child, &stderr).map_err(failed)?;
+                if !head.borrow().starts_with(ARCHIVE_MAGIC) || stream.size < 64 {
+                    return Err(failed(format!(
+                        "pg_dump produced {} bytes that are not a custom-format archive",
+                        stream.size
+                    )));
+                }
+                let counts = counts_rx
+                    .recv()
+                    .unwrap_or_else(|_| Err(failed("the row counts were not taken".into())))?;
+                Ok(BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]))
+            };
+            store::put_gated(&repo, &mut reader, &put_options, put_progress.as_ref(), &mut gate)
+        };
+        if result.is_err() {
+            // Cancelled or failed while pg_dump may still run: stop it.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        result
+    });
+
+    let counts = inspect::row_counts(&mut tx, spec).await;
+    let (tables, rows) = counts.as_ref().map(|c| (c.len(), c.values().sum())).unwrap_or((0, 0));
+    let _ = counts_tx.send(counts);
+    let stored = storing.await.map_err(|e| failed(format!("the backup stopped unexpectedly: {e}")))?;
+    let _ = tx.commit().await;
+    let report = stored?;
+    Ok(BackupReport {
+        snapshot_id: report.snapshot_id,
+        name: options.name.clone(),
+        database: spec.database.clone(),
+        server_version: info.server_version,
+        pg_dump_version: pg.version,
+        size: report.size,
+        sha256: report.sha256,
+        added_bytes: report.added_bytes,
+        tables,
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+        warnings,
+    })
+}

@@ -1,0 +1,5 @@
+//! Jobs over PostgreSQL databases: one file per operation. Each takes an
+//! options struct, reports through [`crate::progress::Progress`], and
+//! returns a typed report.
+
+pub mod backup;

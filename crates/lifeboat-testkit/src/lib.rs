@@ -1,0 +1,175 @@
+//! Test support shared by Lifeboat's suites. [`PgCluster`] is a real,
+//! throwaway PostgreSQL server: `initdb` into a temp folder, `pg_ctl start`
+//! on a free port with its socket in that folder, stopped and deleted on drop.
+//! No service on the machine is used or needed.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Where the server binaries of `major` are: `LIFEBOAT_TEST_PG_BIN` first,
+/// then the Debian/Ubuntu and RHEL layouts.
+pub fn server_bin_dir(major: u32) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LIFEBOAT_TEST_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    [format!("/usr/lib/postgresql/{major}/bin"), format!("/usr/pgsql-{major}/bin")]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|dir| dir.join("initdb").exists())
+}
+
+/// The newest installed server major, if any.
+pub fn newest_server_major() -> Option<u32> {
+    (10..=30).rev().find(|major| server_bin_dir(*major).is_some())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn check(output: Output, what: &str) -> Output {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A running throwaway cluster. The superuser is `postgres` (trust auth
+/// over TCP on 127.0.0.1 unless [`PgCluster::start_with_password`]).
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    pub major: u32,
+    /// The superuser's password, when password authentication is on.
+    pub password: Option<String>,
+}
+
+impl PgCluster {
+    /// Starts a cluster of the newest installed major; panics with what to
+    /// install when there is none.
+    pub fn start() -> PgCluster {
+        Self::start_inner(None)
+    }
+
+    /// Starts a cluster that requires `password` for `postgres` over TCP.
+    pub fn start_with_password(password: &str) -> PgCluster {
+        Self::start_inner(Some(password))
+    }
+
+    fn start_inner(password: Option<&str>) -> PgCluster {
+        let major = newest_server_major()
+            .expect("no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN");
+        let bin = server_bin_dir(major).unwrap();
+        let dir = tempfile::Builder::new().prefix("lifeboat-pg-").tempdir().unwrap();
+        // initdb and postgres refuse to run as root: run them as `nobody`.
+        if is_root() {
+            check(Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir.path()).output().unwrap(), "chown");
+        }
+        let data = dir.path().join("data");
+        let mut initdb = vec![bin.join("initdb").display().to_string(), "-D".into(), data.display().to_string()];
+        initdb.extend(["-U", "postgres", "--encoding=UTF8", "--locale=C", "--no-sync"].map(String::from));
+        if let Some(password) = password {
+            let file = dir.path().join("pwfile");
+            std::fs::write(&file, password).unwrap();
+            if is_root() {
+                check(Command::new("chown").args(["nobody:nogroup"]).arg(&file).output().unwrap(), "chown");
+            }
+            initdb.extend(["--auth-host=scram-sha-256".into(), "--auth-local=trust".into(), format!("--pwfile={}", file.display())]);
+        } else {
+            initdb.extend(["--auth=trust".into()]);
+        }
+        check(as_server_user(&initdb).output().unwrap(), "initdb");
+        let port = free_port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
+            dir.path().display()
+        );
+        let start = [
+            bin.join("pg_ctl").display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+            "-l".into(),
+            dir.path().join("server.log").display().to_string(),
+            "-o".into(),
+            options,
+            "-w".into(),
+            "start".into(),
+        ];
+        check(as_server_user(&start).output().unwrap(), "pg_ctl start");
+        PgCluster {
+            dir,
+            bin,
+            port,
+            major,
+            password: password.map(str::to_owned),
+        }
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/DB` (no password in it).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Runs SQL through `psql` as the superuser on `database`; panics on error.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let output = self.psql_command(database, sql).output().unwrap();
+        String::from_utf8(check(output, &format!("psql {sql:.80}")).stdout).unwrap().trim().to_string()
+    }
+
+    /// `psql` ready to run `sql`, for callers that expect failure.
+    pub fn psql_command(&self, database: &str, sql: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(["-d", database, "-c", sql]);
+        if let Some(password) = &self.password {
+            cmd.env("PGPASSWORD", password);
+        }
+        cmd
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`): a server that
+    /// goes away under a running job.
+    pub fn kill(&self) {
+        let stop = [
+            self.bin.join("pg_ctl").display().to_string(),
+            "-D".into(),
+            self.dir.path().join("data").display().to_string(),
+            "-m".into(),
+            "immediate".into(),
+            "stop".into(),
+        ];
+        let _ = as_server_user(&stop).output();
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn as_server_user(argv: &[String]) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "nobody", "--"]).args(argv);
+        cmd
+    } else {
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    }
+}
