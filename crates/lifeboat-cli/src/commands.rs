@@ -19,7 +19,7 @@ use crate::credentials::{self, open_repo};
 use crate::progress::Bars;
 use crate::GlobalArgs;
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -27,7 +27,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// "1.23 GiB".
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -3,6 +3,7 @@
 //! JSON with `--json`). No repository logic lives here.
 
 mod commands;
+mod database;
 mod credentials;
 mod progress;
 
@@ -75,6 +76,8 @@ enum Command {
     Key(commands::KeyCommand),
     /// Remove stale locks left by jobs that died.
     Unlock(commands::UnlockArgs),
+    /// Back up a PostgreSQL database (pg_dump streamed into the repository); prints the snapshot id.
+    Backup(database::BackupArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Prune(a) => commands::prune(g, a),
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
+        Command::Backup(a) => database::backup(g, a),
     };
     match result {
         Ok(code) => code,

@@ -212,6 +212,12 @@ pub async fn backup(repo: Arc<Repository>, spec: &ConnectionSpec, options: &Back
                     target: fail_target.clone(),
                     detail,
                 };
+                // Counts first: when they fail (no right to read a table), the
+                // aborted transaction is also why pg_dump failed.
+                let counts = counts_rx
+                    .recv()
+                    .unwrap_or_else(|_| Err(failed("the row counts were not taken".into())))
+                    .map_err(|e| failed(e.to_string()))?;
                 let stderr = stderr_reader.take().map(|r| r.join().unwrap_or_default()).unwrap_or_default();
                 dump_outcome(&mut child, &stderr).map_err(failed)?;
                 if !head.borrow().starts_with(ARCHIVE_MAGIC) || stream.size < 64 {
@@ -220,9 +226,6 @@ pub async fn backup(repo: Arc<Repository>, spec: &ConnectionSpec, options: &Back
                         stream.size
                     )));
                 }
-                let counts = counts_rx
-                    .recv()
-                    .unwrap_or_else(|_| Err(failed("the row counts were not taken".into())))?;
                 Ok(BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]))
             };
             store::put_gated(&repo, &mut reader, &put_options, put_progress.as_ref(), &mut gate)
