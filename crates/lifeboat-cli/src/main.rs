@@ -3,8 +3,8 @@
 //! JSON with `--json`). No repository logic lives here.
 
 mod commands;
-mod database;
 mod credentials;
+mod database;
 mod progress;
 
 use std::path::PathBuf;

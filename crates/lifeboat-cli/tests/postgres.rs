@@ -47,10 +47,7 @@ fn backup_streams_pg_dump_with_row_counts_and_a_checkpoint_label() {
     sample_database(&cluster, "shop");
     let repo = TestRepo::new();
     let url = cluster.url("shop");
-    let out = repo.ok(
-        &["backup", "--db", &url, "--checkpoint", "before 15 -> 16 upgrade", "--json"],
-        None,
-    );
+    let out = repo.ok(&["backup", "--db", &url, "--checkpoint", "before 15 -> 16 upgrade", "--json"], None);
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let id = report["snapshot_id"].as_str().unwrap();
     assert_eq!(report["name"], "shop");
@@ -68,10 +65,20 @@ fn backup_streams_pg_dump_with_row_counts_and_a_checkpoint_label() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("shop.dump");
     std::fs::write(&file, &dump).unwrap();
-    let list = Command::new(cluster.bin_dir().join("pg_restore")).arg("--list").arg(&file).output().unwrap();
+    let list = Command::new(cluster.bin_dir().join("pg_restore"))
+        .arg("--list")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
     let toc = String::from_utf8_lossy(&list.stdout);
-    for entry in ["TABLE sales customers", "VIEW sales recent", "FUNCTION sales customer_count", "EXTENSION - citext", "BLOB"] {
+    for entry in [
+        "TABLE sales customers",
+        "VIEW sales recent",
+        "FUNCTION sales customer_count",
+        "EXTENSION - citext",
+        "BLOB",
+    ] {
         assert!(toc.contains(entry), "{entry} missing from the archive:\n{toc}");
     }
 
@@ -97,7 +104,10 @@ fn a_failed_dump_leaves_no_snapshot_and_says_why() {
     assert!(err.contains("does not exist"), "{err}");
 
     // A table pg_dump may not read: pg_dump exits non-zero.
-    cluster.psql("shop", "CREATE ROLE reader LOGIN; GRANT CONNECT ON DATABASE shop TO reader; GRANT USAGE ON SCHEMA sales TO reader");
+    cluster.psql(
+        "shop",
+        "CREATE ROLE reader LOGIN; GRANT CONNECT ON DATABASE shop TO reader; GRANT USAGE ON SCHEMA sales TO reader",
+    );
     let reader_url = format!("postgres://reader@127.0.0.1:{}/shop", cluster.port);
     let err = repo.fails(&["backup", "--db", &reader_url, "--name", "shop"], None);
     assert!(err.contains("no snapshot was made") && err.contains("permission denied"), "{err}");
@@ -129,10 +139,67 @@ fn no_suitable_pg_dump_names_the_version_needed() {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let err = repo.fails(
-        &["backup", "--db", &cluster.url("postgres"), "--pg-bin", &dir.path().display().to_string()],
+        &[
+            "backup",
+            "--db",
+            &cluster.url("postgres"),
+            "--pg-bin",
+            &dir.path().display().to_string(),
+        ],
         None,
     );
     let major = cluster.major.to_string();
     assert!(err.contains(&format!("needs pg_dump {major} or newer")), "{err}");
-    assert!(err.contains("9.6.24") && err.contains(&format!("postgresql-client-{major}")), "{err}");
+    assert!(
+        err.contains("9.6.24") && err.contains(&format!("postgresql-client-{major}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_server_stopping_mid_dump_leaves_no_snapshot() {
+    let cluster = PgCluster::start();
+    sample_database(&cluster, "shop");
+    let repo = TestRepo::new();
+    // Another session holds a lock, so the dump is surely under way (waiting
+    // on it) when the server stops.
+    let mut holder = cluster
+        .psql_command(
+            "shop",
+            "BEGIN; LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+        )
+        .spawn()
+        .unwrap();
+    let waiting = || {
+        cluster.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('lifeboat', 'pg_dump') AND wait_event_type = 'Lock'",
+        )
+    };
+    while cluster.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation IS NOT NULL",
+    ) == "0"
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let backup = repo
+        .cmd(&["backup", "--db", &cluster.url("shop")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while waiting() == "0" {
+        assert!(started.elapsed().as_secs() < 30, "the backup never reached the locked table");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cluster.kill();
+    let out = backup.wait_with_output().unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no snapshot was made"), "{err}");
+    let snapshots: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    assert_eq!(snapshots, serde_json::json!([]));
 }

@@ -110,7 +110,11 @@ pub enum Error {
     PgToolsMissing { needed: u32, found: String },
 
     #[error("{action} {target}: {detail}")]
-    Postgres { action: &'static str, target: String, detail: String },
+    Postgres {
+        action: &'static str,
+        target: String,
+        detail: String,
+    },
 
     #[error("the backup of {target} failed, so no snapshot was made and nothing earlier changed: {detail}")]
     DumpFailed { target: String, detail: String },

@@ -25,7 +25,11 @@ pub fn newest_server_major() -> Option<u32> {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false)
 }
 
 fn free_port() -> u16 {
@@ -66,13 +70,21 @@ impl PgCluster {
     }
 
     fn start_inner(password: Option<&str>) -> PgCluster {
-        let major = newest_server_major()
-            .expect("no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN");
+        let major = newest_server_major().expect(
+            "no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN",
+        );
         let bin = server_bin_dir(major).unwrap();
         let dir = tempfile::Builder::new().prefix("lifeboat-pg-").tempdir().unwrap();
         // initdb and postgres refuse to run as root: run them as `nobody`.
         if is_root() {
-            check(Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir.path()).output().unwrap(), "chown");
+            check(
+                Command::new("chown")
+                    .args(["-R", "nobody:nogroup"])
+                    .arg(dir.path())
+                    .output()
+                    .unwrap(),
+                "chown",
+            );
         }
         let data = dir.path().join("data");
         let mut initdb = vec![bin.join("initdb").display().to_string(), "-D".into(), data.display().to_string()];
@@ -83,7 +95,11 @@ impl PgCluster {
             if is_root() {
                 check(Command::new("chown").args(["nobody:nogroup"]).arg(&file).output().unwrap(), "chown");
             }
-            initdb.extend(["--auth-host=scram-sha-256".into(), "--auth-local=trust".into(), format!("--pwfile={}", file.display())]);
+            initdb.extend([
+                "--auth-host=scram-sha-256".into(),
+                "--auth-local=trust".into(),
+                format!("--pwfile={}", file.display()),
+            ]);
         } else {
             initdb.extend(["--auth=trust".into()]);
         }
@@ -126,15 +142,30 @@ impl PgCluster {
     /// Runs SQL through `psql` as the superuser on `database`; panics on error.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let output = self.psql_command(database, sql).output().unwrap();
-        String::from_utf8(check(output, &format!("psql {sql:.80}")).stdout).unwrap().trim().to_string()
+        String::from_utf8(check(output, &format!("psql {sql:.80}")).stdout)
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// `psql` ready to run `sql`, for callers that expect failure.
     pub fn psql_command(&self, database: &str, sql: &str) -> Command {
         let mut cmd = Command::new(self.bin.join("psql"));
-        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-p"])
-            .arg(self.port.to_string())
-            .args(["-d", database, "-c", sql]);
+        cmd.args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(self.port.to_string())
+        .args(["-d", database, "-c", sql]);
         if let Some(password) = &self.password {
             cmd.env("PGPASSWORD", password);
         }

@@ -96,7 +96,10 @@ impl<R: Read> Read for HeadCapture<R> {
 
 /// Lines of `pg_dump`'s stderr that report errors (warnings are not).
 fn error_lines(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.contains("error:") || l.contains("FATAL:") || l.contains("ERROR:")).collect()
+    stderr
+        .lines()
+        .filter(|l| l.contains("error:") || l.contains("FATAL:") || l.contains("ERROR:"))
+        .collect()
 }
 
 /// Waits for `child`, returning why it failed, if it did.
@@ -104,7 +107,11 @@ fn dump_outcome(child: &mut Child, stderr: &str) -> std::result::Result<(), Stri
     let status = child.wait().map_err(|e| format!("waiting for pg_dump: {e}"))?;
     let errors = error_lines(stderr);
     if !status.success() {
-        let detail = if errors.is_empty() { stderr.trim().to_string() } else { errors.join("; ") };
+        let detail = if errors.is_empty() {
+            stderr.trim().to_string()
+        } else {
+            errors.join("; ")
+        };
         return Err(format!("pg_dump exited with {status}: {detail}"));
     }
     if !errors.is_empty() {
@@ -114,7 +121,12 @@ fn dump_outcome(child: &mut Child, stderr: &str) -> std::result::Result<(), Stri
 }
 
 /// Backs up `spec`'s database into `repo` as a new snapshot.
-pub async fn backup(repo: Arc<Repository>, spec: &ConnectionSpec, options: &BackupOptions, progress: Arc<dyn Progress>) -> Result<BackupReport> {
+pub async fn backup(
+    repo: Arc<Repository>,
+    spec: &ConnectionSpec,
+    options: &BackupOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<BackupReport> {
     let started = Instant::now();
     let target = spec.display_url();
     let failed = |detail: String| Error::DumpFailed {
@@ -135,7 +147,9 @@ pub async fn backup(repo: Arc<Repository>, spec: &ConnectionSpec, options: &Back
     let globals = match run_tool(&pg.tool("pg_dumpall"), &globals_args, spec) {
         Ok(sql) => Some(String::from_utf8_lossy(&sql).into_owned()),
         Err(e) => {
-            warnings.push(format!("the cluster's roles could not be saved (restores will need them to exist): {e}"));
+            warnings.push(format!(
+                "the cluster's roles could not be saved (restores will need them to exist): {e}"
+            ));
             None
         }
     };

@@ -12,7 +12,8 @@ use super::ConnectionSpec;
 use crate::error::{Error, Result};
 
 /// Schemas that belong to PostgreSQL itself.
-const SYSTEM_SCHEMAS: &str = "nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'";
+const SYSTEM_SCHEMAS: &str =
+    "nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
@@ -178,7 +179,11 @@ pub async fn row_counts(conn: &mut PgConnection, spec: &ConnectionSpec) -> Resul
     .map_err(|e| pg_error("listing the tables of", spec, e))?;
     let mut counts = std::collections::BTreeMap::new();
     for (schema, table) in tables {
-        let sql = format!("SELECT count(*) FROM ONLY {}.{}", super::quote_ident(&schema), super::quote_ident(&table));
+        let sql = format!(
+            "SELECT count(*) FROM ONLY {}.{}",
+            super::quote_ident(&schema),
+            super::quote_ident(&table)
+        );
         let count: i64 = sqlx::query_scalar(&sql)
             .fetch_one(&mut *conn)
             .await

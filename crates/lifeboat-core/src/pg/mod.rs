@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn urls_parse_and_never_show_their_password() {
         let spec = ConnectionSpec::parse_url("postgres://app%40corp:s%3Acret@db.example:6543/sales?sslmode=require").unwrap();
-        assert_eq!((spec.user.as_str(), spec.host.as_str(), spec.port), ("app@corp", "db.example", 6543));
+        assert_eq!(
+            (spec.user.as_str(), spec.host.as_str(), spec.port),
+            ("app@corp", "db.example", 6543)
+        );
         assert_eq!((spec.database.as_str(), spec.tls), ("sales", TlsMode::Require));
         assert_eq!(spec.password.as_deref().map(String::as_str), Some("s:cret"));
         assert_eq!(spec.display_url(), "postgres://app@corp@db.example:6543/sales");

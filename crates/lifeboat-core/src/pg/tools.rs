@@ -29,18 +29,22 @@ impl PgTools {
 
 /// Folders where PostgreSQL installations put their tools, per platform.
 fn candidate_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     let patterns = [
-        "/usr/lib/postgresql/*/bin",                         // Debian, Ubuntu
-        "/usr/pgsql-*/bin",                                  // RHEL, Fedora (PGDG)
-        "/opt/homebrew/opt/postgresql@*/bin",                // Homebrew, Apple silicon
-        "/usr/local/opt/postgresql@*/bin",                   // Homebrew, Intel
+        "/usr/lib/postgresql/*/bin",                          // Debian, Ubuntu
+        "/usr/pgsql-*/bin",                                   // RHEL, Fedora (PGDG)
+        "/opt/homebrew/opt/postgresql@*/bin",                 // Homebrew, Apple silicon
+        "/usr/local/opt/postgresql@*/bin",                    // Homebrew, Intel
         "/Applications/Postgres.app/Contents/Versions/*/bin", // Postgres.app
-        "C:/Program Files/PostgreSQL/*/bin",                 // EDB installer
+        "C:/Program Files/PostgreSQL/*/bin",                  // EDB installer
     ];
     for pattern in patterns {
         let (parent, rest) = pattern.split_once('*').expect("pattern has a star");
-        let Some((prefix_dir, name_prefix)) = parent.rsplit_once('/') else { continue };
+        let Some((prefix_dir, name_prefix)) = parent.rsplit_once('/') else {
+            continue;
+        };
         let Ok(entries) = std::fs::read_dir(prefix_dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -91,7 +95,10 @@ pub fn find(server_major: u32, explicit: Option<&Path>) -> Result<PgTools> {
     let found = if candidates.is_empty() {
         "none found".to_string()
     } else {
-        let list: Vec<String> = candidates.iter().map(|t| format!("{} in {}", t.version, t.bin_dir.display())).collect();
+        let list: Vec<String> = candidates
+            .iter()
+            .map(|t| format!("{} in {}", t.version, t.bin_dir.display()))
+            .collect();
         format!("found only {}", list.join(", "))
     };
     Err(Error::PgToolsMissing {
