@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use chrono::Utc;
 use lifeboat_core::jobs::backup::{self, BackupOptions};
+use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
+use lifeboat_core::repo::manifest;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::SnapshotKind;
 
@@ -100,5 +103,157 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
             human_bytes(report.added_bytes)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+    /// PostgreSQL client tools folder (pg_restore...), instead of searching.
+    #[arg(long, env = "LIFEBOAT_PG_BIN")]
+    pg_bin: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn verify(g: &GlobalArgs, a: &VerifyArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    let report = restore::verify(&repo, &snapshot, a.pg_bin.as_deref(), &Bars::new(), g.lock_wait())?;
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "snapshot {} is intact: {} authenticated, SHA-256 {} matches, pg_restore read {} archive entries ({:.1}s)",
+            &report.snapshot_id[..8],
+            human_bytes(report.size),
+            &report.sha256[..16],
+            report.archive_entries,
+            report.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+    /// The database to restore into: postgres://user@host:port/database.
+    #[arg(long)]
+    to: String,
+    /// Replace a non-empty database (it is kept, renamed) or restore onto an older server.
+    #[arg(long)]
+    force: bool,
+    /// Parallel pg_restore jobs (the archive is first written, verified, to a temporary file).
+    #[arg(long, default_value_t = 1)]
+    jobs: u32,
+    #[arg(long, env = "LIFEBOAT_PG_BIN")]
+    pg_bin: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn target_spec(url: &str) -> Result<ConnectionSpec> {
+    DatabaseArgs {
+        db: url.to_string(),
+        pg_bin: None,
+    }
+    .spec()
+}
+
+fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if json {
+        return print_json(report);
+    }
+    println!(
+        "restored snapshot {} into {} ({} in {:.1}s)",
+        &report.snapshot_id[..8],
+        report.target,
+        human_bytes(report.bytes),
+        report.seconds
+    );
+    if !report.roles_created.is_empty() {
+        println!("roles created: {}", report.roles_created.join(", "));
+    }
+    for table in &report.tables {
+        println!("  {:<40} {:>12} rows (backup: {})", table.table, table.restored, table.expected);
+    }
+    Ok(())
+}
+
+pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
+    let target = target_spec(&a.to)?;
+    let repo = Arc::new(open_repo(g)?);
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    let options = RestoreOptions {
+        force: a.force,
+        jobs: a.jobs,
+        temp_dir: None,
+        pg_bin: a.pg_bin.clone(),
+        lock_wait: g.lock_wait(),
+        now: Utc::now(),
+    };
+    let report = runtime()?.block_on(restore::restore(repo, snapshot, &target, &options, Arc::new(Bars::new())))?;
+    print_restore(&report, a.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct AutoRestoreArgs {
+    /// The database to fill when it is empty or absent.
+    #[arg(long)]
+    to: String,
+    /// Restore the newest snapshot of this name (default: the target database's name).
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long, env = "LIFEBOAT_PG_BIN")]
+    pg_bin: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// The switch that arms `auto-restore`, so a start-up script cannot restore by accident.
+const AUTO_RESTORE_SWITCH: &str = "LIFEBOAT_RESTORE_DATABASE_IF_EMPTY";
+
+pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
+    if std::env::var(AUTO_RESTORE_SWITCH).as_deref() != Ok("true") {
+        bail!("auto-restore only acts when {AUTO_RESTORE_SWITCH}=true is set (for a server's start-up script); nothing was done");
+    }
+    let target = target_spec(&a.to)?;
+    let runtime = runtime()?;
+    let exists = runtime.block_on(lifeboat_core::pg::inspect::database_exists(&target))?;
+    if exists && !runtime.block_on(lifeboat_core::pg::inspect::inspect(&target))?.is_empty() {
+        if a.json {
+            print_json(&serde_json::json!({ "action": "none", "reason": "the database already has data" }))?;
+        } else {
+            println!("nothing to do: {} already has data", target.display_url());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = a.from.clone().unwrap_or_else(|| target.database.clone());
+    let repo = Arc::new(open_repo(g)?);
+    let snapshot = manifest::resolve(&repo, &format!("latest:{name}"))?;
+    eprintln!(
+        "{} is {}: restoring snapshot {} of {name} taken {}",
+        target.display_url(),
+        if exists { "empty" } else { "absent" },
+        &snapshot.id[..8],
+        snapshot.manifest.start.format("%Y-%m-%d %H:%M UTC")
+    );
+    let options = RestoreOptions {
+        force: false,
+        jobs: 1,
+        temp_dir: None,
+        pg_bin: a.pg_bin.clone(),
+        lock_wait: g.lock_wait(),
+        now: Utc::now(),
+    };
+    let report = runtime.block_on(restore::restore(repo, snapshot, &target, &options, Arc::new(Bars::new())))?;
+    print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }

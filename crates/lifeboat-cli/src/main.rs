@@ -78,6 +78,13 @@ enum Command {
     Unlock(commands::UnlockArgs),
     /// Back up a PostgreSQL database (pg_dump streamed into the repository); prints the snapshot id.
     Backup(database::BackupArgs),
+    /// Verify a PostgreSQL snapshot: every blob, its SHA-256 and size, and pg_restore --list.
+    Verify(database::VerifyArgs),
+    /// Restore a PostgreSQL snapshot into a database (new, empty, or with --force).
+    Restore(database::RestoreArgs),
+    /// Restore the latest snapshot into an empty or absent database; acts only with
+    /// LIFEBOAT_RESTORE_DATABASE_IF_EMPTY=true (for start-up scripts).
+    AutoRestore(database::AutoRestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +110,9 @@ fn main() -> ExitCode {
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
         Command::Backup(a) => database::backup(g, a),
+        Command::Verify(a) => database::verify(g, a),
+        Command::Restore(a) => database::restore(g, a),
+        Command::AutoRestore(a) => database::auto_restore(g, a),
     };
     match result {
         Ok(code) => code,

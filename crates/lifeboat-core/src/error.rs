@@ -119,6 +119,12 @@ pub enum Error {
     #[error("the backup of {target} failed, so no snapshot was made and nothing earlier changed: {detail}")]
     DumpFailed { target: String, detail: String },
 
+    #[error("restore refused, nothing was changed: {0}")]
+    RestoreRefused(String),
+
+    #[error("the restore failed and the target database was left as it was: {0}")]
+    RestoreFailed(String),
+
     #[error("cancelled")]
     Cancelled,
 }

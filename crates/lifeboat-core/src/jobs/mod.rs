@@ -3,3 +3,4 @@
 //! returns a typed report.
 
 pub mod backup;
+pub mod restore;

@@ -1,0 +1,508 @@
+//! Verifying and restoring PostgreSQL snapshots.
+//!
+//! A restore never touches the target database until the very end: the
+//! archive streams (every blob authenticated before a byte of it reaches
+//! `pg_restore`) into a scratch database on the target server; only when
+//! `pg_restore` succeeded, the whole stream's SHA-256 and size matched, the
+//! extensions are in place and the row counts equal the manifest's, is the
+//! scratch database renamed into place. Any failure drops the scratch
+//! database and leaves the target as it was. A non-empty target replaced
+//! with `force` is kept, renamed, never dropped.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+
+use crate::error::{Error, Result};
+use crate::pg::inspect::{self, major_of, pg_error, Extension};
+use crate::pg::{quote_ident, tools, ConnectionSpec};
+use crate::progress::Progress;
+use crate::repo::manifest::Snapshot;
+use crate::repo::read::{self, ReadOptions};
+use crate::repo::Repository;
+
+/// What a PostgreSQL snapshot's manifest says about its dump.
+struct DumpFacts {
+    server_major: u32,
+    pg_dump_major: u32,
+    extensions: Vec<Extension>,
+    roles: Vec<String>,
+    globals_sql: Option<String>,
+    row_counts: BTreeMap<String, u64>,
+}
+
+fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
+    let meta = &snapshot.manifest.metadata;
+    if meta.get("source").and_then(|v| v.as_str()) != Some("postgresql") {
+        return Err(Error::InvalidInput(format!(
+            "snapshot {} is not a PostgreSQL backup (it was stored with `lifeboat put`): restore it with `lifeboat cat`",
+            &snapshot.id[..8]
+        )));
+    }
+    let get = |key: &str| meta.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    let version_num = get("server_version_num").as_u64().unwrap_or(0) as u32;
+    let pg_dump_major = get("pg_dump_version")
+        .as_str()
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(major_of(version_num));
+    Ok(DumpFacts {
+        server_major: major_of(version_num),
+        pg_dump_major,
+        extensions: serde_json::from_value(get("extensions")).unwrap_or_default(),
+        roles: serde_json::from_value(get("roles")).unwrap_or_default(),
+        globals_sql: get("globals_sql").as_str().map(str::to_owned),
+        row_counts: serde_json::from_value(get("row_counts")).unwrap_or_default(),
+    })
+}
+
+/// Writes into a child's stdin until the child closes it, then swallows
+/// the rest: the stream must still be read to its end to be verified.
+struct IntoChild {
+    stdin: Option<ChildStdin>,
+}
+
+impl Write for IntoChild {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(stdin) = &mut self.stdin {
+            if let Err(e) = stdin.write_all(buf) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e);
+                }
+                self.stdin = None;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.stdin {
+            Some(stdin) => stdin.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn spawn_collecting(mut child: Child) -> (Child, std::thread::JoinHandle<(String, String)>) {
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        let out_thread = std::thread::spawn(move || {
+            let mut out = String::new();
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_string(&mut out);
+            }
+            out
+        });
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_string(&mut err);
+        }
+        (out_thread.join().unwrap_or_default(), err)
+    });
+    (child, reader)
+}
+
+/// Streams the snapshot into `child`'s stdin (verified), then waits for it.
+/// Returns the child's stdout, or why either side failed.
+fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Progress, lock_wait: Duration) -> Result<String> {
+    let mut child = child;
+    let stdin = child.stdin.take();
+    let (mut child, output) = spawn_collecting(child);
+    let mut sink = IntoChild { stdin };
+    let streamed = read::cat(repo, snapshot, &mut sink, progress, ReadOptions { lock_wait });
+    drop(sink);
+    if let Err(e) = streamed {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let status = child.wait().map_err(|e| Error::InvalidInput(format!("waiting for pg_restore: {e}")))?;
+    let (stdout, stderr) = output.join().unwrap_or_default();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:") || l.contains("ERROR:")).collect();
+    if !status.success() || !errors.is_empty() {
+        let detail = if errors.is_empty() { stderr.trim().to_string() } else { errors.join("; ") };
+        return Err(Error::RestoreFailed(format!("pg_restore exited with {status}: {detail}")));
+    }
+    Ok(stdout)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    pub snapshot_id: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Entries `pg_restore --list` read from the archive.
+    pub archive_entries: usize,
+    pub seconds: f64,
+}
+
+/// Every blob authenticated, the stream's SHA-256 and size compared with
+/// the manifest, and the archive read by `pg_restore --list`.
+pub fn verify(repo: &Repository, snapshot: &Snapshot, pg_bin: Option<&Path>, progress: &dyn Progress, lock_wait: Duration) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let facts = dump_facts(snapshot)?;
+    let pg = tools::find(facts.pg_dump_major, pg_bin)?;
+    let child = Command::new(pg.tool("pg_restore"))
+        .arg("--list")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg.tool("pg_restore").display())))?;
+    let listing = feed(repo, snapshot, child, progress, lock_wait).map_err(|e| match e {
+        Error::RestoreFailed(detail) => Error::corrupt(format!("the archive in snapshot {}", &snapshot.id[..8]), detail),
+        other => other,
+    })?;
+    let entries = listing.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count();
+    Ok(VerifyReport {
+        snapshot_id: snapshot.id.clone(),
+        size: snapshot.manifest.size,
+        sha256: snapshot.manifest.sha256.clone(),
+        archive_entries: entries,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// Restore over a non-empty database (kept, renamed) or onto an older server.
+    pub force: bool,
+    /// Parallel `pg_restore` jobs; above 1 the archive is first written
+    /// (verified) to a temporary file in `temp_dir`.
+    pub jobs: u32,
+    pub temp_dir: Option<PathBuf>,
+    pub pg_bin: Option<PathBuf>,
+    pub lock_wait: Duration,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TableCount {
+    pub table: String,
+    pub expected: u64,
+    pub restored: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RestoreReport {
+    pub snapshot_id: String,
+    pub target: String,
+    pub database: String,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Where the database that was there before now is, when it was kept.
+    pub previous_database_kept_as: Option<String>,
+    pub roles_created: Vec<String>,
+    pub tables: Vec<TableCount>,
+    pub warnings: Vec<String>,
+}
+
+/// What a preflight found; `restore` refuses on `refusal`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Preflight {
+    pub target_server_version: String,
+    pub database_exists: bool,
+    pub database_empty: bool,
+    pub missing_roles: Vec<String>,
+    pub missing_extensions: Vec<String>,
+    /// Why the restore would be refused (without `force`, where it helps).
+    pub refusal: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Checks the target without changing anything.
+pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool) -> Result<Preflight> {
+    let facts = dump_facts(snapshot)?;
+    let admin = target.with_database("postgres");
+    let mut conn = inspect::connect(&admin).await?;
+    let (version_num, version) = inspect::server_version(&mut conn, &admin).await?;
+    let existing_roles: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| pg_error("listing the roles of", &admin, e))?;
+    let available: Vec<String> = sqlx::query_scalar("SELECT name::text FROM pg_available_extensions")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| pg_error("listing the extensions of", &admin, e))?;
+    let _ = conn.close().await;
+
+    let exists = inspect::database_exists(target).await?;
+    let empty = if exists { inspect::inspect(target).await?.is_empty() } else { true };
+    let missing_roles: Vec<String> = facts.roles.iter().filter(|r| !existing_roles.contains(r)).cloned().collect();
+    let missing_extensions: Vec<String> = facts
+        .extensions
+        .iter()
+        .map(|e| e.name.clone())
+        .filter(|name| !available.contains(name))
+        .collect();
+
+    let mut warnings = Vec::new();
+    let mut refusal = None;
+    let target_major = major_of(version_num);
+    if target_major < facts.server_major {
+        let message = format!(
+            "the target runs PostgreSQL {target_major}, older than the server the dump came from ({}): a newer pg_dump writes \
+             settings an older server may reject",
+            facts.server_major
+        );
+        if force {
+            warnings.push(message);
+        } else {
+            refusal = Some(format!("{message}; restore onto PostgreSQL {} or newer, or pass --force to try anyway", facts.server_major));
+        }
+    }
+    if exists && !empty && !force {
+        refusal.get_or_insert(format!(
+            "database {} on {}:{} is not empty: restore into a new database name, or pass --force to replace it \
+             (the current one is kept, renamed)",
+            target.database, target.host, target.port
+        ));
+    }
+    if !missing_extensions.is_empty() {
+        refusal = Some(format!(
+            "the target server lacks the extension(s) {}: install them there first (on Debian/Ubuntu: postgresql-contrib \
+             or the extension's package)",
+            missing_extensions.join(", ")
+        ));
+    }
+    Ok(Preflight {
+        target_server_version: version,
+        database_exists: exists,
+        database_empty: empty,
+        missing_roles,
+        missing_extensions,
+        refusal,
+        warnings,
+    })
+}
+
+/// The statements of `globals_sql` that create and configure `role`.
+fn role_statements<'a>(globals_sql: &'a str, role: &str) -> Vec<&'a str> {
+    let quoted = quote_ident(role);
+    let names = [role.to_string(), quoted];
+    globals_sql
+        .lines()
+        .filter(|line| {
+            names.iter().any(|name| {
+                line.strip_prefix("CREATE ROLE ")
+                    .or_else(|| line.strip_prefix("ALTER ROLE "))
+                    .is_some_and(|rest| rest.strip_prefix(name.as_str()).is_some_and(|after| after.starts_with(';') || after.starts_with(' ')))
+            })
+        })
+        .collect()
+}
+
+async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
+    sqlx::raw_sql(sql).execute(&mut *conn).await.map_err(|e| pg_error(action, spec, e))?;
+    Ok(())
+}
+
+/// A database name of at most 63 bytes: `base` shortened to fit `suffix`.
+fn database_name(base: &str, suffix: &str) -> String {
+    let room = 63 - suffix.len();
+    let mut end = base.len().min(room);
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{suffix}", &base[..end])
+}
+
+/// Restores `snapshot` into `target`'s database (see the module docs).
+pub async fn restore(
+    repo: Arc<Repository>,
+    snapshot: Snapshot,
+    target: &ConnectionSpec,
+    options: &RestoreOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RestoreReport> {
+    let started = Instant::now();
+    let facts = dump_facts(&snapshot)?;
+    let check = preflight(&snapshot, target, options.force).await?;
+    if let Some(refusal) = &check.refusal {
+        return Err(Error::RestoreRefused(refusal.clone()));
+    }
+    let pg = tools::find(facts.pg_dump_major, options.pg_bin.as_deref())?;
+    let admin = target.with_database("postgres");
+    let mut conn = inspect::connect(&admin).await?;
+
+    let mut roles_created = Vec::new();
+    for role in &check.missing_roles {
+        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, role)).unwrap_or_default();
+        if statements.is_empty() {
+            return Err(Error::RestoreRefused(format!(
+                "role {role} owns objects in the backup but exists neither on the target nor in the backup's saved roles: \
+                 create it on the target first"
+            )));
+        }
+        execute(&mut conn, &admin, "creating roles on", &statements.join("\n")).await?;
+        roles_created.push(role.clone());
+    }
+
+    let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
+    let scratch = database_name(&target.database, &format!("_lifeboat_restore_{stamp}"));
+    execute(
+        &mut conn,
+        &admin,
+        "creating the scratch database on",
+        &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&scratch)),
+    )
+    .await?;
+    let scratch_spec = target.with_database(&scratch);
+
+    let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
+    let tables = match outcome {
+        Ok(tables) => tables,
+        Err(e) => {
+            drop_database(&mut conn, &admin, &scratch).await;
+            return Err(e);
+        }
+    };
+
+    // Swap: the only moment the target changes.
+    let mut kept_as = None;
+    let swap = async {
+        if check.database_exists {
+            if check.database_empty {
+                execute(&mut conn, &admin, "replacing the empty database on", &format!("DROP DATABASE {}", quote_ident(&target.database))).await?;
+            } else {
+                let aside = database_name(&target.database, &format!("_before_lifeboat_{stamp}"));
+                execute(
+                    &mut conn,
+                    &admin,
+                    "setting the current database aside on",
+                    &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&target.database), quote_ident(&aside)),
+                )
+                .await?;
+                kept_as = Some(aside);
+            }
+        }
+        execute(
+            &mut conn,
+            &admin,
+            "renaming the restored database into place on",
+            &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&scratch), quote_ident(&target.database)),
+        )
+        .await
+    };
+    if let Err(e) = swap.await {
+        drop_database(&mut conn, &admin, &scratch).await;
+        return Err(e);
+    }
+    let _ = conn.close().await;
+
+    let mut warnings = check.warnings;
+    if let Some(aside) = &kept_as {
+        warnings.push(format!("the database that was there before is kept as {aside}: drop it once you are satisfied"));
+    }
+    Ok(RestoreReport {
+        snapshot_id: snapshot.id.clone(),
+        target: target.display_url(),
+        database: target.database.clone(),
+        bytes: snapshot.manifest.size,
+        seconds: started.elapsed().as_secs_f64(),
+        previous_database_kept_as: kept_as,
+        roles_created,
+        tables,
+        warnings,
+    })
+}
+
+async fn drop_database(conn: &mut PgConnection, admin: &ConnectionSpec, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    if let Err(e) = execute(conn, admin, "dropping the scratch database on", &sql).await {
+        tracing::error!("could not drop scratch database {name}: {e}");
+    }
+}
+
+/// pg_restore into the scratch database, then extensions and row counts.
+async fn restore_into(
+    repo: &Arc<Repository>,
+    snapshot: &Snapshot,
+    facts: &DumpFacts,
+    scratch: &ConnectionSpec,
+    pg: &tools::PgTools,
+    options: &RestoreOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<TableCount>> {
+    let repo = repo.clone();
+    let snapshot_for_job = snapshot.clone();
+    let env = scratch.libpq_env();
+    let pg_restore = pg.tool("pg_restore");
+    let jobs = options.jobs.max(1);
+    let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let lock_wait = options.lock_wait;
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut command = Command::new(&pg_restore);
+        command.args(["--exit-on-error", "--no-password"]).envs(env).stdout(Stdio::null()).stderr(Stdio::piped());
+        if jobs == 1 {
+            let child = command
+                .arg("--single-transaction")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
+            feed(&repo, &snapshot_for_job, child, progress.as_ref(), lock_wait).map(|_| ())
+        } else {
+            // Parallel restore needs a seekable file: materialise it, verified.
+            let mut file = tempfile::Builder::new()
+                .prefix("lifeboat-restore-")
+                .tempfile_in(&temp_dir)
+                .map_err(|e| Error::io("creating a temporary file in", &temp_dir, e))?;
+            read::cat(&repo, &snapshot_for_job, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
+            progress.phase("restoring in parallel", None);
+            let output = command
+                .arg(format!("--jobs={jobs}"))
+                .arg(file.path())
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if !output.status.success() || stderr.contains("error:") {
+                return Err(Error::RestoreFailed(format!("pg_restore exited with {}: {}", output.status, stderr.trim())));
+            }
+            Ok(())
+        }
+    })
+    .await
+    .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))??;
+
+    let mut conn = inspect::connect(scratch).await?;
+    for extension in &facts.extensions {
+        let sql = format!(
+            "CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}",
+            quote_ident(&extension.name),
+            quote_ident(&extension.schema)
+        );
+        execute(&mut conn, scratch, "ensuring extensions on", &sql).await?;
+    }
+    let mut tx = conn.begin().await.map_err(|e| pg_error("counting rows on", scratch, e))?;
+    let restored = inspect::row_counts(&mut tx, scratch).await?;
+    let _ = tx.commit().await;
+    let _ = conn.close().await;
+    let mut tables = Vec::new();
+    let mut mismatches = Vec::new();
+    for (table, expected) in &facts.row_counts {
+        let got = restored.get(table).copied().unwrap_or(0);
+        if got != *expected {
+            mismatches.push(format!("{table}: {got} rows, the backup had {expected}"));
+        }
+        tables.push(TableCount {
+            table: table.clone(),
+            expected: *expected,
+            restored: got,
+        });
+    }
+    if !mismatches.is_empty() {
+        return Err(Error::RestoreFailed(format!("restored row counts differ from the backup's: {}", mismatches.join("; "))));
+    }
+    Ok(tables)
+}
