@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use clap::Args;
 use chrono::Utc;
+use clap::Args;
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
-use lifeboat_core::repo::manifest;
 use lifeboat_core::pg::ConnectionSpec;
+use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::manifest::SnapshotKind;
 
 use crate::commands::{human_bytes, print_json};

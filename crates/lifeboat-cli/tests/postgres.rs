@@ -203,3 +203,128 @@ fn the_server_stopping_mid_dump_leaves_no_snapshot() {
     let snapshots: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
     assert_eq!(snapshots, serde_json::json!([]));
 }
+
+fn counts(cluster: &PgCluster, db: &str) -> String {
+    cluster.psql(
+        db,
+        "SELECT (SELECT count(*) FROM sales.customers) || '/' || (SELECT count(*) FROM public.events) || '/' ||
+                (SELECT last_value FROM sales.customers_id_seq) || '/' ||
+                (SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'customers') || '/' ||
+                (SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension) || '/' ||
+                (SELECT count(*) FROM pg_largeobject_metadata) || '/' || sales.customer_count()",
+    )
+}
+
+#[test]
+fn restore_onto_a_fresh_server_brings_everything_back_and_refuses_what_it_should() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let verified = String::from_utf8(repo.ok(&["verify", "latest:shop"], None)).unwrap();
+    assert!(verified.contains("is intact"), "{verified}");
+
+    // A fresh server: the role and the database do not exist there.
+    let fresh = PgCluster::start();
+    let out = repo.ok(&["restore", "latest:shop", "--to", &fresh.url("shop"), "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["roles_created"], serde_json::json!(["app_owner"]));
+    assert_eq!(counts(&fresh, "shop"), counts(&source, "shop"));
+    assert!(counts(&fresh, "shop").starts_with("2500/700/2500/app_owner/citext,plpgsql/1/2500"));
+    assert_eq!(
+        fresh.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%lifeboat%'"),
+        "0"
+    );
+
+    // Now it has data: refused without --force, target untouched.
+    fresh.psql("shop", "INSERT INTO public.events (payload) VALUES ('{\"after\": true}')");
+    let err = repo.fails(&["restore", "latest:shop", "--to", &fresh.url("shop")], None);
+    assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM public.events"), "701");
+
+    // With --force it is replaced, and the old one is kept aside.
+    let out = repo.ok(
+        &[
+            "restore",
+            "latest:shop",
+            "--to",
+            &fresh.url("shop"),
+            "--force",
+            "--jobs",
+            "2",
+            "--json",
+        ],
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let kept = report["previous_database_kept_as"].as_str().unwrap().to_string();
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM public.events"), "700");
+    assert_eq!(fresh.psql(&kept, "SELECT count(*) FROM public.events"), "701");
+}
+
+#[test]
+fn a_corrupted_pack_is_refused_and_the_target_is_untouched() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    for pack in walk(&repo.path.join("data")) {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let middle = bytes.len() / 3;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&pack, bytes).unwrap();
+    }
+    let target = PgCluster::start();
+    target.psql("postgres", "CREATE DATABASE shop");
+    let err = repo.fails(&["restore", "latest:shop", "--to", &target.url("shop")], None);
+    assert!(err.contains("left as it was") || err.contains("damaged"), "{err}");
+    assert_eq!(
+        target.psql("shop", "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"),
+        "0"
+    );
+    assert_eq!(
+        target.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%lifeboat%'"),
+        "0"
+    );
+    let err = repo.fails(&["verify", "latest:shop"], None);
+    assert!(err.contains("damaged"), "{err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn auto_restore_fills_only_an_empty_database_and_only_when_armed() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let target = PgCluster::start();
+    let url = target.url("shop");
+
+    let err = repo.fails(&["auto-restore", "--to", &url], None);
+    assert!(err.contains("LIFEBOAT_RESTORE_DATABASE_IF_EMPTY=true"), "{err}");
+
+    let armed = |args: &[&str]| {
+        let out = repo.cmd(args).env("LIFEBOAT_RESTORE_DATABASE_IF_EMPTY", "true").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    armed(&["auto-restore", "--to", &url]);
+    assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "2500");
+
+    target.psql("shop", "DELETE FROM sales.customers WHERE id > 10");
+    let out = armed(&["auto-restore", "--to", &url]);
+    assert!(out.contains("nothing to do"), "{out}");
+    assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "10");
+}

@@ -85,7 +85,13 @@ impl Write for IntoChild {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match &mut self.stdin {
-            Some(stdin) => stdin.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }),
+            Some(stdin) => stdin.flush().or_else(|e| {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }),
             None => Ok(()),
         }
     }
@@ -125,11 +131,17 @@ fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Pro
         let _ = child.wait();
         return Err(e);
     }
-    let status = child.wait().map_err(|e| Error::InvalidInput(format!("waiting for pg_restore: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::InvalidInput(format!("waiting for pg_restore: {e}")))?;
     let (stdout, stderr) = output.join().unwrap_or_default();
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:") || l.contains("ERROR:")).collect();
     if !status.success() || !errors.is_empty() {
-        let detail = if errors.is_empty() { stderr.trim().to_string() } else { errors.join("; ") };
+        let detail = if errors.is_empty() {
+            stderr.trim().to_string()
+        } else {
+            errors.join("; ")
+        };
         return Err(Error::RestoreFailed(format!("pg_restore exited with {status}: {detail}")));
     }
     Ok(stdout)
@@ -147,7 +159,13 @@ pub struct VerifyReport {
 
 /// Every blob authenticated, the stream's SHA-256 and size compared with
 /// the manifest, and the archive read by `pg_restore --list`.
-pub fn verify(repo: &Repository, snapshot: &Snapshot, pg_bin: Option<&Path>, progress: &dyn Progress, lock_wait: Duration) -> Result<VerifyReport> {
+pub fn verify(
+    repo: &Repository,
+    snapshot: &Snapshot,
+    pg_bin: Option<&Path>,
+    progress: &dyn Progress,
+    lock_wait: Duration,
+) -> Result<VerifyReport> {
     let started = Instant::now();
     let facts = dump_facts(snapshot)?;
     let pg = tools::find(facts.pg_dump_major, pg_bin)?;
@@ -257,7 +275,10 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
         if force {
             warnings.push(message);
         } else {
-            refusal = Some(format!("{message}; restore onto PostgreSQL {} or newer, or pass --force to try anyway", facts.server_major));
+            refusal = Some(format!(
+                "{message}; restore onto PostgreSQL {} or newer, or pass --force to try anyway",
+                facts.server_major
+            ));
         }
     }
     if exists && !empty && !force {
@@ -295,14 +316,20 @@ fn role_statements<'a>(globals_sql: &'a str, role: &str) -> Vec<&'a str> {
             names.iter().any(|name| {
                 line.strip_prefix("CREATE ROLE ")
                     .or_else(|| line.strip_prefix("ALTER ROLE "))
-                    .is_some_and(|rest| rest.strip_prefix(name.as_str()).is_some_and(|after| after.starts_with(';') || after.starts_with(' ')))
+                    .is_some_and(|rest| {
+                        rest.strip_prefix(name.as_str())
+                            .is_some_and(|after| after.starts_with(';') || after.starts_with(' '))
+                    })
             })
         })
         .collect()
 }
 
 async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
-    sqlx::raw_sql(sql).execute(&mut *conn).await.map_err(|e| pg_error(action, spec, e))?;
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| pg_error(action, spec, e))?;
     Ok(())
 }
 
@@ -372,7 +399,13 @@ pub async fn restore(
     let swap = async {
         if check.database_exists {
             if check.database_empty {
-                execute(&mut conn, &admin, "replacing the empty database on", &format!("DROP DATABASE {}", quote_ident(&target.database))).await?;
+                execute(
+                    &mut conn,
+                    &admin,
+                    "replacing the empty database on",
+                    &format!("DROP DATABASE {}", quote_ident(&target.database)),
+                )
+                .await?;
             } else {
                 let aside = database_name(&target.database, &format!("_before_lifeboat_{stamp}"));
                 execute(
@@ -389,7 +422,11 @@ pub async fn restore(
             &mut conn,
             &admin,
             "renaming the restored database into place on",
-            &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&scratch), quote_ident(&target.database)),
+            &format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&scratch),
+                quote_ident(&target.database)
+            ),
         )
         .await
     };
@@ -401,7 +438,9 @@ pub async fn restore(
 
     let mut warnings = check.warnings;
     if let Some(aside) = &kept_as {
-        warnings.push(format!("the database that was there before is kept as {aside}: drop it once you are satisfied"));
+        warnings.push(format!(
+            "the database that was there before is kept as {aside}: drop it once you are satisfied"
+        ));
     }
     Ok(RestoreReport {
         snapshot_id: snapshot.id.clone(),
@@ -436,13 +475,18 @@ async fn restore_into(
     let repo = repo.clone();
     let snapshot_for_job = snapshot.clone();
     let env = scratch.libpq_env();
+    let dbname = format!("--dbname={}", scratch.database);
     let pg_restore = pg.tool("pg_restore");
     let jobs = options.jobs.max(1);
     let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let lock_wait = options.lock_wait;
     tokio::task::spawn_blocking(move || -> Result<()> {
         let mut command = Command::new(&pg_restore);
-        command.args(["--exit-on-error", "--no-password"]).envs(env).stdout(Stdio::null()).stderr(Stdio::piped());
+        command
+            .args(["--exit-on-error", "--no-password", dbname.as_str()])
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         if jobs == 1 {
             let child = command
                 .arg("--single-transaction")
@@ -457,7 +501,13 @@ async fn restore_into(
                 .prefix("lifeboat-restore-")
                 .tempfile_in(&temp_dir)
                 .map_err(|e| Error::io("creating a temporary file in", &temp_dir, e))?;
-            read::cat(&repo, &snapshot_for_job, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
+            read::cat(
+                &repo,
+                &snapshot_for_job,
+                file.as_file_mut(),
+                progress.as_ref(),
+                ReadOptions { lock_wait },
+            )?;
             progress.phase("restoring in parallel", None);
             let output = command
                 .arg(format!("--jobs={jobs}"))
@@ -467,7 +517,11 @@ async fn restore_into(
                 .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
             let stderr = String::from_utf8_lossy(&output.stderr);
             if !output.status.success() || stderr.contains("error:") {
-                return Err(Error::RestoreFailed(format!("pg_restore exited with {}: {}", output.status, stderr.trim())));
+                return Err(Error::RestoreFailed(format!(
+                    "pg_restore exited with {}: {}",
+                    output.status,
+                    stderr.trim()
+                )));
             }
             Ok(())
         }
@@ -502,7 +556,10 @@ async fn restore_into(
         });
     }
     if !mismatches.is_empty() {
-        return Err(Error::RestoreFailed(format!("restored row counts differ from the backup's: {}", mismatches.join("; "))));
+        return Err(Error::RestoreFailed(format!(
+            "restored row counts differ from the backup's: {}",
+            mismatches.join("; ")
+        )));
     }
     Ok(tables)
 }
