@@ -328,3 +328,53 @@ fn auto_restore_fills_only_an_empty_database_and_only_when_armed() {
     assert!(out.contains("nothing to do"), "{out}");
     assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "10");
 }
+
+#[test]
+fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
+    let source = PgCluster::start();
+    sample_database(&source, "bigshop");
+    source.psql(
+        "bigshop",
+        "INSERT INTO public.events (payload) SELECT jsonb_build_object('n', g, 'text', repeat(md5(g::text), 8)) FROM generate_series(1, 300000) g",
+    );
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("bigshop")], None);
+    let target = PgCluster::start();
+    target.psql("postgres", "CREATE DATABASE bigshop");
+
+    let restore = repo
+        .cmd(&["restore", "latest:bigshop", "--to", &target.url("bigshop")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until pg_restore is loading rows into the scratch database, then kill it.
+    let started = std::time::Instant::now();
+    loop {
+        let copying = target.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %'");
+        if copying != "0" {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "pg_restore never started copying");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", "dbname=bigshop_lifeboat_restore"])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no pg_restore to kill");
+    let out = restore.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("left as it was"), "{err}");
+    assert_eq!(
+        target.psql(
+            "bigshop",
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        ),
+        "0"
+    );
+    assert_eq!(
+        target.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%lifeboat%'"),
+        "0"
+    );
+}
