@@ -244,6 +244,9 @@ pub struct JobProgress {
     pub done_bytes: u64,
     /// Null while the phase's total is unknown.
     pub total_bytes: Option<u64>,
+    /// The item (table) the phase is on, and how many it has reached.
+    pub item: Option<String>,
+    pub items_done: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, TS)]

@@ -22,6 +22,8 @@ impl<F: Fn(JobProgress) + Send + Sync> ThrottledProgress<F> {
             phase: String::new(),
             done_bytes: 0,
             total_bytes: None,
+            item: None,
+            items_done: 0,
         };
         ThrottledProgress {
             send,
@@ -38,6 +40,8 @@ impl<F: Fn(JobProgress) + Send + Sync> Progress for ThrottledProgress<F> {
             phase: name.to_string(),
             done_bytes: 0,
             total_bytes,
+            item: None,
+            items_done: 0,
         };
         state.1 = Instant::now();
         (self.send)(state.0.clone());
@@ -46,6 +50,16 @@ impl<F: Fn(JobProgress) + Send + Sync> Progress for ThrottledProgress<F> {
     fn advance(&self, bytes: u64) {
         let mut state = self.state.lock().unwrap();
         state.0.done_bytes += bytes;
+        if state.1.elapsed() >= INTERVAL {
+            state.1 = Instant::now();
+            (self.send)(state.0.clone());
+        }
+    }
+
+    fn item(&self, name: &str, number: u64) {
+        let mut state = self.state.lock().unwrap();
+        state.0.item = Some(name.to_string());
+        state.0.items_done = number;
         if state.1.elapsed() >= INTERVAL {
             state.1 = Instant::now();
             (self.send)(state.0.clone());

@@ -19,11 +19,11 @@ pub fn read_secret_file(path: &Path) -> Result<String> {
 
 /// Whether a person can be asked: a controlling terminal exists (stdin may
 /// be the stream being backed up, so the prompt uses the terminal itself).
-fn can_prompt() -> bool {
+pub fn can_prompt() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
 }
 
-fn prompt(question: &str) -> lifeboat_core::Result<String> {
+pub fn prompt(question: &str) -> lifeboat_core::Result<String> {
     rpassword::prompt_password(question).map_err(|e| lifeboat_core::Error::InvalidInput(format!("reading the passphrase: {e}")))
 }
 

@@ -9,44 +9,21 @@ use chrono::Utc;
 use clap::Args;
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
-use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::manifest::SnapshotKind;
 
 use crate::commands::{human_bytes, print_json};
+use crate::connection::{url_spec, DatabaseArgs};
 use crate::credentials::open_repo;
 use crate::progress::Bars;
 use crate::GlobalArgs;
-
-/// Where the database is.
-#[derive(Args)]
-pub struct DatabaseArgs {
-    /// postgres://user@host:port/database[?sslmode=...]. Keep passwords out
-    /// of it: use PGPASSWORD or ~/.pgpass, which pg_dump reads too.
-    #[arg(long, env = "LIFEBOAT_DB")]
-    db: String,
-    /// PostgreSQL client tools folder (pg_dump...), instead of searching.
-    #[arg(long, env = "LIFEBOAT_PG_BIN")]
-    pg_bin: Option<PathBuf>,
-}
-
-impl DatabaseArgs {
-    fn spec(&self) -> Result<ConnectionSpec> {
-        let mut spec = ConnectionSpec::parse_url(&self.db)?;
-        if spec.password.is_none() {
-            if let Ok(password) = std::env::var("PGPASSWORD") {
-                spec.password = Some(password.into());
-            }
-        }
-        Ok(spec)
-    }
-}
 
 #[derive(Args)]
 pub struct BackupArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// Name the snapshots are stored under (default: the database's name);
+    /// Name the snapshots are stored under (default: the connection's, or
+    /// the database's name);
     /// `latest:NAME` finds the newest.
     #[arg(long)]
     name: Option<String>,
@@ -60,14 +37,18 @@ pub struct BackupArgs {
     json: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
 pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
-    let spec = a.database.spec()?;
+    let database = a.database.resolve(g)?;
     let repo = Arc::new(open_repo(g)?);
-    let name = a.name.clone().unwrap_or_else(|| spec.database.clone());
+    let name = a
+        .name
+        .clone()
+        .or_else(|| database.connection.clone())
+        .unwrap_or_else(|| database.spec.database.clone());
     if a.checkpoint.as_deref().is_some_and(|l| l.trim().is_empty()) {
         bail!("the checkpoint label is empty: say what it is for, as in --checkpoint \"before 16 -> 17 upgrade\"");
     }
@@ -79,12 +60,12 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
             SnapshotKind::Manual
         },
         label: a.checkpoint.clone(),
-        connection: None,
-        pg_bin: a.database.pg_bin.clone(),
+        connection: database.connection.clone(),
+        pg_bin: database.pg_bin.clone(),
         role_passwords: a.role_passwords,
         lock_wait: g.lock_wait(),
     };
-    let report = runtime()?.block_on(backup::backup(repo, &spec, &options, Arc::new(Bars::new())))?;
+    let report = runtime()?.block_on(backup::backup(repo, &database.spec, &options, Arc::new(Bars::new())))?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -103,6 +84,20 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
             human_bytes(report.added_bytes)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+}
+
+/// Prints a snapshot's whole manifest (JSON): versions, options, row counts, globals.
+pub fn show(g: &GlobalArgs, a: &ShowArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    print_json(&serde_json::json!({ "id": snapshot.id, "manifest": snapshot.manifest }))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -155,14 +150,6 @@ pub struct RestoreArgs {
     json: bool,
 }
 
-fn target_spec(url: &str) -> Result<ConnectionSpec> {
-    DatabaseArgs {
-        db: url.to_string(),
-        pg_bin: None,
-    }
-    .spec()
-}
-
 fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
@@ -187,7 +174,7 @@ fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
 }
 
 pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
-    let target = target_spec(&a.to)?;
+    let target = url_spec(&a.to)?;
     let repo = Arc::new(open_repo(g)?);
     let snapshot = manifest::resolve(&repo, &a.snapshot)?;
     let options = RestoreOptions {
@@ -224,7 +211,7 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
     if std::env::var(AUTO_RESTORE_SWITCH).as_deref() != Ok("true") {
         bail!("auto-restore only acts when {AUTO_RESTORE_SWITCH}=true is set (for a server's start-up script); nothing was done");
     }
-    let target = target_spec(&a.to)?;
+    let target = url_spec(&a.to)?;
     let runtime = runtime()?;
     let exists = runtime.block_on(lifeboat_core::pg::inspect::database_exists(&target))?;
     if exists && !runtime.block_on(lifeboat_core::pg::inspect::inspect(&target))?.is_empty() {

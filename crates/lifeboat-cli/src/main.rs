@@ -3,6 +3,7 @@
 //! JSON with `--json`). No repository logic lives here.
 
 mod commands;
+mod connection;
 mod credentials;
 mod database;
 mod progress;
@@ -76,8 +77,13 @@ enum Command {
     Key(commands::KeyCommand),
     /// Remove stale locks left by jobs that died.
     Unlock(commands::UnlockArgs),
+    /// Save, list, test and remove connections to PostgreSQL databases.
+    #[command(subcommand)]
+    Connection(connection::ConnectionCommand),
     /// Back up a PostgreSQL database (pg_dump streamed into the repository); prints the snapshot id.
     Backup(database::BackupArgs),
+    /// Print a snapshot's manifest (JSON): source, versions, options, row counts.
+    Show(database::ShowArgs),
     /// Verify a PostgreSQL snapshot: every blob, its SHA-256 and size, and pg_restore --list.
     Verify(database::VerifyArgs),
     /// Restore a PostgreSQL snapshot into a database (new, empty, or with --force).
@@ -109,7 +115,9 @@ fn main() -> ExitCode {
         Command::Prune(a) => commands::prune(g, a),
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
+        Command::Connection(a) => connection::connection(g, a),
         Command::Backup(a) => database::backup(g, a),
+        Command::Show(a) => database::show(g, a),
         Command::Verify(a) => database::verify(g, a),
         Command::Restore(a) => database::restore(g, a),
         Command::AutoRestore(a) => database::auto_restore(g, a),

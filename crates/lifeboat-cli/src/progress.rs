@@ -57,4 +57,10 @@ impl Progress for Bars {
             bar.inc(bytes);
         }
     }
+
+    fn item(&self, name: &str, number: u64) {
+        if let Some(bar) = self.bar.lock().expect("progress bar").as_ref() {
+            bar.set_message(format!("table {number}: {name}"));
+        }
+    }
 }

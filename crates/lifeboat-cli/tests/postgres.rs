@@ -378,3 +378,88 @@ fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
         "0"
     );
 }
+
+fn keychain_available() -> bool {
+    let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {
+        panic!("LIFEBOAT_TEST_REQUIRE_KEYCHAIN is set but there is no D-Bus session bus with a Secret Service");
+    }
+    present
+}
+
+/// `lifeboat ARGS` for `repo`, with PGPASSWORD set or removed.
+fn with_pgpassword(mut cmd: Command, password: Option<&str>) -> std::process::Output {
+    match password {
+        Some(p) => cmd.env("PGPASSWORD", p),
+        None => cmd.env_remove("PGPASSWORD"),
+    };
+    common::run(cmd, None)
+}
+
+#[test]
+fn saved_connections_are_tested_used_by_backup_and_removed() {
+    let cluster = PgCluster::start_with_password("pw-for-shop");
+    sample_database(&cluster, "shop");
+    let repo = TestRepo::new();
+    let url = cluster.url("shop");
+
+    let added = with_pgpassword(repo.cmd(&["connection", "add", "shop", "--db", &url]), Some("pw-for-shop"));
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let tested = String::from_utf8_lossy(&added.stdout).into_owned();
+    assert!(tested.contains(&format!("PostgreSQL {}", cluster.major)), "{tested}");
+    assert!(tested.contains("has data") && tested.contains("citext") && tested.contains("backups will use pg_dump"), "{tested}");
+    let again = with_pgpassword(repo.cmd(&["connection", "add", "shop", "--db", &url]), Some("pw-for-shop"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+
+    // With the keychain off, a password cannot be saved: the error says what to use instead.
+    let refused = with_pgpassword(
+        repo.cmd(&["connection", "add", "other", "--db", &url, "--save-password"]),
+        Some("pw-for-shop"),
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PGPASSWORD or ~/.pgpass"));
+
+    let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["connection", "list", "--json"], None)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["port"].as_u64()), (Some("shop"), Some(u64::from(cluster.port))));
+
+    // Without any password the test fails and says so.
+    let denied = with_pgpassword(repo.cmd(&["connection", "test", "--connection", "shop"]), None);
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("password"), "{}", String::from_utf8_lossy(&denied.stderr));
+
+    let backup = with_pgpassword(repo.cmd(&["backup", "--connection", "shop", "--json"]), Some("pw-for-shop"));
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&backup.stdout).unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&repo.ok(&["show", "latest:shop"], None)).unwrap();
+    assert_eq!(shown["id"], report["snapshot_id"]);
+    assert_eq!(shown["manifest"]["tag"], "shop");
+    assert_eq!(shown["manifest"]["metadata"]["connection"], "shop");
+    assert_eq!(shown["manifest"]["metadata"]["row_counts"]["sales.customers"], 2500);
+
+    repo.ok(&["connection", "remove", "shop"], None);
+    let gone = repo.fails(&["backup", "--connection", "shop"], None);
+    assert!(gone.contains("no connection is named `shop`"), "{gone}");
+    assert_eq!(repo.cat("latest:shop")[..5], *b"PGDMP", "removing a connection keeps its snapshots");
+
+    if !keychain_available() {
+        eprintln!("keychain part skipped: no D-Bus session bus (scripts/test provides one)");
+        return;
+    }
+    // The keychain holds the password: later runs need no PGPASSWORD.
+    let saved = with_pgpassword(
+        repo.cmd_with_keychain(&["connection", "add", "shop", "--db", &url, "--save-password"]),
+        Some("pw-for-shop"),
+    );
+    assert!(saved.status.success(), "{}", String::from_utf8_lossy(&saved.stderr));
+    assert!(String::from_utf8_lossy(&saved.stderr).contains("password in the OS keychain"));
+    let backup = with_pgpassword(repo.cmd_with_keychain(&["backup", "--connection", "shop"]), None);
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let removed = with_pgpassword(repo.cmd_with_keychain(&["connection", "remove", "shop"]), None);
+    assert!(removed.status.success());
+    let keyring = Command::new("secret-tool")
+        .args(["lookup", "service", "lifeboat", "username", "connection shop"])
+        .output();
+    if let Ok(out) = keyring {
+        assert!(out.stdout.is_empty(), "the password left the keychain with the connection");
+    }
+}

@@ -11,9 +11,10 @@
 //! - [`backend`]: where the repository's bytes live.
 //! - [`progress`]: how long jobs report progress and get cancelled.
 //! - [`pg`]: PostgreSQL connections, client tools, inspection; [`jobs`]:
-//!   backups (and, next, verify and restore) of databases.
+//!   backups, verification and restores of databases.
 //! - [`catalog`]: the workstation's own state (SQLite): known repositories,
-//!   settings, run history. [`paths`]: where it lives.
+//!   connections, settings, run history. [`paths`]: where it lives.
+//! - [`connections`]: the team's databases by name, passwords in the keychain.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -33,6 +34,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod connections;
 pub mod crypto;
 mod error;
 pub mod jobs;

@@ -13,6 +13,9 @@ pub trait Progress: Send + Sync {
     fn phase(&self, _name: &str, _total_bytes: Option<u64>) {}
     /// `bytes` more bytes of the current phase are done.
     fn advance(&self, _bytes: u64) {}
+    /// The current phase moved on to its `number`th item (a table being
+    /// dumped or restored), called `name`.
+    fn item(&self, _name: &str, _number: u64) {}
     /// Whether the caller asked the job to stop. Jobs check between units of
     /// work and return [`crate::Error::Cancelled`], leaving nothing half-done
     /// that an earlier snapshot depends on.

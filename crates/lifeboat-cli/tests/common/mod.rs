@@ -26,27 +26,38 @@ pub fn stream(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// A repository in a temporary folder, opened by passphrase, keychain off.
+/// A repository in a temporary folder, opened by passphrase, keychain off,
+/// with its own app data folder (catalog of connections).
 pub struct TestRepo {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 impl TestRepo {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("repo");
-        let repo = TestRepo { _dir: dir, path };
+        let data_dir = dir.path().join("data");
+        let repo = TestRepo { _dir: dir, path, data_dir };
         repo.ok(&["init"], None);
         repo
     }
 
     /// A `lifeboat` command for this repository.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.cmd_with_keychain(args);
+        cmd.arg("--no-keychain");
+        cmd
+    }
+
+    /// A `lifeboat` command for this repository that uses the OS keychain.
+    pub fn cmd_with_keychain(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.args(args)
-            .arg("--no-keychain")
+            .env_remove("LIFEBOAT_NO_KEYCHAIN")
             .env("LIFEBOAT_REPO", &self.path)
+            .env("LIFEBOAT_DATA_DIR", &self.data_dir)
             .env("LIFEBOAT_PASSWORD", PASSWORD)
             .env_remove("LIFEBOAT_PASSWORD_FILE")
             .env_remove("LIFEBOAT_RECOVERY_KIT_FILE");

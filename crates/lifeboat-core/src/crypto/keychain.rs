@@ -8,6 +8,7 @@
 
 use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::slots::Kek;
 use crate::error::{Error, Result};
@@ -21,12 +22,17 @@ pub struct CachedKey {
     pub kek: Kek,
 }
 
-/// Where cached keys live. [`OsKeychain`] in the product; the interface lets a
-/// caller run without any keychain (`--no-keychain`, headless servers).
+/// Where cached repository keys and saved database passwords live.
+/// [`OsKeychain`] in the product; the interface lets a caller run without
+/// any keychain (`--no-keychain`, headless servers).
 pub trait KeyStore: Send + Sync {
     fn load(&self, repo_id: &str) -> Result<Option<CachedKey>>;
     fn store(&self, repo_id: &str, key: &CachedKey) -> Result<()>;
     fn forget(&self, repo_id: &str) -> Result<()>;
+    /// The password saved for the connection called `connection`.
+    fn load_password(&self, connection: &str) -> Result<Option<Zeroizing<String>>>;
+    fn store_password(&self, connection: &str, password: &str) -> Result<()>;
+    fn forget_password(&self, connection: &str) -> Result<()>;
 }
 
 /// The platform's keychain through the `keyring` crate.
@@ -43,8 +49,24 @@ struct Stored {
     kek: String,
 }
 
+/// The keychain account name for a connection's password.
+pub fn password_account(connection: &str) -> String {
+    format!("connection {connection}")
+}
+
 fn entry(repo_id: &str) -> Result<keyring::Entry> {
     keyring::Entry::new(SERVICE, &account(repo_id)).map_err(unavailable)
+}
+
+fn password_entry(connection: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &password_account(connection)).map_err(unavailable)
+}
+
+fn delete(entry: keyring::Entry) -> Result<()> {
+    match entry.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn unavailable(e: keyring::Error) -> Error {
@@ -86,9 +108,22 @@ impl KeyStore for OsKeychain {
     }
 
     fn forget(&self, repo_id: &str) -> Result<()> {
-        match entry(repo_id)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        delete(entry(repo_id)?)
+    }
+
+    fn load_password(&self, connection: &str) -> Result<Option<Zeroizing<String>>> {
+        match password_entry(connection)?.get_password() {
+            Ok(password) => Ok(Some(Zeroizing::new(password))),
+            Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    fn store_password(&self, connection: &str, password: &str) -> Result<()> {
+        password_entry(connection)?.set_password(password).map_err(unavailable)
+    }
+
+    fn forget_password(&self, connection: &str) -> Result<()> {
+        delete(password_entry(connection)?)
     }
 }

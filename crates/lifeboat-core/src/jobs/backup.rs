@@ -8,7 +8,7 @@
 //! archive — makes no snapshot and moves no pointer.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -94,6 +94,31 @@ impl<R: Read> Read for HeadCapture<R> {
     }
 }
 
+/// Reads `pg_dump --verbose`'s stderr: reports each table whose data is
+/// being dumped, and returns what is worth keeping for the error message
+/// (everything but the verbose chatter).
+fn read_verbose_stderr(pipe: impl Read, progress: &dyn Progress) -> String {
+    const TABLE_DATA: &str = "dumping contents of table ";
+    let mut kept = String::new();
+    let mut tables = 0;
+    for line in std::io::BufReader::new(pipe).lines().map_while(std::result::Result::ok) {
+        if let Some(at) = line.find(TABLE_DATA) {
+            tables += 1;
+            progress.item(line[at + TABLE_DATA.len()..].trim_matches('"'), tables);
+        } else if !is_chatter(&line) {
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+/// A verbose progress line ("pg_dump: reading extensions"), not a message.
+fn is_chatter(line: &str) -> bool {
+    line.strip_prefix("pg_dump: ")
+        .is_some_and(|rest| !["error:", "warning:", "detail:", "hint:"].iter().any(|p| rest.starts_with(p)))
+}
+
 /// Lines of `pg_dump`'s stderr that report errors (warnings are not).
 fn error_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -169,7 +194,8 @@ pub async fn backup(
     let snapshot_arg = format!("--snapshot={snapshot}");
     let mut child = Command::new(pg.tool("pg_dump"))
         .args(DUMP_OPTIONS)
-        .args(["--no-password", snapshot_arg.as_str()])
+        // --verbose names each table as its data is dumped: progress by table.
+        .args(["--no-password", "--verbose", snapshot_arg.as_str()])
         .envs(spec.libpq_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -177,12 +203,9 @@ pub async fn backup(
         .spawn()
         .map_err(|e| failed(format!("cannot run {}: {e}", pg.tool("pg_dump").display())))?;
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-    let mut stderr_reader = Some(std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr_pipe.read_to_string(&mut text);
-        text
-    }));
+    let stderr_pipe = child.stderr.take().expect("piped stderr");
+    let table_progress = progress.clone();
+    let mut stderr_reader = Some(std::thread::spawn(move || read_verbose_stderr(stderr_pipe, table_progress.as_ref())));
 
     let (counts_tx, counts_rx) = std::sync::mpsc::channel::<Result<BTreeMap<String, u64>>>();
     let mut metadata = BTreeMap::new();
@@ -272,4 +295,38 @@ pub async fn backup(
         seconds: started.elapsed().as_secs_f64(),
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Items(Mutex<Vec<(String, u64)>>);
+    impl Progress for Items {
+        fn item(&self, name: &str, number: u64) {
+            self.0.lock().unwrap().push((name.to_string(), number));
+        }
+    }
+
+    #[test]
+    fn verbose_stderr_reports_tables_and_keeps_only_messages() {
+        let stderr = "pg_dump: last built-in OID is 16383\n\
+                      pg_dump: reading extensions\n\
+                      pg_dump: dumping contents of table \"sales.customers\"\n\
+                      pg_dump: warning: could not read something benign\n\
+                      pg_dump: dumping contents of table \"public.events\"\n\
+                      pg_dump: error: Dumping the contents of table \"events\" failed: PQgetResult() failed.\n\
+                      pg_dump: detail: Error message from server: FATAL:  terminating connection\n";
+        let items = Items::default();
+        let kept = read_verbose_stderr(stderr.as_bytes(), &items);
+        assert_eq!(
+            *items.0.lock().unwrap(),
+            [("sales.customers".to_string(), 1), ("public.events".to_string(), 2)]
+        );
+        assert_eq!(kept.lines().count(), 3, "{kept}");
+        assert!(!kept.contains("reading extensions"));
+        assert_eq!(error_lines(&kept).len(), 2);
+    }
 }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 
 /// How the connection uses TLS: libpq's `sslmode` values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     Disable,
@@ -41,7 +42,7 @@ impl TlsMode {
         }
     }
 
-    fn parse(text: &str) -> Result<TlsMode> {
+    pub fn parse(text: &str) -> Result<TlsMode> {
         Ok(match text {
             "disable" => TlsMode::Disable,
             "allow" => TlsMode::Allow,
