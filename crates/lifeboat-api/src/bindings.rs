@@ -4,6 +4,10 @@
 //! lifeboat-api bindings` rewrites it.
 
 use lifeboat_core::catalog::{RunKind, RunStatus};
+use lifeboat_core::connections::{Connection, ConnectionCheck};
+use lifeboat_core::jobs::backup::BackupReport;
+use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
+use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use ts_rs::{Config, TS};
 
@@ -44,6 +48,21 @@ pub fn typescript() -> String {
         declaration::<ActivityEntry>(&config),
         declaration::<RunKind>(&config),
         declaration::<RunStatus>(&config),
+        declaration::<ConnectionFields>(&config),
+        declaration::<TlsMode>(&config),
+        declaration::<SaveConnectionRequest>(&config),
+        declaration::<Connection>(&config),
+        declaration::<ConnectionCheck>(&config),
+        declaration::<DatabaseCard>(&config),
+        declaration::<BackupRequest>(&config),
+        declaration::<BackupReport>(&config),
+        declaration::<TimelineEntry>(&config),
+        declaration::<SnapshotDetail>(&config),
+        declaration::<VerifyReport>(&config),
+        declaration::<RestoreRequest>(&config),
+        declaration::<Preflight>(&config),
+        declaration::<RestoreReport>(&config),
+        declaration::<TableCount>(&config),
         declaration::<serde_json::Value>(&config),
     ];
     format!(

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{Run, RunKind, RunStatus};
+use lifeboat_core::connections::Connection;
+use lifeboat_core::pg::TlsMode;
 use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
@@ -284,4 +286,73 @@ impl From<Run> for ActivityEntry {
             detail: run.detail,
         }
     }
+}
+
+/// Where a database is, as the connection form and the restore wizard fill it in.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ConnectionFields {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub tls: TlsMode,
+    /// Empty: the keychain's (see `saved_password_of`) or libpq's `.pgpass`.
+    pub password: Option<String>,
+    /// Use the password saved for this connection when none is typed.
+    pub saved_password_of: Option<String>,
+    /// Client tools folder; empty: search.
+    pub pg_bin: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct SaveConnectionRequest {
+    pub name: String,
+    pub fields: ConnectionFields,
+    /// Edit the connection of that name instead of refusing it.
+    pub replace: bool,
+}
+
+/// A database on the Overview: its connection and its newest backup.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct DatabaseCard {
+    pub connection: Connection,
+    pub url: String,
+    pub last_backup: Option<SnapshotSummary>,
+    pub snapshot_count: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct BackupRequest {
+    pub connection: String,
+    /// A label makes the backup a checkpoint ("before 16 -> 17 upgrade").
+    pub checkpoint_label: Option<String>,
+}
+
+/// One snapshot on a database's Timeline.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct TimelineEntry {
+    pub summary: SnapshotSummary,
+    pub duration_ms: u64,
+    /// A verify or a restore read it end to end without fault.
+    pub verified: bool,
+    /// Rows in all tables at the time of the dump.
+    pub rows: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct SnapshotDetail {
+    pub summary: SnapshotSummary,
+    pub verified: bool,
+    pub chunks: u64,
+    /// The manifest's facts: server and pg_dump versions, options, row counts...
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct RestoreRequest {
+    pub snapshot_id: String,
+    pub target: ConnectionFields,
+    /// The target database's name typed out: allows replacing a non-empty
+    /// database (kept, renamed) or restoring onto an older server.
+    pub confirm_database: Option<String>,
 }

@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Locked,
     Cancelled,
     InvalidInput,
+    /// A restore's target is not safe to write (not empty, older server):
+    /// the UI asks for the database's name typed out.
+    RestoreRefused,
     Other,
 }
 
@@ -57,6 +60,7 @@ impl From<Error> for ApiError {
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::Locked { .. } => ErrorCode::Locked,
             Error::Cancelled => ErrorCode::Cancelled,
+            Error::RestoreRefused(_) => ErrorCode::RestoreRefused,
             Error::InvalidInput(_) | Error::KeySlotNotFound(_) | Error::LastKeySlot => ErrorCode::InvalidInput,
             _ => ErrorCode::Other,
         };

@@ -8,6 +8,7 @@
 //! repository logic lives here or there.
 
 pub mod bindings;
+mod databases;
 pub mod dto;
 mod error;
 mod progress;

@@ -3,7 +3,7 @@
 
 export type ApiError = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "wrong_passphrase" | "wrong_recovery_kit" | "not_a_repository" | "already_exists" | "no_repository_open" | "locked" | "cancelled" | "invalid_input" | "other";
+export type ErrorCode = "wrong_passphrase" | "wrong_recovery_kit" | "not_a_repository" | "already_exists" | "no_repository_open" | "locked" | "cancelled" | "invalid_input" | "restore_refused" | "other";
 
 export type AppStatus = { 
 /**
@@ -90,7 +90,11 @@ export type JobProgress = { phase: string, done_bytes: number,
 /**
  * Null while the phase's total is unknown.
  */
-total_bytes: number | null, };
+total_bytes: number | null, 
+/**
+ * The item (table) the phase is on, and how many it has reached.
+ */
+item: string | null, items_done: number, };
 
 export type ActivityFilter = { 
 /**
@@ -108,8 +112,115 @@ export type ActivityEntry = { id: number, kind: RunKind, status: RunStatus, repo
  */
 detail: JsonValue, };
 
-export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit";
+export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit" | "backup" | "verify" | "restore";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
+export type ConnectionFields = { host: string, port: number, database: string, user: string, tls: TlsMode, 
+/**
+ * Empty: the keychain's (see `saved_password_of`) or libpq's `.pgpass`.
+ */
+password: string | null, 
+/**
+ * Use the password saved for this connection when none is typed.
+ */
+saved_password_of: string | null, 
+/**
+ * Client tools folder; empty: search.
+ */
+pg_bin: string | null, };
+
+export type TlsMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export type SaveConnectionRequest = { name: string, fields: ConnectionFields, 
+/**
+ * Edit the connection of that name instead of refusing it.
+ */
+replace: boolean, };
+
+export type Connection = { name: string, host: string, port: number, database: string, user: string, tls: TlsMode, 
+/**
+ * Client tools folder to use instead of searching.
+ */
+pg_bin: string | null, 
+/**
+ * Whether the OS keychain holds this connection's password.
+ */
+password_in_keychain: boolean, created_at: string, updated_at: string, };
+
+export type ConnectionCheck = { url: string, server_version: string, server_major: number, database_size: number, 
+/**
+ * False when the database does not exist yet (a restore target may not).
+ */
+database_exists: boolean, database_empty: boolean, extensions: Array<string>, 
+/**
+ * "pg_dump 15.18 in /usr/lib/postgresql/15/bin", when a fitting one exists.
+ */
+pg_dump: string | null, 
+/**
+ * Otherwise what to install.
+ */
+pg_dump_problem: string | null, };
+
+export type DatabaseCard = { connection: Connection, url: string, last_backup: SnapshotSummary | null, snapshot_count: number, };
+
+export type BackupRequest = { connection: string, 
+/**
+ * A label makes the backup a checkpoint ("before 16 -> 17 upgrade").
+ */
+checkpoint_label: string | null, };
+
+export type BackupReport = { snapshot_id: string, name: string, database: string, server_version: string, pg_dump_version: string, size: number, sha256: string, 
+/**
+ * Bytes of new packs this backup added to the repository.
+ */
+added_bytes: number, tables: number, rows: number, seconds: number, 
+/**
+ * Things worth telling that did not stop the backup.
+ */
+warnings: Array<string>, };
+
+export type TimelineEntry = { summary: SnapshotSummary, duration_ms: number, 
+/**
+ * A verify or a restore read it end to end without fault.
+ */
+verified: boolean, 
+/**
+ * Rows in all tables at the time of the dump.
+ */
+rows: number | null, };
+
+export type SnapshotDetail = { summary: SnapshotSummary, verified: boolean, chunks: number, 
+/**
+ * The manifest's facts: server and pg_dump versions, options, row counts...
+ */
+metadata: JsonValue, };
+
+export type VerifyReport = { snapshot_id: string, size: number, sha256: string, 
+/**
+ * Entries `pg_restore --list` read from the archive.
+ */
+archive_entries: number, seconds: number, };
+
+export type RestoreRequest = { snapshot_id: string, target: ConnectionFields, 
+/**
+ * The target database's name typed out: allows replacing a non-empty
+ * database (kept, renamed) or restoring onto an older server.
+ */
+confirm_database: string | null, };
+
+export type Preflight = { target_server_version: string, database_exists: boolean, database_empty: boolean, missing_roles: Array<string>, missing_extensions: Array<string>, 
+/**
+ * Why the restore would be refused (without `force`, where it helps).
+ */
+refusal: string | null, warnings: Array<string>, };
+
+export type RestoreReport = { snapshot_id: string, target: string, database: string, bytes: number, seconds: number, 
+/**
+ * Where the database that was there before now is, when it was kept.
+ */
+previous_database_kept_as: string | null, roles_created: Array<string>, tables: Array<TableCount>, warnings: Array<string>, };
+
+export type TableCount = { table: string, expected: number, restored: number, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;

@@ -46,6 +46,7 @@ pub struct BackupOptions {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackupReport {
     pub snapshot_id: String,
     pub name: String,

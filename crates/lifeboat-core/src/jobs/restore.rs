@@ -148,6 +148,7 @@ fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Pro
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VerifyReport {
     pub snapshot_id: String,
     pub size: u64,
@@ -204,6 +205,7 @@ pub struct RestoreOptions {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TableCount {
     pub table: String,
     pub expected: u64,
@@ -211,6 +213,7 @@ pub struct TableCount {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestoreReport {
     pub snapshot_id: String,
     pub target: String,
@@ -226,6 +229,7 @@ pub struct RestoreReport {
 
 /// What a preflight found; `restore` refuses on `refusal`.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Preflight {
     pub target_server_version: String,
     pub database_exists: bool,

@@ -1,0 +1,144 @@
+//! The app's database flows against real, throwaway PostgreSQL clusters:
+//! a saved connection (password in the real keychain when a Secret Service
+//! runs, as in `scripts/test`), a checkpoint on the Timeline, verify, and
+//! the restore wizard's preflight, refusal and typed-name confirmation.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use lifeboat_api::*;
+use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
+use lifeboat_core::paths::Paths;
+use lifeboat_core::pg::TlsMode;
+use lifeboat_testkit::PgCluster;
+
+fn keychain() -> Option<Arc<dyn KeyStore>> {
+    let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {
+        panic!("LIFEBOAT_TEST_REQUIRE_KEYCHAIN is set but there is no D-Bus session bus with a Secret Service");
+    }
+    present.then(|| Arc::new(OsKeychain) as Arc<dyn KeyStore>)
+}
+
+fn fields(cluster: &PgCluster, database: &str, password: Option<&str>) -> ConnectionFields {
+    ConnectionFields {
+        host: "127.0.0.1".into(),
+        port: cluster.port,
+        database: database.into(),
+        user: "postgres".into(),
+        tls: TlsMode::Prefer,
+        password: password.map(Into::into),
+        saved_password_of: None,
+        pg_bin: None,
+    }
+}
+
+async fn start(dir: &Path) -> App {
+    let paths = Paths {
+        data_dir: dir.join("profile"),
+        log_dir: dir.join("logs"),
+    };
+    let app = App::start(paths, keychain()).await.unwrap();
+    app.create_repository(CreateRequest {
+        location: dir.join("repo").display().to_string(),
+        passphrase: "correct horse battery staple".into(),
+        key_label: "test".into(),
+        repository_label: String::new(),
+    })
+    .await
+    .unwrap();
+    app
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
+    let Some(_) = keychain() else {
+        eprintln!("skipped: no D-Bus session bus (run through scripts/test for a real Secret Service)");
+        return;
+    };
+    let source = PgCluster::start_with_password("shop-secret");
+    source.psql("postgres", "CREATE DATABASE shop");
+    source.psql(
+        "shop",
+        "CREATE TABLE orders (id serial PRIMARY KEY, item text); INSERT INTO orders (item) SELECT 'item ' || g FROM generate_series(1, 1234) g;",
+    );
+    let fresh = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+
+    // A wrong password is a clear error; the right one goes to the keychain.
+    let wrong = app.test_connection(fields(&source, "shop", Some("nope"))).await.unwrap_err();
+    assert!(wrong.message.contains("password"), "{wrong:?}");
+    let check = app.test_connection(fields(&source, "shop", Some("shop-secret"))).await.unwrap();
+    assert!(check.database_exists && !check.database_empty);
+    assert!(check.pg_dump.is_some(), "{check:?}");
+    let saved = app
+        .save_connection(SaveConnectionRequest {
+            name: "shop".into(),
+            fields: fields(&source, "shop", Some("shop-secret")),
+            replace: false,
+        })
+        .await
+        .unwrap();
+    assert!(saved.password_in_keychain);
+    let cards = app.databases().await.unwrap();
+    assert_eq!((cards.len(), cards[0].last_backup.is_none()), (1, true));
+
+    // Checkpoint, with progress.
+    let phases = Arc::new(Mutex::new(Vec::<JobProgress>::new()));
+    let seen = phases.clone();
+    let report = app
+        .backup(
+            BackupRequest {
+                connection: "shop".into(),
+                checkpoint_label: Some("before the 16 upgrade".into()),
+            },
+            7,
+            move |p| seen.lock().unwrap().push(p),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.tables, report.rows), (1, 1234));
+    assert!(phases.lock().unwrap().iter().any(|p| !p.phase.is_empty()), "progress reports the phase");
+    let timeline = app.timeline("shop".into()).await.unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].summary.label.as_deref(), Some("before the 16 upgrade"));
+    assert_eq!((timeline[0].rows, timeline[0].verified), (Some(1234), false));
+    let card = &app.databases().await.unwrap()[0];
+    assert_eq!(card.last_backup.as_ref().map(|s| s.id.as_str()), Some(report.snapshot_id.as_str()));
+
+    app.verify_snapshot(report.snapshot_id.clone(), 8, |_| {}).await.unwrap();
+    let detail = app.snapshot_detail(report.snapshot_id.clone()).await.unwrap();
+    assert!(detail.verified);
+    assert_eq!(detail.metadata["row_counts"]["public.orders"], 1234);
+    assert!(detail.metadata.get("globals_sql").is_none());
+
+    // The wizard onto a fresh server: preflight, restore, rows there.
+    let request = |confirm: Option<&str>| RestoreRequest {
+        snapshot_id: report.snapshot_id.clone(),
+        target: fields(&fresh, "shop_restored", None),
+        confirm_database: confirm.map(Into::into),
+    };
+    let preflight = app.restore_preflight(request(None)).await.unwrap();
+    assert!(!preflight.database_exists && preflight.refusal.is_none(), "{preflight:?}");
+    let restored = app.restore(request(None), 9, |_| {}).await.unwrap();
+    assert!(restored.tables.iter().all(|t| t.expected == t.restored));
+    assert_eq!(fresh.psql("shop_restored", "SELECT count(*) FROM orders"), "1234");
+
+    // Now not empty: refused until its name is typed exactly.
+    fresh.psql("shop_restored", "INSERT INTO orders (item) VALUES ('added after the restore')");
+    let preflight = app.restore_preflight(request(None)).await.unwrap();
+    assert!(preflight.refusal.is_some());
+    let refused = app.restore(request(Some("shop_restore")), 10, |_| {}).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RestoreRefused, "{refused:?}");
+    assert_eq!(fresh.psql("shop_restored", "SELECT count(*) FROM orders"), "1235");
+    let replaced = app.restore(request(Some("shop_restored")), 11, |_| {}).await.unwrap();
+    assert!(replaced.previous_database_kept_as.is_some());
+    assert_eq!(fresh.psql("shop_restored", "SELECT count(*) FROM orders"), "1234");
+
+    // Removing the connection drops its keychain password; snapshots stay.
+    app.remove_connection("shop".into()).await.unwrap();
+    assert!(app.databases().await.unwrap().is_empty());
+    assert_eq!(OsKeychain.load_password("shop").unwrap().map(|p| p.to_string()), None);
+    assert_eq!(app.timeline("shop".into()).await.unwrap().len(), 1);
+}
