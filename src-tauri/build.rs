@@ -15,6 +15,16 @@ const COMMANDS: &[&str] = &[
     "save_recovery_kit",
     "forget_keychain",
     "activity",
+    "databases",
+    "test_connection",
+    "save_connection",
+    "remove_connection",
+    "backup_now",
+    "timeline",
+    "snapshot_detail",
+    "verify_snapshot",
+    "restore_preflight",
+    "restore_snapshot",
 ];
 
 fn main() {

@@ -83,6 +83,16 @@ fn main() {
             commands::keys::save_recovery_kit,
             commands::keys::forget_keychain,
             commands::activity::activity,
+            commands::databases::databases,
+            commands::databases::test_connection,
+            commands::databases::save_connection,
+            commands::databases::remove_connection,
+            commands::databases::backup_now,
+            commands::databases::timeline,
+            commands::databases::snapshot_detail,
+            commands::databases::verify_snapshot,
+            commands::databases::restore_preflight,
+            commands::databases::restore_snapshot,
         ])
         .run(tauri::generate_context!())
         .expect("the Lifeboat window could not start");

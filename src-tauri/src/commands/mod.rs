@@ -2,6 +2,7 @@
 //! Errors cross as `ApiError {code, message}`.
 
 pub mod activity;
+pub mod databases;
 pub mod keys;
 pub mod repository;
 

@@ -330,11 +330,40 @@ fn role_statements<'a>(globals_sql: &'a str, role: &str) -> Vec<&'a str> {
 }
 
 async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
-    sqlx::raw_sql(sql)
-        .execute(&mut *conn)
+    // Without arguments this is the simple-query protocol: several
+    // statements may go at once. (`raw_sql` would make the future !Send.)
+    sqlx::Executor::execute(&mut *conn, sql)
         .await
         .map_err(|e| pg_error(action, spec, e))?;
     Ok(())
+}
+
+/// Moves the restored scratch database to `database`'s name: an empty
+/// database there is dropped, a non-empty one (allowed by `force`) is kept
+/// under a new name, returned.
+async fn swap_into_place(
+    conn: &mut PgConnection,
+    admin: &ConnectionSpec,
+    database: &str,
+    scratch: &str,
+    check: &Preflight,
+    stamp: &str,
+) -> Result<Option<String>> {
+    let mut kept_as = None;
+    if check.database_exists {
+        if check.database_empty {
+            let sql = format!("DROP DATABASE {}", quote_ident(database));
+            execute(conn, admin, "replacing the empty database on", &sql).await?;
+        } else {
+            let aside = database_name(database, &format!("_before_lifeboat_{stamp}"));
+            let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(database), quote_ident(&aside));
+            execute(conn, admin, "setting the current database aside on", &sql).await?;
+            kept_as = Some(aside);
+        }
+    }
+    let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(scratch), quote_ident(database));
+    execute(conn, admin, "renaming the restored database into place on", &sql).await?;
+    Ok(kept_as)
 }
 
 /// A database name of at most 63 bytes: `base` shortened to fit `suffix`.
@@ -366,8 +395,8 @@ pub async fn restore(
     let mut conn = inspect::connect(&admin).await?;
 
     let mut roles_created = Vec::new();
-    for role in &check.missing_roles {
-        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, role)).unwrap_or_default();
+    for role in check.missing_roles.clone() {
+        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, &role)).unwrap_or_default();
         if statements.is_empty() {
             return Err(Error::RestoreRefused(format!(
                 "role {role} owns objects in the backup but exists neither on the target nor in the backup's saved roles: \
@@ -375,7 +404,7 @@ pub async fn restore(
             )));
         }
         execute(&mut conn, &admin, "creating roles on", &statements.join("\n")).await?;
-        roles_created.push(role.clone());
+        roles_created.push(role);
     }
 
     let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
@@ -399,45 +428,13 @@ pub async fn restore(
     };
 
     // Swap: the only moment the target changes.
-    let mut kept_as = None;
-    let swap = async {
-        if check.database_exists {
-            if check.database_empty {
-                execute(
-                    &mut conn,
-                    &admin,
-                    "replacing the empty database on",
-                    &format!("DROP DATABASE {}", quote_ident(&target.database)),
-                )
-                .await?;
-            } else {
-                let aside = database_name(&target.database, &format!("_before_lifeboat_{stamp}"));
-                execute(
-                    &mut conn,
-                    &admin,
-                    "setting the current database aside on",
-                    &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&target.database), quote_ident(&aside)),
-                )
-                .await?;
-                kept_as = Some(aside);
-            }
+    let kept_as = match swap_into_place(&mut conn, &admin, &target.database, &scratch, &check, &stamp).await {
+        Ok(kept_as) => kept_as,
+        Err(e) => {
+            drop_database(&mut conn, &admin, &scratch).await;
+            return Err(e);
         }
-        execute(
-            &mut conn,
-            &admin,
-            "renaming the restored database into place on",
-            &format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                quote_ident(&scratch),
-                quote_ident(&target.database)
-            ),
-        )
-        .await
     };
-    if let Err(e) = swap.await {
-        drop_database(&mut conn, &admin, &scratch).await;
-        return Err(e);
-    }
     let _ = conn.close().await;
 
     let mut warnings = check.warnings;

@@ -1,0 +1,84 @@
+use lifeboat_api::{
+    ApiError, BackupRequest, ConnectionFields, DatabaseCard, JobProgress, RestoreRequest, SaveConnectionRequest, SnapshotDetail,
+    TimelineEntry,
+};
+use lifeboat_core::connections::{Connection, ConnectionCheck};
+use lifeboat_core::jobs::backup::BackupReport;
+use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
+use tauri::ipc::Channel;
+
+use super::AppState;
+
+/// Progress is best effort: the window may have gone away.
+fn forward(channel: Channel<JobProgress>) -> impl Fn(JobProgress) + Send + Sync + 'static {
+    move |progress| {
+        let _ = channel.send(progress);
+    }
+}
+
+#[tauri::command]
+pub async fn databases(app: AppState<'_>) -> Result<Vec<DatabaseCard>, ApiError> {
+    app.databases().await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(host = %fields.host, database = %fields.database))]
+pub async fn test_connection(app: AppState<'_>, fields: ConnectionFields) -> Result<ConnectionCheck, ApiError> {
+    app.test_connection(fields).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(name = %request.name))]
+pub async fn save_connection(app: AppState<'_>, request: SaveConnectionRequest) -> Result<Connection, ApiError> {
+    app.save_connection(request).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(app), err)]
+pub async fn remove_connection(app: AppState<'_>, name: String) -> Result<Connection, ApiError> {
+    app.remove_connection(name).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(app, on_progress), err)]
+pub async fn backup_now(
+    app: AppState<'_>,
+    request: BackupRequest,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<BackupReport, ApiError> {
+    app.backup(request, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+pub async fn timeline(app: AppState<'_>, name: String) -> Result<Vec<TimelineEntry>, ApiError> {
+    app.timeline(name).await
+}
+
+#[tauri::command]
+pub async fn snapshot_detail(app: AppState<'_>, id: String) -> Result<SnapshotDetail, ApiError> {
+    app.snapshot_detail(id).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(app, on_progress), err)]
+pub async fn verify_snapshot(app: AppState<'_>, id: String, job: u32, on_progress: Channel<JobProgress>) -> Result<VerifyReport, ApiError> {
+    app.verify_snapshot(id, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(snapshot = %request.snapshot_id, database = %request.target.database))]
+pub async fn restore_preflight(app: AppState<'_>, request: RestoreRequest) -> Result<Preflight, ApiError> {
+    app.restore_preflight(request).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(app, on_progress), err, fields(snapshot = %request.snapshot_id, database = %request.target.database))]
+pub async fn restore_snapshot(
+    app: AppState<'_>,
+    request: RestoreRequest,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<RestoreReport, ApiError> {
+    app.restore(request, job, forward(on_progress)).await
+}
