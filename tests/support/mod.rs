@@ -199,6 +199,40 @@ impl AppSession {
         field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Picks `value` in a <select>, as a person choosing from the list would.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.wait(css).await;
+        const SCRIPT: &str = "const e = document.querySelector(arguments[0]); \
+             if (![...e.options].some(o => o.value === arguments[1])) return false; \
+             e.value = arguments[1]; e.dispatchEvent(new Event('change', { bubbles: true })); return true;";
+        let chosen = self
+            .driver
+            .execute(SCRIPT, vec![serde_json::json!(css), serde_json::json!(value)])
+            .await
+            .unwrap_or_else(|e| panic!("choosing {value:?} in {css}: {e}"));
+        assert_eq!(chosen.json().as_bool(), Some(true), "{css} has no option {value:?}");
+    }
+
+    /// Whether the control matching `css` can be used (not disabled).
+    pub async fn is_enabled(&self, css: &str) -> bool {
+        self.wait(css).await;
+        const SCRIPT: &str = "return !document.querySelector(arguments[0]).disabled;";
+        let result = self.driver.execute(SCRIPT, vec![serde_json::json!(css)]).await.unwrap();
+        result.json().as_bool() == Some(true)
+    }
+
+    /// Waits until the control matching `css` can be used, then clicks it.
+    pub async fn click_when_enabled(&self, css: &str) {
+        let started = Instant::now();
+        while !self.is_enabled(css).await {
+            if started.elapsed() > WAIT {
+                self.timeout(css, format!("{css} never became enabled")).await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        self.click(css).await;
+    }
+
     /// Scrolls the element into view (for the next screenshot) and returns it.
     pub async fn show(&self, css: &str) -> WebElement {
         let element = self.wait(css).await;

@@ -1,0 +1,117 @@
+//! The database flows in the real window, against real throwaway clusters:
+//! add a connection (its password to the real keychain), take a Checkpoint
+//! with a label and find it on the Timeline, restore it with the wizard onto
+//! a second, fresh cluster, and see a non-empty target refused until its
+//! name is typed out.
+
+use lifeboat_e2e::*;
+use lifeboat_testkit::PgCluster;
+
+const PASSPHRASE: &str = "harbour pilot tugboat rope";
+const LABEL: &str = "before the 16 upgrade";
+
+async fn create_repository(app: &AppSession, location: &std::path::Path) {
+    app.wait("#first-run").await;
+    app.fill("#create-location", &location.display().to_string()).await;
+    app.fill("#create-passphrase", PASSPHRASE).await;
+    app.fill("#create-passphrase-confirm", PASSPHRASE).await;
+    app.click("#create-submit").await;
+    app.wait("#current-repo").await;
+}
+
+/// Steps 1 and 2 of the wizard: the newest snapshot of `shop`, onto `target`.
+async fn choose_source_and_target(app: &AppSession, target: &PgCluster) {
+    app.click("#nav-restore").await;
+    app.choose("#restore-database", "shop").await;
+    app.wait_text("#restore-snapshot", LABEL).await;
+    app.click("#restore-next-source").await;
+    app.fill("#restore-host", "127.0.0.1").await;
+    app.fill("#restore-port", &target.port.to_string()).await;
+    app.fill("#restore-user", "postgres").await;
+    app.fill("#restore-target-db", "shop").await;
+    app.click("#restore-check").await;
+    app.wait_text("#restore-preflight", &target.major.to_string()).await;
+}
+
+/// Steps 3 to 5: verify, restore, and the result with its row counts.
+async fn verify_and_restore(app: &AppSession) -> String {
+    app.click_when_enabled("#restore-next-target").await;
+    app.click("#restore-verify").await;
+    app.click_when_enabled("#restore-next-verify").await;
+    app.click("#restore-start").await;
+    app.wait_text("#restore-result", "Restored").await;
+    app.wait_text("#restore-rows", "public.orders").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
+    if !can_run() {
+        return;
+    }
+    let source = PgCluster::start_with_password("e2e-shop-pw");
+    source.psql("postgres", "CREATE DATABASE shop");
+    source.psql(
+        "shop",
+        "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL);
+         INSERT INTO orders (item) SELECT 'order ' || g FROM generate_series(1, 321) g;",
+    );
+    let fresh = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppSession::start(&dir.path().join("workstation")).await;
+    create_repository(&app, &dir.path().join("nas/lifeboat")).await;
+
+    // 1. Add the connection: the URL fills the fields; the test names the server and the pg_dump to use.
+    app.click("#nav-connections").await;
+    app.fill("#conn-name", "shop").await;
+    app.fill("#conn-url", &source.url("shop")).await;
+    app.wait("#conn-host").await;
+    app.fill("#conn-password", "e2e-shop-pw").await;
+    app.click("#conn-test").await;
+    app.wait_text("#conn-check", &format!("PostgreSQL {}", source.major)).await;
+    app.wait_text("#conn-check", "pg_dump").await;
+    app.shot("db-01-connection-tested").await;
+    app.click("#conn-save").await;
+    app.wait_text("#connections-list .connection-row[data-name='shop']", "keychain").await;
+    app.shot("db-02-connection-saved").await;
+
+    // 2. A Checkpoint with a label, from the Overview's card.
+    app.click("#nav-overview").await;
+    let card = ".database-card[data-name='shop']";
+    app.wait_text(card, "never").await;
+    app.click(&format!("{card} .checkpoint-button")).await;
+    app.fill("#checkpoint-label", LABEL).await;
+    app.click("#checkpoint-ok").await;
+    app.wait_text("#checkpoint-result", "Checkpoint").await;
+    app.wait_text(card, "ago").await;
+    app.shot("db-03-checkpoint-taken").await;
+
+    // 3. It is on the Timeline, flagged with its label.
+    app.click(&format!("{card} .timeline-button")).await;
+    app.wait_text("#timeline-list", LABEL).await;
+    app.wait_text("#timeline-chart .checkpoint-flag", LABEL).await;
+    app.shot("db-04-timeline").await;
+
+    // 4. The wizard onto the fresh cluster: the rows are there.
+    choose_source_and_target(&app, &fresh).await;
+    app.shot("db-05-restore-preflight").await;
+    let rows = verify_and_restore(&app).await;
+    assert!(rows.contains("321"), "{rows}");
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "321");
+    app.shot("db-06-restored").await;
+
+    // 5. Now the target has data of its own: refused until its name is typed exactly.
+    fresh.psql("shop", "INSERT INTO orders (item) VALUES ('written after the restore')");
+    app.click("#restore-again").await;
+    choose_source_and_target(&app, &fresh).await;
+    app.wait("#restore-confirm-name").await;
+    assert!(!app.is_enabled("#restore-next-target").await, "a non-empty target needs its name typed");
+    app.fill("#restore-confirm-name", "sho").await;
+    assert!(!app.is_enabled("#restore-next-target").await, "a partial name is not a confirmation");
+    app.shot("db-07-non-empty-refused").await;
+    app.fill("#restore-confirm-name", "shop").await;
+    verify_and_restore(&app).await;
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "321");
+    let kept = fresh.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop_before_lifeboat_%'");
+    assert_eq!(kept, "1", "the replaced database is kept, renamed");
+    app.quit().await;
+}
