@@ -6,9 +6,13 @@
 //!   PATH, the same for `restic backup --stdin` / `restic dump`, with ratios.
 //! - `chunking`: stores the same streams with several chunk sizes and zstd
 //!   levels through the library, for choosing the defaults.
+//! - `postgres`: `lifeboat backup` / `restore` against bare `pg_dump` /
+//!   `pg_restore` on a real throwaway cluster with about 1 GB of dump, and
+//!   the bytes a day of changes adds (see `postgres.rs`).
 //! - `gen`: writes one generated stream to a file.
 
 mod dumpgen;
+mod postgres;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -60,6 +64,19 @@ enum Cmd {
         #[arg(long, default_value = "target/release/lifeboat")]
         lifeboat: PathBuf,
     },
+    /// lifeboat backup/restore vs pg_dump/pg_restore on a real cluster.
+    Postgres {
+        /// pgbench scale (100,000 account rows, about 10 MB of dump, each).
+        #[arg(long, default_value_t = 50)]
+        scale: u32,
+        /// Rows of the text/jsonb table (about 250 bytes of dump each).
+        #[arg(long, default_value_t = 2_000_000)]
+        documents: u64,
+        #[arg(long, default_value = "bench-out")]
+        dir: PathBuf,
+        #[arg(long, default_value = "target/release/lifeboat")]
+        lifeboat: PathBuf,
+    },
     /// Chunk size and zstd level sweep.
     Chunking {
         #[arg(long, default_value_t = 256 << 20)]
@@ -86,6 +103,17 @@ fn main() -> Result<()> {
             generate(size, variant, &output)?;
         }
         Cmd::Run { size, dir, lifeboat } => run(size, &dir, &lifeboat)?,
+        Cmd::Postgres {
+            scale,
+            documents,
+            dir,
+            lifeboat,
+        } => postgres::run(&postgres::Options {
+            scale,
+            documents,
+            dir,
+            lifeboat,
+        })?,
         Cmd::Chunking {
             size,
             dir,

@@ -1,0 +1,196 @@
+//! `postgres`: Lifeboat against bare `pg_dump` / `pg_restore` on a real
+//! throwaway cluster holding about 1 GB of dump (pgbench tables plus a table
+//! of text and jsonb rows with indexes), and what a realistic day of changes
+//! costs the second backup.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use lifeboat_testkit::PgCluster;
+
+use crate::{dir_size, measure, pct, Measured};
+
+pub struct Options {
+    /// pgbench scale: 100,000 accounts rows each (about 10 MB of dump).
+    pub scale: u32,
+    /// Rows of the text/jsonb table (about 250 bytes of dump each).
+    pub documents: u64,
+    pub dir: PathBuf,
+    pub lifeboat: PathBuf,
+}
+
+/// The day's changes: 1% of each table's rows, as a real application
+/// makes them: appends, updates mostly on recent rows, a few deletes.
+fn day_of_changes(accounts: u64, documents: u64) -> String {
+    let (acc_new, acc_upd, acc_del) = (accounts * 4 / 1000, accounts * 5 / 1000, accounts / 1000);
+    let (doc_new, doc_upd, doc_del) = (documents * 4 / 1000, documents * 5 / 1000, documents / 1000);
+    format!(
+        "INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+           SELECT {accounts} + g, 1 + g % 10, 0, '' FROM generate_series(1, {acc_new}) g;
+         UPDATE pgbench_accounts SET abalance = abalance + 1 + (aid % 97)
+           WHERE aid IN (SELECT aid FROM pgbench_accounts WHERE aid > {recent_acc} ORDER BY random() LIMIT {acc_upd});
+         DELETE FROM pgbench_accounts WHERE aid IN (SELECT aid FROM pgbench_accounts ORDER BY random() LIMIT {acc_del});
+         INSERT INTO documents (created_at, customer_id, title, body, attrs)
+           SELECT now(), g % 50000, 'Invoice new ' || g, {body}, {attrs} FROM generate_series(1, {doc_new}) g;
+         UPDATE documents SET attrs = attrs || '{{\"status\": \"paid\"}}'::jsonb
+           WHERE id IN (SELECT id FROM documents WHERE id > {recent_doc} ORDER BY random() LIMIT {doc_upd});
+         DELETE FROM documents WHERE id IN (SELECT id FROM documents ORDER BY random() LIMIT {doc_del});",
+        recent_acc = accounts * 95 / 100,
+        recent_doc = documents * 95 / 100,
+        body = DOCUMENT_BODY,
+        attrs = DOCUMENT_ATTRS,
+    )
+}
+
+const DOCUMENT_BODY: &str = "md5(g::text) || ' ' || repeat('net 30 days, ', 1 + g % 5) || md5((g * 31)::text) || ' line items: ' || (g % 17)::text";
+const DOCUMENT_ATTRS: &str = "jsonb_build_object('status', (ARRAY['new', 'sent', 'paid', 'void'])[1 + g % 4], \
+     'amount', (g % 100000) / 100.0, 'tags', jsonb_build_array('t' || g % 13, 't' || g % 29))";
+
+fn psql(cluster: &PgCluster, database: &str, sql: &str) {
+    cluster.psql(database, sql);
+}
+
+fn tool(cluster: &PgCluster, name: &str) -> PathBuf {
+    cluster.bin_dir().join(name)
+}
+
+fn generate(cluster: &PgCluster, options: &Options) -> Result<()> {
+    psql(cluster, "postgres", "CREATE DATABASE bench");
+    eprintln!("generating pgbench tables at scale {}", options.scale);
+    let status = Command::new(tool(cluster, "pgbench"))
+        .stderr(std::process::Stdio::null())
+        .args(["-i", "-q", "-s", &options.scale.to_string(), "-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .args(["-U", "postgres", "bench"])
+        .status()
+        .context("running pgbench")?;
+    if !status.success() {
+        bail!("pgbench -i failed: {status}");
+    }
+    eprintln!("generating {} document rows with indexes", options.documents);
+    psql(
+        cluster,
+        "bench",
+        &format!(
+            "CREATE TABLE documents (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, customer_id int NOT NULL,
+                                     title text NOT NULL, body text NOT NULL, attrs jsonb NOT NULL);
+             INSERT INTO documents (created_at, customer_id, title, body, attrs)
+               SELECT now() - make_interval(secs => {n} - g), (g * 7919) % 50000, 'Invoice ' || g, {DOCUMENT_BODY}, {DOCUMENT_ATTRS}
+               FROM generate_series(1, {n}) g;
+             CREATE INDEX ON documents (created_at);
+             CREATE INDEX ON documents (customer_id);
+             CREATE INDEX ON documents USING gin (attrs);",
+            n = options.documents
+        ),
+    );
+    psql(cluster, "bench", "VACUUM ANALYZE");
+    Ok(())
+}
+
+fn secs(m: &Measured) -> String {
+    format!("{:.1} s", m.seconds)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn run(options: &Options) -> Result<()> {
+    if !options.lifeboat.exists() {
+        bail!("{} not found: build it with `cargo build --release -p lifeboat-cli`", options.lifeboat.display());
+    }
+    let lifeboat = std::fs::canonicalize(&options.lifeboat)?;
+    std::fs::create_dir_all(&options.dir)?;
+    let cluster = PgCluster::start();
+    generate(&cluster, options)?;
+    let url = cluster.url("bench");
+    let pg_dump = tool(&cluster, "pg_dump");
+
+    let repo = options.dir.join("pg-repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    let repo_s = repo.display().to_string();
+    let env = [("LIFEBOAT_PASSWORD", "bench"), ("LIFEBOAT_REPO", repo_s.as_str())];
+    measure(&lifeboat, &["init", "--no-keychain"], &env, None)?;
+
+    eprintln!("bare pg_dump -Fc -Z0 > /dev/null");
+    let bare = measure(&pg_dump, &["-Fc", "-Z0", "-d", &url], &[], None)?;
+    eprintln!("lifeboat backup");
+    let backup = measure(&lifeboat, &["backup", "--no-keychain", "--db", &url, "--name", "bench"], &env, None)?;
+    let stored = dir_size(&repo);
+
+    let compressed_file = options.dir.join("bench-default.dump");
+    let plain_file = options.dir.join("bench-z0.dump");
+    eprintln!("pg_dump -Fc (default compression) to a file");
+    let compressed = measure(&pg_dump, &["-Fc", "-d", &url, "-f", &compressed_file.display().to_string()], &[], None)?;
+    let compressed_size = std::fs::metadata(&compressed_file)?.len();
+    measure(&pg_dump, &["-Fc", "-Z0", "-d", &url, "-f", &plain_file.display().to_string()], &[], None)?;
+    let dump_size = std::fs::metadata(&plain_file)?.len();
+
+    // The same pg_restore options Lifeboat uses, so the ratio is Lifeboat's own cost.
+    psql(&cluster, "postgres", "CREATE DATABASE from_file");
+    eprintln!("pg_restore from a local file");
+    let file_restore = measure(
+        &tool(&cluster, "pg_restore"),
+        &["--exit-on-error", "--single-transaction", "--no-password", "--dbname", &cluster.url("from_file")],
+        &[],
+        Some(&plain_file),
+    )?;
+    eprintln!("lifeboat restore");
+    let restore = measure(
+        &lifeboat,
+        &["restore", "--no-keychain", "latest:bench", "--to", &cluster.url("from_lifeboat")],
+        &env,
+        None,
+    )?;
+
+    eprintln!("a day of changes, then the second backup");
+    let accounts = u64::from(options.scale) * 100_000;
+    psql(&cluster, "bench", &day_of_changes(accounts, options.documents));
+    let second = measure(&lifeboat, &["backup", "--no-keychain", "--db", &url, "--name", "bench"], &env, None)?;
+    let added = dir_size(&repo) - stored;
+
+    let ratio = |ours: &Measured, theirs: &Measured| ours.seconds / theirs.seconds.max(1e-3);
+    println!(
+        "database: pgbench scale {} + {} document rows; dump {} (custom format, uncompressed)",
+        options.scale,
+        options.documents,
+        mib(dump_size)
+    );
+    println!("{:<46} {:>12} {:>12} {:>8}  target", "", "lifeboat", "baseline", "ratio");
+    println!(
+        "{:<46} {:>12} {:>12} {:>7.2}x  <= 1.15x",
+        "backup vs bare pg_dump -Fc -Z0 > /dev/null",
+        secs(&backup),
+        secs(&bare),
+        ratio(&backup, &bare)
+    );
+    println!(
+        "{:<46} {:>12} {:>12} {:>7.2}x",
+        "stored vs default pg_dump -Fc file",
+        mib(stored),
+        mib(compressed_size),
+        stored as f64 / compressed_size.max(1) as f64
+    );
+    println!("{:<46} {:>12} {:>12}", "  (pg_dump -Fc took)", "", secs(&compressed));
+    println!(
+        "{:<46} {:>12} {:>11.1}%  {:>7}  <= 10%",
+        "second backup after 1% changed: added bytes",
+        mib(added),
+        pct(added, compressed_size),
+        "of -Fc"
+    );
+    println!("{:<46} {:>12}", "  second backup took", secs(&second));
+    println!(
+        "{:<46} {:>12} {:>12} {:>7.2}x  <= 1.15x",
+        "restore vs pg_restore from a local file",
+        secs(&restore),
+        secs(&file_restore),
+        ratio(&restore, &file_restore)
+    );
+    let peak = [backup.peak_rss_kib, second.peak_rss_kib, restore.peak_rss_kib].into_iter().max().unwrap_or(0);
+    println!("{:<46} {:>8.1} MiB  <= 200 MiB", "peak RSS, lifeboat backup and restore", peak as f64 / 1024.0);
+    let _ = std::fs::remove_file(&compressed_file);
+    let _ = std::fs::remove_file(&plain_file);
+    Ok(())
+}
+
