@@ -2,8 +2,8 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
-import type { ActivityEntry, ActivityFilter, AppStatus, KeySlotInfo, RepositoryOverview } from "./lib/bindings";
-import { openRepository, REPO_ID, settle } from "./test/fixtures";
+import type { ActivityEntry, ActivityFilter, AppStatus, KeySlotInfo, RepositoryOverview, SnapshotDetail } from "./lib/bindings";
+import { openRepository, REPO_ID, salesCard, salesTimeline, settle } from "./test/fixtures";
 
 const baseStatus: AppStatus = {
   repository: null,
@@ -67,6 +67,7 @@ function backend(status: AppStatus, overrides: Record<string, Handler> = {}) {
     repository_overview: () => overview,
     key_slots: () => slots,
     activity: () => entries,
+    databases: () => [],
     close_repository: () => null,
     ...overrides,
   };
@@ -121,14 +122,21 @@ describe("App start", () => {
 });
 
 describe("Main frame", () => {
-  it("has the three screens, the repository, and a dismissible keychain warning", async () => {
+  it("has its screens, the repository, and a dismissible keychain warning", async () => {
     backend({ ...baseStatus, repository: { ...openRepository, keychain_warning: "no Secret Service provider" } });
     const { container } = render(App);
     await settle();
 
     const nav = $(container, "nav");
-    expect(Array.from(nav.querySelectorAll("li button")).map((b) => b.id)).toEqual(["nav-overview", "nav-repository", "nav-activity"]);
-    expect(nav.textContent).not.toMatch(/Timeline|Restore|Drills|Schedules/);
+    expect(Array.from(nav.querySelectorAll("li button")).map((b) => b.id)).toEqual([
+      "nav-overview",
+      "nav-connections",
+      "nav-timeline",
+      "nav-restore",
+      "nav-repository",
+      "nav-activity",
+    ]);
+    expect(nav.textContent).not.toMatch(/Drills|Schedules/);
     expect($(container, "#current-repo").textContent).toContain("Team NAS");
     expect($(container, "#current-repo").textContent).toContain("/mnt/nas/lifeboat");
 
@@ -152,12 +160,16 @@ describe("Main frame", () => {
     $(container, "#nav-overview").focus();
     await fireEvent.keyDown($(container, "#nav-overview"), { key: "ArrowDown" });
     await settle();
-    expect(container.querySelector("#repository")).not.toBeNull();
-    expect(document.activeElement?.id).toBe("nav-repository");
-    expect($(container, "#nav-repository").getAttribute("aria-current")).toBe("page");
-    await fireEvent.keyDown($(container, "#nav-repository"), { key: "ArrowDown" });
+    expect(container.querySelector("#connections")).not.toBeNull();
+    expect(document.activeElement?.id).toBe("nav-connections");
+    expect($(container, "#nav-connections").getAttribute("aria-current")).toBe("page");
+    await fireEvent.keyDown($(container, "#nav-connections"), { key: "End" });
     await settle();
     expect(container.querySelector("#activity")).not.toBeNull();
+    await fireEvent.keyDown($(container, "#nav-activity"), { key: "ArrowUp" });
+    await settle();
+    expect(container.querySelector("#repository")).not.toBeNull();
+    await fireEvent.keyDown($(container, "#nav-repository"), { key: "ArrowDown" });
     await fireEvent.keyDown($(container, "#nav-activity"), { key: "ArrowDown" });
     await settle();
     expect(container.querySelector("#overview")).not.toBeNull();
@@ -315,6 +327,47 @@ describe("Main frame", () => {
     await fireEvent.click($(container, "#nav-activity"));
     await settle();
     expect($(container, "#activity-empty").textContent).toContain("No activity yet");
+  });
+
+  it("goes from a database card to its timeline, and from a snapshot to the restore wizard", async () => {
+    const timeline = salesTimeline();
+    backend(
+      { ...baseStatus, repository: openRepository },
+      {
+        databases: () => [{ ...salesCard(), connection: { ...salesCard().connection, name: "other" } }, salesCard()],
+        timeline: (args) => ((args as { name: string }).name === "sales" ? timeline : []),
+        snapshot_detail: (args): SnapshotDetail => ({
+          summary: timeline.find((e) => e.summary.id === (args as { id: string }).id)!.summary,
+          verified: false,
+          chunks: 1,
+          metadata: {},
+        }),
+      },
+    );
+    const { container } = render(App);
+    await settle();
+    await fireEvent.click($(container, '.database-card[data-name="sales"] .timeline-button'));
+    await settle();
+    expect($(container, "#nav-timeline").getAttribute("aria-current")).toBe("page");
+    expect(($(container, "#timeline-database") as HTMLSelectElement).value).toBe("sales");
+
+    await fireEvent.click($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"] button'));
+    await settle();
+    await fireEvent.click($(container, "#snapshot-restore"));
+    await settle();
+    expect($(container, "#nav-restore").getAttribute("aria-current")).toBe("page");
+    expect(($(container, "#restore-database") as HTMLSelectElement).value).toBe("sales");
+    expect(($(container, "#restore-snapshot") as HTMLSelectElement).value).toBe("1111aaaa2222bbbb");
+  });
+
+  it("goes from an empty overview to the Connections screen", async () => {
+    backend({ ...baseStatus, repository: openRepository });
+    const { container } = render(App);
+    await settle();
+    await fireEvent.click($(container, "#add-first-connection"));
+    await settle();
+    expect(container.querySelector("#connections")).not.toBeNull();
+    expect($(container, "#connections-list").textContent).toContain("No saved connections yet");
   });
 
   it("cycles and saves the theme", async () => {

@@ -75,7 +75,7 @@ fn generate(cluster: &PgCluster, options: &Options) -> Result<()> {
             "CREATE TABLE documents (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, customer_id int NOT NULL,
                                      title text NOT NULL, body text NOT NULL, attrs jsonb NOT NULL);
              INSERT INTO documents (created_at, customer_id, title, body, attrs)
-               SELECT now() - make_interval(secs => {n} - g), (g * 7919) % 50000, 'Invoice ' || g, {DOCUMENT_BODY}, {DOCUMENT_ATTRS}
+               SELECT now() - make_interval(secs => {n} - g), (g::bigint * 7919) % 50000, 'Invoice ' || g, {DOCUMENT_BODY}, {DOCUMENT_ATTRS}
                FROM generate_series(1, {n}) g;
              CREATE INDEX ON documents (created_at);
              CREATE INDEX ON documents (customer_id);

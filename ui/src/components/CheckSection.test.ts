@@ -48,12 +48,12 @@ describe("Check section", () => {
     // Before any message: indeterminate.
     expect($(container, "#check-progress").hasAttribute("value")).toBe(false);
 
-    sendOnChannel(args().onProgress, 0, { phase: "checking structure", done_bytes: 0, total_bytes: null });
+    sendOnChannel(args().onProgress, 0, { phase: "checking structure", done_bytes: 0, total_bytes: null, item: null, items_done: 0 });
     await settle();
     expect($(container, "#check-phase").textContent).toBe("checking structure");
     expect($(container, "#check-progress").hasAttribute("value")).toBe(false);
 
-    sendOnChannel(args().onProgress, 1, { phase: "checking packs", done_bytes: 256 * 1024, total_bytes: 1024 * 1024 });
+    sendOnChannel(args().onProgress, 1, { phase: "checking packs", done_bytes: 256 * 1024, total_bytes: 1024 * 1024, item: null, items_done: 0 });
     await settle();
     const bar = $(container, "#check-progress") as HTMLProgressElement;
     expect(bar.max).toBe(1024 * 1024);

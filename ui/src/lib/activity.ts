@@ -12,6 +12,9 @@ export const KIND_LABELS: Record<RunKind, string> = {
   key_add: "Add key",
   key_remove: "Remove key",
   recovery_kit: "Recovery kit",
+  backup: "Backup",
+  verify: "Verify",
+  restore: "Restore",
 };
 
 export const STATUS_LABELS: Record<RunStatus, string> = {

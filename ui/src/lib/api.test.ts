@@ -37,6 +37,46 @@ describe("commands", () => {
     ]);
   });
 
+  it("pass the database commands' arguments by name, progress as a Channel", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args as Record<string, unknown>]);
+      return null;
+    });
+    const fields = { host: "h", port: 5432, database: "d", user: "u", tls: "prefer" as const, password: null, saved_password_of: null, pg_bin: null };
+    const request = { snapshot_id: "s", target: fields, confirm_database: null };
+    const onProgress = () => {};
+    await api.databases();
+    await api.testConnection(fields);
+    await api.saveConnection({ name: "n", fields, replace: false });
+    await api.removeConnection("n");
+    await api.backupNow({ connection: "n", checkpoint_label: "l" }, 1, onProgress);
+    await api.timeline("n");
+    await api.snapshotDetail("s");
+    await api.verifySnapshot("s", 2, onProgress);
+    await api.restorePreflight(request);
+    await api.restoreSnapshot(request, 3, onProgress);
+    expect(calls.map(([cmd, args]) => [cmd, Object.keys(args ?? {})])).toEqual([
+      ["databases", []],
+      ["test_connection", ["fields"]],
+      ["save_connection", ["request"]],
+      ["remove_connection", ["name"]],
+      ["backup_now", ["request", "job", "onProgress"]],
+      ["timeline", ["name"]],
+      ["snapshot_detail", ["id"]],
+      ["verify_snapshot", ["id", "job", "onProgress"]],
+      ["restore_preflight", ["request"]],
+      ["restore_snapshot", ["request", "job", "onProgress"]],
+    ]);
+    expect(calls[4][1]).toMatchObject({ request: { connection: "n", checkpoint_label: "l" }, job: 1 });
+    expect(calls[7][1]).toMatchObject({ id: "s", job: 2 });
+    expect(calls[9][1]).toMatchObject({ request, job: 3 });
+  });
+
+  it("know the restore's refusal", () => {
+    expect(api.toApiError({ code: "restore_refused", message: "m" }).code).toBe("restore_refused");
+  });
+
   it("reject with an ApiError", async () => {
     mockIPC(() => {
       throw { code: "no_repository_open", message: "no repository is open" };

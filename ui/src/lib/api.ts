@@ -8,18 +8,31 @@ import type {
   AddKeyRequest,
   ApiError,
   AppStatus,
+  BackupReport,
+  BackupRequest,
   CheckResult,
+  Connection,
+  ConnectionCheck,
+  ConnectionFields,
   CreateRequest,
+  DatabaseCard,
   ErrorCode,
   JobProgress,
   KeySlotInfo,
   KeychainStatus,
   OpenRepository,
   OpenRequest,
+  Preflight,
   PruneResult,
   RecoveryKitRequest,
   RecoveryKitSaved,
   RepositoryOverview,
+  RestoreReport,
+  RestoreRequest,
+  SaveConnectionRequest,
+  SnapshotDetail,
+  TimelineEntry,
+  VerifyReport,
 } from "./bindings";
 
 const CODES: readonly ErrorCode[] = [
@@ -31,6 +44,7 @@ const CODES: readonly ErrorCode[] = [
   "locked",
   "cancelled",
   "invalid_input",
+  "restore_refused",
   "other",
 ];
 
@@ -70,10 +84,12 @@ export const closeRepository = () => call<null>("close_repository");
 
 export const repositoryOverview = () => call<RepositoryOverview>("repository_overview");
 
-/** Streams progress to `onProgress` until the check ends; cancel with cancelJob(job). */
-export function checkRepository(readData: boolean, job: number, onProgress: (progress: JobProgress) => void): Promise<CheckResult> {
-  const channel = new Channel<JobProgress>(onProgress);
-  return call<CheckResult>("check_repository", { readData, job, onProgress: channel });
+type OnProgress = (progress: JobProgress) => void;
+
+// Jobs stream progress to `onProgress` until they end; cancel them with cancelJob(job).
+
+export function checkRepository(readData: boolean, job: number, onProgress: OnProgress): Promise<CheckResult> {
+  return call<CheckResult>("check_repository", { readData, job, onProgress: new Channel<JobProgress>(onProgress) });
 }
 
 export const cancelJob = (job: number) => call<boolean>("cancel_job", { job });
@@ -91,3 +107,33 @@ export const saveRecoveryKit = (request: RecoveryKitRequest) => call<RecoveryKit
 export const forgetKeychain = () => call<KeychainStatus>("forget_keychain");
 
 export const activity = (filter: ActivityFilter) => call<ActivityEntry[]>("activity", { filter });
+
+export const databases = () => call<DatabaseCard[]>("databases");
+
+/** Connects with `fields`; nothing is saved. */
+export const testConnection = (fields: ConnectionFields) => call<ConnectionCheck>("test_connection", { fields });
+
+export const saveConnection = (request: SaveConnectionRequest) => call<Connection>("save_connection", { request });
+
+export const removeConnection = (name: string) => call<Connection>("remove_connection", { name });
+
+/** A backup of a saved connection; with a `checkpoint_label`, a checkpoint. */
+export function backupNow(request: BackupRequest, job: number, onProgress: OnProgress): Promise<BackupReport> {
+  return call<BackupReport>("backup_now", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
+
+/** A connection's snapshots, oldest first. */
+export const timeline = (name: string) => call<TimelineEntry[]>("timeline", { name });
+
+export const snapshotDetail = (id: string) => call<SnapshotDetail>("snapshot_detail", { id });
+
+export function verifySnapshot(id: string, job: number, onProgress: OnProgress): Promise<VerifyReport> {
+  return call<VerifyReport>("verify_snapshot", { id, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
+
+/** What restoring would meet on the target; nothing changes there. */
+export const restorePreflight = (request: RestoreRequest) => call<Preflight>("restore_preflight", { request });
+
+export function restoreSnapshot(request: RestoreRequest, job: number, onProgress: OnProgress): Promise<RestoreReport> {
+  return call<RestoreReport>("restore_snapshot", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CheckResult } from "./bindings";
-import { checkReducer, idleCheck, progressPercent, type CheckState } from "./progress";
+import { idleJob, jobReducer, progressItem, progressPercent, type JobState } from "./progress";
 
 describe("progressPercent", () => {
   it("is null while the total is unknown", () => {
@@ -22,6 +22,20 @@ describe("progressPercent", () => {
   });
 });
 
+describe("progressItem", () => {
+  const base = { phase: "dumping", done_bytes: 0, total_bytes: null };
+
+  it("names the table and how many came before", () => {
+    expect(progressItem({ ...base, item: "public.orders", items_done: 12 })).toBe("table 12: public.orders");
+  });
+
+  it("is null without an item, the bare name without a count", () => {
+    expect(progressItem(null)).toBeNull();
+    expect(progressItem({ ...base, item: null, items_done: 3 })).toBeNull();
+    expect(progressItem({ ...base, item: "public.t", items_done: 0 })).toBe("public.t");
+  });
+});
+
 const result: CheckResult = {
   healthy: true,
   read_data: false,
@@ -34,40 +48,40 @@ const result: CheckResult = {
   duration_ms: 5,
 };
 
-describe("checkReducer", () => {
-  const running = checkReducer(idleCheck, { type: "start", job: 7, readData: true });
+describe("jobReducer", () => {
+  const running = jobReducer<CheckResult>(idleJob, { type: "start", job: 7 });
 
   it("starts a job without progress", () => {
-    expect(running).toEqual({ status: "running", job: 7, readData: true, progress: null, cancelling: false });
+    expect(running).toEqual({ status: "running", job: 7, progress: null, cancelling: false });
   });
 
   it("takes progress of its own job only", () => {
-    const progress = { phase: "checking packs", done_bytes: 10, total_bytes: 100 };
-    const next = checkReducer(running, { type: "progress", job: 7, progress });
+    const progress = { phase: "checking packs", done_bytes: 10, total_bytes: 100, item: null, items_done: 0 };
+    const next = jobReducer(running, { type: "progress", job: 7, progress });
     expect(next).toMatchObject({ status: "running", progress });
-    expect(checkReducer(next, { type: "progress", job: 8, progress: { ...progress, done_bytes: 99 } })).toBe(next);
+    expect(jobReducer(next, { type: "progress", job: 8, progress: { ...progress, done_bytes: 99 } })).toBe(next);
   });
 
   it("does not start twice", () => {
-    expect(checkReducer(running, { type: "start", job: 9, readData: false })).toBe(running);
+    expect(jobReducer(running, { type: "start", job: 9 })).toBe(running);
   });
 
   it("ends with the result", () => {
-    expect(checkReducer(running, { type: "finished", job: 7, result })).toEqual({ status: "done", result });
+    expect(jobReducer(running, { type: "finished", job: 7, result })).toEqual({ status: "done", result });
   });
 
   it("tells a cancelled job from a failed one", () => {
-    const cancelling = checkReducer(running, { type: "cancel-requested", job: 7 });
+    const cancelling = jobReducer(running, { type: "cancel-requested", job: 7 });
     expect(cancelling).toMatchObject({ cancelling: true });
-    expect(checkReducer(cancelling, { type: "failed", job: 7, error: { code: "cancelled", message: "cancelled" } })).toEqual({
+    expect(jobReducer(cancelling, { type: "failed", job: 7, error: { code: "cancelled", message: "cancelled" } })).toEqual({
       status: "cancelled",
     });
-    const failed: CheckState = checkReducer(running, { type: "failed", job: 7, error: { code: "locked", message: "locked by x" } });
+    const failed: JobState<CheckResult> = jobReducer(running, { type: "failed", job: 7, error: { code: "locked", message: "locked by x" } });
     expect(failed).toEqual({ status: "failed", error: { code: "locked", message: "locked by x" } });
   });
 
   it("ignores progress after the end", () => {
-    const done = checkReducer(running, { type: "finished", job: 7, result });
-    expect(checkReducer(done, { type: "progress", job: 7, progress: { phase: "x", done_bytes: 1, total_bytes: null } })).toBe(done);
+    const done = jobReducer(running, { type: "finished", job: 7, result });
+    expect(jobReducer(done, { type: "progress", job: 7, progress: { phase: "x", done_bytes: 1, total_bytes: null, item: null, items_done: 0 } })).toBe(done);
   });
 });

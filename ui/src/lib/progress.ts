@@ -1,7 +1,7 @@
-// Progress of a long job (the check) as a pure reducer, so the component only
-// renders a state, and the state transitions are unit-tested.
+// Progress of a long job (check, backup, verify, restore) as a pure reducer,
+// so components only render a state, and the transitions are unit-tested.
 
-import type { ApiError, CheckResult, JobProgress } from "./bindings";
+import type { ApiError, JobProgress } from "./bindings";
 
 /** Percentage done, 0–100 rounded down; null when the total is unknown (indeterminate). */
 export function progressPercent(done: number, total: number | null | undefined): number | null {
@@ -11,28 +11,34 @@ export function progressPercent(done: number, total: number | null | undefined):
   return Math.min(100, pct);
 }
 
-export type CheckState =
+/** The table a job is on, as "table 12: public.orders"; null when it names none. */
+export function progressItem(progress: JobProgress | null): string | null {
+  if (!progress?.item) return null;
+  return progress.items_done > 0 ? `table ${progress.items_done}: ${progress.item}` : progress.item;
+}
+
+export type JobState<R> =
   | { status: "idle" }
-  | { status: "running"; job: number; readData: boolean; progress: JobProgress | null; cancelling: boolean }
-  | { status: "done"; result: CheckResult }
+  | { status: "running"; job: number; progress: JobProgress | null; cancelling: boolean }
+  | { status: "done"; result: R }
   | { status: "cancelled" }
   | { status: "failed"; error: ApiError };
 
-export type CheckEvent =
-  | { type: "start"; job: number; readData: boolean }
+export type JobEvent<R> =
+  | { type: "start"; job: number }
   | { type: "progress"; job: number; progress: JobProgress }
   | { type: "cancel-requested"; job: number }
   | { type: "cancel-failed"; job: number }
-  | { type: "finished"; job: number; result: CheckResult }
+  | { type: "finished"; job: number; result: R }
   | { type: "failed"; job: number; error: ApiError };
 
-export const idleCheck: CheckState = { status: "idle" };
+export const idleJob: JobState<never> = { status: "idle" };
 
 /** Events of another job than the running one (a stale channel) are ignored. */
-export function checkReducer(state: CheckState, event: CheckEvent): CheckState {
+export function jobReducer<R>(state: JobState<R>, event: JobEvent<R>): JobState<R> {
   if (event.type === "start") {
     if (state.status === "running") return state;
-    return { status: "running", job: event.job, readData: event.readData, progress: null, cancelling: false };
+    return { status: "running", job: event.job, progress: null, cancelling: false };
   }
   if (state.status !== "running" || state.job !== event.job) return state;
   switch (event.type) {

@@ -1,6 +1,6 @@
 // Shared test data and helpers for component tests.
 import type { Channel } from "@tauri-apps/api/core";
-import type { CheckResult, OpenRepository } from "../lib/bindings";
+import type { CheckResult, Connection, DatabaseCard, JobProgress, OpenRepository, TimelineEntry } from "../lib/bindings";
 
 export const REPO_ID = "3f2a9c1be0d44a7f9a1c2b3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5";
 
@@ -23,6 +23,47 @@ export const healthyResult: CheckResult = {
   bytes_verified: 5 * 1024 * 1024,
   duration_ms: 2300,
 };
+
+export const salesConnection: Connection = {
+  name: "sales",
+  host: "db1.example",
+  port: 5432,
+  database: "sales",
+  user: "app",
+  tls: "prefer",
+  pg_bin: null,
+  password_in_keychain: true,
+  created_at: "2025-03-01T10:00:00Z",
+  updated_at: "2025-03-01T10:00:00Z",
+};
+
+/** Snapshots of "sales", oldest first as the backend sends them: a manual backup, then a verified checkpoint. */
+export function salesTimeline(now = Date.now()): TimelineEntry[] {
+  const at = (hoursAgo: number) => new Date(now - hoursAgo * 3600_000).toISOString();
+  return [
+    {
+      summary: { id: "1111aaaa2222bbbb", short_id: "1111aaaa", tag: "sales", kind: "manual", label: null, time: at(48), end: at(47.9), size: 4 * 1024 * 1024, sha256: "aa", host: "ws1", user: "ana" },
+      duration_ms: 6000,
+      verified: false,
+      rows: 900,
+    },
+    {
+      summary: { id: "3333cccc4444dddd", short_id: "3333cccc", tag: "sales", kind: "checkpoint", label: "before 16 → 17 upgrade", time: at(2), end: at(1.9), size: 5 * 1024 * 1024, sha256: "bb", host: "ws1", user: "ana" },
+      duration_ms: 7000,
+      verified: true,
+      rows: 1000,
+    },
+  ];
+}
+
+export function salesCard(now = Date.now()): DatabaseCard {
+  const timeline = salesTimeline(now);
+  return { connection: salesConnection, url: "postgres://app@db1.example:5432/sales", last_backup: timeline[1].summary, snapshot_count: 2 };
+}
+
+export function progress(phase: string, done_bytes = 0, total_bytes: number | null = null, item: string | null = null, items_done = 0): JobProgress {
+  return { phase, done_bytes, total_bytes, item, items_done };
+}
 
 /** A promise the test settles. */
 export function deferred<T>() {

@@ -1,0 +1,30 @@
+// Jobs on a database's snapshots, kept by the main frame so they keep going
+// (and their outcome stays) while the user looks at another screen.
+
+import * as api from "./api";
+import type { BackupReport, VerifyReport } from "./bindings";
+import { JobRunner } from "./job.svelte";
+
+/** A labelled backup, taken before a risky change. */
+export class CheckpointJob extends JobRunner<BackupReport> {
+  /** The saved connection the last checkpoint was of. */
+  connection: string | null = $state(null);
+
+  start(connection: string, label: string): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.connection = connection;
+    return this.run((job, onProgress) => api.backupNow({ connection, checkpoint_label: label.trim() }, job, onProgress));
+  }
+}
+
+/** Reads a snapshot end to end: blobs authenticated, SHA-256, pg_restore --list. */
+export class VerifyJob extends JobRunner<VerifyReport> {
+  /** The snapshot the last verify was of. */
+  snapshotId: string | null = $state(null);
+
+  start(snapshotId: string): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.snapshotId = snapshotId;
+    return this.run((job, onProgress) => api.verifySnapshot(snapshotId, job, onProgress));
+  }
+}

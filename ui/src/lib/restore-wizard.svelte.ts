@@ -1,0 +1,210 @@
+// The restore wizard's state, kept by the main frame so a restore keeps
+// going (and its report stays) while the user looks at another screen.
+
+import * as api from "./api";
+import type { Connection, DatabaseCard, Preflight, RestoreReport, RestoreRequest, TimelineEntry } from "./bindings";
+import { connectionFields, emptyServerForm, validateServerForm, type ServerField, type ServerForm } from "./connections";
+import { VerifyJob } from "./database-jobs.svelte";
+import { FormState } from "./form.svelte";
+import { JobRunner } from "./job.svelte";
+import { restoreReportText } from "./reports";
+import { Resource } from "./resource.svelte";
+import { newestFirst } from "./timeline";
+
+export const RESTORE_STEPS = [
+  { id: "source", label: "Source" },
+  { id: "target", label: "Target" },
+  { id: "verify", label: "Verify" },
+  { id: "restore", label: "Restore" },
+  { id: "result", label: "Result" },
+] as const;
+
+export type RestoreStep = (typeof RESTORE_STEPS)[number]["id"];
+
+/**
+ * Whether the target may be restored into: a preflight ran for it, and found
+ * nothing to refuse, or the user typed the database's name to go ahead anyway.
+ */
+export function targetAccepted(preflight: Preflight | null, confirmName: string, database: string): boolean {
+  if (!preflight) return false;
+  return preflight.refusal === null || (database !== "" && confirmName === database);
+}
+
+/**
+ * Typing the name helps against a non-empty database or an older server, not
+ * against missing extensions (those must be installed on the target first).
+ */
+export function confirmationHelps(preflight: Preflight): boolean {
+  return preflight.refusal !== null && preflight.missing_extensions.length === 0;
+}
+
+export class RestoreWizard {
+  step: RestoreStep = $state("source");
+  readonly connections = new Resource<Connection[]>();
+  /** The source: a saved connection's name, and one of its snapshots. */
+  database = $state("");
+  readonly snapshots = new Resource<TimelineEntry[]>();
+  snapshotId = $state("");
+  target: ServerForm = $state(emptyServerForm());
+  /** The saved connection the target was filled from: its keychain password is used. */
+  fillFrom = $state("");
+  /** The target database's name, typed to replace it. */
+  confirmName = $state("");
+  readonly checking = new FormState<ServerField>({
+    host: "restore-host",
+    port: "restore-port",
+    database: "restore-target-db",
+    user: "restore-user",
+  });
+  readonly verifyJob: VerifyJob;
+  readonly restoreJob: JobRunner<RestoreReport>;
+  finishedAt: Date | null = $state(null);
+  private checked: { key: string; preflight: Preflight } | null = $state(null);
+  /** The target database name proposed for the current source. */
+  private proposedDatabase = "";
+
+  constructor(onJobFinished?: () => void) {
+    this.verifyJob = new VerifyJob(onJobFinished);
+    this.restoreJob = new JobRunner(onJobFinished);
+  }
+
+  get snapshot(): TimelineEntry | null {
+    return this.snapshots.value?.find((e) => e.summary.id === this.snapshotId) ?? null;
+  }
+
+  private get sourceConnection(): Connection | null {
+    return this.connections.value?.find((c) => c.name === this.database) ?? null;
+  }
+
+  /** The restore request for the form as it stands. */
+  request(): RestoreRequest {
+    return {
+      snapshot_id: this.snapshotId,
+      target: connectionFields(this.target, this.fillFrom || null),
+      confirm_database: this.confirmName === "" ? null : this.confirmName,
+    };
+  }
+
+  /** What the preflight was run for: any change of target or snapshot makes it stale. */
+  private preflightKey(): string {
+    const { snapshot_id, target } = this.request();
+    return JSON.stringify({ snapshot_id, target });
+  }
+
+  /** The preflight of the target as it stands, if one ran. */
+  get preflight(): Preflight | null {
+    return this.checked && this.checked.key === this.preflightKey() ? this.checked.preflight : null;
+  }
+
+  get targetReady(): boolean {
+    return targetAccepted(this.preflight, this.confirmName, this.target.database.trim());
+  }
+
+  /** A verify of the chosen snapshot succeeded. */
+  get verified(): boolean {
+    return this.verifyJob.result?.snapshot_id === this.snapshotId;
+  }
+
+  /** Lists the saved connections and, while the source is being chosen, the source's snapshots. */
+  async load(): Promise<void> {
+    const loaded = await this.connections.load(async () => (await api.databases()).map((card: DatabaseCard) => card.connection));
+    if (!loaded || this.step !== "source") return;
+    const names = this.connections.value?.map((c) => c.name) ?? [];
+    await this.selectDatabase(names.includes(this.database) ? this.database : (names[0] ?? ""), this.snapshotId);
+  }
+
+  /** Lists `name`'s snapshots and picks `snapshotId` if it is one of them, else the newest. */
+  async selectDatabase(name: string, snapshotId = ""): Promise<void> {
+    this.database = name;
+    this.snapshotId = snapshotId;
+    if (name === "") {
+      this.snapshots.clear();
+      return;
+    }
+    if (await this.snapshots.load(async () => newestFirst(await api.timeline(name)))) {
+      const entries = this.snapshots.value ?? [];
+      if (!entries.some((e) => e.summary.id === snapshotId)) this.snapshotId = entries[0]?.summary.id ?? "";
+    }
+  }
+
+  /**
+   * Starts over from a snapshot chosen elsewhere (the Timeline), not while a
+   * restore runs; the next load() lists its database's snapshots.
+   */
+  preselect(database: string, snapshotId: string): void {
+    if (this.restoreJob.running) return;
+    this.restart();
+    this.database = database;
+    this.snapshotId = snapshotId;
+    this.snapshots.clear();
+  }
+
+  nextFromSource(): void {
+    const source = this.sourceConnection?.database ?? "";
+    // Propose the source's database name, unless the user typed another.
+    const database = this.target.database.trim();
+    if (database === "" || database === this.proposedDatabase) this.target.database = source;
+    this.proposedDatabase = source;
+    this.step = "target";
+  }
+
+  /** Copies a saved connection's server, user and TLS mode; its keychain password is used. */
+  fillFromConnection(name: string): void {
+    this.fillFrom = name;
+    const saved = this.connections.value?.find((c) => c.name === name);
+    if (!saved) return;
+    this.target = {
+      ...this.target,
+      host: saved.host,
+      port: String(saved.port),
+      user: saved.user,
+      tls: saved.tls,
+      password: "",
+      pgBin: saved.pg_bin ?? "",
+    };
+  }
+
+  check(): Promise<void> {
+    return this.checking.submit(validateServerForm(this.target), async () => {
+      const key = this.preflightKey();
+      this.checked = { key, preflight: await api.restorePreflight(this.request()) };
+    });
+  }
+
+  async restore(): Promise<void> {
+    const request = this.request();
+    await this.restoreJob.run((job, onProgress) => api.restoreSnapshot(request, job, onProgress));
+    if (this.restoreJob.result) {
+      this.finishedAt = new Date();
+      this.step = "result";
+    }
+  }
+
+  /** After a refusal: the target needs another look, and a new preflight. */
+  backToTarget(): void {
+    this.checked = null;
+    this.step = "target";
+  }
+
+  get report(): string {
+    const report = this.restoreJob.result;
+    if (!report || !this.finishedAt) return "";
+    return restoreReportText(report, { source: this.database, snapshot: this.snapshot?.summary ?? null, finishedAt: this.finishedAt });
+  }
+
+  /** Back to step 1 with a blank target; the source stays chosen. */
+  restart(): void {
+    if (this.restoreJob.running) return;
+    this.step = "source";
+    this.target = emptyServerForm();
+    this.fillFrom = "";
+    this.confirmName = "";
+    this.checked = null;
+    this.proposedDatabase = "";
+    this.finishedAt = null;
+    this.checking.error = null;
+    this.checking.invalidField = null;
+    this.verifyJob.reset();
+    this.restoreJob.reset();
+  }
+}
