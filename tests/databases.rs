@@ -23,7 +23,7 @@ async fn create_repository(app: &AppSession, location: &std::path::Path) {
 async fn choose_source_and_target(app: &AppSession, target: &PgCluster) {
     app.click("#nav-restore").await;
     app.choose("#restore-database", "shop").await;
-    app.wait_text("#restore-snapshot", LABEL).await;
+    app.wait_option("#restore-snapshot", LABEL).await;
     app.click("#restore-next-source").await;
     app.fill("#restore-host", "127.0.0.1").await;
     app.fill("#restore-port", &target.port.to_string()).await;
@@ -82,7 +82,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.fill("#checkpoint-label", LABEL).await;
     app.click("#checkpoint-ok").await;
     app.wait_text("#checkpoint-result", "Checkpoint").await;
-    app.wait_text(card, "ago").await;
+    app.wait_text(card, LABEL).await;
     app.shot("db-03-checkpoint-taken").await;
 
     // 3. It is on the Timeline, flagged with its label.

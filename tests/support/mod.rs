@@ -213,6 +213,25 @@ impl AppSession {
         assert_eq!(chosen.json().as_bool(), Some(true), "{css} has no option {value:?}");
     }
 
+    /// Waits until the <select> matching `css` offers an option whose text contains `needle`.
+    pub async fn wait_option(&self, css: &str, needle: &str) {
+        const SCRIPT: &str = "const e = document.querySelector(arguments[0]); \
+             return !!e && [...e.options].some(o => o.text.includes(arguments[1]));";
+        let started = Instant::now();
+        loop {
+            let args = vec![serde_json::json!(css), serde_json::json!(needle)];
+            if let Ok(found) = self.driver.execute(SCRIPT, args).await {
+                if found.json().as_bool() == Some(true) {
+                    return;
+                }
+            }
+            if started.elapsed() > WAIT {
+                self.timeout(css, format!("{css} never offered an option with {needle:?}")).await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Whether the control matching `css` can be used (not disabled).
     pub async fn is_enabled(&self, css: &str) -> bool {
         self.wait(css).await;
