@@ -71,7 +71,8 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.wait_text("#conn-check", "pg_dump").await;
     app.shot("db-01-connection-tested").await;
     app.click("#conn-save").await;
-    app.wait_text("#connections-list .connection-row[data-name='shop']", "keychain").await;
+    app.wait_text("#connections-list .connection-row[data-name='shop']", "keychain")
+        .await;
     app.shot("db-02-connection-saved").await;
 
     // 2. A Checkpoint with a label, from the Overview's card.
@@ -104,14 +105,23 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.click("#restore-again").await;
     choose_source_and_target(&app, &fresh).await;
     app.wait("#restore-confirm-name").await;
-    assert!(!app.is_enabled("#restore-next-target").await, "a non-empty target needs its name typed");
+    assert!(
+        !app.is_enabled("#restore-next-target").await,
+        "a non-empty target needs its name typed"
+    );
     app.fill("#restore-confirm-name", "sho").await;
-    assert!(!app.is_enabled("#restore-next-target").await, "a partial name is not a confirmation");
+    assert!(
+        !app.is_enabled("#restore-next-target").await,
+        "a partial name is not a confirmation"
+    );
     app.shot("db-07-non-empty-refused").await;
     app.fill("#restore-confirm-name", "shop").await;
     verify_and_restore(&app).await;
     assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "321");
-    let kept = fresh.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop_before_lifeboat_%'");
+    let kept = fresh.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop_before_lifeboat_%'",
+    );
     assert_eq!(kept, "1", "the replaced database is kept, renamed");
     app.quit().await;
 }

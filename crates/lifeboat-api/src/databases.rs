@@ -122,12 +122,7 @@ impl App {
         };
         let result = self
             .record(RunKind::Backup, Some(&info.id), &title, work, |r| {
-                format!(
-                    "{title}: snapshot {}, {} tables, {} rows",
-                    &r.snapshot_id[..8],
-                    r.tables,
-                    r.rows
-                )
+                format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows)
             })
             .await;
         self.jobs.lock().unwrap().remove(&job);

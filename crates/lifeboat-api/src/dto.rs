@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{Run, RunKind, RunStatus};
 use lifeboat_core::connections::Connection;
-use lifeboat_core::pg::TlsMode;
 use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
+use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
 use lifeboat_core::repo::stats::{RepositoryStats, TagStats};

@@ -99,7 +99,10 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
         .await
         .unwrap();
     assert_eq!((report.tables, report.rows), (1, 1234));
-    assert!(phases.lock().unwrap().iter().any(|p| !p.phase.is_empty()), "progress reports the phase");
+    assert!(
+        phases.lock().unwrap().iter().any(|p| !p.phase.is_empty()),
+        "progress reports the phase"
+    );
     let timeline = app.timeline("shop".into()).await.unwrap();
     assert_eq!(timeline.len(), 1);
     assert_eq!(timeline[0].summary.label.as_deref(), Some("before the 16 upgrade"));

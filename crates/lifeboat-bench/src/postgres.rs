@@ -43,7 +43,8 @@ fn day_of_changes(accounts: u64, documents: u64) -> String {
     )
 }
 
-const DOCUMENT_BODY: &str = "md5(g::text) || ' ' || repeat('net 30 days, ', 1 + g % 5) || md5((g * 31)::text) || ' line items: ' || (g % 17)::text";
+const DOCUMENT_BODY: &str =
+    "md5(g::text) || ' ' || repeat('net 30 days, ', 1 + g % 5) || md5((g * 31)::text) || ' line items: ' || (g % 17)::text";
 const DOCUMENT_ATTRS: &str = "jsonb_build_object('status', (ARRAY['new', 'sent', 'paid', 'void'])[1 + g % 4], \
      'amount', (g % 100000) / 100.0, 'tags', jsonb_build_array('t' || g % 13, 't' || g % 29))";
 
@@ -60,7 +61,16 @@ fn generate(cluster: &PgCluster, options: &Options) -> Result<()> {
     eprintln!("generating pgbench tables at scale {}", options.scale);
     let status = Command::new(tool(cluster, "pgbench"))
         .stderr(std::process::Stdio::null())
-        .args(["-i", "-q", "-s", &options.scale.to_string(), "-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .args([
+            "-i",
+            "-q",
+            "-s",
+            &options.scale.to_string(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+        ])
         .args(["-U", "postgres", "bench"])
         .status()
         .context("running pgbench")?;
@@ -97,7 +107,10 @@ fn mib(bytes: u64) -> String {
 
 pub fn run(options: &Options) -> Result<()> {
     if !options.lifeboat.exists() {
-        bail!("{} not found: build it with `cargo build --release -p lifeboat-cli`", options.lifeboat.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p lifeboat-cli`",
+            options.lifeboat.display()
+        );
     }
     let lifeboat = std::fs::canonicalize(&options.lifeboat)?;
     std::fs::create_dir_all(&options.dir)?;
@@ -121,9 +134,19 @@ pub fn run(options: &Options) -> Result<()> {
     let compressed_file = options.dir.join("bench-default.dump");
     let plain_file = options.dir.join("bench-z0.dump");
     eprintln!("pg_dump -Fc (default compression) to a file");
-    let compressed = measure(&pg_dump, &["-Fc", "-d", &url, "-f", &compressed_file.display().to_string()], &[], None)?;
+    let compressed = measure(
+        &pg_dump,
+        &["-Fc", "-d", &url, "-f", &compressed_file.display().to_string()],
+        &[],
+        None,
+    )?;
     let compressed_size = std::fs::metadata(&compressed_file)?.len();
-    measure(&pg_dump, &["-Fc", "-Z0", "-d", &url, "-f", &plain_file.display().to_string()], &[], None)?;
+    measure(
+        &pg_dump,
+        &["-Fc", "-Z0", "-d", &url, "-f", &plain_file.display().to_string()],
+        &[],
+        None,
+    )?;
     let dump_size = std::fs::metadata(&plain_file)?.len();
 
     // The same pg_restore options Lifeboat uses, so the ratio is Lifeboat's own cost.
@@ -131,7 +154,13 @@ pub fn run(options: &Options) -> Result<()> {
     eprintln!("pg_restore from a local file");
     let file_restore = measure(
         &tool(&cluster, "pg_restore"),
-        &["--exit-on-error", "--single-transaction", "--no-password", "--dbname", &cluster.url("from_file")],
+        &[
+            "--exit-on-error",
+            "--single-transaction",
+            "--no-password",
+            "--dbname",
+            &cluster.url("from_file"),
+        ],
         &[],
         Some(&plain_file),
     )?;
@@ -187,10 +216,16 @@ pub fn run(options: &Options) -> Result<()> {
         secs(&file_restore),
         ratio(&restore, &file_restore)
     );
-    let peak = [backup.peak_rss_kib, second.peak_rss_kib, restore.peak_rss_kib].into_iter().max().unwrap_or(0);
-    println!("{:<46} {:>8.1} MiB  <= 200 MiB", "peak RSS, lifeboat backup and restore", peak as f64 / 1024.0);
+    let peak = [backup.peak_rss_kib, second.peak_rss_kib, restore.peak_rss_kib]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{:<46} {:>8.1} MiB  <= 200 MiB",
+        "peak RSS, lifeboat backup and restore",
+        peak as f64 / 1024.0
+    );
     let _ = std::fs::remove_file(&compressed_file);
     let _ = std::fs::remove_file(&plain_file);
     Ok(())
 }
-

@@ -407,7 +407,10 @@ fn saved_connections_are_tested_used_by_backup_and_removed() {
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let tested = String::from_utf8_lossy(&added.stdout).into_owned();
     assert!(tested.contains(&format!("PostgreSQL {}", cluster.major)), "{tested}");
-    assert!(tested.contains("has data") && tested.contains("citext") && tested.contains("backups will use pg_dump"), "{tested}");
+    assert!(
+        tested.contains("has data") && tested.contains("citext") && tested.contains("backups will use pg_dump"),
+        "{tested}"
+    );
     let again = with_pgpassword(repo.cmd(&["connection", "add", "shop", "--db", &url]), Some("pw-for-shop"));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 
@@ -420,12 +423,19 @@ fn saved_connections_are_tested_used_by_backup_and_removed() {
 
     let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["connection", "list", "--json"], None)).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
-    assert_eq!((listed[0]["name"].as_str(), listed[0]["port"].as_u64()), (Some("shop"), Some(u64::from(cluster.port))));
+    assert_eq!(
+        (listed[0]["name"].as_str(), listed[0]["port"].as_u64()),
+        (Some("shop"), Some(u64::from(cluster.port)))
+    );
 
     // Without any password the test fails and says so.
     let denied = with_pgpassword(repo.cmd(&["connection", "test", "--connection", "shop"]), None);
     assert!(!denied.status.success());
-    assert!(String::from_utf8_lossy(&denied.stderr).contains("password"), "{}", String::from_utf8_lossy(&denied.stderr));
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("password"),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
 
     let backup = with_pgpassword(repo.cmd(&["backup", "--connection", "shop", "--json"]), Some("pw-for-shop"));
     assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));

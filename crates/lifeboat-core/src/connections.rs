@@ -183,7 +183,13 @@ pub async fn test(spec: &ConnectionSpec, pg_bin: Option<&Path>) -> Result<Connec
     let (major, version, size, empty, extensions) = if exists {
         let info = inspect::inspect(spec).await?;
         let extensions = info.extensions.iter().map(|e| e.name.clone()).collect();
-        (info.server_major(), info.server_version.clone(), info.size_bytes, info.is_empty(), extensions)
+        (
+            info.server_major(),
+            info.server_version.clone(),
+            info.size_bytes,
+            info.is_empty(),
+            extensions,
+        )
     } else {
         let mut conn = inspect::connect(&spec.with_database("postgres")).await?;
         let (num, version) = inspect::server_version(&mut conn, spec).await?;

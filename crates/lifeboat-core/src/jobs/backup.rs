@@ -206,7 +206,9 @@ pub async fn backup(
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr_pipe = child.stderr.take().expect("piped stderr");
     let table_progress = progress.clone();
-    let mut stderr_reader = Some(std::thread::spawn(move || read_verbose_stderr(stderr_pipe, table_progress.as_ref())));
+    let mut stderr_reader = Some(std::thread::spawn(move || {
+        read_verbose_stderr(stderr_pipe, table_progress.as_ref())
+    }));
 
     let (counts_tx, counts_rx) = std::sync::mpsc::channel::<Result<BTreeMap<String, u64>>>();
     let mut metadata = BTreeMap::new();

@@ -280,15 +280,15 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
             warnings.push(message);
         } else {
             refusal = Some(format!(
-                "{message}; restore onto PostgreSQL {} or newer, or pass --force to try anyway",
+                "{message}; restore onto PostgreSQL {} or newer, or confirm to try anyway (--force; in the app, type the database's name)",
                 facts.server_major
             ));
         }
     }
     if exists && !empty && !force {
         refusal.get_or_insert(format!(
-            "database {} on {}:{} is not empty: restore into a new database name, or pass --force to replace it \
-             (the current one is kept, renamed)",
+            "database {} on {}:{} is not empty: restore into a new database name, or confirm replacing it \
+             (--force; in the app, type its name); the current one is kept, renamed",
             target.database, target.host, target.port
         ));
     }
