@@ -193,7 +193,7 @@ pub fn run(options: &Options) -> Result<()> {
     )?;
 
     let accounts = u64::from(options.scale) * 100_000;
-    let mut day_after = |deletes: Deletes| -> Result<(Measured, u64)> {
+    let day_after = |deletes: Deletes| -> Result<(Measured, u64)> {
         psql(&cluster, "bench", &day_of_changes(accounts, options.documents, deletes));
         let before = dir_size(&repo);
         let backup = measure(&lifeboat, &["backup", "--no-keychain", "--db", &url, "--name", "bench"], &env, None)?;

@@ -161,23 +161,23 @@ pub async fn backup(
     };
     let info = inspect::inspect(spec).await?;
     let pg = tools::find(info.server_major(), options.pg_bin.as_deref())?;
-    let mut warnings = Vec::new();
-
-    // Globals first: small, and a failure here is only a warning (a role
-    // without superuser rights may not read them all).
-    let database_arg = format!("--database={}", spec.database);
-    let mut globals_args = vec!["--globals-only", "--no-password", database_arg.as_str()];
-    if !options.role_passwords {
-        globals_args.push("--no-role-passwords");
-    }
-    let globals = match run_tool(&pg.tool("pg_dumpall"), &globals_args, spec) {
-        Ok(sql) => Some(String::from_utf8_lossy(&sql).into_owned()),
-        Err(e) => {
-            warnings.push(format!(
-                "the cluster's roles could not be saved (restores will need them to exist): {e}"
-            ));
-            None
+    // Globals alongside the dump (they are small, but a process start and a
+    // round trip are worth hiding); a failure here is only a warning: a role
+    // without superuser rights may not read them all.
+    let globals_job = {
+        let mut args = vec![
+            "--globals-only".to_string(),
+            "--no-password".into(),
+            format!("--database={}", spec.database),
+        ];
+        if !options.role_passwords {
+            args.push("--no-role-passwords".into());
         }
+        let (tool, spec) = (pg.tool("pg_dumpall"), spec.clone());
+        std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_tool(&tool, &args, &spec).map(|sql| String::from_utf8_lossy(&sql).into_owned())
+        })
     };
 
     // One snapshot for the dump and the row counts.
@@ -227,9 +227,6 @@ pub async fn backup(
     metadata.insert("roles".into(), serde_json::json!(info.roles));
     metadata.insert("schemas".into(), serde_json::json!(info.schemas));
     metadata.insert("database_size".into(), serde_json::json!(info.size_bytes));
-    if let Some(globals) = &globals {
-        metadata.insert("globals_sql".into(), serde_json::json!(globals));
-    }
     let put_options = PutOptions {
         tag: options.name.clone(),
         kind: options.kind,
@@ -246,6 +243,8 @@ pub async fn backup(
             inner: stdout,
             head: head.clone(),
         };
+        let mut globals_job = Some(globals_job);
+        let mut globals_warning = None;
         let result = {
             let mut gate = |stream: &StoredStream| -> Result<BTreeMap<String, serde_json::Value>> {
                 let failed = |detail: String| Error::DumpFailed {
@@ -266,7 +265,19 @@ pub async fn backup(
                         stream.size
                     )));
                 }
-                Ok(BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]))
+                let mut facts = BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]);
+                match globals_job.take().map(|job| job.join()) {
+                    Some(Ok(Ok(sql))) => {
+                        facts.insert("globals_sql".into(), serde_json::json!(sql));
+                    }
+                    Some(Ok(Err(e))) => {
+                        globals_warning = Some(format!(
+                            "the cluster's roles could not be saved (restores will need them to exist): {e}"
+                        ))
+                    }
+                    _ => globals_warning = Some("the cluster's roles could not be saved: pg_dumpall stopped unexpectedly".into()),
+                }
+                Ok(facts)
             };
             store::put_gated(&repo, &mut reader, &put_options, put_progress.as_ref(), &mut gate)
         };
@@ -275,15 +286,16 @@ pub async fn backup(
             let _ = child.kill();
             let _ = child.wait();
         }
-        result
+        (result, globals_warning)
     });
 
     let counts = inspect::row_counts(&mut tx, spec).await;
     let (tables, rows) = counts.as_ref().map(|c| (c.len(), c.values().sum())).unwrap_or((0, 0));
     let _ = counts_tx.send(counts);
-    let stored = storing.await.map_err(|e| failed(format!("the backup stopped unexpectedly: {e}")))?;
+    let (stored, globals_warning) = storing.await.map_err(|e| failed(format!("the backup stopped unexpectedly: {e}")))?;
     let _ = tx.commit().await;
     let report = stored?;
+    let warnings = globals_warning.into_iter().collect();
     Ok(BackupReport {
         snapshot_id: report.snapshot_id,
         name: options.name.clone(),

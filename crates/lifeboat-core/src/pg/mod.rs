@@ -114,7 +114,13 @@ impl ConnectionSpec {
 
     /// The URL without its password: safe for logs, manifests and the UI.
     pub fn display_url(&self) -> String {
-        format!("postgres://{}@{}:{}/{}", self.user, self.host, self.port, self.database)
+        // An IPv6 address goes in brackets, or its colons read as the port's.
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("postgres://{}@{host}:{}/{}", self.user, self.port, self.database)
     }
 
     /// The same server, another database (`postgres` for maintenance work).
@@ -202,6 +208,7 @@ mod tests {
         assert!(err.contains("name the database") && !err.contains("hunter2"), "{err}");
         assert!(ConnectionSpec::parse_url("mysql://u@h/db").is_err());
         assert!(ConnectionSpec::parse_url("postgres://u@h/db?sslmode=sometimes").is_err());
-        assert_eq!(ConnectionSpec::parse_url("postgresql://u@[::1]/db").unwrap().host, "::1");
+        let v6 = ConnectionSpec::parse_url("postgresql://u@[::1]/db").unwrap();
+        assert_eq!((v6.host.as_str(), v6.display_url().as_str()), ("::1", "postgres://u@[::1]:5432/db"));
     }
 }
