@@ -72,6 +72,9 @@ enum Cmd {
         /// Rows of the text/jsonb table (about 250 bytes of dump each).
         #[arg(long, default_value_t = 2_000_000)]
         documents: u64,
+        /// Timed runs of the bare dump and of the first backup (medians are printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         #[arg(long, default_value = "bench-out")]
         dir: PathBuf,
         #[arg(long, default_value = "target/release/lifeboat")]
@@ -106,11 +109,13 @@ fn main() -> Result<()> {
         Cmd::Postgres {
             scale,
             documents,
+            runs,
             dir,
             lifeboat,
         } => postgres::run(&postgres::Options {
             scale,
             documents,
+            runs: runs.max(1),
             dir,
             lifeboat,
         })?,

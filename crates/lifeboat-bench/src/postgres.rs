@@ -16,6 +16,8 @@ pub struct Options {
     pub scale: u32,
     /// Rows of the text/jsonb table (about 250 bytes of dump each).
     pub documents: u64,
+    /// Timed runs of the bare dump and the first backup (medians are shown).
+    pub runs: usize,
     pub dir: PathBuf,
     pub lifeboat: PathBuf,
 }
@@ -117,6 +119,11 @@ fn generate(cluster: &PgCluster, options: &Options) -> Result<()> {
     Ok(())
 }
 
+fn median(mut runs: Vec<Measured>) -> Measured {
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    runs.swap_remove(runs.len() / 2)
+}
+
 fn secs(m: &Measured) -> String {
     format!("{:.1} s", m.seconds)
 }
@@ -140,15 +147,27 @@ pub fn run(options: &Options) -> Result<()> {
     let pg_dump = tool(&cluster, "pg_dump");
 
     let repo = options.dir.join("pg-repo");
-    let _ = std::fs::remove_dir_all(&repo);
     let repo_s = repo.display().to_string();
     let env = [("LIFEBOAT_PASSWORD", "bench"), ("LIFEBOAT_REPO", repo_s.as_str())];
-    measure(&lifeboat, &["init", "--no-keychain"], &env, None)?;
 
-    eprintln!("bare pg_dump -Fc -Z0 > /dev/null");
-    let bare = measure(&pg_dump, &["-Fc", "-Z0", "-d", &url], &[], None)?;
-    eprintln!("lifeboat backup");
-    let backup = measure(&lifeboat, &["backup", "--no-keychain", "--db", &url, "--name", "bench"], &env, None)?;
+    // This machine's timings wander by 20 %: interleave the two, take medians.
+    let (mut bares, mut backups) = (Vec::new(), Vec::new());
+    for run in 1..=options.runs {
+        eprintln!(
+            "run {run}/{}: bare pg_dump -Fc -Z0 > /dev/null, then lifeboat backup into a new repository",
+            options.runs
+        );
+        bares.push(measure(&pg_dump, &["-Fc", "-Z0", "-d", &url], &[], None)?);
+        let _ = std::fs::remove_dir_all(&repo);
+        measure(&lifeboat, &["init", "--no-keychain"], &env, None)?;
+        backups.push(measure(
+            &lifeboat,
+            &["backup", "--no-keychain", "--db", &url, "--name", "bench"],
+            &env,
+            None,
+        )?);
+    }
+    let (bare, backup) = (median(bares), median(backups));
     let stored = dir_size(&repo);
 
     let compressed_file = options.dir.join("bench-default.dump");
@@ -206,10 +225,11 @@ pub fn run(options: &Options) -> Result<()> {
 
     let ratio = |ours: &Measured, theirs: &Measured| ours.seconds / theirs.seconds.max(1e-3);
     println!(
-        "database: pgbench scale {} + {} document rows; dump {} (custom format, uncompressed)",
+        "database: pgbench scale {} + {} document rows; dump {} (custom format, uncompressed); backup and bare dump: medians of {} runs",
         options.scale,
         options.documents,
-        mib(dump_size)
+        mib(dump_size),
+        options.runs
     );
     println!("{:<46} {:>12} {:>12} {:>8}  target", "", "lifeboat", "baseline", "ratio");
     println!(

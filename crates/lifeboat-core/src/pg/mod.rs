@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::ConnectOptions;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -157,7 +158,9 @@ impl ConnectionSpec {
             .database(&self.database)
             .username(&self.user)
             .application_name("lifeboat")
-            .ssl_mode(PgSslMode::from_str(self.tls.as_libpq()).unwrap_or(PgSslMode::Prefer));
+            .ssl_mode(PgSslMode::from_str(self.tls.as_libpq()).unwrap_or(PgSslMode::Prefer))
+            // Exact row counts of big tables take seconds by design: not worth a warning.
+            .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
         if let Some(password) = &self.password {
             options = options.password(password);
         }
