@@ -79,6 +79,17 @@ fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std
     }
 }
 
+/// Lets `pg_dump` run ahead by 1 MiB instead of the default 64 KiB while
+/// the stream is being chunked and hashed (best effort: Linux only).
+fn enlarge_pipe(pipe: &std::process::ChildStdout) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20) {
+        tracing::debug!("could not enlarge the dump pipe: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pipe;
+}
+
 /// Captures the stream's first bytes on their way through.
 struct HeadCapture<R> {
     inner: R,
@@ -204,6 +215,7 @@ pub async fn backup(
         .spawn()
         .map_err(|e| failed(format!("cannot run {}: {e}", pg.tool("pg_dump").display())))?;
     let stdout = child.stdout.take().expect("piped stdout");
+    enlarge_pipe(&stdout);
     let stderr_pipe = child.stderr.take().expect("piped stderr");
     let table_progress = progress.clone();
     let mut stderr_reader = Some(std::thread::spawn(move || {
