@@ -88,7 +88,7 @@ impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
             chunker: ChunkerParams::default(),
-            compression_level: 3,
+            compression_level: 1,
             pack_size: 16 * 1024 * 1024,
         }
     }
