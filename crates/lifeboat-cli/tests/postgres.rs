@@ -82,6 +82,14 @@ fn backup_streams_pg_dump_with_row_counts_and_a_checkpoint_label() {
         assert!(toc.contains(entry), "{entry} missing from the archive:\n{toc}");
     }
 
+    // The row counts read from the archive as it streamed agree with the server's.
+    let from_archive = lifeboat_core::pg::archive::count_rows(dump.as_slice()).unwrap();
+    let on_server: std::collections::BTreeMap<String, u64> = [("public.events", 700), ("sales.customers", 2500)]
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+    assert_eq!(from_archive, on_server);
+
     // A second backup of the unchanged database adds almost nothing.
     let second: serde_json::Value = serde_json::from_slice(&repo.ok(&["backup", "--db", &url, "--json"], None)).unwrap();
     assert!(
@@ -472,4 +480,35 @@ fn saved_connections_are_tested_used_by_backup_and_removed() {
     if let Ok(out) = keyring {
         assert!(out.stdout.is_empty(), "the password left the keychain with the connection");
     }
+}
+
+#[test]
+fn an_archive_version_lifeboat_cannot_read_is_counted_on_the_server() {
+    let cluster = PgCluster::start();
+    sample_database(&cluster, "shop");
+    let repo = TestRepo::new();
+    // Stand-in for a future pg_dump (the boundary: which client is installed):
+    // the real one, with its archive's minor version byte changed to 99.
+    let dir = tempfile::tempdir().unwrap();
+    let real = cluster.bin_dir();
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then exec {real}/pg_dump --version; fi\n\
+         {real}/pg_dump \"$@\" | perl -e 'binmode STDIN; binmode STDOUT; read(STDIN, $h, 8); substr($h, 6, 1) = chr(99); print $h; print while read(STDIN, $_, 65536)'\n",
+        real = real.display()
+    );
+    std::fs::write(dir.path().join("pg_dump"), script).unwrap();
+    std::os::unix::fs::symlink(real.join("pg_dumpall"), dir.path().join("pg_dumpall")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("pg_dump"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let pg_bin = dir.path().display().to_string();
+    repo.ok(&["backup", "--db", &cluster.url("shop"), "--pg-bin", &pg_bin], None);
+    let shown: serde_json::Value = serde_json::from_slice(&repo.ok(&["show", "latest:shop"], None)).unwrap();
+    let stream = repo.cat("latest:shop");
+    assert_eq!(stream[6], 99, "the stand-in pg_dump wrote the unknown version");
+    assert_eq!(
+        shown["manifest"]["metadata"]["row_counts"],
+        serde_json::json!({ "public.events": 700, "sales.customers": 2500 })
+    );
 }

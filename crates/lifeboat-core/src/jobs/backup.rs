@@ -18,6 +18,7 @@ use serde::Serialize;
 use sqlx::Connection;
 
 use crate::error::{Error, Result};
+use crate::pg::archive;
 use crate::pg::inspect::{self, pg_error};
 use crate::pg::{tools, ConnectionSpec};
 use crate::progress::Progress;
@@ -90,20 +91,75 @@ fn enlarge_pipe(pipe: &std::process::ChildStdout) {
     let _ = pipe;
 }
 
-/// Captures the stream's first bytes on their way through.
-struct HeadCapture<R> {
+/// Passes the stream through, keeping its first bytes and handing a copy
+/// to the archive reader that counts rows (which it lets go at the end).
+struct Tap<R> {
     inner: R,
     head: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    copy: Option<crossbeam_channel::Sender<Vec<u8>>>,
 }
 
-impl<R: Read> Read for HeadCapture<R> {
+impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut head = self.head.borrow_mut();
         let wanted = ARCHIVE_MAGIC.len().saturating_sub(head.len()).min(n);
         head.extend_from_slice(&buf[..wanted]);
+        if n == 0 {
+            self.copy = None;
+        } else if let Some(copy) = &self.copy {
+            // A reader that gave up has dropped its end: nothing to do then.
+            let _ = copy.send(buf[..n].to_vec());
+        }
         Ok(n)
     }
+}
+
+/// The receiving end of a [`Tap`], as a reader.
+struct Copied {
+    chunks: crossbeam_channel::Receiver<Vec<u8>>,
+    current: std::io::Cursor<Vec<u8>>,
+}
+
+impl Read for Copied {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            match self.chunks.recv() {
+                Ok(chunk) => self.current = std::io::Cursor::new(chunk),
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
+/// Rows per table, as the archive holds them.
+type ArchiveCounts = archive::Parsed<BTreeMap<String, u64>>;
+
+/// Counts the rows of the archive the tap copies, on its own thread.
+fn spawn_row_counter() -> (crossbeam_channel::Sender<Vec<u8>>, std::thread::JoinHandle<ArchiveCounts>) {
+    // Bounded: memory stays flat if counting ever falls behind.
+    let (sender, chunks) = crossbeam_channel::bounded(64);
+    let counter = std::thread::spawn(move || {
+        let mut copied = Copied {
+            chunks,
+            current: std::io::Cursor::new(Vec::new()),
+        };
+        let counted = archive::count_rows(&mut copied);
+        // Whatever happened, keep draining so the backup never waits on us.
+        for _ in copied.chunks.iter() {}
+        counted
+    });
+    (sender, counter)
+}
+
+/// The archive's counts for exactly the tables the server lists, or None
+/// when one is missing (then the server counts them).
+fn counts_for(listed: &[String], mut from_archive: BTreeMap<String, u64>) -> Option<BTreeMap<String, u64>> {
+    listed.iter().map(|t| from_archive.remove(t).map(|n| (t.clone(), n))).collect()
 }
 
 /// Reads `pg_dump --verbose`'s stderr: reports each table whose data is
@@ -202,6 +258,7 @@ pub async fn backup(
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| pg_error("exporting a snapshot from", spec, e))?;
+    let listed = inspect::counted_tables(&mut tx, spec).await?;
 
     let snapshot_arg = format!("--snapshot={snapshot}");
     let mut child = Command::new(pg.tool("pg_dump"))
@@ -222,7 +279,10 @@ pub async fn backup(
         read_verbose_stderr(stderr_pipe, table_progress.as_ref())
     }));
 
-    let (counts_tx, counts_rx) = std::sync::mpsc::channel::<Result<BTreeMap<String, u64>>>();
+    // The gate asks here for server-side counts (in the dump's snapshot)
+    // when the archive could not be counted.
+    let (ask_server, mut server_asked) = tokio::sync::mpsc::channel::<std::sync::mpsc::Sender<Result<BTreeMap<String, u64>>>>(1);
+    let (copy, row_counter) = spawn_row_counter();
     let mut metadata = BTreeMap::new();
     metadata.insert("source".into(), serde_json::json!("postgresql"));
     metadata.insert("database".into(), serde_json::json!(spec.database));
@@ -251,10 +311,13 @@ pub async fn backup(
     let fail_target = target.clone();
     let storing = tokio::task::spawn_blocking(move || {
         let head = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let mut reader = HeadCapture {
+        let mut reader = Tap {
             inner: stdout,
             head: head.clone(),
+            copy: Some(copy),
         };
+        let mut row_counter = Some(row_counter);
+        let mut counted = (0, 0);
         let mut globals_job = Some(globals_job);
         let mut globals_warning = None;
         let result = {
@@ -263,12 +326,6 @@ pub async fn backup(
                     target: fail_target.clone(),
                     detail,
                 };
-                // Counts first: when they fail (no right to read a table), the
-                // aborted transaction is also why pg_dump failed.
-                let counts = counts_rx
-                    .recv()
-                    .unwrap_or_else(|_| Err(failed("the row counts were not taken".into())))
-                    .map_err(|e| failed(e.to_string()))?;
                 let stderr = stderr_reader.take().map(|r| r.join().unwrap_or_default()).unwrap_or_default();
                 dump_outcome(&mut child, &stderr).map_err(failed)?;
                 if !head.borrow().starts_with(ARCHIVE_MAGIC) || stream.size < 64 {
@@ -277,6 +334,28 @@ pub async fn backup(
                         stream.size
                     )));
                 }
+                let from_archive = match row_counter.take().map(|c| c.join()) {
+                    Some(Ok(Ok(counts))) => counts_for(&listed, counts),
+                    Some(Ok(Err(archive::Unreadable(why)))) => {
+                        tracing::info!("counting rows on the server instead: {why}");
+                        None
+                    }
+                    _ => None,
+                };
+                let counts = match from_archive {
+                    Some(counts) => counts,
+                    None => {
+                        let (reply, answer) = std::sync::mpsc::channel();
+                        ask_server
+                            .blocking_send(reply)
+                            .map_err(|_| failed("the row counts were not taken".into()))?;
+                        answer
+                            .recv()
+                            .unwrap_or_else(|_| Err(failed("the row counts were not taken".into())))
+                            .map_err(|e| failed(e.to_string()))?
+                    }
+                };
+                counted = (counts.len(), counts.values().sum());
                 let mut facts = BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]);
                 match globals_job.take().map(|job| job.join()) {
                     Some(Ok(Ok(sql))) => {
@@ -298,13 +377,19 @@ pub async fn backup(
             let _ = child.kill();
             let _ = child.wait();
         }
-        (result, globals_warning)
+        (result, globals_warning, counted)
     });
 
-    let counts = inspect::row_counts(&mut tx, spec).await;
-    let (tables, rows) = counts.as_ref().map(|c| (c.len(), c.values().sum())).unwrap_or((0, 0));
-    let _ = counts_tx.send(counts);
-    let (stored, globals_warning) = storing.await.map_err(|e| failed(format!("the backup stopped unexpectedly: {e}")))?;
+    let mut storing = storing;
+    let joined = loop {
+        tokio::select! {
+            Some(reply) = server_asked.recv() => {
+                let _ = reply.send(inspect::row_counts(&mut tx, spec).await);
+            }
+            joined = &mut storing => break joined,
+        }
+    };
+    let (stored, globals_warning, (tables, rows)) = joined.map_err(|e| failed(format!("the backup stopped unexpectedly: {e}")))?;
     let _ = tx.commit().await;
     let report = stored?;
     let warnings = globals_warning.into_iter().collect();

@@ -166,17 +166,32 @@ pub async fn database_exists(spec: &ConnectionSpec) -> Result<bool> {
     Ok(exists)
 }
 
-/// Exact row counts of every user table, read in `conn`'s transaction
-/// (so they match a dump taken in the same snapshot).
-pub async fn row_counts(conn: &mut PgConnection, spec: &ConnectionSpec) -> Result<std::collections::BTreeMap<String, u64>> {
-    let tables: Vec<(String, String)> = sqlx::query_as(&format!(
+/// The user tables whose rows are counted: ordinary tables and partitions
+/// outside the system schemas and not owned by an extension.
+async fn table_names(conn: &mut PgConnection, spec: &ConnectionSpec) -> Result<Vec<(String, String)>> {
+    sqlx::query_as(&format!(
         "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind = 'r' AND {SYSTEM_SCHEMAS}
            AND c.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e') ORDER BY 1, 2"
     ))
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| pg_error("listing the tables of", spec, e))?;
+    .map_err(|e| pg_error("listing the tables of", spec, e))
+}
+
+/// [`row_counts`]' tables as `schema.table`, for counting them elsewhere.
+pub async fn counted_tables(conn: &mut PgConnection, spec: &ConnectionSpec) -> Result<Vec<String>> {
+    Ok(table_names(conn, spec)
+        .await?
+        .into_iter()
+        .map(|(s, t)| format!("{s}.{t}"))
+        .collect())
+}
+
+/// Exact row counts of every user table, read in `conn`'s transaction
+/// (so they match a dump taken in the same snapshot).
+pub async fn row_counts(conn: &mut PgConnection, spec: &ConnectionSpec) -> Result<std::collections::BTreeMap<String, u64>> {
+    let tables = table_names(conn, spec).await?;
     let mut counts = std::collections::BTreeMap::new();
     for (schema, table) in tables {
         let sql = format!(

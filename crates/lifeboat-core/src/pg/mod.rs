@@ -5,6 +5,7 @@
 //! (`PGPASSWORD`) or libpq's own `.pgpass` / service files, never argv,
 //! where every user of the machine could read them.
 
+pub mod archive;
 pub mod inspect;
 pub mod tools;
 
