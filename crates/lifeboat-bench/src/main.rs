@@ -73,7 +73,7 @@ enum Cmd {
         #[arg(long, default_value_t = 2_000_000)]
         documents: u64,
         /// Timed runs of the bare dump and of the first backup (medians are printed).
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         runs: usize,
         #[arg(long, default_value = "bench-out")]
         dir: PathBuf,
