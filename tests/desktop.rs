@@ -9,40 +9,10 @@
 //! a wrong one; a check with progress says healthy; a key is added and
 //! removed; the activity lists all of it.
 
-use std::sync::Arc;
-
 use lifeboat_e2e::*;
+use lifeboat_testkit::put_random_stream;
 
 const PASSPHRASE: &str = "sea shanty lighthouse anchor";
-
-/// Stores `size` bytes of pseudo-random data as a snapshot, through the engine,
-/// so the check has real packs to read.
-fn put_stream(location: &std::path::Path, tag: &str, size: usize) {
-    use lifeboat_core::backend::LocalBackend;
-    use lifeboat_core::repo::{open, store};
-    let opened = open::open(
-        Arc::new(LocalBackend::new(location)),
-        open::OpenRequest {
-            passphrase: Some(PASSPHRASE.into()),
-            ..Default::default()
-        },
-    )
-    .expect("opening the repository the app created");
-    let mut state = 0x2545f4914f6cdd1du64;
-    let data: Vec<u8> = (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let options = store::PutOptions {
-        tag: tag.into(),
-        ..Default::default()
-    };
-    store::put(&opened.repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
@@ -79,7 +49,7 @@ async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
     app.quit().await;
 
     // 3. A fresh workstation: wrong passphrase first, then the right one.
-    put_stream(&location, "app-db", 160 << 20);
+    put_random_stream(&location, PASSPHRASE, "app-db", 160 << 20);
     let app = AppSession::start(&fresh_workstation).await;
     app.wait("#first-run").await;
     app.click("#tab-open").await;

@@ -96,7 +96,7 @@ impl App {
             Some(label) => format!("Checkpoint of {} \"{label}\"", request.connection),
             None => format!("Backup of {}", request.connection),
         };
-        let cancel = self.register_job(job)?;
+        let running = self.register_job(job)?;
         let work = async {
             if label.as_deref() == Some("") {
                 return Err(ApiError::invalid_input(
@@ -117,16 +117,13 @@ impl App {
                 role_passwords: false,
                 lock_wait: LOCK_WAIT,
             };
-            let progress = Arc::new(ThrottledProgress::new(on_progress, cancel));
+            let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
             Ok(backup::backup(repo, &spec, &options, progress).await?)
         };
-        let result = self
-            .record(RunKind::Backup, Some(&info.id), &title, work, |r| {
-                format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows)
-            })
-            .await;
-        self.jobs.lock().unwrap().remove(&job);
-        result
+        self.record(RunKind::Backup, Some(&info.id), &title, work, |r| {
+            format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows)
+        })
+        .await
     }
 
     /// A connection's snapshots, oldest first, with what is known of each.
@@ -187,23 +184,20 @@ impl App {
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<VerifyReport> {
         let (repo, info) = self.current()?;
-        let cancel = self.register_job(job)?;
+        let running = self.register_job(job)?;
         let title = format!("Verify snapshot {}", id.chars().take(8).collect::<String>());
         let work = async {
-            let progress = ThrottledProgress::new(on_progress, cancel);
+            let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
             blocking(move || {
                 let snapshot = manifest::resolve(&repo, &id)?;
                 restore::verify(&repo, &snapshot, None, &progress, LOCK_WAIT)
             })
             .await
         };
-        let result = self
-            .record(RunKind::Verify, Some(&info.id), &title, work, |r| {
-                format!("{title}: intact, {} archive entries", r.archive_entries)
-            })
-            .await;
-        self.jobs.lock().unwrap().remove(&job);
-        result
+        self.record(RunKind::Verify, Some(&info.id), &title, work, |r| {
+            format!("{title}: intact, {} archive entries", r.archive_entries)
+        })
+        .await
     }
 
     async fn restore_inputs(&self, request: &RestoreRequest) -> ApiResult<(Arc<Repository>, Snapshot, ConnectionSpec)> {
@@ -230,7 +224,7 @@ impl App {
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<RestoreReport> {
         let (_, info) = self.current()?;
-        let cancel = self.register_job(job)?;
+        let running = self.register_job(job)?;
         let title = format!(
             "Restore snapshot {} into {}",
             request.snapshot_id.chars().take(8).collect::<String>(),
@@ -246,16 +240,13 @@ impl App {
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),
             };
-            let progress = Arc::new(ThrottledProgress::new(on_progress, cancel));
+            let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
             Ok(restore::restore(repo, snapshot, &target, &options, progress).await?)
         };
-        let result = self
-            .record(RunKind::Restore, Some(&info.id), &title, work, |r| {
-                format!("{title}: {} restored, row counts equal", plural(r.tables.len(), "table"))
-            })
-            .await;
-        self.jobs.lock().unwrap().remove(&job);
-        result
+        self.record(RunKind::Restore, Some(&info.id), &title, work, |r| {
+            format!("{title}: {} restored, row counts equal", plural(r.tables.len(), "table"))
+        })
+        .await
     }
 }
 

@@ -51,6 +51,19 @@ pub struct App {
     jobs: Mutex<HashMap<u32, CancelFlag>>,
 }
 
+/// A job in [`App`]'s table of cancellable jobs, removed from it on drop.
+struct RunningJob<'a> {
+    jobs: &'a Mutex<HashMap<u32, CancelFlag>>,
+    id: u32,
+    cancel: CancelFlag,
+}
+
+impl Drop for RunningJob<'_> {
+    fn drop(&mut self) {
+        self.jobs.lock().unwrap().remove(&self.id);
+    }
+}
+
 /// Runs blocking engine work off the async runtime.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> lifeboat_core::Result<T> + Send + 'static) -> ApiResult<T> {
     match tokio::task::spawn_blocking(work).await {
@@ -358,11 +371,11 @@ impl App {
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<CheckResult> {
         let (repo, info) = self.current()?;
-        let cancel = self.register_job(job)?;
+        let running = self.register_job(job)?;
         let title = if read_data { "Check (read all data)" } else { "Check (structure)" };
         let work = async {
             let started = Instant::now();
-            let progress = ThrottledProgress::new(on_progress, cancel);
+            let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
             let report = blocking(move || {
                 check::check(
                     &repo,
@@ -386,31 +399,34 @@ impl App {
                 duration_ms: started.elapsed().as_millis() as u64,
             })
         };
-        let result = self
-            .record(RunKind::Check, Some(&info.id), title, work, |r| {
-                if r.healthy {
-                    format!(
-                        "{title}: healthy, {} and {} checked",
-                        plural(r.snapshots, "snapshot"),
-                        plural(r.packs, "pack")
-                    )
-                } else {
-                    format!("{title}: {} found", plural(r.errors.len(), "problem"))
-                }
-            })
-            .await;
-        self.jobs.lock().unwrap().remove(&job);
-        result
+        self.record(RunKind::Check, Some(&info.id), title, work, |r| {
+            if r.healthy {
+                format!(
+                    "{title}: healthy, {} and {} checked",
+                    plural(r.snapshots, "snapshot"),
+                    plural(r.packs, "pack")
+                )
+            } else {
+                format!("{title}: {} found", plural(r.errors.len(), "problem"))
+            }
+        })
+        .await
     }
 
-    fn register_job(&self, job: u32) -> ApiResult<CancelFlag> {
+    /// Registers job `job` as running; it can be cancelled until the
+    /// returned guard drops (however the job ends).
+    fn register_job(&self, job: u32) -> ApiResult<RunningJob<'_>> {
         let mut jobs = self.jobs.lock().unwrap();
         if jobs.contains_key(&job) {
             return Err(ApiError::invalid_input(format!("job {job} is already running")));
         }
-        let flag = CancelFlag::default();
-        jobs.insert(job, flag.clone());
-        Ok(flag)
+        let cancel = CancelFlag::default();
+        jobs.insert(job, cancel.clone());
+        Ok(RunningJob {
+            jobs: &self.jobs,
+            id: job,
+            cancel,
+        })
     }
 
     /// Asks a running job to stop; false when no such job runs.

@@ -9,6 +9,7 @@ use lifeboat_api::*;
 use lifeboat_core::catalog::{RunKind, RunStatus};
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::paths::Paths;
+use lifeboat_testkit::put_random_stream;
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -255,43 +256,14 @@ async fn key_slots_are_added_and_removed_but_never_the_last() {
     );
 }
 
-/// Puts `size` pseudo-random bytes under `tag` through the engine.
-fn put_stream(location: &Path, tag: &str, size: usize) {
-    use lifeboat_core::backend::LocalBackend;
-    use lifeboat_core::repo::{open, store};
-    let backend = Arc::new(LocalBackend::new(location));
-    let opened = open::open(
-        backend,
-        open::OpenRequest {
-            passphrase: Some(PASSPHRASE.into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let data: Vec<u8> = (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let options = store::PutOptions {
-        tag: tag.into(),
-        ..Default::default()
-    };
-    store::put(&opened.repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn check_streams_progress_reports_health_and_can_be_cancelled() {
     let dir = tempfile::tempdir().unwrap();
     let app = Arc::new(App::start(paths(&dir.path().join("profile")), None).await.unwrap());
     let location = dir.path().join("repo");
     create(&app, &location).await;
-    put_stream(&location, "app-db", 24 << 20);
-    put_stream(&location, "app-db", 24 << 20);
+    put_random_stream(&location, PASSPHRASE, "app-db", 24 << 20);
+    put_random_stream(&location, PASSPHRASE, "app-db", 24 << 20);
 
     let overview = app.overview().await.unwrap();
     assert_eq!(overview.snapshots, 2);

@@ -1,7 +1,8 @@
 //! Test support shared by Lifeboat's suites. [`PgCluster`] is a real,
 //! throwaway PostgreSQL server: `initdb` into a temp folder, `pg_ctl start`
 //! on a free port with its socket in that folder, stopped and deleted on drop.
-//! No service on the machine is used or needed.
+//! No service on the machine is used or needed. [`put_random_stream`] fills
+//! a repository with real packs for the suites that read them back.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -203,4 +204,33 @@ fn as_server_user(argv: &[String]) -> Command {
         cmd.args(&argv[1..]);
         cmd
     }
+}
+
+/// Stores `size` pseudo-random (incompressible) bytes under `tag` through
+/// the engine, in the repository at `location` opened with `passphrase`.
+pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usize) {
+    use lifeboat_core::backend::LocalBackend;
+    use lifeboat_core::repo::{open, store};
+    let opened = open::open(
+        std::sync::Arc::new(LocalBackend::new(location)),
+        open::OpenRequest {
+            passphrase: Some(passphrase.into()),
+            ..Default::default()
+        },
+    )
+    .expect("opening the test repository");
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let data: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let options = store::PutOptions {
+        tag: tag.into(),
+        ..Default::default()
+    };
+    store::put(&opened.repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
 }

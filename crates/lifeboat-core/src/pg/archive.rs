@@ -56,7 +56,12 @@ impl<R: Read> Reader<R> {
         if len < 0 {
             return Ok(None);
         }
-        let mut buf = vec![0u8; usize::try_from(len).map_err(|_| Unreadable("bad string length".into()))?];
+        // TOC strings are SQL definitions: far below this, unless the stream is not what it claims.
+        const LONGEST: i64 = 256 << 20;
+        if len > LONGEST {
+            return Err(Unreadable(format!("a {len}-byte string in the table of contents")));
+        }
+        let mut buf = vec![0u8; len as usize];
         self.inner
             .read_exact(&mut buf)
             .map_err(|e| Unreadable(format!("the archive ended early: {e}")))?;
