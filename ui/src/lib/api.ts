@@ -35,18 +35,19 @@ import type {
   VerifyReport,
 } from "./bindings";
 
-const CODES: readonly ErrorCode[] = [
-  "wrong_passphrase",
-  "wrong_recovery_kit",
-  "not_a_repository",
-  "already_exists",
-  "no_repository_open",
-  "locked",
-  "cancelled",
-  "invalid_input",
-  "restore_refused",
-  "other",
-];
+// Keyed by the generated union: a code added on the Rust side fails the type check here.
+const CODES: Record<ErrorCode, true> = {
+  wrong_passphrase: true,
+  wrong_recovery_kit: true,
+  not_a_repository: true,
+  already_exists: true,
+  no_repository_open: true,
+  locked: true,
+  cancelled: true,
+  invalid_input: true,
+  restore_refused: true,
+  other: true,
+};
 
 /**
  * Whatever a command rejected with, as an ApiError. The backend's own errors
@@ -54,7 +55,7 @@ const CODES: readonly ErrorCode[] = [
  */
 export function toApiError(error: unknown): ApiError {
   if (error && typeof error === "object" && "message" in error && typeof error.message === "string") {
-    const code = "code" in error && CODES.includes(error.code as ErrorCode) ? (error.code as ErrorCode) : "other";
+    const code = "code" in error && typeof error.code === "string" && Object.hasOwn(CODES, error.code) ? (error.code as ErrorCode) : "other";
     return { code, message: error.message };
   }
   if (typeof error === "string" && error !== "") return { code: "other", message: error };

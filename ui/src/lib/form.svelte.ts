@@ -35,10 +35,15 @@ export class FormState<F extends string = never> {
    * Runs `action` with `submitting` set; what it throws becomes `error`, and
    * `fieldOf` (if given) names the field that error is about.
    */
-  async run(action: () => Promise<void>, fieldOf?: (error: ApiError) => F | null): Promise<void> {
-    if (this.submitting) return;
+  /** Forgets the error shown and the field it was about. */
+  clear(): void {
     this.error = null;
     this.invalidField = null;
+  }
+
+  async run(action: () => Promise<void>, fieldOf?: (error: ApiError) => F | null): Promise<void> {
+    if (this.submitting) return;
+    this.clear();
     this.submitting = true;
     try {
       await action();

@@ -202,8 +202,7 @@ export class RestoreWizard {
     this.checked = null;
     this.proposedDatabase = "";
     this.finishedAt = null;
-    this.checking.error = null;
-    this.checking.invalidField = null;
+    this.checking.clear();
     this.verifyJob.reset();
     this.restoreJob.reset();
   }

@@ -2,7 +2,7 @@
 // geometry. Pure functions, unit-tested; the component only draws.
 
 import type { JsonValue, SnapshotKind, TimelineEntry } from "./bindings";
-import { formatCount, humanBytes } from "./format";
+import { humanBytes, plural } from "./format";
 
 export const SNAPSHOT_KIND_LABELS: Record<SnapshotKind, string> = {
   checkpoint: "Checkpoint",
@@ -186,5 +186,5 @@ export function rowCounts(metadata: JsonValue): RowCount[] {
 
 /** "1,234 rows" or "—" when the backup did not count them. */
 export function formatRows(rows: number | null): string {
-  return rows === null ? "—" : `${formatCount(rows)} ${rows === 1 ? "row" : "rows"}`;
+  return rows === null ? "—" : plural(rows, "row");
 }
