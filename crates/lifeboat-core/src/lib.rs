@@ -11,10 +11,12 @@
 //! - [`backend`]: where the repository's bytes live.
 //! - [`progress`]: how long jobs report progress and get cancelled.
 //! - [`pg`]: PostgreSQL connections, client tools, inspection; [`jobs`]:
-//!   backups, verification and restores of databases.
+//!   backups, verification, restores and drills of databases.
 //! - [`catalog`]: the workstation's own state (SQLite): known repositories,
 //!   connections, settings, run history. [`paths`]: where it lives.
 //! - [`connections`]: the team's databases by name, passwords in the keychain.
+//! - [`schedule`]: scheduled backups with retention, drills, staleness
+//!   alarms; [`events`] and [`notify`]: what happened, and telling the admin.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -37,10 +39,13 @@ pub mod catalog;
 pub mod connections;
 pub mod crypto;
 mod error;
+pub mod events;
 pub mod jobs;
+pub mod notify;
 pub mod paths;
 pub mod pg;
 pub mod progress;
 pub mod repo;
+pub mod schedule;
 
 pub use error::{Error, Result};

@@ -38,4 +38,9 @@ impl Paths {
     pub fn catalog(&self) -> PathBuf {
         self.data_dir.join("catalog.sqlite")
     }
+
+    /// The JSON-lines event log every process on the workstation appends to.
+    pub fn events(&self) -> PathBuf {
+        self.data_dir.join("events.jsonl")
+    }
 }

@@ -3,4 +3,5 @@
 //! returns a typed report.
 
 pub mod backup;
+pub mod drill;
 pub mod restore;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
@@ -30,16 +30,16 @@ use crate::repo::read::{self, ReadOptions};
 use crate::repo::Repository;
 
 /// What a PostgreSQL snapshot's manifest says about its dump.
-struct DumpFacts {
-    server_major: u32,
-    pg_dump_major: u32,
-    extensions: Vec<Extension>,
-    roles: Vec<String>,
-    globals_sql: Option<String>,
-    row_counts: BTreeMap<String, u64>,
+pub(crate) struct DumpFacts {
+    pub server_major: u32,
+    pub pg_dump_major: u32,
+    pub extensions: Vec<Extension>,
+    pub roles: Vec<String>,
+    pub globals_sql: Option<String>,
+    pub row_counts: BTreeMap<String, u64>,
 }
 
-fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
+pub(crate) fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
     let meta = &snapshot.manifest.metadata;
     if meta.get("source").and_then(|v| v.as_str()) != Some("postgresql") {
         return Err(Error::InvalidInput(format!(
@@ -117,9 +117,17 @@ fn spawn_collecting(mut child: Child) -> (Child, std::thread::JoinHandle<(String
     (child, reader)
 }
 
+/// What a client tool printed and how it exited.
+struct ToolOutput {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
 /// Streams the snapshot into `child`'s stdin (verified), then waits for it.
-/// Returns the child's stdout, or why either side failed.
-fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Progress, lock_wait: Duration) -> Result<String> {
+/// Fails only when the stream did not verify or the child cannot be waited
+/// for; the caller judges the child's own output.
+fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Progress, lock_wait: Duration) -> Result<ToolOutput> {
     let mut child = child;
     let stdin = child.stdin.take();
     let (mut child, output) = spawn_collecting(child);
@@ -135,16 +143,71 @@ fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Pro
         .wait()
         .map_err(|e| Error::InvalidInput(format!("waiting for pg_restore: {e}")))?;
     let (stdout, stderr) = output.join().unwrap_or_default();
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:") || l.contains("ERROR:")).collect();
-    if !status.success() || !errors.is_empty() {
-        let detail = if errors.is_empty() {
-            stderr.trim().to_string()
-        } else {
-            errors.join("; ")
-        };
-        return Err(Error::RestoreFailed(format!("pg_restore exited with {status}: {detail}")));
+    Ok(ToolOutput { status, stdout, stderr })
+}
+
+/// Errors `pg_restore` reports that do not make a restore incomplete: the
+/// object already exists in a fresh database (older dumps create the
+/// `public` schema), or belongs to the bootstrap superuser.
+const BENIGN_RESTORE_ERRORS: &[&str] = &[
+    "schema \"public\" already exists",
+    "must be owner of extension plpgsql",
+    "must be owner of schema public",
+];
+
+/// `pg_restore`'s errors sorted into benign ones (kept as warnings) and
+/// real ones, each with the statement that failed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct RestoreMessages {
+    pub benign: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl RestoreMessages {
+    pub(crate) fn from_stderr(stderr: &str) -> RestoreMessages {
+        let mut messages = RestoreMessages::default();
+        let mut lines = stderr.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(at) = line.find("error: ") else { continue };
+            let mut message = line[at + "error: ".len()..].trim().to_string();
+            if let Some(command) = lines.peek().and_then(|next| next.strip_prefix("Command was: ")) {
+                message = format!("{message} (in: {})", command.trim());
+                lines.next();
+            }
+            if BENIGN_RESTORE_ERRORS.iter().any(|benign| message.contains(benign)) {
+                messages.benign.push(message);
+            } else {
+                messages.errors.push(message);
+            }
+        }
+        messages
     }
-    Ok(stdout)
+}
+
+/// Judges a `pg_restore` run that continued past its errors: any real error,
+/// or a failure it did not explain, fails the restore; benign errors come
+/// back as warnings.
+fn judge_restore(output: &ToolOutput) -> Result<Vec<String>> {
+    let messages = RestoreMessages::from_stderr(&output.stderr);
+    if !messages.errors.is_empty() {
+        return Err(Error::RestoreFailed(format!(
+            "pg_restore reported {} error(s): {}",
+            messages.errors.len(),
+            messages.errors.join("; ")
+        )));
+    }
+    if !output.status.success() && messages.benign.is_empty() {
+        return Err(Error::RestoreFailed(format!(
+            "pg_restore exited with {}: {}",
+            output.status,
+            output.stderr.trim()
+        )));
+    }
+    Ok(messages
+        .benign
+        .into_iter()
+        .map(|m| format!("ignored a harmless pg_restore error: {m}"))
+        .collect())
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -177,11 +240,18 @@ pub fn verify(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg.tool("pg_restore").display())))?;
-    let listing = feed(repo, snapshot, child, progress, lock_wait).map_err(|e| match e {
-        Error::RestoreFailed(detail) => Error::corrupt(format!("the archive in snapshot {}", &snapshot.id[..8]), detail),
-        other => other,
-    })?;
-    let entries = listing.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count();
+    let output = feed(repo, snapshot, child, progress, lock_wait)?;
+    if !output.status.success() {
+        return Err(Error::corrupt(
+            format!("the archive in snapshot {}", &snapshot.id[..8]),
+            format!("pg_restore --list exited with {}: {}", output.status, output.stderr.trim()),
+        ));
+    }
+    let entries = output
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .count();
     Ok(VerifyReport {
         snapshot_id: snapshot.id.clone(),
         size: snapshot.manifest.size,
@@ -204,7 +274,7 @@ pub struct RestoreOptions {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TableCount {
     pub table: String,
@@ -329,7 +399,7 @@ fn role_statements<'a>(globals_sql: &'a str, role: &str) -> Vec<&'a str> {
         .collect()
 }
 
-async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
+pub(crate) async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
     // Without arguments this is the simple-query protocol: several
     // statements may go at once. (`raw_sql` would make the future !Send.)
     sqlx::Executor::execute(&mut *conn, sql)
@@ -367,7 +437,7 @@ async fn swap_into_place(
 }
 
 /// A database name of at most 63 bytes: `base` shortened to fit `suffix`.
-fn database_name(base: &str, suffix: &str) -> String {
+pub(crate) fn database_name(base: &str, suffix: &str) -> String {
     let room = 63 - suffix.len();
     let mut end = base.len().min(room);
     while !base.is_char_boundary(end) {
@@ -394,18 +464,7 @@ pub async fn restore(
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
 
-    let mut roles_created = Vec::new();
-    for role in check.missing_roles.clone() {
-        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, &role)).unwrap_or_default();
-        if statements.is_empty() {
-            return Err(Error::RestoreRefused(format!(
-                "role {role} owns objects in the backup but exists neither on the target nor in the backup's saved roles: \
-                 create it on the target first"
-            )));
-        }
-        execute(&mut conn, &admin, "creating roles on", &statements.join("\n")).await?;
-        roles_created.push(role);
-    }
+    let roles_created = create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?;
 
     let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
     let scratch = database_name(&target.database, &format!("_lifeboat_restore_{stamp}"));
@@ -419,8 +478,8 @@ pub async fn restore(
     let scratch_spec = target.with_database(&scratch);
 
     let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
-    let tables = match outcome {
-        Ok(tables) => tables,
+    let (tables, restore_warnings) = match outcome {
+        Ok(outcome) => outcome,
         Err(e) => {
             drop_database(&mut conn, &admin, &scratch).await;
             return Err(e);
@@ -438,6 +497,7 @@ pub async fn restore(
     let _ = conn.close().await;
 
     let mut warnings = check.warnings;
+    warnings.extend(restore_warnings);
     if let Some(aside) = &kept_as {
         warnings.push(format!(
             "the database that was there before is kept as {aside}: drop it once you are satisfied"
@@ -456,14 +516,37 @@ pub async fn restore(
     })
 }
 
-async fn drop_database(conn: &mut PgConnection, admin: &ConnectionSpec, name: &str) {
+/// Creates `missing` roles on the server from the backup's saved roles.
+pub(crate) async fn create_missing_roles(
+    conn: &mut PgConnection,
+    admin: &ConnectionSpec,
+    facts: &DumpFacts,
+    missing: &[String],
+) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    for role in missing {
+        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, role)).unwrap_or_default();
+        if statements.is_empty() {
+            return Err(Error::RestoreRefused(format!(
+                "role {role} owns objects in the backup but exists neither on the target nor in the backup's saved roles: \
+                 create it on the target first"
+            )));
+        }
+        execute(conn, admin, "creating roles on", &statements.join("\n")).await?;
+        created.push(role.clone());
+    }
+    Ok(created)
+}
+
+pub(crate) async fn drop_database(conn: &mut PgConnection, admin: &ConnectionSpec, name: &str) {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
     if let Err(e) = execute(conn, admin, "dropping the scratch database on", &sql).await {
         tracing::error!("could not drop scratch database {name}: {e}");
     }
 }
 
-/// pg_restore into the scratch database, then extensions and row counts.
+/// pg_restore into the scratch database, then extensions and row counts;
+/// returns the tables and the warnings (benign pg_restore errors).
 async fn restore_into(
     repo: &Arc<Repository>,
     snapshot: &Snapshot,
@@ -472,43 +555,76 @@ async fn restore_into(
     pg: &tools::PgTools,
     options: &RestoreOptions,
     progress: Arc<dyn Progress>,
-) -> Result<Vec<TableCount>> {
+) -> Result<(Vec<TableCount>, Vec<String>)> {
+    let load = LoadOptions {
+        jobs: options.jobs,
+        temp_dir: options.temp_dir.clone(),
+        lock_wait: options.lock_wait,
+    };
+    let warnings = load_archive(repo, snapshot, scratch, pg, &load, progress).await?;
+    ensure_extensions(scratch, &facts.extensions).await?;
+    let tables = compare_counts(&facts.row_counts, &count_rows(scratch).await?);
+    let mismatches: Vec<String> = tables
+        .iter()
+        .filter(|t| t.restored != t.expected)
+        .map(|t| format!("{}: {} rows, the backup had {}", t.table, t.restored, t.expected))
+        .collect();
+    if !mismatches.is_empty() {
+        return Err(Error::RestoreFailed(format!(
+            "restored row counts differ from the backup's: {}",
+            mismatches.join("; ")
+        )));
+    }
+    Ok((tables, warnings))
+}
+
+/// How `load_archive` runs pg_restore.
+pub(crate) struct LoadOptions {
+    pub jobs: u32,
+    pub temp_dir: Option<PathBuf>,
+    pub lock_wait: Duration,
+}
+
+/// Streams the snapshot (verified) through `pg_restore` into `scratch`.
+/// pg_restore goes on past errors so that every one is seen and judged:
+/// real ones fail the load, benign ones come back as warnings.
+pub(crate) async fn load_archive(
+    repo: &Arc<Repository>,
+    snapshot: &Snapshot,
+    scratch: &ConnectionSpec,
+    pg: &tools::PgTools,
+    options: &LoadOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<String>> {
     let repo = repo.clone();
-    let snapshot_for_job = snapshot.clone();
+    let snapshot = snapshot.clone();
     let env = scratch.libpq_env();
     let dbname = format!("--dbname={}", scratch.database);
     let pg_restore = pg.tool("pg_restore");
     let jobs = options.jobs.max(1);
     let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let lock_wait = options.lock_wait;
-    tokio::task::spawn_blocking(move || -> Result<()> {
+    tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
         let mut command = Command::new(&pg_restore);
         command
-            .args(["--exit-on-error", "--no-password", dbname.as_str()])
+            .args(["--no-password", dbname.as_str()])
             .envs(env)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if jobs == 1 {
+        let output = if jobs == 1 {
             let child = command
-                .arg("--single-transaction")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
                 .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
-            feed(&repo, &snapshot_for_job, child, progress.as_ref(), lock_wait).map(|_| ())
+            feed(&repo, &snapshot, child, progress.as_ref(), lock_wait)?
         } else {
             // Parallel restore needs a seekable file: materialise it, verified.
             let mut file = tempfile::Builder::new()
                 .prefix("lifeboat-restore-")
                 .tempfile_in(&temp_dir)
                 .map_err(|e| Error::io("creating a temporary file in", &temp_dir, e))?;
-            read::cat(
-                &repo,
-                &snapshot_for_job,
-                file.as_file_mut(),
-                progress.as_ref(),
-                ReadOptions { lock_wait },
-            )?;
+            read::cat(&repo, &snapshot, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
             progress.phase("restoring in parallel", None);
             let output = command
                 .arg(format!("--jobs={jobs}"))
@@ -516,22 +632,23 @@ async fn restore_into(
                 .stdin(Stdio::null())
                 .output()
                 .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            if !output.status.success() || stderr.contains("error:") {
-                return Err(Error::RestoreFailed(format!(
-                    "pg_restore exited with {}: {}",
-                    output.status,
-                    stderr.trim()
-                )));
+            ToolOutput {
+                status: output.status,
+                stdout: String::new(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             }
-            Ok(())
-        }
+        };
+        judge_restore(&output)
     })
     .await
-    .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))??;
+    .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))?
+}
 
+/// Creates the manifest's extensions that pg_restore did not (it skips
+/// extension-owned objects whose extension exists elsewhere).
+pub(crate) async fn ensure_extensions(scratch: &ConnectionSpec, extensions: &[Extension]) -> Result<()> {
     let mut conn = inspect::connect(scratch).await?;
-    for extension in &facts.extensions {
+    for extension in extensions {
         let sql = format!(
             "CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}",
             quote_ident(&extension.name),
@@ -539,28 +656,55 @@ async fn restore_into(
         );
         execute(&mut conn, scratch, "ensuring extensions on", &sql).await?;
     }
-    let mut tx = conn.begin().await.map_err(|e| pg_error("counting rows on", scratch, e))?;
-    let restored = inspect::row_counts(&mut tx, scratch).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Exact row counts of every table in `database`.
+pub(crate) async fn count_rows(database: &ConnectionSpec) -> Result<BTreeMap<String, u64>> {
+    let mut conn = inspect::connect(database).await?;
+    let mut tx = conn.begin().await.map_err(|e| pg_error("counting rows on", database, e))?;
+    let counts = inspect::row_counts(&mut tx, database).await?;
     let _ = tx.commit().await;
     let _ = conn.close().await;
-    let mut tables = Vec::new();
-    let mut mismatches = Vec::new();
-    for (table, expected) in &facts.row_counts {
-        let got = restored.get(table).copied().unwrap_or(0);
-        if got != *expected {
-            mismatches.push(format!("{table}: {got} rows, the backup had {expected}"));
-        }
-        tables.push(TableCount {
+    Ok(counts)
+}
+
+/// Every table the backup counted, with what the restored database holds.
+pub(crate) fn compare_counts(expected: &BTreeMap<String, u64>, restored: &BTreeMap<String, u64>) -> Vec<TableCount> {
+    expected
+        .iter()
+        .map(|(table, expected)| TableCount {
             table: table.clone(),
             expected: *expected,
-            restored: got,
-        });
+            restored: restored.get(table).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn benign_restore_errors_are_told_apart_from_real_ones() {
+        let stderr = "pg_restore: error: could not execute query: ERROR:  schema \"public\" already exists\n\
+                      Command was: CREATE SCHEMA public;\n\
+                      pg_restore: error: could not execute query: ERROR:  relation \"users\" does not exist\n\
+                      Command was: COPY public.users (id) FROM stdin;\n\
+                      pg_restore: warning: errors ignored on restore: 2\n";
+        let messages = RestoreMessages::from_stderr(stderr);
+        assert_eq!(
+            messages.benign,
+            vec!["could not execute query: ERROR:  schema \"public\" already exists (in: CREATE SCHEMA public;)"]
+        );
+        assert_eq!(
+            messages.errors,
+            vec!["could not execute query: ERROR:  relation \"users\" does not exist (in: COPY public.users (id) FROM stdin;)"]
+        );
+        assert_eq!(
+            RestoreMessages::from_stderr("pg_restore: warning: nothing\n"),
+            RestoreMessages::default()
+        );
     }
-    if !mismatches.is_empty() {
-        return Err(Error::RestoreFailed(format!(
-            "restored row counts differ from the backup's: {}",
-            mismatches.join("; ")
-        )));
-    }
-    Ok(tables)
 }

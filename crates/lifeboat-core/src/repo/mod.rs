@@ -24,6 +24,7 @@ pub mod lock;
 pub mod manifest;
 pub mod open;
 pub mod pack;
+pub mod pins;
 pub mod prune;
 pub mod reach;
 pub mod read;

@@ -5,14 +5,18 @@
 //! most recent days, ISO weeks and months that have one. Times are the
 //! manifests' recorded start times, in the time zone given (the admin's local
 //! one in the product), never file names or modification times.
+//!
+//! Checkpoints ("before upgrade") and snapshots marked keep-forever are
+//! exempt: always kept, and they take no place in the policy's counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{Datelike, TimeZone};
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{self, Snapshot, SnapshotSummary};
+use super::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
+use super::pins;
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 
@@ -39,6 +43,10 @@ pub enum KeepReason {
     Daily,
     Weekly,
     Monthly,
+    /// A checkpoint: exempt from retention.
+    Checkpoint,
+    /// Marked keep-forever: exempt from retention.
+    Forever,
 }
 
 /// The outcome for one snapshot.
@@ -50,7 +58,8 @@ pub struct Verdict {
 }
 
 /// Applies `policy` to snapshots of one name; returns verdicts newest first.
-pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, tz: &Tz) -> Vec<Verdict> {
+/// `kept_forever` holds the ids marked keep-forever.
+pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kept_forever: &HashSet<String>, tz: &Tz) -> Vec<Verdict> {
     let mut sorted: Vec<&Snapshot> = snapshots.iter().collect();
     sorted.sort_by(|a, b| b.manifest.start.cmp(&a.manifest.start).then_with(|| b.id.cmp(&a.id)));
     struct Bucket {
@@ -75,10 +84,24 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, tz:
             reason: KeepReason::Monthly,
         },
     ];
+    let mut position = 0u64;
     sorted
         .into_iter()
-        .enumerate()
-        .map(|(position, snapshot)| {
+        .map(|snapshot| {
+            let exempt = if kept_forever.contains(&snapshot.id) {
+                Some(KeepReason::Forever)
+            } else if snapshot.manifest.kind == SnapshotKind::Checkpoint {
+                Some(KeepReason::Checkpoint)
+            } else {
+                None
+            };
+            if let Some(reason) = exempt {
+                return Verdict {
+                    snapshot: snapshot.summary(),
+                    keep: vec![reason],
+                };
+            }
+            position += 1;
             let local = snapshot.manifest.start.with_timezone(tz);
             let periods = [
                 (local.year(), local.ordinal()),
@@ -86,7 +109,7 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, tz:
                 (local.year(), local.month()),
             ];
             let mut keep = Vec::new();
-            if (position as u64) < u64::from(policy.keep_last) {
+            if position <= u64::from(policy.keep_last) {
                 keep.push(KeepReason::Last);
             }
             for (bucket, period) in buckets.iter_mut().zip(periods) {
@@ -135,6 +158,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
         Some(lock::acquire(repo, true, "forget", options.lock_wait)?)
     };
     let manifest::SnapshotList { snapshots, damaged } = manifest::list(repo)?;
+    let kept_forever = pins::kept_forever(repo)?;
     if let Some((id, e)) = damaged.into_iter().next() {
         return Err(Error::corrupt(
             format!("snapshot {id}"),
@@ -149,7 +173,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
     }
     let mut groups = Vec::new();
     for (tag, snapshots) in by_tag {
-        let verdicts = apply(&snapshots, &options.policy, tz);
+        let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz);
         if !options.dry_run {
             for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
                 repo.backend().remove(&format!("snapshots/{}", verdict.snapshot.id))?;
@@ -199,7 +223,7 @@ mod tests {
     }
 
     fn kept(snapshots: &[Snapshot], policy: RetentionPolicy) -> Vec<(String, Vec<KeepReason>)> {
-        apply(snapshots, &policy, &Utc)
+        apply(snapshots, &policy, &HashSet::new(), &Utc)
             .into_iter()
             .filter(|v| !v.keep.is_empty())
             .map(|v| (v.snapshot.time.format("%Y-%m-%d %H:%M").to_string(), v.keep))
@@ -231,6 +255,36 @@ mod tests {
             vec![
                 ("2026-03-03 10:00".into(), vec![KeepReason::Last]),
                 ("2026-03-02 10:00".into(), vec![KeepReason::Last])
+            ]
+        );
+    }
+
+    #[test]
+    fn checkpoints_and_keep_forever_are_exempt_and_take_no_place() {
+        let mut checkpoint = snapshot("2026-03-04T10:00:00Z");
+        checkpoint.manifest.kind = SnapshotKind::Checkpoint;
+        let forever = snapshot("2026-03-01T10:00:00Z");
+        let snaps = vec![
+            snapshot("2026-03-02T10:00:00Z"),
+            checkpoint,
+            snapshot("2026-03-03T10:00:00Z"),
+            forever.clone(),
+        ];
+        let policy = RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        };
+        let verdicts: Vec<(String, Vec<KeepReason>)> = apply(&snaps, &policy, &HashSet::from([forever.id]), &Utc)
+            .into_iter()
+            .map(|v| (v.snapshot.time.format("%m-%d").to_string(), v.keep))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ("03-04".into(), vec![KeepReason::Checkpoint]),
+                ("03-03".into(), vec![KeepReason::Last]),
+                ("03-02".into(), vec![]),
+                ("03-01".into(), vec![KeepReason::Forever]),
             ]
         );
     }
@@ -281,8 +335,20 @@ mod tests {
             keep_daily: 2,
             ..Default::default()
         };
-        assert_eq!(apply(&snaps, &policy, &Utc).iter().filter(|v| !v.keep.is_empty()).count(), 1);
+        assert_eq!(
+            apply(&snaps, &policy, &HashSet::new(), &Utc)
+                .iter()
+                .filter(|v| !v.keep.is_empty())
+                .count(),
+            1
+        );
         let plus_two = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
-        assert_eq!(apply(&snaps, &policy, &plus_two).iter().filter(|v| !v.keep.is_empty()).count(), 2);
+        assert_eq!(
+            apply(&snaps, &policy, &HashSet::new(), &plus_two)
+                .iter()
+                .filter(|v| !v.keep.is_empty())
+                .count(),
+            2
+        );
     }
 }

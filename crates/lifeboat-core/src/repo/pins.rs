@@ -1,0 +1,27 @@
+//! "Keep forever": `refs/keep/<snapshot id>` marks a snapshot that no
+//! retention policy removes, on any workstation (the mark lives in the
+//! repository, not in one catalog). Only `forget` by id removes it.
+
+use std::collections::HashSet;
+
+use super::manifest::Snapshot;
+use super::Repository;
+use crate::error::Result;
+
+fn path(id: &str) -> String {
+    format!("refs/keep/{id}")
+}
+
+/// Marks `snapshot` to be kept forever (`true`) or returns it to retention.
+pub fn set_keep_forever(repo: &Repository, snapshot: &Snapshot, keep: bool) -> Result<()> {
+    if keep {
+        repo.backend().write(&path(&snapshot.id), b"")
+    } else {
+        repo.backend().remove(&path(&snapshot.id))
+    }
+}
+
+/// Ids of the snapshots marked to be kept forever.
+pub fn kept_forever(repo: &Repository) -> Result<HashSet<String>> {
+    Ok(repo.backend().list("refs/keep")?.into_iter().map(|f| f.name).collect())
+}

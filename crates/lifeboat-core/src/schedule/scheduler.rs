@@ -1,0 +1,245 @@
+//! The scheduler: on each tick, starts the jobs whose slot has come, raises
+//! staleness alarms, and remembers what it did in the catalog.
+//!
+//! - A job is due when its schedule has a slot after the time it last
+//!   fired (or after the schedule was created) and at or before now. A
+//!   machine that was off or asleep through several slots runs the job once
+//!   (as systemd's `Persistent=true`), because firing moves the reference
+//!   to now.
+//! - Never two jobs on one connection at once: a connection is claimed for
+//!   the length of a job; a due job whose connection is busy waits for a
+//!   later tick. The app claims connections the same way for its own jobs.
+//! - Retention is applied after a successful scheduled backup, never after
+//!   a failed one. One job's failure is recorded and reported; the
+//!   scheduler goes on.
+//! - Staleness: no successful backup for longer than the schedule allows
+//!   raises one alarm, until a backup succeeds again.
+//!
+//! Time comes from a [`Clock`], so tests drive the scheduler through days
+//! in milliseconds; the jobs themselves come from a [`JobHost`].
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::{JobKind, Schedule};
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::progress::CancelFlag;
+
+/// Where the scheduler gets the time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What the scheduled jobs do; [`super::runner::Runner`] is the real one.
+pub trait JobHost: Send + Sync + 'static {
+    /// Runs `job` for `schedule`'s connection; `Err` says why it failed.
+    fn run(&self, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> impl Future<Output = Result<()>> + Send;
+    /// Applies the schedule's retention policy after a successful backup.
+    fn apply_retention(&self, schedule: &Schedule) -> impl Future<Output = Result<()>> + Send;
+    /// When the connection's newest successful backup was taken.
+    fn last_backup(&self, connection: &str) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
+    /// Raises the staleness alarm.
+    fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The connections that have a job running, shared with whoever else
+/// starts jobs (the app's Checkpoint button).
+#[derive(Clone, Default)]
+pub struct Claims(Arc<Mutex<HashSet<String>>>);
+
+/// Held while a job runs on a connection; dropping it frees the connection.
+pub struct Claim {
+    claims: Claims,
+    connection: String,
+}
+
+impl Claims {
+    /// Claims `connection`, or `None` when a job already runs on it.
+    pub fn claim(&self, connection: &str) -> Option<Claim> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(connection.to_owned()).then(|| Claim {
+            claims: self.clone(),
+            connection: connection.to_owned(),
+        })
+    }
+
+    pub fn is_busy(&self, connection: &str) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(connection)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.claims.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.connection);
+    }
+}
+
+/// A job the scheduler started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    pub connection: String,
+    pub job: JobKind,
+}
+
+pub struct Scheduler<H: JobHost, C: Clock + ?Sized, Tz: chrono::TimeZone> {
+    catalog: Catalog,
+    host: Arc<H>,
+    clock: Arc<C>,
+    tz: Tz,
+    claims: Claims,
+    cancel: CancelFlag,
+    tasks: Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl<H, C, Tz> Scheduler<H, C, Tz>
+where
+    H: JobHost,
+    C: Clock + ?Sized + 'static,
+    Tz: chrono::TimeZone + Send + Sync + 'static,
+    Tz::Offset: Send + Sync,
+{
+    pub fn new(catalog: Catalog, host: Arc<H>, clock: Arc<C>, tz: Tz, claims: Claims) -> Self {
+        Scheduler {
+            catalog,
+            host,
+            clock,
+            tz,
+            claims,
+            cancel: CancelFlag::default(),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
+        }
+    }
+
+    /// Starts every due job whose connection is free and raises staleness
+    /// alarms; returns the jobs it started.
+    pub async fn tick(&self) -> Result<Vec<Started>> {
+        let now = self.clock.now();
+        let mut started = Vec::new();
+        for schedule in self.catalog.schedules().await? {
+            for job in [JobKind::Backup, JobKind::Drill] {
+                let Some(cadence) = schedule.cadence(job) else { continue };
+                let state = self.catalog.job_state(&schedule.connection, job).await?;
+                let reference = state.fired_at.unwrap_or(schedule.created_at);
+                if cadence.next_after(reference, &self.tz).is_none_or(|slot| slot > now) {
+                    continue;
+                }
+                let Some(claim) = self.claims.claim(&schedule.connection) else {
+                    continue;
+                };
+                self.catalog.record_fired(&schedule.connection, job, now).await?;
+                started.push(Started {
+                    connection: schedule.connection.clone(),
+                    job,
+                });
+                self.spawn(schedule.clone(), job, claim);
+            }
+            self.check_staleness(&schedule, now).await?;
+        }
+        Ok(started)
+    }
+
+    /// Runs `job` of `connection` now, in the caller's task (systemd timers,
+    /// "Run now"); fails when the connection is busy.
+    pub async fn run_now(&self, schedule: &Schedule, job: JobKind) -> Result<()> {
+        let claim = self.claims.claim(&schedule.connection).ok_or_else(|| {
+            crate::Error::InvalidInput(format!(
+                "a job is already running on {}: try again when it ends",
+                schedule.connection
+            ))
+        })?;
+        self.catalog.record_fired(&schedule.connection, job, self.clock.now()).await?;
+        let outcome = run_job(&*self.host, schedule, job, self.cancel.clone()).await;
+        let error = outcome.as_ref().err().map(|e| e.to_string());
+        self.catalog
+            .record_finished(&schedule.connection, job, self.clock.now(), error.as_deref())
+            .await?;
+        drop(claim);
+        outcome
+    }
+
+    fn spawn(&self, schedule: Schedule, job: JobKind, claim: Claim) {
+        let host = self.host.clone();
+        let catalog = self.catalog.clone();
+        let clock = self.clock.clone();
+        let cancel = self.cancel.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // Reap finished tasks so the set does not grow over months of ticks.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            let outcome = run_job(&*host, &schedule, job, cancel).await;
+            let error = outcome.err().map(|e| e.to_string());
+            if let Some(e) = &error {
+                tracing::error!("scheduled {} of {} failed: {e}", job.as_str(), schedule.connection);
+            }
+            if let Err(e) = catalog
+                .record_finished(&schedule.connection, job, clock.now(), error.as_deref())
+                .await
+            {
+                tracing::error!("could not record the end of the {} of {}: {e}", job.as_str(), schedule.connection);
+            }
+            drop(claim);
+        });
+    }
+
+    async fn check_staleness(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
+        if schedule.backup.is_none() {
+            return Ok(());
+        }
+        let last = match self.host.last_backup(&schedule.connection).await {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::warn!("cannot tell when {} was last backed up: {e}", schedule.connection);
+                return Ok(());
+            }
+        };
+        let since = last.unwrap_or(schedule.created_at);
+        let Some(limit) = schedule.staleness_limit(since, &self.tz) else {
+            return Ok(());
+        };
+        let state = self.catalog.job_state(&schedule.connection, JobKind::Backup).await?;
+        let stale = now - since > limit;
+        if stale && state.stale_since.is_none() {
+            self.catalog.set_stale_since(&schedule.connection, Some(now)).await?;
+            self.host.stale(&schedule.connection, last, limit).await;
+        } else if !stale && state.stale_since.is_some() {
+            self.catalog.set_stale_since(&schedule.connection, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Asks running jobs to stop (a backup cancels cleanly and writes no
+    /// snapshot) and waits for them.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits for the jobs started so far (tests, `schedule run`).
+    pub async fn wait_idle(&self) {
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// A job and what follows it: retention after a successful backup only.
+async fn run_job<H: JobHost>(host: &H, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> Result<()> {
+    host.run(schedule, job, cancel).await?;
+    if job == JobKind::Backup && !schedule.retention.is_empty() {
+        host.apply_retention(schedule).await?;
+    }
+    Ok(())
+}
