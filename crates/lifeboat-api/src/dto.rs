@@ -5,10 +5,13 @@ use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{Run, RunKind, RunStatus};
 use lifeboat_core::connections::Connection;
 use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
+use lifeboat_core::jobs::drill::{DrillReport, Probe};
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
+use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::repo::stats::{RepositoryStats, TagStats};
+use lifeboat_core::schedule::Freshness;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -319,6 +322,77 @@ pub struct DatabaseCard {
     pub url: String,
     pub last_backup: Option<SnapshotSummary>,
     pub snapshot_count: usize,
+    /// The card's colour: the last good backup's age against the schedule.
+    pub freshness: Freshness,
+    pub next_backup: Option<DateTime<Utc>>,
+    /// The newest drill of this connection, if any.
+    pub last_drill: Option<DrillHistoryEntry>,
+}
+
+/// A connection's schedule as the Schedules and Drills screens edit it.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+pub struct ScheduleForm {
+    pub connection: String,
+    /// A preset (hourly, daily, "daily 02:30", weekly, "weekly sun 03:00")
+    /// or five cron fields; null: no scheduled backups.
+    pub backup: Option<String>,
+    pub retention: RetentionPolicy,
+    /// Hours without a successful backup before the alarm; null: twice the interval.
+    pub stale_after_hours: Option<u32>,
+    pub drill: Option<String>,
+    /// A saved connection's name or a postgres:// URL.
+    pub drill_server: Option<String>,
+    pub probes: Vec<Probe>,
+}
+
+/// One scheduled job's plan and last outcome.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct JobStatus {
+    /// The cron expression (presets expanded), null when not scheduled.
+    pub cron: Option<String>,
+    pub description: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_succeeded: Option<bool>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ScheduleView {
+    pub form: ScheduleForm,
+    pub backup: JobStatus,
+    pub drill: JobStatus,
+    /// Set while the staleness alarm is raised.
+    pub stale_since: Option<DateTime<Utc>>,
+}
+
+/// What a retention policy would do to one snapshot.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct RetentionPreviewEntry {
+    pub snapshot: SnapshotSummary,
+    /// Empty: the policy would remove it.
+    pub keep: Vec<KeepReason>,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct DrillRequest {
+    /// A snapshot id (or latest:NAME).
+    pub snapshot_id: String,
+    /// A saved connection's name or a postgres:// URL.
+    pub server: String,
+    pub probes: Vec<Probe>,
+}
+
+/// A drill from the run history.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct DrillHistoryEntry {
+    pub run_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub summary: String,
+    /// The full report, when the drill got to run its checks.
+    pub report: Option<DrillReport>,
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, TS)]
@@ -335,6 +409,8 @@ pub struct TimelineEntry {
     pub duration_ms: u64,
     /// A verify or a restore read it end to end without fault.
     pub verified: bool,
+    /// A drill restored it and every smoke check passed.
+    pub drilled: bool,
     /// Rows in all tables at the time of the dump.
     pub rows: Option<u64>,
 }

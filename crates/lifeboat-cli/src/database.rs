@@ -7,15 +7,19 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::Args;
+use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
+use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest;
-use lifeboat_core::repo::manifest::SnapshotKind;
+use lifeboat_core::repo::manifest::{Snapshot, SnapshotKind};
+use lifeboat_core::repo::Repository;
 
 use crate::commands::{human_bytes, print_json};
 use crate::connection::{url_spec, DatabaseArgs};
 use crate::credentials::open_repo;
 use crate::progress::Bars;
+use crate::schedule::announce;
 use crate::GlobalArgs;
 
 #[derive(Args)]
@@ -65,7 +69,28 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
         role_passwords: a.role_passwords,
         lock_wait: g.lock_wait(),
     };
-    let report = runtime()?.block_on(backup::backup(repo, &database.spec, &options, Arc::new(Bars::new())))?;
+    let checkpoint = a.checkpoint.is_some();
+    let report = runtime()?.block_on(async {
+        let outcome = backup::backup(repo.clone(), &database.spec, &options, Arc::new(Bars::new())).await;
+        let event = match &outcome {
+            Ok(r) => {
+                let kind = if checkpoint {
+                    EventKind::Checkpoint
+                } else {
+                    EventKind::BackupSucceeded
+                };
+                let message = format!("backed up {} as {}: snapshot {}", r.database, r.name, &r.snapshot_id[..8]);
+                let event = Event::new(kind, Some(&r.name), true, message).with_detail(r);
+                match manifest::load(&repo, &r.snapshot_id) {
+                    Ok(snapshot) => event.with_snapshot(&snapshot),
+                    Err(_) => event,
+                }
+            }
+            Err(e) => Event::new(EventKind::BackupFailed, Some(&options.name), false, e.to_string()),
+        };
+        announce(event).await;
+        outcome
+    })?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -115,7 +140,19 @@ pub struct VerifyArgs {
 pub fn verify(g: &GlobalArgs, a: &VerifyArgs) -> Result<ExitCode> {
     let repo = open_repo(g)?;
     let snapshot = manifest::resolve(&repo, &a.snapshot)?;
-    let report = restore::verify(&repo, &snapshot, a.pg_bin.as_deref(), &Bars::new(), g.lock_wait())?;
+    let outcome = restore::verify(&repo, &snapshot, a.pg_bin.as_deref(), &Bars::new(), g.lock_wait());
+    let name = snapshot.manifest.tag.as_str();
+    let event = match &outcome {
+        Ok(_) => Event::new(
+            EventKind::VerifySucceeded,
+            Some(name),
+            true,
+            format!("snapshot {} of {name} is intact", &snapshot.id[..8]),
+        ),
+        Err(e) => Event::new(EventKind::VerifyFailed, Some(name), false, e.to_string()),
+    };
+    runtime()?.block_on(announce(event.with_snapshot(&snapshot)));
+    let report = outcome?;
     if a.json {
         print_json(&report)?;
     } else {
@@ -185,9 +222,41 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
         now: Utc::now(),
     };
-    let report = runtime()?.block_on(restore::restore(repo, snapshot, &target, &options, Arc::new(Bars::new())))?;
+    let report = runtime()?.block_on(restore_announced(repo, snapshot, &target, &options, false))?;
     print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Restores and records the event: restore_succeeded / restore_failed, or
+/// auto_restore, each a high-priority notification naming the snapshot.
+async fn restore_announced(
+    repo: Arc<Repository>,
+    snapshot: Snapshot,
+    target: &ConnectionSpec,
+    options: &RestoreOptions,
+    automatic: bool,
+) -> lifeboat_core::Result<RestoreReport> {
+    let name = snapshot.manifest.tag.clone();
+    let outcome = restore::restore(repo, snapshot.clone(), target, options, Arc::new(Bars::new())).await;
+    let event = match &outcome {
+        Ok(r) => {
+            let kind = if automatic {
+                EventKind::AutoRestore
+            } else {
+                EventKind::RestoreSucceeded
+            };
+            let message = format!("restored {name} into {} ({} tables)", r.target, r.tables.len());
+            Event::new(kind, Some(&name), true, message).with_detail(r)
+        }
+        Err(e) => Event::new(
+            EventKind::RestoreFailed,
+            Some(&name),
+            false,
+            format!("restore into {}: {e}", target.display_url()),
+        ),
+    };
+    announce(event.with_snapshot(&snapshot)).await;
+    outcome
 }
 
 #[derive(Args)]
@@ -240,7 +309,7 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
         now: Utc::now(),
     };
-    let report = runtime.block_on(restore::restore(repo, snapshot, &target, &options, Arc::new(Bars::new())))?;
+    let report = runtime.block_on(restore_announced(repo, snapshot, &target, &options, true))?;
     print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ mod connection;
 mod credentials;
 mod database;
 mod progress;
+mod schedule;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +92,15 @@ enum Command {
     /// Restore the latest snapshot into an empty or absent database; acts only with
     /// LIFEBOAT_RESTORE_DATABASE_IF_EMPTY=true (for start-up scripts).
     AutoRestore(database::AutoRestoreArgs),
+    /// Restore a snapshot into a scratch database, run smoke checks, drop it (exit 3 when a check fails).
+    Drill(schedule::DrillArgs),
+    /// Set, show and run what happens by itself: scheduled backups, retention, drills.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// Run the scheduler in the foreground (headless servers); SIGTERM stops it cleanly.
+    Daemon,
+    /// What happened: backups, drills, restores, staleness alarms.
+    Events(schedule::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +131,10 @@ fn main() -> ExitCode {
         Command::Verify(a) => database::verify(g, a),
         Command::Restore(a) => database::restore(g, a),
         Command::AutoRestore(a) => database::auto_restore(g, a),
+        Command::Drill(a) => schedule::drill(g, a),
+        Command::Schedule(a) => schedule::schedule(g, a),
+        Command::Daemon => schedule::daemon(g),
+        Command::Events(a) => schedule::events(a),
     };
     match result {
         Ok(code) => code,

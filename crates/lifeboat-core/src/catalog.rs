@@ -568,7 +568,7 @@ fn repository_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepositoryRecord
     })
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

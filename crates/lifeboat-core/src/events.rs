@@ -131,6 +131,9 @@ impl EventLog {
     pub fn append(&self, event: &Event) -> Result<()> {
         let mut line = serde_json::to_vec(event).map_err(|e| Error::InvalidInput(format!("encoding an event: {e}")))?;
         line.push(b'\n');
+        if let Some(parent) = self.path.parent() {
+            crate::catalog::create_private_dir(parent)?;
+        }
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]

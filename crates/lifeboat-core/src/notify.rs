@@ -111,6 +111,28 @@ impl Notifier for LogNotifier {
     }
 }
 
+/// Drops notifications (`LIFEBOAT_NOTIFY=off`); events are still logged.
+pub struct NoNotifier;
+
+impl Notifier for NoNotifier {
+    fn notify(&self, _: &Notification) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The notifier `LIFEBOAT_NOTIFY` asks for (`desktop`, `log`, `off`); by
+/// default the desktop's, except on a Linux without a session bus (a
+/// server), where notifications become log lines.
+pub fn notifier_from_env() -> Arc<dyn Notifier> {
+    match std::env::var("LIFEBOAT_NOTIFY").as_deref() {
+        Ok("desktop") => Arc::new(DesktopNotifier),
+        Ok("log") => Arc::new(LogNotifier),
+        Ok("off") => Arc::new(NoNotifier),
+        _ if cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() => Arc::new(LogNotifier),
+        _ => Arc::new(DesktopNotifier),
+    }
+}
+
 /// The notification an event raises, if any.
 pub fn notification_for(event: &Event) -> Option<Notification> {
     let who = event.connection.as_deref().unwrap_or("a database");
@@ -184,7 +206,7 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
     })
 }
 
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -35,13 +35,16 @@ fn t(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
+/// A staleness alarm: connection, last good backup, the limit.
+type Alarm = (String, Option<DateTime<Utc>>, chrono::Duration);
+
 /// Records what the scheduler asked for; backups of `failing` connections
 /// fail; with a gate, every job waits for a permit.
 struct Host {
     clock: Arc<TestClock>,
     runs: Mutex<Vec<(String, JobKind, DateTime<Utc>)>>,
     retention: Mutex<Vec<(String, RetentionPolicy)>>,
-    stale: Mutex<Vec<(String, Option<DateTime<Utc>>, chrono::Duration)>>,
+    stale: Mutex<Vec<Alarm>>,
     last_backup: Mutex<HashMap<String, DateTime<Utc>>>,
     failing: Mutex<HashSet<String>>,
     gate: Option<Semaphore>,

@@ -15,6 +15,7 @@ export const KIND_LABELS: Record<RunKind, string> = {
   backup: "Backup",
   verify: "Verify",
   restore: "Restore",
+  drill: "Drill",
 };
 
 export const STATUS_LABELS: Record<RunStatus, string> = {

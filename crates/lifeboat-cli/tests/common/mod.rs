@@ -59,6 +59,8 @@ impl TestRepo {
             .env("LIFEBOAT_REPO", &self.path)
             .env("LIFEBOAT_DATA_DIR", &self.data_dir)
             .env("LIFEBOAT_PASSWORD", PASSWORD)
+            // Events become log lines: no test pops up (or D-Bus-activates) a notification server.
+            .env("LIFEBOAT_NOTIFY", "log")
             .env_remove("LIFEBOAT_PASSWORD_FILE")
             .env_remove("LIFEBOAT_RECOVERY_KIT_FILE");
         cmd

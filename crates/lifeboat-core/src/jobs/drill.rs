@@ -254,7 +254,7 @@ async fn run_checks(
         Ok(benign) => {
             let detail = format!(
                 "{} restored, SHA-256 and size match the manifest{}",
-                human(snapshot.manifest.size),
+                crate::notify::human_size(snapshot.manifest.size),
                 if benign.is_empty() {
                     String::new()
                 } else {
@@ -317,10 +317,6 @@ fn fail(name: &str, detail: String) -> DrillCheck {
         passed: false,
         detail,
     }
-}
-
-fn human(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// Every table's restored rows against the manifest's, naming each that differs.

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 
 /// A retention policy; zero means "not used".
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RetentionPolicy {
     pub keep_last: u32,
     pub keep_daily: u32,
@@ -37,6 +38,7 @@ impl RetentionPolicy {
 
 /// Why a snapshot is kept.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum KeepReason {
     Last,

@@ -174,6 +174,26 @@ impl Schedule {
         Some(gap * 2)
     }
 
+    /// How fresh the connection's backups are against this schedule: green
+    /// within one interval (plus a tenth for the backup's own duration),
+    /// red past the staleness limit (the alarm), amber between.
+    pub fn freshness<Tz: TimeZone>(&self, last_backup: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: &Tz) -> Freshness {
+        let Some(cadence) = &self.backup else {
+            return Freshness::Unscheduled;
+        };
+        let since = last_backup.unwrap_or(self.created_at);
+        let age = now - since;
+        let interval = cadence.longest_gap(since, tz);
+        if self.staleness_limit(since, tz).is_some_and(|limit| age > limit) {
+            Freshness::Red
+        } else if age <= interval + interval / 10 {
+            // Also a new schedule whose first slot has not come yet.
+            Freshness::Green
+        } else {
+            Freshness::Amber
+        }
+    }
+
     pub fn cadence(&self, job: JobKind) -> Option<&Cadence> {
         match job {
             JobKind::Backup => self.backup.as_ref(),
@@ -191,6 +211,36 @@ impl Schedule {
         }
         Ok(())
     }
+}
+
+/// Holds the workstation's one scheduler: the app and `lifeboat daemon`
+/// never both run the schedules of one data folder. Released on drop.
+pub struct SchedulerLock(#[allow(dead_code)] std::fs::File);
+
+impl SchedulerLock {
+    pub fn acquire(data_dir: &std::path::Path) -> Result<SchedulerLock> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
+        let path = data_dir.join("scheduler.lock");
+        let file = std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+        file.try_lock().map_err(|_| {
+            Error::InvalidInput(format!(
+                "another Lifeboat scheduler (the app or `lifeboat daemon`) already runs the schedules in {}: stop it first",
+                data_dir.display()
+            ))
+        })?;
+        Ok(SchedulerLock(file))
+    }
+}
+
+/// A database card's colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Freshness {
+    Unscheduled,
+    Green,
+    Amber,
+    Red,
 }
 
 /// The jobs a schedule runs.
@@ -255,6 +305,17 @@ mod tests {
         assert_eq!(daily.longest_gap(t("2026-11-23T00:00:00Z"), &Utc), chrono::Duration::days(1));
         let weekdays = Cadence::parse("0 2 * * 1-5").unwrap();
         assert_eq!(weekdays.longest_gap(t("2026-11-23T00:00:00Z"), &Utc), chrono::Duration::days(3));
+    }
+
+    #[test]
+    fn freshness_turns_amber_after_a_missed_slot_and_red_at_the_alarm() {
+        let mut schedule = Schedule::new("shop", t("2026-11-01T00:00:00Z"));
+        let last = Some(t("2026-11-23T02:30:00Z"));
+        assert_eq!(schedule.freshness(last, t("2026-11-23T03:00:00Z"), &Utc), Freshness::Unscheduled);
+        schedule.backup = Some(Cadence::parse("daily 02:30").unwrap());
+        assert_eq!(schedule.freshness(last, t("2026-11-24T02:40:00Z"), &Utc), Freshness::Green);
+        assert_eq!(schedule.freshness(last, t("2026-11-24T06:00:00Z"), &Utc), Freshness::Amber);
+        assert_eq!(schedule.freshness(last, t("2026-11-25T02:31:00Z"), &Utc), Freshness::Red);
     }
 
     #[test]
