@@ -25,6 +25,14 @@ const COMMANDS: &[&str] = &[
     "verify_snapshot",
     "restore_preflight",
     "restore_snapshot",
+    "schedules",
+    "save_schedule",
+    "remove_schedule",
+    "retention_preview",
+    "drill_snapshot",
+    "drill_history",
+    "notification_prefs",
+    "set_notification_prefs",
 ];
 
 fn main() {

@@ -65,7 +65,10 @@ fn main() {
         .setup(move |app| {
             let state =
                 tauri::async_runtime::block_on(App::start(paths, keychain)).inspect_err(|e| tracing::error!("cannot start: {e}"))?;
-            app.manage(Arc::new(state));
+            let state = Arc::new(state);
+            // The schedules run while the app does (unless `lifeboat daemon` runs them).
+            tauri::async_runtime::spawn(state.clone().run_scheduler());
+            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -93,6 +96,14 @@ fn main() {
             commands::databases::verify_snapshot,
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,
+            commands::schedules::schedules,
+            commands::schedules::save_schedule,
+            commands::schedules::remove_schedule,
+            commands::schedules::retention_preview,
+            commands::schedules::drill_snapshot,
+            commands::schedules::drill_history,
+            commands::schedules::notification_prefs,
+            commands::schedules::set_notification_prefs,
         ])
         .run(tauri::generate_context!())
         .expect("the Lifeboat window could not start");

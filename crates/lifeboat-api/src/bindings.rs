@@ -7,7 +7,11 @@ use lifeboat_core::catalog::{RunKind, RunStatus};
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
+use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
+use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::pg::TlsMode;
+use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
+use lifeboat_core::schedule::Freshness;
 use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use ts_rs::{Config, TS};
 
@@ -63,6 +67,19 @@ pub fn typescript() -> String {
         declaration::<Preflight>(&config),
         declaration::<RestoreReport>(&config),
         declaration::<TableCount>(&config),
+        declaration::<Freshness>(&config),
+        declaration::<ScheduleForm>(&config),
+        declaration::<RetentionPolicy>(&config),
+        declaration::<Probe>(&config),
+        declaration::<JobStatus>(&config),
+        declaration::<ScheduleView>(&config),
+        declaration::<RetentionPreviewEntry>(&config),
+        declaration::<KeepReason>(&config),
+        declaration::<DrillRequest>(&config),
+        declaration::<DrillReport>(&config),
+        declaration::<DrillCheck>(&config),
+        declaration::<DrillHistoryEntry>(&config),
+        declaration::<NotificationPrefs>(&config),
         declaration::<serde_json::Value>(&config),
     ];
     format!(

@@ -6,17 +6,19 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{Local, Utc};
+use lifeboat_core::events::{Event, EventKind};
+use lifeboat_core::schedule::{Freshness, JobKind};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
-use lifeboat_core::jobs::backup::{self, BackupOptions, BackupReport};
+use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
 use lifeboat_core::repo::Repository;
 
 use crate::progress::ThrottledProgress;
-use crate::{blocking, dto::*, plural, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
+use crate::{blocking, dto::*, plural, ApiError, ApiResult, App, ErrorCode, JobProgress, LOCK_WAIT};
 
 impl App {
     fn keychain_ref(&self) -> Option<&dyn lifeboat_core::crypto::keychain::KeyStore> {
@@ -36,31 +38,47 @@ impl App {
         Ok(spec)
     }
 
-    async fn saved_spec(&self, name: &str) -> ApiResult<(Connection, ConnectionSpec)> {
-        let saved = connections::find(&self.catalog, name).await?;
-        let spec = saved.spec(self.keychain_ref())?;
-        Ok((saved, spec))
-    }
-
-    /// Every saved connection with its newest good backup in the open repository.
+    /// Every saved connection with its newest good backup in the open
+    /// repository, its freshness against its schedule, and its last drill.
     pub async fn databases(&self) -> ApiResult<Vec<DatabaseCard>> {
         let saved = self.catalog.connections().await?;
         let snapshots = match self.current() {
             Ok((repo, _)) => blocking(move || manifest::list(&repo)).await?.snapshots,
             Err(_) => Vec::new(),
         };
-        Ok(saved
-            .into_iter()
-            .map(|connection| {
-                let mine: Vec<&Snapshot> = snapshots.iter().filter(|s| s.manifest.tag == connection.name).collect();
-                DatabaseCard {
-                    url: connection.display_url(),
-                    last_backup: mine.last().map(|s| s.summary()),
-                    snapshot_count: mine.len(),
-                    connection,
+        let schedules = self.catalog.schedules().await?;
+        let drills = self.drills().await?;
+        let now = Utc::now();
+        let mut cards = Vec::new();
+        for connection in saved {
+            let mine: Vec<&Snapshot> = snapshots.iter().filter(|s| s.manifest.tag == connection.name).collect();
+            let last_backup = mine.iter().max_by_key(|s| s.manifest.start).map(|s| s.summary());
+            let schedule = schedules.iter().find(|s| s.connection == connection.name);
+            let (freshness, next_backup) = match schedule {
+                Some(schedule) => {
+                    let state = self.catalog.job_state(&connection.name, JobKind::Backup).await?;
+                    let next = schedule
+                        .backup
+                        .as_ref()
+                        .and_then(|c| c.next_after(state.fired_at.unwrap_or(schedule.created_at), &Local));
+                    (schedule.freshness(last_backup.as_ref().map(|s| s.end), now, &Local), next)
                 }
-            })
-            .collect())
+                None => (Freshness::Unscheduled, None),
+            };
+            cards.push(DatabaseCard {
+                url: connection.display_url(),
+                last_backup,
+                snapshot_count: mine.len(),
+                freshness,
+                next_backup,
+                last_drill: drills
+                    .iter()
+                    .find(|d| d.report.as_ref().is_some_and(|r| r.name == connection.name) || d.summary.starts_with(&format!("Drill of {} (", connection.name)))
+                    .cloned(),
+                connection,
+            });
+        }
+        Ok(cards)
     }
 
     /// Connects with `fields` and reports the server, the database and the `pg_dump` to use.
@@ -83,47 +101,35 @@ impl App {
         Ok(connections::remove(&self.catalog, self.keychain_ref(), &name).await?)
     }
 
-    /// Backs up a saved connection now; with a label, as a checkpoint.
+    /// Backs up a saved connection now; with a label, as a checkpoint. The
+    /// connection is held meanwhile, so the scheduler starts nothing on it.
     pub async fn backup(
         &self,
         request: BackupRequest,
         job: u32,
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<BackupReport> {
-        let (repo, info) = self.current()?;
+        let runner = self.runner()?;
         let label = request.checkpoint_label.map(|l| l.trim().to_string());
-        let title = match &label {
-            Some(label) => format!("Checkpoint of {} \"{label}\"", request.connection),
-            None => format!("Backup of {}", request.connection),
-        };
+        if label.as_deref() == Some("") {
+            return Err(ApiError::invalid_input(
+                "say what the checkpoint is for, as in \"before 16 -> 17 upgrade\"",
+            ));
+        }
+        let _claim = self.claims.claim(&request.connection).ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "a job is already running on {}: try again when it ends",
+                request.connection
+            ))
+        })?;
         let running = self.register_job(job)?;
-        let work = async {
-            if label.as_deref() == Some("") {
-                return Err(ApiError::invalid_input(
-                    "say what the checkpoint is for, as in \"before 16 -> 17 upgrade\"",
-                ));
-            }
-            let (saved, spec) = self.saved_spec(&request.connection).await?;
-            let options = BackupOptions {
-                name: saved.name.clone(),
-                kind: if label.is_some() {
-                    SnapshotKind::Checkpoint
-                } else {
-                    SnapshotKind::Manual
-                },
-                label: label.clone(),
-                connection: Some(saved.name.clone()),
-                pg_bin: saved.pg_bin.clone(),
-                role_passwords: false,
-                lock_wait: LOCK_WAIT,
-            };
-            let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-            Ok(backup::backup(repo, &spec, &options, progress).await?)
+        let kind = if label.is_some() {
+            SnapshotKind::Checkpoint
+        } else {
+            SnapshotKind::Manual
         };
-        self.record(RunKind::Backup, Some(&info.id), &title, work, |r| {
-            format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows)
-        })
-        .await
+        let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
+        Ok(runner.backup(&request.connection, kind, label, progress).await?)
     }
 
     /// A connection's snapshots, oldest first, with what is known of each.
@@ -131,12 +137,14 @@ impl App {
         let (repo, _) = self.current()?;
         let snapshots = blocking(move || manifest::list(&repo)).await?.snapshots;
         let verified = self.verified_snapshots().await?;
+        let drilled = self.drilled_snapshots().await?;
         Ok(snapshots
             .into_iter()
             .filter(|s| s.manifest.tag == name)
             .map(|s| TimelineEntry {
                 duration_ms: (s.manifest.end - s.manifest.start).num_milliseconds().max(0) as u64,
                 verified: verified.contains(&s.id),
+                drilled: drilled.contains(&s.id),
                 rows: row_total(&s),
                 summary: s.summary(),
             })
@@ -186,6 +194,7 @@ impl App {
         let (repo, info) = self.current()?;
         let running = self.register_job(job)?;
         let title = format!("Verify snapshot {}", id.chars().take(8).collect::<String>());
+        let id_for_event = id.clone();
         let work = async {
             let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
             blocking(move || {
@@ -194,10 +203,29 @@ impl App {
             })
             .await
         };
-        self.record(RunKind::Verify, Some(&info.id), &title, work, |r| {
-            format!("{title}: intact, {} archive entries", r.archive_entries)
-        })
-        .await
+        let outcome = self
+            .record(RunKind::Verify, Some(&info.id), &title, work, |r| {
+                format!("{title}: intact, {} archive entries", r.archive_entries)
+            })
+            .await;
+        let event = match &outcome {
+            Ok(r) => Event::new(EventKind::VerifySucceeded, None, true, format!("snapshot {} is intact", &r.snapshot_id[..8])),
+            Err(e) => Event::new(EventKind::VerifyFailed, None, false, format!("{title}: {}", e.message)),
+        };
+        self.announce_about_snapshot(event, &id_for_event).await;
+        outcome
+    }
+
+    /// Announces `event`, naming the snapshot (and so its connection) when it can be read.
+    async fn announce_about_snapshot(&self, mut event: Event, id: &str) {
+        if let Ok((repo, _)) = self.current() {
+            let id = id.to_owned();
+            if let Ok(snapshot) = blocking(move || manifest::resolve(&repo, &id)).await {
+                event.connection = Some(snapshot.manifest.tag.clone());
+                event = event.with_snapshot(&snapshot);
+            }
+        }
+        self.announcer.emit_async(event).await;
     }
 
     async fn restore_inputs(&self, request: &RestoreRequest) -> ApiResult<(Arc<Repository>, Snapshot, ConnectionSpec)> {
@@ -243,10 +271,25 @@ impl App {
             let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
             Ok(restore::restore(repo, snapshot, &target, &options, progress).await?)
         };
-        self.record(RunKind::Restore, Some(&info.id), &title, work, |r| {
-            format!("{title}: {} restored, row counts equal", plural(r.tables.len(), "table"))
-        })
-        .await
+        let snapshot_id = request.snapshot_id.clone();
+        let outcome = self
+            .record(RunKind::Restore, Some(&info.id), &title, work, |r| {
+                format!("{title}: {} restored, row counts equal", plural(r.tables.len(), "table"))
+            })
+            .await;
+        let event = match &outcome {
+            Ok(r) => Event::new(
+                EventKind::RestoreSucceeded,
+                None,
+                true,
+                format!("restored into {} ({})", r.target, plural(r.tables.len(), "table")),
+            )
+            .with_detail(r),
+            Err(e) if e.code == ErrorCode::RestoreRefused => return outcome,
+            Err(e) => Event::new(EventKind::RestoreFailed, None, false, format!("{title}: {}", e.message)),
+        };
+        self.announce_about_snapshot(event, &snapshot_id).await;
+        outcome
     }
 }
 

@@ -12,6 +12,7 @@ mod databases;
 pub mod dto;
 mod error;
 mod progress;
+mod schedules;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,7 +24,10 @@ use chrono::Utc;
 use lifeboat_core::backend::LocalBackend;
 use lifeboat_core::catalog::{Catalog, RunFilter, RunKind, RunStatus};
 use lifeboat_core::crypto::keychain::{CachedKey, KeyStore};
+use lifeboat_core::events::EventLog;
+use lifeboat_core::notify::{self, Announcer};
 use lifeboat_core::paths::Paths;
+use lifeboat_core::schedule::scheduler::Claims;
 use lifeboat_core::progress::CancelFlag;
 use lifeboat_core::repo::{check, keys, open, prune, stats, InitOptions, Repository};
 use serde::Serialize;
@@ -49,6 +53,10 @@ pub struct App {
     needs_unlock: Mutex<Option<KnownRepository>>,
     reopen_error: Mutex<Option<ApiError>>,
     jobs: Mutex<HashMap<u32, CancelFlag>>,
+    /// Where every job's events go (the event log, desktop notifications).
+    announcer: Arc<Announcer>,
+    /// Connections with a job running: shared with the scheduler.
+    claims: Claims,
 }
 
 /// A job in [`App`]'s table of cancellable jobs, removed from it on drop.
@@ -85,6 +93,8 @@ impl App {
         if interrupted > 0 {
             tracing::warn!("{interrupted} run(s) were interrupted when the app last stopped");
         }
+        let prefs = catalog.notification_prefs().await?;
+        let announcer = Arc::new(Announcer::new(EventLog::new(paths.events()), notify::notifier_from_env(), prefs));
         let app = App {
             paths,
             catalog,
@@ -93,6 +103,8 @@ impl App {
             needs_unlock: Mutex::new(None),
             reopen_error: Mutex::new(None),
             jobs: Mutex::new(HashMap::new()),
+            announcer,
+            claims: Claims::default(),
         };
         if let Some(known) = app.catalog.current_repository().await? {
             app.reopen_from_keychain(known).await;

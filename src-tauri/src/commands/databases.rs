@@ -10,7 +10,7 @@ use tauri::ipc::Channel;
 use super::AppState;
 
 /// Progress is best effort: the window may have gone away.
-fn forward(channel: Channel<JobProgress>) -> impl Fn(JobProgress) + Send + Sync + 'static {
+pub(super) fn forward(channel: Channel<JobProgress>) -> impl Fn(JobProgress) + Send + Sync + 'static {
     move |progress| {
         let _ = channel.send(progress);
     }

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod databases;
 pub mod keys;
 pub mod repository;
+pub mod schedules;
 
 use std::sync::Arc;
 

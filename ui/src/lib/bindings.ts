@@ -162,7 +162,15 @@ pg_dump: string | null,
  */
 pg_dump_problem: string | null, };
 
-export type DatabaseCard = { connection: Connection, url: string, last_backup: SnapshotSummary | null, snapshot_count: number, };
+export type DatabaseCard = { connection: Connection, url: string, last_backup: SnapshotSummary | null, snapshot_count: number, 
+/**
+ * The card's colour: the last good backup's age against the schedule.
+ */
+freshness: Freshness, next_backup: string | null, 
+/**
+ * The newest drill of this connection, if any.
+ */
+last_drill: DrillHistoryEntry | null, };
 
 export type BackupRequest = { connection: string, 
 /**
@@ -185,6 +193,10 @@ export type TimelineEntry = { summary: SnapshotSummary, duration_ms: number,
  * A verify or a restore read it end to end without fault.
  */
 verified: boolean, 
+/**
+ * A drill restored it and every smoke check passed.
+ */
+drilled: boolean, 
 /**
  * Rows in all tables at the time of the dump.
  */
@@ -222,5 +234,80 @@ export type RestoreReport = { snapshot_id: string, target: string, database: str
 previous_database_kept_as: string | null, roles_created: Array<string>, tables: Array<TableCount>, warnings: Array<string>, };
 
 export type TableCount = { table: string, expected: number, restored: number, };
+
+export type Freshness = "unscheduled" | "green" | "amber" | "red";
+
+export type ScheduleForm = { connection: string, 
+/**
+ * A preset (hourly, daily, "daily 02:30", weekly, "weekly sun 03:00")
+ * or five cron fields; null: no scheduled backups.
+ */
+backup: string | null, retention: RetentionPolicy, 
+/**
+ * Hours without a successful backup before the alarm; null: twice the interval.
+ */
+stale_after_hours: number | null, drill: string | null, 
+/**
+ * A saved connection's name or a postgres:// URL.
+ */
+drill_server: string | null, probes: Array<Probe>, };
+
+export type RetentionPolicy = { keep_last: number, keep_daily: number, keep_weekly: number, keep_monthly: number, };
+
+export type Probe = { name: string, sql: string, expect: string, };
+
+export type JobStatus = { 
+/**
+ * The cron expression (presets expanded), null when not scheduled.
+ */
+cron: string | null, description: string | null, next_run: string | null, last_finished: string | null, last_succeeded: boolean | null, last_error: string | null, };
+
+export type ScheduleView = { form: ScheduleForm, backup: JobStatus, drill: JobStatus, 
+/**
+ * Set while the staleness alarm is raised.
+ */
+stale_since: string | null, };
+
+export type RetentionPreviewEntry = { snapshot: SnapshotSummary, 
+/**
+ * Empty: the policy would remove it.
+ */
+keep: Array<KeepReason>, };
+
+export type KeepReason = "last" | "daily" | "weekly" | "monthly" | "checkpoint" | "forever";
+
+export type DrillRequest = { 
+/**
+ * A snapshot id (or latest:NAME).
+ */
+snapshot_id: string, 
+/**
+ * A saved connection's name or a postgres:// URL.
+ */
+server: string, probes: Array<Probe>, };
+
+export type DrillReport = { snapshot_id: string, 
+/**
+ * The snapshot's name (its connection).
+ */
+name: string, server: string, scratch_database: string, started_at: string, seconds: number, passed: boolean, 
+/**
+ * In the order they ran; a check that could not run is not listed.
+ */
+checks: Array<DrillCheck>, tables: Array<TableCount>, roles_created: Array<string>, warnings: Array<string>, 
+/**
+ * Scratch databases of earlier drills (a crash) dropped first.
+ */
+leftovers_dropped: Array<string>, scratch_dropped: boolean, };
+
+export type DrillCheck = { name: string, passed: boolean, detail: string, };
+
+export type DrillHistoryEntry = { run_id: number, started_at: string, status: RunStatus, summary: string, 
+/**
+ * The full report, when the drill got to run its checks.
+ */
+report: DrillReport | null, error: string | null, };
+
+export type NotificationPrefs = { failures: boolean, restores: boolean, staleness: boolean, successes: boolean, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;

@@ -1,0 +1,290 @@
+//! What runs by itself, in the app: schedules and their retention preview,
+//! drills and their history, notification preferences, and the scheduler
+//! the app hosts while it runs (the same one `lifeboat daemon` runs).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, Utc};
+use lifeboat_core::catalog::{Run, RunFilter, RunKind};
+use lifeboat_core::connections;
+use lifeboat_core::jobs::drill::DrillReport;
+use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::progress::CancelFlag;
+use lifeboat_core::repo::manifest;
+use lifeboat_core::repo::pins;
+use lifeboat_core::repo::retention::{self, RetentionPolicy};
+use lifeboat_core::schedule::runner::Runner;
+use lifeboat_core::schedule::scheduler::{JobHost, Scheduler, SystemClock};
+use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule, SchedulerLock};
+
+use crate::progress::ThrottledProgress;
+use crate::{blocking, dto::*, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
+
+/// How often the app's scheduler looks for due jobs: slots are whole minutes.
+const TICK: Duration = Duration::from_secs(15);
+
+impl App {
+    /// The engine's job runner over the open repository.
+    pub(crate) fn runner(&self) -> ApiResult<Runner> {
+        let (repo, _) = self.current()?;
+        Ok(Runner {
+            repo,
+            catalog: self.catalog.clone(),
+            keychain: self.keychain.clone(),
+            announcer: self.announcer.clone(),
+            lock_wait: LOCK_WAIT,
+        })
+    }
+
+    /// Every schedule, with next runs and last outcomes.
+    pub async fn schedules(&self) -> ApiResult<Vec<ScheduleView>> {
+        let mut views = Vec::new();
+        for schedule in self.catalog.schedules().await? {
+            views.push(self.schedule_view(schedule).await?);
+        }
+        Ok(views)
+    }
+
+    async fn schedule_view(&self, schedule: Schedule) -> ApiResult<ScheduleView> {
+        let backup_state = self.catalog.job_state(&schedule.connection, JobKind::Backup).await?;
+        let drill_state = self.catalog.job_state(&schedule.connection, JobKind::Drill).await?;
+        Ok(ScheduleView {
+            backup: job_status(&schedule, JobKind::Backup, &backup_state),
+            drill: job_status(&schedule, JobKind::Drill, &drill_state),
+            stale_since: backup_state.stale_since,
+            form: ScheduleForm {
+                connection: schedule.connection.clone(),
+                backup: schedule.backup.as_ref().map(|c| c.as_str().to_owned()),
+                retention: schedule.retention,
+                stale_after_hours: schedule.stale_after.map(|d| (d.as_secs() / 3600) as u32),
+                drill: schedule.drill.as_ref().map(|c| c.as_str().to_owned()),
+                drill_server: schedule.drill_server.clone(),
+                probes: schedule.probes.clone(),
+            },
+        })
+    }
+
+    /// Saves a connection's schedule (a new one counts its first slot from now).
+    pub async fn save_schedule(&self, form: ScheduleForm) -> ApiResult<ScheduleView> {
+        let connection = connections::find(&self.catalog, &form.connection).await?;
+        let now = Utc::now();
+        let mut schedule = self
+            .catalog
+            .schedule(&connection.name)
+            .await?
+            .unwrap_or_else(|| Schedule::new(&connection.name, now));
+        let cadence = |text: &Option<String>| -> ApiResult<Option<Cadence>> {
+            Ok(match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                Some(text) => Some(Cadence::parse(text)?),
+                None => None,
+            })
+        };
+        schedule.backup = cadence(&form.backup)?;
+        schedule.drill = cadence(&form.drill)?;
+        schedule.retention = form.retention;
+        schedule.stale_after = form.stale_after_hours.filter(|h| *h > 0).map(|h| Duration::from_secs(u64::from(h) * 3600));
+        schedule.drill_server = form.drill_server.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        for probe in &form.probes {
+            probe.validate()?;
+        }
+        schedule.probes = form.probes;
+        schedule.updated_at = now;
+        schedule.validate()?;
+        self.catalog.save_schedule(&schedule).await?;
+        self.schedule_view(schedule).await
+    }
+
+    /// Removes a connection's schedule; its snapshots stay.
+    pub async fn remove_schedule(&self, connection: String) -> ApiResult<()> {
+        self.catalog.remove_schedule(&connection).await?;
+        Ok(())
+    }
+
+    /// Exactly which snapshots of `connection` `policy` would keep and remove
+    /// now, without removing anything.
+    pub async fn retention_preview(&self, connection: String, policy: RetentionPolicy) -> ApiResult<Vec<RetentionPreviewEntry>> {
+        let (repo, _) = self.current()?;
+        blocking(move || {
+            let snapshots: Vec<_> = manifest::list(&repo)?
+                .snapshots
+                .into_iter()
+                .filter(|s| s.manifest.tag == connection)
+                .collect();
+            let forever = pins::kept_forever(&repo)?;
+            let verdicts = if policy.is_empty() {
+                // No policy keeps everything: show it as such.
+                let keep_all = RetentionPolicy {
+                    keep_last: u32::MAX,
+                    ..Default::default()
+                };
+                retention::apply(&snapshots, &keep_all, &forever, &Local)
+            } else {
+                retention::apply(&snapshots, &policy, &forever, &Local)
+            };
+            Ok(verdicts
+                .into_iter()
+                .map(|v| RetentionPreviewEntry {
+                    snapshot: v.snapshot,
+                    keep: v.keep,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Drills a snapshot now ("Run now"), with progress; the connection is
+    /// held so the scheduler starts nothing else on it meanwhile.
+    pub async fn drill(
+        &self,
+        request: DrillRequest,
+        job: u32,
+        on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
+    ) -> ApiResult<DrillReport> {
+        let runner = self.runner()?;
+        for probe in &request.probes {
+            probe.validate()?;
+        }
+        let spec = request.snapshot_id.clone();
+        let repo = runner.repo.clone();
+        let snapshot = blocking(move || manifest::resolve(&repo, &spec)).await?;
+        let _claim = self.claims.claim(&snapshot.manifest.tag).ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "a job is already running on {}: try again when it ends",
+                snapshot.manifest.tag
+            ))
+        })?;
+        let running = self.register_job(job)?;
+        let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
+        Ok(runner.drill(&snapshot.id, &request.server, request.probes, progress).await?)
+    }
+
+    /// A connection's drills, newest first.
+    pub async fn drill_history(&self, connection: String) -> ApiResult<Vec<DrillHistoryEntry>> {
+        Ok(self.drills().await?.into_iter().filter(|d| drill_of(d) == Some(connection.as_str())).collect())
+    }
+
+    pub(crate) async fn drills(&self) -> ApiResult<Vec<DrillHistoryEntry>> {
+        let runs = self
+            .catalog
+            .runs(&RunFilter {
+                kinds: vec![RunKind::Drill],
+                ..Default::default()
+            })
+            .await?;
+        Ok(runs.into_iter().map(drill_entry).collect())
+    }
+
+    /// Snapshots a drill restored with every check passed.
+    pub(crate) async fn drilled_snapshots(&self) -> ApiResult<HashSet<String>> {
+        Ok(self
+            .drills()
+            .await?
+            .into_iter()
+            .filter_map(|d| d.report.filter(|r| r.passed).map(|r| r.snapshot_id))
+            .collect())
+    }
+
+    pub async fn notification_prefs(&self) -> ApiResult<NotificationPrefs> {
+        Ok(self.catalog.notification_prefs().await?)
+    }
+
+    pub async fn set_notification_prefs(&self, prefs: NotificationPrefs) -> ApiResult<NotificationPrefs> {
+        self.catalog.set_notification_prefs(&prefs).await?;
+        self.announcer.set_prefs(prefs);
+        Ok(prefs)
+    }
+
+    /// The scheduler, for as long as the app runs: it ticks while a
+    /// repository is open. Another scheduler on this workstation (`lifeboat
+    /// daemon`) keeps it from starting: the schedules then run there.
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let _lock = match SchedulerLock::acquire(&self.paths.data_dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!("the app does not run schedules: {e}");
+                return;
+            }
+        };
+        let host = Arc::new(AppJobs(self.clone()));
+        let scheduler = Scheduler::new(self.catalog.clone(), host, Arc::new(SystemClock), Local, self.claims.clone());
+        loop {
+            if self.current().is_ok() {
+                match scheduler.tick().await {
+                    Ok(started) => {
+                        for s in started {
+                            tracing::info!("started the scheduled {} of {}", s.job.as_str(), s.connection);
+                        }
+                    }
+                    Err(e) => tracing::warn!("the scheduler could not look for due jobs: {e}"),
+                }
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+}
+
+/// The app's scheduled jobs: the engine's runner over whatever repository
+/// is open when the job starts.
+struct AppJobs(Arc<App>);
+
+impl JobHost for AppJobs {
+    async fn run(&self, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> lifeboat_core::Result<()> {
+        JobHost::run(&self.runner()?, schedule, job, cancel).await
+    }
+
+    async fn apply_retention(&self, schedule: &Schedule) -> lifeboat_core::Result<()> {
+        self.runner()?.apply_retention(schedule).await
+    }
+
+    async fn last_backup(&self, connection: &str) -> lifeboat_core::Result<Option<DateTime<Utc>>> {
+        JobHost::last_backup(&self.runner()?, connection).await
+    }
+
+    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) {
+        if let Ok(runner) = self.runner() {
+            runner.stale(connection, last, limit).await;
+        }
+    }
+}
+
+impl AppJobs {
+    fn runner(&self) -> lifeboat_core::Result<Runner> {
+        self.0
+            .runner()
+            .map_err(|e| lifeboat_core::Error::InvalidInput(format!("no scheduled job can run: {}", e.message)))
+    }
+}
+
+fn job_status(schedule: &Schedule, job: JobKind, state: &JobState) -> JobStatus {
+    let cadence = schedule.cadence(job);
+    JobStatus {
+        cron: cadence.map(|c| c.as_str().to_owned()),
+        description: cadence.map(Cadence::describe),
+        next_run: cadence.and_then(|c| c.next_after(state.fired_at.unwrap_or(schedule.created_at), &Local)),
+        last_finished: state.finished_at,
+        last_succeeded: state.succeeded,
+        last_error: state.error.clone(),
+    }
+}
+
+fn drill_entry(run: Run) -> DrillHistoryEntry {
+    let report: Option<DrillReport> = serde_json::from_value(run.detail.clone()).ok();
+    DrillHistoryEntry {
+        run_id: run.id,
+        started_at: run.started_at,
+        status: run.status,
+        error: run.detail["error"].as_str().map(str::to_owned),
+        summary: run.summary,
+        report,
+    }
+}
+
+/// The connection a drill was of: its report's, or its title's ("Drill of NAME (...)").
+fn drill_of(entry: &DrillHistoryEntry) -> Option<&str> {
+    match &entry.report {
+        Some(report) => Some(report.name.as_str()),
+        None => entry.summary.strip_prefix("Drill of ").and_then(|rest| rest.split(" (").next()),
+    }
+}
