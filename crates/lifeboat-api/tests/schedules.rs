@@ -1,0 +1,164 @@
+//! The app's Schedules and Drills flows against a real, throwaway cluster:
+//! a schedule with retention and its preview, drills run from the app with
+//! their history, the drilled badge and the Overview card's freshness.
+
+use std::path::Path;
+
+use lifeboat_api::*;
+use lifeboat_core::jobs::drill::Probe;
+use lifeboat_core::paths::Paths;
+use lifeboat_core::pg::TlsMode;
+use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
+use lifeboat_core::schedule::Freshness;
+use lifeboat_testkit::PgCluster;
+
+async fn start(dir: &Path) -> App {
+    let paths = Paths {
+        data_dir: dir.join("profile"),
+        log_dir: dir.join("logs"),
+    };
+    let app = App::start(paths, None).await.unwrap();
+    app.create_repository(CreateRequest {
+        location: dir.join("repo").display().to_string(),
+        passphrase: "correct horse battery staple".into(),
+        key_label: "test".into(),
+        repository_label: String::new(),
+    })
+    .await
+    .unwrap();
+    app
+}
+
+fn probe(name: &str, sql: &str, expect: &str) -> Probe {
+    Probe {
+        name: name.into(),
+        sql: sql.into(),
+        expect: expect.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedules_preview_retention_and_drills_run_from_the_app() {
+    let cluster = PgCluster::start();
+    cluster.psql("postgres", "CREATE DATABASE shop");
+    cluster.psql(
+        "shop",
+        "CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 25) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+    app.save_connection(SaveConnectionRequest {
+        name: "shop".into(),
+        fields: ConnectionFields {
+            host: "127.0.0.1".into(),
+            port: cluster.port,
+            database: "shop".into(),
+            user: "postgres".into(),
+            tls: TlsMode::Prefer,
+            password: None,
+            saved_password_of: None,
+            pg_bin: None,
+        },
+        replace: false,
+    })
+    .await
+    .unwrap();
+    let backup = |label: Option<&str>| BackupRequest {
+        connection: "shop".into(),
+        checkpoint_label: label.map(Into::into),
+    };
+    let first = app.backup(backup(None), 1, |_| {}).await.unwrap();
+    let checkpoint = app.backup(backup(Some("before upgrade")), 2, |_| {}).await.unwrap();
+    let newest = app.backup(backup(None), 3, |_| {}).await.unwrap();
+    let card = &app.databases().await.unwrap()[0];
+    assert_eq!((card.freshness, card.next_backup), (Freshness::Unscheduled, None));
+
+    // A bad schedule says what works and saves nothing.
+    let mut form = ScheduleForm {
+        connection: "shop".into(),
+        backup: Some("every day".into()),
+        retention: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        stale_after_hours: None,
+        drill: None,
+        drill_server: None,
+        probes: vec![],
+    };
+    let bad = app.save_schedule(form.clone()).await.unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidInput);
+    assert!(bad.message.contains("daily 02:30"), "{bad:?}");
+    assert!(app.schedules().await.unwrap().is_empty());
+
+    form.backup = Some("daily 02:30".into());
+    let view = app.save_schedule(form.clone()).await.unwrap();
+    assert_eq!(view.form.backup.as_deref(), Some("30 2 * * *"));
+    assert!(view.backup.next_run.is_some());
+    assert_eq!(view.drill.cron, None);
+
+    // keep-last 1: the newest backup stays, the older one would go, the checkpoint is exempt.
+    let preview = app.retention_preview("shop".into(), form.retention).await.unwrap();
+    let verdicts: Vec<(&str, &[KeepReason])> = preview.iter().map(|e| (e.snapshot.id.as_str(), e.keep.as_slice())).collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (newest.snapshot_id.as_str(), &[KeepReason::Last][..]),
+            (checkpoint.snapshot_id.as_str(), &[KeepReason::Checkpoint][..]),
+            (first.snapshot_id.as_str(), &[][..]),
+        ]
+    );
+    let keep_all = app.retention_preview("shop".into(), RetentionPolicy::default()).await.unwrap();
+    assert!(keep_all.iter().all(|e| !e.keep.is_empty()), "no policy removes nothing");
+
+    let card = &app.databases().await.unwrap()[0];
+    assert_eq!(card.freshness, Freshness::Green, "backed up just now, daily schedule");
+    assert!(card.next_backup.is_some());
+
+    // A drill from the app: passes, shows in the history and as a badge on the Timeline.
+    let request = DrillRequest {
+        snapshot_id: "latest:shop".into(),
+        server: "shop".into(),
+        probes: vec![probe("users exist", "select count(*) from users", ">= 1")],
+    };
+    let report = app.drill(request.clone(), 4, |_| {}).await.unwrap();
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.snapshot_id, newest.snapshot_id);
+    assert_eq!(report.checks.len(), 4);
+    assert!(report.scratch_dropped);
+
+    let failing = DrillRequest {
+        probes: vec![probe("a hundred users", "select count(*) from users", ">= 100")],
+        ..request
+    };
+    let report = app.drill(failing, 5, |_| {}).await.unwrap();
+    assert!(!report.passed);
+    assert_eq!(report.failed_check().unwrap().name, "probe: a hundred users");
+
+    let history = app.drill_history("shop".into()).await.unwrap();
+    let outcomes: Vec<bool> = history.iter().map(|d| d.report.as_ref().unwrap().passed).collect();
+    assert_eq!(outcomes, vec![false, true], "newest first");
+    assert!(history[0].summary.contains("failed the check probe: a hundred users"), "{:?}", history[0].summary);
+    let timeline = app.timeline("shop".into()).await.unwrap();
+    let drilled: Vec<&str> = timeline.iter().filter(|e| e.drilled).map(|e| e.summary.id.as_str()).collect();
+    assert_eq!(drilled, vec![newest.snapshot_id.as_str()]);
+    let card = &app.databases().await.unwrap()[0];
+    assert_eq!(card.last_drill.as_ref().map(|d| d.run_id), Some(history[0].run_id));
+
+    // Notification preferences persist; successes are off until asked for.
+    assert!(!app.notification_prefs().await.unwrap().successes);
+    let mut prefs = app.notification_prefs().await.unwrap();
+    prefs.successes = true;
+    app.set_notification_prefs(prefs).await.unwrap();
+    assert!(app.notification_prefs().await.unwrap().successes);
+
+    // The drill schedule needs a server; removing the schedule keeps the snapshots.
+    form.drill = Some("weekly sun 04:00".into());
+    let no_server = app.save_schedule(form.clone()).await.unwrap_err();
+    assert!(no_server.message.contains("needs a server"), "{no_server:?}");
+    form.drill_server = Some("shop".into());
+    assert_eq!(app.save_schedule(form).await.unwrap().form.drill.as_deref(), Some("0 4 * * 0"));
+    app.remove_schedule("shop".into()).await.unwrap();
+    assert!(app.schedules().await.unwrap().is_empty());
+    assert_eq!(app.timeline("shop".into()).await.unwrap().len(), 3);
+}
