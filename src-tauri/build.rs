@@ -33,6 +33,8 @@ const COMMANDS: &[&str] = &[
     "drill_history",
     "notification_prefs",
     "set_notification_prefs",
+    "desktop_settings",
+    "set_desktop_settings",
 ];
 
 fn main() {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use lifeboat_api::App;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::paths::Paths;
-use tauri::Manager;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager};
 
 /// Logs to `<log dir>/lifeboat.log` (and stderr); the guard flushes on exit.
 fn init_logging(log_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -35,6 +37,45 @@ fn init_logging(log_dir: &Path) -> Option<tracing_appender::non_blocking::Worker
     guard
 }
 
+fn show_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// The tray icon: the app (and its scheduler) lives on there when the window closes.
+fn build_tray(app: &tauri::App) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
+    let checkpoint = MenuItem::with_id(app, "checkpoint-all", "Checkpoint all databases", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Lifeboat", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &checkpoint, &quit])?;
+    let mut tray = TrayIconBuilder::with_id("main")
+        .tooltip("Lifeboat")
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "open" => show_window(app),
+            "checkpoint-all" => {
+                let state = app.state::<Arc<App>>().inner().clone();
+                tauri::async_runtime::spawn(async move {
+                    // Each outcome is an event too: failures are notified.
+                    match state.checkpoint_all("checkpoint from the tray").await {
+                        Ok(results) => tracing::info!("checkpoint all: {results:?}"),
+                        Err(e) => tracing::warn!("checkpoint all: {e}"),
+                    }
+                });
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
+}
+
 fn main() {
     let paths = match Paths::from_env() {
         Ok(paths) => paths,
@@ -54,14 +95,12 @@ fn main() {
 
     tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_window(app)))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .setup(move |app| {
             let state =
                 tauri::async_runtime::block_on(App::start(paths, keychain)).inspect_err(|e| tracing::error!("cannot start: {e}"))?;
@@ -69,7 +108,20 @@ fn main() {
             // The schedules run while the app does (unless `lifeboat daemon` runs them).
             tauri::async_runtime::spawn(state.clone().run_scheduler());
             app.manage(state);
+            // No tray on a desktop without one: the window then closes the app as usual.
+            if let Err(e) = build_tray(app) {
+                tracing::warn!("no tray icon: {e}");
+            }
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let has_tray = window.app_handle().tray_by_id("main").is_some();
+                if has_tray && window.state::<Arc<App>>().keeps_running_in_tray() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::repository::app_status,
@@ -104,6 +156,8 @@ fn main() {
             commands::schedules::drill_history,
             commands::schedules::notification_prefs,
             commands::schedules::set_notification_prefs,
+            commands::schedules::desktop_settings,
+            commands::schedules::set_desktop_settings,
         ])
         .run(tauri::generate_context!())
         .expect("the Lifeboat window could not start");

@@ -132,11 +132,14 @@ describe("Main frame", () => {
       "nav-overview",
       "nav-connections",
       "nav-timeline",
+      "nav-schedules",
+      "nav-drills",
       "nav-restore",
       "nav-repository",
       "nav-activity",
     ]);
-    expect(nav.textContent).not.toMatch(/Drills|Schedules/);
+    expect($(container, "#nav-schedules").textContent?.trim()).toBe("Schedules");
+    expect($(container, "#nav-drills").textContent?.trim()).toBe("Drills");
     expect($(container, "#current-repo").textContent).toContain("Team NAS");
     expect($(container, "#current-repo").textContent).toContain("/mnt/nas/lifeboat");
 

@@ -6,13 +6,13 @@
 use lifeboat_core::catalog::{RunKind, RunStatus};
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
-use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
+use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::pg::TlsMode;
+use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
-use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use ts_rs::{Config, TS};
 
 use crate::dto::*;
@@ -80,6 +80,7 @@ pub fn typescript() -> String {
         declaration::<DrillCheck>(&config),
         declaration::<DrillHistoryEntry>(&config),
         declaration::<NotificationPrefs>(&config),
+        declaration::<DesktopSettings>(&config),
         declaration::<serde_json::Value>(&config),
     ];
     format!(

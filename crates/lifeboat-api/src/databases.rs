@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{Local, Utc};
-use lifeboat_core::events::{Event, EventKind};
-use lifeboat_core::schedule::{Freshness, JobKind};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
+use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
 use lifeboat_core::repo::Repository;
+use lifeboat_core::schedule::{Freshness, JobKind};
 
 use crate::progress::ThrottledProgress;
 use crate::{blocking, dto::*, plural, ApiError, ApiResult, App, ErrorCode, JobProgress, LOCK_WAIT};
@@ -73,7 +73,10 @@ impl App {
                 next_backup,
                 last_drill: drills
                     .iter()
-                    .find(|d| d.report.as_ref().is_some_and(|r| r.name == connection.name) || d.summary.starts_with(&format!("Drill of {} (", connection.name)))
+                    .find(|d| {
+                        d.report.as_ref().is_some_and(|r| r.name == connection.name)
+                            || d.summary.starts_with(&format!("Drill of {} (", connection.name))
+                    })
                     .cloned(),
                 connection,
             });
@@ -209,7 +212,12 @@ impl App {
             })
             .await;
         let event = match &outcome {
-            Ok(r) => Event::new(EventKind::VerifySucceeded, None, true, format!("snapshot {} is intact", &r.snapshot_id[..8])),
+            Ok(r) => Event::new(
+                EventKind::VerifySucceeded,
+                None,
+                true,
+                format!("snapshot {} is intact", &r.snapshot_id[..8]),
+            ),
             Err(e) => Event::new(EventKind::VerifyFailed, None, false, format!("{title}: {}", e.message)),
         };
         self.announce_about_snapshot(event, &id_for_event).await;

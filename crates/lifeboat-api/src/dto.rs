@@ -432,3 +432,30 @@ pub struct RestoreRequest {
     /// database (kept, renamed) or restoring onto an older server.
     pub confirm_database: Option<String>,
 }
+
+/// How the desktop app behaves; `start_at_login` is the OS's own record
+/// (filled in by the shell), the rest lives in the catalog.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct DesktopSettings {
+    /// Closing the window keeps the app (and its scheduler) in the tray.
+    pub keep_running_in_tray: bool,
+    pub start_at_login: bool,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        DesktopSettings {
+            keep_running_in_tray: true,
+            start_at_login: false,
+        }
+    }
+}
+
+/// What "Checkpoint all" (the tray) did for each database.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckpointAllResult {
+    pub connection: String,
+    pub snapshot_id: Option<String>,
+    pub error: Option<String>,
+}

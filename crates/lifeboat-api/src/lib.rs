@@ -17,6 +17,7 @@ mod schedules;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,9 @@ use lifeboat_core::crypto::keychain::{CachedKey, KeyStore};
 use lifeboat_core::events::EventLog;
 use lifeboat_core::notify::{self, Announcer};
 use lifeboat_core::paths::Paths;
-use lifeboat_core::schedule::scheduler::Claims;
 use lifeboat_core::progress::CancelFlag;
 use lifeboat_core::repo::{check, keys, open, prune, stats, InitOptions, Repository};
+use lifeboat_core::schedule::scheduler::Claims;
 use serde::Serialize;
 
 pub use dto::*;
@@ -57,6 +58,7 @@ pub struct App {
     announcer: Arc<Announcer>,
     /// Connections with a job running: shared with the scheduler.
     claims: Claims,
+    keep_running_in_tray: AtomicBool,
 }
 
 /// A job in [`App`]'s table of cancellable jobs, removed from it on drop.
@@ -105,7 +107,11 @@ impl App {
             jobs: Mutex::new(HashMap::new()),
             announcer,
             claims: Claims::default(),
+            keep_running_in_tray: AtomicBool::new(true),
         };
+        let settings = app.desktop_settings().await?;
+        app.keep_running_in_tray
+            .store(settings.keep_running_in_tray, std::sync::atomic::Ordering::Relaxed);
         if let Some(known) = app.catalog.current_repository().await? {
             app.reopen_from_keychain(known).await;
         }

@@ -3,6 +3,7 @@
 //! the app hosts while it runs (the same one `lifeboat daemon` runs).
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use lifeboat_core::catalog::{Run, RunFilter, RunKind};
 use lifeboat_core::connections;
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
-use lifeboat_core::progress::CancelFlag;
-use lifeboat_core::repo::manifest;
+use lifeboat_core::progress::{CancelFlag, NoProgress};
+use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::retention::{self, RetentionPolicy};
 use lifeboat_core::schedule::runner::Runner;
@@ -21,6 +22,8 @@ use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule, SchedulerLoc
 
 use crate::progress::ThrottledProgress;
 use crate::{blocking, dto::*, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
+
+const DESKTOP: &str = "desktop";
 
 /// How often the app's scheduler looks for due jobs: slots are whole minutes.
 const TICK: Duration = Duration::from_secs(15);
@@ -84,7 +87,10 @@ impl App {
         schedule.backup = cadence(&form.backup)?;
         schedule.drill = cadence(&form.drill)?;
         schedule.retention = form.retention;
-        schedule.stale_after = form.stale_after_hours.filter(|h| *h > 0).map(|h| Duration::from_secs(u64::from(h) * 3600));
+        schedule.stale_after = form
+            .stale_after_hours
+            .filter(|h| *h > 0)
+            .map(|h| Duration::from_secs(u64::from(h) * 3600));
         schedule.drill_server = form.drill_server.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         for probe in &form.probes {
             probe.validate()?;
@@ -162,7 +168,12 @@ impl App {
 
     /// A connection's drills, newest first.
     pub async fn drill_history(&self, connection: String) -> ApiResult<Vec<DrillHistoryEntry>> {
-        Ok(self.drills().await?.into_iter().filter(|d| drill_of(d) == Some(connection.as_str())).collect())
+        Ok(self
+            .drills()
+            .await?
+            .into_iter()
+            .filter(|d| drill_of(d) == Some(connection.as_str()))
+            .collect())
     }
 
     pub(crate) async fn drills(&self) -> ApiResult<Vec<DrillHistoryEntry>> {
@@ -194,6 +205,49 @@ impl App {
         self.catalog.set_notification_prefs(&prefs).await?;
         self.announcer.set_prefs(prefs);
         Ok(prefs)
+    }
+
+    pub async fn desktop_settings(&self) -> ApiResult<DesktopSettings> {
+        Ok(self.catalog.setting(DESKTOP).await?.unwrap_or_default())
+    }
+
+    /// Saves the app's settings; the shell applies `start_at_login` to the OS.
+    pub async fn set_desktop_settings(&self, settings: DesktopSettings) -> ApiResult<DesktopSettings> {
+        self.catalog.set_setting(DESKTOP, &settings).await?;
+        self.keep_running_in_tray.store(settings.keep_running_in_tray, Ordering::Relaxed);
+        Ok(settings)
+    }
+
+    /// Whether closing the window should hide it (read on every close, so synchronous).
+    pub fn keeps_running_in_tray(&self) -> bool {
+        self.keep_running_in_tray.load(Ordering::Relaxed)
+    }
+
+    /// A checkpoint of every saved connection, one after the other (the
+    /// tray's "Checkpoint all"); each outcome is also an event.
+    pub async fn checkpoint_all(&self, label: &str) -> ApiResult<Vec<CheckpointAllResult>> {
+        let runner = self.runner()?;
+        let mut results = Vec::new();
+        for connection in self.catalog.connections().await? {
+            let outcome = match self.claims.claim(&connection.name) {
+                None => Err(format!("a job is already running on {}", connection.name)),
+                Some(_claim) => runner
+                    .backup(
+                        &connection.name,
+                        SnapshotKind::Checkpoint,
+                        Some(label.to_owned()),
+                        Arc::new(NoProgress),
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            results.push(CheckpointAllResult {
+                connection: connection.name,
+                snapshot_id: outcome.as_ref().ok().map(|r| r.snapshot_id.clone()),
+                error: outcome.err(),
+            });
+        }
+        Ok(results)
     }
 
     /// The scheduler, for as long as the app runs: it ticks while a

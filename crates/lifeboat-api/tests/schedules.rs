@@ -138,7 +138,11 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
     let history = app.drill_history("shop".into()).await.unwrap();
     let outcomes: Vec<bool> = history.iter().map(|d| d.report.as_ref().unwrap().passed).collect();
     assert_eq!(outcomes, vec![false, true], "newest first");
-    assert!(history[0].summary.contains("failed the check probe: a hundred users"), "{:?}", history[0].summary);
+    assert!(
+        history[0].summary.contains("failed the check probe: a hundred users"),
+        "{:?}",
+        history[0].summary
+    );
     let timeline = app.timeline("shop".into()).await.unwrap();
     let drilled: Vec<&str> = timeline.iter().filter(|e| e.drilled).map(|e| e.summary.id.as_str()).collect();
     assert_eq!(drilled, vec![newest.snapshot_id.as_str()]);

@@ -206,19 +206,40 @@ fn as_server_user(argv: &[String]) -> Command {
     }
 }
 
-/// Stores `size` pseudo-random (incompressible) bytes under `tag` through
-/// the engine, in the repository at `location` opened with `passphrase`.
-pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usize) {
+fn open_repository(location: &Path, passphrase: &str) -> lifeboat_core::repo::Repository {
     use lifeboat_core::backend::LocalBackend;
-    use lifeboat_core::repo::{open, store};
-    let opened = open::open(
+    use lifeboat_core::repo::open;
+    open::open(
         std::sync::Arc::new(LocalBackend::new(location)),
         open::OpenRequest {
             passphrase: Some(passphrase.into()),
             ..Default::default()
         },
     )
-    .expect("opening the test repository");
+    .expect("opening the test repository")
+    .repo
+}
+
+/// The ids of the snapshots tagged `tag` in the repository at `location`,
+/// newest first (by their recorded start).
+pub fn snapshot_ids(location: &Path, passphrase: &str, tag: &str) -> Vec<String> {
+    use lifeboat_core::repo::manifest;
+    let repo = open_repository(location, passphrase);
+    let mut snapshots: Vec<_> = manifest::list(&repo)
+        .unwrap()
+        .snapshots
+        .into_iter()
+        .filter(|s| s.manifest.tag == tag)
+        .collect();
+    snapshots.sort_by(|a, b| b.manifest.start.cmp(&a.manifest.start));
+    snapshots.into_iter().map(|s| s.id).collect()
+}
+
+/// Stores `size` pseudo-random (incompressible) bytes under `tag` through
+/// the engine, in the repository at `location` opened with `passphrase`.
+pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usize) {
+    use lifeboat_core::repo::store;
+    let repo = open_repository(location, passphrase);
     let mut state = 0x9e3779b97f4a7c15u64;
     let data: Vec<u8> = (0..size)
         .map(|_| {
@@ -232,5 +253,5 @@ pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usi
         tag: tag.into(),
         ..Default::default()
     };
-    store::put(&opened.repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
+    store::put(&repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
 }

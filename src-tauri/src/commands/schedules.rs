@@ -1,8 +1,11 @@
-use lifeboat_api::{ApiError, DrillHistoryEntry, DrillRequest, JobProgress, RetentionPreviewEntry, ScheduleForm, ScheduleView};
+use lifeboat_api::{
+    ApiError, DesktopSettings, DrillHistoryEntry, DrillRequest, JobProgress, RetentionPreviewEntry, ScheduleForm, ScheduleView,
+};
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::repo::retention::RetentionPolicy;
 use tauri::ipc::Channel;
+use tauri_plugin_autostart::ManagerExt;
 
 use super::databases::forward;
 use super::AppState;
@@ -58,4 +61,29 @@ pub async fn notification_prefs(app: AppState<'_>) -> Result<NotificationPrefs, 
 #[tracing::instrument(skip(app), err)]
 pub async fn set_notification_prefs(app: AppState<'_>, prefs: NotificationPrefs) -> Result<NotificationPrefs, ApiError> {
     app.set_notification_prefs(prefs).await
+}
+
+#[tauri::command]
+pub async fn desktop_settings(app: AppState<'_>, window: tauri::Window) -> Result<DesktopSettings, ApiError> {
+    let mut settings = app.desktop_settings().await?;
+    settings.start_at_login = window.autolaunch().is_enabled().unwrap_or(false);
+    Ok(settings)
+}
+
+/// Saves the settings and registers (or removes) the app with the OS's start-at-login list.
+#[tauri::command]
+#[tracing::instrument(skip(app, window), err)]
+pub async fn set_desktop_settings(
+    app: AppState<'_>,
+    window: tauri::Window,
+    settings: DesktopSettings,
+) -> Result<DesktopSettings, ApiError> {
+    let autolaunch = window.autolaunch();
+    let changed = if settings.start_at_login {
+        autolaunch.enable()
+    } else {
+        autolaunch.disable()
+    };
+    changed.map_err(|e| ApiError::invalid_input(format!("the start-at-login setting could not be changed: {e}")))?;
+    app.set_desktop_settings(settings).await
 }

@@ -30,7 +30,7 @@ function mockBackend(initial: DatabaseCard[] = [salesCard()], result: Connection
       case "save_connection": {
         const { request } = args as { request: SaveConnectionRequest };
         const connection = { ...salesConnection, ...request.fields, name: request.name };
-        cards = [...cards.filter((c) => c.connection.name !== request.name), { connection, url: "postgres://x", last_backup: null, snapshot_count: 0 }];
+        cards = [...cards.filter((c) => c.connection.name !== request.name), { ...salesCard(), connection, url: "postgres://x", last_backup: null, snapshot_count: 0 }];
         return connection;
       }
       case "remove_connection":

@@ -4,7 +4,7 @@ import { fireEvent, render } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { BackupReport, DatabaseCard, JobProgress, RepositoryOverview } from "../lib/bindings";
 import { CheckpointJob } from "../lib/database-jobs.svelte";
-import { deferred, progress, REPO_ID, salesCard, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, drillEntry, drillReport, progress, REPO_ID, salesCard, sendOnChannel, settle } from "../test/fixtures";
 import Overview from "./Overview.svelte";
 
 const overview: RepositoryOverview = {
@@ -90,6 +90,38 @@ describe("Database cards", () => {
 
     await fireEvent.click($(card, ".timeline-button"));
     expect(ontimeline).toHaveBeenCalledWith("sales");
+  });
+
+  it("colour each card by its backups' freshness, with the next backup and the last drill", async () => {
+    const card = (name: string, changes: Partial<DatabaseCard>): DatabaseCard => ({ ...salesCard(), connection: { ...salesCard().connection, name }, ...changes });
+    mockBackend(() => [
+      card("fresh", { freshness: "green", next_backup: new Date(Date.now() + 3 * 3600_000 + 60_000).toISOString(), last_drill: drillEntry(1, drillReport(true), 2) }),
+      card("late", { freshness: "amber", last_drill: drillEntry(2, drillReport(false), 26) }),
+      card("stale", { freshness: "red" }),
+      card("manual", {}),
+    ]);
+    const { container } = renderOverview();
+    await settle();
+    const freshness = Array.from(container.querySelectorAll<HTMLElement>(".database-card")).map((c) => [
+      c.dataset.name,
+      c.dataset.freshness,
+      c.querySelector(".freshness-badge")?.textContent,
+    ]);
+    expect(freshness).toEqual([
+      ["fresh", "green", "On schedule"],
+      ["late", "amber", "Backup overdue"],
+      ["stale", "red", "No recent backup"],
+      ["manual", "unscheduled", "No schedule"],
+    ]);
+    const fresh = $(container, '.database-card[data-name="fresh"]');
+    expect($(fresh, ".database-next").textContent).toBe("in 3 hours");
+    expect($(fresh, ".database-drill").textContent).toBe("Drill passed 2 hours ago");
+    expect($(fresh, ".database-drill").dataset.passed).toBe("true");
+    const late = $(container, '.database-card[data-name="late"]');
+    expect($(late, ".database-drill").textContent).toBe("Drill FAILED 1 day ago: row counts");
+    expect($(late, ".database-drill").dataset.passed).toBe("false");
+    expect(late.querySelector(".database-next")).toBeNull();
+    expect($(container, '.database-card[data-name="manual"]').querySelector(".database-drill")).toBeNull();
   });
 
   it("offer to add the first connection", async () => {

@@ -72,6 +72,8 @@ describe("Timeline", () => {
     expect(flags).toHaveLength(1);
     expect(flags[0].textContent).toContain("before 16 → 17 upgrade");
     expect(chart.querySelectorAll(".verified-mark")).toHaveLength(1);
+    expect(chart.querySelectorAll(".drilled-mark")).toHaveLength(1);
+    expect(chart.querySelector("rect.chart-bar-checkpoint title")?.textContent).toMatch(/verified · drilled$/);
     expect(chart.querySelector("rect.chart-bar-checkpoint title")?.textContent).toContain("took 7.0 s");
 
     const rows = Array.from(container.querySelectorAll<HTMLElement>("#timeline-list .snapshot-row"));
@@ -82,8 +84,10 @@ describe("Timeline", () => {
     expect(rows[0].textContent).toContain("7.0 s");
     expect(rows[0].textContent).toContain("1,000 rows");
     expect(rows[0].querySelector(".verified-badge")).not.toBeNull();
+    expect(rows[0].querySelector(".drilled-badge")?.textContent).toBe("Drilled");
     expect(rows[1].textContent).toContain("Manual");
     expect(rows[1].querySelector(".verified-badge")).toBeNull();
+    expect(rows[1].querySelector(".drilled-badge")).toBeNull();
   });
 
   it("picks the first database without a preselection, and follows the select", async () => {

@@ -73,6 +73,40 @@ describe("commands", () => {
     expect(calls[9][1]).toMatchObject({ request, job: 3 });
   });
 
+  it("pass the schedule and drill commands' arguments by name", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args as Record<string, unknown>]);
+      return null;
+    });
+    const policy = { keep_last: 3, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 };
+    const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_hours: null, drill: null, drill_server: null, probes: [] };
+    const request = { snapshot_id: "latest:n", server: "scratch", probes: [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }] };
+    const prefs = { failures: true, restores: true, staleness: true, successes: false };
+    await api.schedules();
+    await api.saveSchedule(form);
+    await api.removeSchedule("n");
+    await api.retentionPreview("n", policy);
+    await api.drillSnapshot(request, 4, () => {});
+    await api.drillHistory("n");
+    await api.notificationPrefs();
+    await api.setNotificationPrefs(prefs);
+    expect(calls.map(([cmd, args]) => [cmd, Object.keys(args ?? {})])).toEqual([
+      ["schedules", []],
+      ["save_schedule", ["form"]],
+      ["remove_schedule", ["connection"]],
+      ["retention_preview", ["connection", "policy"]],
+      ["drill_snapshot", ["request", "job", "onProgress"]],
+      ["drill_history", ["connection"]],
+      ["notification_prefs", []],
+      ["set_notification_prefs", ["prefs"]],
+    ]);
+    expect(calls[1][1]).toEqual({ form });
+    expect(calls[3][1]).toEqual({ connection: "n", policy });
+    expect(calls[4][1]).toMatchObject({ request, job: 4 });
+    expect(calls[7][1]).toEqual({ prefs });
+  });
+
   it("know the restore's refusal", () => {
     expect(api.toApiError({ code: "restore_refused", message: "m" }).code).toBe("restore_refused");
   });

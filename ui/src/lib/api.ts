@@ -16,10 +16,14 @@ import type {
   ConnectionFields,
   CreateRequest,
   DatabaseCard,
+  DrillHistoryEntry,
+  DrillReport,
+  DrillRequest,
   ErrorCode,
   JobProgress,
   KeySlotInfo,
   KeychainStatus,
+  NotificationPrefs,
   OpenRepository,
   OpenRequest,
   Preflight,
@@ -29,7 +33,11 @@ import type {
   RepositoryOverview,
   RestoreReport,
   RestoreRequest,
+  RetentionPolicy,
+  RetentionPreviewEntry,
   SaveConnectionRequest,
+  ScheduleForm,
+  ScheduleView,
   SnapshotDetail,
   TimelineEntry,
   VerifyReport,
@@ -138,3 +146,27 @@ export const restorePreflight = (request: RestoreRequest) => call<Preflight>("re
 export function restoreSnapshot(request: RestoreRequest, job: number, onProgress: OnProgress): Promise<RestoreReport> {
   return call<RestoreReport>("restore_snapshot", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
 }
+
+export const schedules = () => call<ScheduleView[]>("schedules");
+
+/** Creates or replaces a connection's schedule; presets come back as cron expressions. */
+export const saveSchedule = (form: ScheduleForm) => call<ScheduleView>("save_schedule", { form });
+
+/** Stops a connection's scheduled backups and drills; its snapshots stay. */
+export const removeSchedule = (connection: string) => call<null>("remove_schedule", { connection });
+
+/** What `policy` would keep and remove of a connection's snapshots now, newest first; nothing is removed. */
+export const retentionPreview = (connection: string, policy: RetentionPolicy) =>
+  call<RetentionPreviewEntry[]>("retention_preview", { connection, policy });
+
+/** Restores a snapshot (or "latest:NAME") into a scratch database on `request.server` and runs the smoke checks. */
+export function drillSnapshot(request: DrillRequest, job: number, onProgress: OnProgress): Promise<DrillReport> {
+  return call<DrillReport>("drill_snapshot", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
+
+/** A connection's drills, newest first. */
+export const drillHistory = (connection: string) => call<DrillHistoryEntry[]>("drill_history", { connection });
+
+export const notificationPrefs = () => call<NotificationPrefs>("notification_prefs");
+
+export const setNotificationPrefs = (prefs: NotificationPrefs) => call<NotificationPrefs>("set_notification_prefs", { prefs });

@@ -310,4 +310,10 @@ report: DrillReport | null, error: string | null, };
 
 export type NotificationPrefs = { failures: boolean, restores: boolean, staleness: boolean, successes: boolean, };
 
+export type DesktopSettings = { 
+/**
+ * Closing the window keeps the app (and its scheduler) in the tray.
+ */
+keep_running_in_tray: boolean, start_at_login: boolean, };
+
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;

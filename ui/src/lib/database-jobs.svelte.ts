@@ -2,7 +2,7 @@
 // (and their outcome stays) while the user looks at another screen.
 
 import * as api from "./api";
-import type { BackupReport, VerifyReport } from "./bindings";
+import type { BackupReport, DrillReport, DrillRequest, VerifyReport } from "./bindings";
 import { JobRunner } from "./job.svelte";
 
 /** A labelled backup, taken before a risky change. */
@@ -26,5 +26,17 @@ export class VerifyJob extends JobRunner<VerifyReport> {
     if (this.running) return Promise.resolve();
     this.snapshotId = snapshotId;
     return this.run((job, onProgress) => api.verifySnapshot(snapshotId, job, onProgress));
+  }
+}
+
+/** Restores a snapshot into a scratch database and runs the smoke checks (Run now). */
+export class DrillJob extends JobRunner<DrillReport> {
+  /** The saved connection the last drill was of. */
+  connection: string | null = $state(null);
+
+  start(connection: string, request: DrillRequest): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.connection = connection;
+    return this.run((job, onProgress) => api.drillSnapshot(request, job, onProgress));
   }
 }

@@ -5,14 +5,17 @@ import * as api from "./api";
 import type { ApiError } from "./bindings";
 import type { FieldError } from "./validation";
 
+/** Each field's element id: a table, or a function for fields that come and go (rows of a list). */
+export type FieldIds<F extends string> = Readonly<Record<F, string>> | ((field: F) => string);
+
 export class FormState<F extends string = never> {
   submitting = $state(false);
   error: ApiError | null = $state(null);
   invalidField: F | null = $state(null);
-  /** Each field's element id, focused when validation finds a problem there. */
-  private readonly fieldIds: Readonly<Record<F, string>>;
+  /** Focused when validation finds a problem in its field. */
+  private readonly fieldIds: FieldIds<F>;
 
-  constructor(fieldIds: Readonly<Record<F, string>> = {} as Record<F, string>) {
+  constructor(fieldIds: FieldIds<F> = {} as Record<F, string>) {
     this.fieldIds = fieldIds;
   }
 
@@ -23,24 +26,30 @@ export class FormState<F extends string = never> {
   async submit(problem: FieldError<F> | null, action: () => Promise<void>, fieldOf?: (error: ApiError) => F | null): Promise<void> {
     if (this.submitting) return;
     if (problem) {
-      this.error = { code: "invalid_input", message: problem.message };
-      this.invalidField = problem.field;
-      document.getElementById(this.fieldIds[problem.field])?.focus();
+      this.invalid(problem);
       return;
     }
     await this.run(action, fieldOf);
   }
 
-  /**
-   * Runs `action` with `submitting` set; what it throws becomes `error`, and
-   * `fieldOf` (if given) names the field that error is about.
-   */
+  /** Shows a validation problem and focuses its field. */
+  invalid(problem: FieldError<F>): void {
+    this.error = { code: "invalid_input", message: problem.message };
+    this.invalidField = problem.field;
+    const id = typeof this.fieldIds === "function" ? this.fieldIds(problem.field) : this.fieldIds[problem.field];
+    document.getElementById(id)?.focus();
+  }
+
   /** Forgets the error shown and the field it was about. */
   clear(): void {
     this.error = null;
     this.invalidField = null;
   }
 
+  /**
+   * Runs `action` with `submitting` set; what it throws becomes `error`, and
+   * `fieldOf` (if given) names the field that error is about.
+   */
   async run(action: () => Promise<void>, fieldOf?: (error: ApiError) => F | null): Promise<void> {
     if (this.submitting) return;
     this.clear();

@@ -82,6 +82,15 @@ describe("FormState", () => {
     expect(form.invalidField).toBeNull();
   });
 
+  it("finds the field to focus with a function, for rows that come and go", () => {
+    const second = input("row-1-name");
+    const form = new FormState<`row-${number}-name`>((field) => field);
+    form.invalid({ field: "row-1-name", message: "Row 2 needs a name." });
+    expect(form.error).toEqual({ code: "invalid_input", message: "Row 2 needs a name." });
+    expect(form.invalidField).toBe("row-1-name");
+    expect(document.activeElement).toBe(second);
+  });
+
   it("runs a confirmed action without fields", async () => {
     const action = new FormState();
     let ran = false;

@@ -1,7 +1,6 @@
-// The main frame's screens, in navigation order. Drills and Schedules join
-// this list when they exist.
+// The main frame's screens, in navigation order.
 
-export type ScreenId = "overview" | "connections" | "timeline" | "restore" | "repository" | "activity";
+export type ScreenId = "overview" | "connections" | "timeline" | "schedules" | "drills" | "restore" | "repository" | "activity";
 
 export type Screen = { id: ScreenId; label: string };
 
@@ -9,6 +8,8 @@ export const SCREENS: readonly Screen[] = [
   { id: "overview", label: "Overview" },
   { id: "connections", label: "Connections" },
   { id: "timeline", label: "Timeline" },
+  { id: "schedules", label: "Schedules" },
+  { id: "drills", label: "Drills" },
   { id: "restore", label: "Restore" },
   { id: "repository", label: "Repository & keys" },
   { id: "activity", label: "Activity" },

@@ -8,6 +8,7 @@ function entry(id: string, time: string, size: number, duration_ms = 1000, label
     summary: { id, short_id: id.slice(0, 8), tag: "sales", kind, label, time, end: time, size, sha256: "00", host: "ws1", user: "ana" },
     duration_ms,
     verified: false,
+    drilled: false,
     rows: null,
   };
 }

@@ -1,6 +1,17 @@
 // Shared test data and helpers for component tests.
 import type { Channel } from "@tauri-apps/api/core";
-import type { CheckResult, Connection, DatabaseCard, JobProgress, OpenRepository, TimelineEntry } from "../lib/bindings";
+import type {
+  CheckResult,
+  Connection,
+  DatabaseCard,
+  DrillHistoryEntry,
+  DrillReport,
+  JobProgress,
+  JobStatus,
+  OpenRepository,
+  ScheduleView,
+  TimelineEntry,
+} from "../lib/bindings";
 
 export const REPO_ID = "3f2a9c1be0d44a7f9a1c2b3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5";
 
@@ -45,12 +56,14 @@ export function salesTimeline(now = Date.now()): TimelineEntry[] {
       summary: { id: "1111aaaa2222bbbb", short_id: "1111aaaa", tag: "sales", kind: "manual", label: null, time: at(48), end: at(47.9), size: 4 * 1024 * 1024, sha256: "aa", host: "ws1", user: "ana" },
       duration_ms: 6000,
       verified: false,
+      drilled: false,
       rows: 900,
     },
     {
       summary: { id: "3333cccc4444dddd", short_id: "3333cccc", tag: "sales", kind: "checkpoint", label: "before 16 → 17 upgrade", time: at(2), end: at(1.9), size: 5 * 1024 * 1024, sha256: "bb", host: "ws1", user: "ana" },
       duration_ms: 7000,
       verified: true,
+      drilled: true,
       rows: 1000,
     },
   ];
@@ -58,7 +71,79 @@ export function salesTimeline(now = Date.now()): TimelineEntry[] {
 
 export function salesCard(now = Date.now()): DatabaseCard {
   const timeline = salesTimeline(now);
-  return { connection: salesConnection, url: "postgres://app@db1.example:5432/sales", last_backup: timeline[1].summary, snapshot_count: 2 };
+  return {
+    connection: salesConnection,
+    url: "postgres://app@db1.example:5432/sales",
+    last_backup: timeline[1].summary,
+    snapshot_count: 2,
+    freshness: "unscheduled",
+    next_backup: null,
+    last_drill: null,
+  };
+}
+
+const idleStatus: JobStatus = { cron: null, description: null, next_run: null, last_finished: null, last_succeeded: null, last_error: null };
+
+/** The schedule of "sales": backups daily at 02:30 keeping 7 daily, drills weekly on "scratch" with one probe. */
+export function salesSchedule(now = Date.now()): ScheduleView {
+  return {
+    form: {
+      connection: "sales",
+      backup: "30 2 * * *",
+      retention: { keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 },
+      stale_after_hours: null,
+      drill: "0 3 * * 0",
+      drill_server: "scratch",
+      probes: [{ name: "orders exist", sql: "select count(*) from orders", expect: ">= 1" }],
+    },
+    backup: {
+      cron: "30 2 * * *",
+      description: "At 02:30",
+      next_run: new Date(now + 5 * 3600_000).toISOString(),
+      last_finished: new Date(now - 19 * 3600_000).toISOString(),
+      last_succeeded: true,
+      last_error: null,
+    },
+    drill: { ...idleStatus, cron: "0 3 * * 0", description: "At 03:00, only on Sunday", next_run: new Date(now + 72 * 3600_000).toISOString() },
+    stale_since: null,
+  };
+}
+
+/** A drill of the latest "sales" snapshot; failed, the row counts of public.audit differ. */
+export function drillReport(passed: boolean, started_at = new Date().toISOString()): DrillReport {
+  return {
+    snapshot_id: "3333cccc4444dddd",
+    name: "sales",
+    server: "scratch",
+    scratch_database: "lifeboat_drill_sales_20250302",
+    started_at,
+    seconds: 12.5,
+    passed,
+    checks: [
+      { name: "extensions", passed: true, detail: "pg_trgm present" },
+      { name: "row counts", passed, detail: passed ? "2 tables as in the backup" : "public.audit: 10 in the backup, 9 restored" },
+      { name: "orders exist", passed: true, detail: "got 990, expected >= 1" },
+    ],
+    tables: [],
+    roles_created: [],
+    warnings: passed ? [] : ["role reporting was created"],
+    leftovers_dropped: [],
+    scratch_dropped: true,
+  };
+}
+
+export function drillEntry(run_id: number, report: DrillReport | null, hoursAgo: number, now = Date.now()): DrillHistoryEntry {
+  const started_at = new Date(now - hoursAgo * 3600_000).toISOString();
+  return {
+    run_id,
+    started_at,
+    status: report?.passed ? "succeeded" : "failed",
+    summary: report
+      ? `Drill of sales (3333cccc) ${report.passed ? "passed: 3 checks on scratch in 12.5s" : "failed the check row counts"}`
+      : "Drill of sales (3333cccc) could not run: cannot connect to scratch",
+    report: report && { ...report, started_at },
+    error: report ? null : "cannot connect to scratch: connection refused",
+  };
 }
 
 export function progress(phase: string, done_bytes = 0, total_bytes: number | null = null, item: string | null = null, items_done = 0): JobProgress {

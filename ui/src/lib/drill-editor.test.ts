@@ -1,0 +1,151 @@
+import type { Channel } from "@tauri-apps/api/core";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { describe, expect, it } from "vitest";
+import { deferred, drillEntry, drillReport, progress, salesCard, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
+import type { DrillHistoryEntry, DrillReport, JobProgress, ScheduleForm } from "./bindings";
+import { DrillJob } from "./database-jobs.svelte";
+import { DrillEditor } from "./drill-editor.svelte";
+
+const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
+
+function mockBackend() {
+  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  const drill = deferred<DrillReport>();
+  let history: DrillHistoryEntry[] = [drillEntry(1, drillReport(true), 30)];
+  let channel: Channel<JobProgress> | undefined;
+  mockIPC((cmd, args) => {
+    const a = args as Record<string, unknown>;
+    calls.push({ cmd, args: a });
+    switch (cmd) {
+      case "databases":
+        return [salesCard(), orders];
+      case "schedules":
+        return [salesSchedule()];
+      case "save_schedule":
+        return { ...salesSchedule(), form: a.form as ScheduleForm };
+      case "drill_history":
+        return a.connection === "sales" ? history : [];
+      case "drill_snapshot":
+        channel = a.onProgress as Channel<JobProgress>;
+        return drill.promise.then((report) => {
+          history = [drillEntry(2, report, 0), ...history];
+          return report;
+        });
+    }
+    throw new Error(`unexpected ${cmd}`);
+  });
+  const sent = (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+  return { sent, drill, channel: () => channel! };
+}
+
+describe("DrillEditor", () => {
+  it("fills the form from the saved schedule and lists the drills", async () => {
+    mockBackend();
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    await settle();
+    expect(editor.database).toBe("sales");
+    expect(editor.server).toBe("scratch");
+    expect(editor.probes.map(({ name, sql, expect }) => ({ name, sql, expect }))).toEqual(salesSchedule().form.probes);
+    expect(editor.cadence).toMatchObject({ preset: "weekly", day: "sun", time: "03:00" });
+    expect(editor.history.value?.map((e) => e.run_id)).toEqual([1]);
+
+    editor.select("orders");
+    await settle();
+    expect(editor.server).toBe("");
+    expect(editor.probes).toEqual([]);
+    expect(editor.cadence.preset).toBe("none");
+    expect(editor.history.value).toEqual([]);
+  });
+
+  it("saves the drill's fields, keeping the backup's", async () => {
+    const { sent } = mockBackend();
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    editor.server = " postgres://admin@db9:5432/ ";
+    editor.addProbe();
+    Object.assign(editor.probes[1], { name: "users exist", sql: "select count(*) from users" });
+    editor.cadence = { ...editor.cadence, preset: "daily", time: "04:00" };
+    await editor.save();
+    const saved = salesSchedule().form;
+    expect(sent("save_schedule")).toEqual([
+      {
+        form: {
+          connection: "sales",
+          backup: saved.backup,
+          retention: saved.retention,
+          stale_after_hours: saved.stale_after_hours,
+          drill: "daily 04:00",
+          drill_server: "postgres://admin@db9:5432/",
+          probes: [...saved.probes, { name: "users exist", sql: "select count(*) from users", expect: ">= 1" }],
+        },
+      },
+    ]);
+    expect(editor.saved?.form.drill).toBe("daily 04:00");
+  });
+
+  it("saves a first schedule with no backups and everything kept", async () => {
+    const { sent } = mockBackend();
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    editor.select("orders");
+    editor.server = "scratch";
+    await editor.save();
+    expect(sent("save_schedule")[0].form).toEqual({
+      connection: "orders",
+      backup: null,
+      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      stale_after_hours: null,
+      drill: null,
+      drill_server: "scratch",
+      probes: [],
+    });
+  });
+
+  it("needs a server for a scheduled drill, and complete probes", async () => {
+    const { sent } = mockBackend();
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    editor.server = "";
+    await editor.save();
+    expect(editor.form.invalidField).toBe("server");
+
+    editor.server = "scratch";
+    editor.addProbe();
+    editor.probes[1].name = "half a probe";
+    await editor.save();
+    expect(editor.form.invalidField).toBe("probe-1-sql");
+    await editor.run();
+    expect(editor.form.error?.message).toMatch(/^Probe 2 needs a query/);
+
+    editor.removeProbe(editor.probes[1].key);
+    await editor.save();
+    expect(editor.form.error).toBeNull();
+    expect(sent("save_schedule")).toHaveLength(1);
+    expect(sent("drill_snapshot")).toEqual([]);
+  });
+
+  it("runs a drill of the latest snapshot with progress, then lists it", async () => {
+    const { sent, drill, channel } = mockBackend();
+    const job = new DrillJob();
+    const editor = new DrillEditor(job);
+    await editor.load();
+    const run = editor.run();
+    await settle();
+    expect(sent("drill_snapshot")[0]).toMatchObject({
+      request: { snapshot_id: "latest:sales", server: "scratch", probes: salesSchedule().form.probes },
+    });
+    expect(job.connection).toBe("sales");
+    sendOnChannel(channel(), 0, progress("checking row counts"));
+    await settle();
+    expect(editor.outcome?.status === "running" && editor.outcome.progress?.phase).toBe("checking row counts");
+
+    editor.select("orders");
+    expect(editor.outcome).toBeNull();
+    editor.select("sales");
+    drill.resolve(drillReport(false));
+    await run;
+    expect(editor.outcome?.status === "done" && editor.outcome.result.passed).toBe(false);
+    expect(editor.history.value?.map((e) => e.run_id)).toEqual([2, 1]);
+  });
+});

@@ -1,0 +1,187 @@
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { describe, expect, it } from "vitest";
+import { salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
+import type { RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
+import { ScheduleEditor } from "./schedule-editor.svelte";
+
+const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
+
+/** What the backend stores for the presets these tests send. */
+const EXPANDED: Record<string, string> = { hourly: "0 * * * *", "weekly mon 04:15": "15 4 * * 1", "daily 02:30": "30 2 * * *" };
+
+type Handlers = { save_schedule?: (form: ScheduleForm) => ScheduleView; schedules?: () => ScheduleView[] };
+
+function mockBackend(handlers: Handlers = {}) {
+  let views = [salesSchedule()];
+  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  mockIPC((cmd, args) => {
+    const a = args as Record<string, unknown>;
+    calls.push({ cmd, args: a });
+    switch (cmd) {
+      case "databases":
+        return [salesCard(), orders];
+      case "schedules":
+        return handlers.schedules ? handlers.schedules() : views;
+      case "save_schedule": {
+        const form = a.form as ScheduleForm;
+        if (handlers.save_schedule) return handlers.save_schedule(form);
+        const view = { ...salesSchedule(), form: { ...form, backup: form.backup && (EXPANDED[form.backup] ?? form.backup) } };
+        views = [...views.filter((v) => v.form.connection !== form.connection), view];
+        return view;
+      }
+      case "remove_schedule":
+        views = views.filter((v) => v.form.connection !== a.connection);
+        return null;
+      case "retention_preview": {
+        const [older, newer] = salesTimeline();
+        const policy = a.policy as RetentionPolicy;
+        const entries: RetentionPreviewEntry[] = [
+          { snapshot: newer.summary, keep: ["checkpoint"] },
+          { snapshot: older.summary, keep: policy.keep_last > 1 ? ["last"] : [] },
+        ];
+        return entries;
+      }
+    }
+    throw new Error(`unexpected ${cmd}`);
+  });
+  const sent = (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+  return { calls, sent };
+}
+
+describe("ScheduleEditor", () => {
+  it("fills the form from the first database's saved schedule and previews its retention", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    await settle();
+    expect(editor.names).toEqual(["sales", "orders"]);
+    expect(editor.database).toBe("sales");
+    expect(editor.cadence).toMatchObject({ preset: "daily", time: "02:30" });
+    expect(editor.retention).toEqual({ keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 });
+    expect(editor.staleAfterHours).toBeNull();
+    expect(editor.ready).toBe(true);
+    expect(sent("retention_preview")).toEqual([{ connection: "sales", policy: { keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } }]);
+    expect(editor.preview.value?.map((e) => e.keep)).toEqual([["checkpoint"], []]);
+  });
+
+  it("saves the backup's fields, keeping the drill's, and shows the preset as stored", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.cadence = { ...editor.cadence, preset: "weekly", day: "mon", time: "04:15" };
+    editor.retention.keep_last = 3;
+    editor.retention.keep_daily = null;
+    editor.staleAfterHours = 48;
+    await editor.save();
+
+    const saved = salesSchedule().form;
+    expect(sent("save_schedule")).toEqual([
+      {
+        form: {
+          connection: "sales",
+          backup: "weekly mon 04:15",
+          retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+          stale_after_hours: 48,
+          drill: saved.drill,
+          drill_server: saved.drill_server,
+          probes: saved.probes,
+        },
+      },
+    ]);
+    expect(editor.saved?.form.backup).toBe("15 4 * * 1");
+    expect(editor.current?.form.backup).toBe("15 4 * * 1");
+    expect(editor.cadence).toMatchObject({ preset: "weekly", day: "mon", time: "04:15" });
+    expect(editor.saving.error).toBeNull();
+  });
+
+  it("saves a first schedule without drills", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.select("orders");
+    expect(editor.current).toBeNull();
+    expect(editor.cadence.preset).toBe("none");
+    editor.cadence.preset = "hourly";
+    await editor.save();
+    expect(sent("save_schedule")[0].form).toEqual({
+      connection: "orders",
+      backup: "hourly",
+      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      stale_after_hours: null,
+      drill: null,
+      drill_server: null,
+      probes: [],
+    });
+  });
+
+  it("shows what to fix instead of saving or previewing", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.cadence.preset = "custom";
+    await editor.save();
+    expect(editor.saving.invalidField).toBe("cron");
+    expect(editor.saving.error?.message).toMatch(/five cron fields/);
+
+    editor.cadence.preset = "daily";
+    editor.retention.keep_weekly = -2;
+    expect(editor.retentionProblem).toMatch(/whole numbers/);
+    await editor.save();
+    expect(editor.saving.invalidField).toBe("keep_weekly");
+    expect(await editor.previewNow()).toBe(false);
+    expect(sent("save_schedule")).toEqual([]);
+    expect(sent("retention_preview")).toHaveLength(1);
+  });
+
+  it("points at the cron fields the backend refuses", async () => {
+    mockBackend({
+      save_schedule: () => {
+        throw { code: "invalid_input", message: '"0 25 * * *" is not a valid cron expression' };
+      },
+    });
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.cadence = { ...editor.cadence, preset: "custom", cron: "0 25 * * *" };
+    await editor.save();
+    expect(editor.saving.error?.message).toContain("not a valid cron expression");
+    expect(editor.saving.invalidField).toBe("cron");
+    expect(editor.saved).toBeNull();
+  });
+
+  it("previews once, after typing pauses", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.retention.keep_last = 1;
+    editor.previewSoon();
+    editor.retention.keep_last = 2;
+    editor.previewSoon();
+    await settle();
+    expect(sent("retention_preview").map((a) => (a.policy as RetentionPolicy).keep_last)).toEqual([0, 2]);
+    expect(editor.preview.value?.map((e) => e.keep)).toEqual([["checkpoint"], ["last"]]);
+  });
+
+  it("does not save before the saved schedules are known", async () => {
+    mockBackend({
+      schedules: () => {
+        throw { code: "no_repository_open", message: "no repository is open" };
+      },
+    });
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    expect(editor.database).toBe("sales");
+    expect(editor.schedules.error?.code).toBe("no_repository_open");
+    expect(editor.ready).toBe(false);
+  });
+
+  it("removes the schedule, leaving no backups scheduled", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    await editor.remove();
+    expect(sent("remove_schedule")).toEqual([{ connection: "sales" }]);
+    expect(editor.current).toBeNull();
+    expect(editor.cadence.preset).toBe("none");
+    expect(editor.retention.keep_daily).toBe(0);
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { salesSchedule, salesTimeline } from "../test/fixtures";
+import type { JobStatus, KeepReason, RetentionPreviewEntry } from "./bindings";
+import {
+  emptySchedule,
+  KEEP_EVERYTHING,
+  lastRunText,
+  retentionForm,
+  retentionPolicy,
+  retentionSummary,
+  savedText,
+  scheduleWith,
+  validateRetention,
+  validateStaleAfter,
+} from "./schedules";
+
+const NOW = Date.parse("2025-03-04T10:00:00Z");
+
+describe("scheduleWith", () => {
+  it("changes the backup, keeping the drill's fields as saved", () => {
+    const saved = salesSchedule().form;
+    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_hours: 5 });
+    expect(form).toEqual({
+      connection: "sales",
+      backup: "hourly",
+      retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      stale_after_hours: 5,
+      drill: "0 3 * * 0",
+      drill_server: "scratch",
+      probes: saved.probes,
+    });
+  });
+
+  it("changes the drill, keeping the backup's fields as saved", () => {
+    const saved = salesSchedule().form;
+    const form = scheduleWith(saved, "sales", { drill: null, drill_server: "postgres://admin@db9/", probes: [] });
+    expect(form).toEqual({ ...saved, drill: null, drill_server: "postgres://admin@db9/", probes: [] });
+  });
+
+  it("starts from no schedule: no backups, everything kept", () => {
+    expect(scheduleWith(null, "orders", { drill: "weekly sun 03:00", drill_server: "scratch", probes: [] })).toEqual({
+      connection: "orders",
+      backup: null,
+      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      stale_after_hours: null,
+      drill: "weekly sun 03:00",
+      drill_server: "scratch",
+      probes: [],
+    });
+    expect(emptySchedule("orders").retention).toEqual(KEEP_EVERYTHING);
+  });
+});
+
+describe("retention as typed", () => {
+  it("counts an emptied input as an unused rule", () => {
+    const form = { ...retentionForm({ keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 12 }), keep_weekly: null };
+    expect(retentionPolicy(form)).toEqual({ keep_last: 3, keep_daily: 7, keep_weekly: 0, keep_monthly: 12 });
+    expect(validateRetention(form)).toBeNull();
+  });
+
+  it("takes whole numbers from 0 only", () => {
+    const form = retentionForm(KEEP_EVERYTHING);
+    expect(validateRetention({ ...form, keep_daily: -1 })?.field).toBe("keep_daily");
+    expect(validateRetention({ ...form, keep_monthly: 1.5 })?.field).toBe("keep_monthly");
+    expect(validateRetention({ ...form, keep_last: 0 })).toBeNull();
+  });
+
+  it("raises the alarm after whole hours, or twice the interval", () => {
+    expect(validateStaleAfter(null)).toBeNull();
+    expect(validateStaleAfter(36)).toBeNull();
+    expect(validateStaleAfter(0)?.field).toBe("stale");
+    expect(validateStaleAfter(2.5)?.message).toMatch(/twice the interval/);
+  });
+});
+
+function previewOf(verdicts: KeepReason[][]): RetentionPreviewEntry[] {
+  const snapshot = salesTimeline()[0].summary;
+  return verdicts.map((keep, i) => ({ snapshot: { ...snapshot, id: `s${i}` }, keep }));
+}
+
+describe("retentionSummary", () => {
+  it("counts what is kept and what would be removed", () => {
+    expect(retentionSummary(previewOf([["last"], ["daily", "weekly"], ["checkpoint"], [], []]))).toBe("3 kept, 2 would be removed");
+  });
+
+  it("says when nothing would be removed, or there is nothing", () => {
+    expect(retentionSummary(previewOf([["last"], ["forever"]]))).toBe("All 2 kept, none would be removed");
+    expect(retentionSummary([])).toMatch(/^No snapshots yet/);
+  });
+});
+
+const status = (changes: Partial<JobStatus>): JobStatus => ({
+  cron: "30 2 * * *",
+  description: "At 02:30",
+  next_run: null,
+  last_finished: null,
+  last_succeeded: null,
+  last_error: null,
+  ...changes,
+});
+
+describe("job status", () => {
+  it("says how the last run went, and when", () => {
+    expect(lastRunText(status({}), NOW)).toBeNull();
+    expect(lastRunText(status({ last_finished: "2025-03-04T08:00:00Z", last_succeeded: true }), NOW)).toBe("Succeeded 2 hours ago");
+    expect(lastRunText(status({ last_finished: "2025-03-03T10:00:00Z", last_succeeded: false }), NOW)).toBe("Failed 1 day ago");
+  });
+
+  it("says what a save scheduled", () => {
+    const saved = savedText(status({ next_run: "2025-03-04T15:00:00Z" }), "backup", NOW);
+    expect(saved).toMatch(/^Saved\. Next backup: .+ \(in 5 hours\)\.$/);
+    expect(savedText(status({ cron: null }), "drill", NOW)).toBe("Saved. No scheduled drills.");
+  });
+});

@@ -1,0 +1,110 @@
+// Schedules: the request a form saves, retention as typed, the retention
+// preview's words, and what a scheduled job's status says. Pure functions,
+// unit-tested.
+
+import type { Tone } from "./activity";
+import type { Freshness, JobStatus, KeepReason, RetentionPolicy, RetentionPreviewEntry, ScheduleForm } from "./bindings";
+import { formatCount, formatDateTime, relativeAge } from "./format";
+import type { FieldError } from "./validation";
+
+/** Keeps every snapshot. */
+export const KEEP_EVERYTHING: RetentionPolicy = { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 };
+
+/** A connection without a schedule: nothing runs by itself. */
+export function emptySchedule(connection: string): ScheduleForm {
+  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_hours: null, drill: null, drill_server: null, probes: [] };
+}
+
+export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_hours">;
+export type DrillFields = Pick<ScheduleForm, "drill" | "drill_server" | "probes">;
+
+/**
+ * What to save: the connection's schedule (or an empty one) with one job's
+ * fields changed. The other job's fields are kept as saved, since each
+ * screen edits only its own job.
+ */
+export function scheduleWith(current: ScheduleForm | null, connection: string, changes: BackupFields | DrillFields): ScheduleForm {
+  return { ...(current ?? emptySchedule(connection)), ...changes, connection };
+}
+
+export type RetentionKey = keyof RetentionPolicy;
+
+/** Retention as typed: an emptied input is null, and counts as 0 (rule unused). */
+export type RetentionForm = Record<RetentionKey, number | null>;
+
+/** The retention inputs, in the form's order; each one's id is `id`. */
+export const RETENTION_FIELDS: readonly { key: RetentionKey; id: string; label: string }[] = [
+  { key: "keep_last", id: "keep-last", label: "Newest" },
+  { key: "keep_daily", id: "keep-daily", label: "Daily" },
+  { key: "keep_weekly", id: "keep-weekly", label: "Weekly" },
+  { key: "keep_monthly", id: "keep-monthly", label: "Monthly" },
+];
+
+export function retentionForm(policy: RetentionPolicy): RetentionForm {
+  return { ...policy };
+}
+
+export function retentionPolicy(form: RetentionForm): RetentionPolicy {
+  return {
+    keep_last: form.keep_last ?? 0,
+    keep_daily: form.keep_daily ?? 0,
+    keep_weekly: form.keep_weekly ?? 0,
+    keep_monthly: form.keep_monthly ?? 0,
+  };
+}
+
+const isCount = (n: number | null) => n === null || (Number.isInteger(n) && n >= 0);
+
+export function validateRetention(form: RetentionForm): FieldError<RetentionKey> | null {
+  const bad = RETENTION_FIELDS.find((f) => !isCount(form[f.key]));
+  return bad ? { field: bad.key, message: "Retention counts are whole numbers: 0 leaves a rule unused." } : null;
+}
+
+/** Hours before the staleness alarm; null (empty) is twice the interval. */
+export function validateStaleAfter(hours: number | null): FieldError<"stale"> | null {
+  if (hours === null || (Number.isInteger(hours) && hours >= 1)) return null;
+  return { field: "stale", message: "Raise the alarm after a whole number of hours (1 or more), or leave it empty for twice the interval." };
+}
+
+export const KEEP_REASON_LABELS: Record<KeepReason, string> = {
+  last: "newest",
+  daily: "daily",
+  weekly: "weekly",
+  monthly: "monthly",
+  checkpoint: "checkpoint",
+  forever: "kept forever",
+};
+
+/** "3 kept, 2 would be removed", in one line. */
+export function retentionSummary(entries: readonly RetentionPreviewEntry[]): string {
+  if (entries.length === 0) return "No snapshots yet: nothing to keep or remove.";
+  const removed = entries.filter((e) => e.keep.length === 0).length;
+  const kept = formatCount(entries.length - removed);
+  return removed === 0 ? `All ${kept} kept, none would be removed` : `${kept} kept, ${formatCount(removed)} would be removed`;
+}
+
+/** The job's last outcome, as "Succeeded 2 hours ago"; null before its first run. */
+export function lastRunText(status: JobStatus, now: number): string | null {
+  if (status.last_finished === null) return null;
+  const outcome = status.last_succeeded === false ? "Failed" : "Succeeded";
+  return `${outcome} ${relativeAge(status.last_finished, now)}`;
+}
+
+/** "Mar 4, 2025, 02:30 (in 5 hours)". */
+export function nextRunText(nextRun: string, now: number): string {
+  return `${formatDateTime(nextRun)} (${relativeAge(nextRun, now)})`;
+}
+
+/** What a save says: the job's next run, or that it does not run by itself. */
+export function savedText(status: JobStatus, job: "backup" | "drill", now: number): string {
+  if (status.cron === null) return `Saved. No scheduled ${job}s.`;
+  return status.next_run === null ? "Saved." : `Saved. Next ${job}: ${nextRunText(status.next_run, now)}.`;
+}
+
+/** A database card's badge: its last good backup's age against its schedule. */
+export const FRESHNESS_BADGES: Record<Freshness, { label: string; tone: Tone | "neutral" }> = {
+  unscheduled: { label: "No schedule", tone: "neutral" },
+  green: { label: "On schedule", tone: "success" },
+  amber: { label: "Backup overdue", tone: "warning" },
+  red: { label: "No recent backup", tone: "danger" },
+};
