@@ -38,6 +38,8 @@ function mockBackend(view: ScheduleView = salesSchedule()) {
         return PREFS;
       case "set_notification_prefs":
         return (a as { prefs: NotificationPrefs }).prefs;
+      case "desktop_settings":
+        return { keep_running_in_tray: true, start_at_login: false };
     }
     throw new Error(`unexpected ${cmd}`);
   });

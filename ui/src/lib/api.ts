@@ -16,6 +16,7 @@ import type {
   ConnectionFields,
   CreateRequest,
   DatabaseCard,
+  DesktopSettings,
   DrillHistoryEntry,
   DrillReport,
   DrillRequest,
@@ -170,3 +171,7 @@ export const drillHistory = (connection: string) => call<DrillHistoryEntry[]>("d
 export const notificationPrefs = () => call<NotificationPrefs>("notification_prefs");
 
 export const setNotificationPrefs = (prefs: NotificationPrefs) => call<NotificationPrefs>("set_notification_prefs", { prefs });
+
+export const desktopSettings = () => call<DesktopSettings>("desktop_settings");
+
+export const setDesktopSettings = (settings: DesktopSettings) => call<DesktopSettings>("set_desktop_settings", { settings });
