@@ -231,7 +231,7 @@ pub fn snapshot_ids(location: &Path, passphrase: &str, tag: &str) -> Vec<String>
         .into_iter()
         .filter(|s| s.manifest.tag == tag)
         .collect();
-    snapshots.sort_by(|a, b| b.manifest.start.cmp(&a.manifest.start));
+    snapshots.sort_by_key(|s| std::cmp::Reverse(s.manifest.start));
     snapshots.into_iter().map(|s| s.id).collect()
 }
 
