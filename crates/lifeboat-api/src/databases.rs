@@ -18,6 +18,7 @@ use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::{Freshness, JobKind};
 
 use crate::progress::ThrottledProgress;
+use crate::schedules::drill_of;
 use crate::{blocking, dto::*, plural, ApiError, ApiResult, App, ErrorCode, JobProgress, LOCK_WAIT};
 
 impl App {
@@ -57,10 +58,7 @@ impl App {
             let (freshness, next_backup) = match schedule {
                 Some(schedule) => {
                     let state = self.catalog.job_state(&connection.name, JobKind::Backup).await?;
-                    let next = schedule
-                        .backup
-                        .as_ref()
-                        .and_then(|c| c.next_after(state.fired_at.unwrap_or(schedule.created_at), &Local));
+                    let next = schedule.next_run(JobKind::Backup, &state, &Local);
                     (schedule.freshness(last_backup.as_ref().map(|s| s.end), now, &Local), next)
                 }
                 None => (Freshness::Unscheduled, None),
@@ -71,13 +69,7 @@ impl App {
                 snapshot_count: mine.len(),
                 freshness,
                 next_backup,
-                last_drill: drills
-                    .iter()
-                    .find(|d| {
-                        d.report.as_ref().is_some_and(|r| r.name == connection.name)
-                            || d.summary.starts_with(&format!("Drill of {} (", connection.name))
-                    })
-                    .cloned(),
+                last_drill: drills.iter().find(|d| drill_of(d) == Some(connection.name.as_str())).cloned(),
                 connection,
             });
         }
@@ -218,6 +210,7 @@ impl App {
                 true,
                 format!("snapshot {} is intact", &r.snapshot_id[..8]),
             ),
+            Err(e) if e.code == ErrorCode::Cancelled => return outcome,
             Err(e) => Event::new(EventKind::VerifyFailed, None, false, format!("{title}: {}", e.message)),
         };
         self.announce_about_snapshot(event, &id_for_event).await;
@@ -293,7 +286,7 @@ impl App {
                 format!("restored into {} ({})", r.target, plural(r.tables.len(), "table")),
             )
             .with_detail(r),
-            Err(e) if e.code == ErrorCode::RestoreRefused => return outcome,
+            Err(e) if e.code == ErrorCode::RestoreRefused || e.code == ErrorCode::Cancelled => return outcome,
             Err(e) => Event::new(EventKind::RestoreFailed, None, false, format!("{title}: {}", e.message)),
         };
         self.announce_about_snapshot(event, &snapshot_id).await;

@@ -97,6 +97,8 @@ impl App {
         }
         schedule.probes = form.probes;
         schedule.updated_at = now;
+        // Its jobs go to the repository open now.
+        schedule.repository_id = self.current().ok().map(|(repo, _)| repo.id().to_owned());
         schedule.validate()?;
         self.catalog.save_schedule(&schedule).await?;
         self.schedule_view(schedule).await
@@ -296,9 +298,9 @@ impl JobHost for AppJobs {
         JobHost::last_backup(&self.runner()?, connection).await
     }
 
-    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) {
+    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
         if let Ok(runner) = self.runner() {
-            runner.stale(connection, last, limit).await;
+            runner.stale(connection, last, deadline).await;
         }
     }
 }
@@ -316,7 +318,7 @@ fn job_status(schedule: &Schedule, job: JobKind, state: &JobState) -> JobStatus 
     JobStatus {
         cron: cadence.map(|c| c.as_str().to_owned()),
         description: cadence.map(Cadence::describe),
-        next_run: cadence.and_then(|c| c.next_after(state.fired_at.unwrap_or(schedule.created_at), &Local)),
+        next_run: schedule.next_run(job, state, &Local),
         last_finished: state.finished_at,
         last_succeeded: state.succeeded,
         last_error: state.error.clone(),
@@ -336,7 +338,7 @@ fn drill_entry(run: Run) -> DrillHistoryEntry {
 }
 
 /// The connection a drill was of: its report's, or its title's ("Drill of NAME (...)").
-fn drill_of(entry: &DrillHistoryEntry) -> Option<&str> {
+pub(crate) fn drill_of(entry: &DrillHistoryEntry) -> Option<&str> {
     match &entry.report {
         Some(report) => Some(report.name.as_str()),
         None => entry.summary.strip_prefix("Drill of ").and_then(|rest| rest.split(" (").next()),

@@ -11,9 +11,9 @@ use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
 use lifeboat_core::pg::ConnectionSpec;
-use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::manifest::{Snapshot, SnapshotKind};
 use lifeboat_core::repo::Repository;
+use lifeboat_core::repo::{manifest, pins};
 
 use crate::commands::{human_bytes, print_json};
 use crate::connection::{url_spec, DatabaseArgs};
@@ -86,6 +86,7 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
                     Err(_) => event,
                 }
             }
+            Err(lifeboat_core::Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::BackupFailed, Some(&options.name), false, e.to_string()),
         };
         announce(event).await;
@@ -123,6 +124,27 @@ pub fn show(g: &GlobalArgs, a: &ShowArgs) -> Result<ExitCode> {
     let repo = open_repo(g)?;
     let snapshot = manifest::resolve(&repo, &a.snapshot)?;
     print_json(&serde_json::json!({ "id": snapshot.id, "manifest": snapshot.manifest }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct KeepArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+    /// Return it to retention.
+    #[arg(long)]
+    off: bool,
+}
+
+pub fn keep(g: &GlobalArgs, a: &KeepArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    pins::set_keep_forever(&repo, &snapshot, !a.off, g.lock_wait())?;
+    if a.off {
+        println!("snapshot {} is subject to retention again", &snapshot.id[..8]);
+    } else {
+        println!("snapshot {} is kept forever: no retention policy removes it", &snapshot.id[..8]);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -248,6 +270,8 @@ async fn restore_announced(
             let message = format!("restored {name} into {} ({} tables)", r.target, r.tables.len());
             Event::new(kind, Some(&name), true, message).with_detail(r)
         }
+        // A refusal changed nothing and was said on the terminal; a cancel was asked for.
+        Err(lifeboat_core::Error::RestoreRefused(_) | lifeboat_core::Error::Cancelled) => return outcome,
         Err(e) => Event::new(
             EventKind::RestoreFailed,
             Some(&name),

@@ -92,6 +92,8 @@ enum Command {
     /// Restore the latest snapshot into an empty or absent database; acts only with
     /// LIFEBOAT_RESTORE_DATABASE_IF_EMPTY=true (for start-up scripts).
     AutoRestore(database::AutoRestoreArgs),
+    /// Keep a snapshot forever: no retention policy removes it (--off returns it to retention).
+    Keep(database::KeepArgs),
     /// Restore a snapshot into a scratch database, run smoke checks, drop it (exit 3 when a check fails).
     Drill(schedule::DrillArgs),
     /// Set, show and run what happens by itself: scheduled backups, retention, drills.
@@ -131,6 +133,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => database::verify(g, a),
         Command::Restore(a) => database::restore(g, a),
         Command::AutoRestore(a) => database::auto_restore(g, a),
+        Command::Keep(a) => database::keep(g, a),
         Command::Drill(a) => schedule::drill(g, a),
         Command::Schedule(a) => schedule::schedule(g, a),
         Command::Daemon => schedule::daemon(g),

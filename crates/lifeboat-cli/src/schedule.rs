@@ -22,10 +22,11 @@ use lifeboat_core::schedule::scheduler::{Claims, Scheduler, SystemClock};
 use lifeboat_core::schedule::{Cadence, JobKind, Schedule, SchedulerLock};
 
 use crate::commands::print_json;
-use crate::credentials::open_repo;
+use crate::credentials::{backend, open_repo};
 use crate::database::runtime;
 use crate::progress::Bars;
 use crate::GlobalArgs;
+use lifeboat_core::repo::Repository;
 
 #[derive(Subcommand)]
 pub enum ScheduleCommand {
@@ -116,7 +117,7 @@ async fn open_catalog() -> Result<Catalog> {
 
 pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
     match command {
-        ScheduleCommand::Set(a) => set(a),
+        ScheduleCommand::Set(a) => set(g, a),
         ScheduleCommand::Show { connection, json } => show(connection.as_deref(), *json),
         ScheduleCommand::Remove { connection } => runtime()?.block_on(async {
             let catalog = open_catalog().await?;
@@ -131,7 +132,12 @@ pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
     }
 }
 
-fn set(a: &SetArgs) -> Result<ExitCode> {
+fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
+    // Its jobs go to the repository given (its id is in the plaintext config: no passphrase needed).
+    let repository_id = match g.repo.is_some() {
+        true => Some(Repository::read_config(&*backend(g)?.0)?.id),
+        false => None,
+    };
     runtime()?.block_on(async {
         let catalog = open_catalog().await?;
         let connection = connections::find(&catalog, &a.connection).await?;
@@ -167,6 +173,9 @@ fn set(a: &SetArgs) -> Result<ExitCode> {
             schedule.probes = drill::read_probes(file)?;
         }
         schedule.updated_at = now;
+        if repository_id.is_some() {
+            schedule.repository_id = repository_id;
+        }
         schedule.validate()?;
         catalog.save_schedule(&schedule).await?;
         print_schedule(&catalog, &schedule).await?;
@@ -203,7 +212,7 @@ async fn print_schedule(catalog: &Catalog, s: &Schedule) -> Result<()> {
             println!("  {:<7} not scheduled", job.as_str());
             continue;
         };
-        let next = cadence.next_after(state.fired_at.unwrap_or(s.created_at), &Local);
+        let next = s.next_run(job, &state, &Local);
         println!(
             "  {:<7} {} ({}); next {}",
             job.as_str(),
@@ -247,15 +256,12 @@ fn show(connection: Option<&str>, json: bool) -> Result<ExitCode> {
             for s in &schedules {
                 let backup = catalog.job_state(&s.connection, JobKind::Backup).await?;
                 let drill = catalog.job_state(&s.connection, JobKind::Drill).await?;
-                let next = |job: JobKind, fired: Option<DateTime<Utc>>| {
-                    s.cadence(job).and_then(|c| c.next_after(fired.unwrap_or(s.created_at), &Local))
-                };
                 out.push(serde_json::json!({
                     "schedule": s,
+                    "next_backup": s.next_run(JobKind::Backup, &backup, &Local),
                     "backup_state": backup,
-                    "next_backup": next(JobKind::Backup, backup.fired_at),
+                    "next_drill": s.next_run(JobKind::Drill, &drill, &Local),
                     "drill_state": drill,
-                    "next_drill": next(JobKind::Drill, drill.fired_at),
                 }));
             }
             print_json(&out)?;
@@ -284,9 +290,14 @@ pub async fn announcer(catalog: Option<&Catalog>) -> Result<Arc<Announcer>> {
     )))
 }
 
-/// Records `event` (and notifies), never failing the command that reports it.
+/// Records `event` (and notifies, as the admin's preferences say), never
+/// failing the command that reports it.
 pub async fn announce(event: Event) {
-    match announcer(None).await {
+    let catalog = open_catalog()
+        .await
+        .inspect_err(|e| tracing::warn!("notification preferences unavailable: {e}"))
+        .ok();
+    match announcer(catalog.as_ref()).await {
         Ok(announcer) => announcer.emit_async(event).await,
         Err(e) => tracing::warn!("could not record an event: {e}"),
     }

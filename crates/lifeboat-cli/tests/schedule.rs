@@ -431,3 +431,24 @@ fn the_daemon_backs_up_on_a_one_minute_schedule_prunes_by_policy_and_stops_on_si
     let shown = String::from_utf8(repo.ok(&["schedule", "show", "shop"], None)).unwrap();
     assert!(shown.contains("succeeded"), "{shown}");
 }
+
+#[test]
+fn a_snapshot_kept_forever_survives_retention_until_it_is_returned() {
+    let repo = TestRepo::new();
+    let oldest = repo.put("db", &stream(1, 50_000));
+    repo.put("db", &stream(2, 50_000));
+    let newest = repo.put("db", &stream(3, 50_000));
+    let out = String::from_utf8(repo.ok(&["keep", &oldest[..8]], None)).unwrap();
+    assert!(out.contains("kept forever"), "{out}");
+    repo.ok(&["forget", "--keep-last", "1"], None);
+    let mut left: Vec<String> = snapshots(&repo).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    left.sort();
+    let mut expected = vec![oldest.clone(), newest.clone()];
+    expected.sort();
+    assert_eq!(left, expected, "the newest by policy, the oldest kept forever");
+
+    repo.ok(&["keep", &oldest, "--off"], None);
+    repo.ok(&["forget", "--keep-last", "1"], None);
+    let left: Vec<String> = snapshots(&repo).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(left, vec![newest]);
+}

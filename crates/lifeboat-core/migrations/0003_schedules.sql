@@ -4,6 +4,7 @@
 
 CREATE TABLE schedules (
     connection          TEXT PRIMARY KEY REFERENCES connections (name) ON DELETE CASCADE,
+    repository_id       TEXT,              -- the repository its backups go to; NULL: whichever is open
     backup_cron         TEXT,              -- NULL: no scheduled backups
     keep_last           INTEGER NOT NULL DEFAULT 0,
     keep_daily          INTEGER NOT NULL DEFAULT 0,

@@ -362,10 +362,11 @@ impl Catalog {
         let probes = serde_json::to_string(&s.probes).map_err(|e| Error::InvalidInput(format!("encoding probes: {e}")))?;
         sqlx::query(
             "INSERT INTO schedules (connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
-                 drill_cron, drill_server, drill_probes, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (connection) DO UPDATE SET backup_cron = ?2, keep_last = ?3, keep_daily = ?4, keep_weekly = ?5,
-                 keep_monthly = ?6, stale_after_seconds = ?7, drill_cron = ?8, drill_server = ?9, drill_probes = ?10, updated_at = ?12",
+                 keep_monthly = ?6, stale_after_seconds = ?7, drill_cron = ?8, drill_server = ?9, drill_probes = ?10, updated_at = ?12,
+                 repository_id = ?13",
         )
         .bind(&s.connection)
         .bind(s.backup.as_ref().map(|c| c.as_str().to_owned()))
@@ -379,6 +380,7 @@ impl Catalog {
         .bind(probes)
         .bind(timestamp(s.created_at))
         .bind(timestamp(s.updated_at))
+        .bind(&s.repository_id)
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -441,9 +443,9 @@ impl Catalog {
         })
     }
 
-    /// Records that `job` of `connection` started at `now`.
-    pub async fn record_fired(&self, connection: &str, job: JobKind, now: DateTime<Utc>) -> Result<()> {
-        self.upsert_state(connection, job, "fired_at", Some(timestamp(now))).await
+    /// Records when `job` of `connection` last started (`None`: never).
+    pub async fn record_fired(&self, connection: &str, job: JobKind, at: Option<DateTime<Utc>>) -> Result<()> {
+        self.upsert_state(connection, job, "fired_at", at.map(timestamp)).await
     }
 
     /// Records how `job` of `connection` ended.
@@ -517,7 +519,8 @@ impl Catalog {
 
 const NOTIFICATIONS: &str = "notifications";
 
-const SCHEDULE_COLUMNS: &str = "SELECT connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
+const SCHEDULE_COLUMNS: &str =
+    "SELECT connection, repository_id, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
     drill_cron, drill_server, drill_probes, created_at, updated_at FROM schedules";
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
@@ -532,6 +535,7 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
     let probes: String = row.get("drill_probes");
     Ok(Schedule {
         connection: row.get("connection"),
+        repository_id: row.get("repository_id"),
         backup: cadence("backup_cron")?,
         retention: RetentionPolicy {
             keep_last: keep("keep_last"),

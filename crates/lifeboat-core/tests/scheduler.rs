@@ -35,8 +35,8 @@ fn t(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-/// A staleness alarm: connection, last good backup, the limit.
-type Alarm = (String, Option<DateTime<Utc>>, chrono::Duration);
+/// A staleness alarm: connection, last good backup, when one was due by.
+type Alarm = (String, Option<DateTime<Utc>>, DateTime<Utc>);
 
 /// Records what the scheduler asked for; backups of `failing` connections
 /// fail; with a gate, every job waits for a permit.
@@ -103,8 +103,8 @@ impl JobHost for Host {
         Ok(self.last_backup.lock().unwrap().get(connection).copied())
     }
 
-    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) {
-        self.stale.lock().unwrap().push((connection.to_owned(), last, limit));
+    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        self.stale.lock().unwrap().push((connection.to_owned(), last, deadline));
     }
 }
 
@@ -276,27 +276,27 @@ async fn retention_follows_successful_backups_only_and_a_failure_stops_nothing()
 #[tokio::test]
 async fn staleness_is_raised_once_when_backups_stop_even_if_no_job_ever_ran() {
     let s = setup(false).await;
-    // Hourly: the alarm comes after two hours without a successful backup.
+    // Hourly: the alarm comes when the second slot (plus six minutes' grace) passes without a successful backup.
     schedule(&s, "shop", "hourly", |_| {}).await;
     schedule(&s, "crm", "hourly", |_| {}).await;
     s.host.failing.lock().unwrap().insert("shop".into());
     // crm's job never starts: something else holds the connection all along.
     let _held = s.claims.claim("crm").unwrap();
 
-    for time in ["2026-11-23T11:00:00Z", "2026-11-23T11:59:00Z"] {
+    for time in ["2026-11-23T11:00:00Z", "2026-11-23T12:05:00Z"] {
         s.clock.set(time);
         s.scheduler.tick().await.unwrap();
         s.scheduler.wait_idle().await;
     }
-    assert!(s.host.stale.lock().unwrap().is_empty(), "within two hours of the schedule's start");
+    assert!(s.host.stale.lock().unwrap().is_empty(), "the 12:00 backup may still be running");
 
-    s.clock.set("2026-11-23T12:00:30Z");
+    s.clock.set("2026-11-23T12:06:30Z");
     s.scheduler.tick().await.unwrap();
     s.scheduler.wait_idle().await;
     let mut raised: Vec<String> = s.host.stale.lock().unwrap().iter().map(|(c, ..)| c.clone()).collect();
     raised.sort();
     assert_eq!(raised, vec!["crm", "shop"]);
-    assert_eq!(s.host.stale.lock().unwrap()[0].2, chrono::Duration::hours(2));
+    assert_eq!(s.host.stale.lock().unwrap()[0].2, t("2026-11-23T12:06:00Z"));
     assert_eq!(s.host.runs().iter().filter(|r| r.0 == "crm").count(), 0, "crm never ran");
 
     s.clock.set("2026-11-23T12:30:00Z");
@@ -316,7 +316,7 @@ async fn staleness_is_raised_once_when_backups_stop_even_if_no_job_ever_ran() {
 
     // ...until backups stop again: a new episode, a new alarm naming the last good one.
     s.host.failing.lock().unwrap().insert("shop".into());
-    s.clock.set("2026-11-23T15:00:30Z");
+    s.clock.set("2026-11-23T15:06:30Z");
     s.scheduler.tick().await.unwrap();
     s.scheduler.wait_idle().await;
     let stale = s.host.stale.lock().unwrap().clone();

@@ -37,7 +37,7 @@ pub async fn retention_preview(
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app, on_progress), err)]
+#[tracing::instrument(skip_all, err, fields(snapshot = %request.snapshot_id))]
 pub async fn drill_snapshot(
     app: AppState<'_>,
     request: DrillRequest,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 
 use super::restore::{self, LoadOptions, TableCount};
 use crate::error::{Error, Result};
@@ -218,7 +218,7 @@ pub async fn drill(
         leftovers_dropped,
         scratch_dropped: false,
     };
-    run_checks(&repo, snapshot, &facts, &scratch_spec, &pg, options, progress.clone(), &mut report).await;
+    let checked = run_checks(&repo, snapshot, &facts, &scratch_spec, &pg, options, progress.clone(), &mut report).await;
 
     progress.phase("dropping the scratch database", None);
     report.scratch_dropped = drop_scratch(&mut conn, &admin, &scratch).await;
@@ -229,6 +229,7 @@ pub async fn drill(
         ));
     }
     let _ = conn.close().await;
+    checked?;
     report.passed = !report.checks.is_empty() && report.checks.iter().all(|c| c.passed);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -244,7 +245,7 @@ async fn run_checks(
     options: &DrillOptions,
     progress: Arc<dyn Progress>,
     report: &mut DrillReport,
-) {
+) -> Result<()> {
     let load = LoadOptions {
         jobs: 1,
         temp_dir: None,
@@ -264,13 +265,15 @@ async fn run_checks(
             report.warnings.extend(benign);
             report.checks.push(pass("restore", detail));
         }
+        // Cancelled: no verdict, the caller drops the scratch database and says so.
+        Err(Error::Cancelled) => return Err(Error::Cancelled),
         Err(e) => {
             let detail = match e {
                 Error::RestoreFailed(detail) => detail,
                 other => other.to_string(),
             };
             report.checks.push(fail("restore", detail));
-            return;
+            return Ok(());
         }
     }
 
@@ -301,6 +304,7 @@ async fn run_checks(
             Err(e) => report.checks.push(fail("probes", e.to_string())),
         }
     }
+    Ok(())
 }
 
 fn pass(name: &str, detail: String) -> DrillCheck {
@@ -360,24 +364,30 @@ async fn check_extensions(scratch: &ConnectionSpec, facts: &restore::DumpFacts) 
 
 async fn run_probe(conn: &mut PgConnection, scratch: &ConnectionSpec, probe: &Probe) -> DrillCheck {
     let name = format!("probe: {}", probe.name);
-    // Without arguments sqlx uses the simple-query protocol: every value
-    // comes back as text, whatever its type. Probes only read.
-    let setup = "SET default_transaction_read_only = on; SET statement_timeout = '60s'";
-    if let Err(e) = sqlx::Executor::execute(&mut *conn, setup).await {
-        return fail(&name, pg_error("preparing probes on", scratch, e).to_string());
+    // One statement (a prepared one cannot hold two), in a read-only
+    // transaction that is rolled back: a probe can only read. Its first
+    // column comes back as text, whatever its type.
+    let sql = format!(
+        "SELECT (SELECT value FROM json_each_text(row_to_json(probe_row)) LIMIT 1) \
+         FROM (SELECT * FROM ({}) AS probe_query LIMIT 1) AS probe_row",
+        probe.sql.trim().trim_end_matches(';')
+    );
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail(&name, pg_error("running probes on", scratch, e).to_string()),
+    };
+    let setup = "SET TRANSACTION READ ONLY";
+    if let Err(e) = sqlx::Executor::execute(&mut *tx, setup).await {
+        return fail(&name, pg_error("running probes on", scratch, e).to_string());
     }
-    let rows = match sqlx::Executor::fetch_all(&mut *conn, probe.sql.as_str()).await {
-        Ok(rows) => rows,
+    let _ = sqlx::Executor::execute(&mut *tx, "SET LOCAL statement_timeout = '60s'").await;
+    let got: std::result::Result<Option<Option<String>>, _> = sqlx::query_scalar(&sql).fetch_optional(&mut *tx).await;
+    let _ = tx.rollback().await;
+    let got = match got {
+        Ok(Some(value)) => value.unwrap_or_else(|| "NULL".into()),
+        Ok(None) => return fail(&name, format!("the query returned no row; expected {}", probe.expect.trim())),
         Err(e) => return fail(&name, format!("the query failed: {e}")),
     };
-    let Some(row) = rows.first() else {
-        return fail(&name, format!("the query returned no row; expected {}", probe.expect));
-    };
-    let got: Option<String> = match row.try_get_unchecked(0) {
-        Ok(value) => value,
-        Err(e) => return fail(&name, format!("cannot read the query's first value: {e}")),
-    };
-    let got = got.unwrap_or_else(|| "NULL".into());
     if probe.holds(&got) {
         pass(&name, format!("got {got}, expected {}", probe.expect.trim()))
     } else {
@@ -388,9 +398,10 @@ async fn run_probe(conn: &mut PgConnection, scratch: &ConnectionSpec, probe: &Pr
 /// Drops scratch databases of this connection's earlier drills that nobody
 /// is connected to (a crashed or killed drill left them).
 async fn drop_leftovers(conn: &mut PgConnection, admin: &ConnectionSpec, prefix: &str) -> Result<Vec<String>> {
-    let pattern = format!("{}%", prefix.replace('_', "\\_"));
+    // Exactly this connection's names: `shop`'s drills never touch `shop_eu`'s.
+    let pattern = format!("^{prefix}[0-9]{{14}}$");
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname::text FROM pg_database d WHERE datname LIKE $1
+        "SELECT datname::text FROM pg_database d WHERE datname ~ $1
            AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)",
     )
     .bind(pattern)

@@ -149,11 +149,7 @@ fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Pro
 /// Errors `pg_restore` reports that do not make a restore incomplete: the
 /// object already exists in a fresh database (older dumps create the
 /// `public` schema), or belongs to the bootstrap superuser.
-const BENIGN_RESTORE_ERRORS: &[&str] = &[
-    "schema \"public\" already exists",
-    "must be owner of extension plpgsql",
-    "must be owner of schema public",
-];
+const BENIGN_RESTORE_ERRORS: &[&str] = &["schema \"public\" already exists", "must be owner of extension plpgsql"];
 
 /// `pg_restore`'s errors sorted into benign ones (kept as warnings) and
 /// real ones, each with the statement that failed.
@@ -168,7 +164,10 @@ impl RestoreMessages {
         let mut messages = RestoreMessages::default();
         let mut lines = stderr.lines().peekable();
         while let Some(line) = lines.next() {
-            let Some(at) = line.find("error: ") else { continue };
+            // pg_restore 12-14 call a fatal error "fatal:", later ones "error:".
+            let Some(at) = line.find("error: ").or_else(|| line.find("fatal: ")) else {
+                continue;
+            };
             let mut message = line[at + "error: ".len()..].trim().to_string();
             if let Some(command) = lines.peek().and_then(|next| next.strip_prefix("Command was: ")) {
                 message = format!("{message} (in: {})", command.trim());
@@ -182,11 +181,19 @@ impl RestoreMessages {
         }
         messages
     }
+
+    /// The count pg_restore reports in "errors ignored on restore: N".
+    fn ignored(stderr: &str) -> Option<usize> {
+        stderr
+            .lines()
+            .find_map(|l| l.split("errors ignored on restore: ").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+    }
 }
 
-/// Judges a `pg_restore` run that continued past its errors: any real error,
-/// or a failure it did not explain, fails the restore; benign errors come
-/// back as warnings.
+/// Judges a `pg_restore` run that continued past its errors: it passes
+/// only when it succeeded, or when it exited with 1 (not a signal) after
+/// exactly the benign errors it counted; those come back as warnings.
 fn judge_restore(output: &ToolOutput) -> Result<Vec<String>> {
     let messages = RestoreMessages::from_stderr(&output.stderr);
     if !messages.errors.is_empty() {
@@ -196,7 +203,10 @@ fn judge_restore(output: &ToolOutput) -> Result<Vec<String>> {
             messages.errors.join("; ")
         )));
     }
-    if !output.status.success() && messages.benign.is_empty() {
+    let only_benign = output.status.code() == Some(1)
+        && !messages.benign.is_empty()
+        && RestoreMessages::ignored(&output.stderr) == Some(messages.benign.len());
+    if !output.status.success() && !only_benign {
         return Err(Error::RestoreFailed(format!(
             "pg_restore exited with {}: {}",
             output.status,
@@ -609,6 +619,9 @@ pub(crate) async fn load_archive(
         command
             .args(["--no-password", dbname.as_str()])
             .envs(env)
+            // English messages: they are parsed.
+            .env("LC_ALL", "C")
+            .env("LC_MESSAGES", "C")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let output = if jobs == 1 {

@@ -1,11 +1,14 @@
 //! "Keep forever": `refs/keep/<snapshot id>` marks a snapshot that no
 //! retention policy removes, on any workstation (the mark lives in the
-//! repository, not in one catalog). Only `forget` by id removes it.
+//! repository, not in one catalog). Marking takes a shared lock, so it
+//! never races a `forget` (which holds the exclusive one).
 
 use std::collections::HashSet;
 
-use super::manifest::Snapshot;
-use super::Repository;
+use std::time::Duration;
+
+use super::manifest::{self, Snapshot};
+use super::{lock, Repository};
 use crate::error::Result;
 
 fn path(id: &str) -> String {
@@ -13,7 +16,10 @@ fn path(id: &str) -> String {
 }
 
 /// Marks `snapshot` to be kept forever (`true`) or returns it to retention.
-pub fn set_keep_forever(repo: &Repository, snapshot: &Snapshot, keep: bool) -> Result<()> {
+pub fn set_keep_forever(repo: &Repository, snapshot: &Snapshot, keep: bool, lock_wait: Duration) -> Result<()> {
+    let _lock = lock::acquire(repo, false, "keep forever", lock_wait)?;
+    // Still there: a forget may have removed it before the lock was ours.
+    manifest::load(repo, &snapshot.id)?;
     if keep {
         repo.backend().write(&path(&snapshot.id), b"")
     } else {

@@ -87,22 +87,11 @@ impl Cadence {
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
+}
 
-    /// The longest gap between consecutive slots over the next fourteen
-    /// after `after` (weekday-only schedules have a long weekend gap).
-    pub fn longest_gap<Tz: TimeZone>(&self, after: DateTime<Utc>, tz: &Tz) -> chrono::Duration {
-        let mut longest = chrono::Duration::zero();
-        let mut previous = self.next_after(after, tz);
-        for _ in 0..14 {
-            let Some(slot) = previous else { break };
-            let next = self.next_after(slot, tz);
-            if let Some(next) = next {
-                longest = longest.max(next - slot);
-            }
-            previous = next;
-        }
-        longest
-    }
+/// Time allowed past a slot for the job itself: a tenth of the interval, at most an hour.
+fn grace(interval: chrono::Duration) -> chrono::Duration {
+    (interval / 10).min(chrono::Duration::hours(1))
 }
 
 fn parse_time_of_day(text: &str) -> Result<(u32, u32)> {
@@ -133,6 +122,9 @@ impl<'de> Deserialize<'de> for Cadence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub connection: String,
+    /// The repository its jobs use: they refuse to run against another one
+    /// (the admin may open a second repository to restore from it).
+    pub repository_id: Option<String>,
     pub backup: Option<Cadence>,
     /// Applied after each successful scheduled backup; empty keeps everything.
     pub retention: RetentionPolicy,
@@ -153,6 +145,7 @@ impl Schedule {
     pub fn new(connection: &str, now: DateTime<Utc>) -> Schedule {
         Schedule {
             connection: connection.to_owned(),
+            repository_id: None,
             backup: None,
             retention: RetentionPolicy::default(),
             stale_after: None,
@@ -164,40 +157,65 @@ impl Schedule {
         }
     }
 
-    /// How long the connection may go without a successful backup, counted
-    /// from `since`; `None` when nothing is scheduled.
-    pub fn staleness_limit<Tz: TimeZone>(&self, since: DateTime<Utc>, tz: &Tz) -> Option<chrono::Duration> {
+    /// When the connection, last backed up successfully at `since`, becomes
+    /// stale: `stale_after` later when set, else when the second slot after
+    /// `since` has passed too (plus a tenth of the gap before it, at most an
+    /// hour, for the backup's own run time) — twice the interval for a
+    /// regular schedule, and no false alarm over a weekday schedule's
+    /// weekend. `None` when nothing is scheduled.
+    pub fn staleness_deadline<Tz: TimeZone>(&self, since: DateTime<Utc>, tz: &Tz) -> Option<DateTime<Utc>> {
         if let Some(limit) = self.stale_after {
-            return chrono::Duration::from_std(limit).ok();
+            return Some(since + chrono::Duration::from_std(limit).ok()?);
         }
-        let gap = self.backup.as_ref()?.longest_gap(since, tz);
-        Some(gap * 2)
+        let cadence = self.backup.as_ref()?;
+        let first = cadence.next_after(since, tz)?;
+        let second = cadence.next_after(first, tz)?;
+        Some(second + grace(second - first))
     }
 
     /// How fresh the connection's backups are against this schedule: green
-    /// within one interval (plus a tenth for the backup's own duration),
-    /// red past the staleness limit (the alarm), amber between.
+    /// until the next slot (plus its grace), red past the staleness deadline
+    /// (the alarm), amber between.
     pub fn freshness<Tz: TimeZone>(&self, last_backup: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: &Tz) -> Freshness {
         let Some(cadence) = &self.backup else {
             return Freshness::Unscheduled;
         };
+        // A new schedule counts from its creation, so it starts green.
         let since = last_backup.unwrap_or(self.created_at);
-        let age = now - since;
-        let interval = cadence.longest_gap(since, tz);
-        if self.staleness_limit(since, tz).is_some_and(|limit| age > limit) {
-            Freshness::Red
-        } else if age <= interval + interval / 10 {
-            // Also a new schedule whose first slot has not come yet.
-            Freshness::Green
-        } else {
-            Freshness::Amber
+        if self.staleness_deadline(since, tz).is_some_and(|deadline| now > deadline) {
+            return Freshness::Red;
         }
+        let due = cadence.next_after(since, tz);
+        let after = due.and_then(|d| cadence.next_after(d, tz));
+        match (due, after) {
+            (Some(due), Some(after)) if now > due + grace(after - due) => Freshness::Amber,
+            _ => Freshness::Green,
+        }
+    }
+
+    /// When `job` runs next, given what the scheduler remembers of it.
+    pub fn next_run<Tz: TimeZone>(&self, job: JobKind, state: &JobState, tz: &Tz) -> Option<DateTime<Utc>> {
+        self.cadence(job)?.next_after(state.fired_at.unwrap_or(self.created_at), tz)
     }
 
     pub fn cadence(&self, job: JobKind) -> Option<&Cadence> {
         match job {
             JobKind::Backup => self.backup.as_ref(),
             JobKind::Drill => self.drill.as_ref(),
+        }
+    }
+
+    /// Refuses to run this schedule's jobs against another repository than its own.
+    pub fn check_repository(&self, open_id: &str) -> Result<()> {
+        match &self.repository_id {
+            Some(id) if id != open_id => Err(Error::InvalidInput(format!(
+                "the schedule of {} backs up into repository {}, but repository {} is open: open that one again, or set the \
+                 schedule anew to move it",
+                self.connection,
+                &id[..id.len().min(8)],
+                &open_id[..open_id.len().min(8)]
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -294,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn next_slots_follow_wall_clock_time_and_gaps_see_the_weekend() {
+    fn next_slots_follow_wall_clock_time() {
         let daily = Cadence::parse("daily 02:30").unwrap();
         assert_eq!(daily.next_after(t("2026-11-23T02:30:00Z"), &Utc), Some(t("2026-11-24T02:30:00Z")));
         assert_eq!(daily.next_after(t("2026-11-23T02:29:59Z"), &Utc), Some(t("2026-11-23T02:30:00Z")));
@@ -302,9 +320,6 @@ mod tests {
         // 02:30 at UTC+2 is 00:30 UTC.
         assert_eq!(daily.next_after(t("2026-11-23T00:00:00Z"), &east), Some(t("2026-11-23T00:30:00Z")));
         assert_eq!(daily.next_after(t("2026-11-23T00:30:00Z"), &east), Some(t("2026-11-24T00:30:00Z")));
-        assert_eq!(daily.longest_gap(t("2026-11-23T00:00:00Z"), &Utc), chrono::Duration::days(1));
-        let weekdays = Cadence::parse("0 2 * * 1-5").unwrap();
-        assert_eq!(weekdays.longest_gap(t("2026-11-23T00:00:00Z"), &Utc), chrono::Duration::days(3));
     }
 
     #[test]
@@ -315,22 +330,26 @@ mod tests {
         schedule.backup = Some(Cadence::parse("daily 02:30").unwrap());
         assert_eq!(schedule.freshness(last, t("2026-11-24T02:40:00Z"), &Utc), Freshness::Green);
         assert_eq!(schedule.freshness(last, t("2026-11-24T06:00:00Z"), &Utc), Freshness::Amber);
-        assert_eq!(schedule.freshness(last, t("2026-11-25T02:31:00Z"), &Utc), Freshness::Red);
+        assert_eq!(schedule.freshness(last, t("2026-11-25T03:31:00Z"), &Utc), Freshness::Red);
     }
 
     #[test]
-    fn staleness_defaults_to_twice_the_interval() {
+    fn staleness_comes_two_slots_late_even_over_a_weekday_schedules_weekend() {
         let mut schedule = Schedule::new("shop", t("2026-11-01T00:00:00Z"));
-        assert_eq!(schedule.staleness_limit(t("2026-11-01T00:00:00Z"), &Utc), None);
+        assert_eq!(schedule.staleness_deadline(t("2026-11-01T00:00:00Z"), &Utc), None);
         schedule.backup = Some(Cadence::parse("hourly").unwrap());
         assert_eq!(
-            schedule.staleness_limit(t("2026-11-01T00:00:00Z"), &Utc),
-            Some(chrono::Duration::hours(2))
+            schedule.staleness_deadline(t("2026-11-01T00:00:00Z"), &Utc),
+            Some(t("2026-11-01T02:06:00Z"))
         );
+        // Every quarter hour in office hours, Monday to Friday: the last backup on Friday 18:45.
+        schedule.backup = Some(Cadence::parse("*/15 8-18 * * 1-5").unwrap());
+        let friday = t("2026-11-27T18:45:00Z");
+        assert_eq!(schedule.staleness_deadline(friday, &Utc), Some(t("2026-11-30T08:16:30Z")));
+        assert_eq!(schedule.freshness(Some(friday), t("2026-11-28T12:00:00Z"), &Utc), Freshness::Green);
+        assert_eq!(schedule.freshness(Some(friday), t("2026-11-30T08:10:00Z"), &Utc), Freshness::Amber);
+        assert_eq!(schedule.freshness(Some(friday), t("2026-11-30T08:20:00Z"), &Utc), Freshness::Red);
         schedule.stale_after = Some(std::time::Duration::from_secs(600));
-        assert_eq!(
-            schedule.staleness_limit(t("2026-11-01T00:00:00Z"), &Utc),
-            Some(chrono::Duration::minutes(10))
-        );
+        assert_eq!(schedule.staleness_deadline(friday, &Utc), Some(t("2026-11-27T18:55:00Z")));
     }
 }

@@ -26,6 +26,9 @@ use crate::repo::prune::{self, PruneOptions};
 use crate::repo::retention::{self, ForgetOptions};
 use crate::repo::Repository;
 
+/// How long retention waits for running backups' locks.
+const RETENTION_LOCK_WAIT: Duration = Duration::from_secs(600);
+
 /// Progress that only carries a cancellation flag (headless jobs).
 pub struct Cancellable(pub CancelFlag);
 
@@ -97,16 +100,33 @@ impl Runner {
     }
 
     /// Applies `schedule`'s retention policy to its connection's snapshots,
-    /// then frees what nothing needs any more.
+    /// then frees what nothing needs any more. It waits for other jobs'
+    /// locks (backups of other databases) up to ten minutes; a failure is
+    /// announced, and retention runs again after the next backup.
     pub async fn apply_retention(&self, schedule: &Schedule) -> Result<()> {
+        schedule.check_repository(self.repo.id())?;
+        let outcome = self.forget_and_prune(schedule).await;
+        if let Err(e) = &outcome {
+            let message = format!(
+                "retention of {} did not run ({e}); it runs again after the next backup",
+                schedule.connection
+            );
+            self.announcer
+                .emit_async(Event::new(EventKind::RetentionApplied, Some(&schedule.connection), false, message))
+                .await;
+        }
+        outcome
+    }
+
+    async fn forget_and_prune(&self, schedule: &Schedule) -> Result<()> {
         let repo = self.repo.clone();
+        let lock_wait = self.lock_wait.max(RETENTION_LOCK_WAIT);
         let options = ForgetOptions {
             policy: schedule.retention,
             tag: Some(schedule.connection.clone()),
             dry_run: false,
-            lock_wait: self.lock_wait,
+            lock_wait,
         };
-        let lock_wait = self.lock_wait;
         let (removed, pruned) = tokio::task::spawn_blocking(move || -> Result<_> {
             let groups = retention::forget(&repo, &options, &chrono::Local)?;
             let removed: Vec<_> = groups
@@ -147,11 +167,27 @@ impl Runner {
         Ok(())
     }
 
-    /// Where to drill: a saved connection's server (its credentials), or a URL.
+    /// Where to drill: a saved connection's server (its credentials), or a
+    /// URL without a password (those belong in the keychain or PGPASSWORD);
+    /// a URL without a database connects to `postgres`.
     pub async fn drill_server(&self, server: &str) -> Result<ConnectionSpec> {
         match self.catalog.connection(server).await? {
             Some(saved) => saved.spec(self.keychain.as_deref()),
-            None if server.contains("://") => ConnectionSpec::parse_url(server),
+            None if server.contains("://") => {
+                let mut url =
+                    url::Url::parse(server).map_err(|e| Error::InvalidInput(format!("the drill server URL is not valid: {e}")))?;
+                if url.password().is_some() {
+                    return Err(Error::InvalidInput(
+                        "the drill server URL holds a password: save the server as a connection (its password goes to the \
+                         keychain) or use PGPASSWORD / ~/.pgpass"
+                            .into(),
+                    ));
+                }
+                if url.path().trim_matches('/').is_empty() {
+                    url.set_path("/postgres");
+                }
+                ConnectionSpec::parse_url(url.as_str())
+            }
             None => Err(Error::InvalidInput(format!(
                 "{server:?} is neither a saved connection nor a postgres:// URL: name the server to drill on"
             ))),
@@ -164,35 +200,52 @@ impl Runner {
     pub async fn drill(&self, snapshot: &str, server: &str, probes: Vec<Probe>, progress: Arc<dyn Progress>) -> Result<DrillReport> {
         let repo = self.repo.clone();
         let spec_text = snapshot.to_owned();
-        let snapshot = tokio::task::spawn_blocking(move || manifest::resolve(&repo, &spec_text))
+        let resolved = tokio::task::spawn_blocking(move || manifest::resolve(&repo, &spec_text))
             .await
-            .map_err(|e| Error::InvalidInput(format!("{e}")))??;
-        let name = snapshot.manifest.tag.clone();
-        let title = format!("Drill of {name} ({})", &snapshot.id[..8]);
+            .map_err(|e| Error::InvalidInput(format!("{e}")))?;
+        // Named by the snapshot's connection when it could be read, else by what was asked for.
+        let name = match &resolved {
+            Ok(s) => s.manifest.tag.clone(),
+            Err(_) => snapshot.strip_prefix("latest:").unwrap_or(snapshot).to_owned(),
+        };
+        let title = match &resolved {
+            Ok(s) => format!("Drill of {name} ({})", &s.id[..8]),
+            Err(_) => format!("Drill of {name} ({snapshot})"),
+        };
         let run = self
             .catalog
             .start_run(RunKind::Drill, Some(self.repo.id()), &title, Utc::now())
             .await?;
+        let with_snapshot = |event: Event| match &resolved {
+            Ok(s) => event.with_snapshot(s),
+            Err(_) => event,
+        };
+        let spec = self.drill_server(server).await;
+        let server_shown = spec.as_ref().map(|s| s.display_url()).unwrap_or_else(|_| "the drill server".into());
         let start = Event::new(
             EventKind::DrillStart,
             Some(&name),
             true,
-            format!("drill of {name} started on {server}"),
-        )
-        .with_snapshot(&snapshot);
-        self.announcer.emit_async(start).await;
+            format!("drill of {name} started on {server_shown}"),
+        );
+        self.announcer.emit_async(with_snapshot(start)).await;
 
         let outcome = async {
-            let spec = self.drill_server(server).await?;
+            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let spec = spec?;
             let options = DrillOptions {
                 probes,
                 pg_bin: None,
                 lock_wait: self.lock_wait,
                 now: Utc::now(),
             };
-            drill::drill(self.repo.clone(), &snapshot, &spec, &options, progress).await
+            drill::drill(self.repo.clone(), snapshot, &spec, &options, progress).await
         }
         .await;
+        if let Err(Error::Cancelled) = &outcome {
+            self.finish(run, &outcome, &format!("{title} cancelled")).await;
+            return outcome;
+        }
         let (ok, message) = match &outcome {
             Ok(report) if report.passed => (
                 true,
@@ -219,11 +272,10 @@ impl Runner {
                 report.passed,
                 format!("{} checks", report.checks.len()),
             )
-            .with_snapshot(&snapshot)
             .with_detail(&report.checks);
-            self.announcer.emit_async(result).await;
+            self.announcer.emit_async(with_snapshot(result)).await;
         }
-        let complete = Event::new(EventKind::DrillComplete, Some(&name), ok, message.clone()).with_snapshot(&snapshot);
+        let complete = with_snapshot(Event::new(EventKind::DrillComplete, Some(&name), ok, message.clone()));
         let complete = match &outcome {
             Ok(report) => complete.with_detail(report),
             Err(e) => complete.with_detail(serde_json::json!({ "error": e.to_string() })),
@@ -254,6 +306,7 @@ impl Runner {
 
 impl JobHost for Runner {
     async fn run(&self, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> Result<()> {
+        schedule.check_repository(self.repo.id())?;
         let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
         match job {
             JobKind::Backup => self
@@ -289,23 +342,17 @@ impl JobHost for Runner {
         .map_err(|e| Error::InvalidInput(format!("{e}")))?
     }
 
-    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) {
-        let allowed = if limit.num_hours() >= 48 {
-            format!("{} days", limit.num_days())
-        } else if limit.num_minutes() >= 120 {
-            format!("{} hours", limit.num_hours())
-        } else {
-            format!("{} minutes", limit.num_minutes())
-        };
+    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        let due = deadline.format("%Y-%m-%d %H:%M UTC");
         let message = match last {
             Some(last) => format!(
-                "no successful backup of {connection} since {} (its schedule allows {allowed})",
+                "no successful backup of {connection} since {}; one was due by {due}",
                 last.format("%Y-%m-%d %H:%M UTC")
             ),
-            None => format!("{connection} has had no successful backup since its schedule was set (it allows {allowed})"),
+            None => format!("{connection} has had no successful backup since its schedule was set; one was due by {due}"),
         };
         let event = Event::new(EventKind::Stale, Some(connection), false, message)
-            .with_detail(serde_json::json!({ "last_backup": last, "allowed_seconds": limit.num_seconds() }));
+            .with_detail(serde_json::json!({ "last_backup": last, "due_by": deadline }));
         self.announcer.emit_async(event).await;
     }
 }

@@ -51,8 +51,8 @@ pub trait JobHost: Send + Sync + 'static {
     fn apply_retention(&self, schedule: &Schedule) -> impl Future<Output = Result<()>> + Send;
     /// When the connection's newest successful backup was taken.
     fn last_backup(&self, connection: &str) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
-    /// Raises the staleness alarm.
-    fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, limit: chrono::Duration) -> impl Future<Output = ()> + Send;
+    /// Raises the staleness alarm: no successful backup since `last`, one was due by `deadline`.
+    fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) -> impl Future<Output = ()> + Send;
 }
 
 /// The connections that have a job running, shared with whoever else
@@ -124,31 +124,36 @@ where
     }
 
     /// Starts every due job whose connection is free and raises staleness
-    /// alarms; returns the jobs it started.
+    /// alarms; returns the jobs it started. A schedule that cannot be read
+    /// or run is logged and skipped: the others go on.
     pub async fn tick(&self) -> Result<Vec<Started>> {
         let now = self.clock.now();
         let mut started = Vec::new();
         for schedule in self.catalog.schedules().await? {
-            for job in [JobKind::Backup, JobKind::Drill] {
-                let Some(cadence) = schedule.cadence(job) else { continue };
-                let state = self.catalog.job_state(&schedule.connection, job).await?;
-                let reference = state.fired_at.unwrap_or(schedule.created_at);
-                if cadence.next_after(reference, &self.tz).is_none_or(|slot| slot > now) {
-                    continue;
-                }
-                let Some(claim) = self.claims.claim(&schedule.connection) else {
-                    continue;
-                };
-                self.catalog.record_fired(&schedule.connection, job, now).await?;
-                started.push(Started {
-                    connection: schedule.connection.clone(),
-                    job,
-                });
-                self.spawn(schedule.clone(), job, claim);
+            if let Err(e) = self.tick_one(&schedule, now, &mut started).await {
+                tracing::error!("the schedule of {} could not run: {e}", schedule.connection);
             }
-            self.check_staleness(&schedule, now).await?;
         }
         Ok(started)
+    }
+
+    async fn tick_one(&self, schedule: &Schedule, now: DateTime<Utc>, started: &mut Vec<Started>) -> Result<()> {
+        for job in [JobKind::Backup, JobKind::Drill] {
+            let state = self.catalog.job_state(&schedule.connection, job).await?;
+            if schedule.next_run(job, &state, &self.tz).is_none_or(|slot| slot > now) {
+                continue;
+            }
+            let Some(claim) = self.claims.claim(&schedule.connection) else {
+                continue;
+            };
+            self.catalog.record_fired(&schedule.connection, job, Some(now)).await?;
+            started.push(Started {
+                connection: schedule.connection.clone(),
+                job,
+            });
+            self.spawn(schedule.clone(), job, claim, state.fired_at);
+        }
+        self.check_staleness(schedule, now).await
     }
 
     /// Runs `job` of `connection` now, in the caller's task (systemd timers,
@@ -160,7 +165,7 @@ where
                 schedule.connection
             ))
         })?;
-        self.catalog.record_fired(&schedule.connection, job, self.clock.now()).await?;
+        self.catalog.record_fired(&schedule.connection, job, Some(self.clock.now())).await?;
         let outcome = run_job(&*self.host, schedule, job, self.cancel.clone()).await;
         let error = outcome.as_ref().err().map(|e| e.to_string());
         self.catalog
@@ -170,7 +175,9 @@ where
         outcome
     }
 
-    fn spawn(&self, schedule: Schedule, job: JobKind, claim: Claim) {
+    /// Runs the job in the background; `previous` is when it fired before,
+    /// restored when the job is cancelled so its slot is caught up later.
+    fn spawn(&self, schedule: Schedule, job: JobKind, claim: Claim, previous: Option<DateTime<Utc>>) {
         let host = self.host.clone();
         let catalog = self.catalog.clone();
         let clock = self.clock.clone();
@@ -180,14 +187,17 @@ where
         while tasks.try_join_next().is_some() {}
         tasks.spawn(async move {
             let outcome = run_job(&*host, &schedule, job, cancel).await;
-            let error = outcome.err().map(|e| e.to_string());
-            if let Some(e) = &error {
-                tracing::error!("scheduled {} of {} failed: {e}", job.as_str(), schedule.connection);
-            }
-            if let Err(e) = catalog
-                .record_finished(&schedule.connection, job, clock.now(), error.as_deref())
-                .await
-            {
+            let recorded = match &outcome {
+                Err(crate::Error::Cancelled) => catalog.record_fired(&schedule.connection, job, previous).await,
+                Err(e) => {
+                    tracing::error!("scheduled {} of {} failed: {e}", job.as_str(), schedule.connection);
+                    catalog
+                        .record_finished(&schedule.connection, job, clock.now(), Some(&e.to_string()))
+                        .await
+                }
+                Ok(()) => catalog.record_finished(&schedule.connection, job, clock.now(), None).await,
+            };
+            if let Err(e) = recorded {
                 tracing::error!("could not record the end of the {} of {}: {e}", job.as_str(), schedule.connection);
             }
             drop(claim);
@@ -206,14 +216,14 @@ where
             }
         };
         let since = last.unwrap_or(schedule.created_at);
-        let Some(limit) = schedule.staleness_limit(since, &self.tz) else {
+        let Some(deadline) = schedule.staleness_deadline(since, &self.tz) else {
             return Ok(());
         };
         let state = self.catalog.job_state(&schedule.connection, JobKind::Backup).await?;
-        let stale = now - since > limit;
+        let stale = now > deadline;
         if stale && state.stale_since.is_none() {
+            self.host.stale(&schedule.connection, last, deadline).await;
             self.catalog.set_stale_since(&schedule.connection, Some(now)).await?;
-            self.host.stale(&schedule.connection, last, limit).await;
         } else if !stale && state.stale_since.is_some() {
             self.catalog.set_stale_since(&schedule.connection, None).await?;
         }
@@ -224,8 +234,7 @@ where
     /// snapshot) and waits for them.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        while tasks.join_next().await.is_some() {}
+        self.wait_idle().await;
     }
 
     /// Waits for the jobs started so far (tests, `schedule run`).
@@ -236,10 +245,14 @@ where
 }
 
 /// A job and what follows it: retention after a successful backup only.
+/// Retention failing does not make the backup a failure: the host reports
+/// it, and it runs again after the next backup.
 async fn run_job<H: JobHost>(host: &H, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> Result<()> {
     host.run(schedule, job, cancel).await?;
     if job == JobKind::Backup && !schedule.retention.is_empty() {
-        host.apply_retention(schedule).await?;
+        if let Err(e) = host.apply_retention(schedule).await {
+            tracing::warn!("retention of {} did not run: {e}", schedule.connection);
+        }
     }
     Ok(())
 }
