@@ -253,14 +253,21 @@ impl App {
     }
 
     /// The scheduler, for as long as the app runs: it ticks while a
-    /// repository is open. Another scheduler on this workstation (`lifeboat
-    /// daemon`) keeps it from starting: the schedules then run there.
+    /// repository is open. While another scheduler on this workstation
+    /// (`lifeboat daemon`) runs, the schedules run there.
     pub async fn run_scheduler(self: Arc<Self>) {
-        let _lock = match SchedulerLock::acquire(&self.paths.data_dir) {
-            Ok(lock) => lock,
-            Err(e) => {
-                tracing::warn!("the app does not run schedules: {e}");
-                return;
+        // While `lifeboat daemon` runs the schedules, wait: when it stops, the app takes over.
+        let mut said = false;
+        let _lock = loop {
+            match SchedulerLock::acquire(&self.paths.data_dir) {
+                Ok(lock) => break lock,
+                Err(e) => {
+                    if !said {
+                        tracing::warn!("the app does not run schedules for now: {e}");
+                        said = true;
+                    }
+                    tokio::time::sleep(TICK).await;
+                }
             }
         };
         let host = Arc::new(AppJobs(self.clone()));
