@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "backup_now",
     "timeline",
     "snapshot_detail",
+    "set_keep_forever",
     "verify_snapshot",
     "restore_preflight",
     "restore_snapshot",

@@ -145,6 +145,7 @@ fn main() {
             commands::databases::backup_now,
             commands::databases::timeline,
             commands::databases::snapshot_detail,
+            commands::databases::set_keep_forever,
             commands::databases::verify_snapshot,
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,

@@ -342,6 +342,7 @@ describe("Main frame", () => {
         snapshot_detail: (args): SnapshotDetail => ({
           summary: timeline.find((e) => e.summary.id === (args as { id: string }).id)!.summary,
           verified: false,
+          kept_forever: false,
           chunks: 1,
           metadata: {},
         }),

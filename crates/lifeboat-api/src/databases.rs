@@ -14,6 +14,7 @@ use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
+use lifeboat_core::repo::pins;
 use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::{Freshness, JobKind};
 
@@ -165,7 +166,12 @@ impl App {
     /// A snapshot's whole manifest, for its detail view.
     pub async fn snapshot_detail(&self, id: String) -> ApiResult<SnapshotDetail> {
         let (repo, _) = self.current()?;
-        let snapshot = blocking(move || manifest::resolve(&repo, &id)).await?;
+        let (snapshot, kept_forever) = blocking(move || {
+            let snapshot = manifest::resolve(&repo, &id)?;
+            let kept = pins::kept_forever(&repo)?.contains(&snapshot.id);
+            Ok((snapshot, kept))
+        })
+        .await?;
         let verified = self.verified_snapshots().await?.contains(&snapshot.id);
         let mut metadata = snapshot.manifest.metadata.clone();
         // The roles' SQL is long and for restores, not for reading.
@@ -173,9 +179,23 @@ impl App {
         Ok(SnapshotDetail {
             summary: snapshot.summary(),
             verified,
+            kept_forever,
             chunks: snapshot.manifest.chunks,
             metadata: serde_json::to_value(metadata).unwrap_or_default(),
         })
+    }
+
+    /// Marks a snapshot keep-forever (or returns it to retention); the mark
+    /// lives in the repository, so every workstation's retention honours it.
+    pub async fn set_keep_forever(&self, id: String, keep: bool) -> ApiResult<SnapshotDetail> {
+        let (repo, _) = self.current()?;
+        let for_work = id.clone();
+        blocking(move || {
+            let snapshot = manifest::resolve(&repo, &for_work)?;
+            pins::set_keep_forever(&repo, &snapshot, keep, LOCK_WAIT)
+        })
+        .await?;
+        self.snapshot_detail(id).await
     }
 
     /// Authenticates every blob, checks SHA-256 and size, and has

@@ -419,6 +419,8 @@ pub struct TimelineEntry {
 pub struct SnapshotDetail {
     pub summary: SnapshotSummary,
     pub verified: bool,
+    /// Marked keep-forever: no retention policy removes it.
+    pub kept_forever: bool,
     pub chunks: u64,
     /// The manifest's facts: server and pg_dump versions, options, row counts...
     pub metadata: serde_json::Value,

@@ -110,6 +110,11 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
     );
     let keep_all = app.retention_preview("shop".into(), RetentionPolicy::default()).await.unwrap();
     assert!(keep_all.iter().all(|e| !e.keep.is_empty()), "no policy removes nothing");
+    // Kept forever, the oldest one is out of the policy's reach.
+    assert!(app.set_keep_forever(first.snapshot_id.clone(), true).await.unwrap().kept_forever);
+    let preview = app.retention_preview("shop".into(), form.retention).await.unwrap();
+    assert_eq!(preview.last().unwrap().keep, vec![KeepReason::Forever]);
+    assert!(!app.set_keep_forever(first.snapshot_id.clone(), false).await.unwrap().kept_forever);
 
     let card = &app.databases().await.unwrap()[0];
     assert_eq!(card.freshness, Freshness::Green, "backed up just now, daily schedule");

@@ -56,6 +56,12 @@ pub async fn timeline(app: AppState<'_>, name: String) -> Result<Vec<TimelineEnt
 }
 
 #[tauri::command]
+#[tracing::instrument(skip(app), err)]
+pub async fn set_keep_forever(app: AppState<'_>, id: String, keep: bool) -> Result<SnapshotDetail, ApiError> {
+    app.set_keep_forever(id, keep).await
+}
+
+#[tauri::command]
 pub async fn snapshot_detail(app: AppState<'_>, id: String) -> Result<SnapshotDetail, ApiError> {
     app.snapshot_detail(id).await
 }

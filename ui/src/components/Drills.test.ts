@@ -1,45 +1,10 @@
-import type { Channel } from "@tauri-apps/api/core";
-import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
-import type { DrillHistoryEntry, DrillReport, JobProgress, ScheduleForm } from "../lib/bindings";
 import { DrillJob } from "../lib/database-jobs.svelte";
-import { deferred, drillEntry, drillReport, progress, salesCard, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
+import { drillEntry, drillReport, mockDrillBackend, progress, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
 import Drills from "./Drills.svelte";
 
-const scratch = { ...salesCard(), connection: { ...salesCard().connection, name: "scratch" } };
-
-function mockBackend() {
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  const drill = deferred<DrillReport>();
-  let history: DrillHistoryEntry[] = [drillEntry(7, null, 48), drillEntry(6, drillReport(true), 72)];
-  let channel: Channel<JobProgress> | undefined;
-  mockIPC((cmd, args) => {
-    const a = args as Record<string, unknown>;
-    calls.push({ cmd, args: a });
-    switch (cmd) {
-      case "databases":
-        return [salesCard(), scratch];
-      case "schedules":
-        return [salesSchedule()];
-      case "save_schedule":
-        return { ...salesSchedule(), form: a.form as ScheduleForm };
-      case "drill_history":
-        return a.connection === "sales" ? history : [];
-      case "drill_snapshot":
-        channel = a.onProgress as Channel<JobProgress>;
-        return drill.promise.then((report) => {
-          history = [drillEntry(8, report, 0), ...history];
-          return report;
-        });
-      case "cancel_job":
-        return true;
-    }
-    throw new Error(`unexpected ${cmd}`);
-  });
-  const sent = (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
-  return { sent, drill, channel: () => channel! };
-}
+const mockBackend = () => mockDrillBackend("scratch", [drillEntry(7, null, 48), drillEntry(6, drillReport(true), 72)]);
 
 function $<T extends HTMLElement = HTMLElement>(container: HTMLElement, selector: string) {
   const element = container.querySelector<T>(selector);

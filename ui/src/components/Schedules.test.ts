@@ -1,8 +1,7 @@
-import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
-import { salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
+import { mockCommands, salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
 import Schedules from "./Schedules.svelte";
 
 const PREFS: NotificationPrefs = { failures: true, restores: true, staleness: true, successes: false };
@@ -19,10 +18,7 @@ function preview(policy: RetentionPolicy): RetentionPreviewEntry[] {
 }
 
 function mockBackend(view: ScheduleView = salesSchedule()) {
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  mockIPC((cmd, args) => {
-    const a = args as Record<string, unknown>;
-    calls.push({ cmd, args: a });
+  return mockCommands((cmd, a) => {
     switch (cmd) {
       case "databases":
         return [salesCard()];
@@ -43,7 +39,6 @@ function mockBackend(view: ScheduleView = salesSchedule()) {
     }
     throw new Error(`unexpected ${cmd}`);
   });
-  return (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
 }
 
 function $<T extends HTMLElement = HTMLElement>(container: HTMLElement, selector: string) {

@@ -13,6 +13,7 @@ function detailOf(entry: TimelineEntry, verified = entry.verified): SnapshotDeta
   return {
     summary: entry.summary,
     verified,
+    kept_forever: false,
     chunks: 3,
     metadata: {
       server_version: "16.4",
@@ -40,6 +41,8 @@ function mockBackend() {
         return a.name === "sales" ? entries : [];
       case "snapshot_detail":
         return detailOf(entries.find((e) => e.summary.id === a.id)!);
+      case "set_keep_forever":
+        return { ...detailOf(entries.find((e) => e.summary.id === a.id)!), kept_forever: a.keep as boolean };
       case "verify_snapshot":
         channel = a.onProgress as Channel<JobProgress>;
         return verify.promise.then((report) => {
@@ -134,5 +137,27 @@ describe("Timeline", () => {
 
     await fireEvent.click($(container, "#snapshot-restore"));
     expect(onrestore).toHaveBeenCalledWith("sales", "1111aaaa2222bbbb");
+  });
+
+  it("keeps a snapshot forever, and returns it to retention", async () => {
+    const { calls } = mockBackend();
+    const { container } = render(Timeline, { database: "sales", verifyJob: new VerifyJob(), onrestore: vi.fn() });
+    await settle();
+    await fireEvent.click($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"] button'));
+    await settle();
+    expect($(container, "#snapshot-keep-forever").textContent?.trim()).toBe("Keep forever");
+
+    await fireEvent.click($(container, "#snapshot-keep-forever"));
+    await settle();
+    expect($(container, "#snapshot-detail .kept-forever-badge").textContent).toBe("Kept forever");
+    expect($(container, "#snapshot-keep-forever").textContent?.trim()).toBe("Return to retention");
+
+    await fireEvent.click($(container, "#snapshot-keep-forever"));
+    await settle();
+    expect(container.querySelector("#snapshot-detail .kept-forever-badge")).toBeNull();
+    expect(calls.filter((c) => c.cmd === "set_keep_forever").map((c) => c.args)).toEqual([
+      { id: "1111aaaa2222bbbb", keep: true },
+      { id: "1111aaaa2222bbbb", keep: false },
+    ]);
   });
 });

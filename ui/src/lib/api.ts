@@ -137,6 +137,9 @@ export const timeline = (name: string) => call<TimelineEntry[]>("timeline", { na
 
 export const snapshotDetail = (id: string) => call<SnapshotDetail>("snapshot_detail", { id });
 
+/** Marks a snapshot keep-forever (`keep`) or returns it to retention; answers its detail anew. */
+export const setKeepForever = (id: string, keep: boolean) => call<SnapshotDetail>("set_keep_forever", { id, keep });
+
 export function verifySnapshot(id: string, job: number, onProgress: OnProgress): Promise<VerifyReport> {
   return call<VerifyReport>("verify_snapshot", { id, job, onProgress: new Channel<JobProgress>(onProgress) });
 }

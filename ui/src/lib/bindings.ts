@@ -202,7 +202,11 @@ drilled: boolean,
  */
 rows: number | null, };
 
-export type SnapshotDetail = { summary: SnapshotSummary, verified: boolean, chunks: number, 
+export type SnapshotDetail = { summary: SnapshotSummary, verified: boolean, 
+/**
+ * Marked keep-forever: no retention policy removes it.
+ */
+kept_forever: boolean, chunks: number, 
 /**
  * The manifest's facts: server and pg_dump versions, options, row counts...
  */

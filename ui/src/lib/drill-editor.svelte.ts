@@ -2,7 +2,7 @@
 // edited (server, probes, schedule), Run now, and the drills it had.
 
 import * as api from "./api";
-import type { DatabaseCard, DrillHistoryEntry, DrillReport, ScheduleView } from "./bindings";
+import type { DrillHistoryEntry, DrillReport, ScheduleForm } from "./bindings";
 import { cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
 import type { DrillJob } from "./database-jobs.svelte";
 import {
@@ -19,6 +19,7 @@ import {
 import { FormState } from "./form.svelte";
 import type { JobState } from "./progress";
 import { Resource } from "./resource.svelte";
+import { ScheduleScreen } from "./schedule-screen.svelte";
 import { scheduleWith } from "./schedules";
 
 export type DrillField = "server" | CadenceField | ProbeField;
@@ -28,37 +29,19 @@ function fieldId(field: DrillField): string {
   return field === "server" || field === "time" || field === "cron" ? `drill-${field}` : field;
 }
 
-export class DrillEditor {
-  readonly cards = new Resource<DatabaseCard[]>();
-  readonly schedules = new Resource<ScheduleView[]>();
+export class DrillEditor extends ScheduleScreen {
   readonly history = new Resource<DrillHistoryEntry[]>();
-  /** The saved connection whose drills are shown. */
-  database = $state("");
   /** A saved connection's name or a postgres:// URL. */
   server = $state("");
   probes: ProbeRow[] = $state([]);
   cadence: CadenceForm = $state(cadenceForm(null));
-  /** What the last save returned, to say so. */
-  saved: ScheduleView | null = $state(null);
   readonly form = new FormState<DrillField>(fieldId);
   /** Kept by the main frame: a drill goes on while the user looks elsewhere. */
   readonly job: DrillJob;
 
   constructor(job: DrillJob) {
+    super();
     this.job = job;
-  }
-
-  get names(): string[] {
-    return this.cards.value?.map((card) => card.connection.name) ?? [];
-  }
-
-  get current(): ScheduleView | null {
-    return this.schedules.value?.find((view) => view.form.connection === this.database) ?? null;
-  }
-
-  /** Saving needs the saved schedules: the backup's fields are kept from them. */
-  get ready(): boolean {
-    return this.database !== "" && this.schedules.value !== null;
   }
 
   /** The drill job's state, when its last drill is of the database shown. */
@@ -66,19 +49,10 @@ export class DrillEditor {
     return this.job.connection === this.database ? this.job.state : null;
   }
 
-  /** Lists the connections and schedules, and fills the form from the saved schedule again. */
-  async load(): Promise<void> {
-    await Promise.all([this.cards.load(api.databases), this.schedules.load(api.schedules)]);
-    this.select(this.names.includes(this.database) ? this.database : (this.names[0] ?? ""));
-  }
-
-  select(name: string): void {
-    this.database = name;
-    const form = this.current?.form ?? null;
+  protected fill(form: ScheduleForm | null): void {
     this.server = form?.drill_server ?? "";
     this.probes = probeRows(form?.probes ?? []);
     this.cadence = cadenceForm(form?.drill ?? null);
-    this.saved = null;
     this.form.clear();
     this.loadHistory();
   }

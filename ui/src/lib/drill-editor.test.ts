@@ -1,42 +1,9 @@
-import type { Channel } from "@tauri-apps/api/core";
-import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
-import { deferred, drillEntry, drillReport, progress, salesCard, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
-import type { DrillHistoryEntry, DrillReport, JobProgress, ScheduleForm } from "./bindings";
+import { drillEntry, drillReport, mockDrillBackend, progress, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
 import { DrillJob } from "./database-jobs.svelte";
 import { DrillEditor } from "./drill-editor.svelte";
 
-const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
-
-function mockBackend() {
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  const drill = deferred<DrillReport>();
-  let history: DrillHistoryEntry[] = [drillEntry(1, drillReport(true), 30)];
-  let channel: Channel<JobProgress> | undefined;
-  mockIPC((cmd, args) => {
-    const a = args as Record<string, unknown>;
-    calls.push({ cmd, args: a });
-    switch (cmd) {
-      case "databases":
-        return [salesCard(), orders];
-      case "schedules":
-        return [salesSchedule()];
-      case "save_schedule":
-        return { ...salesSchedule(), form: a.form as ScheduleForm };
-      case "drill_history":
-        return a.connection === "sales" ? history : [];
-      case "drill_snapshot":
-        channel = a.onProgress as Channel<JobProgress>;
-        return drill.promise.then((report) => {
-          history = [drillEntry(2, report, 0), ...history];
-          return report;
-        });
-    }
-    throw new Error(`unexpected ${cmd}`);
-  });
-  const sent = (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
-  return { sent, drill, channel: () => channel! };
-}
+const mockBackend = () => mockDrillBackend("orders", [drillEntry(1, drillReport(true), 30)]);
 
 describe("DrillEditor", () => {
   it("fills the form from the saved schedule and lists the drills", async () => {

@@ -2,10 +2,11 @@
 // and retention as edited, and the preview of what that retention keeps.
 
 import * as api from "./api";
-import type { DatabaseCard, RetentionPreviewEntry, ScheduleView } from "./bindings";
+import type { RetentionPreviewEntry, ScheduleForm } from "./bindings";
 import { cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
 import { FormState } from "./form.svelte";
 import { Resource } from "./resource.svelte";
+import { ScheduleScreen } from "./schedule-screen.svelte";
 import {
   KEEP_EVERYTHING,
   retentionForm,
@@ -32,42 +33,20 @@ const FIELD_IDS: Record<ScheduleField, string> = {
 /** How long typing pauses before the preview asks again. */
 const PREVIEW_DELAY_MS = 300;
 
-export class ScheduleEditor {
-  readonly cards = new Resource<DatabaseCard[]>();
-  readonly schedules = new Resource<ScheduleView[]>();
+export class ScheduleEditor extends ScheduleScreen {
   readonly preview = new Resource<RetentionPreviewEntry[]>();
-  /** The saved connection whose schedule is edited. */
-  database = $state("");
   cadence: CadenceForm = $state(cadenceForm(null));
   retention: RetentionForm = $state(retentionForm(KEEP_EVERYTHING));
   /** Null: twice the interval. */
   staleAfterHours: number | null = $state(null);
-  /** What the last save returned, to say so. */
-  saved: ScheduleView | null = $state(null);
   readonly saving = new FormState<ScheduleField>(FIELD_IDS);
   readonly removal = new FormState();
   private readonly previewDelayMs: number;
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(previewDelayMs = PREVIEW_DELAY_MS) {
+    super();
     this.previewDelayMs = previewDelayMs;
-  }
-
-  get names(): string[] {
-    return this.cards.value?.map((card) => card.connection.name) ?? [];
-  }
-
-  /** The chosen database's saved schedule, if it has one. */
-  get current(): ScheduleView | null {
-    return this.schedules.value?.find((view) => view.form.connection === this.database) ?? null;
-  }
-
-  /**
-   * Saving needs the saved schedules: the drill's fields are kept from them,
-   * and must not be lost to a failed load.
-   */
-  get ready(): boolean {
-    return this.database !== "" && this.schedules.value !== null;
   }
 
   /** Why the preview does not ask: a count that is not one. */
@@ -75,19 +54,10 @@ export class ScheduleEditor {
     return validateRetention(this.retention)?.message ?? null;
   }
 
-  /** Lists the connections and schedules, and fills the form from the saved schedule again. */
-  async load(): Promise<void> {
-    await Promise.all([this.cards.load(api.databases), this.schedules.load(api.schedules)]);
-    this.select(this.names.includes(this.database) ? this.database : (this.names[0] ?? ""));
-  }
-
-  select(name: string): void {
-    this.database = name;
-    const form = this.current?.form ?? null;
+  protected fill(form: ScheduleForm | null): void {
     this.cadence = cadenceForm(form?.backup ?? null);
     this.retention = retentionForm(form?.retention ?? KEEP_EVERYTHING);
     this.staleAfterHours = form?.stale_after_hours ?? null;
-    this.saved = null;
     this.saving.clear();
     this.previewNow();
   }

@@ -1,6 +1,5 @@
-import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
-import { salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
+import { mockCommands, salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
 import type { RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
 import { ScheduleEditor } from "./schedule-editor.svelte";
 
@@ -13,10 +12,7 @@ type Handlers = { save_schedule?: (form: ScheduleForm) => ScheduleView; schedule
 
 function mockBackend(handlers: Handlers = {}) {
   let views = [salesSchedule()];
-  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
-  mockIPC((cmd, args) => {
-    const a = args as Record<string, unknown>;
-    calls.push({ cmd, args: a });
+  const sent = mockCommands((cmd, a) => {
     switch (cmd) {
       case "databases":
         return [salesCard(), orders];
@@ -44,8 +40,7 @@ function mockBackend(handlers: Handlers = {}) {
     }
     throw new Error(`unexpected ${cmd}`);
   });
-  const sent = (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
-  return { calls, sent };
+  return { sent };
 }
 
 describe("ScheduleEditor", () => {

@@ -1,5 +1,6 @@
 // Shared test data and helpers for component tests.
 import type { Channel } from "@tauri-apps/api/core";
+import { mockIPC } from "@tauri-apps/api/mocks";
 import type {
   CheckResult,
   Connection,
@@ -9,6 +10,7 @@ import type {
   JobProgress,
   JobStatus,
   OpenRepository,
+  ScheduleForm,
   ScheduleView,
   TimelineEntry,
 } from "../lib/bindings";
@@ -148,6 +150,50 @@ export function drillEntry(run_id: number, report: DrillReport | null, hoursAgo:
 
 export function progress(phase: string, done_bytes = 0, total_bytes: number | null = null, item: string | null = null, items_done = 0): JobProgress {
   return { phase, done_bytes, total_bytes, item, items_done };
+}
+
+/** Mocks the backend with `handle`, and returns `sent`: the arguments of each call of a command. */
+export function mockCommands(handle: (cmd: string, args: Record<string, unknown>) => unknown) {
+  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  mockIPC((cmd, args) => {
+    const a = args as Record<string, unknown>;
+    calls.push({ cmd, args: a });
+    return handle(cmd, a);
+  });
+  return (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+}
+
+/**
+ * The Drills screen's backend: "sales" with its schedule, and `other` with
+ * none; `history` is the drills of "sales", newest first. A drill runs until
+ * the test resolves `drill`, then is listed as the next run.
+ */
+export function mockDrillBackend(other: string, history: DrillHistoryEntry[]) {
+  const drill = deferred<DrillReport>();
+  let runs = history;
+  let channel: Channel<JobProgress> | undefined;
+  const sent = mockCommands((cmd, args) => {
+    switch (cmd) {
+      case "databases":
+        return [salesCard(), { ...salesCard(), connection: { ...salesConnection, name: other } }];
+      case "schedules":
+        return [salesSchedule()];
+      case "save_schedule":
+        return { ...salesSchedule(), form: args.form as ScheduleForm };
+      case "drill_history":
+        return args.connection === "sales" ? runs : [];
+      case "drill_snapshot":
+        channel = args.onProgress as Channel<JobProgress>;
+        return drill.promise.then((report) => {
+          runs = [drillEntry((runs[0]?.run_id ?? 0) + 1, report, 0), ...runs];
+          return report;
+        });
+      case "cancel_job":
+        return true;
+    }
+    throw new Error(`unexpected ${cmd}`);
+  });
+  return { sent, drill, channel: () => channel! };
 }
 
 /** A promise the test settles. */
