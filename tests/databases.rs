@@ -10,15 +10,6 @@ use lifeboat_testkit::PgCluster;
 const PASSPHRASE: &str = "harbour pilot tugboat rope";
 const LABEL: &str = "before the 16 upgrade";
 
-async fn create_repository(app: &AppSession, location: &std::path::Path) {
-    app.wait("#first-run").await;
-    app.fill("#create-location", &location.display().to_string()).await;
-    app.fill("#create-passphrase", PASSPHRASE).await;
-    app.fill("#create-passphrase-confirm", PASSPHRASE).await;
-    app.click("#create-submit").await;
-    app.wait("#current-repo").await;
-}
-
 /// Steps 1 and 2 of the wizard: the newest snapshot of `shop`, onto `target`.
 async fn choose_source_and_target(app: &AppSession, target: &PgCluster) {
     app.click("#nav-restore").await;
@@ -58,7 +49,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     let fresh = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
     let app = AppSession::start(&dir.path().join("workstation")).await;
-    create_repository(&app, &dir.path().join("nas/lifeboat")).await;
+    app.create_repository(&dir.path().join("nas/lifeboat"), PASSPHRASE).await;
 
     // 1. Add the connection: the URL fills the fields; the test names the server and the pg_dump to use.
     app.click("#nav-connections").await;

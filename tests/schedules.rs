@@ -23,12 +23,7 @@ async fn a_schedule_with_retention_preview_and_a_drill_from_the_drills_screen() 
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().join("nas/lifeboat");
     let app = AppSession::start(&dir.path().join("workstation")).await;
-    app.wait("#first-run").await;
-    app.fill("#create-location", &location.display().to_string()).await;
-    app.fill("#create-passphrase", PASSPHRASE).await;
-    app.fill("#create-passphrase-confirm", PASSPHRASE).await;
-    app.click("#create-submit").await;
-    app.wait("#current-repo").await;
+    app.create_repository(&location, PASSPHRASE).await;
 
     app.click("#nav-connections").await;
     app.fill("#conn-name", "shop").await;

@@ -114,6 +114,16 @@ impl AppSession {
         AppSession { driver, tauri_driver }
     }
 
+    /// On the first-run screen: creates a repository at `location` with `passphrase`.
+    pub async fn create_repository(&self, location: &Path, passphrase: &str) {
+        self.wait("#first-run").await;
+        self.fill("#create-location", &location.display().to_string()).await;
+        self.fill("#create-passphrase", passphrase).await;
+        self.fill("#create-passphrase-confirm", passphrase).await;
+        self.click("#create-submit").await;
+        self.wait("#current-repo").await;
+    }
+
     /// Closes the window (the app exits) and stops the drivers.
     pub async fn quit(mut self) {
         let _ = self.driver.clone().quit().await;

@@ -3,12 +3,13 @@
 //! runs, as in `scripts/test`), a checkpoint on the Timeline, verify, and
 //! the restore wizard's preflight, refusal and typed-name confirmation.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::start_with_repository;
 use lifeboat_api::*;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
-use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_testkit::PgCluster;
 
@@ -33,23 +34,6 @@ fn fields(cluster: &PgCluster, database: &str, password: Option<&str>) -> Connec
     }
 }
 
-async fn start(dir: &Path) -> App {
-    let paths = Paths {
-        data_dir: dir.join("profile"),
-        log_dir: dir.join("logs"),
-    };
-    let app = App::start(paths, keychain()).await.unwrap();
-    app.create_repository(CreateRequest {
-        location: dir.join("repo").display().to_string(),
-        passphrase: "correct horse battery staple".into(),
-        key_label: "test".into(),
-        repository_label: String::new(),
-    })
-    .await
-    .unwrap();
-    app
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     let Some(_) = keychain() else {
@@ -64,7 +48,7 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     );
     let fresh = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
-    let app = start(dir.path()).await;
+    let app = start_with_repository(dir.path(), keychain()).await;
 
     // A wrong password is a clear error; the right one goes to the keychain.
     let wrong = app.test_connection(fields(&source, "shop", Some("nope"))).await.unwrap_err();

@@ -2,32 +2,15 @@
 //! a schedule with retention and its preview, drills run from the app with
 //! their history, the drilled badge and the Overview card's freshness.
 
-use std::path::Path;
+mod common;
 
+use common::start_with_repository;
 use lifeboat_api::*;
 use lifeboat_core::jobs::drill::Probe;
-use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
 use lifeboat_testkit::PgCluster;
-
-async fn start(dir: &Path) -> App {
-    let paths = Paths {
-        data_dir: dir.join("profile"),
-        log_dir: dir.join("logs"),
-    };
-    let app = App::start(paths, None).await.unwrap();
-    app.create_repository(CreateRequest {
-        location: dir.join("repo").display().to_string(),
-        passphrase: "correct horse battery staple".into(),
-        key_label: "test".into(),
-        repository_label: String::new(),
-    })
-    .await
-    .unwrap();
-    app
-}
 
 fn probe(name: &str, sql: &str, expect: &str) -> Probe {
     Probe {
@@ -46,7 +29,7 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         "CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 25) g;",
     );
     let dir = tempfile::tempdir().unwrap();
-    let app = start(dir.path()).await;
+    let app = start_with_repository(dir.path(), None).await;
     app.save_connection(SaveConnectionRequest {
         name: "shop".into(),
         fields: ConnectionFields {
