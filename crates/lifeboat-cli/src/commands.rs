@@ -28,18 +28,7 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// "1.23 GiB".
 pub(crate) fn human_bytes(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", units[unit])
-    }
+    lifeboat_core::notify::human_bytes(bytes, 2)
 }
 
 #[derive(Args)]

@@ -185,7 +185,7 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
             "\nSnapshot {} of {}, {}, SHA-256 {}…",
             &s.id[..s.id.len().min(8)],
             s.time.format("%Y-%m-%d %H:%M UTC"),
-            human_size(s.size),
+            human_bytes(s.size, 1),
             &s.sha256[..s.sha256.len().min(12)]
         ));
     }
@@ -206,7 +206,8 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
     })
 }
 
-pub(crate) fn human_size(bytes: u64) -> String {
+/// `bytes` for people, in binary units with `decimals` places: "3.0 MiB".
+pub fn human_bytes(bytes: u64, decimals: usize) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -217,7 +218,7 @@ pub(crate) fn human_size(bytes: u64) -> String {
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.decimals$} {}", UNITS[unit])
     }
 }
 

@@ -227,8 +227,24 @@ impl Schedule {
                 self.connection
             )));
         }
+        if let Some(server) = &self.drill_server {
+            check_no_password(server)?;
+        }
         Ok(())
     }
+}
+
+/// Refuses a server URL that holds a password: the catalog and the event
+/// log never keep one (a saved connection's goes to the keychain).
+pub fn check_no_password(server: &str) -> Result<()> {
+    if url::Url::parse(server).is_ok_and(|url| url.password().is_some()) {
+        return Err(Error::InvalidInput(
+            "the drill server URL holds a password: save the server as a connection (its password goes to the keychain) \
+             or use PGPASSWORD / ~/.pgpass"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Holds the workstation's one scheduler: the app and `lifeboat daemon`
@@ -331,6 +347,16 @@ mod tests {
         assert_eq!(schedule.freshness(last, t("2026-11-24T02:40:00Z"), &Utc), Freshness::Green);
         assert_eq!(schedule.freshness(last, t("2026-11-24T06:00:00Z"), &Utc), Freshness::Amber);
         assert_eq!(schedule.freshness(last, t("2026-11-25T03:31:00Z"), &Utc), Freshness::Red);
+    }
+
+    #[test]
+    fn a_drill_server_url_with_a_password_is_refused() {
+        let mut schedule = Schedule::new("shop", t("2026-11-01T00:00:00Z"));
+        schedule.drill = Some(Cadence::parse("weekly").unwrap());
+        schedule.drill_server = Some("postgres://admin:s3cret@drills/postgres".into());
+        assert!(schedule.validate().unwrap_err().to_string().contains("holds a password"));
+        schedule.drill_server = Some("postgres://admin@drills/postgres".into());
+        assert!(schedule.validate().is_ok());
     }
 
     #[test]

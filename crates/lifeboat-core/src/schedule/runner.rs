@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::scheduler::JobHost;
-use super::{JobKind, Schedule};
+use super::{check_no_password, JobKind, Schedule};
 use crate::catalog::{Catalog, RunKind, RunStatus};
 use crate::connections;
 use crate::crypto::keychain::KeyStore;
@@ -174,15 +174,9 @@ impl Runner {
         match self.catalog.connection(server).await? {
             Some(saved) => saved.spec(self.keychain.as_deref()),
             None if server.contains("://") => {
+                check_no_password(server)?;
                 let mut url =
                     url::Url::parse(server).map_err(|e| Error::InvalidInput(format!("the drill server URL is not valid: {e}")))?;
-                if url.password().is_some() {
-                    return Err(Error::InvalidInput(
-                        "the drill server URL holds a password: save the server as a connection (its password goes to the \
-                         keychain) or use PGPASSWORD / ~/.pgpass"
-                            .into(),
-                    ));
-                }
                 if url.path().trim_matches('/').is_empty() {
                     url.set_path("/postgres");
                 }

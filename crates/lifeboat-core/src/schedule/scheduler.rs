@@ -206,6 +206,16 @@ where
 
     async fn check_staleness(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
         if schedule.backup.is_none() {
+            // No backups scheduled any more: no alarm either.
+            if self
+                .catalog
+                .job_state(&schedule.connection, JobKind::Backup)
+                .await?
+                .stale_since
+                .is_some()
+            {
+                self.catalog.set_stale_since(&schedule.connection, None).await?;
+            }
             return Ok(());
         }
         let last = match self.host.last_backup(&schedule.connection).await {
