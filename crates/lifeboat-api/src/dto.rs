@@ -225,6 +225,8 @@ pub struct CheckResult {
     pub read_data: bool,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// What to do about the errors, in order.
+    pub next_steps: Vec<String>,
     pub snapshots: usize,
     pub packs: usize,
     pub blobs: usize,

@@ -410,6 +410,7 @@ impl App {
                 read_data,
                 errors: report.errors,
                 warnings: report.warnings,
+                next_steps: report.next_steps,
                 snapshots: report.snapshots,
                 packs: report.packs,
                 blobs: report.blobs,

@@ -84,6 +84,10 @@ pub struct PutArgs {
     label: Option<String>,
     #[arg(long, value_enum, default_value = "manual")]
     kind: KindArg,
+    /// Store an empty stream as a snapshot (refused otherwise: an empty
+    /// stream is usually a failed producer). It never becomes latest:NAME.
+    #[arg(long)]
+    allow_empty: bool,
     #[arg(long)]
     json: bool,
 }
@@ -100,6 +104,7 @@ pub fn put(g: &GlobalArgs, a: &PutArgs) -> Result<ExitCode> {
         label: a.label.clone(),
         metadata: Default::default(),
         lock_wait: g.lock_wait(),
+        allow_empty: a.allow_empty,
     };
     let report = {
         let bars = Bars::new();
@@ -205,11 +210,16 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
     if a.json {
         print_json(&report)?;
     } else {
+        // Findings go to stderr like every command's warnings and errors;
+        // the verdict line goes to stdout.
         for w in &report.warnings {
-            println!("warning: {w}");
+            eprintln!("warning: {w}");
         }
         for e in &report.errors {
-            println!("error: {e}");
+            eprintln!("error: {e}");
+        }
+        for step in &report.next_steps {
+            eprintln!("what to do: {step}");
         }
         let scope = if a.read_data {
             format!(", {} read and verified", human_bytes(report.bytes_verified))
@@ -474,14 +484,100 @@ pub fn unlock(g: &GlobalArgs, a: &UnlockArgs) -> Result<ExitCode> {
     let (backend, _) = credentials::backend(g)?;
     Repository::read_config(backend.as_ref())?;
     let removed = lock::unlock(backend.as_ref(), a.all)?;
-    if removed.is_empty() {
+    if removed.locks.is_empty() && removed.temporary_files.is_empty() {
         println!("no stale locks");
     }
-    for (name, info) in removed {
+    for (name, info) in removed.locks {
         match info {
             Some(info) => println!("removed {}: {}", name, info.describe()),
             None => println!("removed unreadable lock {name}"),
         }
     }
+    for path in removed.temporary_files {
+        println!("removed half-written lock file {path}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild the index from the packs that exist (damaged index files, a
+    /// pack that was missing and came back, a pack that is gone for good).
+    Index {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a missing or damaged `config` from the copies in the key slots
+    /// (or the recovery kit's repository id); proven with the passphrase or kit.
+    Config {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn repair(g: &GlobalArgs, command: &RepairCommand) -> Result<ExitCode> {
+    match command {
+        RepairCommand::Index { json } => {
+            let repo = open_repo(g)?;
+            let report = lifeboat_core::repo::repair::repair_index(&repo, g.lock_wait(), &Bars::new())?;
+            if *json {
+                print_json(&report)?;
+            } else {
+                for problem in &report.packs_unreadable {
+                    eprintln!("warning: left out of the index: {problem}");
+                }
+                println!(
+                    "indexed {} packs ({} blobs) from their headers; {} old index files replaced{}",
+                    report.packs_indexed,
+                    report.blobs_indexed,
+                    report.index_files_replaced,
+                    if report.blobs_damaged > 0 {
+                        format!("; {} damaged blobs left out", report.blobs_damaged)
+                    } else {
+                        String::new()
+                    }
+                );
+                for id in &report.incomplete_snapshots {
+                    eprintln!(
+                        "warning: snapshot {} still lacks data no pack holds: restore it from another copy of the repository, or remove it with `lifeboat forget`",
+                        &id[..8]
+                    );
+                }
+            }
+            Ok(if report.incomplete_snapshots.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        RepairCommand::Config { json } => {
+            let (backend, _) = credentials::backend(g)?;
+            let passphrase = match credentials::given_passphrase(g)? {
+                None if g.recovery_kit.is_none() && credentials::can_prompt() => Some(credentials::prompt("Repository passphrase: ")?),
+                given => given,
+            };
+            let secrets = lifeboat_core::repo::repair::ConfigSecrets {
+                passphrase,
+                recovery_kit: g.recovery_kit.as_deref().map(credentials::read_secret_file).transpose()?,
+                keychain: credentials::keychain(g),
+            };
+            let report = lifeboat_core::repo::repair::repair_config(backend.as_ref(), &secrets)?;
+            if *json {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "{} the config of repository {}",
+                    if report.replaced { "replaced" } else { "restored" },
+                    report.repository_id
+                );
+                if report.source == lifeboat_core::repo::repair::ConfigSource::RecoveryKitId {
+                    eprintln!(
+                        "note: no key slot held a copy, so chunk and pack settings are this version's defaults: \
+                         every snapshot reads as before; the next backups may share less with older ones"
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -80,7 +80,10 @@ pub fn open_repo(global: &GlobalArgs) -> Result<Repository> {
         keychain: keychain(global),
         prompt: can_prompt().then_some(&ask as &dyn Fn() -> lifeboat_core::Result<String>),
     };
-    let opened = open::open(backend, request)?;
+    let mut opened = open::open(backend, request)?;
+    if global.no_lock {
+        opened.repo.read_without_lock();
+    }
     if let Some(warning) = &opened.keychain_warning {
         eprintln!("note: {warning} (--no-keychain silences this)");
     }

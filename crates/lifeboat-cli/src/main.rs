@@ -9,6 +9,7 @@ mod database;
 mod progress;
 mod schedule;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,6 +44,11 @@ pub struct GlobalArgs {
     /// Neither read nor store the key in the OS keychain.
     #[arg(long, global = true, env = "LIFEBOAT_NO_KEYCHAIN", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_keychain: bool,
+    /// Reading jobs (cat, check, verify, restore) take no lock: for read-only
+    /// access. A prune running meanwhile could make them fail (never return
+    /// wrong bytes). Detected by itself when the repository is not writable.
+    #[arg(long, global = true)]
+    pub no_lock: bool,
     /// Seconds to wait for another job's lock before giving up.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     pub lock_wait: u64,
@@ -78,6 +84,9 @@ enum Command {
     Key(commands::KeyCommand),
     /// Remove stale locks left by jobs that died.
     Unlock(commands::UnlockArgs),
+    /// Rebuild what a damaged repository can rebuild: the index, the config.
+    #[command(subcommand)]
+    Repair(commands::RepairCommand),
     /// Save, list, test and remove connections to PostgreSQL databases.
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
@@ -114,6 +123,7 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))
         .init();
     let g = &cli.global;
@@ -127,6 +137,7 @@ fn main() -> ExitCode {
         Command::Prune(a) => commands::prune(g, a),
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
+        Command::Repair(a) => commands::repair(g, a),
         Command::Connection(a) => connection::connection(g, a),
         Command::Backup(a) => database::backup(g, a),
         Command::Show(a) => database::show(g, a),
@@ -143,6 +154,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            // A script that asked for JSON gets JSON on stdout either way.
+            if std::env::args_os().skip(1).any(|a| a == "--json") {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            }
             ExitCode::FAILURE
         }
     }

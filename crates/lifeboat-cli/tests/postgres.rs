@@ -512,3 +512,28 @@ fn an_archive_version_lifeboat_cannot_read_is_counted_on_the_server() {
         serde_json::json!({ "public.events": 700, "sales.customers": 2500 })
     );
 }
+
+/// A database whose name libpq would read as a connection string if it were
+/// passed bare: it must be backed up, its roles saved, and restored as a name.
+#[test]
+fn database_names_are_never_read_as_connection_strings() {
+    let source = PgCluster::start();
+    let name = "app=x dbname=postgres";
+    source.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+    source.psql(name, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 42);");
+    let encoded = "app%3Dx%20dbname%3Dpostgres";
+    let repo = TestRepo::new();
+    let out = repo.run(&["backup", "--db", &source.url(encoded), "--name", "app", "--json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["warnings"], serde_json::json!([]), "the roles were saved too: {report}");
+
+    let target = PgCluster::start();
+    repo.ok(&["restore", "latest:app", "--to", &target.url(encoded)], None);
+    assert_eq!(target.psql(name, "SELECT count(*) FROM t"), "42");
+    assert_eq!(
+        target.psql("postgres", "SELECT count(*) FROM pg_class WHERE relname = 't'"),
+        "0",
+        "nothing went into the postgres database"
+    );
+}

@@ -17,6 +17,19 @@ pub enum Error {
     AlreadyExists(String),
 
     #[error(
+        "{location} holds a Lifeboat repository ({content} and more) but its `config` file is missing. Do not run \
+         `lifeboat init` there: a new repository would make the backups unreadable. Run `lifeboat repair config` \
+         (with the passphrase or recovery kit) to restore the config from the copies in the key slots"
+    )]
+    ConfigMissing { location: String, content: String },
+
+    #[error(
+        "the repository config does not belong to these key slots (it says repository {found}; the key slots were made \
+         for {expected}): the config was damaged or replaced. Run `lifeboat repair config` to restore it"
+    )]
+    ConfigMismatch { found: String, expected: String },
+
+    #[error(
         "repository format version {found} is not supported by this Lifeboat (it reads version {supported}): \
          upgrade Lifeboat to open it"
     )]
@@ -24,6 +37,12 @@ pub enum Error {
 
     #[error("wrong passphrase: no key slot of this repository opens with it")]
     WrongPassphrase,
+
+    #[error(
+        "no readable key slot opens with this passphrase, and {0}. If the passphrase is right, it belongs to that \
+         slot: open the repository with another passphrase or the recovery kit, then replace the slot"
+    )]
+    DamagedKeySlot(String),
 
     #[error("this recovery kit does not open the repository: its key slot was removed or the kit belongs to another repository")]
     WrongRecoveryKit,
@@ -76,25 +95,35 @@ pub enum Error {
     #[error("no space left on the device holding {path}: free some space and run the job again (nothing stored earlier was changed)")]
     NoSpace { path: PathBuf },
 
-    #[error("the repository is read-only ({path}): this job needs to write to it; use a writable location")]
+    #[error(
+        "cannot write to {path} (a read-only file system, or no write permission): this job needs to write to the \
+         repository; reading jobs (snapshots, cat, check, verify, restore) work without write access"
+    )]
     ReadOnly { path: PathBuf },
 
     #[error("{0} is missing from the repository")]
     Missing(String),
 
-    #[error("{action} {path}: {source}")]
+    // The OS error is part of the message, not a `source`: a caller that
+    // prints the chain would otherwise print it twice.
+    #[error("{action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
+    #[error(
+        "{path}: a part of this path is a file, not a folder (a repository location, --repo or LIFEBOAT_REPO, \
+         must name the repository's folder)"
+    )]
+    NotAFolder { path: PathBuf },
+
     #[error("reading the input stream: {0}")]
-    Input(#[source] std::io::Error),
+    Input(std::io::Error),
 
     #[error("writing the output stream: {0}")]
-    Output(#[source] std::io::Error),
+    Output(std::io::Error),
 
     #[error("{0}")]
     InvalidInput(String),
@@ -125,9 +154,19 @@ pub enum Error {
     #[error("the restore failed and the target database was left as it was: {0}")]
     RestoreFailed(String),
 
+    #[error(
+        "the input stream was empty (0 bytes): nothing was stored and latest:{tag} did not move. If the program \
+         feeding Lifeboat failed (`pg_dump ... | lifeboat put` without `set -o pipefail`), fix that and run it again; \
+         pass --allow-empty to store an empty snapshot on purpose"
+    )]
+    EmptyStream { tag: String },
+
     #[error("cancelled")]
     Cancelled,
 }
+
+/// The actions of [`Error::io`] that change the repository.
+const WRITING_ACTIONS: [&str; 4] = ["writing", "creating folder", "renaming into place", "removing"];
 
 impl Error {
     pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -141,11 +180,17 @@ impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         match source.raw_os_error() {
-            Some(28) => Error::NoSpace { path },  // ENOSPC
-            Some(30) => Error::ReadOnly { path }, // EROFS
+            Some(28) => Error::NoSpace { path },    // ENOSPC
+            Some(30) => Error::ReadOnly { path },   // EROFS
+            Some(20) => Error::NotAFolder { path }, // ENOTDIR
             _ if source.kind() == std::io::ErrorKind::StorageFull => Error::NoSpace { path },
             _ if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Error::ReadOnly { path },
-            _ => Error::Io { action, path, source },
+            _ if source.kind() == std::io::ErrorKind::PermissionDenied && WRITING_ACTIONS.contains(&action) => Error::ReadOnly { path },
+            _ => Error::Io {
+                action,
+                path,
+                cause: source,
+            },
         }
     }
 }

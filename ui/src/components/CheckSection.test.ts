@@ -85,11 +85,13 @@ describe("Check section", () => {
       healthy: false,
       errors: ["pack 1a2b is missing from the repository", "snapshot 9f8e is damaged"],
       warnings: ["3 unreferenced packs: prune removes them"],
+      next_steps: ["`lifeboat repair index` rebuilds the index", "run `lifeboat check --read-data` again"],
     });
     await settle();
     const result = $(container, "#check-result");
     expect(result.textContent).not.toContain("Healthy");
     expect(result.querySelectorAll(".check-errors li")).toHaveLength(2);
+    expect(result.querySelectorAll(".check-next-steps li")).toHaveLength(2);
     expect($(container, "#check-warnings").textContent).toContain("3 unreferenced packs");
   });
 

@@ -82,7 +82,11 @@ path: string, label: string, };
 
 export type RecoveryKitSaved = { path: string, slot: KeySlotInfo, };
 
-export type CheckResult = { healthy: boolean, read_data: boolean, errors: Array<string>, warnings: Array<string>, snapshots: number, packs: number, blobs: number, bytes_verified: number, duration_ms: number, };
+export type CheckResult = { healthy: boolean, read_data: boolean, errors: Array<string>, warnings: Array<string>, 
+/**
+ * What to do about the errors, in order.
+ */
+next_steps: Array<string>, snapshots: number, packs: number, blobs: number, bytes_verified: number, duration_ms: number, };
 
 export type PruneResult = { packs_before: number, packs_removed: number, packs_repacked: number, leftover_packs_removed: number, bytes_before: number, bytes_freed: number, };
 

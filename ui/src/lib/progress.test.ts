@@ -41,6 +41,7 @@ const result: CheckResult = {
   read_data: false,
   errors: [],
   warnings: [],
+  next_steps: [],
   snapshots: 1,
   packs: 1,
   blobs: 1,

@@ -30,6 +30,7 @@ export const healthyResult: CheckResult = {
   read_data: true,
   errors: [],
   warnings: [],
+  next_steps: [],
   snapshots: 4,
   packs: 12,
   blobs: 3456,

@@ -14,6 +14,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{open, random_bytes, seal, MasterKey};
 use crate::error::{Error, Result};
+use crate::repo::Config;
 
 /// Format version of a key slot file.
 const SLOT_VERSION: u32 = 1;
@@ -50,6 +51,10 @@ pub enum Kdf {
 /// skips it on later opens.
 pub const DEFAULT_ARGON2_MEMORY_KIB: u32 = 64 * 1024;
 pub const DEFAULT_ARGON2_ITERATIONS: u32 = 3;
+/// Bounds on what a slot read from disk may ask for.
+const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
+const MAX_ARGON2_ITERATIONS: u32 = 64;
+const MAX_ARGON2_PARALLELISM: u32 = 16;
 
 /// What kind of secret opens a slot.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -73,6 +78,16 @@ pub struct KeySlot {
     /// `nonce || AES-256-GCM(master key) || tag`, base64, bound to the
     /// repository id and slot id as associated data.
     pub wrapped_key: String,
+    /// A copy of the repository's `config`, so losing that one file loses
+    /// nothing (`lifeboat repair config`). Its id is authenticated by
+    /// unwrapping the key (the id is in the associated data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+    /// BLAKE3 of what opens the slot (id, kind, KDF, wrapped key, config
+    /// copy): tells a damaged file from a wrong passphrase. Slots written
+    /// before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl KeySlot {
@@ -107,7 +122,21 @@ impl KeySlot {
             created: now,
             kdf,
             wrapped_key: BASE64.encode(&wrapped),
+            config: None,
+            checksum: None,
         }
+    }
+
+    /// The slot as stored: with a copy of `config` and its checksum.
+    pub fn sealed_with(mut self, config: &Config) -> Self {
+        self.config = Some(config.clone());
+        self.checksum = Some(self.compute_checksum());
+        self
+    }
+
+    fn compute_checksum(&self) -> String {
+        let content = serde_json::to_vec(&(&self.id, &self.kind, &self.kdf, &self.wrapped_key, &self.config)).expect("slot serializes");
+        blake3::hash(&content).to_hex().to_string()
     }
 
     /// Parses a slot file; `name` is its file name, which must match its id.
@@ -122,6 +151,31 @@ impl KeySlot {
         }
         if slot.id != name {
             return Err(Error::corrupt(what(), format!("it names itself {}", slot.id)));
+        }
+        if let Kdf::Argon2id {
+            memory_kib,
+            iterations,
+            parallelism,
+            ..
+        } = slot.kdf
+        {
+            // A hostile slot must not make opening allocate gigabytes or run for hours.
+            if memory_kib > MAX_ARGON2_MEMORY_KIB || iterations > MAX_ARGON2_ITERATIONS || parallelism > MAX_ARGON2_PARALLELISM {
+                return Err(Error::corrupt(
+                    what(),
+                    format!(
+                        "its Argon2 parameters ({memory_kib} KiB, {iterations} passes, {parallelism} lanes) are beyond \
+                         what Lifeboat accepts ({MAX_ARGON2_MEMORY_KIB} KiB, {MAX_ARGON2_ITERATIONS} passes, {MAX_ARGON2_PARALLELISM} lanes)"
+                    ),
+                ));
+            }
+        }
+        if slot.checksum.as_ref().is_some_and(|c| *c != slot.compute_checksum()) {
+            return Err(Error::corrupt(
+                what(),
+                "its checksum does not match (the file changed on disk). Open the repository with another passphrase \
+                 or the recovery kit, then replace this slot: `lifeboat key add`, then `lifeboat key remove` of this one",
+            ));
         }
         Ok(slot)
     }
@@ -199,6 +253,39 @@ mod tests {
         assert!(slot.passphrase_kek("anything").is_none());
         assert_eq!(slot.unwrap("r", &recovery_kek(&code)).unwrap().as_bytes(), master.as_bytes());
         assert!(slot.unwrap("r", &recovery_kek(&[0; 32])).is_none());
+    }
+
+    #[test]
+    fn a_damaged_slot_is_told_apart_by_its_checksum() {
+        let master = MasterKey::generate();
+        let config = crate::repo::Config {
+            version: 1,
+            id: "r".into(),
+            created: Utc::now(),
+            chunker: Default::default(),
+            compression_level: 1,
+            pack_size: 1 << 20,
+        };
+        let slot = KeySlot::for_recovery_code("r", &master, &[1; 32], "kit", Utc::now()).sealed_with(&config);
+        let text = serde_json::to_string(&slot).unwrap();
+        assert!(KeySlot::parse(&slot.id, text.as_bytes()).is_ok());
+        // One base64 character of the wrapped key changed: still valid JSON.
+        let wrapped_at = text.find(&slot.wrapped_key).unwrap() + 5;
+        let mut damaged = text.into_bytes();
+        damaged[wrapped_at] = if damaged[wrapped_at] == b'A' { b'B' } else { b'A' };
+        let err = KeySlot::parse(&slot.id, &damaged).unwrap_err().to_string();
+        assert!(err.contains("checksum does not match"), "{err}");
+    }
+
+    #[test]
+    fn absurd_argon2_parameters_are_refused_before_any_work() {
+        let master = MasterKey::generate();
+        let (mut slot, _) = KeySlot::for_passphrase("r", &master, "pw", "a", Utc::now());
+        if let Kdf::Argon2id { memory_kib, .. } = &mut slot.kdf {
+            *memory_kib = u32::MAX;
+        }
+        let err = KeySlot::parse(&slot.id, &serde_json::to_vec(&slot).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("Argon2 parameters"), "{err}");
     }
 
     #[test]

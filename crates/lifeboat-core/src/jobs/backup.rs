@@ -235,7 +235,7 @@ pub async fn backup(
         let mut args = vec![
             "--globals-only".to_string(),
             "--no-password".into(),
-            format!("--database={}", spec.database),
+            format!("--database={}", ConnectionSpec::database_conninfo(&spec.database)),
         ];
         if !options.role_passwords {
             args.push("--no-role-passwords".into());
@@ -305,6 +305,7 @@ pub async fn backup(
         label: options.label.clone(),
         metadata,
         lock_wait: options.lock_wait,
+        allow_empty: false,
     };
 
     let put_progress = progress.clone();

@@ -609,7 +609,7 @@ pub(crate) async fn load_archive(
     let repo = repo.clone();
     let snapshot = snapshot.clone();
     let env = scratch.libpq_env();
-    let dbname = format!("--dbname={}", scratch.database);
+    let dbname = format!("--dbname={}", ConnectionSpec::database_conninfo(&scratch.database));
     let pg_restore = pg.tool("pg_restore");
     let jobs = options.jobs.max(1);
     let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);

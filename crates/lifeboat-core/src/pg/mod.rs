@@ -133,6 +133,15 @@ impl ConnectionSpec {
         }
     }
 
+    /// A database name as a libpq connection string (`dbname='...'`), for
+    /// tools that need it in argv (`pg_restore --dbname`, `pg_dumpall
+    /// --database`). libpq reads a bare name that contains `=` or starts
+    /// with `postgres://` as a connection string, which could send the
+    /// password to another server; quoted inside one, it is only a name.
+    pub fn database_conninfo(database: &str) -> String {
+        format!("dbname='{}'", database.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
     /// Environment for libpq tools (`pg_dump`, `pg_restore`, `psql`).
     pub fn libpq_env(&self) -> Vec<(&'static str, String)> {
         let mut env = vec![

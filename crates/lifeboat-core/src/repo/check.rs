@@ -11,13 +11,13 @@
 //! Errors are damage. Warnings are leftovers that harm nothing (an interrupted
 //! backup's packs, a stale lock) and `prune` / `unlock` clear them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
 
-use super::format::{hex, short_key};
+use super::format::{hex, short_key, BlobRecord};
 use super::index::{read_index_file, Index};
 use super::manifest::{self, Snapshot};
 use super::pack::{open_blob, pack_path, read_header, PackRecord};
@@ -45,12 +45,28 @@ pub struct CheckReport {
     pub blobs: usize,
     /// Bytes read and verified with `read_data`.
     pub bytes_verified: u64,
+    /// Snapshots that cannot be restored whole, by id.
+    pub affected_snapshots: Vec<String>,
+    /// What to do about the errors, in order.
+    pub next_steps: Vec<String>,
 }
 
 impl CheckReport {
     pub fn healthy(&self) -> bool {
         self.errors.is_empty()
     }
+}
+
+/// What check learns on the way that decides the next steps.
+#[derive(Default)]
+struct Damage {
+    /// Packs missing or truncated: everything in them is gone.
+    packs: HashSet<[u8; 32]>,
+    /// Some pack's bytes did not verify.
+    pack_content: bool,
+    snapshots: BTreeSet<String>,
+    index_files: bool,
+    key_slots: bool,
 }
 
 /// All pack files present, by id, with their sizes.
@@ -73,12 +89,14 @@ pub(crate) fn packs_on_disk(repo: &Repository) -> Result<HashMap<[u8; 32], u64>>
 pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
     let _lock = lock::acquire_for_reading(repo, "check", options.lock_wait)?;
     let mut report = CheckReport::default();
+    let mut damage = Damage::default();
     let backend = repo.backend();
     progress.phase("checking structure", None);
 
     for file in backend.list("keys")? {
         if let Err(e) = keys::load_slot(backend, &file.name) {
             report.errors.push(format!("key slot keys/{}: {e}", file.name));
+            damage.key_slots = true;
         }
     }
     for (name, info) in lock::list_locks(backend)? {
@@ -94,8 +112,13 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
         }
     }
     for temp in backend.list_temporary()? {
+        let remover = if temp.starts_with("locks/") {
+            "`lifeboat unlock` or `lifeboat prune`"
+        } else {
+            "`lifeboat prune`"
+        };
         report.warnings.push(format!(
-            "leftover temporary file {temp} (an interrupted write); `lifeboat prune` removes it"
+            "leftover temporary file {temp} (an interrupted write); {remover} removes it"
         ));
     }
 
@@ -103,7 +126,10 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     for file in backend.list("index")? {
         match read_index_file(repo, &file.name) {
             Ok(packs) => files.push((file.name, packs)),
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.errors.push(e.to_string());
+                damage.index_files = true;
+            }
         }
     }
     let index = Index::from_files(&files);
@@ -119,8 +145,9 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
                 pack_path(id),
                 record.size
             )),
-            Some(_) => {}
+            Some(_) => continue,
         }
+        damage.packs.insert(*id);
     }
     for id in on_disk.keys().filter(|id| !indexed.contains_key(*id)) {
         report.warnings.push(format!(
@@ -132,12 +159,13 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     report.blobs = index.blob_count();
 
     let mut snapshots = Vec::new();
-    let mut reachable = HashSet::new();
+    let mut needed_by = Vec::new();
     for id in manifest::list_ids(repo)? {
         let snapshot = match manifest::load(repo, &id) {
             Ok(s) => s,
             Err(e) => {
                 report.errors.push(e.to_string());
+                damage.snapshots.insert(id);
                 continue;
             }
         };
@@ -149,21 +177,68 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
                     report
                         .errors
                         .push(format!("snapshot {}: {missing} of its blobs are in no index", &id[..8]));
+                    damage.snapshots.insert(id.clone());
                 }
             }
-            Err(e) => report.errors.push(format!("snapshot {}: {e}", &id[..8])),
+            Err(e) => {
+                report.errors.push(format!("snapshot {}: {e}", &id[..8]));
+                damage.snapshots.insert(id.clone());
+            }
         }
-        reachable.extend(needed);
+        needed_by.push((id, needed));
         snapshots.push(snapshot);
     }
     report.snapshots = snapshots.len();
     check_pointers(repo, &snapshots, &mut report)?;
 
     if options.read_data {
-        let verified = verify_data(repo, &index, &snapshots, &indexed, &on_disk, &mut report, progress)?;
+        let verified = verify_data(repo, &index, &snapshots, &indexed, &on_disk, &mut report, &mut damage, progress)?;
         report.bytes_verified = verified;
     }
+    for (pack, record) in &indexed {
+        if damage.packs.contains(pack) {
+            let keys: HashSet<u128> = record.blobs.iter().map(|b| short_key(&b.id)).collect();
+            for (id, needed) in &needed_by {
+                if !needed.is_disjoint(&keys) {
+                    damage.snapshots.insert(id.clone());
+                }
+            }
+        }
+    }
+    report.affected_snapshots = damage.snapshots.iter().cloned().collect();
+    report.next_steps = next_steps(&damage, report.errors.is_empty());
     Ok(report)
+}
+
+fn next_steps(damage: &Damage, healthy: bool) -> Vec<String> {
+    if healthy {
+        return Vec::new();
+    }
+    let mut steps = Vec::new();
+    if damage.key_slots {
+        steps.push(
+            "a damaged key slot: open the repository with another passphrase or the recovery kit, add a new passphrase \
+             (`lifeboat key add`) and remove the damaged slot (`lifeboat key remove ID`)"
+                .to_string(),
+        );
+    }
+    if damage.index_files || damage.pack_content || !damage.packs.is_empty() {
+        steps.push(
+            "if a missing pack can be brought back (a NAS glitch, an unfinished copy), put it back first; then \
+             `lifeboat repair index` rebuilds the index from the packs that exist"
+                .to_string(),
+        );
+    }
+    if !damage.snapshots.is_empty() {
+        steps.push(format!(
+            "{} snapshot(s) cannot be restored whole ({}): restore from another copy of the repository or from an \
+             unaffected snapshot; once you do not need them, `lifeboat forget` them and run `lifeboat prune`",
+            damage.snapshots.len(),
+            damage.snapshots.iter().map(|id| &id[..8]).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    steps.push("run `lifeboat check --read-data` again after any repair".to_string());
+    steps
 }
 
 fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckReport) -> Result<()> {
@@ -193,6 +268,12 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
     Ok(())
 }
 
+/// Every blob the index places in a pack is in the pack's header, at the same place.
+fn index_agrees_with_header(indexed: &[BlobRecord], header: &[BlobRecord]) -> bool {
+    let in_header: HashSet<&BlobRecord> = header.iter().collect();
+    indexed.iter().all(|b| in_header.contains(b))
+}
+
 fn verify_data(
     repo: &Repository,
     index: &Index,
@@ -200,6 +281,7 @@ fn verify_data(
     indexed: &HashMap<[u8; 32], &PackRecord>,
     on_disk: &HashMap<[u8; 32], u64>,
     report: &mut CheckReport,
+    damage: &mut Damage,
     progress: &dyn Progress,
 ) -> Result<u64> {
     let mut verified = HashSet::new();
@@ -208,7 +290,10 @@ fn verify_data(
         match stream_snapshot(repo, index, snapshot, &mut std::io::sink(), progress, Some(&mut verified)) {
             Ok(()) => bytes += snapshot.manifest.size,
             Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(e) => report.errors.push(format!("snapshot {}: {e}", &snapshot.id[..8])),
+            Err(e) => {
+                report.errors.push(format!("snapshot {}: {e}", &snapshot.id[..8]));
+                damage.snapshots.insert(snapshot.id.clone());
+            }
         }
     }
     let total: u64 = indexed.values().filter(|p| on_disk.contains_key(&p.id)).map(|p| p.size).sum();
@@ -222,19 +307,25 @@ fn verify_data(
             Ok(d) => d,
             Err(e) => {
                 report.errors.push(e.to_string());
+                damage.pack_content = true;
                 continue;
             }
         };
         progress.advance(record.size);
         bytes += data.len() as u64;
+        let errors_before = report.errors.len();
         if blake3::hash(&data).as_bytes() != &record.hash {
             report.errors.push(format!(
                 "pack {path}: its content changed since it was written (bit rot or tampering)"
             ));
         }
         match read_header(repo.keys(), &record.id, &data, &format!("pack {path}")) {
-            Ok(header) if header == record.blobs => {}
-            Ok(_) => report.errors.push(format!("pack {path}: its header disagrees with the index")),
+            // The index may describe fewer blobs than the pack holds (an older
+            // prune dropped the unneeded ones from it), never other ones.
+            Ok(header) if index_agrees_with_header(&record.blobs, &header) => {}
+            Ok(_) => report.errors.push(format!(
+                "pack {path}: its header disagrees with the index; `lifeboat repair index` rebuilds the index from the packs"
+            )),
             Err(e) => report.errors.push(e.to_string()),
         }
         let cipher = repo.keys().pack_cipher(&record.id);
@@ -249,6 +340,8 @@ fn verify_data(
                 report.errors.push(e.to_string());
             }
         }
+        // Which snapshots this hurts, the streams above already found.
+        damage.pack_content |= report.errors.len() > errors_before;
     }
     Ok(bytes)
 }

@@ -10,7 +10,7 @@ use crate::crypto::{self, RepoKeys};
 use crate::error::{Error, Result};
 
 /// A blob's place inside its pack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BlobRecord {
     pub id: [u8; 32],
     /// Offset of the sealed blob from the start of the pack file.

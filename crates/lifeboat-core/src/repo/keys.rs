@@ -40,6 +40,7 @@ pub fn add_passphrase(repo: &Repository, passphrase: &str, label: &str) -> Resul
         return Err(Error::InvalidInput("the new passphrase is empty".into()));
     }
     let (slot, _) = KeySlot::for_passphrase(repo.id(), repo.master(), passphrase, label, Utc::now());
+    let slot = slot.sealed_with(repo.config());
     write_slot(repo, &slot)?;
     Ok(slot)
 }
@@ -47,7 +48,7 @@ pub fn add_passphrase(repo: &Repository, passphrase: &str, label: &str) -> Resul
 /// Creates a recovery slot and returns the kit that opens it.
 pub fn add_recovery_kit(repo: &Repository, label: &str) -> Result<(KeySlot, RecoveryKit)> {
     let code = random_bytes::<32>();
-    let slot = KeySlot::for_recovery_code(repo.id(), repo.master(), &code, label, Utc::now());
+    let slot = KeySlot::for_recovery_code(repo.id(), repo.master(), &code, label, Utc::now()).sealed_with(repo.config());
     write_slot(repo, &slot)?;
     let kit = RecoveryKit {
         repository_id: repo.id().to_string(),

@@ -145,13 +145,25 @@ pub fn acquire(repo: &Repository, exclusive: bool, operation: &str, wait: Durati
     }
 }
 
-/// A shared lock for a job that only reads: on a read-only repository (a
-/// write-protected share, a mounted snapshot) it proceeds without one.
+/// A shared lock for a job that only reads. Without write access (a
+/// write-protected share, a restore-only account, a mounted snapshot), or
+/// when the repository was opened to read without locks, it proceeds
+/// without one and says what that gives up: a prune running meanwhile could
+/// remove data the job reads, which then fails (it never returns wrong bytes:
+/// every blob is authenticated).
 pub fn acquire_for_reading(repo: &Repository, operation: &str, wait: Duration) -> Result<Option<LockGuard>> {
+    const RISK: &str = "a prune running at the same time could remove data it reads; the job would then fail, never return wrong bytes";
+    if repo.reads_without_lock() {
+        tracing::warn!("{operation} without a lock (--no-lock): {RISK}");
+        return Ok(None);
+    }
     match acquire(repo, false, operation, wait) {
         Ok(guard) => Ok(Some(guard)),
         Err(Error::ReadOnly { path }) => {
-            tracing::warn!("repository is read-only ({}): reading without a lock", path.display());
+            tracing::warn!(
+                "cannot write a lock to the repository ({}): {operation} without a lock: {RISK}",
+                path.display()
+            );
             Ok(None)
         }
         Err(e) => Err(e),
@@ -188,8 +200,51 @@ fn start_refresher(backend: Arc<dyn Backend>, path: String, info: LockInfo) -> L
     }
 }
 
-/// Removes stale locks (or every lock with `all`); returns what was removed.
-pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Vec<(String, Option<LockInfo>)>> {
+/// What `unlock` removed.
+#[derive(Debug, Default)]
+pub struct Unlocked {
+    /// Lock files, with what they said when they could be read.
+    pub locks: Vec<(String, Option<LockInfo>)>,
+    /// Half-written lock files of processes killed while taking a lock.
+    pub temporary_files: Vec<String>,
+}
+
+/// A lock file is written in microseconds; one seen twice this far apart is
+/// a killed writer's leftover. Comparing two listings needs no clock to
+/// agree with another machine's.
+const TEMPORARY_SETTLE: Duration = Duration::from_secs(2);
+
+/// Removes the temporary files under `locks/` that interrupted lock writes
+/// left behind: with `all`, every one; otherwise those still there
+/// [`TEMPORARY_SETTLE`] after a first listing (`earlier`, when the caller
+/// made one, with when). Removing one being written only makes that
+/// writer's lock attempt fail cleanly.
+pub fn remove_temporary_lock_files(backend: &dyn Backend, all: bool, earlier: Option<(Instant, Vec<String>)>) -> Result<Vec<String>> {
+    let temporary = || -> Result<Vec<String>> { Ok(backend.list_temporary()?.into_iter().filter(|p| p.starts_with("locks/")).collect()) };
+    let first = match earlier {
+        Some(listing) => listing,
+        None => (Instant::now(), temporary()?),
+    };
+    let leftovers = if all || first.1.is_empty() {
+        first.1
+    } else {
+        let waited = first.0.elapsed();
+        if waited < TEMPORARY_SETTLE {
+            std::thread::sleep(TEMPORARY_SETTLE - waited);
+        }
+        let now = temporary()?;
+        first.1.into_iter().filter(|p| now.contains(p)).collect()
+    };
+    for path in &leftovers {
+        backend.remove(path)?;
+    }
+    Ok(leftovers)
+}
+
+/// Removes stale locks (or every lock with `all`) and leftover half-written
+/// lock files; returns what was removed.
+pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Unlocked> {
+    let temporary_files = remove_temporary_lock_files(backend, all, None)?;
     let now = Utc::now();
     let mut removed = Vec::new();
     for (name, info) in list_locks(backend)? {
@@ -203,5 +258,8 @@ pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Vec<(String, Option<Lo
             removed.push((name, info.ok()));
         }
     }
-    Ok(removed)
+    Ok(Unlocked {
+        locks: removed,
+        temporary_files,
+    })
 }

@@ -209,9 +209,13 @@ pub fn latest_names(repo: &Repository) -> Result<Vec<String>> {
     Ok(repo.backend().list("refs/latest")?.into_iter().map(|f| f.name).collect())
 }
 
-/// Points `refs/latest/<tag>` at `snapshot` unless it already points at a newer one.
+/// Points `refs/latest/<tag>` at `snapshot` unless it already points at a
+/// newer one, or the snapshot is empty (a failed producer's, kept on request).
 pub fn advance_latest(repo: &Repository, snapshot: &Snapshot) -> Result<()> {
     let name = &snapshot.manifest.tag;
+    if snapshot.manifest.size == 0 {
+        return Ok(());
+    }
     if let Ok(Some(current)) = read_latest(repo, name) {
         if current.start > snapshot.manifest.start && repo.backend().exists(&format!("snapshots/{}", current.snapshot))? {
             return Ok(());

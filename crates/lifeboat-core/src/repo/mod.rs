@@ -28,6 +28,7 @@ pub mod pins;
 pub mod prune;
 pub mod reach;
 pub mod read;
+pub mod repair;
 pub mod retention;
 pub mod stats;
 pub mod store;
@@ -102,6 +103,8 @@ pub struct Repository {
     master: MasterKey,
     keys: Arc<RepoKeys>,
     slot_id: String,
+    /// Reading jobs take no shared lock (`--no-lock`): for read-only access.
+    reads_without_lock: bool,
 }
 
 impl Repository {
@@ -111,7 +114,12 @@ impl Repository {
         if backend.exists("config")? {
             return Err(Error::AlreadyExists(backend.location()));
         }
-        validate_chunker(&options.chunker)?;
+        if let Some(content) = repository_content(backend.as_ref())? {
+            return Err(Error::ConfigMissing {
+                location: backend.location(),
+                content,
+            });
+        }
         let now = Utc::now();
         let config = Config {
             version: FORMAT_VERSION,
@@ -121,8 +129,10 @@ impl Repository {
             compression_level: options.compression_level,
             pack_size: options.pack_size,
         };
+        config.validate()?;
         let master = MasterKey::generate();
         let (slot, kek) = KeySlot::for_passphrase(&config.id, &master, passphrase, slot_label, now);
+        let slot = slot.sealed_with(&config);
         backend.write(
             &format!("keys/{}", slot.id),
             &serde_json::to_vec_pretty(&slot).expect("slot serializes"),
@@ -135,6 +145,7 @@ impl Repository {
             master,
             config,
             slot_id: slot.id,
+            reads_without_lock: false,
         };
         Ok((repo, kek))
     }
@@ -142,23 +153,36 @@ impl Repository {
     /// Reads the plaintext config (no key needed).
     pub fn read_config(backend: &dyn Backend) -> Result<Config> {
         let bytes = match backend.read("config") {
-            Err(Error::Missing(_)) => return Err(Error::NotARepository(backend.location())),
+            Err(Error::Missing(_)) => {
+                return Err(match repository_content(backend)? {
+                    Some(content) => Error::ConfigMissing {
+                        location: backend.location(),
+                        content,
+                    },
+                    None => Error::NotARepository(backend.location()),
+                })
+            }
             other => other?,
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| Error::corrupt("the repository config", e.to_string()))?;
+        let damaged = |detail: String| {
+            Error::corrupt(
+                "the repository config",
+                format!("{detail}; `lifeboat repair config` restores it from a copy in the key slots"),
+            )
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
         let version = value
             .get("version")
             .and_then(|v| v.as_u64())
-            .ok_or_else(|| Error::corrupt("the repository config", "no format version"))?;
+            .ok_or_else(|| damaged("no format version".into()))?;
         if version != u64::from(FORMAT_VERSION) {
             return Err(Error::UnsupportedVersion {
                 found: version.try_into().unwrap_or(u32::MAX),
                 supported: FORMAT_VERSION,
             });
         }
-        let config: Config = serde_json::from_value(value).map_err(|e| Error::corrupt("the repository config", e.to_string()))?;
-        validate_chunker(&config.chunker)?;
+        let config: Config = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        config.validate()?;
         Ok(config)
     }
 
@@ -169,6 +193,7 @@ impl Repository {
             master,
             config,
             slot_id,
+            reads_without_lock: false,
         }
     }
 
@@ -200,11 +225,65 @@ impl Repository {
         self.keys.clone()
     }
 
+    /// Makes reading jobs (cat, check, verify, restore) take no lock, so
+    /// they work with read access alone. Writing jobs still lock.
+    pub fn read_without_lock(&mut self) {
+        self.reads_without_lock = true;
+    }
+
+    pub fn reads_without_lock(&self) -> bool {
+        self.reads_without_lock
+    }
+
     /// The key slot this repository was opened with.
     pub fn slot_id(&self) -> &str {
         &self.slot_id
     }
 }
+
+/// What in `backend` shows a repository lives there (besides `config`):
+/// the first folder with content, for messages.
+pub(crate) fn repository_content(backend: &dyn Backend) -> Result<Option<String>> {
+    for dir in ["keys", "snapshots", "index", "refs/latest"] {
+        if !backend.list(dir)?.is_empty() {
+            return Ok(Some(format!("{dir}/")));
+        }
+    }
+    for prefix in 0..=255u8 {
+        if !backend.list(&format!("data/{prefix:02x}"))?.is_empty() {
+            return Ok(Some("data/".into()));
+        }
+    }
+    Ok(None)
+}
+
+impl Config {
+    /// Bounds every value read from disk: a hostile `config` must not make a
+    /// writer allocate gigabytes.
+    pub(crate) fn validate(&self) -> Result<()> {
+        validate_chunker(&self.chunker)?;
+        if !(MIN_PACK_SIZE..=MAX_PACK_SIZE).contains(&self.pack_size) {
+            return Err(Error::corrupt(
+                "the repository config",
+                format!(
+                    "pack size {} is outside {MIN_PACK_SIZE}..={MAX_PACK_SIZE} bytes; `lifeboat repair config` restores it",
+                    self.pack_size
+                ),
+            ));
+        }
+        if !(-7..=22).contains(&self.compression_level) {
+            return Err(Error::corrupt(
+                "the repository config",
+                format!("zstd level {} is outside -7..=22", self.compression_level),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Bounds on `pack_size`: a writer holds one pack per core in memory.
+const MIN_PACK_SIZE: u32 = 16 * 1024;
+const MAX_PACK_SIZE: u32 = 128 * 1024 * 1024;
 
 fn validate_chunker(c: &ChunkerParams) -> Result<()> {
     let ok = c.min_size >= 64

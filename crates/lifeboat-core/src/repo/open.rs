@@ -41,6 +41,12 @@ pub struct Opened {
 /// Opens the repository in `backend` with the first secret in `request` that works.
 pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opened> {
     let config = Repository::read_config(backend.as_ref())?;
+    if let Some(expected) = mismatched_config(backend.as_ref(), &config)? {
+        return Err(Error::ConfigMismatch {
+            found: config.id,
+            expected,
+        });
+    }
     let mut keychain_warning = None;
 
     let (slot_id, kek, with) = if let Some(text) = &request.recovery_kit {
@@ -140,5 +146,24 @@ fn unlock_with_passphrase(backend: &dyn Backend, repo_id: &str, passphrase: &str
         }
     }
     // If a slot could not be read, that may be the one this passphrase opens.
-    Err(damaged.unwrap_or(Error::WrongPassphrase))
+    Err(match damaged {
+        Some(e) => Error::DamagedKeySlot(e.to_string()),
+        None => Error::WrongPassphrase,
+    })
+}
+
+/// The repository id the key slots' config copies name, when `config`
+/// names another: a damaged or replaced config, not a wrong passphrase.
+fn mismatched_config(backend: &dyn Backend, config: &super::Config) -> Result<Option<String>> {
+    let mut copies = Vec::new();
+    for file in backend.list("keys")? {
+        if let Ok(slot) = keys::load_slot(backend, &file.name) {
+            copies.extend(slot.config.map(|c| c.id));
+        }
+    }
+    Ok(if copies.is_empty() || copies.contains(&config.id) {
+        None
+    } else {
+        copies.into_iter().next()
+    })
 }

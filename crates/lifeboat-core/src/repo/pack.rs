@@ -135,18 +135,28 @@ fn header_aad(pack_id: &[u8; 32]) -> Vec<u8> {
 
 /// Reads the blob list from a whole pack file, authenticating it.
 pub fn read_header(keys: &RepoKeys, pack_id: &[u8; 32], bytes: &[u8], what: &str) -> Result<Vec<BlobRecord>> {
-    let damaged = |detail: &str| Error::corrupt(what, detail.to_string());
     if bytes.len() < 4 {
-        return Err(damaged("too short to be a pack"));
+        return Err(Error::corrupt(what, "too short to be a pack"));
     }
     let (body, len) = bytes.split_at(bytes.len() - 4);
-    let header_len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-    if header_len > body.len() {
-        return Err(damaged("its header length points outside the file (truncated?)"));
+    let header_len = header_length(len.try_into().expect("4 bytes"), bytes.len() as u64, what)?;
+    parse_header(keys, pack_id, &body[body.len() - header_len..], what)
+}
+
+/// The sealed header's length, from a pack's last four bytes, checked
+/// against the pack's size.
+pub fn header_length(last_four: [u8; 4], pack_size: u64, what: &str) -> Result<usize> {
+    let header_len = u32::from_le_bytes(last_four);
+    if u64::from(header_len) > pack_size.saturating_sub(4) {
+        return Err(Error::corrupt(what, "its header length points outside the file (truncated?)"));
     }
-    let sealed = &body[body.len() - header_len..];
-    let header =
-        crypto::open(&keys.pack_cipher(pack_id), &header_aad(pack_id), sealed).map_err(|_| damaged("its header failed authentication"))?;
+    Ok(header_len as usize)
+}
+
+/// Authenticates a pack's sealed header and returns its blob list.
+pub fn parse_header(keys: &RepoKeys, pack_id: &[u8; 32], sealed: &[u8], what: &str) -> Result<Vec<BlobRecord>> {
+    let header = crypto::open(&keys.pack_cipher(pack_id), &header_aad(pack_id), sealed)
+        .map_err(|_| Error::corrupt(what, "its header failed authentication"))?;
     let mut cursor = Cursor::new(&header, what);
     cursor.expect(HEADER_MAGIC)?;
     let version = cursor.u8()?;

@@ -59,6 +59,14 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     };
     progress.phase("finding what snapshots need", None);
     let backend = repo.backend();
+    let lock_leftovers = (
+        std::time::Instant::now(),
+        backend
+            .list_temporary()?
+            .into_iter()
+            .filter(|p| p.starts_with("locks/"))
+            .collect::<Vec<_>>(),
+    );
 
     let mut files = Vec::new();
     for file in backend.list("index")? {
@@ -85,6 +93,28 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     }
 
     let on_disk = packs_on_disk(repo)?;
+    let mut missing: Vec<String> = files
+        .iter()
+        .flat_map(|(_, packs)| packs)
+        .filter(|p| !on_disk.contains_key(&p.id))
+        .map(|p| pack_path(&p.id))
+        .collect();
+    if !missing.is_empty() {
+        // Rewriting the index without them would make the loss permanent and invisible.
+        missing.sort();
+        missing.dedup();
+        return Err(Error::corrupt(
+            "the repository",
+            format!(
+                "{} pack(s) the index names are missing ({}); prune refuses to run so nothing more is lost. \
+                 If they can be brought back (a NAS glitch, an unfinished copy), put them back and run `lifeboat check`; \
+                 if they are gone for good, `lifeboat repair index` rebuilds the index from the packs that exist \
+                 and `lifeboat check` then names the snapshots that lost data",
+                missing.len(),
+                missing.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     let mut report = PruneReport {
         dry_run: options.dry_run,
         snapshots: snapshots.len(),
@@ -103,11 +133,6 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         if !seen_packs.insert(pack.id) {
             continue;
         }
-        if !on_disk.contains_key(&pack.id) {
-            // Nothing reachable is here (checked above, unless a copy exists
-            // elsewhere): dropping it from the index is all that is left.
-            continue;
-        }
         let mut needed = pack.clone();
         needed
             .blobs
@@ -115,10 +140,13 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
         if needed.blobs.is_empty() {
             remove.push(pack.id);
-        } else if (pack.size - needed_bytes) as f64 > REPACK_UNUSED_SHARE * pack.size as f64 {
+        } else if pack.size.saturating_sub(needed_bytes) as f64 > REPACK_UNUSED_SHARE * pack.size as f64 {
             repack.push(needed);
         } else {
-            keep.push(needed);
+            // A kept pack stays described as it is, every blob of it: the
+            // index must agree with the pack's own header (`check` compares
+            // them, and `repair index` rebuilds the index from headers).
+            keep.push(pack.clone());
         }
     }
     let leftovers: Vec<[u8; 32]> = on_disk.keys().filter(|id| !seen_packs.contains(*id)).copied().collect();
@@ -156,6 +184,7 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     for path in &temporary {
         backend.remove(path)?;
     }
+    report.temporary_files_removed += lock::remove_temporary_lock_files(backend, false, Some(lock_leftovers))?.len();
     Ok(report)
 }
 

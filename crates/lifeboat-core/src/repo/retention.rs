@@ -7,7 +7,9 @@
 //! one in the product), never file names or modification times.
 //!
 //! Checkpoints ("before upgrade") and snapshots marked keep-forever are
-//! exempt: always kept, and they take no place in the policy's counts.
+//! exempt: always kept, and they take no place in the policy's counts. An
+//! empty snapshot (0 bytes, stored only with `--allow-empty`) is no backup:
+//! it takes no place either, and no rule keeps it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -103,6 +105,13 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kep
                     keep: vec![reason],
                 };
             }
+            if snapshot.manifest.size == 0 {
+                // An empty stream is no backup: it takes no place and is not kept.
+                return Verdict {
+                    snapshot: snapshot.summary(),
+                    keep: Vec::new(),
+                };
+            }
             position += 1;
             let local = snapshot.manifest.start.with_timezone(tz);
             let periods = [
@@ -180,7 +189,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
             for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
                 repo.backend().remove(&format!("snapshots/{}", verdict.snapshot.id))?;
             }
-            match verdicts.iter().find(|v| !v.keep.is_empty()) {
+            match verdicts.iter().find(|v| !v.keep.is_empty() && v.snapshot.size > 0) {
                 Some(newest) => {
                     let kept = snapshots
                         .iter()
@@ -257,6 +266,25 @@ mod tests {
             vec![
                 ("2026-03-03 10:00".into(), vec![KeepReason::Last]),
                 ("2026-03-02 10:00".into(), vec![KeepReason::Last])
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_snapshots_take_no_place_and_are_not_kept() {
+        let mut empty = snapshot("2026-03-03T10:00:00Z");
+        empty.manifest.size = 0;
+        let snaps = vec![snapshot("2026-03-01T10:00:00Z"), snapshot("2026-03-02T10:00:00Z"), empty];
+        let policy = RetentionPolicy {
+            keep_last: 2,
+            keep_daily: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            kept(&snaps, policy),
+            vec![
+                ("2026-03-02 10:00".into(), vec![KeepReason::Last, KeepReason::Daily]),
+                ("2026-03-01 10:00".into(), vec![KeepReason::Last])
             ]
         );
     }

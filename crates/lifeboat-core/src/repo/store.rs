@@ -39,6 +39,9 @@ pub struct PutOptions {
     pub metadata: BTreeMap<String, serde_json::Value>,
     /// How long to wait for an exclusive job (prune) to finish.
     pub lock_wait: Duration,
+    /// Store an empty stream instead of refusing it. An empty snapshot never
+    /// becomes the latest of its name and no retention policy counts it.
+    pub allow_empty: bool,
 }
 
 /// What `put` did.
@@ -99,6 +102,10 @@ pub fn put_gated(
         run_pipeline(repo, &index, hashing, progress)?
     };
 
+    if size == 0 && !options.allow_empty {
+        // `producer | lifeboat put` without pipefail: a failed producer looks like this.
+        return Err(Error::EmptyStream { tag: options.tag.clone() });
+    }
     let sha256 = hex(&sha.finalize());
     let mut metadata = options.metadata.clone();
     metadata.extend(gate(&StoredStream {

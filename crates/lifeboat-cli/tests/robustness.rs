@@ -1,0 +1,319 @@
+//! Repository robustness, through the real binary on real folders: a lost or
+//! damaged `config`, empty streams, read-only access, half-written lock
+//! files, damaged key slots and packs, and what every message tells the user.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn recovery_kit(repo: &TestRepo) -> std::path::PathBuf {
+    let kit = repo.path.parent().unwrap().join("kit.txt");
+    repo.ok(&["key", "recovery-kit", "--output", kit.to_str().unwrap()], None);
+    kit
+}
+
+fn with_kit(repo: &TestRepo, kit: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = repo.cmd(args);
+    cmd.env_remove("LIFEBOAT_PASSWORD").arg("--recovery-kit").arg(kit);
+    run(cmd, None)
+}
+
+#[test]
+fn a_lost_config_is_never_an_invitation_to_init_and_repair_restores_it() {
+    let repo = TestRepo::new();
+    let data = stream(1, 300_000);
+    let id = repo.put("db", &data);
+    let config = std::fs::read(repo.path.join("config")).unwrap();
+    std::fs::remove_file(repo.path.join("config")).unwrap();
+    let keys_before = repo.files("keys");
+
+    let err = repo.fails(&["snapshots"], None);
+    assert!(
+        err.contains("`config` file is missing") && err.contains("lifeboat repair config"),
+        "{err}"
+    );
+    assert!(!err.contains("create one with `lifeboat init`"), "{err}");
+    let err = repo.fails(&["init"], None);
+    assert!(err.contains("Do not run") && err.contains("repair config"), "{err}");
+    assert!(!repo.path.join("config").exists(), "init wrote nothing");
+    assert_eq!(repo.files("keys"), keys_before, "init added no key slot");
+
+    let out = repo.ok(&["repair", "config"], None);
+    assert!(String::from_utf8_lossy(&out).contains("restored the config"));
+    assert_eq!(std::fs::read(repo.path.join("config")).unwrap(), config, "the very same config");
+    assert_eq!(repo.cat(&id), data);
+    assert_eq!(repo.cat("latest:db"), data);
+
+    // A readable config from another repository, put in its place.
+    let other = TestRepo::new();
+    std::fs::copy(other.path.join("config"), repo.path.join("config")).unwrap();
+    let err = repo.fails(&["snapshots"], None);
+    assert!(
+        err.contains("does not belong to these key slots") && err.contains("repair config"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong passphrase"), "{err}");
+    repo.ok(&["repair", "config"], None);
+    assert_eq!(repo.cat(&id), data);
+
+    // A config that is not JSON any more.
+    std::fs::write(repo.path.join("config"), b"{\"version\": 1, \"id\": ").unwrap();
+    let err = repo.fails(&["snapshots"], None);
+    assert!(err.contains("config is damaged") && err.contains("repair config"), "{err}");
+    // The wrong passphrase proves nothing and writes nothing.
+    let mut wrong = repo.cmd(&["repair", "config"]);
+    wrong.env("LIFEBOAT_PASSWORD", "not the passphrase");
+    let out = run(wrong, None);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("wrong passphrase"), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(repo.path.join("config")).unwrap(), b"{\"version\": 1, \"id\": ");
+    repo.ok(&["repair", "config"], None);
+    assert_eq!(repo.cat(&id), data);
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy, "{report}");
+}
+
+#[test]
+fn slots_from_before_config_copies_are_repaired_with_the_recovery_kit() {
+    let repo = TestRepo::new();
+    let data = stream(2, 200_000);
+    let id = repo.put("db", &data);
+    let kit = recovery_kit(&repo);
+    // Slots as an earlier Lifeboat wrote them: no copy, no checksum.
+    for slot in repo.files("keys") {
+        let mut value: serde_json::Value = serde_json::from_slice(&std::fs::read(&slot).unwrap()).unwrap();
+        let object = value.as_object_mut().unwrap();
+        object.remove("config").expect("new slots carry a copy of the config");
+        object.remove("checksum").expect("new slots carry a checksum");
+        std::fs::write(&slot, serde_json::to_vec(&value).unwrap()).unwrap();
+    }
+    std::fs::remove_file(repo.path.join("config")).unwrap();
+    let err = repo.fails(&["repair", "config"], None);
+    assert!(err.contains("--recovery-kit"), "{err}");
+    let out = with_kit(&repo, &kit, &["repair", "config"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("defaults"), "{}", stderr_of(&out));
+    assert_eq!(repo.cat(&id), data);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+}
+
+#[test]
+fn an_empty_stream_never_becomes_the_latest_snapshot() {
+    let repo = TestRepo::new();
+    let data = stream(3, 100_000);
+    let good = repo.put("db", &data);
+
+    let err = repo.fails(&["put", "--tag", "db"], Some(b""));
+    assert!(
+        err.contains("empty") && err.contains("pipefail") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    assert_eq!(repo.cat("latest:db"), data);
+    let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "nothing was stored");
+
+    let empty = String::from_utf8(repo.ok(&["put", "--tag", "db", "--allow-empty"], Some(b""))).unwrap();
+    assert_eq!(repo.cat(empty.trim()), b"", "stored on request");
+    assert_eq!(repo.cat("latest:db"), data, "but latest:db did not move to it");
+
+    // Retention keeps the last real backup, not the newer empty one.
+    repo.ok(&["forget", "--keep-last", "1", "--prune"], None);
+    let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![good.as_str()]);
+    assert_eq!(repo.cat("latest:db"), data);
+}
+
+/// Runs the binary as `nobody`, who may read the repository but not write it.
+fn as_nobody(repo: &TestRepo, bin_copy: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin_copy)
+        .args(args)
+        .arg("--no-keychain")
+        .env("LIFEBOAT_REPO", &repo.path)
+        .env("LIFEBOAT_PASSWORD", PASSWORD)
+        .env("LIFEBOAT_NOTIFY", "log")
+        .env("HOME", "/tmp");
+    run(cmd, None)
+}
+
+#[test]
+fn read_access_alone_is_enough_to_list_read_check_and_verify() {
+    if !is_root() {
+        eprintln!("skipped: running as another user needs root (CI runs as root)");
+        return;
+    }
+    let repo = TestRepo::new();
+    let data = stream(4, 400_000);
+    let id = repo.put("db", &data);
+    // Readable by everyone, writable by its owner only: a restore-only account.
+    let top = repo.path.parent().unwrap();
+    let bin_copy = top.join("lifeboat");
+    std::fs::copy(bin(), &bin_copy).unwrap();
+    assert!(Command::new("chmod").args(["-R", "a+rX"]).arg(top).status().unwrap().success());
+
+    for args in [&["snapshots"][..], &["cat", "latest:db"], &["check", "--read-data"]] {
+        let out = as_nobody(&repo, &bin_copy, args);
+        assert!(out.status.success(), "{args:?} as a read-only user: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        if args[0] != "snapshots" {
+            assert!(err.contains("without a lock") && err.contains("never return wrong bytes"), "{err}");
+            assert!(!err.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {err:?}");
+        }
+    }
+    assert_eq!(as_nobody(&repo, &bin_copy, &["cat", &id]).stdout, data);
+    // Writing still needs write access, and says so.
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin_copy)
+        .args(["put", "--tag", "db", "--no-keychain"])
+        .env("LIFEBOAT_REPO", &repo.path)
+        .env("LIFEBOAT_PASSWORD", PASSWORD)
+        .env("HOME", "/tmp");
+    let out = run(cmd, Some(&data));
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("reading jobs"), "{}", stderr_of(&out));
+    // --no-lock is the same choice, made on purpose, with write access.
+    let out = repo.run(&["cat", "latest:db", "--no-lock"], None);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, data);
+    assert!(repo.files("locks").is_empty());
+}
+
+#[test]
+fn half_written_lock_files_are_removed_by_unlock_and_prune() {
+    let repo = TestRepo::new();
+    repo.put("db", &stream(5, 50_000));
+    let leftover = repo.path.join("locks/.0123abcd.tmp-a1b2c3");
+    std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+    std::fs::write(&leftover, b"{\"host\":").unwrap();
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy, "{report}");
+    assert!(report["warnings"].to_string().contains("`lifeboat unlock`"), "{report}");
+
+    let out = String::from_utf8(repo.ok(&["unlock"], None)).unwrap();
+    assert!(out.contains("half-written lock file"), "{out}");
+    assert!(!leftover.exists());
+    let (_, report) = repo.check_json(false);
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+
+    std::fs::write(&leftover, b"{").unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&repo.ok(&["prune", "--json"], None)).unwrap();
+    assert_eq!(report["temporary_files_removed"], 1, "{report}");
+    assert!(!leftover.exists());
+}
+
+#[test]
+fn a_damaged_key_slot_is_named_not_blamed_on_the_passphrase() {
+    let repo = TestRepo::new();
+    let slot = repo.files("keys").remove(0);
+    let text = std::fs::read_to_string(&slot).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let wrapped = value["wrapped_key"].as_str().unwrap();
+    let mut changed = wrapped.to_string().into_bytes();
+    changed[4] = if changed[4] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&slot, text.replace(wrapped, std::str::from_utf8(&changed).unwrap())).unwrap();
+    let err = repo.fails(&["snapshots"], None);
+    assert!(err.contains("checksum does not match") && err.contains("recovery kit"), "{err}");
+    assert!(!err.contains("wrong passphrase"), "{err}");
+    let (healthy, report) = repo.check_json(false);
+    assert!(!healthy);
+    assert!(report.to_string().contains("no readable key slot"), "{report}");
+}
+
+#[test]
+fn a_repository_path_that_is_a_file_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["snapshots", "--no-keychain"])
+        .env("LIFEBOAT_REPO", &file)
+        .env("LIFEBOAT_PASSWORD", PASSWORD);
+    let out = run(cmd, None);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(err.contains("not a folder") && err.contains("--repo"), "{err}");
+    assert_eq!(err.matches("os error").count(), 0, "{err}");
+    // With --json the failure is JSON on stdout too.
+    let mut cmd = Command::new(bin());
+    cmd.args(["snapshots", "--json", "--no-keychain"])
+        .env("LIFEBOAT_REPO", &file)
+        .env("LIFEBOAT_PASSWORD", PASSWORD);
+    let out = run(cmd, None);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(json["error"].as_str().unwrap().contains("not a folder"), "{json}");
+}
+
+#[test]
+fn a_missing_pack_stops_prune_and_repair_index_brings_it_back() {
+    let repo = TestRepo::new();
+    let first = stream(6, 600_000);
+    let second = stream(7, 600_000);
+    let first_id = repo.put("a", &first);
+    let packs_before: Vec<_> = repo.files("data");
+    let second_id = repo.put("b", &second);
+    let pack = repo
+        .files("data")
+        .into_iter()
+        .find(|p| !packs_before.contains(p))
+        .expect("the second put wrote a pack");
+    let aside = repo.path.parent().unwrap().join("pack-aside");
+    std::fs::rename(&pack, &aside).unwrap();
+
+    // check: findings on stderr, the verdict on stdout, the next steps named.
+    let out = repo.run(&["check"], None);
+    assert!(!out.status.success());
+    assert!(stdout_of(&out).contains("REPOSITORY IS DAMAGED"), "{}", stdout_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("is missing") && err.contains("repair index") && err.contains(&second_id[..8]),
+        "{err}"
+    );
+    assert!(!err.contains(&first_id[..8]), "the first snapshot is not affected: {err}");
+    let (_, report) = repo.check_json(false);
+    assert_eq!(report["affected_snapshots"], serde_json::json!([second_id]), "{report}");
+
+    // prune refuses rather than forget the pack.
+    let err = repo.fails(&["prune"], None);
+    assert!(err.contains("missing") && err.contains("repair index"), "{err}");
+
+    // The pack comes back (a NAS glitch): nothing was lost.
+    std::fs::rename(&aside, &pack).unwrap();
+    repo.ok(&["prune"], None);
+    assert_eq!(repo.cat(&second_id), second);
+
+    // Index files damaged: repair index rebuilds them from the packs.
+    for file in repo.files("index") {
+        flip_byte(&file, 40);
+    }
+    let (healthy, _) = repo.check_json(false);
+    assert!(!healthy);
+    repo.ok(&["repair", "index"], None);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+    assert_eq!(repo.cat(&first_id), first);
+    assert_eq!(repo.cat(&second_id), second);
+
+    // A pack gone for good: repair index, then check names the snapshot.
+    std::fs::remove_file(&pack).unwrap();
+    let out = repo.run(&["repair", "index"], None);
+    assert!(!out.status.success(), "a snapshot still lacks data");
+    assert!(stderr_of(&out).contains(&second_id[..8]), "{}", stderr_of(&out));
+    let (_, report) = repo.check_json(false);
+    assert_eq!(report["affected_snapshots"], serde_json::json!([second_id]), "{report}");
+    assert_eq!(repo.cat(&first_id), first);
+}
