@@ -317,3 +317,51 @@ fn a_missing_pack_stops_prune_and_repair_index_brings_it_back() {
     assert_eq!(report["affected_snapshots"], serde_json::json!([second_id]), "{report}");
     assert_eq!(repo.cat(&first_id), first);
 }
+
+#[test]
+fn blobs_two_concurrent_puts_both_stored_trouble_neither_prune_nor_check() {
+    let repo = TestRepo::new();
+    let data = stream(8, 3_000_000);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            let mut cmd = repo.cmd(&["put", "--tag", "db", "--json"]);
+            cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    // Both hold their lock, so both read the (empty) index, before either
+    // gets a byte: every blob is stored twice.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while repo.files("locks").len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the puts did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let reports: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let waiting: Vec<_> = children
+            .into_iter()
+            .map(|mut child| {
+                let data = &data;
+                scope.spawn(move || {
+                    use std::io::Write;
+                    child.stdin.take().unwrap().write_all(data).unwrap();
+                    let out = child.wait_with_output().unwrap();
+                    assert!(out.status.success());
+                    serde_json::from_slice(&out.stdout).unwrap()
+                })
+            })
+            .collect();
+        waiting.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(
+        reports.iter().all(|r| r["new_chunks"].as_u64().unwrap() > 0),
+        "the puts overlapped: {reports:?}"
+    );
+    repo.ok(&["forget", "--keep-last", "1", "--prune"], None);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+    assert_eq!(repo.cat("latest:db"), data);
+    repo.ok(&["prune"], None);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+}

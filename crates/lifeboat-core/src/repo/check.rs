@@ -192,7 +192,8 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     check_pointers(repo, &snapshots, &mut report)?;
 
     if options.read_data {
-        let verified = verify_data(repo, &index, &snapshots, &indexed, &on_disk, &mut report, &mut damage, progress)?;
+        let present: Vec<&PackRecord> = indexed.values().filter(|p| on_disk.contains_key(&p.id)).copied().collect();
+        let verified = verify_data(repo, &index, &snapshots, &present, &mut report, &mut damage, progress)?;
         report.bytes_verified = verified;
     }
     for (pack, record) in &indexed {
@@ -278,8 +279,7 @@ fn verify_data(
     repo: &Repository,
     index: &Index,
     snapshots: &[Snapshot],
-    indexed: &HashMap<[u8; 32], &PackRecord>,
-    on_disk: &HashMap<[u8; 32], u64>,
+    present: &[&PackRecord],
     report: &mut CheckReport,
     damage: &mut Damage,
     progress: &dyn Progress,
@@ -296,9 +296,9 @@ fn verify_data(
             }
         }
     }
-    let total: u64 = indexed.values().filter(|p| on_disk.contains_key(&p.id)).map(|p| p.size).sum();
+    let total: u64 = present.iter().map(|p| p.size).sum();
     progress.phase("checking packs", Some(total));
-    for record in indexed.values().filter(|p| on_disk.contains_key(&p.id)) {
+    for record in present {
         if progress.cancelled() {
             return Err(Error::Cancelled);
         }
