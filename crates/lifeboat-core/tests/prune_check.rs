@@ -75,6 +75,27 @@ fn options(tag: &str) -> PutOptions {
     }
 }
 
+fn prune_now(repo: &Repository) -> lifeboat_core::repo::prune::PruneReport {
+    let options = PruneOptions {
+        dry_run: false,
+        lock_wait: Duration::from_secs(5),
+    };
+    prune(repo, options, &NoProgress).unwrap()
+}
+
+fn forget_all_but_last(repo: &Repository, tag: &str, keep_last: u32) {
+    let options = ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last,
+            ..Default::default()
+        },
+        tag: Some(tag.into()),
+        dry_run: false,
+        lock_wait: Duration::from_secs(5),
+    };
+    forget(repo, &options, &chrono::Utc).unwrap();
+}
+
 fn assert_healthy_and_readable(repo: &Repository, stored: &BTreeMap<String, Vec<u8>>) {
     let report = check(
         repo,
@@ -127,17 +148,9 @@ proptest! {
                     let report = put(&repo, &mut data.as_slice(), &options(&format!("db{tag}")), &NoProgress).unwrap();
                     stored.insert(report.snapshot_id, data);
                 }
-                Step::Forget { tag, keep_last } => {
-                    let options = ForgetOptions {
-                        policy: RetentionPolicy { keep_last: *keep_last, ..Default::default() },
-                        tag: Some(format!("db{tag}")),
-                        dry_run: false,
-                        lock_wait: Duration::from_secs(5),
-                    };
-                    forget(&repo, &options, &chrono::Utc).unwrap();
-                }
+                Step::Forget { tag, keep_last } => forget_all_but_last(&repo, &format!("db{tag}"), *keep_last),
                 Step::Prune => {
-                    prune(&repo, PruneOptions { dry_run: false, lock_wait: Duration::from_secs(5) }, &NoProgress).unwrap();
+                    prune_now(&repo);
                     assert_healthy_and_readable(&repo, &stored);
                 }
             }
@@ -168,25 +181,8 @@ fn repacking_prune_leaves_a_healthy_repository() {
             .snapshot_id,
         other,
     );
-    let forget_options = ForgetOptions {
-        policy: RetentionPolicy {
-            keep_last: 3,
-            ..Default::default()
-        },
-        tag: Some("db".into()),
-        dry_run: false,
-        lock_wait: Duration::from_secs(5),
-    };
-    forget(&repo, &forget_options, &chrono::Utc).unwrap();
-    let report = prune(
-        &repo,
-        PruneOptions {
-            dry_run: false,
-            lock_wait: Duration::from_secs(5),
-        },
-        &NoProgress,
-    )
-    .unwrap();
+    forget_all_but_last(&repo, "db", 3);
+    let report = prune_now(&repo);
     assert!(report.packs_repacked > 0, "the scenario repacks: {report:?}");
     assert_healthy_and_readable(&repo, &stored);
 }
@@ -215,25 +211,9 @@ fn blobs_stored_twice_by_concurrent_puts_are_harmless() {
     // Forget one of the two, so prune sees duplicates it must sort out.
     repo.backend().remove(&format!("snapshots/{}", ids[0])).unwrap();
     stored.remove(&ids[0]);
-    prune(
-        &repo,
-        PruneOptions {
-            dry_run: false,
-            lock_wait: Duration::from_secs(5),
-        },
-        &NoProgress,
-    )
-    .unwrap();
+    prune_now(&repo);
     assert_healthy_and_readable(&repo, &stored);
     // And a second prune finds the same truth.
-    prune(
-        &repo,
-        PruneOptions {
-            dry_run: false,
-            lock_wait: Duration::from_secs(5),
-        },
-        &NoProgress,
-    )
-    .unwrap();
+    prune_now(&repo);
     assert_healthy_and_readable(&repo, &stored);
 }
