@@ -367,7 +367,7 @@ fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let killed = Command::new("pkill")
-        .args(["-KILL", "-f", "dbname=bigshop_lifeboat_restore"])
+        .args(["-KILL", "-f", "dbname='bigshop_lifeboat_restore"])
         .status()
         .unwrap();
     assert!(killed.success(), "no pg_restore to kill");
@@ -520,7 +520,9 @@ fn database_names_are_never_read_as_connection_strings() {
     let source = PgCluster::start();
     let name = "app=x dbname=postgres";
     source.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
-    source.psql(name, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 42);");
+    // psql's own -d reads it as a connection string too: quote it there.
+    let conninfo = "dbname='app=x dbname=postgres'";
+    source.psql(conninfo, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 42);");
     let encoded = "app%3Dx%20dbname%3Dpostgres";
     let repo = TestRepo::new();
     let out = repo.run(&["backup", "--db", &source.url(encoded), "--name", "app", "--json"], None);
@@ -530,10 +532,84 @@ fn database_names_are_never_read_as_connection_strings() {
 
     let target = PgCluster::start();
     repo.ok(&["restore", "latest:app", "--to", &target.url(encoded)], None);
-    assert_eq!(target.psql(name, "SELECT count(*) FROM t"), "42");
+    assert_eq!(target.psql(conninfo, "SELECT count(*) FROM t"), "42");
     assert_eq!(
         target.psql("postgres", "SELECT count(*) FROM pg_class WHERE relname = 't'"),
         "0",
         "nothing went into the postgres database"
+    );
+}
+
+/// `pg_dumpall` keeps newlines inside quoted names and comments, so its text
+/// cut by lines could hold planted statements. Roles travel as data: the
+/// hostile names come back exactly, and nothing else runs.
+#[test]
+fn role_names_and_comments_cannot_plant_sql_on_a_restore_or_drill_target() {
+    let source = PgCluster::start();
+    let hostile = "x\nALTER ROLE victim SUPERUSER;\n";
+    source.psql("postgres", "CREATE DATABASE shop");
+    source.psql(
+        "postgres",
+        &format!(
+            "CREATE ROLE victim LOGIN CONNECTION LIMIT 7;
+             CREATE ROLE \"{hostile}\";
+             COMMENT ON ROLE victim IS E'hi\\nALTER ROLE victim SUPERUSER;';
+             CREATE ROLE readers; GRANT readers TO victim;"
+        ),
+    );
+    source.psql(
+        "shop",
+        &format!(
+            "CREATE TABLE t (id int); ALTER TABLE t OWNER TO victim;
+             CREATE TABLE u (id int); ALTER TABLE u OWNER TO \"{hostile}\";
+             INSERT INTO t VALUES (1), (2);"
+        ),
+    );
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+
+    let fresh = PgCluster::start();
+    fresh.psql("postgres", "CREATE ROLE readers");
+    let out = repo.ok(&["restore", "latest:shop", "--to", &fresh.url("shop"), "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let created: Vec<&str> = report["roles_created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(created.contains(&"victim") && created.contains(&hostile), "{report}");
+    assert_eq!(
+        fresh.psql(
+            "postgres",
+            "SELECT rolsuper::text || '/' || rolcanlogin::text || '/' || rolconnlimit FROM pg_roles WHERE rolname = 'victim'"
+        ),
+        "false/true/7",
+        "carried attributes, no planted SUPERUSER"
+    );
+    assert_eq!(
+        fresh.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname = E'x\\nALTER ROLE victim SUPERUSER;\\n'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        fresh.psql("postgres", "SELECT pg_has_role('victim', 'readers', 'MEMBER')::text"),
+        "true",
+        "memberships in roles the target has"
+    );
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM t"), "2");
+
+    // A drill creates what it needs and leaves no role behind.
+    let drills = PgCluster::start();
+    let out = repo.run(&["drill", "latest:shop", "--server", &drills.url("postgres"), "--json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        drills.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'victim' OR rolname LIKE 'x%'"
+        ),
+        "0"
     );
 }

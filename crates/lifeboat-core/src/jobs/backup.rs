@@ -20,7 +20,7 @@ use sqlx::Connection;
 use crate::error::{Error, Result};
 use crate::pg::archive;
 use crate::pg::inspect::{self, pg_error};
-use crate::pg::{tools, ConnectionSpec};
+use crate::pg::{roles, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::SnapshotKind;
 use crate::repo::store::{self, PutOptions, StoredStream};
@@ -259,6 +259,9 @@ pub async fn backup(
         .await
         .map_err(|e| pg_error("exporting a snapshot from", spec, e))?;
     let listed = inspect::counted_tables(&mut tx, spec).await?;
+    // Roles as data, from the same snapshot: a restore creates them from
+    // these, never from the globals dump's text.
+    let role_definitions = roles::read_roles(&mut tx, spec, &info.roles).await?;
 
     let snapshot_arg = format!("--snapshot={snapshot}");
     let mut child = Command::new(pg.tool("pg_dump"))
@@ -297,6 +300,7 @@ pub async fn backup(
     metadata.insert("dump_options".into(), serde_json::json!(DUMP_OPTIONS));
     metadata.insert("extensions".into(), serde_json::json!(info.extensions));
     metadata.insert("roles".into(), serde_json::json!(info.roles));
+    metadata.insert("role_definitions".into(), serde_json::json!(role_definitions));
     metadata.insert("schemas".into(), serde_json::json!(info.schemas));
     metadata.insert("database_size".into(), serde_json::json!(info.size_bytes));
     let put_options = PutOptions {

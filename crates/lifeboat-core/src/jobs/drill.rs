@@ -192,7 +192,7 @@ pub async fn drill(
             preflight.missing_extensions.join(", ")
         )));
     }
-    let roles_created = restore::create_missing_roles(&mut conn, &admin, &facts, &preflight.missing_roles).await?;
+    let roles = restore::create_missing_roles(&mut conn, &admin, &facts, &preflight.missing_roles).await?;
     let scratch = format!("{prefix}{}", options.now.format("%Y%m%d%H%M%S"));
     restore::execute(
         &mut conn,
@@ -213,8 +213,8 @@ pub async fn drill(
         passed: false,
         checks: Vec::new(),
         tables: Vec::new(),
-        roles_created,
-        warnings: preflight.warnings.clone(),
+        roles_created: roles.names,
+        warnings: preflight.warnings.iter().chain(&roles.warnings).cloned().collect(),
         leftovers_dropped,
         scratch_dropped: false,
     };
@@ -227,6 +227,17 @@ pub async fn drill(
             "the scratch database {scratch} could not be dropped: the next drill of {} drops it",
             report.name
         ));
+    }
+    if report.scratch_dropped {
+        // A drill leaves no role behind: the ones it made go with the scratch database.
+        for role in &report.roles_created {
+            let drop = format!("DROP ROLE IF EXISTS {}", quote_ident(role));
+            if let Err(e) = sqlx::query(&drop).execute(&mut conn).await {
+                report
+                    .warnings
+                    .push(format!("the role {role} the drill created could not be dropped: {e}"));
+            }
+        }
     }
     let _ = conn.close().await;
     checked?;

@@ -23,6 +23,7 @@ use sqlx::Connection;
 
 use crate::error::{Error, Result};
 use crate::pg::inspect::{self, major_of, pg_error, Extension};
+use crate::pg::roles::RoleDefinition;
 use crate::pg::{quote_ident, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::Snapshot;
@@ -35,7 +36,7 @@ pub(crate) struct DumpFacts {
     pub pg_dump_major: u32,
     pub extensions: Vec<Extension>,
     pub roles: Vec<String>,
-    pub globals_sql: Option<String>,
+    pub role_definitions: Vec<RoleDefinition>,
     pub row_counts: BTreeMap<String, u64>,
 }
 
@@ -59,7 +60,7 @@ pub(crate) fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
         pg_dump_major,
         extensions: serde_json::from_value(get("extensions")).unwrap_or_default(),
         roles: serde_json::from_value(get("roles")).unwrap_or_default(),
-        globals_sql: get("globals_sql").as_str().map(str::to_owned),
+        role_definitions: serde_json::from_value(get("role_definitions")).unwrap_or_default(),
         row_counts: serde_json::from_value(get("row_counts")).unwrap_or_default(),
     })
 }
@@ -390,25 +391,6 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
     })
 }
 
-/// The statements of `globals_sql` that create and configure `role`.
-fn role_statements<'a>(globals_sql: &'a str, role: &str) -> Vec<&'a str> {
-    let quoted = quote_ident(role);
-    let names = [role.to_string(), quoted];
-    globals_sql
-        .lines()
-        .filter(|line| {
-            names.iter().any(|name| {
-                line.strip_prefix("CREATE ROLE ")
-                    .or_else(|| line.strip_prefix("ALTER ROLE "))
-                    .is_some_and(|rest| {
-                        rest.strip_prefix(name.as_str())
-                            .is_some_and(|after| after.starts_with(';') || after.starts_with(' '))
-                    })
-            })
-        })
-        .collect()
-}
-
 pub(crate) async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, action: &'static str, sql: &str) -> Result<()> {
     // Without arguments this is the simple-query protocol: several
     // statements may go at once. (`raw_sql` would make the future !Send.)
@@ -474,7 +456,7 @@ pub async fn restore(
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
 
-    let roles_created = create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?;
+    let roles = create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?;
 
     let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
     let scratch = database_name(&target.database, &format!("_lifeboat_restore_{stamp}"));
@@ -507,6 +489,7 @@ pub async fn restore(
     let _ = conn.close().await;
 
     let mut warnings = check.warnings;
+    warnings.extend(roles.warnings);
     warnings.extend(restore_warnings);
     if let Some(aside) = &kept_as {
         warnings.push(format!(
@@ -520,30 +503,77 @@ pub async fn restore(
         bytes: snapshot.manifest.size,
         seconds: started.elapsed().as_secs_f64(),
         previous_database_kept_as: kept_as,
-        roles_created,
+        roles_created: roles.names,
         tables,
         warnings,
     })
 }
 
-/// Creates `missing` roles on the server from the backup's saved roles.
+/// Roles a restore created, and what it could not carry.
+pub(crate) struct CreatedRoles {
+    pub names: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Creates `missing` roles on the server from the backup's typed role
+/// definitions (see `pg::roles`): one quoted statement each, sent alone
+/// (the extended protocol runs exactly one statement), then memberships in
+/// roles the server has.
 pub(crate) async fn create_missing_roles(
     conn: &mut PgConnection,
     admin: &ConnectionSpec,
     facts: &DumpFacts,
     missing: &[String],
-) -> Result<Vec<String>> {
-    let mut created = Vec::new();
+) -> Result<CreatedRoles> {
+    let mut created = CreatedRoles {
+        names: Vec::new(),
+        warnings: Vec::new(),
+    };
     for role in missing {
-        let statements = facts.globals_sql.as_deref().map(|g| role_statements(g, role)).unwrap_or_default();
-        if statements.is_empty() {
-            return Err(Error::RestoreRefused(format!(
-                "role {role} owns objects in the backup but exists neither on the target nor in the backup's saved roles: \
-                 create it on the target first"
-            )));
+        let statement = match facts.role_definitions.iter().find(|d| d.name == *role) {
+            Some(definition) => {
+                let withheld = definition.withheld();
+                if !withheld.is_empty() {
+                    created.warnings.push(format!(
+                        "role {role} was {} on the source; it was created without that (grant it by hand if needed)",
+                        withheld.join(", ")
+                    ));
+                }
+                definition.create_statement()
+            }
+            None => {
+                // A backup from before roles were stored typed: the name alone.
+                created.warnings.push(format!(
+                    "role {role} was created with no attributes (NOLOGIN): this backup predates saved role definitions"
+                ));
+                format!("CREATE ROLE {} NOLOGIN", quote_ident(role))
+            }
+        };
+        sqlx::query(&statement)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| pg_error("creating roles on", admin, e))?;
+        created.names.push(role.clone());
+    }
+    let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| pg_error("listing the roles of", admin, e))?;
+    for definition in facts.role_definitions.iter().filter(|d| created.names.contains(&d.name)) {
+        for group in &definition.member_of {
+            if existing.contains(group) {
+                let grant = format!("GRANT {} TO {}", quote_ident(group), quote_ident(&definition.name));
+                sqlx::query(&grant)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| pg_error("granting role memberships on", admin, e))?;
+            } else {
+                created.warnings.push(format!(
+                    "role {} was a member of {group}, which the target does not have",
+                    definition.name
+                ));
+            }
         }
-        execute(conn, admin, "creating roles on", &statements.join("\n")).await?;
-        created.push(role.clone());
     }
     Ok(created)
 }

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod inspect;
+pub mod roles;
 pub mod tools;
 
 use std::str::FromStr;

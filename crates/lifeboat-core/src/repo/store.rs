@@ -102,16 +102,17 @@ pub fn put_gated(
         run_pipeline(repo, &index, hashing, progress)?
     };
 
-    if size == 0 && !options.allow_empty {
-        // `producer | lifeboat put` without pipefail: a failed producer looks like this.
-        return Err(Error::EmptyStream { tag: options.tag.clone() });
-    }
     let sha256 = hex(&sha.finalize());
     let mut metadata = options.metadata.clone();
+    // The gate first: a producer that knows why it failed says it better.
     metadata.extend(gate(&StoredStream {
         size,
         sha256: sha256.clone(),
     })?);
+    if size == 0 && !options.allow_empty {
+        // `producer | lifeboat put` without pipefail: a failed producer looks like this.
+        return Err(Error::EmptyStream { tag: options.tag.clone() });
+    }
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         tag: options.tag.clone(),
