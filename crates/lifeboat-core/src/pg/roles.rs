@@ -19,7 +19,7 @@ use super::{quote_ident, ConnectionSpec};
 use crate::error::Result;
 
 /// One role as the source server had it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoleDefinition {
     pub name: String,
     pub login: bool,
@@ -66,36 +66,18 @@ impl RoleDefinition {
 
 /// Reads the definitions of `names` (those that exist) from the server.
 pub async fn read_roles(conn: &mut PgConnection, spec: &ConnectionSpec, names: &[String]) -> Result<Vec<RoleDefinition>> {
-    let rows: Vec<(String, bool, bool, bool, bool, bool, bool, bool, i32, Vec<String>)> = sqlx::query_as(
-        "SELECT r.rolname::text, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolcreaterole, r.rolsuper,
-                r.rolreplication, r.rolbypassrls, r.rolconnlimit,
+    sqlx::query_as(
+        "SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolinherit AS inherit, r.rolcreatedb AS create_db,
+                r.rolcreaterole AS create_role, r.rolsuper AS superuser, r.rolreplication AS replication,
+                r.rolbypassrls AS bypass_rls, r.rolconnlimit AS connection_limit,
                 ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                      WHERE m.member = r.oid ORDER BY 1)
+                      WHERE m.member = r.oid ORDER BY 1) AS member_of
          FROM pg_roles r WHERE r.rolname = ANY($1) ORDER BY 1",
     )
     .bind(names)
     .fetch_all(conn)
     .await
-    .map_err(|e| pg_error("reading the roles of", spec, e))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(name, login, inherit, create_db, create_role, superuser, replication, bypass_rls, connection_limit, member_of)| {
-                RoleDefinition {
-                    name,
-                    login,
-                    inherit,
-                    create_db,
-                    create_role,
-                    superuser,
-                    replication,
-                    bypass_rls,
-                    connection_limit,
-                    member_of,
-                }
-            },
-        )
-        .collect())
+    .map_err(|e| pg_error("reading the roles of", spec, e))
 }
 
 #[cfg(test)]
