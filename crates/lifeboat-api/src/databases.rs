@@ -284,7 +284,6 @@ impl App {
             let options = RestoreOptions {
                 force: confirmed(&request, &target),
                 jobs: 1,
-                temp_dir: None,
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),

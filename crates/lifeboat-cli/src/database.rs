@@ -239,7 +239,6 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
     let options = RestoreOptions {
         force: a.force,
         jobs: a.jobs,
-        temp_dir: None,
         pg_bin: a.pg_bin.clone(),
         lock_wait: g.lock_wait(),
         now: Utc::now(),
@@ -328,7 +327,6 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
     let options = RestoreOptions {
         force: false,
         jobs: 1,
-        temp_dir: None,
         pg_bin: a.pg_bin.clone(),
         lock_wait: g.lock_wait(),
         now: Utc::now(),

@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -125,60 +125,6 @@ fn concurrent_puts_and_prunes_keep_every_listed_snapshot_whole() {
     }
     let (healthy, report) = repo.check_json(true);
     assert!(healthy, "{report}");
-}
-
-/// A private mount namespace holding a small tmpfs, for disk-full and
-/// read-only faults; commands run inside it through `nsenter`.
-struct PrivateTmpfs {
-    holder: Child,
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl PrivateTmpfs {
-    fn new(size: &str) -> Self {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("mnt");
-        std::fs::create_dir(&dir).unwrap();
-        let script = format!(
-            "mount -t tmpfs -o size={size},mode=0700 lifeboat-test {} && echo ready && exec sleep 600",
-            dir.display()
-        );
-        let mut holder = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("unshare (util-linux) runs");
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "could not mount a tmpfs in a private namespace");
-        PrivateTmpfs {
-            holder,
-            dir,
-            _parent: parent,
-        }
-    }
-
-    fn command(&self, program: &Path) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["--target", &self.holder.id().to_string(), "--mount", "--"]).arg(program);
-        cmd
-    }
-
-    fn lifeboat(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        let mut cmd = self.command(&bin());
-        cmd.args(args)
-            .arg("--no-keychain")
-            .env("LIFEBOAT_REPO", self.dir.join("repo"))
-            .env("LIFEBOAT_PASSWORD", PASSWORD);
-        common::run(cmd, stdin)
-    }
-}
-
-impl Drop for PrivateTmpfs {
-    fn drop(&mut self) {
-        kill(&mut self.holder);
-    }
 }
 
 fn ok(out: std::process::Output) -> Vec<u8> {

@@ -613,3 +613,58 @@ fn role_names_and_comments_cannot_plant_sql_on_a_restore_or_drill_target() {
         "0"
     );
 }
+
+/// A parallel restore keeps its copy of the dump in a private folder under
+/// the data folder (never the system temp), removes what a killed restore
+/// left there, and refuses up front when that disk cannot hold the copy.
+#[test]
+fn parallel_restores_spool_privately_and_check_the_room_first() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let target = PgCluster::start();
+    let spool = repo.data_dir.join("restore-spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    // A killed restore's file: no process has this id.
+    let leftover = spool.join("lifeboat-restore-4194303-a1b2c3");
+    std::fs::write(&leftover, b"decrypted dump bytes").unwrap();
+    repo.ok(&["restore", "latest:shop", "--to", &target.url("shop"), "--jobs", "2"], None);
+    assert_eq!(counts(&target, "shop"), counts(&source, "shop"));
+    assert!(!leftover.exists(), "the dead restore's file is gone");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "and so is this restore's");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&spool).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    if !is_root() {
+        eprintln!("skipped the full-disk half: mounting a private tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let small = PrivateTmpfs::new("1m");
+    let mut cmd = small.command(&bin());
+    cmd.args([
+        "restore",
+        "latest:shop",
+        "--to",
+        &target.url("shop2"),
+        "--jobs",
+        "2",
+        "--no-keychain",
+    ])
+    .env("LIFEBOAT_REPO", &repo.path)
+    .env("LIFEBOAT_PASSWORD", PASSWORD)
+    .env("LIFEBOAT_DATA_DIR", small.dir.join("data"))
+    .env("LIFEBOAT_NOTIFY", "log");
+    let out = run(cmd, None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("free") && err.contains("--jobs 1"), "{err}");
+    assert_eq!(
+        target.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop2%'"),
+        "0",
+        "refused before anything changed"
+    );
+}

@@ -1,8 +1,9 @@
 //! Helpers for driving the real `lifeboat` binary against real folders.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -160,4 +161,59 @@ pub fn is_root() -> bool {
         .output()
         .map(|o| o.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
+}
+
+/// A private mount namespace holding a small tmpfs, for disk-full and
+/// read-only faults; commands run inside it through `nsenter`.
+pub struct PrivateTmpfs {
+    holder: Child,
+    pub dir: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl PrivateTmpfs {
+    pub fn new(size: &str) -> Self {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("mnt");
+        std::fs::create_dir(&dir).unwrap();
+        let script = format!(
+            "mount -t tmpfs -o size={size},mode=0700 lifeboat-test {} && echo ready && exec sleep 600",
+            dir.display()
+        );
+        let mut holder = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("unshare (util-linux) runs");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "could not mount a tmpfs in a private namespace");
+        PrivateTmpfs {
+            holder,
+            dir,
+            _parent: parent,
+        }
+    }
+
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["--target", &self.holder.id().to_string(), "--mount", "--"]).arg(program);
+        cmd
+    }
+
+    pub fn lifeboat(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        let mut cmd = self.command(&bin());
+        cmd.args(args)
+            .arg("--no-keychain")
+            .env("LIFEBOAT_REPO", self.dir.join("repo"))
+            .env("LIFEBOAT_PASSWORD", PASSWORD);
+        run(cmd, stdin)
+    }
+}
+
+impl Drop for PrivateTmpfs {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
 }

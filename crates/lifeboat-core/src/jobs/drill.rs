@@ -259,7 +259,6 @@ async fn run_checks(
 ) -> Result<()> {
     let load = LoadOptions {
         jobs: 1,
-        temp_dir: None,
         lock_wait: options.lock_wait,
     };
     match restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone()).await {

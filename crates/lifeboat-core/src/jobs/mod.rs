@@ -5,3 +5,4 @@
 pub mod backup;
 pub mod drill;
 pub mod restore;
+mod spool;

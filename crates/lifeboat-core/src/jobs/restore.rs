@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
+use super::spool;
 use crate::error::{Error, Result};
 use crate::pg::inspect::{self, major_of, pg_error, Extension};
 use crate::pg::roles::RoleDefinition;
@@ -277,9 +278,8 @@ pub struct RestoreOptions {
     /// Restore over a non-empty database (kept, renamed) or onto an older server.
     pub force: bool,
     /// Parallel `pg_restore` jobs; above 1 the archive is first written
-    /// (verified) to a temporary file in `temp_dir`.
+    /// (verified) to a private file under the data folder (see `spool`).
     pub jobs: u32,
-    pub temp_dir: Option<PathBuf>,
     pub pg_bin: Option<PathBuf>,
     pub lock_wait: Duration,
     pub now: DateTime<Utc>,
@@ -453,6 +453,9 @@ pub async fn restore(
         return Err(Error::RestoreRefused(refusal.clone()));
     }
     let pg = tools::find(facts.pg_dump_major, options.pg_bin.as_deref())?;
+    if options.jobs > 1 {
+        spool::check_room(&spool::folder()?, snapshot.manifest.size)?;
+    }
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
 
@@ -598,7 +601,6 @@ async fn restore_into(
 ) -> Result<(Vec<TableCount>, Vec<String>)> {
     let load = LoadOptions {
         jobs: options.jobs,
-        temp_dir: options.temp_dir.clone(),
         lock_wait: options.lock_wait,
     };
     let warnings = load_archive(repo, snapshot, scratch, pg, &load, progress).await?;
@@ -621,7 +623,6 @@ async fn restore_into(
 /// How `load_archive` runs pg_restore.
 pub(crate) struct LoadOptions {
     pub jobs: u32,
-    pub temp_dir: Option<PathBuf>,
     pub lock_wait: Duration,
 }
 
@@ -642,7 +643,6 @@ pub(crate) async fn load_archive(
     let dbname = format!("--dbname={}", ConnectionSpec::database_conninfo(&scratch.database));
     let pg_restore = pg.tool("pg_restore");
     let jobs = options.jobs.max(1);
-    let temp_dir = options.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let lock_wait = options.lock_wait;
     tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
         let mut command = Command::new(&pg_restore);
@@ -663,10 +663,7 @@ pub(crate) async fn load_archive(
             feed(&repo, &snapshot, child, progress.as_ref(), lock_wait)?
         } else {
             // Parallel restore needs a seekable file: materialise it, verified.
-            let mut file = tempfile::Builder::new()
-                .prefix("lifeboat-restore-")
-                .tempfile_in(&temp_dir)
-                .map_err(|e| Error::io("creating a temporary file in", &temp_dir, e))?;
+            let mut file = spool::create(&spool::folder()?)?;
             read::cat(&repo, &snapshot, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
             progress.phase("restoring in parallel", None);
             let output = command
