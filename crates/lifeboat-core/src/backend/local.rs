@@ -152,7 +152,8 @@ impl Backend for LocalBackend {
     fn remove(&self, rel: &str) -> Result<()> {
         let path = self.path(rel);
         match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+            // Durable like a write: the folder entry's removal reaches the disk.
+            Ok(()) => sync_dir(path.parent().expect("repository paths have a parent")),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io("removing", &path, e)),
         }

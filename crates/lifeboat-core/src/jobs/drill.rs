@@ -155,11 +155,23 @@ pub struct DrillOptions {
 
 /// The scratch database prefix of a connection's drills.
 fn scratch_prefix(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-        .take(30)
-        .collect();
+    // One name, one prefix: lowercase letters and digits stay, anything else
+    // becomes `_xx` (its bytes in hex), so `shop-db`, `shop.db`, `shop_db`
+    // and `Shop` never drop each other's scratch databases. A name too long
+    // for PostgreSQL's 63 bytes is cut and marked with a hash of the whole.
+    let mut cleaned = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
+            cleaned.push(char::from(byte));
+        } else {
+            cleaned.push_str(&format!("_{byte:02x}"));
+        }
+    }
+    if cleaned.len() > 29 {
+        cleaned.truncate(20);
+        cleaned.push('_');
+        cleaned.push_str(&blake3::hash(name.as_bytes()).to_hex()[..8]);
+    }
     format!("lifeboat_drill_{cleaned}_")
 }
 
@@ -490,8 +502,15 @@ mod tests {
 
     #[test]
     fn scratch_names_are_per_connection_and_fit_postgres() {
-        assert_eq!(scratch_prefix("Shop-DB"), "lifeboat_drill_shop_db_");
-        let long = scratch_prefix(&"x".repeat(80));
-        assert!(long.len() + "20261123103000".len() <= 63, "{long}");
+        assert_eq!(scratch_prefix("shop"), "lifeboat_drill_shop_");
+        let similar = ["shop-db", "shop.db", "shop_db", "Shop-db", "shopdb"].map(scratch_prefix);
+        let distinct: std::collections::HashSet<&String> = similar.iter().collect();
+        assert_eq!(distinct.len(), similar.len(), "{similar:?}");
+        let long = [&"x".repeat(80), &format!("{}y", "x".repeat(79))].map(|n| scratch_prefix(n));
+        assert_ne!(long[0], long[1]);
+        for prefix in similar.iter().chain(&long) {
+            assert!(prefix.len() + "20261123103000".len() <= 63, "{prefix}");
+            assert!(prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        }
     }
 }
