@@ -125,6 +125,9 @@ impl Catalog {
         if let Some(parent) = path.parent() {
             create_private_dir(parent)?;
         }
+        // Created 0600 before SQLite opens it: SQLite gives its -wal and
+        // -shm files the database file's permissions.
+        create_private_file(path)?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(|e| fail(e.to_string()))?
             .create_if_missing(true)
@@ -590,6 +593,14 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     builder.create(dir).map_err(|e| Error::io("creating", dir, e))
 }
 
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(|e| Error::io("creating", path, e))
+}
+
 /// The catalog holds locations and history: keep it to its owner.
 fn restrict_permissions(path: &Path) {
     #[cfg(unix)]
@@ -606,6 +617,26 @@ mod tests {
 
     fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, 10, minute, 0).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_catalog_its_wal_files_and_the_data_folder_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let path = dir.path().join("state/catalog.sqlite");
+        let catalog = Catalog::open(&path).await.unwrap();
+        catalog.remember_repository("r1", "/mnt/a", "team", at(1)).await.unwrap();
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        // The daemon may be the first to create the data folder.
+        let daemon_data = dir.path().join("daemon-data");
+        let _lock = crate::schedule::SchedulerLock::acquire(&daemon_data).unwrap();
+        assert_eq!(mode(&daemon_data), 0o700);
     }
 
     #[tokio::test]

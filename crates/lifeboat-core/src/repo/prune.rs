@@ -74,24 +74,8 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         files.push((file.name, packs));
     }
     let index = Index::from_files(&files);
-    let manifest::SnapshotList { snapshots, damaged } = manifest::list(repo)?;
-    if let Some((id, e)) = damaged.into_iter().next() {
-        return Err(Error::corrupt(
-            format!("snapshot {id}"),
-            format!("{e}; prune refuses to run: it could not tell which data that snapshot needs"),
-        ));
-    }
-    let mut reachable = HashSet::new();
-    for snapshot in &snapshots {
-        add_reachable(repo, &index, snapshot, &mut reachable)?;
-    }
-    if let Some(missing) = reachable.iter().find(|k| !index.contains_key(**k)) {
-        return Err(Error::corrupt(
-            "the repository",
-            format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`"),
-        ));
-    }
-
+    // Before anything reads a pack: a missing one must stop prune with this
+    // message, whichever snapshot needs it.
     let on_disk = packs_on_disk(repo)?;
     let mut missing: Vec<String> = files
         .iter()
@@ -115,6 +99,24 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
             ),
         ));
     }
+    let manifest::SnapshotList { snapshots, damaged } = manifest::list(repo)?;
+    if let Some((id, e)) = damaged.into_iter().next() {
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            format!("{e}; prune refuses to run: it could not tell which data that snapshot needs"),
+        ));
+    }
+    let mut reachable = HashSet::new();
+    for snapshot in &snapshots {
+        add_reachable(repo, &index, snapshot, &mut reachable)?;
+    }
+    if let Some(missing) = reachable.iter().find(|k| !index.contains_key(**k)) {
+        return Err(Error::corrupt(
+            "the repository",
+            format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`"),
+        ));
+    }
+
     let mut report = PruneReport {
         dry_run: options.dry_run,
         snapshots: snapshots.len(),
