@@ -48,7 +48,13 @@ impl<R: Read> Reader<R> {
         for shift in 0..self.int_size {
             value |= i64::from(self.byte()?) << (8 * shift);
         }
-        Ok(if negative { -value } else { value })
+        if !negative {
+            return Ok(value);
+        }
+        // i64::MIN has no positive counterpart: a hostile stream must not overflow.
+        value
+            .checked_neg()
+            .ok_or_else(|| Unreadable("an integer in the archive is out of range".into()))
     }
 
     fn string(&mut self) -> Parsed<Option<String>> {
@@ -311,5 +317,16 @@ mod tests {
         let whole = archive(14);
         assert!(count_rows(&whole[..whole.len() - 10]).is_err());
         assert!(count_rows(&b"not an archive"[..]).is_err());
+    }
+
+    #[test]
+    fn an_integer_that_cannot_be_negated_is_an_error_not_an_overflow() {
+        // Header with 8-byte integers; the compression level is -(2^63).
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 14, 0, 8, 8, 0]);
+        bytes.push(1);
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0x80]);
+        let err = count_rows(bytes.as_slice()).unwrap_err();
+        assert!(err.0.contains("out of range"), "{}", err.0);
     }
 }
