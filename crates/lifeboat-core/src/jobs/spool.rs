@@ -31,20 +31,15 @@ pub(crate) fn folder() -> Result<PathBuf> {
     Ok(dir)
 }
 
-#[cfg(unix)]
+/// Created 0700, and made 0700 again if it was loosened since.
 fn create_private(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("creating folder", dir, e))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io("protecting", dir, e))
-}
-
-#[cfg(not(unix))]
-fn create_private(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))
+    crate::catalog::create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io("protecting", dir, e))?;
+    }
+    Ok(())
 }
 
 /// Refuses before anything changes when `dir` cannot hold `needed` bytes.

@@ -220,10 +220,9 @@ const TEMPORARY_SETTLE: Duration = Duration::from_secs(2);
 /// made one, with when). Removing one being written only makes that
 /// writer's lock attempt fail cleanly.
 pub fn remove_temporary_lock_files(backend: &dyn Backend, all: bool, earlier: Option<(Instant, Vec<String>)>) -> Result<Vec<String>> {
-    let temporary = || -> Result<Vec<String>> { Ok(backend.list_temporary()?.into_iter().filter(|p| p.starts_with("locks/")).collect()) };
     let first = match earlier {
         Some(listing) => listing,
-        None => (Instant::now(), temporary()?),
+        None => (Instant::now(), temporary_lock_files(backend)?),
     };
     let leftovers = if all || first.1.is_empty() {
         first.1
@@ -232,13 +231,18 @@ pub fn remove_temporary_lock_files(backend: &dyn Backend, all: bool, earlier: Op
         if waited < TEMPORARY_SETTLE {
             std::thread::sleep(TEMPORARY_SETTLE - waited);
         }
-        let now = temporary()?;
+        let now = temporary_lock_files(backend)?;
         first.1.into_iter().filter(|p| now.contains(p)).collect()
     };
     for path in &leftovers {
         backend.remove(path)?;
     }
     Ok(leftovers)
+}
+
+/// Half-written lock files present now.
+pub(crate) fn temporary_lock_files(backend: &dyn Backend) -> Result<Vec<String>> {
+    Ok(backend.list_temporary()?.into_iter().filter(|p| p.starts_with("locks/")).collect())
 }
 
 /// Removes stale locks (or every lock with `all`) and leftover half-written

@@ -59,14 +59,7 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     };
     progress.phase("finding what snapshots need", None);
     let backend = repo.backend();
-    let lock_leftovers = (
-        std::time::Instant::now(),
-        backend
-            .list_temporary()?
-            .into_iter()
-            .filter(|p| p.starts_with("locks/"))
-            .collect::<Vec<_>>(),
-    );
+    let lock_leftovers = (std::time::Instant::now(), lock::temporary_lock_files(backend)?);
 
     let mut files = Vec::new();
     for file in backend.list("index")? {
