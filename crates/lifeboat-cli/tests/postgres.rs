@@ -337,16 +337,34 @@ fn auto_restore_fills_only_an_empty_database_and_only_when_armed() {
     assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "10");
 }
 
-#[test]
-fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
+/// Backs up `bigshop`, big enough that its restore takes seconds.
+fn backed_up_big_database(repo: &TestRepo) {
     let source = PgCluster::start();
     sample_database(&source, "bigshop");
     source.psql(
         "bigshop",
         "INSERT INTO public.events (payload) SELECT jsonb_build_object('n', g, 'text', repeat(md5(g::text), 8)) FROM generate_series(1, 300000) g",
     );
-    let repo = TestRepo::new();
     repo.ok(&["backup", "--db", &source.url("bigshop")], None);
+}
+
+/// Waits until a pg_restore on `target` is loading rows.
+fn wait_until_copying(target: &PgCluster) {
+    let started = std::time::Instant::now();
+    loop {
+        let copying = target.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %'");
+        if copying != "0" {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "pg_restore never started copying");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
+    let repo = TestRepo::new();
+    backed_up_big_database(&repo);
     let target = PgCluster::start();
     target.psql("postgres", "CREATE DATABASE bigshop");
 
@@ -357,15 +375,7 @@ fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
         .spawn()
         .unwrap();
     // Wait until pg_restore is loading rows into the scratch database, then kill it.
-    let started = std::time::Instant::now();
-    loop {
-        let copying = target.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %'");
-        if copying != "0" {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 60, "pg_restore never started copying");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_copying(&target);
     let killed = Command::new("pkill")
         .args(["-KILL", "-f", "dbname='bigshop_lifeboat_restore"])
         .status()
@@ -385,6 +395,86 @@ fn pg_restore_killed_mid_way_leaves_the_target_untouched() {
         target.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '%lifeboat%'"),
         "0"
     );
+}
+
+fn leftover_databases(target: &PgCluster) -> String {
+    target.psql(
+        "postgres",
+        "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE '%lifeboat%'",
+    )
+}
+
+#[test]
+fn a_target_is_judged_at_the_swap_and_never_dropped_with_data_in_it() {
+    let repo = TestRepo::new();
+    backed_up_big_database(&repo);
+    let target = PgCluster::start();
+    target.psql("postgres", "CREATE DATABASE appdb");
+    let url = target.url("appdb");
+
+    // An application's migration lands in the empty target while the restore loads.
+    let restore = repo
+        .cmd(&["restore", "latest:bigshop", "--to", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_copying(&target);
+    target.psql(
+        "appdb",
+        "CREATE TABLE app_users (id int); INSERT INTO app_users SELECT generate_series(1, 5)",
+    );
+    let out = restore.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("received data while the restore ran") && err.contains("its data is untouched"),
+        "{err}"
+    );
+    assert_eq!(target.psql("appdb", "SELECT count(*) FROM app_users"), "5");
+    assert_eq!(leftover_databases(&target), "");
+    assert_eq!(
+        target.psql("postgres", "SELECT datallowconn FROM pg_database WHERE datname = 'appdb'"),
+        "t"
+    );
+
+    // Anyone connected blocks even a confirmed replacement, and nothing changes.
+    let mut session = target
+        .psql_command("appdb", "SELECT pg_sleep(120)")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeping =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()";
+    while target.psql("postgres", sleeping) != "1" {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = repo.fails(&["restore", "latest:bigshop", "--to", &url, "--force"], None);
+    assert!(
+        err.contains("in use by 1 session(s)") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    session.kill().unwrap();
+    session.wait().unwrap();
+    target.psql("postgres", &sleeping.replace("count(*)", "pg_terminate_backend(pid)"));
+    assert_eq!(target.psql("appdb", "SELECT count(*) FROM app_users"), "5");
+    assert_eq!(leftover_databases(&target), "");
+
+    // Confirmed and unused: the restored database takes the name, the old one is kept.
+    repo.ok(&["restore", "latest:bigshop", "--to", &url, "--force"], None);
+    assert_eq!(target.psql("appdb", "SELECT count(*) FROM sales.customers"), "2500");
+    let kept = leftover_databases(&target);
+    assert!(kept.starts_with("appdb_before_lifeboat_"), "{kept}");
+    assert_eq!(target.psql(&kept, "SELECT count(*) FROM app_users"), "5");
+
+    // What is not a table still counts as data: large objects, database settings.
+    target.psql("postgres", "CREATE DATABASE files");
+    target.psql("postgres", "CREATE DATABASE tuned");
+    target.psql("files", "SELECT lo_from_bytea(0, 'keep me')");
+    target.psql("postgres", "ALTER DATABASE tuned SET work_mem = '64MB'");
+    let err = repo.fails(&["restore", "latest:bigshop", "--to", &target.url("files")], None);
+    assert!(err.contains("is not empty") && err.contains("1 large objects"), "{err}");
+    let err = repo.fails(&["restore", "latest:bigshop", "--to", &target.url("tuned")], None);
+    assert!(err.contains("is not empty") && err.contains("database settings"), "{err}");
 }
 
 fn keychain_available() -> bool {

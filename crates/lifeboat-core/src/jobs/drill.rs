@@ -233,25 +233,8 @@ pub async fn drill(
     let checked = run_checks(&repo, snapshot, &facts, &scratch_spec, &pg, options, progress.clone(), &mut report).await;
 
     progress.phase("dropping the scratch database", None);
-    report.scratch_dropped = drop_scratch(&mut conn, &admin, &scratch).await;
-    if !report.scratch_dropped {
-        report.warnings.push(format!(
-            "the scratch database {scratch} could not be dropped: the next drill of {} drops it",
-            report.name
-        ));
-    }
-    if report.scratch_dropped {
-        // A drill leaves no role behind: the ones it made go with the scratch database.
-        for role in &report.roles_created {
-            let drop = format!("DROP ROLE IF EXISTS {}", quote_ident(role));
-            if let Err(e) = sqlx::query(&drop).execute(&mut conn).await {
-                report
-                    .warnings
-                    .push(format!("the role {role} the drill created could not be dropped: {e}"));
-            }
-        }
-    }
     let _ = conn.close().await;
+    clean_up(&admin, &scratch, &mut report).await;
     checked?;
     report.passed = !report.checks.is_empty() && report.checks.iter().all(|c| c.passed);
     report.seconds = started.elapsed().as_secs_f64();
@@ -441,14 +424,40 @@ async fn drop_leftovers(conn: &mut PgConnection, admin: &ConnectionSpec, prefix:
     Ok(dropped)
 }
 
-/// Drops the scratch database; says whether it is gone.
-async fn drop_scratch(conn: &mut PgConnection, admin: &ConnectionSpec, name: &str) -> bool {
-    restore::drop_database(conn, admin, name).await;
-    sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&mut *conn)
+/// Drops the scratch database and the roles the drill created, on a fresh
+/// connection (the drill's own may be hours old); what it could not do
+/// becomes a warning.
+async fn clean_up(admin: &ConnectionSpec, scratch: &str, report: &mut DrillReport) {
+    restore::drop_database(admin, scratch).await;
+    let mut conn = match inspect::connect(admin).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            report.warnings.push(format!("could not clean up after the drill: {e}"));
+            return;
+        }
+    };
+    report.scratch_dropped = sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(scratch)
+        .fetch_one(&mut conn)
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if !report.scratch_dropped {
+        report.warnings.push(format!(
+            "the scratch database {scratch} could not be dropped: the next drill of {} drops it",
+            report.name
+        ));
+    } else {
+        // A drill leaves no role behind: the ones it made go with the scratch database.
+        for role in &report.roles_created {
+            let drop = format!("DROP ROLE IF EXISTS {}", quote_ident(role));
+            if let Err(e) = sqlx::query(&drop).execute(&mut conn).await {
+                report
+                    .warnings
+                    .push(format!("the role {role} the drill created could not be dropped: {e}"));
+            }
+        }
+    }
+    let _ = conn.close().await;
 }
 
 #[cfg(test)]

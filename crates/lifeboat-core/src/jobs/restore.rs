@@ -6,8 +6,10 @@
 //! `pg_restore` succeeded, the whole stream's SHA-256 and size matched, the
 //! extensions are in place and the row counts equal the manifest's, is the
 //! scratch database renamed into place. Any failure drops the scratch
-//! database and leaves the target as it was. A non-empty target replaced
-//! with `force` is kept, renamed, never dropped.
+//! database and leaves the target as it was. The swap judges the target at
+//! that instant, with new connections refused, and renames in one
+//! transaction (see `swap_into_place`): a target that holds anything then
+//! is never dropped (with `force` it is kept, renamed).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -339,7 +341,12 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
     let _ = conn.close().await;
 
     let exists = inspect::database_exists(target).await?;
-    let empty = if exists { inspect::inspect(target).await?.is_empty() } else { true };
+    let contents = if exists {
+        inspect::inspect(target).await?.contents
+    } else {
+        Vec::new()
+    };
+    let empty = contents.is_empty();
     let missing_roles: Vec<String> = facts.roles.iter().filter(|r| !existing_roles.contains(r)).cloned().collect();
     let missing_extensions: Vec<String> = facts
         .extensions
@@ -368,9 +375,12 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
     }
     if exists && !empty && !force {
         refusal.get_or_insert(format!(
-            "database {} on {}:{} is not empty: restore into a new database name, or confirm replacing it \
+            "database {} on {}:{} is not empty (it holds {}): restore into a new database name, or confirm replacing it \
              (--force; in the app, type its name); the current one is kept, renamed",
-            target.database, target.host, target.port
+            target.database,
+            target.host,
+            target.port,
+            contents.join(", ")
         ));
     }
     if !missing_extensions.is_empty() {
@@ -400,32 +410,171 @@ pub(crate) async fn execute(conn: &mut PgConnection, spec: &ConnectionSpec, acti
     Ok(())
 }
 
-/// Moves the restored scratch database to `database`'s name: an empty
-/// database there is dropped, a non-empty one (allowed by `force`) is kept
-/// under a new name, returned.
-async fn swap_into_place(
-    conn: &mut PgConnection,
-    admin: &ConnectionSpec,
-    database: &str,
-    scratch: &str,
-    check: &Preflight,
-    stamp: &str,
-) -> Result<Option<String>> {
-    let mut kept_as = None;
-    if check.database_exists {
-        if check.database_empty {
-            let sql = format!("DROP DATABASE {}", quote_ident(database));
-            execute(conn, admin, "replacing the empty database on", &sql).await?;
-        } else {
-            let aside = database_name(database, &format!("_before_lifeboat_{stamp}"));
-            let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(database), quote_ident(&aside));
-            execute(conn, admin, "setting the current database aside on", &sql).await?;
-            kept_as = Some(aside);
+/// What the swap did with the database that had the target's name.
+struct Swapped {
+    /// Where a database that held data now is (only with `force`).
+    kept_as: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Moves the restored scratch database to `target`'s name, on a fresh
+/// connection (the one that began the restore may be hours old).
+///
+/// A database already there is judged at the instant of the swap, not at
+/// the start: new connections to it are refused, nobody else may be
+/// connected, and its contents are read on a session opened before the
+/// door closed. Both renames then run in one transaction, so either the
+/// restored database has the name or nothing changed. The old database is
+/// dropped only when it was proven empty then; one holding data (allowed by
+/// `force`) is kept under a new name, returned.
+async fn swap_into_place(target: &ConnectionSpec, scratch: &str, force: bool, stamp: &str) -> Result<Swapped> {
+    let admin = target.with_database("postgres");
+    let mut conn = inspect::connect(&admin).await?;
+    let allowed: Option<bool> = sqlx::query_scalar("SELECT datallowconn FROM pg_database WHERE datname = $1")
+        .bind(&target.database)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(|e| pg_error("listing the databases of", &admin, e))?;
+    let Some(allowed) = allowed else {
+        let sql = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(scratch),
+            quote_ident(&target.database)
+        );
+        execute(&mut conn, &admin, "renaming the restored database into place on", &sql).await?;
+        let _ = conn.close().await;
+        return Ok(Swapped {
+            kept_as: None,
+            warnings: Vec::new(),
+        });
+    };
+    // The session that reads the contents is opened before the door closes.
+    let mut inspector = inspect::connect(target).await?;
+    let inspector_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut inspector)
+        .await
+        .map_err(|e| pg_error("inspecting", target, e))?;
+    let database = quote_ident(&target.database);
+    execute(
+        &mut conn,
+        &admin,
+        "refusing new connections during the swap on",
+        &format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false"),
+    )
+    .await?;
+    let swapped = swap_closed(&mut conn, &admin, inspector, inspector_pid, target, scratch, force, stamp, allowed).await;
+    if swapped.is_err() {
+        // The transaction rolled back: the database still has its name.
+        let reopen = format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS {allowed}");
+        if let Err(e) = execute(&mut conn, &admin, "accepting connections again on", &reopen).await {
+            tracing::error!("{e}");
+            return Err(Error::RestoreFailed(format!(
+                "{}; and {} still refuses connections: run `{reopen}` as its owner",
+                swapped.err().map(|e| e.to_string()).unwrap_or_default(),
+                target.database
+            )));
         }
     }
-    let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(scratch), quote_ident(database));
-    execute(conn, admin, "renaming the restored database into place on", &sql).await?;
-    Ok(kept_as)
+    let _ = conn.close().await;
+    swapped
+}
+
+/// The swap once `target` refuses new connections (see `swap_into_place`).
+#[allow(clippy::too_many_arguments)]
+async fn swap_closed(
+    conn: &mut PgConnection,
+    admin: &ConnectionSpec,
+    mut inspector: PgConnection,
+    inspector_pid: i32,
+    target: &ConnectionSpec,
+    scratch: &str,
+    force: bool,
+    stamp: &str,
+    allowed: bool,
+) -> Result<Swapped> {
+    let sessions: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%s (%s)', usename, coalesce(nullif(application_name, ''), 'no application name'))
+           FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
+    )
+    .bind(&target.database)
+    .bind(inspector_pid)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| pg_error("listing the sessions of", admin, e))?;
+    if !sessions.is_empty() {
+        let _ = inspector.close().await;
+        return Err(Error::RestoreRefused(format!(
+            "{} is in use by {} session(s): {}; a database cannot be replaced while anyone is connected. Stop the \
+             application(s) and restore again; nothing was changed",
+            target.database,
+            sessions.len(),
+            sessions.join(", ")
+        )));
+    }
+    let contents = inspect::contents(&mut inspector, target).await;
+    let _ = inspector.close().await;
+    let contents = contents?;
+    if !contents.is_empty() && !force {
+        return Err(Error::RestoreRefused(format!(
+            "{} received data while the restore ran (it now holds {}): nothing was replaced and its data is untouched. \
+             Restore into a new database name, or confirm replacing it (--force; in the app, type its name); the current \
+             one is then kept, renamed",
+            target.database,
+            contents.join(", ")
+        )));
+    }
+    let proven_empty = contents.is_empty();
+    let aside = database_name(&target.database, &format!("_before_lifeboat_{stamp}"));
+    let mut tx = conn.begin().await.map_err(|e| pg_error("starting the swap on", admin, e))?;
+    execute(
+        &mut *tx,
+        admin,
+        "setting the current database aside on",
+        &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&target.database), quote_ident(&aside)),
+    )
+    .await?;
+    execute(
+        &mut *tx,
+        admin,
+        "renaming the restored database into place on",
+        &format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(scratch),
+            quote_ident(&target.database)
+        ),
+    )
+    .await?;
+    if !proven_empty {
+        execute(
+            &mut tx,
+            admin,
+            "reopening the kept database on",
+            &format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allowed}", quote_ident(&aside)),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(|e| pg_error("committing the swap on", admin, e))?;
+    if !proven_empty {
+        return Ok(Swapped {
+            kept_as: Some(aside),
+            warnings: Vec::new(),
+        });
+    }
+    // Nobody can connect to it, and it held nothing an instant ago.
+    let mut warnings = Vec::new();
+    if let Err(e) = execute(
+        conn,
+        admin,
+        "dropping the empty database that was there before on",
+        &format!("DROP DATABASE {}", quote_ident(&aside)),
+    )
+    .await
+    {
+        warnings.push(format!(
+            "the empty database that was there before is kept as {aside} ({e}): drop it"
+        ));
+    }
+    Ok(Swapped { kept_as: None, warnings })
 }
 
 /// A database name of at most 63 bytes: `base` shortened to fit `suffix`.
@@ -470,30 +619,31 @@ pub async fn restore(
         &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&scratch)),
     )
     .await?;
+    let _ = conn.close().await;
     let scratch_spec = target.with_database(&scratch);
 
     let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
     let (tables, restore_warnings) = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            drop_database(&mut conn, &admin, &scratch).await;
+            drop_database(&admin, &scratch).await;
             return Err(e);
         }
     };
 
     // Swap: the only moment the target changes.
-    let kept_as = match swap_into_place(&mut conn, &admin, &target.database, &scratch, &check, &stamp).await {
-        Ok(kept_as) => kept_as,
+    let swapped = match swap_into_place(target, &scratch, options.force, &stamp).await {
+        Ok(swapped) => swapped,
         Err(e) => {
-            drop_database(&mut conn, &admin, &scratch).await;
+            drop_database(&admin, &scratch).await;
             return Err(e);
         }
     };
-    let _ = conn.close().await;
-
+    let kept_as = swapped.kept_as;
     let mut warnings = check.warnings;
     warnings.extend(roles.warnings);
     warnings.extend(restore_warnings);
+    warnings.extend(swapped.warnings);
     if let Some(aside) = &kept_as {
         warnings.push(format!(
             "the database that was there before is kept as {aside}: drop it once you are satisfied"
@@ -581,11 +731,31 @@ pub(crate) async fn create_missing_roles(
     Ok(created)
 }
 
-pub(crate) async fn drop_database(conn: &mut PgConnection, admin: &ConnectionSpec, name: &str) {
-    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
-    if let Err(e) = execute(conn, admin, "dropping the scratch database on", &sql).await {
-        tracing::error!("could not drop scratch database {name}: {e}");
+/// Drops a database Lifeboat created, on a fresh connection, ending any
+/// session still in it (`WITH (FORCE)` on PostgreSQL 13+, which 12 lacks);
+/// logs what it could not do.
+pub(crate) async fn drop_database(admin: &ConnectionSpec, name: &str) {
+    if let Err(e) = try_drop_database(admin, name).await {
+        tracing::error!("could not drop the scratch database {name}: {e}");
     }
+}
+
+async fn try_drop_database(admin: &ConnectionSpec, name: &str) -> Result<()> {
+    let mut conn = inspect::connect(admin).await?;
+    let (version_num, _) = inspect::server_version(&mut conn, admin).await?;
+    let sql = if major_of(version_num) >= 13 {
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))
+    } else {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| pg_error("ending the scratch database's sessions on", admin, e))?;
+        format!("DROP DATABASE IF EXISTS {}", quote_ident(name))
+    };
+    execute(&mut conn, admin, "dropping the scratch database on", &sql).await?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// pg_restore into the scratch database, then extensions and row counts;

@@ -35,9 +35,9 @@ pub struct DatabaseInfo {
     pub schemas: Vec<String>,
     /// Roles that own objects in the database or were granted rights on them.
     pub roles: Vec<String>,
-    /// User tables, sequences, views, functions and types outside the system
-    /// schemas and not part of an extension.
-    pub user_objects: u64,
+    /// What the database holds that a restore could destroy, one entry per
+    /// kind found (see [`contents`]); empty for an empty database.
+    pub contents: Vec<String>,
 }
 
 impl DatabaseInfo {
@@ -46,7 +46,7 @@ impl DatabaseInfo {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.user_objects == 0
+        self.contents.is_empty()
     }
 }
 
@@ -112,19 +112,7 @@ pub async fn inspect(spec: &ConnectionSpec) -> Result<DatabaseInfo> {
         .fetch_all(&mut conn)
         .await
         .map_err(fail)?;
-    let user_objects: i64 = sqlx::query_scalar(&format!(
-        "WITH user_ns AS (SELECT oid FROM pg_namespace WHERE {SYSTEM_SCHEMAS}),
-              ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
-         SELECT (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM user_ns)
-                   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.oid NOT IN (SELECT objid FROM ext))
-              + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM user_ns)
-                   AND p.oid NOT IN (SELECT objid FROM ext))
-              + (SELECT count(*) FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM user_ns)
-                   AND t.typtype IN ('c', 'd', 'e', 'r') AND t.typrelid = 0 AND t.oid NOT IN (SELECT objid FROM ext))"
-    ))
-    .fetch_one(&mut conn)
-    .await
-    .map_err(fail)?;
+    let contents = contents(&mut conn, spec).await?;
     let roles: Vec<String> = sqlx::query_scalar(&format!(
         "WITH user_ns AS (SELECT oid, nspowner FROM pg_namespace WHERE {SYSTEM_SCHEMAS}),
               owners AS (
@@ -149,8 +137,88 @@ pub async fn inspect(spec: &ConnectionSpec) -> Result<DatabaseInfo> {
         extensions,
         schemas,
         roles,
-        user_objects: user_objects.max(0) as u64,
+        contents,
     })
+}
+
+/// Kinds of content a restore must never drop, each counted by one query:
+/// a database holding any of them is not empty.
+const CONTENT_KINDS: &[(&str, &str)] = &[
+    (
+        "tables, views, sequences, functions or types",
+        "WITH user_ns AS (SELECT oid FROM pg_namespace WHERE {SYSTEM_SCHEMAS}),
+              ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
+         SELECT (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM user_ns)
+                   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.oid NOT IN (SELECT objid FROM ext))
+              + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM user_ns)
+                   AND p.oid NOT IN (SELECT objid FROM ext))
+              + (SELECT count(*) FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM user_ns)
+                   AND t.typtype IN ('c', 'd', 'e', 'r') AND t.typrelid = 0 AND t.oid NOT IN (SELECT objid FROM ext))",
+    ),
+    (
+        "schemas",
+        "SELECT count(*) FROM pg_namespace n WHERE {SYSTEM_SCHEMAS} AND nspname <> 'public'
+           AND n.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')",
+    ),
+    ("large objects", "SELECT count(*) FROM pg_largeobject_metadata"),
+    (
+        "foreign servers",
+        "SELECT count(*) FROM pg_foreign_server s WHERE s.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')",
+    ),
+    (
+        "database settings (ALTER DATABASE ... SET)",
+        "SELECT count(*) FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    ),
+    (
+        "event triggers",
+        "SELECT count(*) FROM pg_event_trigger t WHERE t.oid NOT IN (SELECT objid FROM pg_depend WHERE deptype = 'e')",
+    ),
+    ("publications", "SELECT count(*) FROM pg_publication"),
+];
+
+/// What `conn`'s database holds that a restore could destroy: user objects,
+/// schemas, large objects, foreign servers, database settings, event
+/// triggers, publications, and rows in extension configuration tables that
+/// the extension marks as wholly user data. (Tables registered with a
+/// filter ship rows of their own; the filter is SQL text from the catalog,
+/// which Lifeboat does not run, so their rows are not counted.)
+pub async fn contents(conn: &mut PgConnection, spec: &ConnectionSpec) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for (kind, query) in CONTENT_KINDS {
+        let count: i64 = sqlx::query_scalar(&query.replace("{SYSTEM_SCHEMAS}", SYSTEM_SCHEMAS))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| pg_error("inspecting", spec, e))?;
+        if count > 0 {
+            found.push(format!("{count} {kind}"));
+        }
+    }
+    let config_tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.nspname::text, c.relname::text
+           FROM pg_extension e
+           CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS t(relid, condition)
+           JOIN pg_class c ON c.oid = t.relid AND c.relkind = 'r'
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE coalesce(t.condition, '') = ''",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| pg_error("inspecting", spec, e))?;
+    for (schema, table) in config_tables {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM ONLY {}.{})",
+            super::quote_ident(&schema),
+            super::quote_ident(&table)
+        );
+        let has_rows: bool = sqlx::query_scalar(&sql)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| pg_error("inspecting", spec, format!("{schema}.{table}: {e}")))?;
+        if has_rows {
+            found.push(format!("rows in the extension configuration table {schema}.{table}"));
+        }
+    }
+    Ok(found)
 }
 
 /// Whether `spec`'s database exists, asked of the server's `postgres` database.
