@@ -2,7 +2,7 @@
 //! add a connection (its password to the real keychain), take a Checkpoint
 //! with a label and find it on the Timeline, restore it with the wizard onto
 //! a second, fresh cluster, and see a non-empty target refused until its
-//! name is typed out.
+//! name is typed out; a failing restore leaves its password in no file.
 
 use lifeboat_e2e::*;
 use lifeboat_testkit::PgCluster;
@@ -11,7 +11,7 @@ const PASSPHRASE: &str = "harbour pilot tugboat rope";
 const LABEL: &str = "before the 16 upgrade";
 
 /// Steps 1 and 2 of the wizard: the newest snapshot of `shop`, onto `target`.
-async fn choose_source_and_target(app: &AppSession, target: &PgCluster) {
+async fn choose_source_and_target(app: &AppSession, target: &PgCluster, password: Option<&str>) {
     app.click("#nav-restore").await;
     app.choose("#restore-database", "shop").await;
     app.wait_option("#restore-snapshot", LABEL).await;
@@ -20,6 +20,9 @@ async fn choose_source_and_target(app: &AppSession, target: &PgCluster) {
     app.fill("#restore-port", &target.port.to_string()).await;
     app.fill("#restore-user", "postgres").await;
     app.fill("#restore-target-db", "shop").await;
+    if let Some(password) = password {
+        app.fill("#restore-password", password).await;
+    }
     app.click("#restore-check").await;
     app.wait_text("#restore-preflight", &target.major.to_string()).await;
 }
@@ -84,7 +87,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.shot("db-04-timeline").await;
 
     // 4. The wizard onto the fresh cluster: the rows are there.
-    choose_source_and_target(&app, &fresh).await;
+    choose_source_and_target(&app, &fresh, None).await;
     app.shot("db-05-restore-preflight").await;
     let rows = verify_and_restore(&app).await;
     assert!(rows.contains("321"), "{rows}");
@@ -94,7 +97,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     // 5. Now the target has data of its own: refused until its name is typed exactly.
     fresh.psql("shop", "INSERT INTO orders (item) VALUES ('written after the restore')");
     app.click("#restore-again").await;
-    choose_source_and_target(&app, &fresh).await;
+    choose_source_and_target(&app, &fresh, None).await;
     app.wait("#restore-confirm-name").await;
     assert!(
         !app.is_enabled("#restore-next-target").await,
@@ -114,5 +117,65 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
         "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop_before_lifeboat_%'",
     );
     assert_eq!(kept, "1", "the replaced database is kept, renamed");
+
+    // 6. A restore that fails with the target's password typed in: the
+    // password reaches no file (log, catalog, events, repository).
+    let guarded = PgCluster::start_with_password("hunter2");
+    guarded.psql("postgres", "CREATE DATABASE shop");
+    guarded.psql("shop", "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)");
+    let mut session = guarded
+        .psql_command("shop", "SELECT pg_sleep(600)")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()";
+    while guarded.psql("postgres", sleeping) != "1" {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.click("#restore-again").await;
+    choose_source_and_target(&app, &guarded, Some("hunter2")).await;
+    app.fill("#restore-confirm-name", "shop").await;
+    app.click_when_enabled("#restore-next-target").await;
+    app.click("#restore-verify").await;
+    app.click_when_enabled("#restore-next-verify").await;
+    app.click("#restore-start").await;
+    app.wait_text("#restore-error", "in use").await;
+    app.shot("db-08-restore-failed").await;
+    session.kill().unwrap();
+    session.wait().unwrap();
+    guarded.psql("postgres", &sleeping.replace("count(*)", "pg_terminate_backend(pid)"));
     app.quit().await;
+    assert_eq!(guarded.psql("shop", "SELECT count(*) FROM kept"), "1");
+
+    let workstation = dir.path().join("workstation");
+    let log = workstation.join("logs/lifeboat.log");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("restore_snapshot"), "the failed restore is logged: {logged}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&log), 0o600);
+    assert_eq!(mode(&workstation.join("logs")), 0o700);
+    let files = walk(dir.path());
+    assert!(files.iter().any(|f| f.ends_with("catalog.sqlite")), "{files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"hunter2"),
+            "the target's password is in {}",
+            file.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -5,31 +5,31 @@
 
 mod commands;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use lifeboat_api::App;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
-use lifeboat_core::paths::Paths;
+use lifeboat_core::paths::{Paths, LOG_FILE};
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
-/// Logs to `<log dir>/lifeboat.log` (and stderr); the guard flushes on exit.
-fn init_logging(log_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs to `<log dir>/lifeboat.log` (0600 in a 0700 folder) and stderr;
+/// the guard flushes on exit.
+fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "info".into());
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let (file, guard) = match std::fs::create_dir_all(log_dir) {
-        Ok(()) => {
-            let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "lifeboat.log"));
+    let (file, guard) = match paths.prepare_log_file() {
+        Ok(_) => {
+            let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(&paths.log_dir, LOG_FILE));
             (
                 Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)),
                 Some(guard),
             )
         }
         Err(e) => {
-            eprintln!("cannot create the log folder {}: {e}; logging to stderr only", log_dir.display());
+            eprintln!("{e}; logging to stderr only");
             (None, None)
         }
     };
@@ -84,7 +84,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let _log_guard = init_logging(&paths.log_dir);
+    let _log_guard = init_logging(&paths);
     tracing::info!(data_dir = %paths.data_dir.display(), "Lifeboat {} starting", env!("CARGO_PKG_VERSION"));
     // LIFEBOAT_NO_KEYCHAIN=1: never read or write the OS keychain (shared
     // machines, or no Secret Service); the app then asks every time.

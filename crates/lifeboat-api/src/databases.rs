@@ -17,6 +17,8 @@ use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::{Freshness, JobKind};
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 use crate::progress::ThrottledProgress;
 use crate::schedules::drill_of;
@@ -88,8 +90,13 @@ impl App {
     pub async fn save_connection(&self, request: SaveConnectionRequest) -> ApiResult<Connection> {
         let spec = request.fields.spec()?;
         let connection = Connection::new(request.name.trim(), &spec, request.fields.pg_bin(), Utc::now())?;
-        let password = request.fields.password.clone().filter(|p| !p.is_empty());
-        Ok(connections::save(&self.catalog, self.keychain_ref(), connection, password.as_deref(), request.replace).await?)
+        let password = request
+            .fields
+            .password
+            .as_ref()
+            .map(|p| p.expose_secret())
+            .filter(|p| !p.is_empty());
+        Ok(connections::save(&self.catalog, self.keychain_ref(), connection, password, request.replace).await?)
     }
 
     /// Forgets a connection and its saved password; its snapshots stay.
@@ -337,7 +344,12 @@ impl ConnectionFields {
             port: self.port,
             database: need(&self.database, "database name")?,
             user: need(&self.user, "user name")?,
-            password: self.password.clone().filter(|p| !p.is_empty()).map(Into::into),
+            password: self
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret())
+                .filter(|p| !p.is_empty())
+                .map(|p| Zeroizing::new(p.to_string())),
             tls: self.tls,
         })
     }

@@ -12,6 +12,9 @@ use lifeboat_core::repo::open::OpenedWith;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::repo::stats::{RepositoryStats, TagStats};
 use lifeboat_core::schedule::Freshness;
+#[cfg(test)]
+use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -73,7 +76,8 @@ pub struct KnownRepository {
 #[derive(Clone, Debug, Deserialize, TS)]
 pub struct CreateRequest {
     pub location: String,
-    pub passphrase: String,
+    #[ts(type = "string")]
+    pub passphrase: SecretString,
     /// Names the first key slot: who or which device holds this passphrase.
     pub key_label: String,
     pub repository_label: String,
@@ -83,9 +87,11 @@ pub struct CreateRequest {
 #[derive(Clone, Debug, Deserialize, TS)]
 pub struct OpenRequest {
     pub location: String,
-    pub passphrase: Option<String>,
+    #[ts(type = "string | null")]
+    pub passphrase: Option<SecretString>,
     /// The recovery kit's text, pasted.
-    pub recovery_kit: Option<String>,
+    #[ts(type = "string | null")]
+    pub recovery_kit: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -202,7 +208,8 @@ impl KeySlotInfo {
 
 #[derive(Clone, Debug, Deserialize, TS)]
 pub struct AddKeyRequest {
-    pub passphrase: String,
+    #[ts(type = "string")]
+    pub passphrase: SecretString,
     pub label: String,
 }
 
@@ -302,7 +309,8 @@ pub struct ConnectionFields {
     pub user: String,
     pub tls: TlsMode,
     /// Empty: the keychain's (see `saved_password_of`) or libpq's `.pgpass`.
-    pub password: Option<String>,
+    #[ts(type = "string | null")]
+    pub password: Option<SecretString>,
     /// Use the password saved for this connection when none is typed.
     pub saved_password_of: Option<String>,
     /// Client tools folder; empty: search.
@@ -462,4 +470,31 @@ pub struct CheckpointAllResult {
     pub connection: String,
     pub snapshot_id: Option<String>,
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_that_carry_secrets_never_print_them() {
+        let restore: RestoreRequest = serde_json::from_value(serde_json::json!({
+            "snapshot_id": "latest:shop",
+            "target": {"host": "db", "port": 5432, "database": "shop", "user": "app", "tls": "prefer",
+                       "password": "hunter2", "saved_password_of": null, "pg_bin": null},
+            "confirm_database": null,
+        }))
+        .unwrap();
+        let open: OpenRequest =
+            serde_json::from_value(serde_json::json!({"location": "/nas", "passphrase": "hunter2", "recovery_kit": "hunter2"})).unwrap();
+        let create: CreateRequest = serde_json::from_value(
+            serde_json::json!({"location": "/nas", "passphrase": "hunter2", "key_label": "k", "repository_label": "r"}),
+        )
+        .unwrap();
+        let add: AddKeyRequest = serde_json::from_value(serde_json::json!({"passphrase": "hunter2", "label": "k"})).unwrap();
+        let printed = format!("{restore:?} {open:?} {create:?} {add:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("shop") && printed.contains("REDACTED"), "{printed}");
+        assert_eq!(restore.target.password.unwrap().expose_secret(), "hunter2");
+    }
 }

@@ -31,6 +31,7 @@ use lifeboat_core::paths::Paths;
 use lifeboat_core::progress::CancelFlag;
 use lifeboat_core::repo::{check, keys, open, prune, stats, InitOptions, Repository};
 use lifeboat_core::schedule::scheduler::Claims;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 pub use dto::*;
@@ -249,7 +250,7 @@ impl App {
         let keychain = self.keychain.clone();
         let work = async {
             validate_new_location(&location)?;
-            if request.passphrase.chars().count() < 8 {
+            if request.passphrase.expose_secret().chars().count() < 8 {
                 return Err(ApiError::invalid_input(
                     "the passphrase is too short: use at least 8 characters (a few random words are best)",
                 ));
@@ -258,7 +259,7 @@ impl App {
             let key_label = request.key_label.trim().to_string();
             let opened = blocking(move || {
                 let backend = Arc::new(LocalBackend::new(&location_for_work));
-                let (repo, kek) = Repository::init(backend, &request.passphrase, &key_label, &InitOptions::default())?;
+                let (repo, kek) = Repository::init(backend, request.passphrase.expose_secret(), &key_label, &InitOptions::default())?;
                 let keychain_warning = keychain.as_deref().and_then(|k| {
                     k.store(
                         repo.id(),
@@ -295,8 +296,8 @@ impl App {
         let title = format!("Open repository at {location}");
         let keychain = self.keychain.clone();
         let work = async {
-            let passphrase = request.passphrase.filter(|p| !p.is_empty());
-            let recovery_kit = request.recovery_kit.filter(|k| !k.trim().is_empty());
+            let passphrase = request.passphrase.filter(|p| !p.expose_secret().is_empty());
+            let recovery_kit = request.recovery_kit.filter(|k| !k.expose_secret().trim().is_empty());
             if passphrase.is_none() && recovery_kit.is_none() {
                 return Err(ApiError::invalid_input(
                     "enter the repository's passphrase, or paste a recovery kit",
@@ -507,7 +508,7 @@ impl App {
         let label = request.label.trim().to_string();
         let title = format!("Add key \"{label}\"");
         let work = async {
-            if request.passphrase.chars().count() < 8 {
+            if request.passphrase.expose_secret().chars().count() < 8 {
                 return Err(ApiError::invalid_input(
                     "the passphrase is too short: use at least 8 characters (a few random words are best)",
                 ));
@@ -516,7 +517,7 @@ impl App {
                 return Err(ApiError::invalid_input("name the key: who or which device will use it"));
             }
             let in_use = repo.slot_id().to_string();
-            let slot = blocking(move || keys::add_passphrase(&repo, &request.passphrase, &label)).await?;
+            let slot = blocking(move || keys::add_passphrase(&repo, request.passphrase.expose_secret(), &label)).await?;
             Ok(KeySlotInfo::new(slot, &in_use))
         };
         self.record(RunKind::KeyAdd, Some(&info.id), &title, work, |s| {

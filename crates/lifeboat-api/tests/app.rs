@@ -43,7 +43,7 @@ fn open_request(location: &Path, passphrase: Option<&str>, kit: Option<String>) 
     OpenRequest {
         location: location.display().to_string(),
         passphrase: passphrase.map(Into::into),
-        recovery_kit: kit,
+        recovery_kit: kit.map(Into::into),
     }
 }
 

@@ -14,6 +14,7 @@ use lifeboat_core::repo::read::ReadOptions;
 use lifeboat_core::repo::retention::{ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::PutOptions;
 use lifeboat_core::repo::{keys, lock, InitOptions, Repository};
+use secrecy::ExposeSecret;
 
 use crate::credentials::{self, open_repo};
 use crate::progress::Bars;
@@ -43,11 +44,11 @@ pub struct InitArgs {
 pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
     let (backend, path) = credentials::backend(g)?;
     let passphrase = match credentials::given_passphrase(g)? {
-        Some(p) if !p.is_empty() => p,
+        Some(p) if !p.expose_secret().is_empty() => p,
         Some(_) => bail!("the passphrase is empty: choose a long one (a few random words)"),
         None => credentials::new_passphrase("LIFEBOAT_PASSWORD", None, "New repository passphrase")?,
     };
-    let (repo, kek) = Repository::init(backend, &passphrase, &a.label, &InitOptions::default())?;
+    let (repo, kek) = Repository::init(backend, passphrase.expose_secret(), &a.label, &InitOptions::default())?;
     if let Some(keychain) = credentials::keychain(g) {
         let cached = CachedKey {
             slot_id: repo.slot_id().to_string(),
@@ -428,7 +429,7 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Add { label, new_password_file } => {
             let passphrase = credentials::new_passphrase("LIFEBOAT_NEW_PASSWORD", new_password_file.as_deref(), "New passphrase")?;
-            let slot = keys::add_passphrase(&repo, &passphrase, label)?;
+            let slot = keys::add_passphrase(&repo, passphrase.expose_secret(), label)?;
             println!("added key slot {} ({label})", slot.id);
         }
         KeyCommand::Remove { slot } => {

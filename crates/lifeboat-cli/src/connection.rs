@@ -11,6 +11,8 @@ use lifeboat_core::catalog::Catalog;
 use lifeboat_core::connections::{self, Connection};
 use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::ConnectionSpec;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::commands::{human_bytes, print_json};
 use crate::credentials::{can_prompt, keychain, prompt};
@@ -130,24 +132,27 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
     match command {
         ConnectionCommand::Add(a) => {
             let spec = ConnectionSpec::parse_url(&a.db)?;
-            let mut password = spec.password.as_ref().map(|p| p.to_string());
+            let mut password: Option<SecretString> = spec.password.as_ref().map(|p| p.as_str().into());
             if a.save_password && password.is_none() {
                 password = match std::env::var("PGPASSWORD") {
-                    Ok(p) => Some(p),
+                    Ok(p) => Some(p.into()),
                     Err(_) if can_prompt() => Some(prompt(&format!("Password of {}: ", spec.display_url()))?),
                     Err(_) => bail!("--save-password needs PGPASSWORD set or a terminal to ask on"),
                 };
             }
             if !a.no_test {
                 let mut tested = spec.clone();
-                tested.password = password.clone().map(Into::into).or(tested.password);
+                tested.password = password
+                    .as_ref()
+                    .map(|p| Zeroizing::new(p.expose_secret().to_string()))
+                    .or(tested.password);
                 let check = runtime.block_on(connections::test(&with_env_password(tested), a.pg_bin.as_deref()))?;
                 print_check(&check);
             }
             let new = Connection::new(&a.name, &spec, a.pg_bin.clone(), Utc::now())?;
             let saved = runtime.block_on(async {
                 let catalog = open_catalog().await?;
-                anyhow::Ok(connections::save(&catalog, keychain(g), new, password.as_deref(), a.replace).await?)
+                anyhow::Ok(connections::save(&catalog, keychain(g), new, password.as_ref().map(|p| p.expose_secret()), a.replace).await?)
             })?;
             eprintln!(
                 "saved connection `{}` ({}){}",

@@ -8,13 +8,15 @@ use lifeboat_core::backend::LocalBackend;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::repo::open::{self, OpenRequest, OpenedWith};
 use lifeboat_core::repo::Repository;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::GlobalArgs;
 
 /// Reads a secret file, without its trailing newline.
-pub fn read_secret_file(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+pub fn read_secret_file(path: &Path) -> Result<SecretString> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?);
+    Ok(text.trim_end_matches(['\n', '\r']).into())
 }
 
 /// Whether a person can be asked: a controlling terminal exists (stdin may
@@ -23,36 +25,38 @@ pub fn can_prompt() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
 }
 
-pub fn prompt(question: &str) -> lifeboat_core::Result<String> {
-    rpassword::prompt_password(question).map_err(|e| lifeboat_core::Error::InvalidInput(format!("reading the passphrase: {e}")))
+pub fn prompt(question: &str) -> lifeboat_core::Result<SecretString> {
+    rpassword::prompt_password(question)
+        .map(SecretString::from)
+        .map_err(|e| lifeboat_core::Error::InvalidInput(format!("reading the passphrase: {e}")))
 }
 
 /// The passphrase given by environment or file, if any.
-pub fn given_passphrase(global: &GlobalArgs) -> Result<Option<String>> {
+pub fn given_passphrase(global: &GlobalArgs) -> Result<Option<SecretString>> {
     if let Ok(p) = std::env::var("LIFEBOAT_PASSWORD") {
-        return Ok(Some(p));
+        return Ok(Some(p.into()));
     }
     global.password_file.as_deref().map(read_secret_file).transpose()
 }
 
 /// A new passphrase: from `env` / `file`, or asked twice on the terminal.
-pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<String> {
+pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<SecretString> {
     let given = match std::env::var(env) {
-        Ok(p) => Some(p),
+        Ok(p) => Some(p.into()),
         Err(_) => file.map(read_secret_file).transpose()?,
     };
     let passphrase = match given {
         Some(p) => p,
         None if can_prompt() => {
             let first = prompt(&format!("{what}: "))?;
-            if prompt(&format!("{what} again: "))? != first {
+            if prompt(&format!("{what} again: "))?.expose_secret() != first.expose_secret() {
                 bail!("the two passphrases differ: nothing was changed");
             }
             first
         }
         None => bail!("no {what} given: set {env}, pass a file, or run in a terminal to be asked"),
     };
-    if passphrase.is_empty() {
+    if passphrase.expose_secret().is_empty() {
         bail!("the passphrase is empty: choose a long one (a few random words)");
     }
     Ok(passphrase)
@@ -78,7 +82,7 @@ pub fn open_repo(global: &GlobalArgs) -> Result<Repository> {
         recovery_kit,
         passphrase: given_passphrase(global)?,
         keychain: keychain(global),
-        prompt: can_prompt().then_some(&ask as &dyn Fn() -> lifeboat_core::Result<String>),
+        prompt: can_prompt().then_some(&ask as &dyn Fn() -> lifeboat_core::Result<SecretString>),
     };
     let mut opened = open::open(backend, request)?;
     if global.no_lock {

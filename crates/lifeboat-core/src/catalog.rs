@@ -123,11 +123,11 @@ impl Catalog {
             detail,
         };
         if let Some(parent) = path.parent() {
-            create_private_dir(parent)?;
+            crate::paths::create_private_dir(parent)?;
         }
         // Created 0600 before SQLite opens it: SQLite gives its -wal and
         // -shm files the database file's permissions.
-        create_private_file(path)?;
+        crate::paths::create_private_file(path)?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(|e| fail(e.to_string()))?
             .create_if_missing(true)
@@ -142,7 +142,6 @@ impl Catalog {
             .run(&pool)
             .await
             .map_err(|e| fail(format!("{e}: was it written by a newer Lifeboat?")))?;
-        restrict_permissions(path);
         Ok(Catalog {
             pool,
             path: path.to_owned(),
@@ -583,31 +582,6 @@ fn repository_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepositoryRecord
         added_at: parse_time(row.get("added_at"))?,
         last_opened_at: parse_time(row.get("last_opened_at"))?,
     })
-}
-
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| Error::io("creating", dir, e))
-}
-
-fn create_private_file(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop).map_err(|e| Error::io("creating", path, e))
-}
-
-/// The catalog holds locations and history: keep it to its owner.
-fn restrict_permissions(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
 }
 
 #[cfg(test)]

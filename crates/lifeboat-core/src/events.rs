@@ -132,7 +132,7 @@ impl EventLog {
         let mut line = serde_json::to_vec(event).map_err(|e| Error::InvalidInput(format!("encoding an event: {e}")))?;
         line.push(b'\n');
         if let Some(parent) = self.path.parent() {
-            crate::catalog::create_private_dir(parent)?;
+            crate::paths::create_private_dir(parent)?;
         }
         let mut options = OpenOptions::new();
         options.create(true).append(true);

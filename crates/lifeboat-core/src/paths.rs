@@ -1,9 +1,12 @@
 //! Where the workstation keeps its own files. Resolved here so the CLI and
 //! the desktop app agree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// The desktop app's log file's name, in [`Paths::log_dir`].
+pub const LOG_FILE: &str = "lifeboat.log";
 
 /// The workstation's folders.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,8 +42,51 @@ impl Paths {
         self.data_dir.join("catalog.sqlite")
     }
 
+    /// The app's log file, made ready: created 0600 in a 0700 folder (and
+    /// both tightened if an older version left them open), because a log
+    /// line may name servers, users and databases.
+    pub fn prepare_log_file(&self) -> Result<PathBuf> {
+        create_private_dir(&self.log_dir)?;
+        let file = self.log_dir.join(LOG_FILE);
+        create_private_file(&file)?;
+        Ok(file)
+    }
+
     /// The JSON-lines event log every process on the workstation appends to.
     pub fn events(&self) -> PathBuf {
         self.data_dir.join("events.jsonl")
     }
+}
+
+/// Creates `dir` (and its parents) 0700, and makes it 0700 again if it
+/// was loosened since: what Lifeboat keeps there is its owner's alone.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| Error::io("creating", dir, e))?;
+    set_mode(dir, 0o700)
+}
+
+/// Creates `path` 0600 if it is missing (never truncating it), and makes
+/// it 0600 again if it was loosened since.
+pub fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(|e| Error::io("creating", path, e))?;
+    set_mode(path, 0o600)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io("protecting", path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }

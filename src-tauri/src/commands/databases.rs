@@ -34,13 +34,13 @@ pub async fn save_connection(app: AppState<'_>, request: SaveConnectionRequest) 
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app), err)]
+#[tracing::instrument(skip_all, err, fields(name = %name))]
 pub async fn remove_connection(app: AppState<'_>, name: String) -> Result<Connection, ApiError> {
     app.remove_connection(name).await
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app, on_progress), err)]
+#[tracing::instrument(skip_all, err, fields(connection = %request.connection, job = job))]
 pub async fn backup_now(
     app: AppState<'_>,
     request: BackupRequest,
@@ -56,7 +56,7 @@ pub async fn timeline(app: AppState<'_>, name: String) -> Result<Vec<TimelineEnt
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app), err)]
+#[tracing::instrument(skip_all, err, fields(id = %id, keep = keep))]
 pub async fn set_keep_forever(app: AppState<'_>, id: String, keep: bool) -> Result<SnapshotDetail, ApiError> {
     app.set_keep_forever(id, keep).await
 }
@@ -67,7 +67,7 @@ pub async fn snapshot_detail(app: AppState<'_>, id: String) -> Result<SnapshotDe
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app, on_progress), err)]
+#[tracing::instrument(skip_all, err, fields(id = %id, job = job))]
 pub async fn verify_snapshot(app: AppState<'_>, id: String, job: u32, on_progress: Channel<JobProgress>) -> Result<VerifyReport, ApiError> {
     app.verify_snapshot(id, job, forward(on_progress)).await
 }
@@ -79,7 +79,7 @@ pub async fn restore_preflight(app: AppState<'_>, request: RestoreRequest) -> Re
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app, on_progress), err, fields(snapshot = %request.snapshot_id, database = %request.target.database))]
+#[tracing::instrument(skip_all, err, fields(job = job, snapshot = %request.snapshot_id, database = %request.target.database))]
 pub async fn restore_snapshot(
     app: AppState<'_>,
     request: RestoreRequest,

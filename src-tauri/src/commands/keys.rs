@@ -14,7 +14,7 @@ pub async fn add_key(app: AppState<'_>, request: AddKeyRequest) -> Result<KeySlo
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app), err)]
+#[tracing::instrument(skip_all, err, fields(id = %id))]
 pub async fn remove_key(app: AppState<'_>, id: String) -> Result<KeySlotInfo, ApiError> {
     app.remove_key(id).await
 }

@@ -1,5 +1,6 @@
 //! Tauri commands: each a few lines over one `lifeboat_api::App` method.
-//! Errors cross as `ApiError {code, message}`.
+//! Errors cross as `ApiError {code, message}`. Spans `skip_all` and name
+//! their fields: a request may carry a password or passphrase.
 
 pub mod activity;
 pub mod databases;

@@ -34,7 +34,7 @@ pub async fn repository_overview(app: AppState<'_>) -> Result<RepositoryOverview
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app, on_progress), err)]
+#[tracing::instrument(skip_all, err, fields(read_data = read_data, job = job))]
 pub async fn check_repository(
     app: AppState<'_>,
     read_data: bool,

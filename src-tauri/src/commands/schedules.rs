@@ -22,7 +22,7 @@ pub async fn save_schedule(app: AppState<'_>, form: ScheduleForm) -> Result<Sche
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app), err)]
+#[tracing::instrument(skip_all, err, fields(connection = %connection))]
 pub async fn remove_schedule(app: AppState<'_>, connection: String) -> Result<(), ApiError> {
     app.remove_schedule(connection).await
 }
@@ -58,7 +58,7 @@ pub async fn notification_prefs(app: AppState<'_>) -> Result<NotificationPrefs, 
 }
 
 #[tauri::command]
-#[tracing::instrument(skip(app), err)]
+#[tracing::instrument(skip_all, err)]
 pub async fn set_notification_prefs(app: AppState<'_>, prefs: NotificationPrefs) -> Result<NotificationPrefs, ApiError> {
     app.set_notification_prefs(prefs).await
 }
@@ -72,7 +72,7 @@ pub async fn desktop_settings(app: AppState<'_>, window: tauri::Window) -> Resul
 
 /// Saves the settings and registers (or removes) the app with the OS's start-at-login list.
 #[tauri::command]
-#[tracing::instrument(skip(app, window), err)]
+#[tracing::instrument(skip_all, err)]
 pub async fn set_desktop_settings(
     app: AppState<'_>,
     window: tauri::Window,

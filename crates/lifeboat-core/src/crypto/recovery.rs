@@ -3,6 +3,7 @@
 //! code typed back from paper is caught when mistyped) for a recovery slot.
 
 use data_encoding::BASE32_NOPAD;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -10,7 +11,9 @@ const HEADER: &str = "LIFEBOAT RECOVERY KIT";
 const CODE_LINE: &str = "Recovery code:";
 const CHECKSUM_LEN: usize = 2;
 
-/// A recovery kit: which repository and slot it opens, and the secret code.
+/// A recovery kit: which repository and slot it opens, and the secret code
+/// (wiped from memory when dropped, as is every copy made while encoding it).
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct RecoveryKit {
     pub repository_id: String,
     pub slot_id: String,
@@ -20,14 +23,15 @@ pub struct RecoveryKit {
 impl RecoveryKit {
     /// The kit as text to save or print.
     pub fn to_text(&self, location: &str) -> String {
-        let mut payload = self.code.to_vec();
+        let mut payload = Zeroizing::new(self.code.to_vec());
         payload.extend_from_slice(&checksum(&self.code));
-        let encoded = BASE32_NOPAD.encode(&payload);
+        let encoded = Zeroizing::new(BASE32_NOPAD.encode(&payload));
         let grouped: Vec<&str> = encoded
             .as_bytes()
             .chunks(5)
             .map(|g| std::str::from_utf8(g).expect("base32 is ASCII"))
             .collect();
+        let code = Zeroizing::new(grouped.join("-"));
         format!(
             "{HEADER}\n\n\
              This kit opens the Lifeboat repository below without any passphrase.\n\
@@ -40,7 +44,7 @@ impl RecoveryKit {
              {CODE_LINE} {code}\n",
             repo = self.repository_id,
             slot = self.slot_id,
-            code = grouped.join("-"),
+            code = code.as_str(),
         )
     }
 
@@ -54,14 +58,17 @@ impl RecoveryKit {
         };
         let repository_id = field("Repository:")?;
         let slot_id = field("Key slot:")?;
-        let code_text: String = field(CODE_LINE)?
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let payload = BASE32_NOPAD.decode(code_text.as_bytes()).map_err(|_| {
+        let code_line = Zeroizing::new(field(CODE_LINE)?);
+        let code_text: Zeroizing<String> = Zeroizing::new(
+            code_line
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+        );
+        let payload = Zeroizing::new(BASE32_NOPAD.decode(code_text.as_bytes()).map_err(|_| {
             Error::InvalidRecoveryKit("the recovery code has characters that cannot be in it: check it was copied exactly".into())
-        })?;
+        })?);
         if payload.len() != 32 + CHECKSUM_LEN {
             return Err(Error::InvalidRecoveryKit(
                 "the recovery code has the wrong length: check it was copied whole".into(),

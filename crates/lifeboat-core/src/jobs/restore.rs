@@ -505,7 +505,7 @@ async fn swap_closed(
         let _ = inspector.close().await;
         return Err(Error::RestoreRefused(format!(
             "{} is in use by {} session(s): {}; a database cannot be replaced while anyone is connected. Stop the \
-             application(s) and restore again; nothing was changed",
+             application(s) and restore again",
             target.database,
             sessions.len(),
             sessions.join(", ")
@@ -516,7 +516,7 @@ async fn swap_closed(
     let contents = contents?;
     if !contents.is_empty() && !force {
         return Err(Error::RestoreRefused(format!(
-            "{} received data while the restore ran (it now holds {}): nothing was replaced and its data is untouched. \
+            "{} received data while the restore ran (it now holds {}); its data is untouched. \
              Restore into a new database name, or confirm replacing it (--force; in the app, type its name); the current \
              one is then kept, renamed",
             target.database,
@@ -527,14 +527,14 @@ async fn swap_closed(
     let aside = database_name(&target.database, &format!("_before_lifeboat_{stamp}"));
     let mut tx = conn.begin().await.map_err(|e| pg_error("starting the swap on", admin, e))?;
     execute(
-        &mut *tx,
+        &mut tx,
         admin,
         "setting the current database aside on",
         &format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&target.database), quote_ident(&aside)),
     )
     .await?;
     execute(
-        &mut *tx,
+        &mut tx,
         admin,
         "renaming the restored database into place on",
         &format!(

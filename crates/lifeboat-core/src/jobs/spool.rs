@@ -16,7 +16,7 @@ const MARGIN: u64 = 64 * 1024 * 1024;
 /// The private folder, created if needed, without the files of dead restores.
 pub(crate) fn folder() -> Result<PathBuf> {
     let dir = Paths::from_env()?.data_dir.join("restore-spool");
-    create_private(&dir)?;
+    crate::paths::create_private_dir(&dir)?;
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -29,17 +29,6 @@ pub(crate) fn folder() -> Result<PathBuf> {
         }
     }
     Ok(dir)
-}
-
-/// Created 0700, and made 0700 again if it was loosened since.
-fn create_private(dir: &Path) -> Result<()> {
-    crate::catalog::create_private_dir(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io("protecting", dir, e))?;
-    }
-    Ok(())
 }
 
 /// Refuses before anything changes when `dir` cannot hold `needed` bytes.

@@ -1,6 +1,7 @@
 //! Opening a repository: which secret unlocks it, in which order, and the
 //! keychain cache.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
 use super::{keys, Repository};
@@ -14,12 +15,12 @@ use crate::error::{Error, Result};
 /// recovery kit, passphrase, keychain, then the prompt.
 #[derive(Default)]
 pub struct OpenRequest<'a> {
-    pub recovery_kit: Option<String>,
-    pub passphrase: Option<String>,
+    pub recovery_kit: Option<SecretString>,
+    pub passphrase: Option<SecretString>,
     /// The keychain to read the cached key from and to cache it in.
     pub keychain: Option<&'a dyn KeyStore>,
     /// Asks a person for the passphrase (a TTY prompt, a dialog).
-    pub prompt: Option<&'a dyn Fn() -> Result<String>>,
+    pub prompt: Option<&'a dyn Fn() -> Result<SecretString>>,
 }
 
 /// How the repository was opened.
@@ -50,7 +51,7 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
     let mut keychain_warning = None;
 
     let (slot_id, kek, with) = if let Some(text) = &request.recovery_kit {
-        let kit = RecoveryKit::parse(text)?;
+        let kit = RecoveryKit::parse(text.expose_secret())?;
         if kit.repository_id != config.id {
             return Err(Error::InvalidRecoveryKit(format!(
                 "it belongs to repository {}, but {} is repository {}",
@@ -59,9 +60,9 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
                 config.id
             )));
         }
-        (kit.slot_id, recovery_kek(&kit.code), OpenedWith::RecoveryKit)
+        (kit.slot_id.clone(), recovery_kek(&kit.code), OpenedWith::RecoveryKit)
     } else if let Some(passphrase) = &request.passphrase {
-        let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, passphrase)?;
+        let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, passphrase.expose_secret())?;
         (slot, kek, OpenedWith::Passphrase)
     } else {
         let cached = match request.keychain.map(|k| k.load(&config.id)) {
@@ -82,13 +83,13 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
                     let Some(prompt) = prompt else {
                         return Err(Error::StaleKeychainEntry);
                     };
-                    let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, &prompt()?)?;
+                    let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, prompt()?.expose_secret())?;
                     (slot, kek, OpenedWith::Passphrase)
                 }
                 Err(e) => return Err(e),
             },
             (None, Some(prompt)) => {
-                let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, &prompt()?)?;
+                let (slot, kek) = unlock_with_passphrase(backend.as_ref(), &config.id, prompt()?.expose_secret())?;
                 (slot, kek, OpenedWith::Passphrase)
             }
             (None, None) => return Err(Error::NoCredentials),

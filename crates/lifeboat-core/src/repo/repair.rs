@@ -7,6 +7,7 @@
 //! authenticating its blobs gives the truth again. Under an exclusive lock,
 //! crash-safe: the new index is durable before any old index file goes.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -126,8 +127,8 @@ fn read_pack(repo: &Repository, id: &[u8; 32], path: &str) -> Result<(PackRecord
 /// The secrets `repair config` may use to prove a config candidate right.
 #[derive(Default)]
 pub struct ConfigSecrets<'a> {
-    pub passphrase: Option<String>,
-    pub recovery_kit: Option<String>,
+    pub passphrase: Option<SecretString>,
+    pub recovery_kit: Option<SecretString>,
     pub keychain: Option<&'a dyn KeyStore>,
 }
 
@@ -173,7 +174,11 @@ pub fn repair_config(backend: &dyn Backend, secrets: &ConfigSecrets<'_>) -> Resu
             "no key slot can be read, so no config can be proven right: restore keys/ from another copy",
         ));
     }
-    let kit = secrets.recovery_kit.as_deref().map(RecoveryKit::parse).transpose()?;
+    let kit = secrets
+        .recovery_kit
+        .as_ref()
+        .map(|text| RecoveryKit::parse(text.expose_secret()))
+        .transpose()?;
     let mut candidates: Vec<(Config, ConfigSource)> = Vec::new();
     for config in slots.iter().filter_map(|s| s.config.clone()) {
         if !candidates.iter().any(|(c, _)| c.id == config.id) {
@@ -246,7 +251,7 @@ fn opens(slots: &[KeySlot], repo_id: &str, secrets: &ConfigSecrets<'_>, kit: Opt
     }
     if let Some(passphrase) = &secrets.passphrase {
         for slot in slots {
-            if let Some(kek) = slot.passphrase_kek(passphrase) {
+            if let Some(kek) = slot.passphrase_kek(passphrase.expose_secret()) {
                 if slot.unwrap(repo_id, &kek?).is_some() {
                     return Ok(true);
                 }

@@ -253,7 +253,7 @@ pub struct SchedulerLock(#[allow(dead_code)] std::fs::File);
 
 impl SchedulerLock {
     pub fn acquire(data_dir: &std::path::Path) -> Result<SchedulerLock> {
-        crate::catalog::create_private_dir(data_dir)?;
+        crate::paths::create_private_dir(data_dir)?;
         let path = data_dir.join("scheduler.lock");
         let file = std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
         file.try_lock().map_err(|_| {
