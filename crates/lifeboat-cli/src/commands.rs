@@ -366,6 +366,14 @@ pub fn prune(g: &GlobalArgs, a: &PruneArgs) -> Result<ExitCode> {
             report.leftover_packs_removed,
             report.temporary_files_removed
         );
+        if report.young_unindexed_packs_kept > 0 {
+            println!(
+                "kept {} pack(s) in no index that are younger than {} hours: a backup may still be writing them; \
+                 a later prune removes them if they stay unindexed",
+                report.young_unindexed_packs_kept,
+                lifeboat_core::repo::prune::UNINDEXED_GRACE.as_secs() / 3600
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

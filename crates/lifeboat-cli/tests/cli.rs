@@ -321,15 +321,45 @@ fn locks_block_conflicting_jobs_and_stale_ones_are_removable() {
     // unlock removes only stale locks unless --all.
     repo.ok(&["unlock"], None);
     assert!(locks.join("aaaa").exists());
+
+    // Staleness is the storage's clock, not the holder's: a workstation
+    // whose clock is years behind still holds a live lock, and a clone
+    // with this host's name and a dead pid is another machine.
     let old = "2020-01-01T00:00:00Z";
-    let stale =
-        format!(r#"{{"host":"other-host","pid":1,"user":"bob","operation":"prune","exclusive":true,"created":"{old}","time":"{old}"}}"#);
-    std::fs::write(locks.join("bbbb"), stale).unwrap();
+    let host = String::from_utf8(std::process::Command::new("hostname").output().unwrap().stdout).unwrap();
+    let skewed = format!(
+        r#"{{"host":"{}","pid":4194301,"user":"bob","operation":"backup","exclusive":false,"created":"{old}","time":"{old}","machine":"another-machine"}}"#,
+        host.trim()
+    );
+    std::fs::write(locks.join("cccc"), skewed).unwrap();
+    let err = repo.fails(&["prune", "--lock-wait", "0"], None);
+    assert!(err.contains("locked"), "{err}");
+    repo.ok(&["unlock"], None);
+    assert!(locks.join("cccc").exists());
+    std::fs::remove_file(locks.join("cccc")).unwrap();
+
+    // Not rewritten for an hour by the storage's clock: stale, whatever it says.
+    let write_stale = |name: &str, operation: &str, exclusive: bool| {
+        let lock = format!(
+            r#"{{"host":"other-host","pid":1,"user":"bob","operation":"{operation}","exclusive":{exclusive},"created":"{now}","time":"{now}"}}"#
+        );
+        std::fs::write(locks.join(name), lock).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(locks.join(name))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    };
+    write_stale("bbbb", "backup", false);
     let (_, report) = repo.check_json(false);
     assert!(report["warnings"].to_string().contains("stale lock"), "{report}");
-    repo.put("db", b"a stale lock blocks nothing");
     repo.ok(&["unlock"], None);
     assert!(!locks.join("bbbb").exists() && locks.join("aaaa").exists());
+    // A stale exclusive lock blocks nothing: the job it was in the way of removes it.
+    write_stale("dddd", "prune", true);
+    repo.put("db", b"a stale lock blocks nothing");
+    assert!(!locks.join("dddd").exists());
     repo.ok(&["unlock", "--all"], None);
     assert!(common::files_under(&locks).is_empty());
     repo.ok(&["prune", "--lock-wait", "0"], None);

@@ -64,6 +64,11 @@ fn killed_mid_put_leaves_earlier_snapshots_intact_and_prune_cleans_up() {
     assert!(warnings(&report).contains("in no index"), "{report}");
     assert!(warnings(&report).contains("stale lock"), "{report}");
 
+    // A young pack in no index may be a running backup's: prune keeps it.
+    let out = String::from_utf8(repo.ok(&["prune"], None)).unwrap();
+    assert!(out.contains("younger than 2 hours"), "{out}");
+    assert!(packs() > packs_before);
+    repo.age("data", Duration::from_secs(3 * 3600));
     repo.ok(&["prune"], None);
     let (healthy, report) = repo.check_json(true);
     assert!(healthy, "{report}");
@@ -94,6 +99,7 @@ fn killed_mid_prune_at_any_moment_never_loses_a_kept_snapshot() {
             assert_eq!(repo.cat(&ids[i]), streams[i], "after a kill at {delay_ms} ms");
         }
     }
+    repo.age("data", Duration::from_secs(3 * 3600));
     repo.ok(&["prune"], None);
     let (healthy, report) = repo.check_json(true);
     assert!(healthy, "{report}");

@@ -365,3 +365,38 @@ fn blobs_two_concurrent_puts_both_stored_trouble_neither_prune_nor_check() {
     let (healthy, report) = repo.check_json(true);
     assert!(healthy, "{report}");
 }
+
+#[test]
+fn a_backup_whose_lock_was_taken_away_records_nothing() {
+    let repo = TestRepo::new();
+    let earlier = repo.put("db", b"the snapshot that must stay latest");
+    let mut child = repo
+        .cmd(&["put", "--tag", "db"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let lock = loop {
+        if let Some(lock) = repo.files("locks").into_iter().next() {
+            break lock;
+        }
+        assert!(std::time::Instant::now() < deadline, "the put took no lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // What a prune that misjudged this job as dead does: remove its lock.
+    std::fs::remove_file(&lock).unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&stream(9, 2_000_000)).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert!(
+        !out.status.success() && err.contains("lock was lost") && err.contains("nothing was recorded"),
+        "{err}"
+    );
+    assert_eq!(repo.files("snapshots").len(), 1);
+    assert_eq!(repo.cat("latest:db"), repo.cat(&earlier));
+}

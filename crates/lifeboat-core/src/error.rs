@@ -92,6 +92,12 @@ pub enum Error {
     )]
     Locked { holder: String },
 
+    #[error(
+        "this job's repository lock was lost ({detail}): another process may have judged the job dead and removed \
+         data it wrote, so nothing was recorded. Run the job again"
+    )]
+    LockLost { detail: String },
+
     #[error("no space left on the device holding {path}: free some space and run the job again (nothing stored earlier was changed)")]
     NoSpace { path: PathBuf },
 

@@ -105,6 +105,20 @@ impl TestRepo {
         files_under(&self.path.join(dir))
     }
 
+    /// Makes every file under `dir` look `age` old to the storage (its
+    /// modification time): what time alone does to leftovers.
+    pub fn age(&self, dir: &str, age: std::time::Duration) {
+        for file in self.files(dir) {
+            let when = std::time::SystemTime::now() - age;
+            std::fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+    }
+
     pub fn check_json(&self, read_data: bool) -> (bool, serde_json::Value) {
         let mut args = vec!["check", "--json"];
         if read_data {

@@ -142,7 +142,11 @@ impl Backend for LocalBackend {
             }
             let meta = entry.metadata().map_err(|e| Error::io("reading metadata of", entry.path(), e))?;
             if meta.is_file() {
-                files.push(FileInfo { name, size: meta.len() });
+                files.push(FileInfo {
+                    name,
+                    size: meta.len(),
+                    modified: meta.modified().ok(),
+                });
             }
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -205,13 +209,15 @@ mod tests {
         assert_eq!(backend.read_at("data/ab/abc", 1, 2).unwrap(), b"wo");
         assert!(matches!(backend.read_at("data/ab/abc", 2, 5), Err(Error::Corrupt { .. })));
         assert!(matches!(backend.read("data/ab/nope"), Err(Error::Missing(_))));
+        let listed = backend.list("data/ab").unwrap();
         assert_eq!(
-            backend.list("data/ab").unwrap(),
-            vec![FileInfo {
-                name: "abc".into(),
-                size: 3
-            }]
+            listed.iter().map(|f| (f.name.as_str(), f.size)).collect::<Vec<_>>(),
+            vec![("abc", 3)]
         );
+        let age = std::time::SystemTime::now()
+            .duration_since(listed[0].modified.unwrap())
+            .unwrap_or_default();
+        assert!(age < std::time::Duration::from_secs(60), "the storage's time of the write: {age:?}");
         assert!(backend.list("nothing").unwrap().is_empty());
         assert!(backend.list_temporary().unwrap().is_empty());
         #[cfg(unix)]

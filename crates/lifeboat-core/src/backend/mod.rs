@@ -16,6 +16,10 @@ pub struct FileInfo {
     /// The file's name within the listed folder.
     pub name: String,
     pub size: u64,
+    /// When the storage last wrote it, by the storage's own clock (the NAS,
+    /// the object store): ages compare such times with each other, never
+    /// with a workstation's clock. None where the storage keeps no time.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Storage for a repository. Paths use `/` and are relative to the repository.

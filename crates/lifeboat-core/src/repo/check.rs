@@ -14,7 +14,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::Serialize;
 
 use super::format::{hex, short_key, BlobRecord};
@@ -71,13 +70,18 @@ struct Damage {
 
 /// All pack files present, by id, with their sizes.
 pub(crate) fn packs_on_disk(repo: &Repository) -> Result<HashMap<[u8; 32], u64>> {
+    Ok(pack_files(repo)?.into_iter().map(|(id, file)| (id, file.size)).collect())
+}
+
+/// Every pack file, as the storage lists it (size, modification time).
+pub(crate) fn pack_files(repo: &Repository) -> Result<HashMap<[u8; 32], crate::backend::FileInfo>> {
     let mut packs = HashMap::new();
     for prefix in 0..=255u8 {
         let dir = format!("data/{prefix:02x}");
         for file in repo.backend().list(&dir)? {
             match super::format::parse_id(&file.name, "pack") {
                 Ok(id) => {
-                    packs.insert(id, file.size);
+                    packs.insert(id, file);
                 }
                 Err(_) => tracing::warn!("ignoring unexpected file {dir}/{}", file.name),
             }
@@ -99,9 +103,11 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
             damage.key_slots = true;
         }
     }
-    for (name, info) in lock::list_locks(backend)? {
-        match info {
-            Ok(l) if l.is_stale(Utc::now()) => report.warnings.push(format!(
+    let now = lock::storage_now(backend);
+    for lock in lock::list_locks(backend)? {
+        let name = &lock.name;
+        match &lock.info {
+            Ok(l) if lock.is_stale(now) => report.warnings.push(format!(
                 "stale lock locks/{name}: {}; remove it with `lifeboat unlock`",
                 l.describe()
             )),
@@ -151,8 +157,10 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     }
     for id in on_disk.keys().filter(|id| !indexed.contains_key(*id)) {
         report.warnings.push(format!(
-            "pack {} is in no index (left by an interrupted backup); `lifeboat prune` removes it",
-            pack_path(id)
+            "pack {} is in no index (left by an interrupted backup, or written by one still running); \
+             `lifeboat prune` removes it once it is {} hours old",
+            pack_path(id),
+            super::prune::UNINDEXED_GRACE.as_secs() / 3600
         ));
     }
     report.packs = on_disk.len();

@@ -1,11 +1,19 @@
 //! Repository locks, safe on a folder several workstations share.
 //!
-//! A job writes `locks/<random id>` with who holds it (host, pid, user) and
-//! refreshes its time while it runs. Shared locks (backups, reads) coexist;
-//! an exclusive lock (forget, prune) excludes everything. A lock is stale when
-//! its time was not refreshed for [`STALE_AFTER`], or when it was taken on this
-//! host by a process that no longer runs; stale locks block nothing, are
-//! reported by `check`, and are removed by `lifeboat unlock`.
+//! A job writes `locks/<random id>` with who holds it (host, machine, pid,
+//! user) and rewrites it while it runs. Shared locks (backups, reads)
+//! coexist; an exclusive lock (forget, prune) excludes everything.
+//!
+//! A lock is stale when the storage has not seen it rewritten for
+//! [`STALE_AFTER`] — both times read from the storage's own clock (the
+//! file's modification time against that of a file just written), so two
+//! workstations whose clocks disagree never judge each other's live locks
+//! stale — or when it was taken on this very machine (machine id and boot,
+//! not a host name that clones and containers share) by a process that no
+//! longer runs. A job that takes a lock removes the stale ones in its way,
+//! and a job checks it still holds its own ([`LockGuard::verify`]) before it
+//! records anything: one that was only paused (a suspended laptop) then
+//! stops cleanly instead of recording data a prune may have removed.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -20,10 +28,15 @@ use crate::backend::Backend;
 use crate::crypto::random_bytes;
 use crate::error::{Error, Result};
 
-/// How often a held lock's time is refreshed.
+/// How often a held lock is rewritten.
 const REFRESH_EVERY: Duration = Duration::from_secs(120);
-/// A lock not refreshed for this long is stale.
-pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(30);
+/// A lock the storage has not seen rewritten for this long is stale.
+pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// A job whose own lock could not be rewritten for this long no longer
+/// trusts it: others may soon judge it stale.
+const TRUSTED_FOR: Duration = Duration::from_secs(10 * 60);
+/// Files under `locks/` with this prefix are clock probes, not locks.
+const CLOCK_PROBE: &str = "clock-";
 
 /// What a lock file says.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,14 +47,18 @@ pub struct LockInfo {
     pub operation: String,
     pub exclusive: bool,
     pub created: DateTime<Utc>,
-    /// Last refresh.
+    /// Last refresh, by the holder's clock: shown, never compared.
     pub time: DateTime<Utc>,
+    /// Which machine and boot took it (see [`this_machine`]); empty in locks
+    /// written before it was recorded.
+    #[serde(default)]
+    pub machine: String,
 }
 
 impl LockInfo {
-    /// Whether this lock no longer protects a running job.
-    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
-        now - self.time > STALE_AFTER || (self.host == this_host() && !process_alive(self.pid))
+    /// Taken on this machine, in this boot, by a process that is gone.
+    fn holder_is_gone(&self) -> bool {
+        !self.machine.is_empty() && self.machine == this_machine() && !process_alive(self.pid)
     }
 
     /// "host 'nas-admin' (pid 1234, user bob, backup since ...)".
@@ -62,6 +79,26 @@ fn this_host() -> String {
     whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into())
 }
 
+/// This machine in this boot: the host name, `/etc/machine-id` and the
+/// kernel's boot id, hashed. A pid means something only within one boot of
+/// one machine; cloned VMs and containers share host names or machine ids,
+/// rarely all three.
+pub(crate) fn this_machine() -> String {
+    use sha2::{Digest, Sha256};
+    static MACHINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MACHINE
+        .get_or_init(|| {
+            let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+            let mut hash = Sha256::new();
+            for part in [this_host(), read("/etc/machine-id"), read("/proc/sys/kernel/random/boot_id")] {
+                hash.update(part.trim().as_bytes());
+                hash.update([0]);
+            }
+            crate::repo::format::hex(&hash.finalize()[..12])
+        })
+        .clone()
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -78,7 +115,47 @@ pub struct LockGuard {
     backend: Arc<dyn Backend>,
     path: String,
     stop: Arc<(Mutex<bool>, Condvar)>,
+    health: Arc<Mutex<Health>>,
     refresher: Option<JoinHandle<()>>,
+}
+
+/// What the refresher knows of its lock.
+struct Health {
+    last_written: Instant,
+    /// Why the lock is no longer ours, once it is not.
+    lost: Option<String>,
+    /// The lock file's content as last written.
+    content: Vec<u8>,
+}
+
+impl LockGuard {
+    /// Fails unless this job still holds its lock: the file is there as it
+    /// wrote it, and was rewritten recently. Called before a job records
+    /// anything (a manifest, a removal).
+    pub fn verify(&self) -> Result<()> {
+        let health = self.health.lock().expect("lock health");
+        if let Some(lost) = &health.lost {
+            return Err(Error::LockLost { detail: lost.clone() });
+        }
+        if health.last_written.elapsed() > TRUSTED_FOR {
+            return Err(Error::LockLost {
+                detail: format!(
+                    "it could not be refreshed for {} minutes",
+                    health.last_written.elapsed().as_secs() / 60
+                ),
+            });
+        }
+        match self.backend.read(&self.path) {
+            Ok(bytes) if bytes == health.content => Ok(()),
+            Ok(_) => Err(Error::LockLost {
+                detail: format!("{} was replaced by another process", self.path),
+            }),
+            Err(Error::Missing(_)) => Err(Error::LockLost {
+                detail: format!("{} was removed by another process", self.path),
+            }),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Drop for LockGuard {
@@ -89,22 +166,67 @@ impl Drop for LockGuard {
         if let Some(handle) = self.refresher.take() {
             let _ = handle.join();
         }
-        if let Err(e) = self.backend.remove(&self.path) {
-            tracing::warn!("could not remove lock {}: {e}", self.path);
+        let lost = self.health.lock().map(|h| h.lost.is_some()).unwrap_or(false);
+        if !lost {
+            if let Err(e) = self.backend.remove(&self.path) {
+                tracing::warn!("could not remove lock {}: {e}", self.path);
+            }
         }
     }
 }
 
-/// Every lock file, with its content or why it could not be read.
-pub fn list_locks(backend: &dyn Backend) -> Result<Vec<(String, Result<LockInfo>)>> {
+/// One file under `locks/`.
+pub struct LockFile {
+    pub name: String,
+    /// Its content, or why it could not be read.
+    pub info: Result<LockInfo>,
+    /// When the storage last wrote it, by the storage's clock.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl LockFile {
+    /// Whether it no longer protects a running job (see the module docs);
+    /// `storage_now` is a time the storage just gave a file it wrote.
+    pub fn is_stale(&self, storage_now: Option<std::time::SystemTime>) -> bool {
+        let unrefreshed = match (storage_now, self.modified) {
+            (Some(now), Some(modified)) => now.duration_since(modified).is_ok_and(|age| age > STALE_AFTER),
+            _ => false,
+        };
+        unrefreshed || self.info.as_ref().is_ok_and(LockInfo::holder_is_gone)
+    }
+}
+
+/// Every lock file.
+pub fn list_locks(backend: &dyn Backend) -> Result<Vec<LockFile>> {
     let mut locks = Vec::new();
     for file in backend.list("locks")? {
+        if file.name.starts_with(CLOCK_PROBE) {
+            continue;
+        }
         let info = backend.read(&format!("locks/{}", file.name)).and_then(|bytes| {
             serde_json::from_slice::<LockInfo>(&bytes).map_err(|e| Error::corrupt(format!("lock locks/{}", file.name), e.to_string()))
         });
-        locks.push((file.name, info));
+        locks.push(LockFile {
+            name: file.name,
+            info,
+            modified: file.modified,
+        });
     }
     Ok(locks)
+}
+
+/// The storage's "now": the time it gives a file just written under
+/// `locks/` (then removed). Without write access, or on storage that keeps
+/// no times, this workstation's clock stands in.
+pub fn storage_now(backend: &dyn Backend) -> Option<std::time::SystemTime> {
+    let probe = format!("{CLOCK_PROBE}{}", crate::repo::format::hex(&random_bytes::<8>()));
+    let path = format!("locks/{probe}");
+    let seen = backend.write(&path, b"").ok().and_then(|()| {
+        let listed = backend.list("locks").ok()?;
+        let _ = backend.remove(&path);
+        listed.into_iter().find(|f| f.name == probe)?.modified
+    });
+    seen.or_else(|| Some(std::time::SystemTime::now()))
 }
 
 /// Takes a lock, retrying while a conflicting live lock exists, for up to `wait`.
@@ -120,19 +242,36 @@ pub fn acquire(repo: &Repository, exclusive: bool, operation: &str, wait: Durati
         exclusive,
         created: now,
         time: now,
+        machine: this_machine(),
     };
     let name = crate::repo::format::hex(&random_bytes::<16>());
     let path = format!("locks/{name}");
     loop {
         let mut info = info.clone();
         info.time = Utc::now();
-        backend.write(&path, &serde_json::to_vec(&info).expect("lock serializes"))?;
-        let conflict = list_locks(backend.as_ref())?.into_iter().find_map(|(other, lock)| match lock {
-            Ok(lock) if other != name && (exclusive || lock.exclusive) && !lock.is_stale(Utc::now()) => Some(lock),
-            _ => None,
-        });
+        let content = serde_json::to_vec(&info).expect("lock serializes");
+        backend.write(&path, &content)?;
+        let locks = list_locks(backend.as_ref())?;
+        // Our own file's time is the storage's now.
+        let now = locks.iter().find(|l| l.name == name).and_then(|l| l.modified);
+        let mut conflict = None;
+        for lock in locks.iter().filter(|l| l.name != name) {
+            let Ok(other) = &lock.info else { continue };
+            if !(exclusive || other.exclusive) {
+                continue;
+            }
+            if lock.is_stale(now) {
+                // Removed, not just ignored: a holder that was only paused
+                // finds it gone and stops before recording anything.
+                tracing::warn!("removing a stale lock: {}", other.describe());
+                backend.remove(&format!("locks/{}", lock.name))?;
+                continue;
+            }
+            conflict = Some(other.clone());
+            break;
+        }
         let Some(conflict) = conflict else {
-            return Ok(start_refresher(backend, path, info));
+            return Ok(start_refresher(backend, path, content));
         };
         backend.remove(&path)?;
         if Instant::now() >= deadline {
@@ -170,10 +309,15 @@ pub fn acquire_for_reading(repo: &Repository, operation: &str, wait: Duration) -
     }
 }
 
-fn start_refresher(backend: Arc<dyn Backend>, path: String, info: LockInfo) -> LockGuard {
+fn start_refresher(backend: Arc<dyn Backend>, path: String, written: Vec<u8>) -> LockGuard {
     let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    let health = Arc::new(Mutex::new(Health {
+        last_written: Instant::now(),
+        lost: None,
+        content: written,
+    }));
     let refresher = {
-        let (backend, path, stop) = (backend.clone(), path.clone(), stop.clone());
+        let (backend, path, stop, health) = (backend.clone(), path.clone(), stop.clone(), health.clone());
         std::thread::spawn(move || {
             let (stopped, signal) = &*stop;
             let mut guard = stopped.lock().expect("lock flag");
@@ -182,12 +326,8 @@ fn start_refresher(backend: Arc<dyn Backend>, path: String, info: LockInfo) -> L
             while !*guard {
                 let (g, timeout) = signal.wait_timeout(guard, REFRESH_EVERY).expect("lock flag");
                 guard = g;
-                if timeout.timed_out() && !*guard {
-                    let mut info = info.clone();
-                    info.time = Utc::now();
-                    if let Err(e) = backend.write(&path, &serde_json::to_vec(&info).expect("lock serializes")) {
-                        tracing::warn!("could not refresh lock {path}: {e}");
-                    }
+                if timeout.timed_out() && !*guard && !refresh(backend.as_ref(), &path, &health) {
+                    return;
                 }
             }
         })
@@ -196,8 +336,44 @@ fn start_refresher(backend: Arc<dyn Backend>, path: String, info: LockInfo) -> L
         backend,
         path,
         stop,
+        health,
         refresher: Some(refresher),
     }
+}
+
+/// Rewrites the lock with a new time, unless another process removed or
+/// replaced it (then it is lost: never written back). Returns whether to
+/// keep refreshing. Holds `health` throughout, so `verify` never sees a
+/// rewrite half-recorded.
+fn refresh(backend: &dyn Backend, path: &str, health: &Mutex<Health>) -> bool {
+    let mut health = health.lock().expect("lock health");
+    let detail = match backend.read(path) {
+        Ok(bytes) if bytes == health.content => None,
+        Ok(_) => Some(format!("{path} was replaced by another process")),
+        Err(Error::Missing(_)) => Some(format!("{path} was removed by another process")),
+        Err(e) => {
+            tracing::warn!("could not read lock {path}: {e}");
+            return true;
+        }
+    };
+    if let Some(detail) = detail {
+        tracing::error!("lost the repository lock: {detail}");
+        health.lost = Some(detail);
+        return false;
+    }
+    let Ok(mut info) = serde_json::from_slice::<LockInfo>(&health.content) else {
+        return true;
+    };
+    info.time = Utc::now();
+    let content = serde_json::to_vec(&info).expect("lock serializes");
+    match backend.write(path, &content) {
+        Ok(()) => {
+            health.last_written = Instant::now();
+            health.content = content;
+        }
+        Err(e) => tracing::warn!("could not refresh lock {path}: {e}"),
+    }
+    true
 }
 
 /// What `unlock` removed.
@@ -249,17 +425,13 @@ pub(crate) fn temporary_lock_files(backend: &dyn Backend) -> Result<Vec<String>>
 /// lock files; returns what was removed.
 pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Unlocked> {
     let temporary_files = remove_temporary_lock_files(backend, all, None)?;
-    let now = Utc::now();
+    let now = storage_now(backend);
     let mut removed = Vec::new();
-    for (name, info) in list_locks(backend)? {
-        let remove = match &info {
-            Ok(lock) => all || lock.is_stale(now),
-            // An unreadable lock file protects nothing.
-            Err(_) => true,
-        };
-        if remove {
-            backend.remove(&format!("locks/{name}"))?;
-            removed.push((name, info.ok()));
+    for lock in list_locks(backend)? {
+        // An unreadable lock file protects nothing.
+        if all || lock.info.is_err() || lock.is_stale(now) {
+            backend.remove(&format!("locks/{}", lock.name))?;
+            removed.push((lock.name, lock.info.ok()));
         }
     }
     Ok(Unlocked {

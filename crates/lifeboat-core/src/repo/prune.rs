@@ -9,13 +9,18 @@
 //!
 //! Killed before 3, both old and new index name existing packs; killed during
 //! 4, the remaining packs are in no index and the next prune removes them.
+//!
+//! A pack in no index is removed only once the storage's clock says it is
+//! older than [`UNINDEXED_GRACE`]: a backup indexes its packs when it ends,
+//! so a young one may belong to a backup still running whose lock was
+//! misjudged stale (the exclusive lock is the first guard, this the second).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::check::packs_on_disk;
+use super::check::pack_files;
 use super::format::short_key;
 use super::index::{read_index_file, write_index_file, Index};
 use super::manifest;
@@ -27,6 +32,8 @@ use crate::progress::Progress;
 
 /// A pack with more than this share of unneeded bytes is repacked.
 const REPACK_UNUSED_SHARE: f64 = 0.2;
+/// Packs in no index younger than this (by the storage's clock) are kept.
+pub const UNINDEXED_GRACE: Duration = Duration::from_secs(2 * 60 * 60);
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PruneOptions {
@@ -46,13 +53,16 @@ pub struct PruneReport {
     pub packs_repacked: usize,
     /// Packs in no index: left by interrupted backups.
     pub leftover_packs_removed: usize,
+    /// Packs in no index kept because they are younger than the grace
+    /// period: a later prune removes them if they stay unindexed.
+    pub young_unindexed_packs_kept: usize,
     pub temporary_files_removed: usize,
     pub bytes_before: u64,
     pub bytes_freed: u64,
 }
 
 pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) -> Result<PruneReport> {
-    let _lock = if options.dry_run {
+    let lock = if options.dry_run {
         lock::acquire_for_reading(repo, "prune (dry run)", options.lock_wait)?
     } else {
         Some(lock::acquire(repo, true, "prune", options.lock_wait)?)
@@ -69,7 +79,8 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     let index = Index::from_files(&files);
     // Before anything reads a pack: a missing one must stop prune with this
     // message, whichever snapshot needs it.
-    let on_disk = packs_on_disk(repo)?;
+    let pack_files = pack_files(repo)?;
+    let on_disk: std::collections::HashMap<[u8; 32], u64> = pack_files.iter().map(|(id, f)| (*id, f.size)).collect();
     let mut missing: Vec<String> = files
         .iter()
         .flat_map(|(_, packs)| packs)
@@ -144,12 +155,20 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
             keep.push(pack.clone());
         }
     }
-    let leftovers: Vec<[u8; 32]> = on_disk.keys().filter(|id| !seen_packs.contains(*id)).copied().collect();
+    let storage_now = lock::storage_now(backend);
+    let old_enough = |file: &crate::backend::FileInfo| match (storage_now, file.modified) {
+        (Some(now), Some(modified)) => now.duration_since(modified).is_ok_and(|age| age >= UNINDEXED_GRACE),
+        _ => false,
+    };
+    let unindexed = pack_files.iter().filter(|(id, _)| !seen_packs.contains(*id));
+    let leftovers: Vec<[u8; 32]> = unindexed.clone().filter(|(_, f)| old_enough(f)).map(|(id, _)| *id).collect();
+    let young = unindexed.count() - leftovers.len();
     let temporary: Vec<String> = backend.list_temporary()?.into_iter().filter(|p| !p.starts_with("locks/")).collect();
 
     report.packs_removed = remove.len();
     report.packs_repacked = repack.len();
     report.leftover_packs_removed = leftovers.len();
+    report.young_unindexed_packs_kept = young;
     report.temporary_files_removed = temporary.len();
     let freed_whole: u64 = remove.iter().chain(&leftovers).map(|id| on_disk[id]).sum();
     let repacked_needed: u64 = repack.iter().flat_map(|p| &p.blobs).map(|b| u64::from(b.length)).sum();
@@ -167,7 +186,10 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     if !keep.is_empty() {
         write_index_file(repo, &keep)?;
     }
-    // 3. Old index files.
+    // 3. Old index files: only while the lock is still this prune's.
+    if let Some(lock) = &lock {
+        lock.verify()?;
+    }
     for (name, _) in &files {
         backend.remove(&format!("index/{name}"))?;
     }

@@ -45,7 +45,7 @@ pub struct RepairIndexReport {
 }
 
 pub fn repair_index(repo: &Repository, lock_wait: Duration, progress: &dyn Progress) -> Result<RepairIndexReport> {
-    let _lock = lock::acquire(repo, true, "repair index", lock_wait)?;
+    let lock = lock::acquire(repo, true, "repair index", lock_wait)?;
     let backend = repo.backend();
     let on_disk = packs_on_disk(repo)?;
     let mut ids: Vec<[u8; 32]> = on_disk.keys().copied().collect();
@@ -71,6 +71,7 @@ pub fn repair_index(repo: &Repository, lock_wait: Duration, progress: &dyn Progr
     report.blobs_indexed = records.iter().map(|r| r.blobs.len()).sum();
 
     let old_files = backend.list("index")?;
+    lock.verify()?;
     let new_name = if records.is_empty() {
         None
     } else {

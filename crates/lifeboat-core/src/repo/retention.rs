@@ -163,7 +163,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
             "no retention policy given: say what to keep with --keep-last, --keep-daily, --keep-weekly or --keep-monthly".into(),
         ));
     }
-    let _lock = if options.dry_run {
+    let lock = if options.dry_run {
         lock::acquire_for_reading(repo, "forget (dry run)", options.lock_wait)?
     } else {
         Some(lock::acquire(repo, true, "forget", options.lock_wait)?)
@@ -181,6 +181,9 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
         if options.tag.as_ref().is_none_or(|t| *t == snapshot.manifest.tag) {
             by_tag.entry(snapshot.manifest.tag.clone()).or_default().push(snapshot);
         }
+    }
+    if let (Some(lock), false) = (&lock, options.dry_run) {
+        lock.verify()?;
     }
     let mut groups = Vec::new();
     for (tag, snapshots) in by_tag {

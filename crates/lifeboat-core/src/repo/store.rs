@@ -85,7 +85,7 @@ pub fn put_gated(
     gate: &mut dyn FnMut(&StoredStream) -> Result<BTreeMap<String, serde_json::Value>>,
 ) -> Result<PutReport> {
     manifest::validate_tag(&options.tag)?;
-    let _lock = lock::acquire(repo, false, "backup", options.lock_wait)?;
+    let lock = lock::acquire(repo, false, "backup", options.lock_wait)?;
     let started = Instant::now();
     let start = Utc::now();
     let index = Index::load(repo)?;
@@ -128,6 +128,8 @@ pub fn put_gated(
         blob_lists: outcome.blob_lists,
         metadata,
     };
+    // A prune that judged this job dead may have removed what it wrote.
+    lock.verify()?;
     let id = manifest::save(repo, &manifest)?;
     let snapshot = Snapshot { id: id.clone(), manifest };
     manifest::advance_latest(repo, &snapshot)?;
