@@ -98,6 +98,7 @@ impl App {
         }
         let prefs = catalog.notification_prefs().await?;
         let announcer = Arc::new(Announcer::new(EventLog::new(paths.events()), notify::notifier_from_env(), prefs));
+        let claims = Claims::in_folder(paths.claims_dir());
         let app = App {
             paths,
             catalog,
@@ -107,7 +108,7 @@ impl App {
             reopen_error: Mutex::new(None),
             jobs: Mutex::new(HashMap::new()),
             announcer,
-            claims: Claims::default(),
+            claims,
             keep_running_in_tray: AtomicBool::new(true),
         };
         let settings = app.desktop_settings().await?;

@@ -10,10 +10,12 @@ use clap::Args;
 use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
+use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{Snapshot, SnapshotKind};
 use lifeboat_core::repo::Repository;
 use lifeboat_core::repo::{manifest, pins};
+use lifeboat_core::schedule::scheduler::{Claim, Claims};
 
 use crate::commands::{human_bytes, print_json};
 use crate::connection::{url_spec, DatabaseArgs};
@@ -45,6 +47,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
+/// Claims `name` for this process's job (see `Claims`): refused while the
+/// app, a timer or another `lifeboat` runs a backup or drill of it here.
+pub fn claim(name: &str) -> Result<Claim> {
+    Claims::in_folder(Paths::from_env()?.claims_dir()).claim(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "a backup or drill of {name} is already running on this workstation (the app, a timer or another \
+             `lifeboat`): wait for it to finish, then run again"
+        )
+    })
+}
+
 pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
     let database = a.database.resolve(g)?;
     let repo = Arc::new(open_repo(g)?);
@@ -70,6 +83,7 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
     };
     let checkpoint = a.checkpoint.is_some();
+    let _claim = claim(&options.name)?;
     let report = runtime()?.block_on(async {
         let outcome = backup::backup(repo.clone(), &database.spec, &options, Arc::new(Bars::new())).await;
         let event = match &outcome {

@@ -16,6 +16,7 @@ use lifeboat_core::events::{Event, EventLog};
 use lifeboat_core::jobs::drill::{self, DrillReport};
 use lifeboat_core::notify::{self, Announcer};
 use lifeboat_core::paths::Paths;
+use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::retention::RetentionPolicy;
 use lifeboat_core::schedule::runner::Runner;
 use lifeboat_core::schedule::scheduler::{Claims, Scheduler, SystemClock};
@@ -316,9 +317,10 @@ async fn runner(g: &GlobalArgs) -> Result<Runner> {
     })
 }
 
-fn scheduler(runner: Runner) -> Scheduler<Runner, SystemClock, Local> {
+fn scheduler(runner: Runner) -> Result<Scheduler<Runner, SystemClock, Local>> {
     let catalog = runner.catalog.clone();
-    Scheduler::new(catalog, Arc::new(runner), Arc::new(SystemClock), Local, Claims::default())
+    let claims = Claims::in_folder(Paths::from_env()?.claims_dir());
+    Ok(Scheduler::new(catalog, Arc::new(runner), Arc::new(SystemClock), Local, claims))
 }
 
 fn run_now(g: &GlobalArgs, connection: &str, drill: bool) -> Result<ExitCode> {
@@ -333,7 +335,7 @@ fn run_now(g: &GlobalArgs, connection: &str, drill: bool) -> Result<ExitCode> {
         if drill && schedule.drill_server.is_none() {
             bail!("{connection} has no drill server: set one with `lifeboat schedule set {connection} --drill-server SERVER`");
         }
-        scheduler(runner).run_now(&schedule, job).await?;
+        scheduler(runner)?.run_now(&schedule, job).await?;
         eprintln!("the scheduled {} of {connection} succeeded", job.as_str());
         Ok(ExitCode::SUCCESS)
     })
@@ -459,7 +461,7 @@ pub fn daemon(g: &GlobalArgs) -> Result<ExitCode> {
         let runner = runner(g).await?;
         let catalog = runner.catalog.clone();
         let count = catalog.schedules().await?.len();
-        let scheduler = scheduler(runner);
+        let scheduler = scheduler(runner)?;
         eprintln!("lifeboat daemon: {count} schedule(s); stop with SIGTERM or Ctrl-C");
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
@@ -533,6 +535,8 @@ pub fn drill(g: &GlobalArgs, a: &DrillArgs) -> Result<ExitCode> {
     let probes = a.probe_file.as_deref().map(drill::read_probes).transpose()?.unwrap_or_default();
     runtime()?.block_on(async {
         let runner = runner(g).await?;
+        let name = manifest::resolve(&runner.repo, &a.snapshot)?.manifest.tag;
+        let _claim = crate::database::claim(&name)?;
         let report = runner.drill(&a.snapshot, &a.server, probes, Arc::new(Bars::new())).await?;
         if a.json {
             print_json(&report)?;

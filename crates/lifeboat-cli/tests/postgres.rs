@@ -477,6 +477,50 @@ fn a_target_is_judged_at_the_swap_and_never_dropped_with_data_in_it() {
     assert!(err.contains("is not empty") && err.contains("database settings"), "{err}");
 }
 
+#[test]
+fn one_job_per_database_across_processes_and_none_outlives_a_crash() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    let url = source.url("shop");
+    // A session holding a lock keeps the first backup's dump waiting.
+    let mut holder = source
+        .psql_command(
+            "shop",
+            "BEGIN; LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let count = |sql: &str| source.psql("postgres", sql);
+    while count("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation IS NOT NULL") == "0" {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut first = repo
+        .cmd(&["backup", "--db", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "0" {
+        assert!(started.elapsed().as_secs() < 60, "the first backup never started dumping");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A cron `lifeboat backup` meets the running one, as a timer's `schedule run` or the app would.
+    let err = repo.fails(&["backup", "--db", &url], None);
+    assert!(err.contains("already running on this workstation"), "{err}");
+    // Killed, it holds nothing: the next backup goes ahead.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()");
+    repo.ok(&["backup", "--db", &url], None);
+    let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 fn keychain_available() -> bool {
     let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
     if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {

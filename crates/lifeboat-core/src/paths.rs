@@ -52,6 +52,12 @@ impl Paths {
         Ok(file)
     }
 
+    /// Where each running job's claim on its connection is a file lock
+    /// (see [`crate::schedule::scheduler::Claims`]).
+    pub fn claims_dir(&self) -> PathBuf {
+        self.data_dir.join("claims")
+    }
+
     /// The JSON-lines event log every process on the workstation appends to.
     pub fn events(&self) -> PathBuf {
         self.data_dir.join("events.jsonl")

@@ -20,13 +20,14 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use super::{JobKind, Schedule};
 use crate::catalog::Catalog;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::progress::CancelFlag;
 
 /// Where the scheduler gets the time.
@@ -55,35 +56,100 @@ pub trait JobHost: Send + Sync + 'static {
     fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) -> impl Future<Output = ()> + Send;
 }
 
-/// The connections that have a job running, shared with whoever else
-/// starts jobs (the app's Checkpoint button).
+/// The connections that have a job running. Within a process a set; with
+/// [`Claims::in_folder`] also a file lock per connection in the data
+/// folder, so the app, `lifeboat schedule run` from a systemd timer and a
+/// cron `lifeboat backup` never back up one database at once. The OS
+/// releases a file lock when its process ends, however it ends: no claim
+/// outlives a crash.
 #[derive(Clone, Default)]
-pub struct Claims(Arc<Mutex<HashSet<String>>>);
+pub struct Claims {
+    held: Arc<Mutex<HashSet<String>>>,
+    folder: Option<PathBuf>,
+}
 
 /// Held while a job runs on a connection; dropping it frees the connection.
 pub struct Claim {
     claims: Claims,
     connection: String,
+    /// Locked while held; closing it unlocks. Never deleted: removing a
+    /// lock file others may have open would let two holders in.
+    _file: Option<std::fs::File>,
 }
 
 impl Claims {
-    /// Claims `connection`, or `None` when a job already runs on it.
+    /// Claims honoured by every process that uses `folder` (see [`Paths::claims_dir`](crate::paths::Paths::claims_dir)).
+    pub fn in_folder(folder: PathBuf) -> Claims {
+        Claims {
+            held: Arc::default(),
+            folder: Some(folder),
+        }
+    }
+
+    /// Claims `connection`, or `None` when a job already runs on it, here
+    /// or in another process.
     pub fn claim(&self, connection: &str) -> Option<Claim> {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(connection.to_owned()).then(|| Claim {
+        if !self.held.lock().unwrap_or_else(|e| e.into_inner()).insert(connection.to_owned()) {
+            return None;
+        }
+        let file = match self.lock_file(connection) {
+            Ok(FileClaim::Held(file)) => Some(file),
+            Ok(FileClaim::NoFolder) => None,
+            Ok(FileClaim::Busy) => {
+                self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(connection);
+                return None;
+            }
+            Err(e) => {
+                // A data folder that cannot hold lock files still has the in-process claim.
+                tracing::warn!("claims of other processes cannot be seen: {e}");
+                None
+            }
+        };
+        Some(Claim {
             claims: self.clone(),
             connection: connection.to_owned(),
+            _file: file,
         })
     }
 
     pub fn is_busy(&self, connection: &str) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(connection)
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).contains(connection)
+            || matches!(self.lock_file(connection), Ok(FileClaim::Busy))
     }
+
+    /// The connection's lock file, locked, unless another process holds it.
+    fn lock_file(&self, connection: &str) -> Result<FileClaim> {
+        let Some(folder) = &self.folder else {
+            return Ok(FileClaim::NoFolder);
+        };
+        crate::repo::manifest::validate_tag(connection)?;
+        crate::paths::create_private_dir(folder)?;
+        let path = folder.join(format!("{connection}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(FileClaim::Held(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(FileClaim::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, e)),
+        }
+    }
+}
+
+enum FileClaim {
+    /// In-process claims only.
+    NoFolder,
+    Held(std::fs::File),
+    /// Another process holds it.
+    Busy,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.claims.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.connection);
+        self.claims.held.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.connection);
     }
 }
 
