@@ -288,6 +288,11 @@ impl App {
         );
         let work = async {
             let (repo, snapshot, target) = self.restore_inputs(&request).await?;
+            let rolled_back = if request.snapshot_id.starts_with("latest:") {
+                self.catalog.check_newest_seen(repo.id(), &snapshot).await?
+            } else {
+                None
+            };
             let options = RestoreOptions {
                 force: confirmed(&request, &target),
                 jobs: 1,
@@ -296,7 +301,9 @@ impl App {
                 now: Utc::now(),
             };
             let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-            Ok(restore::restore(repo, snapshot, &target, &options, progress).await?)
+            let mut report = restore::restore(repo, snapshot, &target, &options, progress).await?;
+            report.warnings.extend(rolled_back);
+            Ok(report)
         };
         let snapshot_id = request.snapshot_id.clone();
         let outcome = self

@@ -165,7 +165,10 @@ impl App {
         })?;
         let running = self.register_job(job)?;
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-        Ok(runner.drill(&snapshot.id, &request.server, request.probes, progress).await?)
+        // The spec as asked: a `latest:` drill is compared with the newest seen.
+        Ok(runner
+            .drill(&request.snapshot_id, &request.server, request.probes, progress)
+            .await?)
     }
 
     /// A connection's drills, newest first.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::Args;
+use lifeboat_core::catalog::Catalog;
 use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::{self, BackupOptions};
 use lifeboat_core::jobs::restore::{self, RestoreOptions, RestoreReport};
@@ -45,6 +46,28 @@ pub struct BackupArgs {
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Remembers `snapshot` as the newest of its name in the workstation's
+/// catalog; prints and returns the warning when a newer one seen before is
+/// gone (see `Catalog::check_newest_seen`).
+async fn remember_newest(repo: &Repository, snapshot: &Snapshot) -> Option<String> {
+    let checked = async {
+        let catalog = Catalog::open(&Paths::from_env()?.catalog()).await?;
+        catalog.check_newest_seen(repo.id(), snapshot).await
+    };
+    match checked.await {
+        Ok(warning) => {
+            if let Some(warning) = &warning {
+                eprintln!("{warning}");
+            }
+            warning
+        }
+        Err(e) => {
+            eprintln!("note: could not compare with the snapshots seen before: {e}");
+            None
+        }
+    }
 }
 
 /// Claims `name` for this process's job (see `Claims`): refused while the
@@ -96,7 +119,10 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
                 let message = format!("backed up {} as {}: snapshot {}", r.database, r.name, &r.snapshot_id[..8]);
                 let event = Event::new(kind, Some(&r.name), true, message).with_detail(r);
                 match manifest::load(&repo, &r.snapshot_id) {
-                    Ok(snapshot) => event.with_snapshot(&snapshot),
+                    Ok(snapshot) => {
+                        remember_newest(&repo, &snapshot).await;
+                        event.with_snapshot(&snapshot)
+                    }
                     Err(_) => event,
                 }
             }
@@ -257,7 +283,14 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
         now: Utc::now(),
     };
-    let report = runtime()?.block_on(restore_announced(repo, snapshot, &target, &options, false))?;
+    let runtime = runtime()?;
+    let rolled_back = if a.snapshot.starts_with("latest:") {
+        runtime.block_on(remember_newest(&repo, &snapshot))
+    } else {
+        None
+    };
+    let mut report = runtime.block_on(restore_announced(repo, snapshot, &target, &options, false))?;
+    report.warnings.extend(rolled_back);
     print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -345,7 +378,9 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
         now: Utc::now(),
     };
-    let report = runtime.block_on(restore_announced(repo, snapshot, &target, &options, true))?;
+    let rolled_back = runtime.block_on(remember_newest(&repo, &snapshot));
+    let mut report = runtime.block_on(restore_announced(repo, snapshot, &target, &options, true))?;
+    report.warnings.extend(rolled_back);
     print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
 }

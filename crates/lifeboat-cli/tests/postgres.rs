@@ -521,6 +521,29 @@ fn one_job_per_database_across_processes_and_none_outlives_a_crash() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn a_newest_snapshot_that_vanishes_is_reported_by_the_workstation_that_saw_it() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    source.psql("shop", "INSERT INTO sales.customers (email) VALUES ('late@example.com')");
+    let newest = String::from_utf8(repo.ok(&["backup", "--db", &source.url("shop")], None)).unwrap();
+    let target = PgCluster::start();
+    // The newest manifest is deleted (or the folder put back to yesterday's copy).
+    std::fs::remove_file(repo.path.join("snapshots").join(newest.trim())).unwrap();
+    let out = repo.run(&["restore", "latest:shop", "--to", &target.url("shop"), "--json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WARNING: this workstation saw snapshot") && err.contains(&newest.trim()[..8]),
+        "{err}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["warnings"].to_string().contains("put back to an older"), "{report}");
+    assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "2500");
+}
+
 fn keychain_available() -> bool {
     let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
     if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {

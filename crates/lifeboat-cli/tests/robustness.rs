@@ -379,7 +379,12 @@ fn a_backup_whose_lock_was_taken_away_records_nothing() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let lock = loop {
-        if let Some(lock) = repo.files("locks").into_iter().next() {
+        // The lock itself, not the temporary file it is written through.
+        let written = repo
+            .files("locks")
+            .into_iter()
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'));
+        if let Some(lock) = written {
             break lock;
         }
         assert!(std::time::Instant::now() < deadline, "the put took no lock");
@@ -399,4 +404,33 @@ fn a_backup_whose_lock_was_taken_away_records_nothing() {
     );
     assert_eq!(repo.files("snapshots").len(), 1);
     assert_eq!(repo.cat("latest:db"), repo.cat(&earlier));
+}
+
+#[test]
+fn a_latest_pointer_put_back_is_outvoted_by_the_manifests_and_reported() {
+    let repo = TestRepo::new();
+    let older = stream(10, 300_000);
+    let newer = stream(11, 300_000);
+    repo.put("db", &older);
+    let pointer = repo.path.join("refs/latest/db");
+    let old_pointer = std::fs::read(&pointer).unwrap();
+    let newer_id = repo.put("db", &newer);
+    // Someone with write access puts the old pointer back.
+    std::fs::write(&pointer, &old_pointer).unwrap();
+
+    let out = repo.run(&["cat", "latest:db"], None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, newer, "the newest manifest wins");
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("WARNING") && err.contains("is newer") && err.contains(&newer_id[..8]),
+        "{err}"
+    );
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy, "{report}");
+    assert!(report["warnings"].to_string().contains("the pointer was put back"), "{report}");
+    // The next backup moves the pointer forward again.
+    repo.put("db", &stream(12, 1000));
+    let (_, report) = repo.check_json(false);
+    assert!(!report["warnings"].to_string().contains("put back"), "{report}");
 }

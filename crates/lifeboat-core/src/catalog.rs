@@ -16,6 +16,7 @@ use crate::connections::Connection;
 use crate::error::{Error, Result};
 use crate::notify::NotificationPrefs;
 use crate::pg::TlsMode;
+use crate::repo::manifest::Snapshot;
 use crate::repo::retention::RetentionPolicy;
 use crate::schedule::{Cadence, JobKind, JobState, Schedule};
 
@@ -259,6 +260,49 @@ impl Catalog {
             .await
             .map_err(|e| self.error(e))?;
         Ok(result.rows_affected() > 0)
+    }
+
+    /// Remembers `snapshot`, just found to be the newest of its name in
+    /// `repository_id` (a backup made it, or `latest:` resolved to it), and
+    /// returns a warning when this workstation saw a newer one of that name
+    /// before: it is gone, deleted or rolled back, and "latest" now means
+    /// older data. The newer one stays remembered, so the warning repeats
+    /// until a new backup is newer still.
+    pub async fn check_newest_seen(&self, repository_id: &str, snapshot: &Snapshot) -> Result<Option<String>> {
+        let tag = &snapshot.manifest.tag;
+        let seen: Option<(String, String)> =
+            sqlx::query_as("SELECT snapshot_id, start FROM newest_seen WHERE repository_id = ?1 AND tag = ?2")
+                .bind(repository_id)
+                .bind(tag)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        if let Some((seen_id, seen_start)) = seen {
+            let seen_start = parse_time(&seen_start)?;
+            if seen_id != snapshot.id && seen_start > snapshot.manifest.start {
+                return Ok(Some(format!(
+                    "WARNING: this workstation saw snapshot {} of `{tag}` taken {}, newer than anything the repository \
+                     holds now (its newest is {} of {}): it was deleted, or the repository was put back to an older \
+                     state. Find out why before trusting latest:{tag}",
+                    &seen_id[..seen_id.len().min(8)],
+                    seen_start.format("%Y-%m-%d %H:%M UTC"),
+                    &snapshot.id[..8],
+                    snapshot.manifest.start.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO newest_seen (repository_id, tag, snapshot_id, start) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (repository_id, tag) DO UPDATE SET snapshot_id = ?3, start = ?4",
+        )
+        .bind(repository_id)
+        .bind(tag)
+        .bind(&snapshot.id)
+        .bind(timestamp(snapshot.manifest.start))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(None)
     }
 
     /// Records that a run started; returns its id for [`Catalog::finish_run`].

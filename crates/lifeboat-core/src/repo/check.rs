@@ -255,7 +255,20 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
     for name in &names {
         match manifest::read_latest(repo, name) {
             Ok(Some(pointer)) => match snapshots.iter().find(|s| s.id == pointer.snapshot) {
-                Some(s) if s.manifest.tag == *name => {}
+                Some(s) if s.manifest.tag == *name => {
+                    let newer = snapshots
+                        .iter()
+                        .filter(|n| n.manifest.tag == *name && n.manifest.size > 0 && n.manifest.start > s.manifest.start)
+                        .max_by_key(|n| n.manifest.start);
+                    if let Some(newer) = newer {
+                        report.warnings.push(format!(
+                            "latest pointer of `{name}` names snapshot {}, but {} is newer: the pointer was put back or a \
+                             backup stopped before moving it; latest:{name} uses the newest, and the next backup moves the pointer",
+                            &s.id[..8],
+                            &newer.id[..8]
+                        ));
+                    }
+                }
                 Some(_) => report
                     .errors
                     .push(format!("latest pointer of `{name}` points at a snapshot of another name")),

@@ -145,23 +145,7 @@ pub fn list(repo: &Repository) -> Result<SnapshotList> {
 pub fn resolve(repo: &Repository, spec: &str) -> Result<Snapshot> {
     if let Some(name) = spec.strip_prefix("latest:") {
         validate_tag(name)?;
-        let pointer = read_latest(repo, name)?.ok_or_else(|| Error::SnapshotNotFound(spec.to_string()))?;
-        let snapshot = match load(repo, &pointer.snapshot) {
-            Err(Error::Missing(_)) => {
-                return Err(Error::corrupt(
-                    format!("the latest pointer of `{name}`"),
-                    format!("it points at snapshot {} which is missing; run `lifeboat check`", pointer.snapshot),
-                ))
-            }
-            other => other?,
-        };
-        if snapshot.manifest.tag != name {
-            return Err(Error::corrupt(
-                format!("the latest pointer of `{name}`"),
-                "it points at a snapshot of another name",
-            ));
-        }
-        return Ok(snapshot);
+        return resolve_latest(repo, name);
     }
     if spec.len() < 4 || !spec.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::InvalidInput(format!(
@@ -175,6 +159,59 @@ pub fn resolve(repo: &Repository, spec: &str) -> Result<Snapshot> {
         [] => Err(Error::SnapshotNotFound(spec.to_string())),
         _ => Err(Error::AmbiguousSnapshot(spec.to_string())),
     }
+}
+
+/// The newest snapshot of `name` that holds data. The manifests decide,
+/// not the pointer: anyone who can write the repository can put an old
+/// pointer file back (or a backup can be killed between its manifest and
+/// the pointer), and a restore or drill must then still get the newest
+/// data. A pointer that disagrees is reported loudly. A damaged manifest
+/// of that name is an error: it may be the newest.
+fn resolve_latest(repo: &Repository, name: &str) -> Result<Snapshot> {
+    let SnapshotList { snapshots, damaged } = list(repo)?;
+    if let Some((id, e)) = damaged.into_iter().next() {
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            format!("{e}; latest:{name} cannot be told while a snapshot is unreadable: run `lifeboat check`, or name a snapshot by id"),
+        ));
+    }
+    let newest = newest_of(snapshots, name);
+    let pointer = read_latest(repo, name);
+    let Some(newest) = newest else {
+        return match pointer {
+            Ok(Some(pointer)) => Err(Error::corrupt(
+                format!("the latest pointer of `{name}`"),
+                format!("it points at snapshot {} which is missing; run `lifeboat check`", pointer.snapshot),
+            )),
+            _ => Err(Error::SnapshotNotFound(format!("latest:{name}"))),
+        };
+    };
+    match pointer {
+        Ok(Some(pointer)) if pointer.snapshot == newest.id => {}
+        Ok(Some(pointer)) => tracing::warn!(
+            "WARNING: the latest pointer of `{name}` names snapshot {} of {}, but snapshot {} of {} is newer: the pointer \
+             was put back (or a backup stopped before moving it). Using the newest, {}; `lifeboat check` reports it",
+            &pointer.snapshot[..pointer.snapshot.len().min(8)],
+            pointer.start.format("%Y-%m-%d %H:%M UTC"),
+            &newest.id[..8],
+            newest.manifest.start.format("%Y-%m-%d %H:%M UTC"),
+            &newest.id[..8]
+        ),
+        Ok(None) => tracing::warn!(
+            "WARNING: `{name}` has no latest pointer (removed?): using its newest snapshot, {}",
+            &newest.id[..8]
+        ),
+        Err(e) => tracing::warn!("WARNING: {e}: using the newest snapshot of `{name}`, {}", &newest.id[..8]),
+    }
+    Ok(newest)
+}
+
+/// The newest of `snapshots` named `name` that holds data.
+fn newest_of(snapshots: Vec<Snapshot>, name: &str) -> Option<Snapshot> {
+    snapshots
+        .into_iter()
+        .filter(|s| s.manifest.tag == name && s.manifest.size > 0)
+        .max_by(|a, b| a.manifest.start.cmp(&b.manifest.start).then_with(|| a.id.cmp(&b.id)))
 }
 
 /// The content of a latest pointer.
@@ -209,19 +246,25 @@ pub fn latest_names(repo: &Repository) -> Result<Vec<String>> {
     Ok(repo.backend().list("refs/latest")?.into_iter().map(|f| f.name).collect())
 }
 
-/// Points `refs/latest/<tag>` at `snapshot` unless it already points at a
-/// newer one, or the snapshot is empty (a failed producer's, kept on request).
+/// Points `refs/latest/<tag>` at the newest snapshot of `snapshot`'s name
+/// (an empty one, a failed producer's kept on request, never). Backups run
+/// side by side, so a pointer read then written can be overtaken: after
+/// writing, the manifests are read again until the pointer names the newest.
 pub fn advance_latest(repo: &Repository, snapshot: &Snapshot) -> Result<()> {
     let name = &snapshot.manifest.tag;
     if snapshot.manifest.size == 0 {
         return Ok(());
     }
-    if let Ok(Some(current)) = read_latest(repo, name) {
-        if current.start > snapshot.manifest.start && repo.backend().exists(&format!("snapshots/{}", current.snapshot))? {
+    for _ in 0..5 {
+        let Some(newest) = newest_of(list(repo)?.snapshots, name) else {
+            return Ok(());
+        };
+        if read_latest(repo, name).ok().flatten().is_some_and(|p| p.snapshot == newest.id) {
             return Ok(());
         }
+        write_latest(repo, name, &newest)?;
     }
-    write_latest(repo, name, snapshot)
+    Ok(())
 }
 
 /// Points `refs/latest/<name>` at `snapshot`.

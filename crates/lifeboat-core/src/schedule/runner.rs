@@ -86,6 +86,7 @@ impl Runner {
                 };
                 let mut event = Event::new(event_kind, Some(name), true, summary).with_detail(report);
                 if let Ok(snapshot) = manifest::load(&self.repo, &report.snapshot_id) {
+                    self.remember_newest(&snapshot).await;
                     event = event.with_snapshot(&snapshot);
                 }
                 self.announcer.emit_async(event).await;
@@ -97,6 +98,24 @@ impl Runner {
             }
         }
         outcome
+    }
+
+    /// Remembers `snapshot` as the newest of its name (see
+    /// [`Catalog::check_newest_seen`]); returns the warning when a newer one
+    /// this workstation saw is gone.
+    pub async fn remember_newest(&self, snapshot: &manifest::Snapshot) -> Option<String> {
+        match self.catalog.check_newest_seen(self.repo.id(), snapshot).await {
+            Ok(warning) => {
+                if let Some(warning) = &warning {
+                    tracing::warn!("{warning}");
+                }
+                warning
+            }
+            Err(e) => {
+                tracing::warn!("could not compare with the snapshots seen before: {e}");
+                None
+            }
+        }
     }
 
     /// Applies `schedule`'s retention policy to its connection's snapshots,
@@ -192,6 +211,7 @@ impl Runner {
     /// recording the run and announcing `drill_start`, `drill_result` and
     /// `drill_complete`.
     pub async fn drill(&self, snapshot: &str, server: &str, probes: Vec<Probe>, progress: Arc<dyn Progress>) -> Result<DrillReport> {
+        let snapshot_spec_is_latest = snapshot.starts_with("latest:");
         let repo = self.repo.clone();
         let spec_text = snapshot.to_owned();
         let resolved = tokio::task::spawn_blocking(move || manifest::resolve(&repo, &spec_text))
@@ -233,7 +253,11 @@ impl Runner {
                 lock_wait: self.lock_wait,
                 now: Utc::now(),
             };
-            drill::drill(self.repo.clone(), snapshot, &spec, &options, progress).await
+            let mut report = drill::drill(self.repo.clone(), snapshot, &spec, &options, progress).await?;
+            if snapshot_spec_is_latest {
+                report.warnings.extend(self.remember_newest(snapshot).await);
+            }
+            Ok(report)
         }
         .await;
         if let Err(Error::Cancelled) = &outcome {
