@@ -268,7 +268,7 @@ impl App {
     /// What restoring would meet on the target: nothing is changed.
     pub async fn restore_preflight(&self, request: RestoreRequest) -> ApiResult<Preflight> {
         let (_, snapshot, target) = self.restore_inputs(&request).await?;
-        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target)).await?)
+        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target), owner(&request)).await?)
     }
 
     /// Restores a snapshot into the target database. A non-empty target (or
@@ -299,6 +299,7 @@ impl App {
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),
+                owner: owner(&request).map(str::to_owned),
             };
             let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
             let mut report = restore::restore(repo, snapshot, &target, &options, progress).await?;
@@ -330,6 +331,11 @@ impl App {
 /// The typed name must be the target database's, exactly.
 fn confirmed(request: &RestoreRequest, target: &ConnectionSpec) -> bool {
     request.confirm_database.as_deref() == Some(target.database.as_str())
+}
+
+/// The role asked to own everything, if one was named.
+fn owner(request: &RestoreRequest) -> Option<&str> {
+    request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty())
 }
 
 fn row_total(snapshot: &Snapshot) -> Option<u64> {

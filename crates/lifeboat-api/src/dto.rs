@@ -443,6 +443,8 @@ pub struct RestoreRequest {
     /// The target database's name typed out: allows replacing a non-empty
     /// database (kept, renamed) or restoring onto an older server.
     pub confirm_database: Option<String>,
+    /// A role to own everything restored; empty: the backup's owners.
+    pub owner: Option<String>,
 }
 
 /// How the desktop app behaves; `start_at_login` is the OS's own record
@@ -483,6 +485,7 @@ mod tests {
             "target": {"host": "db", "port": 5432, "database": "shop", "user": "app", "tls": "prefer",
                        "password": "hunter2", "saved_password_of": null, "pg_bin": null},
             "confirm_database": null,
+            "owner": null,
         }))
         .unwrap();
         let open: OpenRequest =

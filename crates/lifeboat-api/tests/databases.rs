@@ -105,6 +105,7 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
         snapshot_id: report.snapshot_id.clone(),
         target: fields(&fresh, "shop_restored", None),
         confirm_database: confirm.map(Into::into),
+        owner: None,
     };
     let preflight = app.restore_preflight(request(None)).await.unwrap();
     assert!(!preflight.database_exists && preflight.refusal.is_none(), "{preflight:?}");

@@ -243,6 +243,10 @@ pub struct RestoreArgs {
     /// Parallel pg_restore jobs (the archive is first written, verified, to a temporary file).
     #[arg(long, default_value_t = 1)]
     jobs: u32,
+    /// Make this role own everything restored, the database too (pg_restore
+    /// --no-owner --role); by default the backup's owners are kept.
+    #[arg(long, value_name = "ROLE")]
+    owner: Option<String>,
     #[arg(long, env = "LIFEBOAT_PG_BIN")]
     pg_bin: Option<PathBuf>,
     #[arg(long)]
@@ -282,6 +286,7 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
         pg_bin: a.pg_bin.clone(),
         lock_wait: g.lock_wait(),
         now: Utc::now(),
+        owner: a.owner.clone(),
     };
     let runtime = runtime()?;
     let rolled_back = if a.snapshot.starts_with("latest:") {
@@ -377,6 +382,7 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
         pg_bin: a.pg_bin.clone(),
         lock_wait: g.lock_wait(),
         now: Utc::now(),
+        owner: None,
     };
     let rolled_back = runtime.block_on(remember_newest(&repo, &snapshot));
     let mut report = runtime.block_on(restore_announced(repo, snapshot, &target, &options, true))?;

@@ -544,6 +544,67 @@ fn a_newest_snapshot_that_vanishes_is_reported_by_the_workstation_that_saw_it() 
     assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "2500");
 }
 
+#[test]
+fn a_restore_carries_the_databases_owner_and_settings_or_gives_everything_to_one_role() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    for sql in [
+        "ALTER DATABASE shop OWNER TO app_owner",
+        "ALTER DATABASE shop SET search_path TO sales, public",
+        "ALTER DATABASE shop SET work_mem = '64MB'",
+        "ALTER DATABASE shop SET application_name = 'x''; DROP TABLE sales.customers; --'",
+        "ALTER ROLE app_owner IN DATABASE shop SET statement_timeout = '5s'",
+    ] {
+        source.psql("postgres", sql);
+    }
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let target = PgCluster::start();
+    repo.ok(&["restore", "latest:shop", "--to", &target.url("shop")], None);
+
+    let owner_of = |db: &str| {
+        target.psql(
+            "postgres",
+            &format!("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}'"),
+        )
+    };
+    assert_eq!(owner_of("shop"), "app_owner");
+    let settings = target.psql(
+        "postgres",
+        "SELECT string_agg(coalesce(pg_get_userbyid(nullif(setrole, 0))::text, '*') || ':' || array_to_string(setconfig, '|'), ';')
+           FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop')",
+    );
+    for expected in [
+        "search_path=sales, public",
+        "work_mem=64MB",
+        "application_name=x'; DROP TABLE sales.customers; --",
+        "app_owner:statement_timeout=5s",
+    ] {
+        assert!(settings.contains(expected), "{expected} in {settings}");
+    }
+    assert_eq!(target.psql("shop", "SELECT count(*) FROM sales.customers"), "2500");
+
+    // Everything to one role, as the runbooks' --no-owner --role.
+    target.psql("postgres", "CREATE ROLE reporting");
+    repo.ok(
+        &["restore", "latest:shop", "--to", &target.url("reports"), "--owner", "reporting"],
+        None,
+    );
+    assert_eq!(owner_of("reports"), "reporting");
+    assert_eq!(
+        target.psql(
+            "reports",
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'customers'"
+        ),
+        "reporting"
+    );
+    let err = repo.fails(
+        &["restore", "latest:shop", "--to", &target.url("other"), "--owner", "nobody_here"],
+        None,
+    );
+    assert!(err.contains("nobody_here") && err.contains("does not exist on the target"), "{err}");
+}
+
 fn keychain_available() -> bool {
     let present = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
     if !present && std::env::var_os("LIFEBOAT_TEST_REQUIRE_KEYCHAIN").is_some() {

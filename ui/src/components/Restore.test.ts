@@ -110,6 +110,7 @@ describe("Restore wizard", () => {
       snapshot_id: "3333cccc4444dddd",
       target: { host: "db2", port: 5432, database: "sales", user: "app", tls: "prefer", password: null, saved_password_of: "sales", pg_bin: null },
       confirm_database: null,
+      owner: null,
     });
     const preflight = $(container, "#restore-preflight");
     expect(preflight.textContent).toContain("PostgreSQL 17.2");

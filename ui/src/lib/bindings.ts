@@ -227,7 +227,11 @@ export type RestoreRequest = { snapshot_id: string, target: ConnectionFields,
  * The target database's name typed out: allows replacing a non-empty
  * database (kept, renamed) or restoring onto an older server.
  */
-confirm_database: string | null, };
+confirm_database: string | null, 
+/**
+ * A role to own everything restored; empty: the backup's owners.
+ */
+owner: string | null, };
 
 export type Preflight = { target_server_version: string, database_exists: boolean, database_empty: boolean, missing_roles: Array<string>, missing_extensions: Array<string>, 
 /**

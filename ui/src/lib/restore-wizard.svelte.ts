@@ -50,6 +50,8 @@ export class RestoreWizard {
   fillFrom = $state("");
   /** The target database's name, typed to replace it. */
   confirmName = $state("");
+  /** A role to own everything restored; blank keeps the backup's owners. */
+  owner = $state("");
   readonly checking = new FormState<ServerField>({
     host: "restore-host",
     port: "restore-port",
@@ -82,13 +84,14 @@ export class RestoreWizard {
       snapshot_id: this.snapshotId,
       target: connectionFields(this.target, this.fillFrom || null),
       confirm_database: this.confirmName === "" ? null : this.confirmName,
+      owner: this.owner.trim() === "" ? null : this.owner.trim(),
     };
   }
 
   /** What the preflight was run for: any change of target or snapshot makes it stale. */
   private preflightKey(): string {
-    const { snapshot_id, target } = this.request();
-    return JSON.stringify({ snapshot_id, target });
+    const { snapshot_id, target, owner } = this.request();
+    return JSON.stringify({ snapshot_id, target, owner });
   }
 
   /** The preflight of the target as it stands, if one ran. */

@@ -124,7 +124,24 @@ describe("RestoreWizard", () => {
       snapshot_id: "3333cccc4444dddd",
       target: { host: "db2", port: 6432, database: "sales", user: "admin", tls: "require", password: null, saved_password_of: "staging", pg_bin: "/opt/pg17/bin" },
       confirm_database: null,
+      owner: null,
     });
+  });
+
+  it("sends a chosen owner, and a new owner needs a new preflight", async () => {
+    const { calls } = mockBackend();
+    const wizard = new RestoreWizard();
+    await wizard.load();
+    wizard.nextFromSource();
+    wizard.target.host = "db2";
+    wizard.target.user = "app";
+    await wizard.check();
+    expect(wizard.preflight).not.toBeNull();
+    wizard.owner = " reporting ";
+    expect(wizard.preflight).toBeNull();
+    await wizard.check();
+    const requests = calls.filter((c) => c.cmd === "restore_preflight").map((c) => c.args.request as RestoreRequest);
+    expect(requests.map((r) => r.owner)).toEqual([null, "reporting"]);
   });
 
   it("drops the preflight when the target changes", async () => {

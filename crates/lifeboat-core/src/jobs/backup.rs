@@ -20,7 +20,7 @@ use sqlx::Connection;
 use crate::error::{Error, Result};
 use crate::pg::archive;
 use crate::pg::inspect::{self, pg_error};
-use crate::pg::{roles, tools, ConnectionSpec};
+use crate::pg::{database_config, roles, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::SnapshotKind;
 use crate::repo::store::{self, PutOptions, StoredStream};
@@ -262,6 +262,7 @@ pub async fn backup(
     // Roles as data, from the same snapshot: a restore creates them from
     // these, never from the globals dump's text.
     let role_definitions = roles::read_roles(&mut tx, spec, &info.roles).await?;
+    let database_config = database_config::read(&mut tx, spec).await?;
 
     let snapshot_arg = format!("--snapshot={snapshot}");
     let mut child = Command::new(pg.tool("pg_dump"))
@@ -301,6 +302,7 @@ pub async fn backup(
     metadata.insert("extensions".into(), serde_json::json!(info.extensions));
     metadata.insert("roles".into(), serde_json::json!(info.roles));
     metadata.insert("role_definitions".into(), serde_json::json!(role_definitions));
+    metadata.insert("database_config".into(), serde_json::json!(database_config));
     metadata.insert("schemas".into(), serde_json::json!(info.schemas));
     metadata.insert("database_size".into(), serde_json::json!(info.size_bytes));
     let put_options = PutOptions {

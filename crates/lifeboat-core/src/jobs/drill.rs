@@ -196,7 +196,7 @@ pub async fn drill(
     let prefix = scratch_prefix(&snapshot.manifest.tag);
     let leftovers_dropped = drop_leftovers(&mut conn, &admin, &prefix).await?;
 
-    let preflight = restore::preflight(snapshot, &admin.with_database(&format!("{prefix}preflight")), true).await?;
+    let preflight = restore::preflight(snapshot, &admin.with_database(&format!("{prefix}preflight")), true, None).await?;
     if !preflight.missing_extensions.is_empty() {
         return Err(Error::RestoreRefused(format!(
             "the drill server lacks the extension(s) {}: install them there (on Debian/Ubuntu: postgresql-contrib or the \
@@ -255,6 +255,7 @@ async fn run_checks(
     let load = LoadOptions {
         jobs: 1,
         lock_wait: options.lock_wait,
+        owner: None,
     };
     match restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone()).await {
         Ok(benign) => {

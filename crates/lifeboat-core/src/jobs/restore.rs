@@ -25,6 +25,7 @@ use sqlx::Connection;
 
 use super::spool;
 use crate::error::{Error, Result};
+use crate::pg::database_config::DatabaseConfig;
 use crate::pg::inspect::{self, major_of, pg_error, Extension};
 use crate::pg::roles::RoleDefinition;
 use crate::pg::{quote_ident, tools, ConnectionSpec};
@@ -40,6 +41,8 @@ pub(crate) struct DumpFacts {
     pub extensions: Vec<Extension>,
     pub roles: Vec<String>,
     pub role_definitions: Vec<RoleDefinition>,
+    /// None in backups made before it was recorded.
+    pub database_config: Option<DatabaseConfig>,
     pub row_counts: BTreeMap<String, u64>,
 }
 
@@ -64,6 +67,7 @@ pub(crate) fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
         extensions: serde_json::from_value(get("extensions")).unwrap_or_default(),
         roles: serde_json::from_value(get("roles")).unwrap_or_default(),
         role_definitions: serde_json::from_value(get("role_definitions")).unwrap_or_default(),
+        database_config: serde_json::from_value(get("database_config")).ok(),
         row_counts: serde_json::from_value(get("row_counts")).unwrap_or_default(),
     })
 }
@@ -285,6 +289,9 @@ pub struct RestoreOptions {
     pub pg_bin: Option<PathBuf>,
     pub lock_wait: Duration,
     pub now: DateTime<Utc>,
+    /// Everything (objects and the database) owned by this role instead of
+    /// the backup's owners (`pg_restore --no-owner --role`).
+    pub owner: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -325,7 +332,7 @@ pub struct Preflight {
 }
 
 /// Checks the target without changing anything.
-pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool) -> Result<Preflight> {
+pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool, owner: Option<&str>) -> Result<Preflight> {
     let facts = dump_facts(snapshot)?;
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
@@ -381,6 +388,11 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
             target.host,
             target.port,
             contents.join(", ")
+        ));
+    }
+    if let Some(owner) = owner.filter(|o| !existing_roles.iter().any(|r| r == o)) {
+        refusal = Some(format!(
+            "the role {owner} that is to own everything does not exist on the target: create it first, or keep the backup's owners"
         ));
     }
     if !missing_extensions.is_empty() {
@@ -597,7 +609,7 @@ pub async fn restore(
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     let facts = dump_facts(&snapshot)?;
-    let check = preflight(&snapshot, target, options.force).await?;
+    let check = preflight(&snapshot, target, options.force, options.owner.as_deref()).await?;
     if let Some(refusal) = &check.refusal {
         return Err(Error::RestoreRefused(refusal.clone()));
     }
@@ -619,12 +631,28 @@ pub async fn restore(
         &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&scratch)),
     )
     .await?;
+    if let Some(owner) = &options.owner {
+        // pg_restore --role loads as that role: it must own the database to create schemas in it.
+        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(&scratch), quote_ident(owner));
+        if let Err(e) = execute(&mut conn, &admin, "giving the scratch database its owner on", &sql).await {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    }
     let _ = conn.close().await;
     let scratch_spec = target.with_database(&scratch);
 
     let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
     let (tables, restore_warnings) = match outcome {
         Ok(outcome) => outcome,
+        Err(e) => {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    };
+
+    let config_warnings = match configure(&admin, &scratch, &facts, options.owner.as_deref()).await {
+        Ok(warnings) => warnings,
         Err(e) => {
             drop_database(&admin, &scratch).await;
             return Err(e);
@@ -643,6 +671,7 @@ pub async fn restore(
     let mut warnings = check.warnings;
     warnings.extend(roles.warnings);
     warnings.extend(restore_warnings);
+    warnings.extend(config_warnings);
     warnings.extend(swapped.warnings);
     if let Some(aside) = &kept_as {
         warnings.push(format!(
@@ -660,6 +689,57 @@ pub async fn restore(
         tables,
         warnings,
     })
+}
+
+/// Gives the restored scratch database the backup's owner (or `owner`)
+/// and its `ALTER DATABASE ... SET` settings, before the swap; what cannot
+/// be carried (a role the target lacks) comes back as warnings.
+async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &DumpFacts, owner: Option<&str>) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    let Some(config) = &facts.database_config else {
+        warnings.push(
+            "this backup predates saved database settings: the database's owner and ALTER DATABASE ... SET settings \
+             were not carried"
+                .to_string(),
+        );
+        return Ok(warnings);
+    };
+    let mut conn = inspect::connect(admin).await?;
+    let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| pg_error("listing the roles of", admin, e))?;
+    let owner = owner.unwrap_or(&config.owner);
+    if existing.iter().any(|r| r == owner) {
+        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(scratch), quote_ident(owner));
+        execute(&mut conn, admin, "giving the restored database its owner on", &sql).await?;
+    } else {
+        warnings.push(format!(
+            "the database was owned by {owner}, which the target does not have: it is owned by the restoring user"
+        ));
+    }
+    for setting in &config.settings {
+        if let Some(role) = setting.role.as_ref().filter(|r| !existing.contains(r)) {
+            warnings.push(format!(
+                "the setting {} for role {role} was not carried: the target has no such role",
+                setting.name
+            ));
+            continue;
+        }
+        let Some(sql) = setting.statement(scratch) else {
+            warnings.push(format!(
+                "the setting {:?} has a name Lifeboat does not send: set it by hand",
+                setting.name
+            ));
+            continue;
+        };
+        // One statement per extended-protocol query.
+        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+            warnings.push(format!("the setting {} = {} was not carried: {e}", setting.name, setting.value));
+        }
+    }
+    let _ = conn.close().await;
+    Ok(warnings)
 }
 
 /// Roles a restore created, and what it could not carry.
@@ -772,6 +852,7 @@ async fn restore_into(
     let load = LoadOptions {
         jobs: options.jobs,
         lock_wait: options.lock_wait,
+        owner: options.owner.clone(),
     };
     let warnings = load_archive(repo, snapshot, scratch, pg, &load, progress).await?;
     ensure_extensions(scratch, &facts.extensions).await?;
@@ -794,6 +875,8 @@ async fn restore_into(
 pub(crate) struct LoadOptions {
     pub jobs: u32,
     pub lock_wait: Duration,
+    /// `--no-owner --role`: see [`RestoreOptions::owner`].
+    pub owner: Option<String>,
 }
 
 /// Streams the snapshot (verified) through `pg_restore` into `scratch`.
@@ -814,10 +897,15 @@ pub(crate) async fn load_archive(
     let pg_restore = pg.tool("pg_restore");
     let jobs = options.jobs.max(1);
     let lock_wait = options.lock_wait;
+    let owner = options
+        .owner
+        .as_ref()
+        .map(|role| ["--no-owner".to_string(), format!("--role={role}")]);
     tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
         let mut command = Command::new(&pg_restore);
         command
             .args(["--no-password", dbname.as_str()])
+            .args(owner.iter().flatten())
             .envs(env)
             // English messages: they are parsed.
             .env("LC_ALL", "C")

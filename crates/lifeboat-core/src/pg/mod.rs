@@ -6,6 +6,7 @@
 //! where every user of the machine could read them.
 
 pub mod archive;
+pub mod database_config;
 pub mod inspect;
 pub mod roles;
 pub mod tools;
