@@ -96,6 +96,7 @@ fn slots_from_before_config_copies_are_repaired_with_the_recovery_kit() {
         let object = value.as_object_mut().unwrap();
         object.remove("config").expect("new slots carry a copy of the config");
         object.remove("checksum").expect("new slots carry a checksum");
+        object.remove("sum").expect("new slots carry a sum over everything");
         std::fs::write(&slot, serde_json::to_vec(&value).unwrap()).unwrap();
     }
     std::fs::remove_file(repo.path.join("config")).unwrap();
@@ -433,4 +434,22 @@ fn a_latest_pointer_put_back_is_outvoted_by_the_manifests_and_reported() {
     repo.put("db", &stream(12, 1000));
     let (_, report) = repo.check_json(false);
     assert!(!report["warnings"].to_string().contains("put back"), "{report}");
+}
+
+#[test]
+fn an_edited_config_is_refused_and_repaired_from_the_key_slots_copy() {
+    let repo = TestRepo::new();
+    let data = stream(13, 100_000);
+    let id = repo.put("db", &data);
+    let config = repo.path.join("config");
+    let mut value: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    value["pack_size"] = serde_json::json!(1 << 20);
+    std::fs::write(&config, serde_json::to_vec(&value).unwrap()).unwrap();
+    let err = repo.fails(&["cat", &id], None);
+    assert!(
+        err.contains("differs from the copy kept in key slot") && err.contains("lifeboat repair config"),
+        "{err}"
+    );
+    repo.ok(&["repair", "config"], None);
+    assert_eq!(repo.cat(&id), data);
 }

@@ -30,6 +30,12 @@ pub enum Error {
     ConfigMismatch { found: String, expected: String },
 
     #[error(
+        "the repository's `config` differs from the copy kept in key slot {slot}: it was damaged or edited. \
+         Run `lifeboat repair config` (it restores the authenticated copy); nothing was read or changed"
+    )]
+    ConfigDamaged { slot: String },
+
+    #[error(
         "repository format version {found} is not supported by this Lifeboat (it reads version {supported}): \
          upgrade Lifeboat to open it"
     )]

@@ -64,8 +64,11 @@ pub enum SlotKind {
     RecoveryKit,
 }
 
-/// One key slot file (`keys/<id>`), as stored.
+/// One key slot file (`keys/<id>`), as stored. Unknown fields are damage
+/// (a changed byte in a field's name must not silently drop its check); a
+/// new field comes with a new `version`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeySlot {
     pub version: u32,
     pub id: String,
@@ -88,6 +91,11 @@ pub struct KeySlot {
     /// before it existed have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+    /// BLAKE3 of everything else in the slot, its label, host, user and
+    /// time too: any changed byte is damage. Slots written before it
+    /// existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum: Option<String>,
 }
 
 impl KeySlot {
@@ -124,6 +132,7 @@ impl KeySlot {
             wrapped_key: BASE64.encode(&wrapped),
             config: None,
             checksum: None,
+            sum: None,
         }
     }
 
@@ -131,7 +140,26 @@ impl KeySlot {
     pub fn sealed_with(mut self, config: &Config) -> Self {
         self.config = Some(config.clone());
         self.checksum = Some(self.compute_checksum());
+        self.sum = Some(self.compute_sum());
         self
+    }
+
+    fn compute_sum(&self) -> String {
+        let content = serde_json::to_vec(&(
+            self.version,
+            &self.id,
+            &self.kind,
+            &self.label,
+            &self.host,
+            &self.user,
+            &self.created,
+            &self.kdf,
+            &self.wrapped_key,
+            &self.config,
+            &self.checksum,
+        ))
+        .expect("slot serializes");
+        blake3::hash(&content).to_hex().to_string()
     }
 
     fn compute_checksum(&self) -> String {
@@ -170,7 +198,9 @@ impl KeySlot {
                 ));
             }
         }
-        if slot.checksum.as_ref().is_some_and(|c| *c != slot.compute_checksum()) {
+        if slot.checksum.as_ref().is_some_and(|c| *c != slot.compute_checksum())
+            || slot.sum.as_ref().is_some_and(|s| *s != slot.compute_sum())
+        {
             return Err(Error::corrupt(
                 what(),
                 "its checksum does not match (the file changed on disk). Open the repository with another passphrase \

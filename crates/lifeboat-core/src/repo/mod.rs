@@ -66,7 +66,7 @@ impl Default for ChunkerParams {
 }
 
 /// The plaintext `config` file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     pub version: u32,
     pub id: String,

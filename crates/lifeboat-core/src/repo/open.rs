@@ -104,6 +104,10 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
         OpenedWith::RecoveryKit => Error::WrongRecoveryKit,
         _ => Error::WrongPassphrase,
     })?;
+    // The slot that opened holds an authenticated copy: `config` never changes after `init`.
+    if slot.config.as_ref().is_some_and(|copy| *copy != config) {
+        return Err(Error::ConfigDamaged { slot: slot_id });
+    }
 
     if with != OpenedWith::Keychain {
         if let Some(keychain) = request.keychain {

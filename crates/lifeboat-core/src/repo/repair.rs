@@ -202,7 +202,12 @@ pub fn repair_config(backend: &dyn Backend, secrets: &ConfigSecrets<'_>) -> Resu
         }
     }
     if let Some(config) = &current {
-        if candidates.iter().all(|(c, _)| c.id == config.id) && !candidates.is_empty() {
+        // A slot's copy must agree whole; a kit only names the id (its other settings are defaults).
+        let agrees = |(candidate, source): &(Config, ConfigSource)| match source {
+            ConfigSource::KeySlotCopy => candidate == config,
+            ConfigSource::RecoveryKitId => candidate.id == config.id,
+        };
+        if candidates.iter().all(agrees) && !candidates.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "the config of repository {} is readable and matches its key slots: nothing to repair",
                 config.id
