@@ -453,3 +453,27 @@ fn an_edited_config_is_refused_and_repaired_from_the_key_slots_copy() {
     repo.ok(&["repair", "config"], None);
     assert_eq!(repo.cat(&id), data);
 }
+
+#[test]
+fn a_planted_huge_file_is_refused_by_its_size_before_a_byte_is_read() {
+    let repo = TestRepo::new();
+    let id = repo.put("db", b"small and real");
+    // Sparse: 8 GiB that take no disk, which a reader must not allocate.
+    let planted = repo.path.join("snapshots").join("f".repeat(64));
+    std::fs::File::create(&planted).unwrap().set_len(8 << 30).unwrap();
+    let (_, report) = repo.check_json(false);
+    assert!(report["errors"].to_string().contains("more than such a file can hold"), "{report}");
+    std::fs::remove_file(&planted).unwrap();
+    let slot = repo.files("keys").into_iter().next().unwrap();
+    let real = std::fs::read(&slot).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&slot)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let err = repo.fails(&["cat", &id], None);
+    assert!(err.contains("more than such a file can hold"), "{err}");
+    std::fs::write(&slot, real).unwrap();
+    assert_eq!(repo.cat(&id), b"small and real");
+}

@@ -73,12 +73,29 @@ impl Backend for LocalBackend {
         self.root.display().to_string()
     }
 
-    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+    fn read(&self, rel: &str, max: u64) -> Result<Vec<u8>> {
         let path = self.path(rel);
-        fs::read(&path).map_err(|e| match e.kind() {
+        let mut file = File::open(&path).map_err(|e| match e.kind() {
             ErrorKind::NotFound => Error::Missing(rel.to_string()),
-            _ => Error::io("reading", &path, e),
-        })
+            _ => Error::io("opening", &path, e),
+        })?;
+        let len = file.metadata().map_err(|e| Error::io("reading metadata of", &path, e))?.len();
+        if len > max {
+            return Err(Error::corrupt(
+                rel,
+                format!("it is {len} bytes, more than such a file can hold ({max}): damaged or planted; see `lifeboat check`"),
+            ));
+        }
+        let mut buf = Vec::with_capacity(len as usize);
+        // A file that grew since is read up to `max` + 1 bytes and refused, never whole.
+        (&mut file)
+            .take(max.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io("reading", &path, e))?;
+        if buf.len() as u64 > max {
+            return Err(Error::corrupt(rel, format!("it grew past {max} bytes while being read")));
+        }
+        Ok(buf)
     }
 
     fn read_at(&self, rel: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
@@ -205,10 +222,11 @@ mod tests {
         backend.create_root().unwrap();
         backend.write("data/ab/abc", b"one").unwrap();
         backend.write("data/ab/abc", b"two").unwrap();
-        assert_eq!(backend.read("data/ab/abc").unwrap(), b"two");
+        assert_eq!(backend.read("data/ab/abc", 3).unwrap(), b"two");
+        assert!(matches!(backend.read("data/ab/abc", 2), Err(Error::Corrupt { .. })));
         assert_eq!(backend.read_at("data/ab/abc", 1, 2).unwrap(), b"wo");
         assert!(matches!(backend.read_at("data/ab/abc", 2, 5), Err(Error::Corrupt { .. })));
-        assert!(matches!(backend.read("data/ab/nope"), Err(Error::Missing(_))));
+        assert!(matches!(backend.read("data/ab/nope", 10), Err(Error::Missing(_))));
         let listed = backend.list("data/ab").unwrap();
         assert_eq!(
             listed.iter().map(|f| (f.name.as_str(), f.size)).collect::<Vec<_>>(),

@@ -324,7 +324,7 @@ fn verify_data(
             return Err(Error::Cancelled);
         }
         let path = pack_path(&record.id);
-        let data = match repo.backend().read(&path) {
+        let data = match repo.backend().read(&path, super::format::pack_max(repo)) {
             Ok(d) => d,
             Err(e) => {
                 report.errors.push(e.to_string());

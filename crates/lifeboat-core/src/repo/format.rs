@@ -9,6 +9,20 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::crypto::{self, RepoKeys};
 use crate::error::{Error, Result};
 
+/// The most bytes a `config`, key slot, lock or pointer file can have.
+pub const SMALL_FILE_MAX: u64 = 1 << 20;
+/// The most bytes a snapshot manifest can have (its blob lists are blobs).
+pub const MANIFEST_MAX: u64 = 64 << 20;
+/// The most bytes one index file can have (prune's single index of a
+/// repository of tens of terabytes stays well below).
+pub const INDEX_FILE_MAX: u64 = 4 << 30;
+
+/// The most bytes a pack of `repo` can have: its configured size, plus
+/// the largest blob that may close it, plus its header.
+pub fn pack_max(repo: &super::Repository) -> u64 {
+    2 * u64::from(repo.config().pack_size) + (16 << 20)
+}
+
 /// A blob's place inside its pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BlobRecord {

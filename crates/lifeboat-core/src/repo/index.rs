@@ -140,7 +140,7 @@ pub fn write_index_file(repo: &Repository, packs: &[PackRecord]) -> Result<Strin
 /// Reads and authenticates one index file.
 pub fn read_index_file(repo: &Repository, name: &str) -> Result<Vec<PackRecord>> {
     let what = format!("index file index/{name}");
-    let bytes = repo.backend().read(&format!("index/{name}"))?;
+    let bytes = repo.backend().read(&format!("index/{name}"), super::format::INDEX_FILE_MAX)?;
     if hex(blake3::hash(&bytes).as_bytes()) != name {
         return Err(Error::corrupt(&what, "its content does not match its name"));
     }

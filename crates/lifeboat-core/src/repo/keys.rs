@@ -10,7 +10,7 @@ use crate::crypto::slots::KeySlot;
 use crate::error::{Error, Result};
 
 pub(crate) fn load_slot(backend: &dyn Backend, id: &str) -> Result<KeySlot> {
-    KeySlot::parse(id, &backend.read(&format!("keys/{id}"))?)
+    KeySlot::parse(id, &backend.read(&format!("keys/{id}"), super::format::SMALL_FILE_MAX)?)
 }
 
 /// Every key slot. A damaged slot does not hide the others: it is returned

@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::format::SMALL_FILE_MAX;
 use super::Repository;
 use crate::backend::Backend;
 use crate::crypto::random_bytes;
@@ -145,7 +146,7 @@ impl LockGuard {
                 ),
             });
         }
-        match self.backend.read(&self.path) {
+        match self.backend.read(&self.path, SMALL_FILE_MAX) {
             Ok(bytes) if bytes == health.content => Ok(()),
             Ok(_) => Err(Error::LockLost {
                 detail: format!("{} was replaced by another process", self.path),
@@ -203,7 +204,7 @@ pub fn list_locks(backend: &dyn Backend) -> Result<Vec<LockFile>> {
         if file.name.starts_with(CLOCK_PROBE) {
             continue;
         }
-        let info = backend.read(&format!("locks/{}", file.name)).and_then(|bytes| {
+        let info = backend.read(&format!("locks/{}", file.name), SMALL_FILE_MAX).and_then(|bytes| {
             serde_json::from_slice::<LockInfo>(&bytes).map_err(|e| Error::corrupt(format!("lock locks/{}", file.name), e.to_string()))
         });
         locks.push(LockFile {
@@ -347,7 +348,7 @@ fn start_refresher(backend: Arc<dyn Backend>, path: String, written: Vec<u8>) ->
 /// rewrite half-recorded.
 fn refresh(backend: &dyn Backend, path: &str, health: &Mutex<Health>) -> bool {
     let mut health = health.lock().expect("lock health");
-    let detail = match backend.read(path) {
+    let detail = match backend.read(path, SMALL_FILE_MAX) {
         Ok(bytes) if bytes == health.content => None,
         Ok(_) => Some(format!("{path} was replaced by another process")),
         Err(Error::Missing(_)) => Some(format!("{path} was removed by another process")),

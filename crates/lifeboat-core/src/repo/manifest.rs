@@ -95,7 +95,7 @@ pub fn save(repo: &Repository, manifest: &Manifest) -> Result<String> {
 /// Reads and authenticates one manifest.
 pub fn load(repo: &Repository, id: &str) -> Result<Snapshot> {
     let what = format!("snapshot manifest snapshots/{id}");
-    let bytes = repo.backend().read(&format!("snapshots/{id}"))?;
+    let bytes = repo.backend().read(&format!("snapshots/{id}"), format::MANIFEST_MAX)?;
     if hex(blake3::hash(&bytes).as_bytes()) != id {
         return Err(Error::corrupt(&what, "its content does not match its name"));
     }
@@ -228,7 +228,7 @@ fn pointer_aad(name: &str) -> String {
 }
 
 pub fn read_latest(repo: &Repository, name: &str) -> Result<Option<LatestPointer>> {
-    match repo.backend().read(&format!("refs/latest/{name}")) {
+    match repo.backend().read(&format!("refs/latest/{name}"), format::SMALL_FILE_MAX) {
         Ok(bytes) => format::open_json(
             repo.keys(),
             &pointer_aad(name),

@@ -152,7 +152,7 @@ impl Repository {
 
     /// Reads the plaintext config (no key needed).
     pub fn read_config(backend: &dyn Backend) -> Result<Config> {
-        let bytes = match backend.read("config") {
+        let bytes = match backend.read("config", format::SMALL_FILE_MAX) {
             Err(Error::Missing(_)) => {
                 return Err(match repository_content(backend)? {
                     Some(content) => Error::ConfigMissing {

@@ -215,7 +215,7 @@ fn repack_blobs(repo: &Repository, packs: &[PackRecord], progress: &dyn Progress
             return Err(Error::Cancelled);
         }
         let path = pack_path(&pack.id);
-        let data = repo.backend().read(&path)?;
+        let data = repo.backend().read(&path, super::format::pack_max(repo))?;
         let cipher = repo.keys().pack_cipher(&pack.id);
         for blob in &pack.blobs {
             let what = || format!("blob in pack {path}");

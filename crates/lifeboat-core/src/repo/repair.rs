@@ -100,7 +100,7 @@ pub fn repair_index(repo: &Repository, lock_wait: Duration, progress: &dyn Progr
 /// returns it with the number of blobs left out.
 fn read_pack(repo: &Repository, id: &[u8; 32], path: &str) -> Result<(PackRecord, usize)> {
     let what = format!("pack {path}");
-    let data = repo.backend().read(path)?;
+    let data = repo.backend().read(path, super::format::pack_max(repo))?;
     let header = read_header(repo.keys(), id, &data, &what)?;
     let cipher = repo.keys().pack_cipher(id);
     let total = header.len();
