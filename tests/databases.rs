@@ -155,7 +155,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&log), 0o600);
     assert_eq!(mode(&workstation.join("logs")), 0o700);
-    let files = walk(dir.path());
+    let files = lifeboat_testkit::files_under(dir.path());
     assert!(files.iter().any(|f| f.ends_with("catalog.sqlite")), "{files:?}");
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
@@ -165,17 +165,4 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
             file.display()
         );
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -276,7 +276,7 @@ fn a_corrupted_pack_is_refused_and_the_target_is_untouched() {
     sample_database(&source, "shop");
     let repo = TestRepo::new();
     repo.ok(&["backup", "--db", &source.url("shop")], None);
-    for pack in walk(&repo.path.join("data")) {
+    for pack in files_under(&repo.path.join("data")) {
         let mut bytes = std::fs::read(&pack).unwrap();
         let middle = bytes.len() / 3;
         bytes[middle] ^= 0x55;
@@ -296,19 +296,6 @@ fn a_corrupted_pack_is_refused_and_the_target_is_untouched() {
     );
     let err = repo.fails(&["verify", "latest:shop"], None);
     assert!(err.contains("damaged"), "{err}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -8,18 +8,19 @@
 //! Bounded in CI; a longer run:
 //! `LIFEBOAT_CAMPAIGN_ITERATIONS=5000 LIFEBOAT_CAMPAIGN_SEED=7 cargo test -p lifeboat-core --test corruption --release`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat_core::backend::LocalBackend;
 use lifeboat_core::progress::NoProgress;
 use lifeboat_core::repo::check::{check, CheckOptions};
+use lifeboat_core::repo::keys;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::open::{self, OpenRequest};
 use lifeboat_core::repo::read::{cat, ReadOptions};
 use lifeboat_core::repo::store::{put, PutOptions};
-use lifeboat_core::repo::{keys, ChunkerParams, InitOptions, Repository};
+use lifeboat_testkit::files_under;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -31,18 +32,7 @@ fn setting(name: &str, default: u64) -> u64 {
 /// packs so there are many; returns the recovery kit's text (it opens
 /// without Argon2, so iterations stay fast) and each snapshot's bytes.
 fn pristine(dir: &Path, rng: &mut StdRng) -> (String, Vec<(String, Vec<u8>)>) {
-    let backend = Arc::new(LocalBackend::new(dir));
-    backend.create_root().unwrap();
-    let options = InitOptions {
-        chunker: ChunkerParams {
-            min_size: 512,
-            avg_size: 2048,
-            max_size: 8192,
-        },
-        compression_level: 1,
-        pack_size: 32 * 1024,
-    };
-    let (repo, _) = Repository::init(backend, "campaign passphrase", "test", &options).unwrap();
+    let repo = lifeboat_testkit::small_repository(dir);
     let (_, kit) = keys::add_recovery_kit(&repo, "campaign").unwrap();
     let mut shared = vec![0u8; 60_000];
     rng.fill_bytes(&mut shared);
@@ -66,22 +56,8 @@ fn pristine(dir: &Path, rng: &mut StdRng) -> (String, Vec<(String, Vec<u8>)>) {
     (kit.to_text(&dir.display().to_string()), snapshots)
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
-}
-
 fn copy_tree(from: &Path, to: &Path) {
-    for file in files(from) {
+    for file in files_under(from) {
         let target = to.join(file.strip_prefix(from).unwrap());
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&file, &target).unwrap();
@@ -136,7 +112,7 @@ fn no_damage_ever_reads_back_as_wrong_bytes_and_content_damage_is_always_caught(
     let base = tempfile::tempdir().unwrap();
     let clean = base.path().join("clean");
     let (kit, snapshots) = pristine(&clean, &mut rng);
-    let clean_files = files(&clean);
+    let clean_files = files_under(&clean);
     let mut caught = 0;
     for iteration in 0..iterations {
         let work = base.path().join(format!("run{iteration}"));

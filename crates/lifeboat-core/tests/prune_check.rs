@@ -3,10 +3,8 @@
 //! reads back byte-identical. Also: blobs stored twice by concurrent writers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat_core::backend::LocalBackend;
 use lifeboat_core::progress::NoProgress;
 use lifeboat_core::repo::check::{check, CheckOptions};
 use lifeboat_core::repo::manifest;
@@ -14,25 +12,13 @@ use lifeboat_core::repo::prune::{prune, PruneOptions};
 use lifeboat_core::repo::read::{cat, ReadOptions};
 use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::{put, PutOptions};
-use lifeboat_core::repo::{ChunkerParams, InitOptions, Repository};
+use lifeboat_core::repo::Repository;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-/// Small chunks and packs, so a few hundred KiB make many packs to repack.
 fn small_repository(dir: &std::path::Path) -> Repository {
-    let backend = Arc::new(LocalBackend::new(dir.join("repo")));
-    backend.create_root().unwrap();
-    let options = InitOptions {
-        chunker: ChunkerParams {
-            min_size: 512,
-            avg_size: 2048,
-            max_size: 8192,
-        },
-        compression_level: 1,
-        pack_size: 48 * 1024,
-    };
-    Repository::init(backend, "pw", "test", &options).unwrap().0
+    lifeboat_testkit::small_repository(&dir.join("repo"))
 }
 
 /// A segment: half random bytes, half COPY-like text lines.

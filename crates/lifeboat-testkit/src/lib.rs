@@ -255,3 +255,39 @@ pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usi
     };
     store::put(&repo, &mut data.as_slice(), &options, &lifeboat_core::progress::NoProgress).unwrap();
 }
+
+/// Every file under `dir`, recursively, sorted; an absent folder has none.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A new repository in `dir` with small chunks and packs, so a few hundred
+/// KiB make many packs (to repack, to damage).
+pub fn small_repository(dir: &Path) -> lifeboat_core::repo::Repository {
+    use lifeboat_core::backend::LocalBackend;
+    use lifeboat_core::repo::{ChunkerParams, InitOptions, Repository};
+    let backend = std::sync::Arc::new(LocalBackend::new(dir));
+    backend.create_root().unwrap();
+    let options = InitOptions {
+        chunker: ChunkerParams {
+            min_size: 512,
+            avg_size: 2048,
+            max_size: 8192,
+        },
+        compression_level: 1,
+        pack_size: 48 * 1024,
+    };
+    Repository::init(backend, "pw", "test", &options).unwrap().0
+}

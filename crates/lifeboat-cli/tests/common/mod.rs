@@ -146,21 +146,7 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
     out
 }
 
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(files_under(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
+pub use lifeboat_testkit::files_under;
 
 pub fn flip_byte(path: &Path, offset_from_start: usize) {
     let mut bytes = std::fs::read(path).unwrap();
