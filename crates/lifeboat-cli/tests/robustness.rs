@@ -434,6 +434,12 @@ fn a_latest_pointer_put_back_is_outvoted_by_the_manifests_and_reported() {
     repo.put("db", &stream(12, 1000));
     let (_, report) = repo.check_json(false);
     assert!(!report["warnings"].to_string().contains("put back"), "{report}");
+    // An unreadable manifest (of any name) is reported, and blocks no restore.
+    std::fs::write(repo.path.join("snapshots").join("e".repeat(64)), b"not a manifest").unwrap();
+    let out = repo.run(&["cat", "latest:db"], None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, stream(12, 1000));
+    assert!(stderr_of(&out).contains("cannot be read"), "{}", stderr_of(&out));
 }
 
 #[test]

@@ -46,7 +46,7 @@ impl Paths {
     /// both tightened if an older version left them open), because a log
     /// line may name servers, users and databases.
     pub fn prepare_log_file(&self) -> Result<PathBuf> {
-        create_private_dir(&self.log_dir)?;
+        own_private_dir(&self.log_dir)?;
         let file = self.log_dir.join(LOG_FILE);
         create_private_file(&file)?;
         Ok(file)
@@ -64,14 +64,20 @@ impl Paths {
     }
 }
 
-/// Creates `dir` (and its parents) 0700, and makes it 0700 again if it
-/// was loosened since: what Lifeboat keeps there is its owner's alone.
+/// Creates `dir` (and its parents) 0700 when missing. An existing folder
+/// is left as it is: the data folder may be one the user chose.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| Error::io("creating", dir, e))?;
+    builder.create(dir).map_err(|e| Error::io("creating", dir, e))
+}
+
+/// A folder only Lifeboat uses (logs, the restore spool, claims): created
+/// 0700, and made 0700 again if it was loosened since.
+pub fn own_private_dir(dir: &Path) -> Result<()> {
+    create_private_dir(dir)?;
     set_mode(dir, 0o700)
 }
 

@@ -16,7 +16,7 @@ const MARGIN: u64 = 64 * 1024 * 1024;
 /// The private folder, created if needed, without the files of dead restores.
 pub(crate) fn folder() -> Result<PathBuf> {
     let dir = Paths::from_env()?.data_dir.join("restore-spool");
-    crate::paths::create_private_dir(&dir)?;
+    crate::paths::own_private_dir(&dir)?;
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -103,7 +103,7 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
             damage.key_slots = true;
         }
     }
-    let now = lock::storage_now(backend);
+    let now = Some(lock::storage_now(backend));
     for lock in lock::list_locks(backend)? {
         let name = &lock.name;
         match &lock.info {

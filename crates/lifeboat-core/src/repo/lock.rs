@@ -219,7 +219,7 @@ pub fn list_locks(backend: &dyn Backend) -> Result<Vec<LockFile>> {
 /// The storage's "now": the time it gives a file just written under
 /// `locks/` (then removed). Without write access, or on storage that keeps
 /// no times, this workstation's clock stands in.
-pub fn storage_now(backend: &dyn Backend) -> Option<std::time::SystemTime> {
+pub fn storage_now(backend: &dyn Backend) -> std::time::SystemTime {
     let probe = format!("{CLOCK_PROBE}{}", crate::repo::format::hex(&random_bytes::<8>()));
     let path = format!("locks/{probe}");
     let seen = backend.write(&path, b"").ok().and_then(|()| {
@@ -227,7 +227,7 @@ pub fn storage_now(backend: &dyn Backend) -> Option<std::time::SystemTime> {
         let _ = backend.remove(&path);
         listed.into_iter().find(|f| f.name == probe)?.modified
     });
-    seen.or_else(|| Some(std::time::SystemTime::now()))
+    seen.unwrap_or_else(std::time::SystemTime::now)
 }
 
 /// Takes a lock, retrying while a conflicting live lock exists, for up to `wait`.
@@ -426,7 +426,7 @@ pub(crate) fn temporary_lock_files(backend: &dyn Backend) -> Result<Vec<String>>
 /// lock files; returns what was removed.
 pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Unlocked> {
     let temporary_files = remove_temporary_lock_files(backend, all, None)?;
-    let now = storage_now(backend);
+    let now = Some(storage_now(backend));
     let mut removed = Vec::new();
     for lock in list_locks(backend)? {
         // An unreadable lock file protects nothing.

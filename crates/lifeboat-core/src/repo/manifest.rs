@@ -165,15 +165,18 @@ pub fn resolve(repo: &Repository, spec: &str) -> Result<Snapshot> {
 /// not the pointer: anyone who can write the repository can put an old
 /// pointer file back (or a backup can be killed between its manifest and
 /// the pointer), and a restore or drill must then still get the newest
-/// data. A pointer that disagrees is reported loudly. A damaged manifest
-/// of that name is an error: it may be the newest.
+/// data. A pointer that disagrees is reported loudly, and so are unreadable
+/// manifests (one may have been the newest), without blocking a restore
+/// that the readable ones allow.
 fn resolve_latest(repo: &Repository, name: &str) -> Result<Snapshot> {
     let SnapshotList { snapshots, damaged } = list(repo)?;
-    if let Some((id, e)) = damaged.into_iter().next() {
-        return Err(Error::corrupt(
-            format!("snapshot {id}"),
-            format!("{e}; latest:{name} cannot be told while a snapshot is unreadable: run `lifeboat check`, or name a snapshot by id"),
-        ));
+    if !damaged.is_empty() {
+        tracing::warn!(
+            "WARNING: {} snapshot manifest(s) cannot be read (the first: {}): one may be a newer snapshot of `{name}`; \
+             latest:{name} is the newest readable one. Run `lifeboat check`",
+            damaged.len(),
+            damaged[0].0
+        );
     }
     let newest = newest_of(snapshots, name);
     let pointer = read_latest(repo, name);

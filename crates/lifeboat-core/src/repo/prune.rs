@@ -156,9 +156,10 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         }
     }
     let storage_now = lock::storage_now(backend);
-    let old_enough = |file: &crate::backend::FileInfo| match (storage_now, file.modified) {
-        (Some(now), Some(modified)) => now.duration_since(modified).is_ok_and(|age| age >= UNINDEXED_GRACE),
-        _ => false,
+    // A pack with no time on record is kept: its age cannot be told.
+    let old_enough = |file: &crate::backend::FileInfo| {
+        file.modified
+            .is_some_and(|modified| storage_now.duration_since(modified).is_ok_and(|age| age >= UNINDEXED_GRACE))
     };
     let unindexed = pack_files.iter().filter(|(id, _)| !seen_packs.contains(*id));
     let leftovers: Vec<[u8; 32]> = unindexed.clone().filter(|(_, f)| old_enough(f)).map(|(id, _)| *id).collect();

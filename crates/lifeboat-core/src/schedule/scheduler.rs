@@ -123,7 +123,7 @@ impl Claims {
             return Ok(FileClaim::NoFolder);
         };
         crate::repo::manifest::validate_tag(connection)?;
-        crate::paths::create_private_dir(folder)?;
+        crate::paths::own_private_dir(folder)?;
         let path = folder.join(format!("{connection}.lock"));
         let file = std::fs::OpenOptions::new()
             .create(true)
