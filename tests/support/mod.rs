@@ -75,6 +75,33 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+struct TauriDriver {
+    child: Child,
+    port: u16,
+}
+
+/// Starts `tauri-driver` on free ports and waits until it listens.
+fn start_tauri_driver(data_dir: &Path) -> TauriDriver {
+    let port = free_port();
+    let native_port = free_port();
+    let mut child = Command::new("tauri-driver")
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .env("LIFEBOAT_DATA_DIR", data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting tauri-driver");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("tauri-driver exited at start: {status}");
+        }
+        assert!(started.elapsed() < WAIT, "tauri-driver did not listen on port {port}");
+        std::thread::sleep(POLL);
+    }
+    TauriDriver { child, port }
+}
+
 /// One run of the app, with its own data folder.
 pub struct AppSession {
     pub driver: WebDriver,
@@ -83,35 +110,36 @@ pub struct AppSession {
 
 impl AppSession {
     /// Starts the app with `LIFEBOAT_DATA_DIR=data_dir` and waits for its window.
+    /// A session that fails to open at the HTTP level (tauri-driver dropping
+    /// the first request while WebKitWebDriver comes up on a loaded machine)
+    /// is retried on fresh ports; any other failure is reported at once.
     pub async fn start(data_dir: &Path) -> AppSession {
-        let port = free_port();
-        let native_port = free_port();
-        let mut tauri_driver = Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("LIFEBOAT_DATA_DIR", data_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting tauri-driver");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = tauri_driver.try_wait() {
-                panic!("tauri-driver exited at start: {status}");
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let mut tauri_driver = start_tauri_driver(data_dir);
+            let mut caps = Capabilities::new();
+            caps.set("browserName", "wry").unwrap();
+            caps.set(
+                "tauri:options",
+                serde_json::json!({ "application": app_binary().display().to_string() }),
+            )
+            .unwrap();
+            match WebDriver::new(format!("http://127.0.0.1:{}", tauri_driver.port), caps).await {
+                Ok(driver) => {
+                    return AppSession {
+                        driver,
+                        tauri_driver: tauri_driver.child,
+                    }
+                }
+                Err(error) if attempt < ATTEMPTS && matches!(error.as_inner(), thirtyfour::error::WebDriverErrorInner::HttpError(_)) => {
+                    eprintln!("opening a WebDriver session failed ({error}); retrying");
+                    let _ = tauri_driver.child.kill();
+                    let _ = tauri_driver.child.wait();
+                }
+                Err(error) => panic!("opening a WebDriver session on the app: {error:?}"),
             }
-            assert!(started.elapsed() < WAIT, "tauri-driver did not listen on port {port}");
-            std::thread::sleep(POLL);
         }
-        let mut caps = Capabilities::new();
-        caps.set("browserName", "wry").unwrap();
-        caps.set(
-            "tauri:options",
-            serde_json::json!({ "application": app_binary().display().to_string() }),
-        )
-        .unwrap();
-        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
-            .await
-            .expect("opening a WebDriver session on the app");
-        AppSession { driver, tauri_driver }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// On the first-run screen: creates a repository at `location` with `passphrase`.

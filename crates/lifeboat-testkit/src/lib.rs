@@ -20,6 +20,14 @@ pub fn server_bin_dir(major: u32) -> Option<PathBuf> {
         .find(|dir| dir.join("initdb").exists())
 }
 
+/// The servers of `major` that `scripts/postgres-majors` installed under
+/// `LIFEBOAT_TEST_PG_MAJORS` for the version matrix, if any.
+pub fn matrix_bin_dir(major: u32) -> Option<PathBuf> {
+    let root = std::env::var_os("LIFEBOAT_TEST_PG_MAJORS")?;
+    let dir = PathBuf::from(root).join(major.to_string()).join("bin");
+    dir.join("initdb").exists().then_some(dir)
+}
+
 /// The newest installed server major, if any.
 pub fn newest_server_major() -> Option<u32> {
     (10..=30).rev().find(|major| server_bin_dir(*major).is_some())
@@ -70,11 +78,23 @@ impl PgCluster {
         Self::start_inner(Some(password))
     }
 
+    /// Starts a cluster of `major` from the version matrix's servers; panics
+    /// with what to run when they are not installed.
+    pub fn start_major(major: u32) -> PgCluster {
+        let bin = matrix_bin_dir(major).unwrap_or_else(|| {
+            panic!("no PostgreSQL {major} server: run scripts/postgres-majors (scripts/test does) and export LIFEBOAT_TEST_PG_MAJORS")
+        });
+        Self::start_in(bin, major, None)
+    }
+
     fn start_inner(password: Option<&str>) -> PgCluster {
         let major = newest_server_major().expect(
             "no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN",
         );
-        let bin = server_bin_dir(major).unwrap();
+        Self::start_in(server_bin_dir(major).unwrap(), major, password)
+    }
+
+    fn start_in(bin: PathBuf, major: u32, password: Option<&str>) -> PgCluster {
         let dir = tempfile::Builder::new().prefix("lifeboat-pg-").tempdir().unwrap();
         // initdb and postgres refuse to run as root: run them as `nobody`.
         if is_root() {
@@ -149,9 +169,22 @@ impl PgCluster {
             .to_string()
     }
 
-    /// `psql` ready to run `sql`, for callers that expect failure.
+    /// `psql` ready to run `sql`, for callers that expect failure. Servers
+    /// shipped without client tools (the matrix's 12 and 13) get the newest
+    /// `psql` there is: it speaks to every older server.
     pub fn psql_command(&self, database: &str, sql: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join("psql"));
+        let own = self.bin.join("psql");
+        let psql = if own.exists() {
+            own
+        } else {
+            (self.major..=30)
+                .rev()
+                .filter_map(matrix_bin_dir)
+                .map(|dir| dir.join("psql"))
+                .find(|psql| psql.exists())
+                .unwrap_or_else(|| PathBuf::from("psql"))
+        };
+        let mut cmd = Command::new(psql);
         cmd.args([
             "-X",
             "-q",
