@@ -270,16 +270,17 @@ impl Catalog {
     /// until a new backup is newer still.
     pub async fn check_newest_seen(&self, repository_id: &str, snapshot: &Snapshot) -> Result<Option<String>> {
         let tag = &snapshot.manifest.tag;
-        let seen: Option<(String, String)> =
-            sqlx::query_as("SELECT snapshot_id, start FROM newest_seen WHERE repository_id = ?1 AND tag = ?2")
+        let seen: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT snapshot_id, start, generation FROM newest_seen WHERE repository_id = ?1 AND tag = ?2")
                 .bind(repository_id)
                 .bind(tag)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| self.error(e))?;
-        if let Some((seen_id, seen_start)) = seen {
+        if let Some((seen_id, seen_start, seen_generation)) = seen {
             let seen_start = parse_time(&seen_start)?;
-            if seen_id != snapshot.id && seen_start > snapshot.manifest.start {
+            let seen_recency = (u64::try_from(seen_generation).unwrap_or(0), seen_start);
+            if seen_id != snapshot.id && seen_recency > snapshot.manifest.recency() {
                 return Ok(Some(format!(
                     "WARNING: this workstation saw snapshot {} of `{tag}` taken {}, newer than anything the repository \
                      holds now (its newest is {} of {}): it was deleted, or the repository was put back to an older \
@@ -292,13 +293,14 @@ impl Catalog {
             }
         }
         sqlx::query(
-            "INSERT INTO newest_seen (repository_id, tag, snapshot_id, start) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (repository_id, tag) DO UPDATE SET snapshot_id = ?3, start = ?4",
+            "INSERT INTO newest_seen (repository_id, tag, snapshot_id, start, generation) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (repository_id, tag) DO UPDATE SET snapshot_id = ?3, start = ?4, generation = ?5",
         )
         .bind(repository_id)
         .bind(tag)
         .bind(&snapshot.id)
         .bind(timestamp(snapshot.manifest.start))
+        .bind(i64::try_from(snapshot.manifest.generation).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;

@@ -95,11 +95,15 @@ impl Probe {
 /// Reads probes from a JSON file: `[{"name": ..., "sql": ..., "expect": ...}]`.
 pub fn read_probes(path: &std::path::Path) -> Result<Vec<Probe>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading the probe file", path, e))?;
-    let probes: Vec<Probe> = serde_json::from_str(&text).map_err(|e| {
+    parse_probes(&text, &path.display().to_string())
+}
+
+/// Parses a probe file's text; `source` names it in errors.
+pub fn parse_probes(text: &str, source: &str) -> Result<Vec<Probe>> {
+    let probes: Vec<Probe> = serde_json::from_str(text).map_err(|e| {
         Error::InvalidInput(format!(
-            "{} is not a probe file: {e}; write a JSON list such as \
-             [{{\"name\": \"users exist\", \"sql\": \"select count(*) from users\", \"expect\": \">= 1\"}}]",
-            path.display()
+            "{source} is not a probe file: {e}; write a JSON list such as \
+             [{{\"name\": \"users exist\", \"sql\": \"select count(*) from users\", \"expect\": \">= 1\"}}]"
         ))
     })?;
     for probe in &probes {

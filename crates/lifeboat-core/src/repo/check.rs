@@ -258,8 +258,8 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
                 Some(s) if s.manifest.tag == *name => {
                     let newer = snapshots
                         .iter()
-                        .filter(|n| n.manifest.tag == *name && n.manifest.size > 0 && n.manifest.start > s.manifest.start)
-                        .max_by_key(|n| n.manifest.start);
+                        .filter(|n| n.manifest.tag == *name && n.manifest.size > 0 && n.manifest.recency() > s.manifest.recency())
+                        .max_by_key(|n| n.manifest.recency());
                     if let Some(newer) = newer {
                         report.warnings.push(format!(
                             "latest pointer of `{name}` names snapshot {}, but {} is newer: the pointer was put back or a \

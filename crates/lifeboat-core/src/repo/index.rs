@@ -119,6 +119,14 @@ impl Index {
 
 /// Writes an index file describing `packs`; returns its name.
 pub fn write_index_file(repo: &Repository, packs: &[PackRecord]) -> Result<String> {
+    let sealed = format::seal_metadata(repo.keys(), INDEX_AAD, &encode_index_file(packs));
+    let name = hex(blake3::hash(&sealed).as_bytes());
+    repo.backend().write(&format!("index/{name}"), &sealed)?;
+    Ok(name)
+}
+
+/// An index file's plaintext: magic, version, then each pack and its blobs.
+pub fn encode_index_file(packs: &[PackRecord]) -> Vec<u8> {
     let mut plain = INDEX_MAGIC.to_vec();
     plain.push(INDEX_VERSION);
     plain.extend_from_slice(&(packs.len() as u32).to_le_bytes());
@@ -131,10 +139,7 @@ pub fn write_index_file(repo: &Repository, packs: &[PackRecord]) -> Result<Strin
             put_blob_record(&mut plain, blob);
         }
     }
-    let sealed = format::seal_metadata(repo.keys(), INDEX_AAD, &plain);
-    let name = hex(blake3::hash(&sealed).as_bytes());
-    repo.backend().write(&format!("index/{name}"), &sealed)?;
-    Ok(name)
+    plain
 }
 
 /// Reads and authenticates one index file.
@@ -145,7 +150,12 @@ pub fn read_index_file(repo: &Repository, name: &str) -> Result<Vec<PackRecord>>
         return Err(Error::corrupt(&what, "its content does not match its name"));
     }
     let plain = format::open_metadata(repo.keys(), INDEX_AAD, &bytes, &what)?;
-    let mut cursor = Cursor::new(&plain, &what);
+    decode_index_file(&plain, &what)
+}
+
+/// Parses an authenticated index file's plaintext ([`encode_index_file`]).
+pub fn decode_index_file(plain: &[u8], what: &str) -> Result<Vec<PackRecord>> {
+    let mut cursor = Cursor::new(plain, what);
     cursor.expect(INDEX_MAGIC)?;
     let version = cursor.u8()?;
     if version != INDEX_VERSION {

@@ -60,6 +60,20 @@ pub struct Manifest {
     /// Open-ended facts about the source (server version, row counts...).
     #[serde(default)]
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// One more than the highest generation of this name among the
+    /// manifests its writer could read when it recorded it: orders a name's
+    /// snapshots by what each writer saw, not by the workstations' clocks,
+    /// which may disagree by hours. 0 in manifests from before it existed.
+    #[serde(default)]
+    pub generation: u64,
+}
+
+impl Manifest {
+    /// How snapshots of one name are ordered, oldest to newest: by
+    /// generation, then (writers that raced to the same one) by start.
+    pub fn recency(&self) -> (u64, DateTime<Utc>) {
+        (self.generation, self.start)
+    }
 }
 
 /// A manifest with its id.
@@ -99,7 +113,16 @@ pub fn load(repo: &Repository, id: &str) -> Result<Snapshot> {
     if hex(blake3::hash(&bytes).as_bytes()) != id {
         return Err(Error::corrupt(&what, "its content does not match its name"));
     }
-    let value: serde_json::Value = format::open_json(repo.keys(), MANIFEST_AAD, &bytes, &what)?;
+    let plain = format::open_metadata(repo.keys(), MANIFEST_AAD, &bytes, &what)?;
+    Ok(Snapshot {
+        id: id.to_string(),
+        manifest: decode_manifest(&plain, &what)?,
+    })
+}
+
+/// Parses an authenticated manifest's plaintext (JSON), checking its version first.
+pub fn decode_manifest(plain: &[u8], what: &str) -> Result<Manifest> {
+    let value: serde_json::Value = serde_json::from_slice(plain).map_err(|e| Error::corrupt(what, e.to_string()))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
     if version != u64::from(MANIFEST_VERSION) {
         return Err(Error::UnsupportedVersion {
@@ -107,11 +130,7 @@ pub fn load(repo: &Repository, id: &str) -> Result<Snapshot> {
             supported: MANIFEST_VERSION,
         });
     }
-    let manifest = serde_json::from_value(value).map_err(|e| Error::corrupt(&what, e.to_string()))?;
-    Ok(Snapshot {
-        id: id.to_string(),
-        manifest,
-    })
+    serde_json::from_value(value).map_err(|e| Error::corrupt(what, e.to_string()))
 }
 
 /// Ids of all snapshot files.
@@ -214,7 +233,19 @@ fn newest_of(snapshots: Vec<Snapshot>, name: &str) -> Option<Snapshot> {
     snapshots
         .into_iter()
         .filter(|s| s.manifest.tag == name && s.manifest.size > 0)
-        .max_by(|a, b| a.manifest.start.cmp(&b.manifest.start).then_with(|| a.id.cmp(&b.id)))
+        .max_by(|a, b| a.manifest.recency().cmp(&b.manifest.recency()).then_with(|| a.id.cmp(&b.id)))
+}
+
+/// The generation a new snapshot of `name` gets: one more than the highest
+/// among the readable manifests of that name.
+pub fn next_generation(repo: &Repository, name: &str) -> Result<u64> {
+    let highest = list(repo)?
+        .snapshots
+        .iter()
+        .filter(|s| s.manifest.tag == name)
+        .map(|s| s.manifest.generation)
+        .max();
+    Ok(highest.map_or(1, |g| g + 1))
 }
 
 /// The content of a latest pointer.

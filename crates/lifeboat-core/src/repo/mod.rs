@@ -164,13 +164,18 @@ impl Repository {
             }
             other => other?,
         };
+        Self::parse_config(&bytes)
+    }
+
+    /// Parses the bytes of a `config` file and checks what they say.
+    pub fn parse_config(bytes: &[u8]) -> Result<Config> {
         let damaged = |detail: String| {
             Error::corrupt(
                 "the repository config",
                 format!("{detail}; `lifeboat repair config` restores it from a copy in the key slots"),
             )
         };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
         let version = value
             .get("version")
             .and_then(|v| v.as_u64())

@@ -107,12 +107,7 @@ impl PackBuilder {
 
     /// Appends the header and returns the file's bytes with its record.
     pub fn finish(mut self) -> (Vec<u8>, PackRecord) {
-        let mut header = HEADER_MAGIC.to_vec();
-        header.push(HEADER_VERSION);
-        header.extend_from_slice(&(self.blobs.len() as u32).to_le_bytes());
-        for blob in &self.blobs {
-            put_blob_record(&mut header, blob);
-        }
+        let header = encode_header(&self.blobs);
         let start = self.bytes.len();
         crypto::seal_into(&self.cipher, &header_aad(&self.id), &header, &mut self.bytes);
         let sealed_len = (self.bytes.len() - start) as u32;
@@ -125,6 +120,17 @@ impl PackBuilder {
         };
         (self.bytes, record)
     }
+}
+
+/// A pack header's plaintext: magic, version, blob count, blob records.
+pub fn encode_header(blobs: &[BlobRecord]) -> Vec<u8> {
+    let mut header = HEADER_MAGIC.to_vec();
+    header.push(HEADER_VERSION);
+    header.extend_from_slice(&(blobs.len() as u32).to_le_bytes());
+    for blob in blobs {
+        put_blob_record(&mut header, blob);
+    }
+    header
 }
 
 fn header_aad(pack_id: &[u8; 32]) -> Vec<u8> {
@@ -157,7 +163,12 @@ pub fn header_length(last_four: [u8; 4], pack_size: u64, what: &str) -> Result<u
 pub fn parse_header(keys: &RepoKeys, pack_id: &[u8; 32], sealed: &[u8], what: &str) -> Result<Vec<BlobRecord>> {
     let header = crypto::open(&keys.pack_cipher(pack_id), &header_aad(pack_id), sealed)
         .map_err(|_| Error::corrupt(what, "its header failed authentication"))?;
-    let mut cursor = Cursor::new(&header, what);
+    decode_header(&header, what)
+}
+
+/// Parses an authenticated pack header's plaintext ([`encode_header`]).
+pub fn decode_header(header: &[u8], what: &str) -> Result<Vec<BlobRecord>> {
+    let mut cursor = Cursor::new(header, what);
     cursor.expect(HEADER_MAGIC)?;
     let version = cursor.u8()?;
     if version != HEADER_VERSION {

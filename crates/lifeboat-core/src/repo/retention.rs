@@ -65,7 +65,7 @@ pub struct Verdict {
 /// `kept_forever` holds the ids marked keep-forever.
 pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kept_forever: &HashSet<String>, tz: &Tz) -> Vec<Verdict> {
     let mut sorted: Vec<&Snapshot> = snapshots.iter().collect();
-    sorted.sort_by(|a, b| b.manifest.start.cmp(&a.manifest.start).then_with(|| b.id.cmp(&a.id)));
+    sorted.sort_by(|a, b| b.manifest.recency().cmp(&a.manifest.recency()).then_with(|| b.id.cmp(&a.id)));
     struct Bucket {
         left: u32,
         last: Option<(i32, u32)>,
@@ -232,6 +232,7 @@ mod tests {
                 chunks: 1,
                 blob_lists: vec![],
                 metadata: Default::default(),
+                generation: 0,
             },
         }
     }

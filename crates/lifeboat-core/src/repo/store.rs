@@ -127,6 +127,7 @@ pub fn put_gated(
         chunks: outcome.chunks,
         blob_lists: outcome.blob_lists,
         metadata,
+        generation: manifest::next_generation(repo, &options.tag)?,
     };
     // A prune that judged this job dead may have removed what it wrote.
     lock.verify()?;
