@@ -29,7 +29,7 @@ use lifeboat_core::events::EventLog;
 use lifeboat_core::notify::{self, Announcer};
 use lifeboat_core::paths::Paths;
 use lifeboat_core::progress::CancelFlag;
-use lifeboat_core::repo::{check, keys, open, prune, stats, InitOptions, Repository};
+use lifeboat_core::repo::{check, keys, manifest, open, prune, stats, InitOptions, Repository};
 use lifeboat_core::schedule::scheduler::Claims;
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -396,17 +396,20 @@ impl App {
         let work = async {
             let started = Instant::now();
             let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
-            let report = blocking(move || {
-                check::check(
+            let (mut report, accounting) = blocking(move || {
+                let report = check::check(
                     &repo,
                     check::CheckOptions {
                         read_data,
                         lock_wait: LOCK_WAIT,
                     },
                     &progress,
-                )
+                )?;
+                Ok((report, manifest::accounting(&repo)?))
             })
             .await?;
+            // Snapshots this workstation saw, gone without a forget record.
+            report.errors.extend(self.catalog.vanished_snapshots(&info.id, &accounting).await?);
             Ok(CheckResult {
                 healthy: report.healthy(),
                 read_data,

@@ -208,6 +208,8 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
         };
         lifeboat_core::repo::check::check(&repo, options, &bars)?
     };
+    let mut report = report;
+    report.errors.extend(vanished_snapshots(&repo));
     if a.json {
         print_json(&report)?;
     } else {
@@ -240,6 +242,23 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
         );
     }
     Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Snapshots this workstation saw that are gone without a forget record
+/// (see `Catalog::vanished_snapshots`); a catalog that cannot be read is a
+/// note, never a failed check.
+fn vanished_snapshots(repo: &Repository) -> Vec<String> {
+    let found = (|| -> Result<Vec<String>> {
+        let accounting = manifest::accounting(repo)?;
+        crate::database::runtime()?.block_on(async {
+            let catalog = lifeboat_core::catalog::Catalog::open(&lifeboat_core::paths::Paths::from_env()?.catalog()).await?;
+            Ok(catalog.vanished_snapshots(repo.id(), &accounting).await?)
+        })
+    })();
+    found.unwrap_or_else(|e| {
+        eprintln!("note: could not compare with the snapshots seen before: {e}");
+        Vec::new()
+    })
 }
 
 #[derive(Args)]

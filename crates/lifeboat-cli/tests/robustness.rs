@@ -483,3 +483,29 @@ fn a_planted_huge_file_is_refused_by_its_size_before_a_byte_is_read() {
     std::fs::write(&slot, real).unwrap();
     assert_eq!(repo.cat(&id), b"small and real");
 }
+
+/// A snapshot deleted by hand (or lost when the folder was put back to an
+/// older copy) is told apart from one `forget` removed: `check` on a
+/// workstation that saw it names it, once; a planted forget record that is
+/// not sealed under the repository's key hides nothing.
+#[test]
+fn a_snapshot_deleted_without_forget_is_reported_by_the_workstation_that_saw_it() {
+    let repo = TestRepo::new();
+    let ids: Vec<String> = (0..4).map(|n| repo.put("db", &stream(300 + n, 50_000))).collect();
+    repo.ok(&["check"], None);
+    repo.ok(&["forget", "--tag", "db", "--keep-last", "3"], None);
+    assert!(repo.path.join("forgotten").join(&ids[0]).exists(), "forget leaves a record");
+    std::fs::remove_file(repo.path.join("snapshots").join(&ids[1])).unwrap();
+    std::fs::write(repo.path.join("forgotten").join(&ids[1]), br#"{"snapshot":"planted"}"#).unwrap();
+
+    let (healthy, report) = repo.check_json(false);
+    assert!(!healthy, "{report}");
+    let errors = report["errors"].to_string();
+    assert!(
+        errors.contains(&ids[1][..8]) && errors.contains("without a forget record"),
+        "{report}"
+    );
+    assert!(!errors.contains(&ids[0][..8]), "a forgotten snapshot is no alarm: {report}");
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy, "reported once: {report}");
+}

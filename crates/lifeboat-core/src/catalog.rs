@@ -16,7 +16,7 @@ use crate::connections::Connection;
 use crate::error::{Error, Result};
 use crate::notify::NotificationPrefs;
 use crate::pg::TlsMode;
-use crate::repo::manifest::Snapshot;
+use crate::repo::manifest::{Accounting, Snapshot, SnapshotSummary};
 use crate::repo::retention::RetentionPolicy;
 use crate::schedule::{Cadence, JobKind, JobState, Schedule};
 
@@ -304,7 +304,60 @@ impl Catalog {
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
+        self.remember_seen(repository_id, &[snapshot.summary()]).await?;
         Ok(None)
+    }
+
+    /// Compares what the repository accounts for now with the snapshots this
+    /// workstation saw in it: one gone without an authentic forget record
+    /// was deleted (or the repository put back to an older copy). Returns a
+    /// sentence for each (once: it is then no longer remembered), and
+    /// remembers the snapshots readable now.
+    pub async fn vanished_snapshots(&self, repository_id: &str, accounting: &Accounting) -> Result<Vec<String>> {
+        let seen: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT snapshot_id, tag, start FROM snapshots_seen WHERE repository_id = ?1 ORDER BY start")
+                .bind(repository_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        let mut vanished = Vec::new();
+        for (id, tag, start) in seen {
+            if accounting.present.contains(&id) {
+                continue;
+            }
+            if !accounting.forgotten.contains(&id) {
+                vanished.push(format!(
+                    "snapshot {} of `{tag}` taken {} is gone from the repository without a forget record: it was deleted, \
+                     or the repository was put back to an older copy. Find out who removed it; another copy of the \
+                     repository may still hold it",
+                    &id[..id.len().min(8)],
+                    parse_time(&start)?.format("%Y-%m-%d %H:%M UTC"),
+                ));
+            }
+            sqlx::query("DELETE FROM snapshots_seen WHERE repository_id = ?1 AND snapshot_id = ?2")
+                .bind(repository_id)
+                .bind(&id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        self.remember_seen(repository_id, &accounting.readable).await?;
+        Ok(vanished)
+    }
+
+    async fn remember_seen(&self, repository_id: &str, snapshots: &[SnapshotSummary]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        for snapshot in snapshots {
+            sqlx::query("INSERT OR IGNORE INTO snapshots_seen (repository_id, snapshot_id, tag, start) VALUES (?1, ?2, ?3, ?4)")
+                .bind(repository_id)
+                .bind(&snapshot.id)
+                .bind(&snapshot.tag)
+                .bind(timestamp(snapshot.time))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))
     }
 
     /// Records that a run started; returns its id for [`Catalog::finish_run`].

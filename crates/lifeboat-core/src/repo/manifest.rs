@@ -9,7 +9,7 @@
 //! `refs/latest/<name>`: encrypted, bound to its name, pointing at the newest
 //! durable snapshot of that name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -315,6 +315,70 @@ pub fn write_latest(repo: &Repository, name: &str, snapshot: &Snapshot) -> Resul
 
 pub fn remove_latest(repo: &Repository, name: &str) -> Result<()> {
     repo.backend().remove(&format!("refs/latest/{name}"))
+}
+
+/// Proof, sealed under the repository's key at `forgotten/<id>`, that a
+/// snapshot was removed by `forget` and not deleted: a workstation that saw
+/// it tells the two apart by this record alone.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ForgetRecord {
+    pub snapshot: String,
+    pub tag: String,
+    pub start: DateTime<Utc>,
+    pub forgotten_at: DateTime<Utc>,
+    pub host: String,
+}
+
+fn forget_aad(id: &str) -> String {
+    format!("lifeboat forget record\0{id}")
+}
+
+/// Writes the forget record of `snapshot`; done before its manifest goes.
+pub fn record_forget(repo: &Repository, snapshot: &SnapshotSummary) -> Result<()> {
+    let record = ForgetRecord {
+        snapshot: snapshot.id.clone(),
+        tag: snapshot.tag.clone(),
+        start: snapshot.time,
+        forgotten_at: Utc::now(),
+        host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
+    };
+    repo.backend().write(
+        &format!("forgotten/{}", snapshot.id),
+        &format::seal_json(repo.keys(), &forget_aad(&snapshot.id), &record),
+    )
+}
+
+/// What the repository accounts for: the snapshot files present (readable
+/// or not), the readable ones, and the snapshots with an authentic forget
+/// record. A forget record that does not authenticate counts for nothing,
+/// so planting one cannot hide a deletion.
+pub struct Accounting {
+    pub present: HashSet<String>,
+    pub readable: Vec<SnapshotSummary>,
+    pub forgotten: HashSet<String>,
+}
+
+pub fn accounting(repo: &Repository) -> Result<Accounting> {
+    let mut forgotten = HashSet::new();
+    for file in repo.backend().list("forgotten")? {
+        let what = format!("forget record forgotten/{}", file.name);
+        let record = repo
+            .backend()
+            .read(&format!("forgotten/{}", file.name), format::SMALL_FILE_MAX)
+            .and_then(|bytes| format::open_json::<ForgetRecord>(repo.keys(), &forget_aad(&file.name), &bytes, &what));
+        match record {
+            Ok(record) if record.snapshot == file.name => {
+                forgotten.insert(file.name);
+            }
+            Ok(_) => tracing::warn!("{what} names another snapshot: ignored"),
+            Err(e) => tracing::warn!("{e}: ignored"),
+        }
+    }
+    Ok(Accounting {
+        present: list_ids(repo)?.into_iter().collect(),
+        readable: list(repo)?.snapshots.iter().map(Snapshot::summary).collect(),
+        forgotten,
+    })
 }
 
 /// A snapshot as listed: what `lifeboat snapshots --json` prints.

@@ -249,7 +249,7 @@ impl Repository {
 /// What in `backend` shows a repository lives there (besides `config`):
 /// the first folder with content, for messages.
 pub(crate) fn repository_content(backend: &dyn Backend) -> Result<Option<String>> {
-    for dir in ["keys", "snapshots", "index", "refs/latest"] {
+    for dir in ["keys", "snapshots", "index", "refs/latest", "forgotten"] {
         if !backend.list(dir)?.is_empty() {
             return Ok(Some(format!("{dir}/")));
         }

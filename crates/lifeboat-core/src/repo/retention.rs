@@ -190,6 +190,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
         let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz);
         if !options.dry_run {
             for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
+                manifest::record_forget(repo, &verdict.snapshot)?;
                 repo.backend().remove(&format!("snapshots/{}", verdict.snapshot.id))?;
             }
             match verdicts.iter().find(|v| !v.keep.is_empty() && v.snapshot.size > 0) {
