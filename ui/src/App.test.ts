@@ -38,6 +38,7 @@ const overview: RepositoryOverview = {
         sha256: "00",
         host: "db1",
         user: "postgres",
+        generation: 1,
       },
     },
   ],

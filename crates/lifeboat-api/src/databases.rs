@@ -56,7 +56,7 @@ impl App {
         let mut cards = Vec::new();
         for connection in saved {
             let mine: Vec<&Snapshot> = snapshots.iter().filter(|s| s.manifest.tag == connection.name).collect();
-            let last_backup = mine.iter().max_by_key(|s| s.manifest.start).map(|s| s.summary());
+            let last_backup = mine.iter().max_by_key(|s| (s.manifest.recency(), &s.id)).map(|s| s.summary());
             let schedule = schedules.iter().find(|s| s.connection == connection.name);
             let (freshness, next_backup) = match schedule {
                 Some(schedule) => {

@@ -509,3 +509,25 @@ fn a_snapshot_deleted_without_forget_is_reported_by_the_workstation_that_saw_it(
     let (healthy, report) = repo.check_json(false);
     assert!(healthy, "reported once: {report}");
 }
+
+/// A config whose bytes changed without changing its meaning (here: the
+/// same JSON, compacted) opens, but `check` says the file changed on the
+/// storage, and `repair config` writes it back as Lifeboat wrote it.
+#[test]
+fn a_config_changed_without_changing_its_meaning_is_reported_and_repaired() {
+    let repo = TestRepo::new();
+    let id = repo.put("db", b"still here");
+    let config = repo.path.join("config");
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    std::fs::write(&config, serde_json::to_vec(&value).unwrap()).unwrap();
+
+    assert_eq!(repo.cat(&id), b"still here");
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy, "{report}");
+    assert!(report["warnings"].to_string().contains("config file's bytes changed"), "{report}");
+    repo.ok(&["repair", "config"], None);
+    let (healthy, report) = repo.check_json(false);
+    assert!(healthy && report["warnings"].as_array().unwrap().is_empty(), "{report}");
+    let err = repo.fails(&["repair", "config"], None);
+    assert!(err.contains("nothing to repair"), "{err}");
+}

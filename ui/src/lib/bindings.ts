@@ -58,7 +58,11 @@ export type SnapshotSummary = { id: string, short_id: string, tag: string, kind:
 /**
  * Start of the backup.
  */
-time: string, end: string, size: number, sha256: string, host: string, user: string, };
+time: string, end: string, size: number, sha256: string, host: string, user: string, 
+/**
+ * Orders snapshots of one name (see [`Manifest::generation`]).
+ */
+generation: number, };
 
 export type SnapshotKind = "manual" | "scheduled" | "checkpoint";
 

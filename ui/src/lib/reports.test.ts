@@ -16,6 +16,7 @@ const snapshot: SnapshotSummary = {
   sha256: "ab",
   host: "ws1",
   user: "ana",
+  generation: 3,
 };
 
 const report: RestoreReport = {

@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { TimelineEntry } from "./bindings";
 import { barHeight, CHART_BOX, flagText, formatRows, layoutTimeline, linearScale, newestFirst, rowCounts, snapshotFacts } from "./timeline";
 
-function entry(id: string, time: string, size: number, duration_ms = 1000, label: string | null = null): TimelineEntry {
+function entry(id: string, time: string, size: number, duration_ms = 1000, label: string | null = null, generation = 0): TimelineEntry {
   const kind = label === null ? "manual" : "checkpoint";
   return {
-    summary: { id, short_id: id.slice(0, 8), tag: "sales", kind, label, time, end: time, size, sha256: "00", host: "ws1", user: "ana" },
+    summary: { id, short_id: id.slice(0, 8), tag: "sales", kind, label, time, end: time, size, sha256: "00", host: "ws1", user: "ana", generation },
     duration_ms,
     verified: false,
     drilled: false,
@@ -106,6 +106,12 @@ describe("newestFirst", () => {
     const input = [entry("a", "2025-03-01T00:00:00Z", 1), entry("c", "2025-03-03T00:00:00Z", 1), entry("b", "2025-03-02T00:00:00Z", 1)];
     expect(newestFirst(input).map((e) => e.summary.id)).toEqual(["c", "b", "a"]);
     expect(input[0].summary.id).toBe("a");
+  });
+
+  it("puts what was recorded last first, whatever the writer's clock said", () => {
+    // "fast" came from a workstation whose clock ran three hours ahead.
+    const input = [entry("fast", "2025-03-02T15:00:00Z", 1, 1000, null, 1), entry("later", "2025-03-02T13:00:00Z", 1, 1000, null, 2)];
+    expect(newestFirst(input).map((e) => e.summary.id)).toEqual(["later", "fast"]);
   });
 });
 

@@ -10,9 +10,14 @@ export const SNAPSHOT_KIND_LABELS: Record<SnapshotKind, string> = {
   scheduled: "Scheduled",
 };
 
-/** Newest first, whatever order they came in. */
+/**
+ * Newest first, whatever order they came in: by generation (what was
+ * recorded last, whatever the writers' clocks said), then by time.
+ */
 export function newestFirst(entries: readonly TimelineEntry[]): TimelineEntry[] {
-  return [...entries].sort((a, b) => Date.parse(b.summary.time) - Date.parse(a.summary.time));
+  return [...entries].sort(
+    (a, b) => b.summary.generation - a.summary.generation || Date.parse(b.summary.time) - Date.parse(a.summary.time),
+  );
 }
 
 /**

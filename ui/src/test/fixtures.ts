@@ -56,14 +56,14 @@ export function salesTimeline(now = Date.now()): TimelineEntry[] {
   const at = (hoursAgo: number) => new Date(now - hoursAgo * 3600_000).toISOString();
   return [
     {
-      summary: { id: "1111aaaa2222bbbb", short_id: "1111aaaa", tag: "sales", kind: "manual", label: null, time: at(48), end: at(47.9), size: 4 * 1024 * 1024, sha256: "aa", host: "ws1", user: "ana" },
+      summary: { id: "1111aaaa2222bbbb", short_id: "1111aaaa", tag: "sales", kind: "manual", label: null, time: at(48), end: at(47.9), size: 4 * 1024 * 1024, sha256: "aa", host: "ws1", user: "ana", generation: 1 },
       duration_ms: 6000,
       verified: false,
       drilled: false,
       rows: 900,
     },
     {
-      summary: { id: "3333cccc4444dddd", short_id: "3333cccc", tag: "sales", kind: "checkpoint", label: "before 16 → 17 upgrade", time: at(2), end: at(1.9), size: 5 * 1024 * 1024, sha256: "bb", host: "ws1", user: "ana" },
+      summary: { id: "3333cccc4444dddd", short_id: "3333cccc", tag: "sales", kind: "checkpoint", label: "before 16 → 17 upgrade", time: at(2), end: at(1.9), size: 5 * 1024 * 1024, sha256: "bb", host: "ws1", user: "ana", generation: 2 },
       duration_ms: 7000,
       verified: true,
       drilled: true,

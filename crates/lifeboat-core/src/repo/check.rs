@@ -98,10 +98,26 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     progress.phase("checking structure", None);
 
     for file in backend.list("keys")? {
-        if let Err(e) = keys::load_slot(backend, &file.name) {
-            report.errors.push(format!("key slot keys/{}: {e}", file.name));
-            damage.key_slots = true;
+        match keys::load_slot(backend, &file.name) {
+            Ok(slot) if !keys::slot_is_canonical(backend, &slot)? => report.warnings.push(format!(
+                "key slot keys/{}: its bytes changed on the storage although every field still holds its value (bit \
+                 rot, or an edit); it still opens, but to be safe add a new passphrase (`lifeboat key add`) and remove \
+                 this slot (`lifeboat key remove {}`)",
+                file.name, file.name
+            )),
+            Ok(_) => {}
+            Err(e) => {
+                report.errors.push(format!("key slot keys/{}: {e}", file.name));
+                damage.key_slots = true;
+            }
         }
+    }
+    if !super::config_is_canonical(backend, repo.config())? {
+        report.warnings.push(
+            "the config file's bytes changed on the storage although it still means what its authenticated copy in \
+             the key slots says (bit rot, or an edit): `lifeboat repair config` rewrites it"
+                .into(),
+        );
     }
     let now = Some(lock::storage_now(backend));
     for lock in lock::list_locks(backend)? {

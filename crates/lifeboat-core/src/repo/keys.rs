@@ -59,10 +59,22 @@ pub fn add_recovery_kit(repo: &Repository, label: &str) -> Result<(KeySlot, Reco
 }
 
 fn write_slot(repo: &Repository, slot: &KeySlot) -> Result<()> {
-    repo.backend().write(
-        &format!("keys/{}", slot.id),
-        &serde_json::to_vec_pretty(slot).expect("slot serializes"),
-    )
+    store_slot(repo.backend(), slot)
+}
+
+fn slot_bytes(slot: &KeySlot) -> Vec<u8> {
+    serde_json::to_vec_pretty(slot).expect("slot serializes")
+}
+
+pub(crate) fn store_slot(backend: &dyn Backend, slot: &KeySlot) -> Result<()> {
+    backend.write(&format!("keys/{}", slot.id), &slot_bytes(slot))
+}
+
+/// Whether the stored slot is byte for byte what Lifeboat writes for
+/// `slot`: a changed byte that leaves every field's value intact (a
+/// timestamp digit's padding) is still a change on the storage.
+pub(crate) fn slot_is_canonical(backend: &dyn Backend, slot: &KeySlot) -> Result<bool> {
+    Ok(backend.read(&format!("keys/{}", slot.id), super::format::SMALL_FILE_MAX)? == slot_bytes(slot))
 }
 
 /// All key slots, readable ones only.

@@ -397,6 +397,8 @@ pub struct SnapshotSummary {
     pub sha256: String,
     pub host: String,
     pub user: String,
+    /// Orders snapshots of one name (see [`Manifest::generation`]).
+    pub generation: u64,
 }
 
 impl Snapshot {
@@ -414,6 +416,7 @@ impl Snapshot {
             sha256: m.sha256.clone(),
             host: m.host.clone(),
             user: m.user.clone(),
+            generation: m.generation,
         }
     }
 }

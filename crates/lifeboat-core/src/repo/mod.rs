@@ -133,12 +133,9 @@ impl Repository {
         let master = MasterKey::generate();
         let (slot, kek) = KeySlot::for_passphrase(&config.id, &master, passphrase, slot_label, now);
         let slot = slot.sealed_with(&config);
-        backend.write(
-            &format!("keys/{}", slot.id),
-            &serde_json::to_vec_pretty(&slot).expect("slot serializes"),
-        )?;
+        keys::store_slot(backend.as_ref(), &slot)?;
         // The config goes last: a folder without it is not a repository yet.
-        backend.write("config", &serde_json::to_vec_pretty(&config).expect("config serializes"))?;
+        backend.write("config", &config_bytes(&config))?;
         let repo = Repository {
             backend,
             keys: Arc::new(master.derive()),
@@ -244,6 +241,18 @@ impl Repository {
     pub fn slot_id(&self) -> &str {
         &self.slot_id
     }
+}
+
+/// The bytes of a `config` file as Lifeboat writes it.
+pub(crate) fn config_bytes(config: &Config) -> Vec<u8> {
+    serde_json::to_vec_pretty(config).expect("config serializes")
+}
+
+/// Whether the stored `config` is byte for byte what Lifeboat writes for
+/// `config`: a changed byte that leaves the meaning intact (a digit's
+/// padding, a space) is still a change on the storage worth knowing of.
+pub(crate) fn config_is_canonical(backend: &dyn Backend, config: &Config) -> Result<bool> {
+    Ok(backend.read("config", format::SMALL_FILE_MAX)? == config_bytes(config))
 }
 
 /// What in `backend` shows a repository lives there (besides `config`):

@@ -207,7 +207,7 @@ pub fn repair_config(backend: &dyn Backend, secrets: &ConfigSecrets<'_>) -> Resu
             ConfigSource::KeySlotCopy => candidate == config,
             ConfigSource::RecoveryKitId => candidate.id == config.id,
         };
-        if candidates.iter().all(agrees) && !candidates.is_empty() {
+        if candidates.iter().all(agrees) && !candidates.is_empty() && super::config_is_canonical(backend, config)? {
             return Err(Error::InvalidInput(format!(
                 "the config of repository {} is readable and matches its key slots: nothing to repair",
                 config.id
@@ -224,7 +224,7 @@ pub fn repair_config(backend: &dyn Backend, secrets: &ConfigSecrets<'_>) -> Resu
     for (config, source) in candidates {
         if opens(&slots, &config.id, secrets, kit.as_ref())? {
             config.validate()?;
-            backend.write("config", &serde_json::to_vec_pretty(&config).expect("config serializes"))?;
+            backend.write("config", &super::config_bytes(&config))?;
             return Ok(RepairConfigReport {
                 repository_id: config.id,
                 source,

@@ -45,14 +45,15 @@ pub fn stats(repo: &Repository) -> Result<RepositoryStats> {
     let list = manifest::list(repo)?;
     let packs = super::check::packs_on_disk(repo)?;
     let mut tags: BTreeMap<String, TagStats> = BTreeMap::new();
-    for snapshot in &list.snapshots {
+    // Oldest to newest as `latest:` orders them, so the last one seen of a name is its latest.
+    let mut ordered: Vec<_> = list.snapshots.iter().collect();
+    ordered.sort_by(|a, b| a.manifest.recency().cmp(&b.manifest.recency()).then_with(|| a.id.cmp(&b.id)));
+    for snapshot in ordered {
         let summary = snapshot.summary();
         tags.entry(summary.tag.clone())
             .and_modify(|t| {
                 t.snapshots += 1;
-                if summary.time > t.latest.time {
-                    t.latest = summary.clone();
-                }
+                t.latest = summary.clone();
             })
             .or_insert_with(|| TagStats {
                 tag: summary.tag.clone(),
