@@ -9,9 +9,9 @@ use std::sync::Arc;
 use chrono::{Local, Utc};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
-use lifeboat_core::events::{Event, EventKind};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
+use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
 use lifeboat_core::repo::pins;
@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::progress::ThrottledProgress;
 use crate::schedules::drill_of;
-use crate::{blocking, dto::*, plural, ApiError, ApiResult, App, ErrorCode, JobProgress, LOCK_WAIT};
+use crate::{blocking, dto::*, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
 
 impl App {
     fn keychain_ref(&self) -> Option<&dyn lifeboat_core::crypto::keychain::KeyStore> {
@@ -114,11 +114,6 @@ impl App {
     ) -> ApiResult<BackupReport> {
         let runner = self.runner()?;
         let label = request.checkpoint_label.map(|l| l.trim().to_string());
-        if label.as_deref() == Some("") {
-            return Err(ApiError::invalid_input(
-                "say what the checkpoint is for, as in \"before 16 -> 17 upgrade\"",
-            ));
-        }
         let _claim = self.claims.claim(&request.connection).ok_or_else(|| {
             ApiError::invalid_input(format!(
                 "a job is already running on {}: try again when it ends",
@@ -132,7 +127,13 @@ impl App {
             SnapshotKind::Manual
         };
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-        Ok(runner.backup(&request.connection, kind, label, progress).await?)
+        let job = BackupJob {
+            source: BackupSource::Saved(request.connection),
+            kind,
+            label,
+            role_passwords: false,
+        };
+        Ok(runner.backup(job, progress).await?)
     }
 
     /// A connection's snapshots, oldest first, with what is known of each.
@@ -213,47 +214,10 @@ impl App {
         job: u32,
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<VerifyReport> {
-        let (repo, info) = self.current()?;
+        let runner = self.runner()?;
         let running = self.register_job(job)?;
-        let title = format!("Verify snapshot {}", id.chars().take(8).collect::<String>());
-        let id_for_event = id.clone();
-        let work = async {
-            let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
-            blocking(move || {
-                let snapshot = manifest::resolve(&repo, &id)?;
-                restore::verify(&repo, &snapshot, None, &progress, LOCK_WAIT)
-            })
-            .await
-        };
-        let outcome = self
-            .record(RunKind::Verify, Some(&info.id), &title, work, |r| {
-                format!("{title}: intact, {} archive entries", r.archive_entries)
-            })
-            .await;
-        let event = match &outcome {
-            Ok(r) => Event::new(
-                EventKind::VerifySucceeded,
-                None,
-                true,
-                format!("snapshot {} is intact", &r.snapshot_id[..8]),
-            ),
-            Err(e) if e.code == ErrorCode::Cancelled => return outcome,
-            Err(e) => Event::new(EventKind::VerifyFailed, None, false, format!("{title}: {}", e.message)),
-        };
-        self.announce_about_snapshot(event, &id_for_event).await;
-        outcome
-    }
-
-    /// Announces `event`, naming the snapshot (and so its connection) when it can be read.
-    async fn announce_about_snapshot(&self, mut event: Event, id: &str) {
-        if let Ok((repo, _)) = self.current() {
-            let id = id.to_owned();
-            if let Ok(snapshot) = blocking(move || manifest::resolve(&repo, &id)).await {
-                event.connection = Some(snapshot.manifest.tag.clone());
-                event = event.with_snapshot(&snapshot);
-            }
-        }
-        self.announcer.emit_async(event).await;
+        let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
+        Ok(runner.verify(&id, None, progress).await?)
     }
 
     async fn restore_inputs(&self, request: &RestoreRequest) -> ApiResult<(Arc<Repository>, Snapshot, ConnectionSpec)> {
@@ -279,52 +243,24 @@ impl App {
         job: u32,
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
     ) -> ApiResult<RestoreReport> {
-        let (_, info) = self.current()?;
+        let runner = self.runner()?;
         let running = self.register_job(job)?;
-        let title = format!(
-            "Restore snapshot {} into {}",
-            request.snapshot_id.chars().take(8).collect::<String>(),
-            request.target.database
-        );
-        let work = async {
-            let (repo, snapshot, target) = self.restore_inputs(&request).await?;
-            let rolled_back = if request.snapshot_id.starts_with("latest:") {
-                self.catalog.check_newest_seen(repo.id(), &snapshot).await?
-            } else {
-                None
-            };
-            let options = RestoreOptions {
+        let target = self.spec_of(&request.target).await?;
+        let job = RestoreJob {
+            snapshot: request.snapshot_id.clone(),
+            options: RestoreOptions {
                 force: confirmed(&request, &target),
                 jobs: 1,
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),
                 owner: owner(&request).map(str::to_owned),
-            };
-            let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-            let mut report = restore::restore(repo, snapshot, &target, &options, progress).await?;
-            report.warnings.extend(rolled_back);
-            Ok(report)
+            },
+            target,
+            automatic: false,
         };
-        let snapshot_id = request.snapshot_id.clone();
-        let outcome = self
-            .record(RunKind::Restore, Some(&info.id), &title, work, |r| {
-                format!("{title}: {} restored, row counts equal", plural(r.tables.len(), "table"))
-            })
-            .await;
-        let event = match &outcome {
-            Ok(r) => Event::new(
-                EventKind::RestoreSucceeded,
-                None,
-                true,
-                format!("restored into {} ({})", r.target, plural(r.tables.len(), "table")),
-            )
-            .with_detail(r),
-            Err(e) if e.code == ErrorCode::RestoreRefused || e.code == ErrorCode::Cancelled => return outcome,
-            Err(e) => Event::new(EventKind::RestoreFailed, None, false, format!("{title}: {}", e.message)),
-        };
-        self.announce_about_snapshot(event, &snapshot_id).await;
-        outcome
+        let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
+        Ok(runner.restore(job, progress).await?)
     }
 }
 

@@ -16,7 +16,7 @@ mod schedules;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -562,7 +562,6 @@ impl App {
         let (repo, info) = self.current()?;
         let path = request.path.trim().to_string();
         let title = format!("Export recovery kit to {path}");
-        let location = info.location.clone();
         let work = async {
             if !Path::new(&path).is_absolute() {
                 return Err(ApiError::invalid_input(
@@ -574,23 +573,9 @@ impl App {
             } else {
                 request.label.trim().to_string()
             };
-            let target = path.clone();
+            let target = PathBuf::from(&path);
             let in_use = repo.slot_id().to_string();
-            let slot = blocking(move || {
-                // Refuse to overwrite before touching the repository.
-                let mut file = create_new_private(Path::new(&target))?;
-                let written = keys::add_recovery_kit(&repo, &label).and_then(|(slot, kit)| {
-                    std::io::Write::write_all(&mut file, kit.to_text(&location).as_bytes())
-                        .and_then(|_| file.sync_all())
-                        .map_err(|e| lifeboat_core::Error::InvalidInput(format!("writing the recovery kit to {target}: {e}")))?;
-                    Ok(slot)
-                });
-                if written.is_err() {
-                    let _ = std::fs::remove_file(&target);
-                }
-                written
-            })
-            .await?;
+            let slot = blocking(move || keys::export_recovery_kit(&repo, &label, &target)).await?;
             Ok(RecoveryKitSaved {
                 path: path.clone(),
                 slot: KeySlotInfo::new(slot, &in_use),
@@ -652,21 +637,4 @@ fn validate_new_location(location: &str) -> ApiResult<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(ApiError::invalid_input(format!("cannot use {location}: {e}"))),
     }
-}
-
-fn create_new_private(path: &Path) -> lifeboat_core::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| {
-        lifeboat_core::Error::InvalidInput(if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!(
-                "{} already exists: choose a new file name (nothing was overwritten)",
-                path.display()
-            )
-        } else {
-            format!("cannot write {}: {e}", path.display())
-        })
-    })
 }

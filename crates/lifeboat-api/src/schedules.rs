@@ -12,11 +12,11 @@ use lifeboat_core::catalog::{Run, RunFilter, RunKind};
 use lifeboat_core::connections;
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::ops::{BackupJob, BackupSource, Runner};
 use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::retention::{self, RetentionPolicy};
-use lifeboat_core::schedule::runner::Runner;
 use lifeboat_core::schedule::scheduler::{JobHost, Scheduler, SystemClock};
 use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule, SchedulerLock};
 
@@ -236,15 +236,15 @@ impl App {
         for connection in self.catalog.connections().await? {
             let outcome = match self.claims.claim(&connection.name) {
                 None => Err(format!("a job is already running on {}", connection.name)),
-                Some(_claim) => runner
-                    .backup(
-                        &connection.name,
-                        SnapshotKind::Checkpoint,
-                        Some(label.to_owned()),
-                        Arc::new(NoProgress),
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
+                Some(_claim) => {
+                    let job = BackupJob {
+                        source: BackupSource::Saved(connection.name.clone()),
+                        kind: SnapshotKind::Checkpoint,
+                        label: Some(label.to_owned()),
+                        role_passwords: false,
+                    };
+                    runner.backup(job, Arc::new(NoProgress)).await.map_err(|e| e.to_string())
+                }
             };
             results.push(CheckpointAllResult {
                 connection: connection.name,

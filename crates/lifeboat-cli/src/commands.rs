@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use lifeboat_core::crypto::keychain::CachedKey;
 use lifeboat_core::repo::check::CheckOptions;
@@ -250,9 +250,11 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
 fn vanished_snapshots(repo: &Repository) -> Vec<String> {
     let found = (|| -> Result<Vec<String>> {
         let accounting = manifest::accounting(repo)?;
-        crate::database::runtime()?.block_on(async {
-            let catalog = lifeboat_core::catalog::Catalog::open(&lifeboat_core::paths::Paths::from_env()?.catalog()).await?;
-            Ok(catalog.vanished_snapshots(repo.id(), &accounting).await?)
+        crate::context::runtime()?.block_on(async {
+            Ok(crate::context::open_catalog()
+                .await?
+                .vanished_snapshots(repo.id(), &accounting)
+                .await?)
         })
     })();
     found.unwrap_or_else(|e| {
@@ -466,39 +468,20 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
                 removed.id, removed.label
             );
         }
-        KeyCommand::RecoveryKit { output, label } => {
-            let (slot, kit) = keys::add_recovery_kit(&repo, label)?;
-            let text = kit.to_text(&repo.backend().location());
-            match output {
-                Some(path) => {
-                    write_private(path, &text)?;
-                    eprintln!(
-                        "recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository",
-                        path.display(),
-                        slot.id
-                    );
-                }
-                None => print!("{text}"),
-            }
+        KeyCommand::RecoveryKit { output: Some(path), label } => {
+            let slot = keys::export_recovery_kit(&repo, label, path)?;
+            eprintln!(
+                "recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository",
+                path.display(),
+                slot.id
+            );
+        }
+        KeyCommand::RecoveryKit { output: None, label } => {
+            let (_, kit) = keys::add_recovery_kit(&repo, label)?;
+            print!("{}", kit.to_text(&repo.backend().location()));
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 #[derive(Args)]

@@ -7,16 +7,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use lifeboat_core::catalog::Catalog;
 use lifeboat_core::connections::{self, Connection};
-use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::ConnectionSpec;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::commands::{human_bytes, print_json};
+use crate::context::{open_catalog, runtime};
 use crate::credentials::{can_prompt, keychain, prompt};
-use crate::database::runtime;
 use crate::GlobalArgs;
 
 /// Where the database is: a saved connection or a URL.
@@ -78,10 +76,6 @@ fn with_env_password(mut spec: ConnectionSpec) -> ConnectionSpec {
         }
     }
     spec
-}
-
-async fn open_catalog() -> Result<Catalog> {
-    Ok(Catalog::open(&Paths::from_env()?.catalog()).await?)
 }
 
 #[derive(Subcommand)]

@@ -4,6 +4,7 @@
 
 mod commands;
 mod connection;
+mod context;
 mod credentials;
 mod database;
 mod progress;

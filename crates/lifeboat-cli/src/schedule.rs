@@ -11,20 +11,18 @@ use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand};
 use lifeboat_core::catalog::Catalog;
 use lifeboat_core::connections;
-use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::events::{Event, EventLog};
 use lifeboat_core::jobs::drill::{self, DrillReport};
-use lifeboat_core::notify::{self, Announcer};
+use lifeboat_core::ops::Runner;
 use lifeboat_core::paths::Paths;
 use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::retention::RetentionPolicy;
-use lifeboat_core::schedule::runner::Runner;
 use lifeboat_core::schedule::scheduler::{Claims, Scheduler, SystemClock};
 use lifeboat_core::schedule::{Cadence, JobKind, Schedule, SchedulerLock};
 
 use crate::commands::print_json;
-use crate::credentials::{backend, open_repo};
-use crate::database::runtime;
+use crate::context::{claim, open_catalog, runner, runtime};
+use crate::credentials::backend;
 use crate::progress::Bars;
 use crate::GlobalArgs;
 use lifeboat_core::repo::Repository;
@@ -110,10 +108,6 @@ fn parse_duration(text: &str) -> Result<Duration> {
         _ => bail!("{text:?} is not a duration: use 90m, 36h, 3d or 2w"),
     };
     Ok(Duration::from_secs(n * seconds))
-}
-
-async fn open_catalog() -> Result<Catalog> {
-    Ok(Catalog::open(&Paths::from_env()?.catalog()).await?)
 }
 
 pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
@@ -274,46 +268,6 @@ fn show(connection: Option<&str>, json: bool) -> Result<ExitCode> {
             }
         }
         Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// The event log and notifier every CLI job reports to.
-pub async fn announcer(catalog: Option<&Catalog>) -> Result<Arc<Announcer>> {
-    let paths = Paths::from_env()?;
-    let prefs = match catalog {
-        Some(catalog) => catalog.notification_prefs().await?,
-        None => Default::default(),
-    };
-    Ok(Arc::new(Announcer::new(
-        EventLog::new(paths.events()),
-        notify::notifier_from_env(),
-        prefs,
-    )))
-}
-
-/// Records `event` (and notifies, as the admin's preferences say), never
-/// failing the command that reports it.
-pub async fn announce(event: Event) {
-    let catalog = open_catalog()
-        .await
-        .inspect_err(|e| tracing::warn!("notification preferences unavailable: {e}"))
-        .ok();
-    match announcer(catalog.as_ref()).await {
-        Ok(announcer) => announcer.emit_async(event).await,
-        Err(e) => tracing::warn!("could not record an event: {e}"),
-    }
-}
-
-async fn runner(g: &GlobalArgs) -> Result<Runner> {
-    let catalog = open_catalog().await?;
-    let repo = Arc::new(open_repo(g)?);
-    let keychain: Option<Arc<dyn KeyStore>> = (!g.no_keychain).then(|| Arc::new(OsKeychain) as Arc<dyn KeyStore>);
-    Ok(Runner {
-        repo,
-        announcer: announcer(Some(&catalog)).await?,
-        catalog,
-        keychain,
-        lock_wait: g.lock_wait(),
     })
 }
 
@@ -536,7 +490,7 @@ pub fn drill(g: &GlobalArgs, a: &DrillArgs) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let runner = runner(g).await?;
         let name = manifest::resolve(&runner.repo, &a.snapshot)?.manifest.tag;
-        let _claim = crate::database::claim(&name)?;
+        let _claim = claim(&name)?;
         let report = runner.drill(&a.snapshot, &a.server, probes, Arc::new(Bars::new())).await?;
         if a.json {
             print_json(&report)?;

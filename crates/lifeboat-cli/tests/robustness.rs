@@ -531,3 +531,26 @@ fn a_config_changed_without_changing_its_meaning_is_reported_and_repaired() {
     let err = repo.fails(&["repair", "config"], None);
     assert!(err.contains("nothing to repair"), "{err}");
 }
+
+/// `key recovery-kit --output FILE` refuses a FILE that exists before it
+/// touches the repository: no key slot is left whose kit was never saved,
+/// and the file keeps what it held. A new file gets the kit, 0600.
+#[test]
+fn a_recovery_kit_is_never_issued_into_a_file_that_exists() {
+    let repo = TestRepo::new();
+    let slots = repo.files("keys").len();
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("notes.txt");
+    std::fs::write(&existing, "my own notes").unwrap();
+    let err = repo.fails(&["key", "recovery-kit", "--output", existing.to_str().unwrap()], None);
+    assert!(err.contains("already exists") && err.contains("nothing was overwritten"), "{err}");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "my own notes");
+    assert_eq!(repo.files("keys").len(), slots, "no slot was added");
+
+    let fresh = dir.path().join("kit.txt");
+    repo.ok(&["key", "recovery-kit", "--output", fresh.to_str().unwrap()], None);
+    assert_eq!(repo.files("keys").len(), slots + 1);
+    assert!(std::fs::read_to_string(&fresh).unwrap().contains("LIFEBOAT RECOVERY KIT"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -8,7 +8,6 @@
 //! lines. A line that does not parse (a crash mid-write, a newer version's
 //! event) is skipped when reading, never fatal.
 
-use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -134,13 +133,7 @@ impl EventLog {
         if let Some(parent) = self.path.parent() {
             crate::paths::create_private_dir(parent)?;
         }
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&self.path)
-            .map_err(|e| Error::io("opening the event log", &self.path, e))?;
+        let mut file = crate::paths::open_private_append(&self.path)?;
         file.write_all(&line).map_err(|e| Error::io("writing the event log", &self.path, e))
     }
 

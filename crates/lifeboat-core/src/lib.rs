@@ -17,6 +17,8 @@
 //! - [`connections`]: the team's databases by name, passwords in the keychain.
 //! - [`schedule`]: scheduled backups with retention, drills, staleness
 //!   alarms; [`events`] and [`notify`]: what happened, and telling the admin.
+//! - [`ops`]: every job a person or a schedule starts (backup, verify,
+//!   restore, drill, retention), recorded and announced in one place.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -42,6 +44,7 @@ mod error;
 pub mod events;
 pub mod jobs;
 pub mod notify;
+pub mod ops;
 pub mod paths;
 pub mod pg;
 pub mod progress;

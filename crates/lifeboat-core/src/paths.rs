@@ -84,12 +84,45 @@ pub fn own_private_dir(dir: &Path) -> Result<()> {
 /// Creates `path` 0600 if it is missing (never truncating it), and makes
 /// it 0600 again if it was loosened since.
 pub fn create_private_file(path: &Path) -> Result<()> {
+    private_options()
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| Error::io("creating", path, e))?;
+    set_mode(path, 0o600)
+}
+
+/// Creates `path` 0600 for writing; refuses (saying nothing was
+/// overwritten) when it exists. For files handed to the user: recovery kits.
+pub fn create_new_private_file(path: &Path) -> Result<std::fs::File> {
+    private_options().create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::InvalidInput(format!(
+                "{} already exists: choose a new file name (nothing was overwritten)",
+                path.display()
+            ))
+        } else {
+            Error::io("creating", path, e)
+        }
+    })
+}
+
+/// Opens `path` for appending, created 0600 when missing: the event log.
+pub fn open_private_append(path: &Path) -> Result<std::fs::File> {
+    private_options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
+    options.write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop).map_err(|e| Error::io("creating", path, e))?;
-    set_mode(path, 0o600)
+    options
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

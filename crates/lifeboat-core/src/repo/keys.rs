@@ -1,5 +1,8 @@
 //! Key slot management: add a passphrase, issue a recovery kit, list, remove.
 
+use std::io::Write;
+use std::path::Path;
+
 use chrono::Utc;
 
 use super::Repository;
@@ -56,6 +59,33 @@ pub fn add_recovery_kit(repo: &Repository, label: &str) -> Result<(KeySlot, Reco
         code,
     };
     Ok((slot, kit))
+}
+
+/// Issues a recovery kit into a new file at `path` (0600). The file is
+/// created first, so an existing one is refused before the repository
+/// changes; if writing it fails, the new slot and the file are removed
+/// again: no slot is left whose kit was never saved.
+pub fn export_recovery_kit(repo: &Repository, label: &str, path: &Path) -> Result<KeySlot> {
+    let mut file = crate::paths::create_new_private_file(path)?;
+    let written = add_recovery_kit(repo, label).and_then(|(slot, kit)| {
+        let saved = file
+            .write_all(kit.to_text(&repo.backend().location()).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("writing the recovery kit to", path, e));
+        match saved {
+            Ok(()) => Ok(slot),
+            Err(e) => {
+                if let Err(removing) = repo.backend().remove(&format!("keys/{}", slot.id)) {
+                    tracing::warn!("removing key slot {} whose kit was not saved: {removing}", slot.id);
+                }
+                Err(e)
+            }
+        }
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 fn write_slot(repo: &Repository, slot: &KeySlot) -> Result<()> {

@@ -3,10 +3,9 @@
 //! server to drill on and the probes to run.
 //!
 //! Schedules are cron expressions (five fields, the workstation's local
-//! time) or presets; [`scheduler`] runs them, [`runner`] is what a
-//! scheduled job does.
+//! time) or presets; [`scheduler`] runs them, and `crate::ops::Runner`
+//! is what a scheduled job does.
 
-pub mod runner;
 pub mod scheduler;
 
 use std::str::FromStr;

@@ -44,7 +44,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// What the scheduled jobs do; [`super::runner::Runner`] is the real one.
+/// What the scheduled jobs do; [`crate::ops::Runner`] is the real one.
 pub trait JobHost: Send + Sync + 'static {
     /// Runs `job` for `schedule`'s connection; `Err` says why it failed.
     fn run(&self, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> impl Future<Output = Result<()>> + Send;

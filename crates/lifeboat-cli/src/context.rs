@@ -1,0 +1,60 @@
+//! What every CLI command that runs a job needs, in one leaf module: the
+//! async runtime, the workstation's catalog, the announcer, the job runner
+//! and per-database claims.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use lifeboat_core::catalog::Catalog;
+use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
+use lifeboat_core::events::EventLog;
+use lifeboat_core::notify::{self, Announcer};
+use lifeboat_core::ops::Runner;
+use lifeboat_core::paths::Paths;
+use lifeboat_core::schedule::scheduler::{Claim, Claims};
+
+use crate::credentials::open_repo;
+use crate::GlobalArgs;
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// The workstation's catalog (`LIFEBOAT_DATA_DIR` or the user's data folder).
+pub async fn open_catalog() -> Result<Catalog> {
+    Ok(Catalog::open(&Paths::from_env()?.catalog()).await?)
+}
+
+/// The event log and notifier every CLI job reports to.
+pub async fn announcer(catalog: &Catalog) -> Result<Arc<Announcer>> {
+    Ok(Arc::new(Announcer::new(
+        EventLog::new(Paths::from_env()?.events()),
+        notify::notifier_from_env(),
+        catalog.notification_prefs().await?,
+    )))
+}
+
+/// The job runner over the repository the global flags name: jobs are
+/// recorded in the catalog and announced as the app's are.
+pub async fn runner(g: &GlobalArgs) -> Result<Runner> {
+    let catalog = open_catalog().await?;
+    let keychain: Option<Arc<dyn KeyStore>> = (!g.no_keychain).then(|| Arc::new(OsKeychain) as Arc<dyn KeyStore>);
+    Ok(Runner {
+        repo: Arc::new(open_repo(g)?),
+        announcer: announcer(&catalog).await?,
+        catalog,
+        keychain,
+        lock_wait: g.lock_wait(),
+    })
+}
+
+/// Claims `name` for this process's job (see `Claims`): refused while the
+/// app, a timer or another `lifeboat` runs a backup or drill of it here.
+pub fn claim(name: &str) -> Result<Claim> {
+    Claims::in_folder(Paths::from_env()?.claims_dir()).claim(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "a backup or drill of {name} is already running on this workstation (the app, a timer or another \
+             `lifeboat`): wait for it to finish, then run again"
+        )
+    })
+}

@@ -1,0 +1,109 @@
+//! Backups: of a saved connection (schedules, the app), or of a database
+//! the caller resolved itself (the CLI's `--db URL` / `--connection`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Runner;
+use crate::catalog::RunKind;
+use crate::connections;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::jobs::backup::{self, BackupOptions, BackupReport};
+use crate::pg::ConnectionSpec;
+use crate::progress::Progress;
+use crate::repo::manifest::{self, SnapshotKind};
+
+/// Which database to back up.
+pub enum BackupSource {
+    /// A saved connection, by name: its address, keychain password and tools.
+    Saved(String),
+    /// A database given directly, stored under `name`.
+    Given {
+        spec: ConnectionSpec,
+        name: String,
+        /// The saved connection it came from, if any (recorded in the manifest).
+        connection: Option<String>,
+        pg_bin: Option<PathBuf>,
+    },
+}
+
+impl BackupSource {
+    fn name(&self) -> &str {
+        match self {
+            BackupSource::Saved(name) | BackupSource::Given { name, .. } => name,
+        }
+    }
+}
+
+pub struct BackupJob {
+    pub source: BackupSource,
+    /// Manual, scheduled, or a checkpoint (then `label` says what for).
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    /// Also store role password hashes with the cluster's roles.
+    pub role_passwords: bool,
+}
+
+impl Runner {
+    /// Backs up `job.source`, recording the run and announcing
+    /// `backup_succeeded` / `checkpoint` or `backup_failed`.
+    pub async fn backup(&self, job: BackupJob, progress: Arc<dyn Progress>) -> Result<BackupReport> {
+        let name = job.source.name().to_owned();
+        if job.label.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            return Err(Error::InvalidInput(
+                "the checkpoint label is empty: say what it is for, as in \"before 16 -> 17 upgrade\"".into(),
+            ));
+        }
+        let title = match &job.label {
+            Some(label) => format!("Checkpoint of {name} \"{label}\""),
+            None => format!("Backup of {name}"),
+        };
+        let describe = |r: &BackupReport| format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows);
+        let work = async {
+            let (spec, connection, pg_bin) = match job.source {
+                BackupSource::Saved(name) => {
+                    let saved = connections::find(&self.catalog, &name).await?;
+                    (saved.spec(self.keychain.as_deref())?, Some(saved.name), saved.pg_bin)
+                }
+                BackupSource::Given {
+                    spec, connection, pg_bin, ..
+                } => (spec, connection, pg_bin),
+            };
+            let options = BackupOptions {
+                name: name.clone(),
+                kind: job.kind,
+                label: job.label.clone(),
+                connection,
+                pg_bin,
+                role_passwords: job.role_passwords,
+                lock_wait: self.lock_wait,
+            };
+            backup::backup(self.repo.clone(), &spec, &options, progress).await
+        };
+        let outcome = self.recorded(RunKind::Backup, &title, work, &describe).await;
+        let event = match &outcome {
+            Ok(report) => {
+                let kind = if job.kind == SnapshotKind::Checkpoint {
+                    EventKind::Checkpoint
+                } else {
+                    EventKind::BackupSucceeded
+                };
+                let event = Event::new(kind, Some(&name), true, describe(report)).with_detail(report);
+                let repo = self.repo.clone();
+                let id = report.snapshot_id.clone();
+                match super::blocking(move || manifest::load(&repo, &id)).await {
+                    Ok(snapshot) => {
+                        self.remember_newest(&snapshot).await;
+                        event.with_snapshot(&snapshot)
+                    }
+                    Err(_) => event,
+                }
+            }
+            Err(Error::Cancelled) => return outcome,
+            Err(e) => Event::new(EventKind::BackupFailed, Some(&name), false, e.to_string()),
+        };
+        self.announcer.emit_async(event).await;
+        outcome
+    }
+}

@@ -1,0 +1,145 @@
+//! Drills: a snapshot restored into a scratch database on a drill server,
+//! smoke-checked, and dropped.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::Runner;
+use crate::catalog::{RunKind, RunStatus};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::jobs::drill::{self, DrillOptions, DrillReport, Probe};
+use crate::pg::ConnectionSpec;
+use crate::progress::Progress;
+use crate::schedule::check_no_password;
+
+impl Runner {
+    /// Where to drill: a saved connection's server (its credentials), or a
+    /// URL without a password (those belong in the keychain or PGPASSWORD);
+    /// a URL without a database connects to `postgres`.
+    pub async fn drill_server(&self, server: &str) -> Result<ConnectionSpec> {
+        match self.catalog.connection(server).await? {
+            Some(saved) => saved.spec(self.keychain.as_deref()),
+            None if server.contains("://") => {
+                check_no_password(server)?;
+                let mut url =
+                    url::Url::parse(server).map_err(|e| Error::InvalidInput(format!("the drill server URL is not valid: {e}")))?;
+                if url.path().trim_matches('/').is_empty() {
+                    url.set_path("/postgres");
+                }
+                ConnectionSpec::parse_url(url.as_str())
+            }
+            None => Err(Error::InvalidInput(format!(
+                "{server:?} is neither a saved connection nor a postgres:// URL: name the server to drill on"
+            ))),
+        }
+    }
+
+    /// Drills `snapshot` (an id, prefix or `latest:NAME`) on `server`,
+    /// recording the run and announcing `drill_start`, `drill_result` and
+    /// `drill_complete`.
+    pub async fn drill(&self, snapshot: &str, server: &str, probes: Vec<Probe>, progress: Arc<dyn Progress>) -> Result<DrillReport> {
+        let snapshot_spec_is_latest = snapshot.starts_with("latest:");
+        let resolved = self.resolve(snapshot).await;
+        // Named by the snapshot's connection when it could be read, else by what was asked for.
+        let name = match &resolved {
+            Ok(s) => s.manifest.tag.clone(),
+            Err(_) => snapshot.strip_prefix("latest:").unwrap_or(snapshot).to_owned(),
+        };
+        let title = match &resolved {
+            Ok(s) => format!("Drill of {name} ({})", &s.id[..8]),
+            Err(_) => format!("Drill of {name} ({snapshot})"),
+        };
+        let run = self
+            .catalog
+            .start_run(RunKind::Drill, Some(self.repo.id()), &title, Utc::now())
+            .await?;
+        let with_snapshot = |event: Event| match &resolved {
+            Ok(s) => event.with_snapshot(s),
+            Err(_) => event,
+        };
+        let spec = self.drill_server(server).await;
+        let server_shown = spec.as_ref().map(|s| s.display_url()).unwrap_or_else(|_| "the drill server".into());
+        let start = Event::new(
+            EventKind::DrillStart,
+            Some(&name),
+            true,
+            format!("drill of {name} started on {server_shown}"),
+        );
+        self.announcer.emit_async(with_snapshot(start)).await;
+
+        let outcome = async {
+            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let spec = spec?;
+            let options = DrillOptions {
+                probes,
+                pg_bin: None,
+                lock_wait: self.lock_wait,
+                now: Utc::now(),
+            };
+            let mut report = drill::drill(self.repo.clone(), snapshot, &spec, &options, progress).await?;
+            if snapshot_spec_is_latest {
+                report.warnings.extend(self.remember_newest(snapshot).await);
+            }
+            Ok(report)
+        }
+        .await;
+        if let Err(Error::Cancelled) = &outcome {
+            let detail = serde_json::json!({ "error": "cancelled" });
+            let summary = format!("{title} cancelled");
+            if let Err(e) = self
+                .catalog
+                .finish_run(run, RunStatus::Cancelled, &summary, &detail, Utc::now())
+                .await
+            {
+                tracing::error!("could not record the end of {title}: {e}");
+            }
+            return outcome;
+        }
+        let (ok, message) = match &outcome {
+            Ok(report) if report.passed => (
+                true,
+                format!(
+                    "{title} passed: {} checks on {} in {:.1}s",
+                    report.checks.len(),
+                    report.server,
+                    report.seconds
+                ),
+            ),
+            Ok(report) => {
+                let failed = report
+                    .failed_check()
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .unwrap_or_default();
+                (false, format!("{title} failed the check {failed}"))
+            }
+            Err(e) => (false, format!("{title} could not run: {e}")),
+        };
+        if let Ok(report) = &outcome {
+            let result = Event::new(
+                EventKind::DrillResult,
+                Some(&name),
+                report.passed,
+                format!("{} checks", report.checks.len()),
+            )
+            .with_detail(&report.checks);
+            self.announcer.emit_async(with_snapshot(result)).await;
+        }
+        let complete = with_snapshot(Event::new(EventKind::DrillComplete, Some(&name), ok, message.clone()));
+        let complete = match &outcome {
+            Ok(report) => complete.with_detail(report),
+            Err(e) => complete.with_detail(serde_json::json!({ "error": e.to_string() })),
+        };
+        self.announcer.emit_async(complete).await;
+        let status = if ok { RunStatus::Succeeded } else { RunStatus::Failed };
+        let detail = match &outcome {
+            Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        if let Err(e) = self.catalog.finish_run(run, status, &message, &detail, Utc::now()).await {
+            tracing::error!("could not record the end of {title}: {e}");
+        }
+        outcome
+    }
+}

@@ -1,0 +1,179 @@
+//! One home for every job on a database or a repository that a person or a
+//! schedule starts: back up, verify, restore, drill, apply retention. Each
+//! records its run in the catalog's history, announces its events (and so
+//! the desktop notifications) and returns its report. The CLI, the app and
+//! the scheduler all call these, so a job reports the same way whoever
+//! started it; callers only parse, call and render.
+
+mod backup;
+mod drill;
+mod restore;
+mod retention;
+mod verify;
+
+pub use backup::{BackupJob, BackupSource};
+pub use restore::RestoreJob;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Catalog, RunKind, RunStatus};
+use crate::crypto::keychain::KeyStore;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::notify::Announcer;
+use crate::progress::{CancelFlag, Progress};
+use crate::repo::manifest::{self, Snapshot, SnapshotKind};
+use crate::repo::Repository;
+use crate::schedule::scheduler::JobHost;
+use crate::schedule::{JobKind, Schedule};
+
+/// Progress that only carries a cancellation flag (headless jobs).
+pub struct Cancellable(pub CancelFlag);
+
+impl Progress for Cancellable {
+    fn cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+pub struct Runner {
+    pub repo: Arc<Repository>,
+    pub catalog: Catalog,
+    pub keychain: Option<Arc<dyn KeyStore>>,
+    pub announcer: Arc<Announcer>,
+    pub lock_wait: Duration,
+}
+
+impl Runner {
+    /// Remembers `snapshot` as the newest of its name (see
+    /// [`Catalog::check_newest_seen`]); returns the warning when a newer one
+    /// this workstation saw is gone.
+    pub async fn remember_newest(&self, snapshot: &manifest::Snapshot) -> Option<String> {
+        match self.catalog.check_newest_seen(self.repo.id(), snapshot).await {
+            Ok(warning) => {
+                if let Some(warning) = &warning {
+                    tracing::warn!("{warning}");
+                }
+                warning
+            }
+            Err(e) => {
+                tracing::warn!("could not compare with the snapshots seen before: {e}");
+                None
+            }
+        }
+    }
+
+    /// Runs `work` as one entry of the run history titled `title`: its
+    /// summary is `describe(report)`, or says it failed or was cancelled.
+    async fn recorded<T: serde::Serialize>(
+        &self,
+        kind: RunKind,
+        title: &str,
+        work: impl Future<Output = Result<T>>,
+        describe: impl FnOnce(&T) -> String,
+    ) -> Result<T> {
+        let run = self.catalog.start_run(kind, Some(self.repo.id()), title, Utc::now()).await?;
+        let outcome = work.await;
+        let (status, summary, detail) = match &outcome {
+            Ok(report) => (
+                RunStatus::Succeeded,
+                describe(report),
+                serde_json::to_value(report).unwrap_or_default(),
+            ),
+            Err(Error::Cancelled) => (
+                RunStatus::Cancelled,
+                format!("{title} cancelled"),
+                serde_json::json!({ "error": "cancelled" }),
+            ),
+            Err(e) => (
+                RunStatus::Failed,
+                format!("{title} failed: {e}"),
+                serde_json::json!({ "error": e.to_string() }),
+            ),
+        };
+        if let Err(e) = self.catalog.finish_run(run, status, &summary, &detail, Utc::now()).await {
+            tracing::error!("could not record the end of {title}: {e}");
+        }
+        outcome
+    }
+
+    /// The snapshot `spec` names (an id, a prefix or `latest:NAME`).
+    async fn resolve(&self, spec: &str) -> Result<Snapshot> {
+        let repo = self.repo.clone();
+        let spec = spec.to_owned();
+        blocking(move || manifest::resolve(&repo, &spec)).await
+    }
+}
+
+/// Runs engine work that blocks (repository reads) off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::InvalidInput(format!("the job stopped unexpectedly: {e}")))?
+}
+
+/// The first eight characters of a snapshot id (or of what names one).
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+impl JobHost for Runner {
+    async fn run(&self, schedule: &Schedule, job: JobKind, cancel: CancelFlag) -> Result<()> {
+        schedule.check_repository(self.repo.id())?;
+        let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
+        match job {
+            JobKind::Backup => {
+                let job = BackupJob {
+                    source: BackupSource::Saved(schedule.connection.clone()),
+                    kind: SnapshotKind::Scheduled,
+                    label: None,
+                    role_passwords: false,
+                };
+                self.backup(job, progress).await.map(|_| ())
+            }
+            JobKind::Drill => {
+                let server = schedule.drill_server.as_deref().unwrap_or_default();
+                let latest = format!("latest:{}", schedule.connection);
+                let report = self.drill(&latest, server, schedule.probes.clone(), progress).await?;
+                match report.failed_check() {
+                    None => Ok(()),
+                    Some(check) => Err(Error::InvalidInput(format!("the check {} failed: {}", check.name, check.detail))),
+                }
+            }
+        }
+    }
+
+    async fn apply_retention(&self, schedule: &Schedule) -> Result<()> {
+        Runner::apply_retention(self, schedule).await
+    }
+
+    async fn last_backup(&self, connection: &str) -> Result<Option<DateTime<Utc>>> {
+        let repo = self.repo.clone();
+        let name = connection.to_owned();
+        blocking(move || {
+            let Some(pointer) = manifest::read_latest(&repo, &name)? else {
+                return Ok(None);
+            };
+            Ok(Some(manifest::load(&repo, &pointer.snapshot)?.manifest.end))
+        })
+        .await
+    }
+
+    async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        let due = deadline.format("%Y-%m-%d %H:%M UTC");
+        let message = match last {
+            Some(last) => format!(
+                "no successful backup of {connection} since {}; one was due by {due}",
+                last.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("{connection} has had no successful backup since its schedule was set; one was due by {due}"),
+        };
+        let event = Event::new(EventKind::Stale, Some(connection), false, message)
+            .with_detail(serde_json::json!({ "last_backup": last, "due_by": deadline }));
+        self.announcer.emit_async(event).await;
+    }
+}

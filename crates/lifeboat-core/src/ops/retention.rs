@@ -1,0 +1,83 @@
+//! Retention after a scheduled backup: forget what the policy does not
+//! keep, then prune.
+
+use std::time::Duration;
+
+use super::{blocking, Runner};
+use crate::error::Result;
+use crate::events::{Event, EventKind};
+use crate::repo::prune::{self, PruneOptions};
+use crate::repo::retention::{self, ForgetOptions};
+use crate::schedule::Schedule;
+
+/// How long retention waits for running backups' locks.
+const RETENTION_LOCK_WAIT: Duration = Duration::from_secs(600);
+
+impl Runner {
+    /// Applies `schedule`'s retention policy to its connection's snapshots,
+    /// then frees what nothing needs any more. It waits for other jobs'
+    /// locks (backups of other databases) up to ten minutes; a failure is
+    /// announced, and retention runs again after the next backup.
+    pub async fn apply_retention(&self, schedule: &Schedule) -> Result<()> {
+        schedule.check_repository(self.repo.id())?;
+        let outcome = self.forget_and_prune(schedule).await;
+        if let Err(e) = &outcome {
+            let message = format!(
+                "retention of {} did not run ({e}); it runs again after the next backup",
+                schedule.connection
+            );
+            self.announcer
+                .emit_async(Event::new(EventKind::RetentionApplied, Some(&schedule.connection), false, message))
+                .await;
+        }
+        outcome
+    }
+
+    async fn forget_and_prune(&self, schedule: &Schedule) -> Result<()> {
+        let repo = self.repo.clone();
+        let lock_wait = self.lock_wait.max(RETENTION_LOCK_WAIT);
+        let options = ForgetOptions {
+            policy: schedule.retention,
+            tag: Some(schedule.connection.clone()),
+            dry_run: false,
+            lock_wait,
+        };
+        let (removed, pruned) = blocking(move || {
+            let groups = retention::forget(&repo, &options, &chrono::Local)?;
+            let removed: Vec<_> = groups
+                .into_iter()
+                .flat_map(|g| g.verdicts)
+                .filter(|v| v.keep.is_empty())
+                .map(|v| v.snapshot)
+                .collect();
+            let pruned = if removed.is_empty() {
+                None
+            } else {
+                Some(prune::prune(
+                    &repo,
+                    PruneOptions { dry_run: false, lock_wait },
+                    &crate::progress::NoProgress,
+                ))
+            };
+            Ok((removed, pruned))
+        })
+        .await?;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let freed = match &pruned {
+            Some(Ok(report)) => format!(", {} bytes freed", report.bytes_freed),
+            Some(Err(e)) => format!("; the space is freed by the next prune ({e})"),
+            None => String::new(),
+        };
+        let message = format!(
+            "retention removed {} snapshot(s) of {}: {}{freed}",
+            removed.len(),
+            schedule.connection,
+            removed.iter().map(|s| s.short_id.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let event = Event::new(EventKind::RetentionApplied, Some(&schedule.connection), true, message).with_detail(&removed);
+        self.announcer.emit_async(event).await;
+        Ok(())
+    }
+}
