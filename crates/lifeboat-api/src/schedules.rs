@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local, Utc};
 use lifeboat_core::catalog::{Run, RunFilter, RunKind};
-use lifeboat_core::connections;
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::{BackupJob, BackupSource, Runner};
@@ -17,6 +16,7 @@ use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::retention::{self, RetentionPolicy};
+use lifeboat_core::schedule::change::ScheduleChange;
 use lifeboat_core::schedule::scheduler::{JobHost, Scheduler, SystemClock};
 use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule, SchedulerLock};
 
@@ -71,36 +71,24 @@ impl App {
 
     /// Saves a connection's schedule (a new one counts its first slot from now).
     pub async fn save_schedule(&self, form: ScheduleForm) -> ApiResult<ScheduleView> {
-        let connection = connections::find(&self.catalog, &form.connection).await?;
-        let now = Utc::now();
-        let mut schedule = self
-            .catalog
-            .schedule(&connection.name)
-            .await?
-            .unwrap_or_else(|| Schedule::new(&connection.name, now));
-        let cadence = |text: &Option<String>| -> ApiResult<Option<Cadence>> {
-            Ok(match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                Some(text) => Some(Cadence::parse(text)?),
-                None => None,
-            })
+        let change = ScheduleChange {
+            backup: Some(form.backup),
+            drill: Some(form.drill),
+            keep_last: Some(form.retention.keep_last),
+            keep_daily: Some(form.retention.keep_daily),
+            keep_weekly: Some(form.retention.keep_weekly),
+            keep_monthly: Some(form.retention.keep_monthly),
+            stale_after: Some(
+                form.stale_after_hours
+                    .filter(|h| *h > 0)
+                    .map(|h| Duration::from_secs(u64::from(h) * 3600)),
+            ),
+            drill_server: Some(form.drill_server),
+            probes: Some(form.probes),
+            // Its jobs go to the repository open now.
+            repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),
         };
-        schedule.backup = cadence(&form.backup)?;
-        schedule.drill = cadence(&form.drill)?;
-        schedule.retention = form.retention;
-        schedule.stale_after = form
-            .stale_after_hours
-            .filter(|h| *h > 0)
-            .map(|h| Duration::from_secs(u64::from(h) * 3600));
-        schedule.drill_server = form.drill_server.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        for probe in &form.probes {
-            probe.validate()?;
-        }
-        schedule.probes = form.probes;
-        schedule.updated_at = now;
-        // Its jobs go to the repository open now.
-        schedule.repository_id = self.current().ok().map(|(repo, _)| repo.id().to_owned());
-        schedule.validate()?;
-        self.catalog.save_schedule(&schedule).await?;
+        let schedule = change.save(&self.catalog, &form.connection, Utc::now()).await?;
         self.schedule_view(schedule).await
     }
 

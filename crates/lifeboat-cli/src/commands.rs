@@ -29,7 +29,7 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// "1.23 GiB".
 pub(crate) fn human_bytes(bytes: u64) -> String {
-    lifeboat_core::notify::human_bytes(bytes, 2)
+    lifeboat_core::units::human_bytes(bytes, 2)
 }
 
 #[derive(Args)]

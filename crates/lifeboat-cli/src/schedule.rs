@@ -10,15 +10,15 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand};
 use lifeboat_core::catalog::Catalog;
-use lifeboat_core::connections;
 use lifeboat_core::events::{Event, EventLog};
 use lifeboat_core::jobs::drill::{self, DrillReport};
 use lifeboat_core::ops::Runner;
 use lifeboat_core::paths::Paths;
 use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::retention::RetentionPolicy;
+use lifeboat_core::schedule::change::ScheduleChange;
 use lifeboat_core::schedule::scheduler::{Claims, Scheduler, SystemClock};
-use lifeboat_core::schedule::{Cadence, JobKind, Schedule, SchedulerLock};
+use lifeboat_core::schedule::{JobKind, Schedule, SchedulerLock};
 
 use crate::commands::print_json;
 use crate::context::{claim, open_catalog, runner, runtime};
@@ -133,46 +133,21 @@ fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
         true => Some(Repository::read_config(&*backend(g)?.0)?.id),
         false => None,
     };
+    let change = ScheduleChange {
+        backup: if a.no_backup { Some(None) } else { a.backup.clone().map(Some) },
+        drill: if a.no_drill { Some(None) } else { a.drill.clone().map(Some) },
+        keep_last: a.keep_last,
+        keep_daily: a.keep_daily,
+        keep_weekly: a.keep_weekly,
+        keep_monthly: a.keep_monthly,
+        stale_after: a.stale_after.as_deref().map(parse_duration).transpose()?.map(Some),
+        drill_server: a.drill_server.clone().map(Some),
+        probes: a.probe_file.as_deref().map(drill::read_probes).transpose()?,
+        repository_id,
+    };
     runtime()?.block_on(async {
         let catalog = open_catalog().await?;
-        let connection = connections::find(&catalog, &a.connection).await?;
-        let now = Utc::now();
-        let mut schedule = catalog
-            .schedule(&connection.name)
-            .await?
-            .unwrap_or_else(|| Schedule::new(&connection.name, now));
-        if let Some(when) = &a.backup {
-            schedule.backup = Some(Cadence::parse(when)?);
-        }
-        if a.no_backup {
-            schedule.backup = None;
-        }
-        let r = &mut schedule.retention;
-        r.keep_last = a.keep_last.unwrap_or(r.keep_last);
-        r.keep_daily = a.keep_daily.unwrap_or(r.keep_daily);
-        r.keep_weekly = a.keep_weekly.unwrap_or(r.keep_weekly);
-        r.keep_monthly = a.keep_monthly.unwrap_or(r.keep_monthly);
-        if let Some(text) = &a.stale_after {
-            schedule.stale_after = Some(parse_duration(text)?);
-        }
-        if let Some(when) = &a.drill {
-            schedule.drill = Some(Cadence::parse(when)?);
-        }
-        if a.no_drill {
-            schedule.drill = None;
-        }
-        if let Some(server) = &a.drill_server {
-            schedule.drill_server = Some(server.clone());
-        }
-        if let Some(file) = &a.probe_file {
-            schedule.probes = drill::read_probes(file)?;
-        }
-        schedule.updated_at = now;
-        if repository_id.is_some() {
-            schedule.repository_id = repository_id;
-        }
-        schedule.validate()?;
-        catalog.save_schedule(&schedule).await?;
+        let schedule = change.save(&catalog, &a.connection, Utc::now()).await?;
         print_schedule(&catalog, &schedule).await?;
         Ok(ExitCode::SUCCESS)
     })

@@ -50,5 +50,6 @@ pub mod pg;
 pub mod progress;
 pub mod repo;
 pub mod schedule;
+pub mod units;
 
 pub use error::{Error, Result};

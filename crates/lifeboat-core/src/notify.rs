@@ -185,7 +185,7 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
             "\nSnapshot {} of {}, {}, SHA-256 {}…",
             &s.id[..s.id.len().min(8)],
             s.time.format("%Y-%m-%d %H:%M UTC"),
-            human_bytes(s.size, 1),
+            crate::units::human_bytes(s.size, 1),
             &s.sha256[..s.sha256.len().min(12)]
         ));
     }
@@ -204,22 +204,6 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
         urgency,
         topic,
     })
-}
-
-/// `bytes` for people, in binary units with `decimals` places: "3.0 MiB".
-pub fn human_bytes(bytes: u64, decimals: usize) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.decimals$} {}", UNITS[unit])
-    }
 }
 
 /// Records events and raises their notifications: the one way every job

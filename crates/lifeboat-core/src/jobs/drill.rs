@@ -265,7 +265,7 @@ async fn run_checks(
         Ok(benign) => {
             let detail = format!(
                 "{} restored, SHA-256 and size match the manifest{}",
-                crate::notify::human_bytes(snapshot.manifest.size, 1),
+                crate::units::human_bytes(snapshot.manifest.size, 1),
                 if benign.is_empty() {
                     String::new()
                 } else {

@@ -41,8 +41,8 @@ pub(crate) fn check_room(dir: &Path, needed: u64) -> Result<()> {
             "a parallel restore (--jobs) first writes the verified dump to {}: it needs {} and only {} are free there. \
              Free some space, or restore with --jobs 1, which streams the dump and needs no copy",
             dir.display(),
-            crate::notify::human_bytes(needed.saturating_add(MARGIN), 1),
-            crate::notify::human_bytes(free, 1)
+            crate::units::human_bytes(needed.saturating_add(MARGIN), 1),
+            crate::units::human_bytes(free, 1)
         )));
     }
     Ok(())

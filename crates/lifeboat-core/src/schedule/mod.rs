@@ -6,6 +6,7 @@
 //! time) or presets; [`scheduler`] runs them, and `crate::ops::Runner`
 //! is what a scheduled job does.
 
+pub mod change;
 pub mod scheduler;
 
 use std::str::FromStr;
