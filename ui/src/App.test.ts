@@ -345,7 +345,7 @@ describe("Main frame", () => {
           verified: false,
           kept_forever: false,
           chunks: 1,
-          metadata: {},
+          postgres: null,
         }),
       },
     );

@@ -9,6 +9,8 @@ use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::pg::facts::PgFacts;
+use lifeboat_core::pg::inspect::Extension;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
@@ -62,6 +64,8 @@ pub fn typescript() -> String {
         declaration::<BackupReport>(&config),
         declaration::<TimelineEntry>(&config),
         declaration::<SnapshotDetail>(&config),
+        declaration::<PgFacts>(&config),
+        declaration::<Extension>(&config),
         declaration::<VerifyReport>(&config),
         declaration::<RestoreRequest>(&config),
         declaration::<Preflight>(&config),

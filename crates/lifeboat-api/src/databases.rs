@@ -12,6 +12,7 @@ use lifeboat_core::connections::{self, Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
 use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
+use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
 use lifeboat_core::repo::pins;
@@ -181,15 +182,12 @@ impl App {
         })
         .await?;
         let verified = self.verified_snapshots().await?.contains(&snapshot.id);
-        let mut metadata = snapshot.manifest.metadata.clone();
-        // The roles' SQL is long and for restores, not for reading.
-        metadata.remove("globals_sql");
         Ok(SnapshotDetail {
+            postgres: PgFacts::from_metadata(&snapshot.manifest.metadata)?.map(PgFacts::for_reading),
             summary: snapshot.summary(),
             verified,
             kept_forever,
             chunks: snapshot.manifest.chunks,
-            metadata: serde_json::to_value(metadata).unwrap_or_default(),
         })
     }
 
@@ -275,8 +273,8 @@ fn owner(request: &RestoreRequest) -> Option<&str> {
 }
 
 fn row_total(snapshot: &Snapshot) -> Option<u64> {
-    let counts = snapshot.manifest.metadata.get("row_counts")?.as_object()?;
-    Some(counts.values().filter_map(|v| v.as_u64()).sum())
+    let facts = PgFacts::from_metadata(&snapshot.manifest.metadata).ok()??;
+    Some(facts.row_counts.values().sum())
 }
 
 impl ConnectionFields {

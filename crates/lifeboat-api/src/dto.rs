@@ -6,6 +6,7 @@ use lifeboat_core::catalog::{Run, RunKind, RunStatus};
 use lifeboat_core::connections::Connection;
 use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
 use lifeboat_core::jobs::drill::{DrillReport, Probe};
+use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
@@ -432,8 +433,9 @@ pub struct SnapshotDetail {
     /// Marked keep-forever: no retention policy removes it.
     pub kept_forever: bool,
     pub chunks: u64,
-    /// The manifest's facts: server and pg_dump versions, options, row counts...
-    pub metadata: serde_json::Value,
+    /// What a PostgreSQL backup recorded: versions, options, extensions, row
+    /// counts (without what is only for restores). Null for other streams.
+    pub postgres: Option<PgFacts>,
 }
 
 #[derive(Clone, Debug, Deserialize, TS)]

@@ -97,8 +97,12 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     app.verify_snapshot(report.snapshot_id.clone(), 8, |_| {}).await.unwrap();
     let detail = app.snapshot_detail(report.snapshot_id.clone()).await.unwrap();
     assert!(detail.verified);
-    assert_eq!(detail.metadata["row_counts"]["public.orders"], 1234);
-    assert!(detail.metadata.get("globals_sql").is_none());
+    let facts = detail.postgres.expect("a PostgreSQL backup's facts");
+    assert_eq!(facts.row_counts["public.orders"], 1234);
+    assert!(
+        facts.globals_sql.is_none() && facts.role_definitions.is_empty(),
+        "only what is for reading"
+    );
 
     // The wizard onto a fresh server: preflight, restore, rows there.
     let request = |confirm: Option<&str>| RestoreRequest {

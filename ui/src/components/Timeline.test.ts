@@ -4,7 +4,7 @@ import { fireEvent, render } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { JobProgress, SnapshotDetail, TimelineEntry, VerifyReport } from "../lib/bindings";
 import { VerifyJob } from "../lib/database-jobs.svelte";
-import { deferred, progress, salesCard, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, progress, salesCard, salesFacts, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
 import Timeline from "./Timeline.svelte";
 
 const other = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
@@ -15,14 +15,11 @@ function detailOf(entry: TimelineEntry, verified = entry.verified): SnapshotDeta
     verified,
     kept_forever: false,
     chunks: 3,
-    metadata: {
-      server_version: "16.4",
-      pg_dump_version: "16.4",
-      dump_options: ["--format=custom", "--compress=0"],
+    postgres: salesFacts({
       extensions: [{ name: "pg_trgm", version: "1.6", schema: "public" }],
       database_size: 8 * 1024 * 1024,
       row_counts: { "public.orders": 990, "public.customers": 10 },
-    },
+    }),
   };
 }
 

@@ -216,9 +216,46 @@ export type SnapshotDetail = { summary: SnapshotSummary, verified: boolean,
  */
 kept_forever: boolean, chunks: number, 
 /**
- * The manifest's facts: server and pg_dump versions, options, row counts...
+ * What a PostgreSQL backup recorded: versions, options, extensions, row
+ * counts (without what is only for restores). Null for other streams.
  */
-metadata: JsonValue, };
+postgres: PgFacts | null, };
+
+export type PgFacts = { 
+/**
+ * Always "postgresql".
+ */
+source: string, 
+/**
+ * 0 in manifests written before the facts were versioned.
+ */
+facts_version: number, database: string, 
+/**
+ * "host:port" of the server dumped.
+ */
+server: string, user: string, 
+/**
+ * The saved connection it was taken through, if any.
+ */
+connection: string | null, 
+/**
+ * As the server reports it: "16.4 (Debian 16.4-1)".
+ */
+server_version: string, 
+/**
+ * `server_version_num`: 160004.
+ */
+server_version_num: number, pg_dump_version: string, dump_options: Array<string>, extensions: Array<Extension>, 
+/**
+ * Roles that own objects in the database or hold grants on it.
+ */
+roles: Array<string>, schemas: Array<string>, database_size: number, 
+/**
+ * Rows per table (`schema.table`) in the dump.
+ */
+row_counts: { [key in string]: number }, };
+
+export type Extension = { name: string, version: string, schema: string, };
 
 export type VerifyReport = { snapshot_id: string, size: number, sha256: string, 
 /**

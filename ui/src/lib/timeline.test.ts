@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TimelineEntry } from "./bindings";
+import { salesFacts } from "../test/fixtures";
 import { barHeight, CHART_BOX, flagText, formatRows, layoutTimeline, linearScale, newestFirst, rowCounts, snapshotFacts } from "./timeline";
 
 function entry(id: string, time: string, size: number, duration_ms = 1000, label: string | null = null, generation = 0): TimelineEntry {
@@ -137,23 +138,8 @@ describe("checkpoint flags", () => {
 });
 
 describe("snapshotFacts", () => {
-  it("reads the manifest's facts", () => {
-    const facts = snapshotFacts({
-      database: "sales",
-      server: "db1:5432",
-      server_version: "16.4",
-      pg_dump_version: "16.4",
-      dump_options: ["--format=custom", "--compress=0"],
-      extensions: [
-        { name: "plpgsql", version: "1.0", schema: "pg_catalog" },
-        { name: "pg_trgm", version: "1.6", schema: "public" },
-      ],
-      database_size: 5 * 1024 * 1024,
-      roles: ["app"],
-      schemas: ["public"],
-      row_counts: { "public.orders": 3 },
-    });
-    expect(facts).toEqual([
+  it("reads the backup's facts", () => {
+    expect(snapshotFacts(salesFacts())).toEqual([
       { name: "Database", value: "sales on db1:5432" },
       { name: "Server version", value: "16.4" },
       { name: "pg_dump version", value: "16.4" },
@@ -165,10 +151,12 @@ describe("snapshotFacts", () => {
     ]);
   });
 
-  it("leaves out what is absent or odd", () => {
+  it("leaves out what an older backup did not record, and a plain stream has none", () => {
     expect(snapshotFacts(null)).toEqual([]);
-    expect(snapshotFacts({ server_version: 16, dump_options: "x", extensions: [] })).toEqual([
-      { name: "Server version", value: "16" },
+    const old = salesFacts({ facts_version: 0, server: "", pg_dump_version: "", dump_options: [], extensions: [], roles: [], schemas: [], database_size: 0 });
+    expect(snapshotFacts(old)).toEqual([
+      { name: "Database", value: "sales" },
+      { name: "Server version", value: "16.4" },
       { name: "Extensions", value: "none" },
     ]);
   });
@@ -176,12 +164,11 @@ describe("snapshotFacts", () => {
 
 describe("rowCounts", () => {
   it("lists tables by name", () => {
-    expect(rowCounts({ row_counts: { "public.orders": 1200, "public.audit": 0, bad: "x" } })).toEqual([
+    expect(rowCounts(salesFacts())).toEqual([
       { table: "public.audit", rows: 0 },
       { table: "public.orders", rows: 1200 },
     ]);
-    expect(rowCounts({})).toEqual([]);
-    expect(rowCounts([1, 2])).toEqual([]);
+    expect(rowCounts(null)).toEqual([]);
   });
 
   it("formats totals", () => {

@@ -1,7 +1,7 @@
 // A database's snapshots over time: labels, ordering and the chart's
 // geometry. Pure functions, unit-tested; the component only draws.
 
-import type { JsonValue, SnapshotKind, TimelineEntry } from "./bindings";
+import type { PgFacts, SnapshotKind, TimelineEntry } from "./bindings";
 import { humanBytes, plural } from "./format";
 
 export const SNAPSHOT_KIND_LABELS: Record<SnapshotKind, string> = {
@@ -131,60 +131,35 @@ export function flagText(label: string, max = 24): string {
 
 export type Fact = { name: string; value: string };
 
-function text(value: JsonValue | undefined): string | null {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return null;
-}
-
-function list(value: JsonValue | undefined): JsonValue[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function record(value: JsonValue | undefined): { [key: string]: JsonValue } | null {
-  return value && typeof value === "object" && !Array.isArray(value) ? value : null;
-}
-
 /**
- * The facts a backup recorded in its manifest, for reading: versions, dump
- * options, extensions, size. Unknown or absent entries are left out.
+ * The facts a PostgreSQL backup recorded, for reading: versions, dump
+ * options, extensions, size. Empty entries are left out; a stream stored
+ * with `lifeboat put` (no facts) has none.
  */
-export function snapshotFacts(metadata: JsonValue): Fact[] {
-  const meta = record(metadata) ?? {};
-  const facts: Fact[] = [];
-  const add = (name: string, value: string | null) => {
-    if (value !== null && value !== "") facts.push({ name, value });
+export function snapshotFacts(facts: PgFacts | null): Fact[] {
+  if (!facts) return [];
+  const shown: Fact[] = [];
+  const add = (name: string, value: string) => {
+    if (value !== "") shown.push({ name, value });
   };
-  const database = text(meta.database);
-  const server = text(meta.server);
-  add("Database", database && server ? `${database} on ${server}` : database);
-  add("Server version", text(meta.server_version));
-  add("pg_dump version", text(meta.pg_dump_version));
-  add("Dump options", list(meta.dump_options).map(text).filter((o) => o !== null).join(" "));
-  add("Database size", typeof meta.database_size === "number" ? humanBytes(meta.database_size) : null);
-  const extensions = list(meta.extensions)
-    .map(record)
-    .filter((e) => e !== null)
-    .map((e) => {
-      const name = text(e.name) ?? "?";
-      const version = text(e.version);
-      const schema = text(e.schema);
-      return `${name}${version ? ` ${version}` : ""}${schema ? ` (${schema})` : ""}`;
-    });
-  if (meta.extensions !== undefined) add("Extensions", extensions.length ? extensions.join(", ") : "none");
-  add("Roles", list(meta.roles).map(text).filter((r) => r !== null).join(", "));
-  add("Schemas", list(meta.schemas).map(text).filter((r) => r !== null).join(", "));
-  return facts;
+  add("Database", facts.database && facts.server ? `${facts.database} on ${facts.server}` : facts.database);
+  add("Server version", facts.server_version);
+  add("pg_dump version", facts.pg_dump_version);
+  add("Dump options", facts.dump_options.join(" "));
+  if (facts.database_size > 0) add("Database size", humanBytes(facts.database_size));
+  const extensions = facts.extensions.map((e) => `${e.name}${e.version ? ` ${e.version}` : ""}${e.schema ? ` (${e.schema})` : ""}`);
+  add("Extensions", extensions.length ? extensions.join(", ") : "none");
+  add("Roles", facts.roles.join(", "));
+  add("Schemas", facts.schemas.join(", "));
+  return shown;
 }
 
 export type RowCount = { table: string; rows: number };
 
 /** Rows per table at the time of the dump, by table name. */
-export function rowCounts(metadata: JsonValue): RowCount[] {
-  const counts = record(record(metadata)?.row_counts);
-  if (!counts) return [];
-  return Object.entries(counts)
-    .filter((entry): entry is [string, number] => typeof entry[1] === "number")
+export function rowCounts(facts: PgFacts | null): RowCount[] {
+  if (!facts) return [];
+  return Object.entries(facts.row_counts)
     .map(([table, rows]) => ({ table, rows }))
     .sort((a, b) => a.table.localeCompare(b.table));
 }

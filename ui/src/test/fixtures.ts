@@ -10,6 +10,7 @@ import type {
   JobProgress,
   JobStatus,
   OpenRepository,
+  PgFacts,
   ScheduleForm,
   ScheduleView,
   TimelineEntry,
@@ -222,4 +223,29 @@ export function sendOnChannel<T>(channel: Channel<T>, index: number, message: T)
 /** Lets pending promises and Svelte's batched updates settle. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** What a PostgreSQL backup of "sales" recorded. */
+export function salesFacts(overrides: Partial<PgFacts> = {}): PgFacts {
+  return {
+    source: "postgresql",
+    facts_version: 1,
+    database: "sales",
+    server: "db1:5432",
+    user: "app",
+    connection: "sales",
+    server_version: "16.4",
+    server_version_num: 160004,
+    pg_dump_version: "16.4",
+    dump_options: ["--format=custom", "--compress=0"],
+    extensions: [
+      { name: "plpgsql", version: "1.0", schema: "pg_catalog" },
+      { name: "pg_trgm", version: "1.6", schema: "public" },
+    ],
+    roles: ["app"],
+    schemas: ["public"],
+    database_size: 5 * 1024 * 1024,
+    row_counts: { "public.orders": 1200, "public.audit": 0 },
+    ...overrides,
+  };
 }

@@ -19,6 +19,7 @@ use sqlx::Connection;
 
 use crate::error::{Error, Result};
 use crate::pg::archive;
+use crate::pg::facts::{self, PgFacts};
 use crate::pg::inspect::{self, pg_error};
 use crate::pg::{database_config, roles, tools, ConnectionSpec};
 use crate::progress::Progress;
@@ -287,24 +288,28 @@ pub async fn backup(
     // when the archive could not be counted.
     let (ask_server, mut server_asked) = tokio::sync::mpsc::channel::<std::sync::mpsc::Sender<Result<BTreeMap<String, u64>>>>(1);
     let (copy, row_counter) = spawn_row_counter();
-    let mut metadata = BTreeMap::new();
-    metadata.insert("source".into(), serde_json::json!("postgresql"));
-    metadata.insert("database".into(), serde_json::json!(spec.database));
-    metadata.insert("server".into(), serde_json::json!(format!("{}:{}", spec.host, spec.port)));
-    metadata.insert("user".into(), serde_json::json!(spec.user));
-    if let Some(connection) = &options.connection {
-        metadata.insert("connection".into(), serde_json::json!(connection));
-    }
-    metadata.insert("server_version".into(), serde_json::json!(info.server_version));
-    metadata.insert("server_version_num".into(), serde_json::json!(info.server_version_num));
-    metadata.insert("pg_dump_version".into(), serde_json::json!(pg.version));
-    metadata.insert("dump_options".into(), serde_json::json!(DUMP_OPTIONS));
-    metadata.insert("extensions".into(), serde_json::json!(info.extensions));
-    metadata.insert("roles".into(), serde_json::json!(info.roles));
-    metadata.insert("role_definitions".into(), serde_json::json!(role_definitions));
-    metadata.insert("database_config".into(), serde_json::json!(database_config));
-    metadata.insert("schemas".into(), serde_json::json!(info.schemas));
-    metadata.insert("database_size".into(), serde_json::json!(info.size_bytes));
+    let facts = PgFacts {
+        source: facts::SOURCE.into(),
+        facts_version: facts::FACTS_VERSION,
+        database: spec.database.clone(),
+        server: format!("{}:{}", spec.host, spec.port),
+        user: spec.user.clone(),
+        connection: options.connection.clone(),
+        server_version: info.server_version.clone(),
+        server_version_num: info.server_version_num,
+        pg_dump_version: pg.version.clone(),
+        dump_options: DUMP_OPTIONS.map(String::from).to_vec(),
+        extensions: info.extensions.clone(),
+        roles: info.roles.clone(),
+        role_definitions,
+        database_config: Some(database_config),
+        schemas: info.schemas.clone(),
+        database_size: info.size_bytes,
+        // Known once the dump has streamed by: the gate fills them in.
+        row_counts: BTreeMap::new(),
+        globals_sql: None,
+    };
+    let metadata = facts.to_metadata();
     let put_options = PutOptions {
         tag: options.name.clone(),
         kind: options.kind,
@@ -363,11 +368,10 @@ pub async fn backup(
                     }
                 };
                 counted = (counts.len(), counts.values().sum());
-                let mut facts = BTreeMap::from([("row_counts".to_string(), serde_json::json!(counts))]);
+                let mut facts = facts.clone();
+                facts.row_counts = counts;
                 match globals_job.take().map(|job| job.join()) {
-                    Some(Ok(Ok(sql))) => {
-                        facts.insert("globals_sql".into(), serde_json::json!(sql));
-                    }
+                    Some(Ok(Ok(sql))) => facts.globals_sql = Some(sql),
                     Some(Ok(Err(e))) => {
                         globals_warning = Some(format!(
                             "the cluster's roles could not be saved (restores will need them to exist): {e}"
@@ -375,7 +379,7 @@ pub async fn backup(
                     }
                     _ => globals_warning = Some("the cluster's roles could not be saved: pg_dumpall stopped unexpectedly".into()),
                 }
-                Ok(facts)
+                Ok(facts.to_metadata())
             };
             store::put_gated(&repo, &mut reader, &put_options, put_progress.as_ref(), &mut gate)
         };

@@ -23,6 +23,7 @@ use sqlx::Connection;
 
 use super::restore::{self, LoadOptions, TableCount};
 use crate::error::{Error, Result};
+use crate::pg::facts::PgFacts;
 use crate::pg::inspect::{self, pg_error};
 use crate::pg::{quote_ident, tools, ConnectionSpec};
 use crate::progress::Progress;
@@ -189,11 +190,11 @@ pub async fn drill(
     progress: Arc<dyn Progress>,
 ) -> Result<DrillReport> {
     let started = Instant::now();
-    let facts = restore::dump_facts(snapshot)?;
+    let facts = PgFacts::of(snapshot)?;
     for probe in &options.probes {
         probe.validate()?;
     }
-    let pg = tools::find(facts.pg_dump_major, options.pg_bin.as_deref())?;
+    let pg = tools::find(facts.pg_dump_major(), options.pg_bin.as_deref())?;
     progress.phase("preparing the drill server", None);
     let admin = server.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
@@ -249,7 +250,7 @@ pub async fn drill(
 async fn run_checks(
     repo: &Arc<Repository>,
     snapshot: &Snapshot,
-    facts: &restore::DumpFacts,
+    facts: &PgFacts,
     scratch: &ConnectionSpec,
     pg: &tools::PgTools,
     options: &DrillOptions,
@@ -351,7 +352,7 @@ pub(crate) fn row_count_check(tables: &[TableCount]) -> DrillCheck {
     }
 }
 
-async fn check_extensions(scratch: &ConnectionSpec, facts: &restore::DumpFacts) -> Result<()> {
+async fn check_extensions(scratch: &ConnectionSpec, facts: &PgFacts) -> Result<()> {
     restore::ensure_extensions(scratch, &facts.extensions).await?;
     let mut conn = inspect::connect(scratch).await?;
     let present: Vec<String> = sqlx::query_scalar("SELECT extname::text FROM pg_extension")

@@ -25,52 +25,13 @@ use sqlx::Connection;
 
 use super::spool;
 use crate::error::{Error, Result};
-use crate::pg::database_config::DatabaseConfig;
+use crate::pg::facts::PgFacts;
 use crate::pg::inspect::{self, major_of, pg_error, Extension};
-use crate::pg::roles::RoleDefinition;
 use crate::pg::{quote_ident, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::Snapshot;
 use crate::repo::read::{self, ReadOptions};
 use crate::repo::Repository;
-
-/// What a PostgreSQL snapshot's manifest says about its dump.
-pub(crate) struct DumpFacts {
-    pub server_major: u32,
-    pub pg_dump_major: u32,
-    pub extensions: Vec<Extension>,
-    pub roles: Vec<String>,
-    pub role_definitions: Vec<RoleDefinition>,
-    /// None in backups made before it was recorded.
-    pub database_config: Option<DatabaseConfig>,
-    pub row_counts: BTreeMap<String, u64>,
-}
-
-pub(crate) fn dump_facts(snapshot: &Snapshot) -> Result<DumpFacts> {
-    let meta = &snapshot.manifest.metadata;
-    if meta.get("source").and_then(|v| v.as_str()) != Some("postgresql") {
-        return Err(Error::InvalidInput(format!(
-            "snapshot {} is not a PostgreSQL backup (it was stored with `lifeboat put`): restore it with `lifeboat cat`",
-            &snapshot.id[..8]
-        )));
-    }
-    let get = |key: &str| meta.get(key).cloned().unwrap_or(serde_json::Value::Null);
-    let version_num = get("server_version_num").as_u64().unwrap_or(0) as u32;
-    let pg_dump_major = get("pg_dump_version")
-        .as_str()
-        .and_then(|v| v.split('.').next())
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(major_of(version_num));
-    Ok(DumpFacts {
-        server_major: major_of(version_num),
-        pg_dump_major,
-        extensions: serde_json::from_value(get("extensions")).unwrap_or_default(),
-        roles: serde_json::from_value(get("roles")).unwrap_or_default(),
-        role_definitions: serde_json::from_value(get("role_definitions")).unwrap_or_default(),
-        database_config: serde_json::from_value(get("database_config")).ok(),
-        row_counts: serde_json::from_value(get("row_counts")).unwrap_or_default(),
-    })
-}
 
 /// Writes into a child's stdin until the child closes it, then swallows
 /// the rest: the stream must still be read to its end to be verified.
@@ -249,8 +210,8 @@ pub fn verify(
     lock_wait: Duration,
 ) -> Result<VerifyReport> {
     let started = Instant::now();
-    let facts = dump_facts(snapshot)?;
-    let pg = tools::find(facts.pg_dump_major, pg_bin)?;
+    let facts = PgFacts::of(snapshot)?;
+    let pg = tools::find(facts.pg_dump_major(), pg_bin)?;
     let child = Command::new(pg.tool("pg_restore"))
         .arg("--list")
         .stdin(Stdio::piped())
@@ -333,7 +294,7 @@ pub struct Preflight {
 
 /// Checks the target without changing anything.
 pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool, owner: Option<&str>) -> Result<Preflight> {
-    let facts = dump_facts(snapshot)?;
+    let facts = PgFacts::of(snapshot)?;
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
     let (version_num, version) = inspect::server_version(&mut conn, &admin).await?;
@@ -365,18 +326,18 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
     let mut warnings = Vec::new();
     let mut refusal = None;
     let target_major = major_of(version_num);
-    if target_major < facts.server_major {
+    if target_major < facts.server_major() {
         let message = format!(
             "the target runs PostgreSQL {target_major}, older than the server the dump came from ({}): a newer pg_dump writes \
              settings an older server may reject",
-            facts.server_major
+            facts.server_major()
         );
         if force {
             warnings.push(message);
         } else {
             refusal = Some(format!(
                 "{message}; restore onto PostgreSQL {} or newer, or confirm to try anyway (--force; in the app, type the database's name)",
-                facts.server_major
+                facts.server_major()
             ));
         }
     }
@@ -608,12 +569,12 @@ pub async fn restore(
     progress: Arc<dyn Progress>,
 ) -> Result<RestoreReport> {
     let started = Instant::now();
-    let facts = dump_facts(&snapshot)?;
+    let facts = PgFacts::of(&snapshot)?;
     let check = preflight(&snapshot, target, options.force, options.owner.as_deref()).await?;
     if let Some(refusal) = &check.refusal {
         return Err(Error::RestoreRefused(refusal.clone()));
     }
-    let pg = tools::find(facts.pg_dump_major, options.pg_bin.as_deref())?;
+    let pg = tools::find(facts.pg_dump_major(), options.pg_bin.as_deref())?;
     if options.jobs > 1 {
         spool::check_room(&spool::folder()?, snapshot.manifest.size)?;
     }
@@ -694,7 +655,7 @@ pub async fn restore(
 /// Gives the restored scratch database the backup's owner (or `owner`)
 /// and its `ALTER DATABASE ... SET` settings, before the swap; what cannot
 /// be carried (a role the target lacks) comes back as warnings.
-async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &DumpFacts, owner: Option<&str>) -> Result<Vec<String>> {
+async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, owner: Option<&str>) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     let Some(config) = &facts.database_config else {
         warnings.push(
@@ -755,7 +716,7 @@ pub(crate) struct CreatedRoles {
 pub(crate) async fn create_missing_roles(
     conn: &mut PgConnection,
     admin: &ConnectionSpec,
-    facts: &DumpFacts,
+    facts: &PgFacts,
     missing: &[String],
 ) -> Result<CreatedRoles> {
     let mut created = CreatedRoles {
@@ -843,7 +804,7 @@ async fn try_drop_database(admin: &ConnectionSpec, name: &str) -> Result<()> {
 async fn restore_into(
     repo: &Arc<Repository>,
     snapshot: &Snapshot,
-    facts: &DumpFacts,
+    facts: &PgFacts,
     scratch: &ConnectionSpec,
     pg: &tools::PgTools,
     options: &RestoreOptions,

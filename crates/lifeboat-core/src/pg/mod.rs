@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod database_config;
+pub mod facts;
 pub mod inspect;
 pub mod roles;
 pub mod tools;

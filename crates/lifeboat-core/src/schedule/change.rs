@@ -131,7 +131,10 @@ mod tests {
             backup: Some(Some("every tuesday".into())),
             ..Default::default()
         };
-        assert!(matches!(bad_cron.apply(Schedule::new("shop", now), now), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            bad_cron.apply(Schedule::new("shop", now), now),
+            Err(Error::InvalidInput(_))
+        ));
         let drill_nowhere = ScheduleChange {
             drill: Some(Some("daily".into())),
             ..Default::default()
@@ -142,6 +145,9 @@ mod tests {
             drill_server: Some(Some("postgres://u:secret@db/postgres".into())),
             ..Default::default()
         };
-        assert!(matches!(password_in_url.apply(Schedule::new("shop", now), now), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            password_in_url.apply(Schedule::new("shop", now), now),
+            Err(Error::InvalidInput(_))
+        ));
     }
 }
