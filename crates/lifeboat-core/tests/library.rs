@@ -1,0 +1,170 @@
+//! The engine used as a library, on a repository in a temporary folder:
+//! put, cat, check, forget, prune and keys, with the exact error each
+//! refusal returns (the CLI and the app only render these).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::progress::NoProgress;
+use lifeboat_core::repo::check::{check, CheckOptions};
+use lifeboat_core::repo::manifest;
+use lifeboat_core::repo::open::{open, OpenRequest, OpenedWith};
+use lifeboat_core::repo::prune::{prune, PruneOptions};
+use lifeboat_core::repo::read::{cat, ReadOptions};
+use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
+use lifeboat_core::repo::store::{put, PutOptions};
+use lifeboat_core::repo::{keys, Repository};
+use lifeboat_core::Error;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Dump-like text: shares most lines with other versions of itself.
+fn version(n: u32) -> Vec<u8> {
+    (0..20_000u32)
+        .map(|row| format!("{row}\tcustomer {}\t{}\n", row % 97, if row % 50 == 0 { n } else { 0 }))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn stored(repo: &Repository, tag: &str, data: &[u8]) -> String {
+    let options = PutOptions {
+        tag: tag.into(),
+        ..Default::default()
+    };
+    put(repo, &mut &data[..], &options, &NoProgress).unwrap().snapshot_id
+}
+
+fn read_back(repo: &Repository, spec: &str) -> Vec<u8> {
+    let snapshot = manifest::resolve(repo, spec).unwrap();
+    let mut out = Vec::new();
+    cat(repo, &snapshot, &mut out, &NoProgress, ReadOptions { lock_wait: WAIT }).unwrap();
+    out
+}
+
+fn checked(repo: &Repository, read_data: bool) -> lifeboat_core::repo::check::CheckReport {
+    check(
+        repo,
+        CheckOptions {
+            read_data,
+            lock_wait: WAIT,
+        },
+        &NoProgress,
+    )
+    .unwrap()
+}
+
+#[test]
+fn put_cat_forget_prune_and_check_on_a_temporary_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = lifeboat_testkit::small_repository(dir.path());
+    let ids: Vec<String> = (0..4).map(|n| stored(&repo, "db", &version(n))).collect();
+    let other = stored(&repo, "other", b"another stream");
+    assert_eq!(read_back(&repo, "latest:db"), version(3));
+    assert_eq!(read_back(&repo, &ids[0][..10]), version(0));
+    assert_eq!(read_back(&repo, &other), b"another stream");
+
+    let empty = put(
+        &repo,
+        &mut &b""[..],
+        &PutOptions {
+            tag: "db".into(),
+            ..Default::default()
+        },
+        &NoProgress,
+    );
+    assert!(matches!(empty, Err(Error::EmptyStream { .. })), "{empty:?}");
+    assert!(matches!(
+        manifest::resolve(&repo, "latest:nothing"),
+        Err(Error::SnapshotNotFound(_))
+    ));
+
+    let policy = RetentionPolicy {
+        keep_last: 2,
+        ..Default::default()
+    };
+    let options = ForgetOptions {
+        policy,
+        tag: Some("db".into()),
+        dry_run: false,
+        lock_wait: WAIT,
+    };
+    let groups = forget(&repo, &options, &chrono::Utc).unwrap();
+    let removed: Vec<&str> = groups[0]
+        .verdicts
+        .iter()
+        .filter(|v| v.keep.is_empty())
+        .map(|v| v.snapshot.id.as_str())
+        .collect();
+    assert_eq!(removed, vec![ids[1].as_str(), ids[0].as_str()], "the two oldest go, newest first");
+    let accounting = manifest::accounting(&repo).unwrap();
+    assert!(accounting.forgotten.contains(&ids[0]) && !accounting.present.contains(&ids[0]));
+
+    let report = prune(
+        &repo,
+        PruneOptions {
+            dry_run: false,
+            lock_wait: WAIT,
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(report.bytes_freed > 0, "{report:?}");
+    assert_eq!(read_back(&repo, "latest:db"), version(3));
+    assert_eq!(read_back(&repo, &ids[2]), version(2));
+    let health = checked(&repo, true);
+    assert!(health.healthy() && health.warnings.is_empty(), "{health:?}");
+    assert_eq!(health.snapshots, 3);
+}
+
+#[test]
+fn keys_open_with_any_slot_and_the_last_one_cannot_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = lifeboat_testkit::small_repository(dir.path());
+    let id = stored(&repo, "db", b"secret rows");
+    let backend = || Arc::new(LocalBackend::new(dir.path()));
+    let opening = |passphrase: &str| {
+        open(
+            backend(),
+            OpenRequest {
+                passphrase: Some(passphrase.into()),
+                ..Default::default()
+            },
+        )
+    };
+
+    let bob = keys::add_passphrase(&repo, "bob's passphrase", "bob").unwrap();
+    let opened = opening("bob's passphrase").unwrap();
+    assert_eq!((opened.with, opened.repo.slot_id()), (OpenedWith::Passphrase, bob.id.as_str()));
+    assert_eq!(read_back(&opened.repo, &id), b"secret rows");
+    assert!(matches!(opening("not it"), Err(Error::WrongPassphrase)));
+
+    let kit_file = dir.path().join("kit.txt");
+    let kit_slot = keys::export_recovery_kit(&repo, "kit", &kit_file).unwrap();
+    let kit = std::fs::read_to_string(&kit_file).unwrap();
+    let by_kit = open(
+        backend(),
+        OpenRequest {
+            recovery_kit: Some(kit.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (by_kit.with, by_kit.repo.slot_id()),
+        (OpenedWith::RecoveryKit, kit_slot.id.as_str())
+    );
+    // The kit file exists now: a second export into it is refused and adds no slot.
+    assert!(matches!(
+        keys::export_recovery_kit(&repo, "again", &kit_file),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(keys::list(&repo).unwrap().len(), 3);
+
+    keys::remove(&repo, &bob.id).unwrap();
+    assert!(matches!(opening("bob's passphrase"), Err(Error::WrongPassphrase)));
+    keys::remove(&repo, &kit_slot.id).unwrap();
+    let last = keys::list(&repo).unwrap().remove(0);
+    assert!(matches!(keys::remove(&repo, &last.id), Err(Error::LastKeySlot)));
+    assert_eq!(opening("pw").unwrap().repo.slot_id(), last.id);
+}
