@@ -134,7 +134,7 @@ impl App {
             )
         })
         .await
-        .unwrap_or_else(|e| Err(lifeboat_core::Error::InvalidInput(format!("reopening stopped unexpectedly: {e}"))));
+        .unwrap_or_else(|e| Err(lifeboat_core::Error::Internal(format!("reopening stopped unexpectedly: {e}"))));
         let record = KnownRepository {
             id: known.id.clone(),
             location: known.location.clone(),

@@ -460,7 +460,7 @@ impl Catalog {
 impl Catalog {
     /// Inserts or replaces a connection's schedule.
     pub async fn save_schedule(&self, s: &Schedule) -> Result<()> {
-        let probes = serde_json::to_string(&s.probes).map_err(|e| Error::InvalidInput(format!("encoding probes: {e}")))?;
+        let probes = serde_json::to_string(&s.probes).map_err(|e| Error::Internal(format!("encoding probes: {e}")))?;
         sqlx::query(
             "INSERT INTO schedules (connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
                  drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id)
@@ -598,7 +598,7 @@ impl Catalog {
     }
 
     pub async fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        let value = serde_json::to_string(value).map_err(|e| Error::InvalidInput(format!("encoding the setting {key}: {e}")))?;
+        let value = serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding the setting {key}: {e}")))?;
         sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2")
             .bind(key)
             .bind(value)

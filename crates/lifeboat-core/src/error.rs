@@ -137,8 +137,20 @@ pub enum Error {
     #[error("writing the output stream: {0}")]
     Output(std::io::Error),
 
+    /// What the caller gave cannot be used: a value, a name, a file.
     #[error("{0}")]
     InvalidInput(String),
+
+    /// A fault in Lifeboat itself (a job's thread died, a value would not
+    /// encode): nothing the user typed is wrong.
+    #[error("{0} (a fault in Lifeboat itself: please report it with the log file)")]
+    Internal(String),
+
+    #[error("another Lifeboat scheduler (the app or `lifeboat daemon`) already runs the schedules in {0}: stop it first")]
+    SchedulerBusy(PathBuf),
+
+    #[error("no desktop notification could be shown (is a notification server running?): {0}")]
+    NotificationUnavailable(String),
 
     #[error("the app's catalog at {path} cannot be used: {detail}")]
     Catalog { path: PathBuf, detail: String },

@@ -128,7 +128,7 @@ impl EventLog {
 
     /// Appends `event` as one line.
     pub fn append(&self, event: &Event) -> Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(|e| Error::InvalidInput(format!("encoding an event: {e}")))?;
+        let mut line = serde_json::to_vec(event).map_err(|e| Error::Internal(format!("encoding an event: {e}")))?;
         line.push(b'\n');
         if let Some(parent) = self.path.parent() {
             crate::paths::create_private_dir(parent)?;

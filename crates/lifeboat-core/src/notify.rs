@@ -89,11 +89,10 @@ impl Notifier for DesktopNotifier {
             Urgency::Normal => notify_rust::Urgency::Normal,
             Urgency::Critical => notify_rust::Urgency::Critical,
         });
-        notification.show().map(|_| ()).map_err(|e| {
-            Error::InvalidInput(format!(
-                "no desktop notification could be shown (is a notification server running?): {e}"
-            ))
-        })
+        notification
+            .show()
+            .map(|_| ())
+            .map_err(|e| Error::NotificationUnavailable(e.to_string()))
     }
 }
 

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 /// What the repository layers may name with `crate::`.
-const ALLOWED: [&str; 9] = ["error", "Error", "Result", "backend", "crypto", "repo", "progress", "units", "paths"];
+const ALLOWED: [&str; 9] = [
+    "error", "Error", "Result", "backend", "crypto", "repo", "progress", "units", "paths",
+];
 
 #[test]
 fn the_repository_layers_import_nothing_above_them() {

@@ -168,3 +168,15 @@ fn keys_open_with_any_slot_and_the_last_one_cannot_go() {
     assert!(matches!(keys::remove(&repo, &last.id), Err(Error::LastKeySlot)));
     assert_eq!(opening("pw").unwrap().repo.slot_id(), last.id);
 }
+
+/// A second scheduler on one data folder is refused with its own error, not
+/// as if the user had typed something wrong.
+#[test]
+fn a_second_scheduler_on_one_data_folder_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).unwrap();
+    let second = lifeboat_core::schedule::SchedulerLock::acquire(dir.path());
+    assert!(matches!(&second, Err(Error::SchedulerBusy(path)) if path == dir.path()), "{:?}", second.err());
+    drop(first);
+    assert!(lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).is_ok());
+}

@@ -108,9 +108,7 @@ fn feed(repo: &Repository, snapshot: &Snapshot, child: Child, progress: &dyn Pro
         let _ = child.wait();
         return Err(e);
     }
-    let status = child
-        .wait()
-        .map_err(|e| Error::InvalidInput(format!("waiting for pg_restore: {e}")))?;
+    let status = child.wait().map_err(|e| Error::Internal(format!("waiting for pg_restore: {e}")))?;
     let (stdout, stderr) = output.join().unwrap_or_default();
     Ok(ToolOutput { status, stdout, stderr })
 }

@@ -113,7 +113,7 @@ impl Runner {
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::InvalidInput(format!("the job stopped unexpectedly: {e}")))?
+        .map_err(|e| Error::Internal(format!("the job stopped unexpectedly: {e}")))?
 }
 
 /// The first eight characters of a snapshot id (or of what names one).

@@ -76,7 +76,7 @@ impl PackBuilder {
         self.plain.resize(1 + bound, 0);
         let compressed = compressor
             .compress_to_buffer(data, &mut self.plain[1..])
-            .map_err(|e| Error::InvalidInput(format!("zstd compression failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("zstd compression failed: {e}")))?;
         if compressed < data.len() {
             self.plain.truncate(1 + compressed);
         } else {

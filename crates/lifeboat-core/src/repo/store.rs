@@ -320,8 +320,7 @@ fn pack_worker(repo: &Repository, work: Receiver<([u8; 32], Vec<u8>)>, done: Sen
     let result = (|| {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
-        let mut compressor =
-            zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::InvalidInput(format!("zstd: {e}")))?;
+        let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
         for (id, data) in work.iter() {
             if abort.load(Ordering::Relaxed) {

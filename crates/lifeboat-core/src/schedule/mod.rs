@@ -256,12 +256,7 @@ impl SchedulerLock {
         crate::paths::create_private_dir(data_dir)?;
         let path = data_dir.join("scheduler.lock");
         let file = std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-        file.try_lock().map_err(|_| {
-            Error::InvalidInput(format!(
-                "another Lifeboat scheduler (the app or `lifeboat daemon`) already runs the schedules in {}: stop it first",
-                data_dir.display()
-            ))
-        })?;
+        file.try_lock().map_err(|_| Error::SchedulerBusy(data_dir.to_owned()))?;
         Ok(SchedulerLock(file))
     }
 }
