@@ -176,7 +176,11 @@ fn a_second_scheduler_on_one_data_folder_is_busy() {
     let dir = tempfile::tempdir().unwrap();
     let first = lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).unwrap();
     let second = lifeboat_core::schedule::SchedulerLock::acquire(dir.path());
-    assert!(matches!(&second, Err(Error::SchedulerBusy(path)) if path == dir.path()), "{:?}", second.err());
+    assert!(
+        matches!(&second, Err(Error::SchedulerBusy(path)) if path == dir.path()),
+        "{:?}",
+        second.err()
+    );
     drop(first);
     assert!(lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).is_ok());
 }

@@ -1,0 +1,263 @@
+//! Verifying and restoring PostgreSQL snapshots.
+//!
+//! A restore never touches the target database until the very end: the
+//! archive streams (every blob authenticated before a byte of it reaches
+//! `pg_restore`) into a scratch database on the target server; only when
+//! `pg_restore` succeeded, the whole stream's SHA-256 and size matched, the
+//! extensions are in place and the row counts equal the manifest's, is the
+//! scratch database renamed into place. Any failure drops the scratch
+//! database and leaves the target as it was. The swap judges the target at
+//! that instant, with new connections refused, and renames in one
+//! transaction (see `swap_into_place`): a target that holds anything then
+//! is never dropped (with `force` it is kept, renamed).
+//!
+//! `verify.rs` reads a snapshot back through `pg_restore --list`;
+//! `preflight.rs` looks at the target without changing it; `swap.rs`
+//! renames the scratch database into place and drops what Lifeboat
+//! created; `roles.rs` creates the roles a dump needs from their recorded
+//! definitions; `load.rs` is the `pg_restore` plumbing drills share.
+
+mod load;
+mod preflight;
+mod roles;
+mod swap;
+mod verify;
+
+pub(crate) use load::{compare_counts, count_rows, ensure_extensions, load_archive, LoadOptions};
+pub use preflight::{preflight, Preflight};
+pub(crate) use roles::create_missing_roles;
+pub(crate) use swap::{database_name, drop_database, execute};
+pub use verify::{verify, VerifyReport};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Connection;
+
+use super::spool;
+use crate::error::{Error, Result};
+use crate::pg::facts::PgFacts;
+use crate::pg::inspect::{self, pg_error};
+use crate::pg::{quote_ident, tools, ConnectionSpec};
+use crate::progress::Progress;
+use crate::repo::manifest::Snapshot;
+use crate::repo::Repository;
+
+use swap::swap_into_place;
+
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// Restore over a non-empty database (kept, renamed) or onto an older server.
+    pub force: bool,
+    /// Parallel `pg_restore` jobs; above 1 the archive is first written
+    /// (verified) to a private file under the data folder (see `spool`).
+    pub jobs: u32,
+    pub pg_bin: Option<PathBuf>,
+    pub lock_wait: Duration,
+    pub now: DateTime<Utc>,
+    /// Everything (objects and the database) owned by this role instead of
+    /// the backup's owners (`pg_restore --no-owner --role`).
+    pub owner: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TableCount {
+    pub table: String,
+    pub expected: u64,
+    pub restored: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RestoreReport {
+    pub snapshot_id: String,
+    pub target: String,
+    pub database: String,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Where the database that was there before now is, when it was kept.
+    pub previous_database_kept_as: Option<String>,
+    pub roles_created: Vec<String>,
+    pub tables: Vec<TableCount>,
+    pub warnings: Vec<String>,
+}
+
+/// Restores `snapshot` into `target`'s database (see the module docs).
+pub async fn restore(
+    repo: Arc<Repository>,
+    snapshot: Snapshot,
+    target: &ConnectionSpec,
+    options: &RestoreOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RestoreReport> {
+    let started = Instant::now();
+    let facts = PgFacts::of(&snapshot)?;
+    let check = preflight(&snapshot, target, options.force, options.owner.as_deref()).await?;
+    if let Some(refusal) = &check.refusal {
+        return Err(Error::RestoreRefused(refusal.clone()));
+    }
+    let pg = tools::find(facts.pg_dump_major(), options.pg_bin.as_deref())?;
+    if options.jobs > 1 {
+        spool::check_room(&spool::folder()?, snapshot.manifest.size)?;
+    }
+    let admin = target.with_database("postgres");
+    let mut conn = inspect::connect(&admin).await?;
+
+    let roles = create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?;
+
+    let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
+    let scratch = database_name(&target.database, &format!("_lifeboat_restore_{stamp}"));
+    execute(
+        &mut conn,
+        &admin,
+        "creating the scratch database on",
+        &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&scratch)),
+    )
+    .await?;
+    if let Some(owner) = &options.owner {
+        // pg_restore --role loads as that role: it must own the database to create schemas in it.
+        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(&scratch), quote_ident(owner));
+        if let Err(e) = execute(&mut conn, &admin, "giving the scratch database its owner on", &sql).await {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    }
+    let _ = conn.close().await;
+    let scratch_spec = target.with_database(&scratch);
+
+    let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
+    let (tables, restore_warnings) = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    };
+
+    let config_warnings = match configure(&admin, &scratch, &facts, options.owner.as_deref()).await {
+        Ok(warnings) => warnings,
+        Err(e) => {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    };
+
+    // Swap: the only moment the target changes.
+    let swapped = match swap_into_place(target, &scratch, options.force, &stamp).await {
+        Ok(swapped) => swapped,
+        Err(e) => {
+            drop_database(&admin, &scratch).await;
+            return Err(e);
+        }
+    };
+    let kept_as = swapped.kept_as;
+    let mut warnings = check.warnings;
+    warnings.extend(roles.warnings);
+    warnings.extend(restore_warnings);
+    warnings.extend(config_warnings);
+    warnings.extend(swapped.warnings);
+    if let Some(aside) = &kept_as {
+        warnings.push(format!(
+            "the database that was there before is kept as {aside}: drop it once you are satisfied"
+        ));
+    }
+    Ok(RestoreReport {
+        snapshot_id: snapshot.id.clone(),
+        target: target.display_url(),
+        database: target.database.clone(),
+        bytes: snapshot.manifest.size,
+        seconds: started.elapsed().as_secs_f64(),
+        previous_database_kept_as: kept_as,
+        roles_created: roles.names,
+        tables,
+        warnings,
+    })
+}
+
+/// Gives the restored scratch database the backup's owner (or `owner`)
+/// and its `ALTER DATABASE ... SET` settings, before the swap; what cannot
+/// be carried (a role the target lacks) comes back as warnings.
+async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, owner: Option<&str>) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    let Some(config) = &facts.database_config else {
+        warnings.push(
+            "this backup predates saved database settings: the database's owner and ALTER DATABASE ... SET settings \
+             were not carried"
+                .to_string(),
+        );
+        return Ok(warnings);
+    };
+    let mut conn = inspect::connect(admin).await?;
+    let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| pg_error("listing the roles of", admin, e))?;
+    let owner = owner.unwrap_or(&config.owner);
+    if existing.iter().any(|r| r == owner) {
+        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(scratch), quote_ident(owner));
+        execute(&mut conn, admin, "giving the restored database its owner on", &sql).await?;
+    } else {
+        warnings.push(format!(
+            "the database was owned by {owner}, which the target does not have: it is owned by the restoring user"
+        ));
+    }
+    for setting in &config.settings {
+        if let Some(role) = setting.role.as_ref().filter(|r| !existing.contains(r)) {
+            warnings.push(format!(
+                "the setting {} for role {role} was not carried: the target has no such role",
+                setting.name
+            ));
+            continue;
+        }
+        let Some(sql) = setting.statement(scratch) else {
+            warnings.push(format!(
+                "the setting {:?} has a name Lifeboat does not send: set it by hand",
+                setting.name
+            ));
+            continue;
+        };
+        // One statement per extended-protocol query.
+        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+            warnings.push(format!("the setting {} = {} was not carried: {e}", setting.name, setting.value));
+        }
+    }
+    let _ = conn.close().await;
+    Ok(warnings)
+}
+
+/// pg_restore into the scratch database, then extensions and row counts;
+/// returns the tables and the warnings (benign pg_restore errors).
+async fn restore_into(
+    repo: &Arc<Repository>,
+    snapshot: &Snapshot,
+    facts: &PgFacts,
+    scratch: &ConnectionSpec,
+    pg: &tools::PgTools,
+    options: &RestoreOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<(Vec<TableCount>, Vec<String>)> {
+    let load = LoadOptions {
+        jobs: options.jobs,
+        lock_wait: options.lock_wait,
+        owner: options.owner.clone(),
+    };
+    let warnings = load_archive(repo, snapshot, scratch, pg, &load, progress).await?;
+    ensure_extensions(scratch, &facts.extensions).await?;
+    let tables = compare_counts(&facts.row_counts, &count_rows(scratch).await?);
+    let mismatches: Vec<String> = tables
+        .iter()
+        .filter(|t| t.restored != t.expected)
+        .map(|t| format!("{}: {} rows, the backup had {}", t.table, t.restored, t.expected))
+        .collect();
+    if !mismatches.is_empty() {
+        return Err(Error::RestoreFailed(format!(
+            "restored row counts differ from the backup's: {}",
+            mismatches.join("; ")
+        )));
+    }
+    Ok((tables, warnings))
+}
