@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use anyhow::Result;
+use chrono::Local;
 use lifeboat_core::catalog::Catalog;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::events::EventLog;
 use lifeboat_core::notify::{self, Announcer};
 use lifeboat_core::ops::Runner;
 use lifeboat_core::paths::Paths;
-use lifeboat_core::schedule::scheduler::{Claim, Claims};
+use lifeboat_core::schedule::scheduler::{Claim, Claims, Scheduler, SystemClock};
 
 use crate::credentials::open_repo;
 use crate::GlobalArgs;
@@ -57,4 +58,11 @@ pub fn claim(name: &str) -> Result<Claim> {
              `lifeboat`): wait for it to finish, then run again"
         )
     })
+}
+
+/// The scheduler over `runner`, sharing claims with every other process here.
+pub fn scheduler(runner: Runner) -> Result<Scheduler<Runner, SystemClock, Local>> {
+    let catalog = runner.catalog.clone();
+    let claims = Claims::in_folder(Paths::from_env()?.claims_dir());
+    Ok(Scheduler::new(catalog, Arc::new(runner), Arc::new(SystemClock), Local, claims))
 }

@@ -6,9 +6,13 @@ mod commands;
 mod connection;
 mod context;
 mod credentials;
+mod daemon;
 mod database;
+mod drill;
+mod events;
 mod progress;
 mod schedule;
+mod systemd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -105,14 +109,14 @@ enum Command {
     /// Keep a snapshot forever: no retention policy removes it (--off returns it to retention).
     Keep(database::KeepArgs),
     /// Restore a snapshot into a scratch database, run smoke checks, drop it (exit 3 when a check fails).
-    Drill(schedule::DrillArgs),
+    Drill(drill::DrillArgs),
     /// Set, show and run what happens by itself: scheduled backups, retention, drills.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
     /// Run the scheduler in the foreground (headless servers); SIGTERM stops it cleanly.
     Daemon,
     /// What happened: backups, drills, restores, staleness alarms.
-    Events(schedule::EventsArgs),
+    Events(events::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -146,10 +150,10 @@ fn main() -> ExitCode {
         Command::Restore(a) => database::restore(g, a),
         Command::AutoRestore(a) => database::auto_restore(g, a),
         Command::Keep(a) => database::keep(g, a),
-        Command::Drill(a) => schedule::drill(g, a),
+        Command::Drill(a) => drill::drill(g, a),
         Command::Schedule(a) => schedule::schedule(g, a),
-        Command::Daemon => schedule::daemon(g),
-        Command::Events(a) => schedule::events(a),
+        Command::Daemon => daemon::daemon(g),
+        Command::Events(a) => events::events(a),
     };
     match result {
         Ok(code) => code,
