@@ -1,9 +1,9 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
 import type { ActivityEntry, ActivityFilter, AppStatus, KeySlotInfo, RepositoryOverview, SnapshotDetail } from "./lib/bindings";
-import { openRepository, REPO_ID, salesCard, salesTimeline, settle } from "./test/fixtures";
+import { openRepository, REPO_ID, salesCard, salesTimeline } from "./test/fixtures";
 
 const baseStatus: AppStatus = {
   repository: null,
@@ -81,20 +81,40 @@ function backend(status: AppStatus, overrides: Record<string, Handler> = {}) {
   return calls;
 }
 
-function $(container: HTMLElement, selector: string) {
-  const element = container.querySelector<HTMLElement>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+/** Renders the app with a repository open: resolves with its main navigation once it shows. */
+async function renderMain() {
+  render(App);
+  return screen.findByRole("navigation", { name: "Main" });
 }
+
+/** The main navigation's entry for a screen. */
+const navItem = (name: string) => within(screen.getByRole("navigation", { name: "Main" })).getByRole("button", { name });
+
+/** Goes to a screen with the navigation; resolves with the screen once it shows. */
+async function goTo(name: string) {
+  await fireEvent.click(navItem(name));
+  return screen.findByRole("region", { name });
+}
+
+/** What a <dl> in `scope` says for `term`: the <dd> after its <dt>. */
+const fact = (scope: HTMLElement, term: string) => within(scope).getByText(term).nextElementSibling as HTMLElement;
+
+/** The key slots table's rows, its header's left out. */
+function keyRows() {
+  const table = within(screen.getByRole("region", { name: "Keys" })).getByRole("table");
+  const [, body] = within(table).getAllByRole("rowgroup");
+  return within(body).getAllByRole("row");
+}
+
+const firstRunTabs = () => screen.findByRole("tablist", { name: "Create or open a repository" });
 
 describe("App start", () => {
   it("shows first run without a repository", async () => {
     backend(baseStatus);
-    const { container } = render(App);
-    await settle();
-    expect(container.querySelector("#first-run")).not.toBeNull();
-    expect($(container, "#tab-create").getAttribute("aria-selected")).toBe("true");
-    expect(container.querySelector("#unlock-notice")).toBeNull();
+    render(App);
+    expect(await firstRunTabs()).toBeTruthy();
+    expect(screen.getByRole("tab", { name: "Create new repository" }).getAttribute("aria-selected")).toBe("true");
+    expect(screen.queryByText(/needs its passphrase or recovery kit/)).toBeNull();
   });
 
   it("asks to unlock the last repository", async () => {
@@ -103,11 +123,11 @@ describe("App start", () => {
       needs_unlock: { id: REPO_ID, location: "/mnt/nas/lifeboat", label: "", last_opened_at: "2025-03-01T10:00:00Z" },
       reopen_error: { code: "locked", message: "the keychain is locked" },
     });
-    const { container } = render(App);
-    await settle();
-    expect($(container, "#unlock-notice").textContent).toContain("/mnt/nas/lifeboat");
-    expect($(container, "#unlock-notice").textContent).toContain("the keychain is locked");
-    expect(($(container, "#open-location") as HTMLInputElement).value).toBe("/mnt/nas/lifeboat");
+    render(App);
+    const notice = await screen.findByRole("status");
+    expect(notice.textContent).toContain("/mnt/nas/lifeboat");
+    expect(notice.textContent).toContain("the keychain is locked");
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" }).value).toBe("/mnt/nas/lifeboat");
   });
 
   it("shows why the app could not start", async () => {
@@ -116,40 +136,39 @@ describe("App start", () => {
         throw { code: "other", message: "the app's catalog at /x cannot be used: disk I/O error" };
       },
     });
-    const { container } = render(App);
-    await settle();
-    expect($(container, "#start-error").textContent).toContain("disk I/O error");
+    render(App);
+    expect((await screen.findByRole("alert")).textContent).toContain("disk I/O error");
   });
 });
 
 describe("Main frame", () => {
   it("has its screens, the repository, and a dismissible keychain warning", async () => {
     backend({ ...baseStatus, repository: { ...openRepository, keychain_warning: "no Secret Service provider" } });
-    const { container } = render(App);
-    await settle();
+    const nav = await renderMain();
 
-    const nav = $(container, "nav");
-    expect(Array.from(nav.querySelectorAll("li button")).map((b) => b.id)).toEqual([
-      "nav-overview",
-      "nav-connections",
-      "nav-timeline",
-      "nav-schedules",
-      "nav-drills",
-      "nav-restore",
-      "nav-repository",
-      "nav-activity",
+    expect(within(nav).getAllByRole("button").map((b) => b.textContent?.trim())).toEqual([
+      "Overview",
+      "Connections",
+      "Timeline",
+      "Schedules",
+      "Drills",
+      "Restore",
+      "Repository & keys",
+      "Activity",
     ]);
-    expect($(container, "#nav-schedules").textContent?.trim()).toBe("Schedules");
-    expect($(container, "#nav-drills").textContent?.trim()).toBe("Drills");
-    expect($(container, "#current-repo").textContent).toContain("Team NAS");
-    expect($(container, "#current-repo").textContent).toContain("/mnt/nas/lifeboat");
+    expect(navItem("Schedules").textContent?.trim()).toBe("Schedules");
+    expect(navItem("Drills").textContent?.trim()).toBe("Drills");
+    // The header shows the open repository, its location as the tooltip.
+    const current = screen.getByTitle("/mnt/nas/lifeboat");
+    expect(current.textContent).toContain("Team NAS");
+    expect(current.textContent).toContain("/mnt/nas/lifeboat");
 
-    expect($(container, "#keychain-warning").textContent).toContain("no Secret Service provider");
-    await fireEvent.click($(container, "#keychain-warning-dismiss"));
-    expect(container.querySelector("#keychain-warning")).toBeNull();
+    expect(screen.getByRole("alert").textContent).toContain("no Secret Service provider");
+    await fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
+    expect(screen.queryByText(/no Secret Service provider/)).toBeNull();
 
     // Overview: one card per tag.
-    const card = $(container, ".tag-card");
+    const [card] = within(await screen.findByRole("list", { name: "Snapshot streams" })).getAllByRole("listitem");
     expect(card.textContent).toContain("mydb");
     expect(card.textContent).toContain("3 hours ago");
     expect(card.textContent).toContain("512 MiB");
@@ -159,52 +178,44 @@ describe("Main frame", () => {
 
   it("moves between screens with the arrow keys", async () => {
     backend({ ...baseStatus, repository: openRepository });
-    const { container } = render(App);
-    await settle();
-    $(container, "#nav-overview").focus();
-    await fireEvent.keyDown($(container, "#nav-overview"), { key: "ArrowDown" });
-    await settle();
-    expect(container.querySelector("#connections")).not.toBeNull();
-    expect(document.activeElement?.id).toBe("nav-connections");
-    expect($(container, "#nav-connections").getAttribute("aria-current")).toBe("page");
-    await fireEvent.keyDown($(container, "#nav-connections"), { key: "End" });
-    await settle();
-    expect(container.querySelector("#activity")).not.toBeNull();
-    await fireEvent.keyDown($(container, "#nav-activity"), { key: "ArrowUp" });
-    await settle();
-    expect(container.querySelector("#repository")).not.toBeNull();
-    await fireEvent.keyDown($(container, "#nav-repository"), { key: "ArrowDown" });
-    await fireEvent.keyDown($(container, "#nav-activity"), { key: "ArrowDown" });
-    await settle();
-    expect(container.querySelector("#overview")).not.toBeNull();
+    await renderMain();
+    navItem("Overview").focus();
+    await fireEvent.keyDown(navItem("Overview"), { key: "ArrowDown" });
+    expect(await screen.findByRole("region", { name: "Connections" })).toBeTruthy();
+    expect(document.activeElement).toBe(navItem("Connections"));
+    expect(navItem("Connections").getAttribute("aria-current")).toBe("page");
+    await fireEvent.keyDown(navItem("Connections"), { key: "End" });
+    expect(await screen.findByRole("region", { name: "Activity" })).toBeTruthy();
+    await fireEvent.keyDown(navItem("Activity"), { key: "ArrowUp" });
+    expect(await screen.findByRole("region", { name: "Repository & keys" })).toBeTruthy();
+    await fireEvent.keyDown(navItem("Repository & keys"), { key: "ArrowDown" });
+    await fireEvent.keyDown(navItem("Activity"), { key: "ArrowDown" });
+    expect(await screen.findByRole("region", { name: "Overview" })).toBeTruthy();
   });
 
   it("shows the empty overview", async () => {
     backend({ ...baseStatus, repository: openRepository }, { repository_overview: () => ({ ...overview, tags: [], snapshots: 0, dedup_ratio: null }) });
-    const { container } = render(App);
-    await settle();
-    expect($(container, "#overview-empty").textContent).toContain("lifeboat put --tag");
+    await renderMain();
+    await screen.findByRole("heading", { name: "No backups yet" });
+    expect(screen.getByText(/lifeboat put --tag/)).toBeTruthy();
   });
 
   it("shows the repository's figures and keys", async () => {
     backend({ ...baseStatus, repository: openRepository });
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-repository"));
-    await settle();
-    expect($(container, "#repo-location").textContent).toBe("/mnt/nas/lifeboat");
-    expect($(container, "#repo-size").textContent).toBe("1.0 GiB");
-    expect($(container, "#repo-snapshots").textContent).toBe("3");
-    expect($(container, "#repo-dedup").textContent).toBe("3.0×");
-    expect($(container, "#keychain-status").textContent).toContain(
-      "Key cached in the OS keychain: this workstation opens the repository without asking",
-    );
-    expect(($(container, "#kit-path") as HTMLInputElement).value).toBe(`/home/ana/lifeboat-recovery-kit-${REPO_ID.slice(0, 8)}.txt`);
-    const rows = container.querySelectorAll("#key-slots tbody tr");
-    expect(rows).toHaveLength(2);
-    expect($(container, 'tr[data-key-id="slot-one-full-id"]').textContent).toContain("this session");
-    expect($(container, 'tr[data-key-id="slot-two-full-id"]').textContent).toContain("Recovery kit");
-    expect($(container, 'tr[data-key-id="slot-two-full-id"]').textContent).not.toContain("this session");
+    await renderMain();
+    await goTo("Repository & keys");
+    const details = screen.getByRole("region", { name: "Repository" });
+    await within(details).findByText("Stored on disk");
+    expect(fact(details, "Location").textContent).toBe("/mnt/nas/lifeboat");
+    expect(fact(details, "Stored on disk").textContent).toBe("1.0 GiB");
+    expect(fact(details, "Snapshots").textContent).toBe("3");
+    expect(fact(details, "Deduplication").textContent).toBe("3.0×");
+    expect(screen.getByText(/Key cached in the OS keychain: this workstation opens the repository without asking/)).toBeTruthy();
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Save to" }).value).toBe(`/home/ana/lifeboat-recovery-kit-${REPO_ID.slice(0, 8)}.txt`);
+    await waitFor(() => expect(keyRows()).toHaveLength(2));
+    expect(screen.getByRole("row", { name: /slot-one/ }).textContent).toContain("this session");
+    expect(screen.getByRole("row", { name: /slot-two/ }).textContent).toContain("Recovery kit");
+    expect(screen.getByRole("row", { name: /slot-two/ }).textContent).not.toContain("this session");
   });
 
   it("confirms a key removal and shows the backend's refusal", async () => {
@@ -217,31 +228,25 @@ describe("Main frame", () => {
         },
       },
     );
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-repository"));
-    await settle();
+    await renderMain();
+    await goTo("Repository & keys");
+    const removeButton = () => screen.findByRole("button", { name: "Remove key slot-one (admin workstation)" });
 
-    await fireEvent.click($(container, 'tr[data-key-id="slot-one-full-id"] .key-remove'));
-    await settle();
-    const dialog = $(container, "#confirm-remove-key");
-    expect(dialog.getAttribute("role")).toBe("dialog");
+    await fireEvent.click(await removeButton());
+    const dialog = await screen.findByRole("dialog", { name: "Remove this key?" });
     expect(dialog.textContent).toContain("this session opened the repository with");
-    expect(document.activeElement?.id).toBe("confirm-remove-key-cancel");
+    await waitFor(() => expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" })));
 
     // Escape closes without removing.
     await fireEvent.keyDown(window, { key: "Escape" });
-    await settle();
-    expect(container.querySelector("#confirm-remove-key")).toBeNull();
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     expect(calls.some((c) => c.cmd === "remove_key")).toBe(false);
 
-    await fireEvent.click($(container, 'tr[data-key-id="slot-one-full-id"] .key-remove'));
-    await settle();
-    await fireEvent.click($(container, "#confirm-remove-key-ok"));
-    await settle();
+    await fireEvent.click(await removeButton());
+    await fireEvent.click(within(await screen.findByRole("dialog")).getByRole("button", { name: "Remove key" }));
+    expect((await screen.findByRole("alert")).textContent).toContain(message);
     expect(calls.find((c) => c.cmd === "remove_key")?.args).toEqual({ id: "slot-one-full-id" });
-    expect(container.querySelector("#confirm-remove-key")).toBeNull();
-    expect($(container, "#key-remove-error").textContent).toContain(message);
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
   });
 
   it("adds a key and refreshes the table", async () => {
@@ -253,17 +258,16 @@ describe("Main frame", () => {
         add_key: () => ({ ...slots[1], id: "slot-three", short_id: "slot-thr", kind: "passphrase", label: "Maria", in_use: false }),
       },
     );
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-repository"));
-    await settle();
-    await fireEvent.input($(container, "#key-add-label"), { target: { value: "Maria" } });
-    await fireEvent.input($(container, "#key-add-passphrase"), { target: { value: "maria's long passphrase" } });
-    await fireEvent.input($(container, "#key-add-passphrase-confirm"), { target: { value: "maria's long passphrase" } });
-    await fireEvent.click($(container, "#key-add-submit"));
-    await settle();
+    await renderMain();
+    await goTo("Repository & keys");
+    await waitFor(() => expect(keyRows()).toHaveLength(2));
+    const form = within(screen.getByRole("form", { name: "Add a passphrase" }));
+    await fireEvent.input(form.getByRole("textbox", { name: "Key label" }), { target: { value: "Maria" } });
+    await fireEvent.input(form.getByLabelText("New passphrase"), { target: { value: "maria's long passphrase" } });
+    await fireEvent.input(form.getByLabelText("Repeat passphrase"), { target: { value: "maria's long passphrase" } });
+    await fireEvent.click(form.getByRole("button", { name: "Add key" }));
+    await waitFor(() => expect(keyRows()).toHaveLength(3));
     expect(calls.find((c) => c.cmd === "add_key")?.args).toEqual({ request: { label: "Maria", passphrase: "maria's long passphrase" } });
-    expect(container.querySelectorAll("#key-slots tbody tr")).toHaveLength(3);
   });
 
   it("prunes after confirmation", async () => {
@@ -273,64 +277,52 @@ describe("Main frame", () => {
         prune_repository: () => ({ packs_before: 40, packs_removed: 3, packs_repacked: 1, leftover_packs_removed: 0, bytes_before: 1024 ** 3, bytes_freed: 96 * 1024 * 1024 }),
       },
     );
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-repository"));
-    await settle();
-    await fireEvent.click($(container, "#prune-start"));
-    await settle();
-    expect($(container, "#confirm-prune").textContent).toContain("no snapshot needs");
-    await fireEvent.click($(container, "#confirm-prune-ok"));
-    await settle();
-    expect($(container, "#prune-result").textContent).toContain("Freed 96.0 MiB");
+    await renderMain();
+    await goTo("Repository & keys");
+    await fireEvent.click(screen.getByRole("button", { name: "Prune…" }));
+    const dialog = await screen.findByRole("dialog", { name: "Prune the repository?" });
+    expect(dialog.textContent).toContain("no snapshot needs");
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Prune" }));
+    expect(await screen.findByText("Freed 96.0 MiB")).toBeTruthy();
   });
 
   it("closes the repository and returns to first run", async () => {
     const calls = backend({ ...baseStatus, repository: openRepository });
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-repository"));
-    await settle();
-    await fireEvent.click($(container, "#close-repository"));
-    await settle();
+    await renderMain();
+    await goTo("Repository & keys");
+    await fireEvent.click(screen.getByRole("button", { name: "Close repository" }));
+    expect(await firstRunTabs()).toBeTruthy();
     expect(calls.some((c) => c.cmd === "close_repository")).toBe(true);
-    expect(container.querySelector("#first-run")).not.toBeNull();
-    expect(($(container, "#open-location") as HTMLInputElement).value).toBe("/mnt/nas/lifeboat");
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" }).value).toBe("/mnt/nas/lifeboat");
   });
 
   it("lists activity, filters it, and expands a row", async () => {
     const calls = backend({ ...baseStatus, repository: openRepository });
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-activity"));
-    await settle();
+    await renderMain();
+    const activity = await goTo("Activity");
 
-    const rows = Array.from(container.querySelectorAll<HTMLElement>(".activity-row"));
+    const rows = within(await within(activity).findByRole("list")).getAllByRole("button");
     expect(rows.map((r) => r.dataset.kind)).toEqual(["check", "open"]);
     expect(rows[0].dataset.status).toBe("failed");
-    expect(rows[0].querySelector(".badge-danger")).not.toBeNull();
-    expect(rows[1].querySelector(".badge-success")).not.toBeNull();
+    // The status badges' tone is their class.
+    expect(within(rows[0]).getByText("Failed").classList.contains("badge-danger")).toBe(true);
+    expect(within(rows[1]).getByText("Succeeded").classList.contains("badge-success")).toBe(true);
 
     await fireEvent.click(rows[0]);
     expect(rows[0].getAttribute("aria-expanded")).toBe("true");
-    expect(container.querySelector(".activity-detail")?.textContent).toContain("pack 1a2b is missing");
+    expect(screen.getByText(/pack 1a2b is missing/)).toBeTruthy();
 
-    const select = $(container, "#activity-status") as HTMLSelectElement;
-    select.value = "failed";
-    await fireEvent.change(select);
-    await settle();
-    const filters = calls.filter((c) => c.cmd === "activity").map((c) => (c.args as { filter: ActivityFilter }).filter);
-    expect(filters[0]).toEqual({ kinds: [], statuses: [], limit: 200 });
-    expect(filters.at(-1)).toEqual({ kinds: [], statuses: ["failed"], limit: 200 });
+    await fireEvent.change(screen.getByRole("combobox", { name: "Status" }), { target: { value: "failed" } });
+    const filters = () => calls.filter((c) => c.cmd === "activity").map((c) => (c.args as { filter: ActivityFilter }).filter);
+    await waitFor(() => expect(filters().at(-1)).toEqual({ kinds: [], statuses: ["failed"], limit: 200 }));
+    expect(filters()[0]).toEqual({ kinds: [], statuses: [], limit: 200 });
   });
 
   it("says when there is no activity", async () => {
     backend({ ...baseStatus, repository: openRepository }, { activity: () => [] });
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#nav-activity"));
-    await settle();
-    expect($(container, "#activity-empty").textContent).toContain("No activity yet");
+    await renderMain();
+    await goTo("Activity");
+    expect(await screen.findByText(/No activity yet/)).toBeTruthy();
   });
 
   it("goes from a database card to its timeline, and from a snapshot to the restore wizard", async () => {
@@ -349,42 +341,38 @@ describe("Main frame", () => {
         }),
       },
     );
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, '.database-card[data-name="sales"] .timeline-button'));
-    await settle();
-    expect($(container, "#nav-timeline").getAttribute("aria-current")).toBe("page");
-    expect(($(container, "#timeline-database") as HTMLSelectElement).value).toBe("sales");
+    await renderMain();
+    await fireEvent.click(await screen.findByRole("button", { name: "Timeline of sales" }));
+    const snapshots = await screen.findByRole("list", { name: "Snapshots of sales, newest first" });
+    expect(navItem("Timeline").getAttribute("aria-current")).toBe("page");
+    expect(screen.getByRole<HTMLSelectElement>("combobox", { name: "Database" }).value).toBe("sales");
 
-    await fireEvent.click($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"] button'));
-    await settle();
-    await fireEvent.click($(container, "#snapshot-restore"));
-    await settle();
-    expect($(container, "#nav-restore").getAttribute("aria-current")).toBe("page");
-    expect(($(container, "#restore-database") as HTMLSelectElement).value).toBe("sales");
-    expect(($(container, "#restore-snapshot") as HTMLSelectElement).value).toBe("1111aaaa2222bbbb");
+    await fireEvent.click(within(snapshots).getByRole("button", { name: /Manual/ }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Restore…" }));
+    await screen.findByRole("region", { name: "Restore" });
+    expect(navItem("Restore").getAttribute("aria-current")).toBe("page");
+    await waitFor(() => expect(screen.getByRole<HTMLSelectElement>("combobox", { name: "Snapshot" }).value).toBe("1111aaaa2222bbbb"));
+    expect(screen.getByRole<HTMLSelectElement>("combobox", { name: "Database" }).value).toBe("sales");
   });
 
   it("goes from an empty overview to the Connections screen", async () => {
     backend({ ...baseStatus, repository: openRepository });
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#add-first-connection"));
-    await settle();
-    expect(container.querySelector("#connections")).not.toBeNull();
-    expect($(container, "#connections-list").textContent).toContain("No saved connections yet");
+    await renderMain();
+    await fireEvent.click(await screen.findByRole("button", { name: "Add a connection" }));
+    const connections = await screen.findByRole("region", { name: "Connections" });
+    expect(await within(connections).findByText(/No saved connections yet/)).toBeTruthy();
   });
 
   it("cycles and saves the theme", async () => {
     backend(baseStatus);
-    const { container } = render(App);
-    await settle();
-    await fireEvent.click($(container, "#theme-toggle"));
+    render(App);
+    const toggle = await screen.findByRole("button", { name: /^Theme:/ });
+    await fireEvent.click(toggle);
     expect(document.documentElement.dataset.theme).toBe("light");
     expect(localStorage.getItem("lifeboat.theme")).toBe("light");
-    await fireEvent.click($(container, "#theme-toggle"));
+    await fireEvent.click(toggle);
     expect(document.documentElement.dataset.theme).toBe("dark");
-    await fireEvent.click($(container, "#theme-toggle"));
+    await fireEvent.click(toggle);
     expect(document.documentElement.dataset.theme).toBeUndefined();
   });
 });

@@ -11,7 +11,7 @@ use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
-use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
+use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
@@ -36,7 +36,7 @@ impl App {
         let mut spec = fields.spec()?;
         if spec.password.is_none() {
             if let Some(name) = fields.saved_password_of.as_deref().filter(|n| !n.is_empty()) {
-                let saved = connections::find(&self.catalog, name).await?;
+                let saved = self.catalog.find_connection(name).await?;
                 spec.password = saved.spec(self.keychain_ref())?.password;
             }
         }
@@ -97,12 +97,12 @@ impl App {
             .as_ref()
             .map(|p| p.expose_secret())
             .filter(|p| !p.is_empty());
-        Ok(connections::save(&self.catalog, self.keychain_ref(), connection, password, request.replace).await?)
+        Ok(ops::connection::save(&self.catalog, self.keychain_ref(), connection, password, request.replace).await?)
     }
 
     /// Forgets a connection and its saved password; its snapshots stay.
     pub async fn remove_connection(&self, name: String) -> ApiResult<Connection> {
-        Ok(connections::remove(&self.catalog, self.keychain_ref(), &name).await?)
+        Ok(ops::connection::remove(&self.catalog, self.keychain_ref(), &name).await?)
     }
 
     /// Backs up a saved connection now; with a label, as a checkpoint. The

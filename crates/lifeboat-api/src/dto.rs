@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{Run, RunKind, RunStatus};
 use lifeboat_core::connections::Connection;
-use lifeboat_core::crypto::slots::{KeySlot, SlotKind};
 use lifeboat_core::jobs::drill::{DrillReport, Probe};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use lifeboat_core::repo::open::OpenedWith;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
+use lifeboat_core::repo::slots::{KeySlot, SlotKind};
 use lifeboat_core::repo::stats::{RepositoryStats, TagStats};
 use lifeboat_core::schedule::Freshness;
 #[cfg(test)]
@@ -348,8 +348,8 @@ pub struct ScheduleForm {
     /// or five cron fields; null: no scheduled backups.
     pub backup: Option<String>,
     pub retention: RetentionPolicy,
-    /// Hours without a successful backup before the alarm; null: twice the interval.
-    pub stale_after_hours: Option<u32>,
+    /// Seconds without a successful backup before the alarm; null: twice the interval.
+    pub stale_after_seconds: Option<u64>,
     pub drill: Option<String>,
     /// A saved connection's name or a postgres:// URL.
     pub drill_server: Option<String>,

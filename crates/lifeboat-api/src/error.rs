@@ -28,6 +28,11 @@ pub enum ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The request field the message is about (`invalid_input` only), as
+    /// the request names it: the form shows the message beside that field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -35,6 +40,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            field: None,
         }
     }
 
@@ -61,10 +67,17 @@ impl From<Error> for ApiError {
             Error::Locked { .. } => ErrorCode::Locked,
             Error::Cancelled => ErrorCode::Cancelled,
             Error::RestoreRefused(_) => ErrorCode::RestoreRefused,
-            Error::InvalidInput(_) | Error::KeySlotNotFound(_) | Error::LastKeySlot => ErrorCode::InvalidInput,
+            Error::InvalidInput(_) | Error::InvalidField { .. } | Error::KeySlotNotFound(_) | Error::LastKeySlot => ErrorCode::InvalidInput,
             _ => ErrorCode::Other,
         };
-        ApiError::new(code, error.to_string())
+        let field = match &error {
+            Error::InvalidField { field, .. } => Some(field.to_string()),
+            _ => None,
+        };
+        ApiError {
+            field,
+            ..ApiError::new(code, error.to_string())
+        }
     }
 }
 

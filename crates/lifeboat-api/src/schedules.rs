@@ -11,14 +11,14 @@ use chrono::{DateTime, Local, Utc};
 use lifeboat_core::catalog::{Run, RunFilter, RunKind};
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::ops::scheduler::{JobHost, Scheduler, SchedulerLock, SystemClock};
+use lifeboat_core::ops::ScheduleChange;
 use lifeboat_core::ops::{BackupJob, BackupSource, Runner};
 use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::retention::{self, RetentionPolicy};
-use lifeboat_core::schedule::change::ScheduleChange;
-use lifeboat_core::schedule::scheduler::{JobHost, Scheduler, SystemClock};
-use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule, SchedulerLock};
+use lifeboat_core::schedule::{Cadence, JobKind, JobState, Schedule};
 
 use crate::progress::ThrottledProgress;
 use crate::{blocking, dto::*, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
@@ -61,7 +61,7 @@ impl App {
                 connection: schedule.connection.clone(),
                 backup: schedule.backup.as_ref().map(|c| c.as_str().to_owned()),
                 retention: schedule.retention,
-                stale_after_hours: schedule.stale_after.map(|d| (d.as_secs() / 3600) as u32),
+                stale_after_seconds: schedule.stale_after.map(|d| d.as_secs()),
                 drill: schedule.drill.as_ref().map(|c| c.as_str().to_owned()),
                 drill_server: schedule.drill_server.clone(),
                 probes: schedule.probes.clone(),
@@ -78,11 +78,7 @@ impl App {
             keep_daily: Some(form.retention.keep_daily),
             keep_weekly: Some(form.retention.keep_weekly),
             keep_monthly: Some(form.retention.keep_monthly),
-            stale_after: Some(
-                form.stale_after_hours
-                    .filter(|h| *h > 0)
-                    .map(|h| Duration::from_secs(u64::from(h) * 3600)),
-            ),
+            stale_after: Some(form.stale_after_seconds.filter(|s| *s > 0).map(Duration::from_secs)),
             drill_server: Some(form.drill_server),
             probes: Some(form.probes),
             // Its jobs go to the repository open now.

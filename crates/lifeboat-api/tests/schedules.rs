@@ -64,17 +64,34 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
             keep_last: 1,
             ..Default::default()
         },
-        stale_after_hours: None,
+        stale_after_seconds: None,
         drill: None,
         drill_server: None,
         probes: vec![],
     };
     let bad = app.save_schedule(form.clone()).await.unwrap_err();
     assert_eq!(bad.code, ErrorCode::InvalidInput);
+    assert_eq!(bad.field.as_deref(), Some("backup"), "the form shows it beside the backup schedule");
     assert!(bad.message.contains("daily 02:30"), "{bad:?}");
     assert!(app.schedules().await.unwrap().is_empty());
+    let drill_nowhere = ScheduleForm {
+        backup: None,
+        drill: Some("weekly".into()),
+        ..form.clone()
+    };
+    let bad = app.save_schedule(drill_nowhere).await.unwrap_err();
+    assert_eq!((bad.code, bad.field.as_deref()), (ErrorCode::InvalidInput, Some("drill_server")));
 
     form.backup = Some("daily 02:30".into());
+    // 90 minutes crosses to the UI and back whole (it once came back as 1 hour).
+    form.stale_after_seconds = Some(5400);
+    let view = app.save_schedule(form.clone()).await.unwrap();
+    assert_eq!(view.form.stale_after_seconds, Some(5400));
+    assert_eq!(
+        app.save_schedule(view.form.clone()).await.unwrap().form.stale_after_seconds,
+        Some(5400)
+    );
+    form.stale_after_seconds = None;
     let view = app.save_schedule(form.clone()).await.unwrap();
     assert_eq!(view.form.backup.as_deref(), Some("30 2 * * *"));
     assert!(view.backup.next_run.is_some());

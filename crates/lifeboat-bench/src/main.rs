@@ -231,7 +231,7 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     let repo = dir.join("lifeboat-repo");
     let _ = std::fs::remove_dir_all(&repo);
     let repo_s = repo.to_string_lossy().to_string();
-    let env = [("LIFEBOAT_PASSWORD", "bench"), ("LIFEBOAT_REPO", repo_s.as_str())];
+    let env = [("LIFEBOAT_PASSWORD", "bench passphrase"), ("LIFEBOAT_REPO", repo_s.as_str())];
     measure(&lifeboat, &["init", "--no-keychain"], &env, None)?;
     let put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "base"], &env, Some(&base))?;
     let stored = dir_size(&repo);

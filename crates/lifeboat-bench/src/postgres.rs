@@ -150,7 +150,7 @@ pub fn run(options: &Options) -> Result<()> {
 
     let repo = options.dir.join("pg-repo");
     let repo_s = repo.display().to_string();
-    let env = [("LIFEBOAT_PASSWORD", "bench"), ("LIFEBOAT_REPO", repo_s.as_str())];
+    let env = [("LIFEBOAT_PASSWORD", "bench passphrase"), ("LIFEBOAT_REPO", repo_s.as_str())];
 
     // This machine's timings wander by 20 %: interleave the two, take medians.
     let (mut bares, mut backups) = (Vec::new(), Vec::new());

@@ -3,10 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use lifeboat_core::crypto::keychain::CachedKey;
+use lifeboat_core::ops;
 use lifeboat_core::repo::check::CheckOptions;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::prune::PruneOptions;
@@ -16,6 +18,7 @@ use lifeboat_core::repo::store::PutOptions;
 use lifeboat_core::repo::{keys, lock, InitOptions, Repository};
 use secrecy::ExposeSecret;
 
+use crate::context;
 use crate::credentials::{self, open_repo};
 use crate::progress::Bars;
 use crate::GlobalArgs;
@@ -44,8 +47,10 @@ pub struct InitArgs {
 pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
     let (backend, path) = credentials::backend(g)?;
     let passphrase = match credentials::given_passphrase(g)? {
-        Some(p) if !p.expose_secret().is_empty() => p,
-        Some(_) => bail!("the passphrase is empty: choose a long one (a few random words)"),
+        Some(p) => {
+            ops::keys::check_new_passphrase(p.expose_secret())?;
+            p
+        }
         None => credentials::new_passphrase("LIFEBOAT_PASSWORD", None, "New repository passphrase")?,
     };
     let (repo, kek) = Repository::init(backend, passphrase.expose_secret(), &a.label, &InitOptions::default())?;
@@ -199,17 +204,14 @@ pub struct CheckArgs {
 }
 
 pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
-    let repo = open_repo(g)?;
-    let report = {
-        let bars = Bars::new();
-        let options = CheckOptions {
-            read_data: a.read_data,
-            lock_wait: g.lock_wait(),
-        };
-        lifeboat_core::repo::check::check(&repo, options, &bars)?
+    let repo = Arc::new(open_repo(g)?);
+    let runtime = context::runtime()?;
+    let catalog = runtime.block_on(context::catalog_if_available());
+    let options = CheckOptions {
+        read_data: a.read_data,
+        lock_wait: g.lock_wait(),
     };
-    let mut report = report;
-    report.errors.extend(vanished_snapshots(&repo));
+    let report = runtime.block_on(ops::maintenance::check(repo, catalog.as_ref(), options, Arc::new(Bars::new())))?;
     if a.json {
         print_json(&report)?;
     } else {
@@ -242,25 +244,6 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
         );
     }
     Ok(if report.healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// Snapshots this workstation saw that are gone without a forget record
-/// (see `Catalog::vanished_snapshots`); a catalog that cannot be read is a
-/// note, never a failed check.
-fn vanished_snapshots(repo: &Repository) -> Vec<String> {
-    let found = (|| -> Result<Vec<String>> {
-        let accounting = manifest::accounting(repo)?;
-        crate::context::runtime()?.block_on(async {
-            Ok(crate::context::open_catalog()
-                .await?
-                .vanished_snapshots(repo.id(), &accounting)
-                .await?)
-        })
-    })();
-    found.unwrap_or_else(|e| {
-        eprintln!("note: could not compare with the snapshots seen before: {e}");
-        Vec::new()
-    })
 }
 
 #[derive(Args)]
@@ -362,18 +345,14 @@ pub struct PruneArgs {
 }
 
 pub fn prune(g: &GlobalArgs, a: &PruneArgs) -> Result<ExitCode> {
-    let repo = open_repo(g)?;
-    let report = {
-        let bars = Bars::new();
-        lifeboat_core::repo::prune::prune(
-            &repo,
-            PruneOptions {
-                dry_run: a.dry_run,
-                lock_wait: g.lock_wait(),
-            },
-            &bars,
-        )?
+    let repo = Arc::new(open_repo(g)?);
+    let runtime = context::runtime()?;
+    let catalog = runtime.block_on(context::catalog_if_available());
+    let options = PruneOptions {
+        dry_run: a.dry_run,
+        lock_wait: g.lock_wait(),
     };
+    let report = runtime.block_on(ops::maintenance::prune(repo, catalog.as_ref(), options, Arc::new(Bars::new())))?;
     if a.json {
         print_json(&report)?;
     } else {
@@ -430,7 +409,10 @@ pub enum KeyCommand {
 }
 
 pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
-    let repo = open_repo(g)?;
+    let repo = Arc::new(open_repo(g)?);
+    let runtime = context::runtime()?;
+    let catalog = runtime.block_on(context::catalog_if_available());
+    let catalog = catalog.as_ref();
     match command {
         KeyCommand::List { json } => {
             let slots = keys::list(&repo)?;
@@ -458,18 +440,20 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Add { label, new_password_file } => {
             let passphrase = credentials::new_passphrase("LIFEBOAT_NEW_PASSWORD", new_password_file.as_deref(), "New passphrase")?;
-            let slot = keys::add_passphrase(&repo, passphrase.expose_secret(), label)?;
+            let passphrase = passphrase.expose_secret().to_owned();
+            let slot = runtime.block_on(ops::keys::add_passphrase(repo.clone(), catalog, passphrase, label))?;
             println!("added key slot {} ({label})", slot.id);
         }
         KeyCommand::Remove { slot } => {
-            let removed = keys::remove(&repo, slot)?;
+            let keychain = context::keychain(g);
+            let removed = runtime.block_on(ops::keys::remove(repo.clone(), catalog, keychain, slot))?;
             println!(
                 "removed key slot {} ({}): its passphrase or kit no longer opens the repository",
                 removed.id, removed.label
             );
         }
         KeyCommand::RecoveryKit { output: Some(path), label } => {
-            let slot = keys::export_recovery_kit(&repo, label, path)?;
+            let slot = runtime.block_on(ops::keys::export_recovery_kit(repo.clone(), catalog, label, path))?;
             eprintln!(
                 "recovery kit written to {} (key slot {}): keep it somewhere safe, away from the repository",
                 path.display(),
@@ -477,7 +461,7 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
             );
         }
         KeyCommand::RecoveryKit { output: None, label } => {
-            let (_, kit) = keys::add_recovery_kit(&repo, label)?;
+            let (_, kit) = runtime.block_on(ops::keys::issue_recovery_kit(repo.clone(), catalog, label))?;
             print!("{}", kit.to_text(&repo.backend().location()));
         }
     }

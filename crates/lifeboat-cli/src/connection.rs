@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use lifeboat_core::connections::{self, Connection};
+use lifeboat_core::ops;
 use lifeboat_core::pg::ConnectionSpec;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
@@ -45,7 +46,7 @@ impl DatabaseArgs {
         if let Some(name) = &self.connection {
             let saved = runtime()?.block_on(async {
                 let catalog = open_catalog().await?;
-                anyhow::Ok(connections::find(&catalog, name).await?)
+                anyhow::Ok(catalog.find_connection(name).await?)
             })?;
             return Ok(Database {
                 spec: with_env_password(saved.spec(keychain(g))?),
@@ -146,7 +147,9 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
             let new = Connection::new(&a.name, &spec, a.pg_bin.clone(), Utc::now())?;
             let saved = runtime.block_on(async {
                 let catalog = open_catalog().await?;
-                anyhow::Ok(connections::save(&catalog, keychain(g), new, password.as_ref().map(|p| p.expose_secret()), a.replace).await?)
+                anyhow::Ok(
+                    ops::connection::save(&catalog, keychain(g), new, password.as_ref().map(|p| p.expose_secret()), a.replace).await?,
+                )
             })?;
             eprintln!(
                 "saved connection `{}` ({}){}",
@@ -175,7 +178,7 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
         ConnectionCommand::Remove { name } => {
             let removed = runtime.block_on(async {
                 let catalog = open_catalog().await?;
-                anyhow::Ok(connections::remove(&catalog, keychain(g), name).await?)
+                anyhow::Ok(ops::connection::remove(&catalog, keychain(g), name).await?)
             })?;
             eprintln!("removed connection `{}`; its snapshots stay in the repository", removed.name);
         }

@@ -10,9 +10,9 @@ use lifeboat_core::catalog::Catalog;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::events::EventLog;
 use lifeboat_core::notify::{self, Announcer};
+use lifeboat_core::ops::scheduler::{Claim, Claims, Scheduler, SystemClock};
 use lifeboat_core::ops::Runner;
 use lifeboat_core::paths::Paths;
-use lifeboat_core::schedule::scheduler::{Claim, Claims, Scheduler, SystemClock};
 
 use crate::credentials::open_repo;
 use crate::GlobalArgs;
@@ -26,6 +26,18 @@ pub async fn open_catalog() -> Result<Catalog> {
     Ok(Catalog::open(&Paths::from_env()?.catalog()).await?)
 }
 
+/// The catalog, or `None` with a note when it cannot be opened: jobs that
+/// only read or change the repository still run, unrecorded.
+pub async fn catalog_if_available() -> Option<Catalog> {
+    match open_catalog().await {
+        Ok(catalog) => Some(catalog),
+        Err(e) => {
+            eprintln!("note: this run is not recorded in the workstation's history: {e}");
+            None
+        }
+    }
+}
+
 /// The event log and notifier every CLI job reports to.
 pub async fn announcer(catalog: &Catalog) -> Result<Arc<Announcer>> {
     Ok(Arc::new(Announcer::new(
@@ -35,11 +47,16 @@ pub async fn announcer(catalog: &Catalog) -> Result<Arc<Announcer>> {
     )))
 }
 
+/// The OS keychain, shared with a job, unless `--no-keychain`.
+pub fn keychain(g: &GlobalArgs) -> Option<Arc<dyn KeyStore>> {
+    (!g.no_keychain).then(|| Arc::new(OsKeychain) as Arc<dyn KeyStore>)
+}
+
 /// The job runner over the repository the global flags name: jobs are
 /// recorded in the catalog and announced as the app's are.
 pub async fn runner(g: &GlobalArgs) -> Result<Runner> {
     let catalog = open_catalog().await?;
-    let keychain: Option<Arc<dyn KeyStore>> = (!g.no_keychain).then(|| Arc::new(OsKeychain) as Arc<dyn KeyStore>);
+    let keychain = keychain(g);
     Ok(Runner {
         repo: Arc::new(open_repo(g)?),
         announcer: announcer(&catalog).await?,

@@ -56,9 +56,7 @@ pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<Secr
         }
         None => bail!("no {what} given: set {env}, pass a file, or run in a terminal to be asked"),
     };
-    if passphrase.expose_secret().is_empty() {
-        bail!("the passphrase is empty: choose a long one (a few random words)");
-    }
+    lifeboat_core::ops::keys::check_new_passphrase(passphrase.expose_secret())?;
     Ok(passphrase)
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
+use lifeboat_core::ops::scheduler::SchedulerLock;
 use lifeboat_core::paths::Paths;
-use lifeboat_core::schedule::SchedulerLock;
 
 use crate::context::{runner, runtime, scheduler};
 use crate::schedule::local;

@@ -10,8 +10,8 @@ use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand};
 use lifeboat_core::catalog::Catalog;
 use lifeboat_core::jobs::drill::{self};
+use lifeboat_core::ops::ScheduleChange;
 use lifeboat_core::repo::retention::RetentionPolicy;
-use lifeboat_core::schedule::change::ScheduleChange;
 use lifeboat_core::schedule::{JobKind, Schedule};
 
 use crate::commands::print_json;

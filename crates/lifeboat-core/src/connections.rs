@@ -1,5 +1,5 @@
 //! The team's PostgreSQL databases, by name: where each is, how to reach it,
-//! which client tools dump it. Stored in the [`Catalog`]; passwords live in
+//! which client tools dump it. Stored in the catalog; passwords live in
 //! the OS keychain ([`KeyStore`]) or libpq's own `PGPASSWORD` / `.pgpass`.
 //!
 //! A connection's name is also the tag of its snapshots, so `latest:NAME`
@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::crypto::keychain::KeyStore;
 use crate::error::{Error, Result};
 use crate::pg::{inspect, tools, ConnectionSpec, TlsMode};
@@ -89,73 +88,6 @@ pub fn validate_name(name: &str) -> Result<()> {
             "`{name}` is not a usable connection name: use letters, digits and . _ - @ + (it also names the snapshots)"
         ))
     })
-}
-
-/// Saves a new connection, and its password in the keychain when given.
-/// An existing name is refused unless `replace`.
-pub async fn save(
-    catalog: &Catalog,
-    keychain: Option<&dyn KeyStore>,
-    mut connection: Connection,
-    password: Option<&str>,
-    replace: bool,
-) -> Result<Connection> {
-    validate_name(&connection.name)?;
-    if let Some(dir) = &connection.pg_bin {
-        if tools::probe(dir).is_none() {
-            return Err(Error::InvalidInput(format!(
-                "no pg_dump runs in {}: give the folder that holds the PostgreSQL client tools, or leave it empty to search",
-                dir.display()
-            )));
-        }
-    }
-    let existing = catalog.connection(&connection.name).await?;
-    if let Some(existing) = &existing {
-        if !replace {
-            return Err(Error::InvalidInput(format!(
-                "a connection named `{}` exists already: choose another name, or edit it",
-                connection.name
-            )));
-        }
-        connection.created_at = existing.created_at;
-        connection.password_in_keychain = existing.password_in_keychain;
-    }
-    if let Some(password) = password.filter(|p| !p.is_empty()) {
-        let keychain = keychain.ok_or_else(|| {
-            Error::KeychainUnavailable(
-                "the keychain is turned off, so the password cannot be saved: use PGPASSWORD or ~/.pgpass instead".into(),
-            )
-        })?;
-        keychain.store_password(&connection.name, password)?;
-        connection.password_in_keychain = true;
-    }
-    catalog.save_connection(&connection).await?;
-    Ok(connection)
-}
-
-/// Forgets a connection and its saved password. Its snapshots stay.
-pub async fn remove(catalog: &Catalog, keychain: Option<&dyn KeyStore>, name: &str) -> Result<Connection> {
-    let connection = find(catalog, name).await?;
-    if connection.password_in_keychain {
-        if let Some(keychain) = keychain {
-            keychain.forget_password(name)?;
-        }
-    }
-    catalog.remove_connection(name).await?;
-    Ok(connection)
-}
-
-/// The saved connection called `name`, or an error listing the known ones.
-pub async fn find(catalog: &Catalog, name: &str) -> Result<Connection> {
-    if let Some(connection) = catalog.connection(name).await? {
-        return Ok(connection);
-    }
-    let known: Vec<String> = catalog.connections().await?.into_iter().map(|c| c.name).collect();
-    Err(Error::InvalidInput(if known.is_empty() {
-        format!("no connection is named `{name}`: add one with `lifeboat connection add {name} --db URL`")
-    } else {
-        format!("no connection is named `{name}`; known: {}", known.join(", "))
-    }))
 }
 
 /// What testing a connection found.

@@ -141,6 +141,11 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// Like `InvalidInput`, for one named field of a form or request (the
+    /// name the request gives it), so a form can show the message there.
+    #[error("{message}")]
+    InvalidField { field: &'static str, message: String },
+
     /// A fault in Lifeboat itself (a job's thread died, a value would not
     /// encode): nothing the user typed is wrong.
     #[error("{0} (a fault in Lifeboat itself: please report it with the log file)")]
@@ -193,6 +198,14 @@ pub enum Error {
 const WRITING_ACTIONS: [&str; 4] = ["writing", "creating folder", "renaming into place", "removing"];
 
 impl Error {
+    /// This error, when it is invalid input, as the fault of `field`.
+    pub fn in_field(self, field: &'static str) -> Self {
+        match self {
+            Error::InvalidInput(message) => Error::InvalidField { field, message },
+            other => other,
+        }
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Corrupt {
             what: what.into(),

@@ -1,7 +1,7 @@
 //! The event stream: one JSON line per thing that happened (a backup
 //! succeeded or failed, a drill passed, a connection went stale...), in a
 //! file beside the catalog that every Lifeboat process on the workstation
-//! appends to. Notifications are raised from events (see [`crate::notify`]).
+//! appends to. Notifications are raised from events (see `notify`).
 //!
 //! The log is append-only; one `write` per line on a file opened for
 //! appending, so the daemon and the app can write at once without tearing

@@ -53,7 +53,7 @@ impl Paths {
     }
 
     /// Where each running job's claim on its connection is a file lock
-    /// (see [`crate::schedule::scheduler::Claims`]).
+    /// (see `ops::scheduler::Claims`).
     pub fn claims_dir(&self) -> PathBuf {
         self.data_dir.join("claims")
     }

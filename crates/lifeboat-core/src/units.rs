@@ -1,5 +1,6 @@
-//! Quantities for people: byte counts in binary units. A leaf module, so
-//! jobs and notifications format the same way without importing each other.
+//! Quantities for people: byte counts in binary units, counted words. A
+//! leaf module, so jobs and notifications format the same way without
+//! importing each other.
 
 const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
@@ -21,9 +22,21 @@ pub fn human_bytes(bytes: u64, decimals: usize) -> String {
     }
 }
 
+/// "1 pack", "3 packs" (for words whose plural takes an s).
+pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{human_bytes, plural};
+
+    #[test]
+    fn counts_read_in_the_singular_for_one() {
+        assert_eq!(plural(0, "pack"), "0 packs");
+        assert_eq!(plural(1, "snapshot"), "1 snapshot");
+        assert_eq!(plural(2, "problem"), "2 problems");
+    }
 
     #[test]
     fn bytes_read_in_the_unit_that_fits_after_rounding() {

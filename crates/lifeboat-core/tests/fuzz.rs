@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 use lifeboat_core::crypto::recovery::RecoveryKit;
-use lifeboat_core::crypto::slots::KeySlot;
 use lifeboat_core::crypto::MasterKey;
 use lifeboat_core::jobs::drill::parse_probes;
 use lifeboat_core::pg::archive::count_rows;
@@ -30,6 +29,7 @@ use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::index::{decode_index_file, encode_index_file};
 use lifeboat_core::repo::manifest::decode_manifest;
 use lifeboat_core::repo::pack::{decode_header, encode_header, read_header, PackBuilder};
+use lifeboat_core::repo::slots::KeySlot;
 use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::Cadence;
 use proptest::collection::vec;

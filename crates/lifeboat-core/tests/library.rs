@@ -174,13 +174,24 @@ fn keys_open_with_any_slot_and_the_last_one_cannot_go() {
 #[test]
 fn a_second_scheduler_on_one_data_folder_is_busy() {
     let dir = tempfile::tempdir().unwrap();
-    let first = lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).unwrap();
-    let second = lifeboat_core::schedule::SchedulerLock::acquire(dir.path());
+    let first = lifeboat_core::ops::scheduler::SchedulerLock::acquire(dir.path()).unwrap();
+    let second = lifeboat_core::ops::scheduler::SchedulerLock::acquire(dir.path());
     assert!(
         matches!(&second, Err(Error::SchedulerBusy(path)) if path == dir.path()),
         "{:?}",
         second.err()
     );
     drop(first);
-    assert!(lifeboat_core::schedule::SchedulerLock::acquire(dir.path()).is_ok());
+    assert!(lifeboat_core::ops::scheduler::SchedulerLock::acquire(dir.path()).is_ok());
+}
+
+/// The daemon may be the first to create the data folder: it is private.
+#[cfg(unix)]
+#[test]
+fn the_scheduler_creates_a_private_data_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon_data = dir.path().join("daemon-data");
+    let _lock = lifeboat_core::ops::scheduler::SchedulerLock::acquire(&daemon_data).unwrap();
+    assert_eq!(std::fs::metadata(&daemon_data).unwrap().permissions().mode() & 0o777, 0o700);
 }

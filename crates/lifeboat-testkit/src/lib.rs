@@ -309,6 +309,12 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A new repository in `dir` with small chunks and packs, so a few hundred
 /// KiB make many packs (to repack, to damage).
 pub fn small_repository(dir: &Path) -> lifeboat_core::repo::Repository {
+    small_repository_with_packs_of(dir, 48 * 1024)
+}
+
+/// A new repository in `dir` with small chunks and packs of `pack_size`;
+/// its passphrase is "pw".
+pub fn small_repository_with_packs_of(dir: &Path, pack_size: u32) -> lifeboat_core::repo::Repository {
     use lifeboat_core::backend::LocalBackend;
     use lifeboat_core::repo::{ChunkerParams, InitOptions, Repository};
     let backend = std::sync::Arc::new(LocalBackend::new(dir));
@@ -320,7 +326,7 @@ pub fn small_repository(dir: &Path) -> lifeboat_core::repo::Repository {
             max_size: 8192,
         },
         compression_level: 1,
-        pack_size: 48 * 1024,
+        pack_size,
     };
     Repository::init(backend, "pw", "test", &options).unwrap().0
 }

@@ -1,10 +1,10 @@
 import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { CheckResult, JobProgress } from "../lib/bindings";
 import { CheckJob } from "../lib/check-job.svelte";
-import { deferred, healthyResult, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, healthyResult, sendOnChannel } from "../test/fixtures";
 import CheckSection from "./CheckSection.svelte";
 
 type CheckArgs = { readData: boolean; job: number; onProgress: Channel<JobProgress> };
@@ -27,59 +27,58 @@ function mockCheck() {
   return { outcome, calls, args: () => check! };
 }
 
-function $(container: HTMLElement, selector: string) {
-  const element = container.querySelector<HTMLElement>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+/** Renders the section and starts a check; resolves once the backend has the request. */
+async function startCheck(args: () => CheckArgs | undefined) {
+  render(CheckSection, { job: new CheckJob() });
+  await fireEvent.click(screen.getByRole("button", { name: "Start check" }));
+  await waitFor(() => expect(args()).toBeDefined());
 }
+
+const progressBar = () => screen.getByRole<HTMLProgressElement>("progressbar", { name: "Check progress" });
 
 describe("Check section", () => {
   it("streams progress, then reports a healthy repository", async () => {
     const { outcome, args } = mockCheck();
-    const { container } = render(CheckSection, { job: new CheckJob() });
+    render(CheckSection, { job: new CheckJob() });
+    const start = screen.getByRole<HTMLButtonElement>("button", { name: "Start check" });
 
-    await fireEvent.click($(container, "#check-read-data"));
-    await fireEvent.click($(container, "#check-start"));
-    await settle();
+    await fireEvent.click(screen.getByRole("checkbox", { name: "Read and verify every byte (slower)" }));
+    await fireEvent.click(start);
+    await waitFor(() => expect(args()).toBeDefined());
 
     expect(args().readData).toBe(true);
     expect(Number.isInteger(args().job)).toBe(true);
-    expect(($(container, "#check-start") as HTMLButtonElement).disabled).toBe(true);
+    expect(start.disabled).toBe(true);
     // Before any message: indeterminate.
-    expect($(container, "#check-progress").hasAttribute("value")).toBe(false);
+    expect(progressBar().hasAttribute("value")).toBe(false);
 
     sendOnChannel(args().onProgress, 0, { phase: "checking structure", done_bytes: 0, total_bytes: null, item: null, items_done: 0 });
-    await settle();
-    expect($(container, "#check-phase").textContent).toBe("checking structure");
-    expect($(container, "#check-progress").hasAttribute("value")).toBe(false);
+    await screen.findByText("checking structure");
+    expect(progressBar().hasAttribute("value")).toBe(false);
 
     sendOnChannel(args().onProgress, 1, { phase: "checking packs", done_bytes: 256 * 1024, total_bytes: 1024 * 1024, item: null, items_done: 0 });
-    await settle();
-    const bar = $(container, "#check-progress") as HTMLProgressElement;
+    await screen.findByText("checking packs");
+    const bar = progressBar();
     expect(bar.max).toBe(1024 * 1024);
     expect(bar.value).toBe(256 * 1024);
-    expect(container.textContent).toContain("checking packs");
-    expect(container.textContent).toContain("256 KiB");
-    expect(container.textContent).toContain("25 %");
+    expect(document.body.textContent).toContain("256 KiB");
+    expect(document.body.textContent).toContain("25 %");
 
     outcome.resolve(healthyResult);
-    await settle();
-    expect(container.querySelector("#check-progress")).toBeNull();
-    const result = $(container, "#check-result");
+    const result = await screen.findByRole("status");
+    expect(screen.queryByRole("progressbar")).toBeNull();
     expect(result.textContent).toContain("Healthy");
     expect(result.textContent).toContain("4 snapshots");
     expect(result.textContent).toContain("12 packs");
     expect(result.textContent).toContain("3,456 blobs");
     expect(result.textContent).toContain("5.0 MiB verified");
     expect(result.textContent).toContain("2.3 s");
-    expect(($(container, "#check-start") as HTMLButtonElement).disabled).toBe(false);
+    expect(start.disabled).toBe(false);
   });
 
   it("lists problems and warnings of an unhealthy repository", async () => {
-    const { outcome } = mockCheck();
-    const { container } = render(CheckSection, { job: new CheckJob() });
-    await fireEvent.click($(container, "#check-start"));
-    await settle();
+    const { outcome, args } = mockCheck();
+    await startCheck(args);
     outcome.resolve({
       ...healthyResult,
       healthy: false,
@@ -87,39 +86,33 @@ describe("Check section", () => {
       warnings: ["3 unreferenced packs: prune removes them"],
       next_steps: ["`lifeboat repair index` rebuilds the index", "run `lifeboat check --read-data` again"],
     });
-    await settle();
-    const result = $(container, "#check-result");
+    const result = await screen.findByRole("status");
     expect(result.textContent).not.toContain("Healthy");
-    expect(result.querySelectorAll(".check-errors li")).toHaveLength(2);
-    expect(result.querySelectorAll(".check-next-steps li")).toHaveLength(2);
-    expect($(container, "#check-warnings").textContent).toContain("3 unreferenced packs");
+    const [errors, nextSteps] = within(result).getAllByRole("list");
+    expect(within(errors).getAllByRole("listitem")).toHaveLength(2);
+    expect(within(nextSteps).getAllByRole("listitem")).toHaveLength(2);
+    expect(screen.getByText("Warnings")).toBeTruthy();
+    expect(screen.getByText("3 unreferenced packs: prune removes them")).toBeTruthy();
   });
 
   it("cancels the running job", async () => {
     const { outcome, calls, args } = mockCheck();
-    const { container } = render(CheckSection, { job: new CheckJob() });
-    await fireEvent.click($(container, "#check-start"));
-    await settle();
-    await fireEvent.click($(container, "#check-cancel"));
-    await settle();
-    expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: args().job });
-    expect($(container, "#check-cancel").textContent).toContain("Cancelling…");
+    await startCheck(args);
+    const cancel = screen.getByRole("button", { name: "Cancel" });
+    await fireEvent.click(cancel);
+    await waitFor(() => expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: args().job }));
+    expect(cancel.textContent).toContain("Cancelling…");
 
     outcome.reject({ code: "cancelled", message: "cancelled" });
-    await settle();
-    expect($(container, "#check-result").textContent).toContain("Check cancelled");
-    expect(container.querySelector("#check-cancel")).toBeNull();
+    expect((await screen.findByRole("status")).textContent).toContain("Check cancelled");
+    expect(screen.queryByRole("button", { name: /^Cancel/ })).toBeNull();
   });
 
   it("shows why a check could not run", async () => {
-    const { outcome } = mockCheck();
-    const { container } = render(CheckSection, { job: new CheckJob() });
-    await fireEvent.click($(container, "#check-start"));
-    await settle();
+    const { outcome, args } = mockCheck();
+    await startCheck(args);
     outcome.reject({ code: "locked", message: "the repository is locked by prune on nas-host: wait for it to finish" });
-    await settle();
-    const alert = $(container, "#check-error");
-    expect(alert.getAttribute("role")).toBe("alert");
+    const alert = await screen.findByRole("alert");
     expect(alert.textContent).toContain("locked by prune");
   });
 });

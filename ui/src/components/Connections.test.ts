@@ -1,8 +1,8 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { ConnectionCheck, ConnectionFields, DatabaseCard, SaveConnectionRequest } from "../lib/bindings";
-import { salesCard, salesConnection, settle } from "../test/fixtures";
+import { salesCard, salesConnection } from "../test/fixtures";
 import Connections from "./Connections.svelte";
 
 const check: ConnectionCheck = {
@@ -42,75 +42,84 @@ function mockBackend(initial: DatabaseCard[] = [salesCard()], result: Connection
   return calls;
 }
 
-function $<T extends HTMLElement = HTMLElement>(container: HTMLElement, selector: string) {
-  const element = container.querySelector<T>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+/** Renders the screen once its list of saved connections has loaded. */
+async function renderLoaded() {
+  render(Connections);
+  await screen.findByRole("list");
 }
 
-const value = (container: HTMLElement, selector: string) => $<HTMLInputElement>(container, selector).value;
+const savedList = () => within(screen.getByRole("region", { name: "Saved connections" })).getByRole("list");
 
-async function type(container: HTMLElement, selector: string, text: string) {
-  await fireEvent.input($(container, selector), { target: { value: text } });
+/** The saved connection's row: the list item that shows its name. */
+function row(name: string): HTMLElement {
+  const item = within(savedList())
+    .getAllByRole("listitem")
+    .find((li) => within(li).queryByText(name) !== null);
+  if (!item) throw new Error(`no row for ${name}`);
+  return item;
+}
+
+const field = (name: string) => screen.getByRole<HTMLInputElement>("textbox", { name });
+const urlField = () => field("Database URL (optional)");
+const passwordField = () => screen.getByLabelText<HTMLInputElement>("Password");
+const tlsSelect = () => screen.getByRole<HTMLSelectElement>("combobox", { name: "TLS" });
+
+async function type(element: HTMLElement, text: string) {
+  await fireEvent.input(element, { target: { value: text } });
 }
 
 describe("Connections", () => {
   it("lists the saved connections", async () => {
     mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    const row = $(container, '#connections-list .connection-row[data-name="sales"]');
-    expect(row.textContent).toContain("postgres://app@db1.example:5432/sales");
-    expect(row.textContent).toContain("password in keychain");
-    expect(row.querySelector(".connection-test")).not.toBeNull();
-    expect(row.querySelector(".connection-edit")).not.toBeNull();
-    expect(row.querySelector(".connection-remove")).not.toBeNull();
+    await renderLoaded();
+    const sales = row("sales");
+    expect(sales.textContent).toContain("postgres://app@db1.example:5432/sales");
+    expect(sales.textContent).toContain("password in keychain");
+    expect(within(sales).getByRole("button", { name: "Test sales" })).toBeTruthy();
+    expect(within(sales).getByRole("button", { name: "Edit sales" })).toBeTruthy();
+    expect(within(sales).getByRole("button", { name: "Remove sales" })).toBeTruthy();
   });
 
   it("says when there are none", async () => {
     mockBackend([]);
-    const { container } = render(Connections);
-    await settle();
-    expect($(container, "#connections-list").textContent).toContain("No saved connections yet");
+    await renderLoaded();
+    expect(savedList().textContent).toContain("No saved connections yet");
   });
 
   it("fills the fields from a pasted URL, and says what is wrong with a bad one", async () => {
     mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    await type(container, "#conn-url", "postgres://app%40corp:s3cret@[::1]:6543/orders?sslmode=require");
-    expect(value(container, "#conn-host")).toBe("::1");
-    expect(value(container, "#conn-port")).toBe("6543");
-    expect(value(container, "#conn-database")).toBe("orders");
-    expect(value(container, "#conn-user")).toBe("app@corp");
-    expect(value(container, "#conn-password")).toBe("s3cret");
-    expect($<HTMLSelectElement>(container, "#conn-tls").value).toBe("require");
-    expect($(container, "#conn-password").getAttribute("type")).toBe("password");
+    await renderLoaded();
+    await type(urlField(), "postgres://app%40corp:s3cret@[::1]:6543/orders?sslmode=require");
+    expect(field("Host").value).toBe("::1");
+    expect(field("Port").value).toBe("6543");
+    expect(field("Database").value).toBe("orders");
+    expect(field("User").value).toBe("app@corp");
+    expect(passwordField().value).toBe("s3cret");
+    expect(tlsSelect().value).toBe("require");
+    expect(passwordField().getAttribute("type")).toBe("password");
 
-    await type(container, "#conn-url", "mysql://nope");
-    expect($(container, "#conn-url").getAttribute("aria-invalid")).toBe("true");
-    expect($(container, "#conn-url-hint").textContent).toMatch(/postgres:\/\//);
-    expect(value(container, "#conn-host")).toBe("::1");
+    await type(urlField(), "mysql://nope");
+    // The hint under the field is its description: it says what a URL looks like.
+    const url = screen.getByRole("textbox", { name: "Database URL (optional)", description: /postgres:\/\// });
+    expect(url.getAttribute("aria-invalid")).toBe("true");
+    expect(field("Host").value).toBe("::1");
   });
 
   it("tests the form's fields and shows what it found", async () => {
     const calls = mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    expect($<HTMLSelectElement>(container, "#conn-tls").value).toBe("prefer");
-    await fireEvent.click($(container, "#conn-test"));
-    await settle();
-    expect($(container, "#conn-error").textContent).toMatch(/host name/);
-    expect(document.activeElement?.id).toBe("conn-host");
+    await renderLoaded();
+    expect(tlsSelect().value).toBe("prefer");
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    expect((await screen.findByRole("alert")).textContent).toMatch(/host name/);
+    expect(document.activeElement).toBe(field("Host"));
     expect(calls.some((c) => c.cmd === "test_connection")).toBe(false);
 
-    await type(container, "#conn-url", "postgres://app@db1.example/sales");
-    await fireEvent.click($(container, "#conn-test"));
-    await settle();
+    await type(urlField(), "postgres://app@db1.example/sales");
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    const panel = await screen.findByRole("status");
     expect(calls.find((c) => c.cmd === "test_connection")?.args).toEqual({
       fields: { host: "db1.example", port: 5432, database: "sales", user: "app", tls: "prefer", password: null, saved_password_of: null, pg_bin: null },
     });
-    const panel = $(container, "#conn-check");
     expect(panel.textContent).toContain("PostgreSQL 16.4");
     expect(panel.textContent).toContain("5.0 MiB");
     expect(panel.textContent).toContain("has data");
@@ -120,27 +129,25 @@ describe("Connections", () => {
 
   it("warns when no fitting pg_dump is found", async () => {
     mockBackend([], { ...check, database_exists: false, pg_dump: null, pg_dump_problem: "no pg_dump 17 found: install postgresql-client-17" });
-    const { container } = render(Connections);
-    await settle();
-    await type(container, "#conn-url", "postgres://app@db1.example/sales");
-    await fireEvent.click($(container, "#conn-test"));
-    await settle();
-    expect($(container, "#conn-check").textContent).toContain("does not exist yet");
-    expect($(container, "#conn-check .alert-warning").textContent).toContain("install postgresql-client-17");
+    await renderLoaded();
+    await type(urlField(), "postgres://app@db1.example/sales");
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    const panel = await screen.findByRole("status");
+    expect(panel.textContent).toContain("does not exist yet");
+    expect(within(panel).getByText(/install postgresql-client-17/)).toBeTruthy();
   });
 
   it("saves a new connection, then lists it and clears the form", async () => {
     const calls = mockBackend([]);
-    const { container } = render(Connections);
-    await settle();
-    await type(container, "#conn-name", "orders");
-    await type(container, "#conn-host", "db2");
-    await type(container, "#conn-database", "orders");
-    await type(container, "#conn-user", "app");
-    await type(container, "#conn-password", "pw");
-    await type(container, "#conn-pgbin", "/usr/lib/postgresql/17/bin");
-    await fireEvent.click($(container, "#conn-save"));
-    await settle();
+    await renderLoaded();
+    await type(field("Name"), "orders");
+    await type(field("Host"), "db2");
+    await type(field("Database"), "orders");
+    await type(field("User"), "app");
+    await type(passwordField(), "pw");
+    await type(field("Client tools folder (optional)"), "/usr/lib/postgresql/17/bin");
+    await fireEvent.click(screen.getByRole("button", { name: "Save connection" }));
+    expect((await screen.findByRole("status")).textContent).toContain("orders");
     expect(calls.find((c) => c.cmd === "save_connection")?.args).toEqual({
       request: {
         name: "orders",
@@ -148,58 +155,54 @@ describe("Connections", () => {
         replace: false,
       },
     });
-    expect($(container, "#conn-saved").textContent).toContain("orders");
-    expect(container.querySelector('.connection-row[data-name="orders"]')).not.toBeNull();
-    expect(value(container, "#conn-name")).toBe("");
-    expect(value(container, "#conn-password")).toBe("");
+    expect(await screen.findByRole("button", { name: "Edit orders" })).toBeTruthy();
+    expect(field("Name").value).toBe("");
+    expect(passwordField().value).toBe("");
   });
 
   it("edits a connection, keeping its saved password when none is typed", async () => {
     const calls = mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    await fireEvent.click($(container, '.connection-row[data-name="sales"] .connection-edit'));
-    await settle();
-    expect(value(container, "#conn-name")).toBe("sales");
-    expect($<HTMLInputElement>(container, "#conn-name").readOnly).toBe(true);
-    expect(value(container, "#conn-host")).toBe("db1.example");
-    expect($(container, "#conn-password-hint").textContent).toContain("blank to keep the saved one");
+    await renderLoaded();
+    await fireEvent.click(within(row("sales")).getByRole("button", { name: "Edit sales" }));
+    await screen.findByRole("heading", { name: "Edit sales" });
+    expect(field("Name").value).toBe("sales");
+    expect(field("Name").readOnly).toBe(true);
+    expect(field("Host").value).toBe("db1.example");
+    expect(screen.getByText(/blank to keep the saved one/)).toBeTruthy();
 
-    await fireEvent.click($(container, "#conn-test"));
-    await settle();
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    await screen.findByRole("status");
     expect((calls.find((c) => c.cmd === "test_connection")?.args.fields as ConnectionFields).saved_password_of).toBe("sales");
 
-    await type(container, "#conn-port", "6432");
-    await fireEvent.click($(container, "#conn-save"));
-    await settle();
+    await type(field("Port"), "6432");
+    await fireEvent.click(screen.getByRole("button", { name: "Save changes" }));
+    await screen.findByText(/Saved connection/);
     const request = calls.find((c) => c.cmd === "save_connection")?.args.request as SaveConnectionRequest;
     expect(request.replace).toBe(true);
     expect(request.fields.port).toBe(6432);
     expect(request.fields.password).toBeNull();
-    expect(container.querySelector("#conn-cancel-edit")).toBeNull();
+    expect(screen.queryByRole("button", { name: "Cancel editing" })).toBeNull();
   });
 
   it("tests a saved connection with its keychain password", async () => {
     const calls = mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    await fireEvent.click($(container, '.connection-row[data-name="sales"] .connection-test'));
-    await settle();
+    await renderLoaded();
+    await fireEvent.click(within(row("sales")).getByRole("button", { name: "Test sales" }));
+    const panel = await screen.findByRole("status");
     expect(calls.find((c) => c.cmd === "test_connection")?.args.fields).toMatchObject({ host: "db1.example", saved_password_of: "sales", password: null });
-    expect($(container, "#conn-check").textContent).toContain("PostgreSQL 16.4");
+    expect(panel.textContent).toContain("PostgreSQL 16.4");
   });
 
   it("removes a connection after confirmation", async () => {
     const calls = mockBackend();
-    const { container } = render(Connections);
-    await settle();
-    await fireEvent.click($(container, '.connection-row[data-name="sales"] .connection-remove'));
-    await settle();
-    expect($(container, "#remove-connection").textContent).toContain("2 snapshots stay");
-    await fireEvent.click($(container, "#remove-connection-ok"));
-    await settle();
+    await renderLoaded();
+    await fireEvent.click(within(row("sales")).getByRole("button", { name: "Remove sales" }));
+    const dialog = await screen.findByRole("dialog", { name: "Remove this connection?" });
+    expect(dialog.textContent).toContain("2 snapshots stay");
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Remove connection" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     expect(calls.find((c) => c.cmd === "remove_connection")?.args).toEqual({ name: "sales" });
-    expect(container.querySelector("#remove-connection")).toBeNull();
-    expect(container.querySelector(".connection-row")).toBeNull();
+    await screen.findByText(/No saved connections yet/);
+    expect(screen.queryByRole("button", { name: /^Edit / })).toBeNull();
   });
 });

@@ -1,18 +1,26 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { CreateRequest, OpenRequest } from "../lib/bindings";
-import { openRepository, settle } from "../test/fixtures";
+import { openRepository } from "../test/fixtures";
 import FirstRun from "./FirstRun.svelte";
 
-function $(container: HTMLElement, selector: string) {
-  const element = container.querySelector<HTMLElement>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+async function type(element: HTMLElement, value: string) {
+  await fireEvent.input(element, { target: { value } });
 }
 
-async function type(container: HTMLElement, selector: string, value: string) {
-  await fireEvent.input($(container, selector), { target: { value } });
+const locationField = () => screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" });
+// Password inputs have no role: found by their labels.
+const passphraseField = () => screen.getByLabelText<HTMLInputElement>("Passphrase");
+const repeatField = () => screen.getByLabelText<HTMLInputElement>("Repeat passphrase");
+const createButton = () => screen.getByRole<HTMLButtonElement>("button", { name: /^(Create repository|Creating…)$/ });
+const openButton = () => screen.getByRole<HTMLButtonElement>("button", { name: /^(Open repository|Opening…)$/ });
+const openTab = () => screen.getByRole("tab", { name: "Open existing repository" });
+
+/** Waits for the form's alert to say `message`. */
+async function alertSays(message: RegExp | string) {
+  await waitFor(() => expect(screen.getByRole("alert").textContent).toMatch(message));
+  return screen.getByRole("alert");
 }
 
 describe("First run: create", () => {
@@ -20,31 +28,26 @@ describe("First run: create", () => {
     const ipc = vi.fn();
     mockIPC(ipc);
     const onopened = vi.fn();
-    const { container } = render(FirstRun, { onopened });
+    render(FirstRun, { onopened });
 
-    expect($(container, "#first-run")).toBeTruthy();
-    await type(container, "#create-location", "relative/folder");
-    await type(container, "#create-passphrase", "long enough passphrase");
-    await type(container, "#create-passphrase-confirm", "long enough passphrase");
-    await fireEvent.click($(container, "#create-submit"));
-    await settle();
+    expect(screen.getByRole("main")).toBeTruthy();
+    await type(locationField(), "relative/folder");
+    await type(passphraseField(), "long enough passphrase");
+    await type(repeatField(), "long enough passphrase");
+    await fireEvent.click(createButton());
 
-    const error = $(container, "#form-error");
-    expect(error.getAttribute("role")).toBe("alert");
-    expect(error.textContent).toMatch(/full path/);
-    expect(document.activeElement?.id).toBe("create-location");
+    await alertSays(/full path/);
+    expect(document.activeElement).toBe(locationField());
 
-    await type(container, "#create-location", "/mnt/nas/lifeboat");
-    await type(container, "#create-passphrase-confirm", "long enough passphrasf");
-    await fireEvent.click($(container, "#create-submit"));
-    await settle();
-    expect($(container, "#form-error").textContent).toMatch(/differ/);
+    await type(locationField(), "/mnt/nas/lifeboat");
+    await type(repeatField(), "long enough passphrasf");
+    await fireEvent.click(createButton());
+    await alertSays(/differ/);
 
-    await type(container, "#create-passphrase", "short");
-    await type(container, "#create-passphrase-confirm", "short");
-    await fireEvent.click($(container, "#create-submit"));
-    await settle();
-    expect($(container, "#form-error").textContent).toMatch(/at least 8 characters/);
+    await type(passphraseField(), "short");
+    await type(repeatField(), "short");
+    await fireEvent.click(createButton());
+    await alertSays(/at least 8 characters/);
 
     expect(ipc).not.toHaveBeenCalled();
     expect(onopened).not.toHaveBeenCalled();
@@ -60,16 +63,16 @@ describe("First run: create", () => {
       return openRepository;
     });
     const onopened = vi.fn();
-    const { container } = render(FirstRun, { onopened });
+    render(FirstRun, { onopened });
 
-    await type(container, "#create-location", "/mnt/nas/lifeboat");
-    await type(container, "#create-label", "Team NAS");
-    await type(container, "#create-passphrase", "correct horse battery staple");
-    await type(container, "#create-passphrase-confirm", "correct horse battery staple");
-    await fireEvent.submit($(container, "#create-submit").closest("form")!);
-    await settle();
+    await type(locationField(), "/mnt/nas/lifeboat");
+    await type(screen.getByRole("textbox", { name: "Repository label (optional)" }), "Team NAS");
+    await type(passphraseField(), "correct horse battery staple");
+    await type(repeatField(), "correct horse battery staple");
+    await fireEvent.submit(screen.getByRole("form", { name: "Create a new repository" }));
+    await waitFor(() => expect(request).toBeDefined());
 
-    const button = $(container, "#create-submit") as HTMLButtonElement;
+    const button = createButton();
     expect(button.disabled).toBe(true);
     expect(button.textContent).toContain("Creating…");
     expect(request).toEqual({
@@ -80,9 +83,8 @@ describe("First run: create", () => {
     });
 
     release();
-    await settle();
-    expect(onopened).toHaveBeenCalledWith(openRepository, "created");
-    expect(container.querySelector("#form-error")).toBeNull();
+    await waitFor(() => expect(onopened).toHaveBeenCalledWith(openRepository, "created"));
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 
   it("shows the backend's error when the folder is taken", async () => {
@@ -90,14 +92,13 @@ describe("First run: create", () => {
     mockIPC(() => {
       throw { code: "already_exists", message };
     });
-    const { container } = render(FirstRun, { onopened: vi.fn() });
-    await type(container, "#create-location", "/mnt/nas/lifeboat");
-    await type(container, "#create-passphrase", "correct horse battery staple");
-    await type(container, "#create-passphrase-confirm", "correct horse battery staple");
-    await fireEvent.click($(container, "#create-submit"));
-    await settle();
-    expect($(container, "#form-error").textContent).toContain(message);
-    expect(($(container, "#create-submit") as HTMLButtonElement).disabled).toBe(false);
+    render(FirstRun, { onopened: vi.fn() });
+    await type(locationField(), "/mnt/nas/lifeboat");
+    await type(passphraseField(), "correct horse battery staple");
+    await type(repeatField(), "correct horse battery staple");
+    await fireEvent.click(createButton());
+    expect((await screen.findByRole("alert")).textContent).toContain(message);
+    await waitFor(() => expect(createButton().disabled).toBe(false));
   });
 });
 
@@ -112,20 +113,18 @@ describe("First run: open", () => {
       }
     });
     const onopened = vi.fn();
-    const { container } = render(FirstRun, { onopened });
+    render(FirstRun, { onopened });
 
-    await fireEvent.click($(container, "#tab-open"));
-    await type(container, "#open-location", "/mnt/nas/lifeboat");
-    await type(container, "#open-passphrase", "not the passphrase");
-    await fireEvent.click($(container, "#open-submit"));
-    await settle();
+    await fireEvent.click(openTab());
+    await type(locationField(), "/mnt/nas/lifeboat");
+    await type(passphraseField(), "not the passphrase");
+    await fireEvent.click(openButton());
+    const error = await screen.findByRole("alert");
 
     expect(request).toEqual({ location: "/mnt/nas/lifeboat", passphrase: "not the passphrase", recovery_kit: null });
-    const error = $(container, "#form-error");
-    expect(error.getAttribute("role")).toBe("alert");
     expect(error.textContent).toContain(message);
-    expect($(container, "#open-passphrase").getAttribute("aria-invalid")).toBe("true");
-    expect(($(container, "#open-submit") as HTMLButtonElement).textContent).toContain("Open repository");
+    await waitFor(() => expect(passphraseField().getAttribute("aria-invalid")).toBe("true"));
+    expect(openButton().textContent).toContain("Open repository");
     expect(onopened).not.toHaveBeenCalled();
   });
 
@@ -136,31 +135,31 @@ describe("First run: open", () => {
       return { ...openRepository, opened_with: "recovery_kit" };
     });
     const onopened = vi.fn();
-    const { container } = render(FirstRun, { onopened });
+    render(FirstRun, { onopened });
 
-    await fireEvent.click($(container, "#tab-open"));
-    await type(container, "#open-location", "/mnt/nas/lifeboat");
-    await fireEvent.click($(container, "#open-use-kit"));
-    expect(container.querySelector("#open-passphrase")).toBeNull();
-    await type(container, "#open-recovery-kit", "LIFEBOAT RECOVERY KIT\nkey: abc");
-    await fireEvent.click($(container, "#open-submit"));
-    await settle();
+    await fireEvent.click(openTab());
+    await type(locationField(), "/mnt/nas/lifeboat");
+    await fireEvent.click(screen.getByRole("checkbox", { name: "Use a recovery kit instead of a passphrase" }));
+    expect(screen.queryByLabelText("Passphrase")).toBeNull();
+    await type(screen.getByRole("textbox", { name: "Recovery kit" }), "LIFEBOAT RECOVERY KIT\nkey: abc");
+    await fireEvent.click(openButton());
+    await waitFor(() => expect(onopened).toHaveBeenCalled());
 
     expect(request).toEqual({ location: "/mnt/nas/lifeboat", passphrase: null, recovery_kit: "LIFEBOAT RECOVERY KIT\nkey: abc" });
     expect(onopened).toHaveBeenCalledWith({ ...openRepository, opened_with: "recovery_kit" }, "opened");
   });
 
   it("asks for the secret of the repository it could not reopen", () => {
-    const { container } = render(FirstRun, {
+    render(FirstRun, {
       onopened: vi.fn(),
       needsUnlock: { id: "abc", location: "/srv/lifeboat", label: "Prod", last_opened_at: "2025-03-01T10:00:00Z" },
       reopenError: { code: "other", message: "the OS keychain is not available: no D-Bus session" },
     });
-    const notice = $(container, "#unlock-notice");
+    const notice = screen.getByRole("status");
     expect(notice.textContent).toContain("/srv/lifeboat");
     expect(notice.textContent).toContain("passphrase or recovery kit");
     expect(notice.textContent).toContain("the OS keychain is not available: no D-Bus session");
-    expect(($(container, "#open-location") as HTMLInputElement).value).toBe("/srv/lifeboat");
-    expect($(container, "#tab-open").getAttribute("aria-selected")).toBe("true");
+    expect(locationField().value).toBe("/srv/lifeboat");
+    expect(openTab().getAttribute("aria-selected")).toBe("true");
   });
 });

@@ -1,10 +1,10 @@
 import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { BackupReport, DatabaseCard, JobProgress, RepositoryOverview } from "../lib/bindings";
 import { CheckpointJob } from "../lib/database-jobs.svelte";
-import { deferred, drillEntry, drillReport, progress, REPO_ID, salesCard, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, drillEntry, drillReport, progress, REPO_ID, salesCard, sendOnChannel } from "../test/fixtures";
 import Overview from "./Overview.svelte";
 
 const overview: RepositoryOverview = {
@@ -62,131 +62,128 @@ function mockBackend(cards: () => DatabaseCard[]) {
   return { backup, calls, args: () => backupArgs! };
 }
 
-function $(container: HTMLElement, selector: string) {
-  const element = container.querySelector<HTMLElement>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
-}
-
-function renderOverview(job = new CheckpointJob()) {
+/** Renders the screen once it has loaded: the repository's part (no backups in it) comes last. */
+async function renderOverview(job = new CheckpointJob()) {
   const ontimeline = vi.fn();
   const onaddconnection = vi.fn();
   const result = render(Overview, { checkpointJob: job, ontimeline, onaddconnection });
+  await screen.findByRole("heading", { name: "No backups yet" });
   return { ...result, ontimeline, onaddconnection };
 }
+
+const cardsRegion = () => screen.getByRole("region", { name: "Databases" });
+const cards = () => within(cardsRegion()).getAllByRole("listitem");
+
+/** The card of a connection: the list item headed by its name. */
+function card(name: string): HTMLElement {
+  const item = cards().find((c) => within(c).queryByRole("heading", { name }) !== null);
+  if (!item) throw new Error(`no card for ${name}`);
+  return item;
+}
+
+/** What a card's facts say for `term`: the <dd> after its <dt>. */
+const fact = (scope: HTMLElement, term: string) => within(scope).getByText(term).nextElementSibling as HTMLElement;
 
 describe("Database cards", () => {
   it("show each connection's last backup", async () => {
     mockBackend(() => [salesCard(), { ...salesCard(), connection: { ...salesCard().connection, name: "fresh" }, last_backup: null, snapshot_count: 0 }]);
-    const { container, ontimeline } = renderOverview();
-    await settle();
-    const card = $(container, '#database-cards .database-card[data-name="sales"]');
-    expect(card.textContent).toContain("postgres://app@db1.example:5432/sales");
-    expect(card.textContent).toContain("2 hours ago");
-    expect(card.textContent).toContain("Checkpoint");
-    expect(card.textContent).toContain("before 16 → 17 upgrade");
-    expect($(card, ".database-count").textContent).toBe("2");
-    expect($(container, '.database-card[data-name="fresh"]').textContent).toContain("never backed up");
+    const { ontimeline } = await renderOverview();
+    const sales = card("sales");
+    expect(sales.textContent).toContain("postgres://app@db1.example:5432/sales");
+    expect(sales.textContent).toContain("2 hours ago");
+    expect(sales.textContent).toContain("Checkpoint");
+    expect(sales.textContent).toContain("before 16 → 17 upgrade");
+    expect(fact(sales, "Snapshots").textContent).toBe("2");
+    expect(card("fresh").textContent).toContain("never backed up");
 
-    await fireEvent.click($(card, ".timeline-button"));
+    await fireEvent.click(within(sales).getByRole("button", { name: "Timeline of sales" }));
     expect(ontimeline).toHaveBeenCalledWith("sales");
   });
 
   it("colour each card by its backups' freshness, with the next backup and the last drill", async () => {
-    const card = (name: string, changes: Partial<DatabaseCard>): DatabaseCard => ({ ...salesCard(), connection: { ...salesCard().connection, name }, ...changes });
+    const entry = (name: string, changes: Partial<DatabaseCard>): DatabaseCard => ({ ...salesCard(), connection: { ...salesCard().connection, name }, ...changes });
     mockBackend(() => [
-      card("fresh", { freshness: "green", next_backup: new Date(Date.now() + 3 * 3600_000 + 60_000).toISOString(), last_drill: drillEntry(1, drillReport(true), 2) }),
-      card("late", { freshness: "amber", last_drill: drillEntry(2, drillReport(false), 26) }),
-      card("stale", { freshness: "red" }),
-      card("manual", {}),
+      entry("fresh", { freshness: "green", next_backup: new Date(Date.now() + 3 * 3600_000 + 60_000).toISOString(), last_drill: drillEntry(1, drillReport(true), 2) }),
+      entry("late", { freshness: "amber", last_drill: drillEntry(2, drillReport(false), 26) }),
+      entry("stale", { freshness: "red" }),
+      entry("manual", {}),
     ]);
-    const { container } = renderOverview();
-    await settle();
-    const freshness = Array.from(container.querySelectorAll<HTMLElement>(".database-card")).map((c) => [
-      c.dataset.name,
-      c.dataset.freshness,
-      c.querySelector(".freshness-badge")?.textContent,
-    ]);
-    expect(freshness).toEqual([
+    await renderOverview();
+    const expected = [
       ["fresh", "green", "On schedule"],
       ["late", "amber", "Backup overdue"],
       ["stale", "red", "No recent backup"],
       ["manual", "unscheduled", "No schedule"],
-    ]);
-    const fresh = $(container, '.database-card[data-name="fresh"]');
-    expect($(fresh, ".database-next").textContent).toBe("in 3 hours");
-    expect($(fresh, ".database-drill").textContent).toBe("Drill passed 2 hours ago");
-    expect($(fresh, ".database-drill").dataset.passed).toBe("true");
-    const late = $(container, '.database-card[data-name="late"]');
-    expect($(late, ".database-drill").textContent).toBe("Drill FAILED 1 day ago: row counts");
-    expect($(late, ".database-drill").dataset.passed).toBe("false");
-    expect(late.querySelector(".database-next")).toBeNull();
-    expect($(container, '.database-card[data-name="manual"]').querySelector(".database-drill")).toBeNull();
+    ];
+    expect(cards().map((c) => within(c).getByRole("heading").textContent)).toEqual(expected.map(([name]) => name));
+    for (const [name, freshness, badge] of expected) {
+      expect(card(name).dataset.freshness).toBe(freshness);
+      expect(within(card(name)).getByText(badge)).toBeTruthy();
+    }
+    const fresh = within(card("fresh"));
+    expect(fresh.getByText("in 3 hours")).toBeTruthy();
+    // The drill's time is in a paragraph that says whether it passed.
+    expect(fresh.getByText("Drill passed 2 hours ago").parentElement?.dataset.passed).toBe("true");
+    const late = within(card("late"));
+    expect(late.getByText("Drill FAILED 1 day ago: row counts").parentElement?.dataset.passed).toBe("false");
+    expect(late.queryByText("Next backup")).toBeNull();
+    expect(within(card("manual")).queryByText(/^Drill /)).toBeNull();
   });
 
   it("offer to add the first connection", async () => {
     mockBackend(() => []);
-    const { container, onaddconnection } = renderOverview();
-    await settle();
-    await fireEvent.click($(container, "#add-first-connection"));
+    const { onaddconnection } = await renderOverview();
+    await fireEvent.click(screen.getByRole("button", { name: "Add a connection" }));
     expect(onaddconnection).toHaveBeenCalled();
   });
 
   it("take a labelled checkpoint, with progress, then reload", async () => {
     const { backup, calls, args } = mockBackend(() => [salesCard()]);
-    const { container } = renderOverview();
-    await settle();
+    await renderOverview();
 
-    await fireEvent.click($(container, '.database-card[data-name="sales"] .checkpoint-button'));
-    await settle();
-    expect(document.activeElement?.id).toBe("checkpoint-label");
-    expect($(container, "#checkpoint-label").getAttribute("placeholder")).toContain("before 16 → 17 upgrade");
-    await fireEvent.click($(container, "#checkpoint-ok"));
-    await settle();
-    expect($(container, "#checkpoint-label-error").textContent).toMatch(/what the checkpoint is for/);
+    await fireEvent.click(within(card("sales")).getByRole("button", { name: "Checkpoint sales" }));
+    const dialog = await screen.findByRole("dialog", { name: "Checkpoint sales" });
+    const label = within(dialog).getByRole("textbox", { name: "What is it before?" });
+    await waitFor(() => expect(document.activeElement).toBe(label));
+    expect(label.getAttribute("placeholder")).toContain("before 16 → 17 upgrade");
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Take checkpoint" }));
+    expect((await within(dialog).findByRole("alert")).textContent).toMatch(/what the checkpoint is for/);
     expect(calls.some((c) => c.cmd === "backup_now")).toBe(false);
 
-    await fireEvent.input($(container, "#checkpoint-label"), { target: { value: " before the upgrade " } });
-    await fireEvent.click($(container, "#checkpoint-ok"));
-    await settle();
-    expect(container.querySelector("#checkpoint")).toBeNull();
+    await fireEvent.input(label, { target: { value: " before the upgrade " } });
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Take checkpoint" }));
+    await waitFor(() => expect(args()).toBeDefined());
+    expect(screen.queryByRole("dialog")).toBeNull();
     expect(args().request).toEqual({ connection: "sales", checkpoint_label: "before the upgrade" });
 
     sendOnChannel(args().onProgress, 0, progress("dumping", 2 * 1024 * 1024, null, "public.orders", 12));
-    await settle();
-    expect($(container, "#checkpoint-phase").textContent).toBe("dumping");
-    expect(container.textContent).toContain("2.0 MiB");
-    expect($(container, "#checkpoint-item").textContent).toBe("table 12: public.orders");
-    expect(container.querySelector("#checkpoint-cancel-job")).not.toBeNull();
-    expect(($(container, ".checkpoint-button") as HTMLButtonElement).disabled).toBe(true);
+    expect(await screen.findByText("dumping")).toBeTruthy();
+    expect(document.body.textContent).toContain("2.0 MiB");
+    expect(screen.getByText("table 12: public.orders")).toBeTruthy();
+    expect(screen.getByRole("button", { name: "Cancel" })).toBeTruthy();
+    expect(screen.getByRole<HTMLButtonElement>("button", { name: "Checkpoint sales" }).disabled).toBe(true);
 
     const loadsBefore = calls.filter((c) => c.cmd === "databases").length;
     backup.resolve(report);
-    await settle();
-    expect($(container, "#checkpoint-result").textContent).toBe(
+    expect((await screen.findByRole("status")).textContent).toBe(
       "Checkpoint abcdef01 saved: 12 tables, 3,456 rows, 5.0 MiB stored (1.0 MiB new in the repository).",
     );
-    expect(container.querySelector("#checkpoint-cancel-job")).toBeNull();
-    expect(calls.filter((c) => c.cmd === "databases").length).toBeGreaterThan(loadsBefore);
+    expect(screen.queryByRole("button", { name: "Cancel" })).toBeNull();
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "databases").length).toBeGreaterThan(loadsBefore));
   });
 
   it("cancel a checkpoint, and show a failed one's error", async () => {
     const { backup, calls, args } = mockBackend(() => [salesCard()]);
     const job = new CheckpointJob();
-    const { container } = renderOverview(job);
-    await settle();
+    await renderOverview(job);
     job.start("sales", "x");
-    await settle();
-    await fireEvent.click($(container, "#checkpoint-cancel-job"));
-    await settle();
-    expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: args().job });
+    await fireEvent.click(await screen.findByRole("button", { name: "Cancel" }));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: args().job }));
     backup.reject({ code: "cancelled", message: "cancelled" });
-    await settle();
-    expect($(container, "#checkpoint-result").textContent).toContain("cancelled");
+    expect((await screen.findByRole("status")).textContent).toContain("cancelled");
 
     mockBackend(() => [salesCard()]).backup.reject({ code: "other", message: "pg_dump failed: permission denied for table orders" });
     await job.start("sales", "y");
-    await settle();
-    expect($(container, "#checkpoint-error").textContent).toContain("permission denied");
+    expect((await screen.findByRole("alert")).textContent).toContain("permission denied");
   });
 });

@@ -1,10 +1,10 @@
 import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { JobProgress, Preflight, RestoreReport, RestoreRequest, VerifyReport } from "../lib/bindings";
 import { RestoreWizard } from "../lib/restore-wizard.svelte";
-import { deferred, progress, salesCard, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, progress, salesCard, salesTimeline, sendOnChannel } from "../test/fixtures";
 import Restore from "./Restore.svelte";
 
 const notEmpty: Preflight = {
@@ -61,50 +61,57 @@ function mockBackend() {
   return { calls, restore, channel: () => channels.restore };
 }
 
-function $<T extends HTMLElement = HTMLElement>(container: HTMLElement, selector: string) {
-  const element = container.querySelector<T>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+async function type(element: HTMLElement, value: string) {
+  await fireEvent.input(element, { target: { value } });
 }
 
-const disabled = (container: HTMLElement, selector: string) => $<HTMLButtonElement>(container, selector).disabled;
+const button = (name: string | RegExp) => screen.getByRole<HTMLButtonElement>("button", { name });
+const textbox = (name: string) => screen.getByRole<HTMLInputElement>("textbox", { name });
+const select = (name: string) => screen.getByRole<HTMLSelectElement>("combobox", { name });
 
-async function type(container: HTMLElement, selector: string, value: string) {
-  await fireEvent.input($(container, selector), { target: { value } });
+/** Renders the wizard once the snapshots of the preselected database are listed. */
+async function renderLoaded(wizard = new RestoreWizard()) {
+  render(Restore, { wizard });
+  await screen.findByRole("option", { name: /^latest: / });
 }
 
-async function toTarget(container: HTMLElement) {
-  await settle();
-  await fireEvent.click($(container, "#restore-next-source"));
-  await settle();
+async function toTarget(wizard = new RestoreWizard()) {
+  await renderLoaded(wizard);
+  await fireEvent.click(button("Next: target"));
+  await screen.findByRole("form", { name: "Where to?" });
+}
+
+/** Checks the target and waits for the preflight's findings. */
+async function checkTarget() {
+  await fireEvent.click(button("Check the target"));
+  return screen.findByRole("status");
 }
 
 describe("Restore wizard", () => {
   it("offers the newest snapshot first, as latest", async () => {
     mockBackend();
-    const { container } = render(Restore, { wizard: new RestoreWizard() });
-    await settle();
-    expect($<HTMLSelectElement>(container, "#restore-database").value).toBe("sales");
-    const snapshot = $<HTMLSelectElement>(container, "#restore-snapshot");
+    await renderLoaded();
+    expect(select("Database").value).toBe("sales");
+    const snapshot = select("Snapshot");
     expect(snapshot.value).toBe("3333cccc4444dddd");
-    expect(snapshot.options[0].textContent).toMatch(/^latest: /);
-    expect(snapshot.options[1].value).toBe("1111aaaa2222bbbb");
-    expect($(container, '.wizard-step[aria-current="step"]').textContent).toContain("Source");
+    const options = within(snapshot).getAllByRole<HTMLOptionElement>("option");
+    expect(options[0].textContent).toMatch(/^latest: /);
+    expect(options[1].value).toBe("1111aaaa2222bbbb");
+    const steps = screen.getByRole("list", { name: "Steps" });
+    expect(within(steps).getByRole("listitem", { current: "step" }).textContent).toContain("Source");
   });
 
   it("needs a preflight, and the typed name to replace a database with data", async () => {
     const { calls } = mockBackend();
-    const { container } = render(Restore, { wizard: new RestoreWizard() });
-    await toTarget(container);
-    expect($<HTMLInputElement>(container, "#restore-target-db").value).toBe("sales");
-    expect(disabled(container, "#restore-next-target")).toBe(true);
+    await toTarget();
+    expect(textbox("Target database").value).toBe("sales");
+    expect(button("Next: verify").disabled).toBe(true);
 
-    await fireEvent.change($(container, "#restore-fill-from"), { target: { value: "sales" } });
-    expect($<HTMLInputElement>(container, "#restore-host").value).toBe("db1.example");
-    expect($<HTMLInputElement>(container, "#restore-user").value).toBe("app");
-    await type(container, "#restore-host", "db2");
-    await fireEvent.click($(container, "#restore-check"));
-    await settle();
+    await fireEvent.change(select("Fill from a saved connection (optional)"), { target: { value: "sales" } });
+    expect(textbox("Host").value).toBe("db1.example");
+    expect(textbox("User").value).toBe("app");
+    await type(textbox("Host"), "db2");
+    const preflight = await checkTarget();
 
     expect(calls.find((c) => c.cmd === "restore_preflight")?.args.request).toEqual({
       snapshot_id: "3333cccc4444dddd",
@@ -112,26 +119,27 @@ describe("Restore wizard", () => {
       confirm_database: null,
       owner: null,
     });
-    const preflight = $(container, "#restore-preflight");
     expect(preflight.textContent).toContain("PostgreSQL 17.2");
     expect(preflight.textContent).toContain("has data");
     expect(preflight.textContent).toContain("reporting");
     expect(preflight.textContent).toContain("the dump came from PostgreSQL 16");
     expect(preflight.textContent).toContain("is not empty");
-    expect($(container, "#restore-confirm-name-hint").textContent).toContain(
-      "This database is not empty. Type its name to replace it; the current one is kept, renamed.",
-    );
-    expect(disabled(container, "#restore-next-target")).toBe(true);
+    // The field's hint is its description.
+    const confirmName = screen.getByRole("textbox", {
+      name: "Type sales to go ahead",
+      description: "This database is not empty. Type its name to replace it; the current one is kept, renamed.",
+    });
+    expect(button("Next: verify").disabled).toBe(true);
 
-    await type(container, "#restore-confirm-name", "sale");
-    expect(disabled(container, "#restore-next-target")).toBe(true);
-    await type(container, "#restore-confirm-name", "sales");
-    expect(disabled(container, "#restore-next-target")).toBe(false);
+    await type(confirmName, "sale");
+    expect(button("Next: verify").disabled).toBe(true);
+    await type(confirmName, "sales");
+    expect(button("Next: verify").disabled).toBe(false);
 
     // Another target: the preflight no longer holds.
-    await type(container, "#restore-port", "5433");
-    expect(container.querySelector("#restore-preflight")).toBeNull();
-    expect(disabled(container, "#restore-next-target")).toBe(true);
+    await type(textbox("Port"), "5433");
+    expect(screen.queryByRole("status")).toBeNull();
+    expect(button("Next: verify").disabled).toBe(true);
   });
 
   it("verifies, restores with progress, and reports", async () => {
@@ -139,71 +147,61 @@ describe("Restore wizard", () => {
     const writeText = vi.fn(() => Promise.resolve());
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
     const wizard = new RestoreWizard();
-    const { container } = render(Restore, { wizard });
-    await toTarget(container);
-    await type(container, "#restore-host", "db2");
-    await type(container, "#restore-user", "app");
-    await type(container, "#restore-password", "pw");
-    await fireEvent.click($(container, "#restore-check"));
-    await settle();
-    await type(container, "#restore-confirm-name", "sales");
-    await fireEvent.click($(container, "#restore-next-target"));
-    await settle();
+    await toTarget(wizard);
+    await type(textbox("Host"), "db2");
+    await type(textbox("User"), "app");
+    await type(screen.getByLabelText("Password"), "pw");
+    await checkTarget();
+    await type(textbox("Type sales to go ahead"), "sales");
+    await fireEvent.click(button("Next: verify"));
 
-    expect(disabled(container, "#restore-next-verify")).toBe(true);
-    await fireEvent.click($(container, "#restore-verify"));
-    await settle();
-    expect($(container, "#restore-verify-result").textContent).toContain("pg_restore read 40 entries");
+    expect(button("Next: restore").disabled).toBe(true);
+    await fireEvent.click(button("Verify"));
+    expect((await screen.findByRole("status")).textContent).toContain("pg_restore read 40 entries");
     expect(calls.find((c) => c.cmd === "verify_snapshot")?.args.id).toBe("3333cccc4444dddd");
-    await fireEvent.click($(container, "#restore-next-verify"));
-    await settle();
+    await waitFor(() => expect(button("Next: restore").disabled).toBe(false));
+    await fireEvent.click(button("Next: restore"));
 
-    await fireEvent.click($(container, "#restore-start"));
-    await settle();
+    await fireEvent.click(button("Start restore"));
+    await waitFor(() => expect(channel()).toBeDefined());
     const request = calls.find((c) => c.cmd === "restore_snapshot")?.args.request as RestoreRequest;
     expect(request.confirm_database).toBe("sales");
     expect(request.target).toMatchObject({ host: "db2", password: "pw", saved_password_of: null });
     sendOnChannel(channel(), 0, progress("restoring", 1024 * 1024, 5 * 1024 * 1024));
-    await settle();
-    expect($(container, "#restore-phase").textContent).toBe("restoring");
-    expect(container.querySelector("#restore-cancel-job")).not.toBeNull();
+    expect(await screen.findByText("restoring")).toBeTruthy();
+    expect(button("Cancel")).toBeTruthy();
 
     restore.resolve(report);
-    await settle();
-    const result = $(container, "#restore-result");
+    const result = await screen.findByRole("region", { name: /^Restored snapshot/ });
     expect(result.textContent).toContain("Restored snapshot 3333cccc into sales");
     expect(result.textContent).toContain("12.5 s");
     expect(result.textContent).toContain("sales_before_restore_20250302");
-    const rows = Array.from(container.querySelectorAll("#restore-rows tbody tr"));
+    const [, body] = within(within(result).getByRole("table")).getAllByRole("rowgroup");
+    const rows = within(body).getAllByRole("row");
     expect(rows).toHaveLength(2);
-    expect(rows[1].querySelector(".rows-differ")).not.toBeNull();
-    expect(rows[0].querySelector(".rows-differ")).toBeNull();
-    expect($<HTMLTextAreaElement>(container, "#restore-report").value).toContain("- public.audit: 10 / 9  DIFFERS");
-    expect($<HTMLTextAreaElement>(container, "#restore-report").readOnly).toBe(true);
+    expect(within(rows[1]).queryByText("differs")).not.toBeNull();
+    expect(within(rows[0]).queryByText("differs")).toBeNull();
+    const reportField = within(result).getByRole<HTMLTextAreaElement>("textbox", { name: "Report" });
+    expect(reportField.value).toContain("- public.audit: 10 / 9  DIFFERS");
+    expect(reportField.readOnly).toBe(true);
 
-    await fireEvent.click($(container, "#restore-copy"));
-    await settle();
+    await fireEvent.click(button("Copy report"));
+    expect(await screen.findByText("Copied")).toBeTruthy();
     expect(writeText).toHaveBeenCalledWith(wizard.report);
-    expect($(container, "#restore-copied").textContent).toBe("Copied");
 
-    await fireEvent.click($(container, "#restore-again"));
-    await settle();
-    expect(container.querySelector("#restore-next-source")).not.toBeNull();
+    await fireEvent.click(button("Restore another"));
+    expect(await screen.findByRole("button", { name: "Next: target" })).toBeTruthy();
   });
 
   it("offers to go back to the target when the restore is refused", async () => {
     const { restore } = mockBackend();
     const wizard = new RestoreWizard();
-    const { container } = render(Restore, { wizard });
-    await settle();
+    await renderLoaded(wizard);
     wizard.step = "restore";
-    await settle();
-    await fireEvent.click($(container, "#restore-start"));
+    await fireEvent.click(await screen.findByRole("button", { name: "Start restore" }));
     restore.reject({ code: "restore_refused", message: "database sales on db2:5432 is not empty" });
-    await settle();
-    expect($(container, "#restore-error").dataset.code).toBe("restore_refused");
-    await fireEvent.click($(container, "#restore-to-target"));
-    await settle();
-    expect(container.querySelector("#restore-check")).not.toBeNull();
+    expect((await screen.findByRole("alert")).dataset.code).toBe("restore_refused");
+    await fireEvent.click(button("Back to the target"));
+    expect(await screen.findByRole("button", { name: "Check the target" })).toBeTruthy();
   });
 });

@@ -1,7 +1,7 @@
-import { fireEvent, render } from "@testing-library/svelte";
-import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
-import { mockCommands, salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
+import { mockCommands, salesCard, salesSchedule, salesTimeline } from "../test/fixtures";
 import Schedules from "./Schedules.svelte";
 
 const PREFS: NotificationPrefs = { failures: true, restores: true, staleness: true, successes: false };
@@ -41,103 +41,111 @@ function mockBackend(view: ScheduleView = salesSchedule()) {
   });
 }
 
-function $<T extends HTMLElement = HTMLElement>(container: HTMLElement, selector: string) {
-  const element = container.querySelector<T>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+async function choose(select: HTMLElement, value: string) {
+  await fireEvent.change(select, { target: { value } });
 }
 
-async function choose(container: HTMLElement, selector: string, value: string) {
-  const select = $<HTMLSelectElement>(container, selector);
-  select.value = value;
-  await fireEvent.change(select);
+async function type(element: HTMLElement, value: string) {
+  await fireEvent.input(element, { target: { value } });
 }
 
-async function type(container: HTMLElement, selector: string, value: string) {
-  await fireEvent.input($(container, selector), { target: { value } });
+const select = (name: string) => screen.getByRole<HTMLSelectElement>("combobox", { name });
+// Number inputs are spinbuttons; the time input has no role and is found by its label.
+const count = (name: string) => screen.getByRole<HTMLInputElement>("spinbutton", { name });
+const previewList = () => screen.getByRole("list", { name: "Snapshots of sales, newest first" });
+const rows = () =>
+  within(previewList())
+    .getAllByRole("listitem")
+    .map((r) => [r.dataset.id, r.dataset.keep]);
+/** What the schedule's status says for `term`: the <dd> after its <dt>. */
+const fact = (term: string) => screen.getByText(term).nextElementSibling as HTMLElement;
+
+/** Renders the screen once the retention preview of "sales" is listed. */
+async function renderLoaded() {
+  render(Schedules);
+  await screen.findByRole("list", { name: "Snapshots of sales, newest first" });
 }
 
-const rows = (container: HTMLElement) =>
-  Array.from(container.querySelectorAll<HTMLElement>("#retention-preview .preview-row")).map((r) => [r.dataset.id, r.dataset.keep]);
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe("Schedules", () => {
   it("previews which snapshots the retention keeps, again as it is edited", async () => {
     const sent = mockBackend();
-    const { container } = render(Schedules);
-    await settle();
-    expect($<HTMLSelectElement>(container, "#schedule-database").value).toBe("sales");
-    expect($<HTMLInputElement>(container, "#keep-daily").value).toBe("7");
+    await renderLoaded();
+    expect(select("Database").value).toBe("sales");
+    expect(count("Daily").value).toBe("7");
 
-    expect(rows(container)).toEqual([
+    expect(rows()).toEqual([
       ["3333cccc4444dddd", "true"],
       ["2222bbbb3333cccc", "false"],
       ["1111aaaa2222bbbb", "false"],
     ]);
-    expect($(container, "#retention-summary").textContent).toBe("1 kept, 2 would be removed");
-    const [checkpoint, removed] = container.querySelectorAll(".preview-row");
+    expect(screen.getByText("1 kept, 2 would be removed")).toBeTruthy();
+    const [checkpoint, removed] = within(previewList()).getAllByRole("listitem");
     expect(checkpoint.textContent).toContain("Checkpoint");
     expect(checkpoint.textContent).toContain("before 16 → 17 upgrade");
     expect(checkpoint.textContent).toContain("3333cccc");
     expect(checkpoint.textContent).toContain("checkpoint");
     expect(removed.textContent).toContain("removed by this policy");
 
-    await type(container, "#keep-last", "2");
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    await settle();
+    // The preview asks again once typing pauses: the pause is on a fake clock.
+    vi.useFakeTimers();
+    await type(count("Newest"), "2");
+    await vi.advanceTimersByTimeAsync(400);
     expect(sent("retention_preview").at(-1)).toEqual({ connection: "sales", policy: { keep_last: 2, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } });
-    expect(rows(container).map(([, keep]) => keep)).toEqual(["true", "true", "true"]);
-    expect($(container, "#retention-summary").textContent).toBe("All 3 kept, none would be removed");
-    expect(container.querySelector('.preview-row[data-id="1111aaaa2222bbbb"]')?.textContent).toContain("newest");
+    expect(rows().map(([, keep]) => keep)).toEqual(["true", "true", "true"]);
+    expect(screen.getByText("All 3 kept, none would be removed")).toBeTruthy();
+    const oldest = within(previewList())
+      .getAllByRole("listitem")
+      .find((r) => r.dataset.id === "1111aaaa2222bbbb");
+    expect(oldest?.textContent).toContain("newest");
   });
 
   it("shows the saved schedule's status and a raised alarm", async () => {
     mockBackend({ ...salesSchedule(), stale_since: "2025-03-02T02:30:00Z" });
-    const { container } = render(Schedules);
-    await settle();
-    expect($<HTMLSelectElement>(container, "#schedule-preset").value).toBe("daily");
-    expect($<HTMLInputElement>(container, "#schedule-time").value).toBe("02:30");
-    expect($(container, "#schedule-status").textContent).toContain("At 02:30");
-    expect($(container, "#schedule-status-next").textContent).toContain("(in 5 hours)");
-    expect($(container, "#schedule-status-last").textContent).toContain("Succeeded 19 hours ago");
-    expect($(container, "#schedule-stale").textContent).toContain("No recent backup");
+    await renderLoaded();
+    expect(select("Back up").value).toBe("daily");
+    expect(screen.getByLabelText<HTMLInputElement>("At").value).toBe("02:30");
+    expect(fact("Runs").textContent).toContain("At 02:30");
+    expect(fact("Next backup").textContent).toContain("(in 5 hours)");
+    expect(fact("Last scheduled backup").textContent).toContain("Succeeded 19 hours ago");
+    expect(screen.getByRole("alert").textContent).toContain("No recent backup");
   });
 
   it("edits the preset with its own inputs and saves, keeping the drill", async () => {
     const sent = mockBackend();
-    const { container } = render(Schedules);
-    await settle();
+    await renderLoaded();
 
-    await choose(container, "#schedule-preset", "custom");
-    expect($<HTMLInputElement>(container, "#schedule-cron").value).toBe("");
-    expect(container.querySelector("#schedule-time")).toBeNull();
-    await choose(container, "#schedule-preset", "hourly");
-    expect(container.querySelector("#schedule-cron")).toBeNull();
-    await choose(container, "#schedule-preset", "weekly");
-    await choose(container, "#schedule-day", "mon");
-    await type(container, "#schedule-time", "04:15");
-    await type(container, "#stale-after-hours", "200");
+    await choose(select("Back up"), "custom");
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Cron fields" }).value).toBe("");
+    expect(screen.queryByLabelText("At")).toBeNull();
+    await choose(select("Back up"), "hourly");
+    expect(screen.queryByRole("textbox", { name: "Cron fields" })).toBeNull();
+    await choose(select("Back up"), "weekly");
+    await choose(select("On"), "mon");
+    await type(screen.getByLabelText("At"), "04:15");
+    await type(count("Alarm after (hours) (optional)"), "200");
 
-    await fireEvent.click($(container, "#schedule-save"));
-    await settle();
-    const saved = salesSchedule().form;
+    await fireEvent.click(screen.getByRole("button", { name: "Save schedule" }));
+    const saved = await screen.findByRole("status");
     expect(sent("save_schedule")).toEqual([
-      { form: { ...saved, backup: "weekly mon 04:15", stale_after_hours: 200 } },
+      { form: { ...salesSchedule().form, backup: "weekly mon 04:15", stale_after_seconds: 200 * 3600 } },
     ]);
-    expect($(container, "#schedule-saved").textContent).toMatch(/^Saved\. Next backup: .+\(in 5 hours\)\.$/);
-    expect($<HTMLSelectElement>(container, "#schedule-preset").value).toBe("weekly");
+    expect(saved.textContent).toMatch(/^Saved\. Next backup: .+\(in 5 hours\)\.$/);
+    expect(select("Back up").value).toBe("weekly");
   });
 
   it("saves a notification choice when it is made", async () => {
     const sent = mockBackend();
-    const { container } = render(Schedules);
-    await settle();
-    const successes = $<HTMLInputElement>(container, "#notify-successes");
+    render(Schedules);
+    // Its name is its label's text.
+    const successes = await screen.findByRole<HTMLInputElement>("checkbox", { name: "Successes (off by default)" });
     expect(successes.checked).toBe(false);
-    expect(successes.closest("label")?.textContent).toContain("Successes (off by default)");
-    expect($<HTMLInputElement>(container, "#notify-failures").checked).toBe(true);
+    expect(screen.getByRole<HTMLInputElement>("checkbox", { name: "Failures" }).checked).toBe(true);
     await fireEvent.click(successes);
-    await settle();
-    expect(sent("set_notification_prefs")).toEqual([{ prefs: { ...PREFS, successes: true } }]);
+    await waitFor(() => expect(sent("set_notification_prefs")).toEqual([{ prefs: { ...PREFS, successes: true } }]));
     expect(successes.checked).toBe(true);
   });
 });

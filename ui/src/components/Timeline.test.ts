@@ -1,10 +1,10 @@
 import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { fireEvent, render } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { JobProgress, SnapshotDetail, TimelineEntry, VerifyReport } from "../lib/bindings";
 import { VerifyJob } from "../lib/database-jobs.svelte";
-import { deferred, progress, salesCard, salesFacts, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, progress, salesCard, salesFacts, salesTimeline, sendOnChannel } from "../test/fixtures";
 import Timeline from "./Timeline.svelte";
 
 const other = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
@@ -52,21 +52,34 @@ function mockBackend() {
   return { calls, verify, channel: () => channel! };
 }
 
-function $(container: HTMLElement, selector: string) {
-  const element = container.querySelector<HTMLElement>(selector);
-  if (!element) throw new Error(`${selector} not found`);
-  return element;
+const snapshotList = (database = "sales") => screen.getByRole("list", { name: `Snapshots of ${database}, newest first` });
+const rows = () => within(snapshotList()).getAllByRole("listitem");
+/** The row of a snapshot (its id is not shown: the rows are told apart by it in data-id). */
+const row = (id: string) => rows().find((r) => r.dataset.id === id)!;
+
+/** Renders the screen once the database's snapshots are listed. */
+async function renderLoaded(database: string | null, onrestore = vi.fn()) {
+  render(Timeline, { database, verifyJob: new VerifyJob(), onrestore });
+  await screen.findByRole("list", { name: "Snapshots of sales, newest first" });
+}
+
+/** Opens the older snapshot (the manual backup) and waits for its detail. */
+async function openManual() {
+  await fireEvent.click(within(snapshotList()).getByRole("button", { name: /Manual/ }));
+  const detail = await screen.findByRole("region", { name: "Snapshot 1111aaaa" });
+  await within(detail).findByText("1111aaaa2222bbbb");
+  return detail;
 }
 
 describe("Timeline", () => {
   it("charts and lists the preselected database's snapshots, newest first", async () => {
     const { calls } = mockBackend();
-    const { container } = render(Timeline, { database: "sales", verifyJob: new VerifyJob(), onrestore: vi.fn() });
-    await settle();
-    expect(($(container, "#timeline-database") as HTMLSelectElement).value).toBe("sales");
+    await renderLoaded("sales");
+    expect(screen.getByRole<HTMLSelectElement>("combobox", { name: "Database" }).value).toBe("sales");
     expect(calls.find((c) => c.cmd === "timeline")?.args).toEqual({ name: "sales" });
 
-    const chart = $(container, "svg#timeline-chart");
+    // The chart is one image to assistive technology: its bars, flags and marks have no roles, so CSS selectors count them.
+    const chart = screen.getByRole("img", { name: "Snapshots over time: size as bars, backup duration as a line" });
     expect(chart.querySelectorAll("rect.chart-bar")).toHaveLength(2);
     const flags = chart.querySelectorAll(".checkpoint-flag");
     expect(flags).toHaveLength(1);
@@ -76,82 +89,68 @@ describe("Timeline", () => {
     expect(chart.querySelector("rect.chart-bar-checkpoint title")?.textContent).toMatch(/verified · drilled$/);
     expect(chart.querySelector("rect.chart-bar-checkpoint title")?.textContent).toContain("took 7.0 s");
 
-    const rows = Array.from(container.querySelectorAll<HTMLElement>("#timeline-list .snapshot-row"));
-    expect(rows.map((r) => r.dataset.id)).toEqual(["3333cccc4444dddd", "1111aaaa2222bbbb"]);
-    expect(rows[0].textContent).toContain("Checkpoint");
-    expect(rows[0].textContent).toContain("before 16 → 17 upgrade");
-    expect(rows[0].textContent).toContain("5.0 MiB");
-    expect(rows[0].textContent).toContain("7.0 s");
-    expect(rows[0].textContent).toContain("1,000 rows");
-    expect(rows[0].querySelector(".verified-badge")).not.toBeNull();
-    expect(rows[0].querySelector(".drilled-badge")?.textContent).toBe("Drilled");
-    expect(rows[1].textContent).toContain("Manual");
-    expect(rows[1].querySelector(".verified-badge")).toBeNull();
-    expect(rows[1].querySelector(".drilled-badge")).toBeNull();
+    const [newest, older] = rows();
+    expect(rows().map((r) => r.dataset.id)).toEqual(["3333cccc4444dddd", "1111aaaa2222bbbb"]);
+    expect(newest.textContent).toContain("Checkpoint");
+    expect(newest.textContent).toContain("before 16 → 17 upgrade");
+    expect(newest.textContent).toContain("5.0 MiB");
+    expect(newest.textContent).toContain("7.0 s");
+    expect(newest.textContent).toContain("1,000 rows");
+    expect(within(newest).queryByText("Verified")).not.toBeNull();
+    expect(within(newest).getByText("Drilled").textContent).toBe("Drilled");
+    expect(older.textContent).toContain("Manual");
+    expect(within(older).queryByText("Verified")).toBeNull();
+    expect(within(older).queryByText("Drilled")).toBeNull();
   });
 
   it("picks the first database without a preselection, and follows the select", async () => {
     mockBackend();
-    const { container } = render(Timeline, { database: null, verifyJob: new VerifyJob(), onrestore: vi.fn() });
-    await settle();
-    expect(container.querySelectorAll(".snapshot-row")).toHaveLength(2);
-    const select = $(container, "#timeline-database") as HTMLSelectElement;
-    select.value = "orders";
-    await fireEvent.change(select);
-    await settle();
-    expect(container.querySelector(".snapshot-row")).toBeNull();
-    expect($(container, "#timeline-empty").textContent).toContain("orders");
+    await renderLoaded(null);
+    expect(rows()).toHaveLength(2);
+    await fireEvent.change(screen.getByRole("combobox", { name: "Database" }), { target: { value: "orders" } });
+    expect(await screen.findByText(/^No snapshots of orders yet/)).toBeTruthy();
+    expect(screen.queryByRole("list", { name: /^Snapshots of/ })).toBeNull();
   });
 
   it("opens a snapshot's detail, verifies it and offers to restore it", async () => {
     const { verify, channel } = mockBackend();
     const onrestore = vi.fn();
-    const { container } = render(Timeline, { database: "sales", verifyJob: new VerifyJob(), onrestore });
-    await settle();
-    await fireEvent.click($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"] button'));
-    await settle();
+    await renderLoaded("sales", onrestore);
+    const detail = await openManual();
 
-    const detail = $(container, "#snapshot-detail");
     expect(detail.textContent).toContain("1111aaaa2222bbbb");
     expect(detail.textContent).toContain("4.0 MiB in 3 chunks");
     expect(detail.textContent).toContain("--format=custom --compress=0");
     expect(detail.textContent).toContain("pg_trgm 1.6 (public)");
     expect(detail.textContent).toContain("8.0 MiB");
-    const counts = Array.from(detail.querySelectorAll("#snapshot-row-counts tbody tr")).map((r) => r.textContent);
-    expect(counts).toEqual(["public.customers10", "public.orders990"]);
+    const table = within(detail).getByRole("table", { name: "Rows per table at the time of the backup" });
+    const [, body] = within(table).getAllByRole("rowgroup");
+    expect(within(body).getAllByRole("row").map((r) => r.textContent)).toEqual(["public.customers10", "public.orders990"]);
 
-    await fireEvent.click($(container, "#snapshot-verify"));
-    await settle();
+    await fireEvent.click(within(detail).getByRole("button", { name: "Verify" }));
+    await waitFor(() => expect(channel()).toBeDefined());
     sendOnChannel(channel(), 0, progress("reading", 1024, 4096));
-    await settle();
-    expect($(container, "#snapshot-verify-phase").textContent).toBe("reading");
+    expect(await within(detail).findByText("reading")).toBeTruthy();
     verify.resolve({ snapshot_id: "1111aaaa2222bbbb", size: 4 * 1024 * 1024, sha256: "aa", archive_entries: 42, seconds: 1 });
-    await settle();
-    expect($(container, "#snapshot-verify-result").textContent).toBe(
-      "Intact: 4.0 MiB authenticated, SHA-256 matches, pg_restore read 42 entries.",
-    );
-    expect($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"]').querySelector(".verified-badge")).not.toBeNull();
+    expect((await within(detail).findByRole("status")).textContent).toBe("Intact: 4.0 MiB authenticated, SHA-256 matches, pg_restore read 42 entries.");
+    expect(await within(row("1111aaaa2222bbbb")).findByText("Verified")).toBeTruthy();
 
-    await fireEvent.click($(container, "#snapshot-restore"));
+    await fireEvent.click(within(detail).getByRole("button", { name: "Restore…" }));
     expect(onrestore).toHaveBeenCalledWith("sales", "1111aaaa2222bbbb");
   });
 
   it("keeps a snapshot forever, and returns it to retention", async () => {
     const { calls } = mockBackend();
-    const { container } = render(Timeline, { database: "sales", verifyJob: new VerifyJob(), onrestore: vi.fn() });
-    await settle();
-    await fireEvent.click($(container, '.snapshot-row[data-id="1111aaaa2222bbbb"] button'));
-    await settle();
-    expect($(container, "#snapshot-keep-forever").textContent?.trim()).toBe("Keep forever");
+    await renderLoaded("sales");
+    const detail = await openManual();
+    const keep = within(detail).getByRole("button", { name: "Keep forever" });
 
-    await fireEvent.click($(container, "#snapshot-keep-forever"));
-    await settle();
-    expect($(container, "#snapshot-detail .kept-forever-badge").textContent).toBe("Kept forever");
-    expect($(container, "#snapshot-keep-forever").textContent?.trim()).toBe("Return to retention");
+    await fireEvent.click(keep);
+    expect((await within(detail).findByText("Kept forever")).textContent).toBe("Kept forever");
+    expect(keep.textContent?.trim()).toBe("Return to retention");
 
-    await fireEvent.click($(container, "#snapshot-keep-forever"));
-    await settle();
-    expect(container.querySelector("#snapshot-detail .kept-forever-badge")).toBeNull();
+    await fireEvent.click(keep);
+    await waitFor(() => expect(within(detail).queryByText("Kept forever")).toBeNull());
     expect(calls.filter((c) => c.cmd === "set_keep_forever").map((c) => c.args)).toEqual([
       { id: "1111aaaa2222bbbb", keep: true },
       { id: "1111aaaa2222bbbb", keep: false },

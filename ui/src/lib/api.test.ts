@@ -13,6 +13,8 @@ describe("toApiError", () => {
   it("wraps Tauri's string errors and unknown codes", () => {
     expect(api.toApiError("command check_repository not found")).toEqual({ code: "other", message: "command check_repository not found" });
     expect(api.toApiError({ code: "brand_new", message: "m" })).toEqual({ code: "other", message: "m" });
+    expect(api.toApiError({ code: "invalid_input", message: "m", field: "backup" })).toEqual({ code: "invalid_input", message: "m", field: "backup" });
+    expect(api.toApiError({ code: "invalid_input", message: "m", field: 3 })).toEqual({ code: "invalid_input", message: "m" });
     expect(api.toApiError(new Error("boom"))).toEqual({ code: "other", message: "boom" });
     expect(api.toApiError(undefined).code).toBe("other");
   });
@@ -80,7 +82,7 @@ describe("commands", () => {
       return null;
     });
     const policy = { keep_last: 3, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 };
-    const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_hours: null, drill: null, drill_server: null, probes: [] };
+    const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_seconds: null, drill: null, drill_server: null, probes: [] };
     const request = { snapshot_id: "latest:n", server: "scratch", probes: [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }] };
     const prefs = { failures: true, restores: true, staleness: true, successes: false };
     await api.schedules();

@@ -65,7 +65,8 @@ const CODES: Record<ErrorCode, true> = {
 export function toApiError(error: unknown): ApiError {
   if (error && typeof error === "object" && "message" in error && typeof error.message === "string") {
     const code = "code" in error && typeof error.code === "string" && Object.hasOwn(CODES, error.code) ? (error.code as ErrorCode) : "other";
-    return { code, message: error.message };
+    const field = "field" in error && typeof error.field === "string" ? error.field : undefined;
+    return field === undefined ? { code, message: error.message } : { code, message: error.message, field };
   }
   if (typeof error === "string" && error !== "") return { code: "other", message: error };
   return { code: "other", message: "Something went wrong, and the app did not say what. See the log file." };

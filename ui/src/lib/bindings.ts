@@ -1,7 +1,12 @@
 // Generated from the Rust types by crates/lifeboat-api/src/bindings.rs: do not edit.
 // Regenerate with LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p lifeboat-api bindings
 
-export type ApiError = { code: ErrorCode, message: string, };
+export type ApiError = { code: ErrorCode, message: string, 
+/**
+ * The request field the message is about (`invalid_input` only), as
+ * the request names it: the form shows the message beside that field.
+ */
+field?: string, };
 
 export type ErrorCode = "wrong_passphrase" | "wrong_recovery_kit" | "not_a_repository" | "already_exists" | "no_repository_open" | "locked" | "cancelled" | "invalid_input" | "restore_refused" | "other";
 
@@ -297,9 +302,9 @@ export type ScheduleForm = { connection: string,
  */
 backup: string | null, retention: RetentionPolicy, 
 /**
- * Hours without a successful backup before the alarm; null: twice the interval.
+ * Seconds without a successful backup before the alarm; null: twice the interval.
  */
-stale_after_hours: number | null, drill: string | null, 
+stale_after_seconds: number | null, drill: string | null, 
 /**
  * A saved connection's name or a postgres:// URL.
  */

@@ -97,6 +97,11 @@ export function cadenceText(form: CadenceForm): string | null {
   }
 }
 
+/** The field a backend error about this schedule belongs to. */
+export function cadenceFieldOf(form: CadenceForm): CadenceField {
+  return form.preset === "custom" ? "cron" : "time";
+}
+
 /** Null when the form can be sent; the backend checks the cron fields' values. */
 export function validateCadence(form: CadenceForm): FieldError<CadenceField> | null {
   if ((form.preset === "daily" || form.preset === "weekly") && !/^([01]\d|2[0-3]):[0-5]\d$/.test(form.time)) {

@@ -3,7 +3,7 @@
 
 import * as api from "./api";
 import type { DrillHistoryEntry, DrillReport, ScheduleForm } from "./bindings";
-import { cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
+import { cadenceFieldOf, cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
 import type { DrillJob } from "./database-jobs.svelte";
 import {
   addProbe,
@@ -78,17 +78,21 @@ export class DrillEditor extends ScheduleScreen {
     const scheduled = this.cadence.preset !== "none";
     const problem = validateCadence(this.cadence) ?? (scheduled ? validateDrillServer(this.server) : null) ?? validateProbes(this.probes);
     this.saved = null;
-    return this.form.submit(problem, async () => {
-      const form = scheduleWith(this.current?.form ?? null, this.database, {
-        drill: cadenceText(this.cadence),
-        drill_server: this.server.trim() || null,
-        probes: probesOf(this.probes),
-      });
-      const view = await api.saveSchedule(form);
-      await this.schedules.load(api.schedules);
-      this.saved = view;
-      this.cadence = cadenceForm(view.form.drill);
-    });
+    return this.form.submit(
+      problem,
+      async () => {
+        const form = scheduleWith(this.current?.form ?? null, this.database, {
+          drill: cadenceText(this.cadence),
+          drill_server: this.server.trim() || null,
+          probes: probesOf(this.probes),
+        });
+        const view = await api.saveSchedule(form);
+        await this.schedules.load(api.schedules);
+        this.saved = view;
+        this.cadence = cadenceForm(view.form.drill);
+      },
+      (error) => (error.field === "drill" ? cadenceFieldOf(this.cadence) : error.field === "drill_server" ? "server" : null),
+    );
   }
 
   /** Drills the latest snapshot now, on the server and with the probes as typed; then lists it. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { drillEntry, drillReport, mockDrillBackend, progress, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
+import { drillEntry, drillReport, mockCommands, mockDrillBackend, progress, salesCard, salesSchedule, sendOnChannel, settle } from "../test/fixtures";
+import type { ApiError } from "./bindings";
 import { DrillJob } from "./database-jobs.svelte";
 import { DrillEditor } from "./drill-editor.svelte";
 
@@ -41,7 +42,7 @@ describe("DrillEditor", () => {
           connection: "sales",
           backup: saved.backup,
           retention: saved.retention,
-          stale_after_hours: saved.stale_after_hours,
+          stale_after_seconds: saved.stale_after_seconds,
           drill: "daily 04:00",
           drill_server: "postgres://admin@db9:5432/",
           probes: [...saved.probes, { name: "users exist", sql: "select count(*) from users", expect: ">= 1" }],
@@ -62,7 +63,7 @@ describe("DrillEditor", () => {
       connection: "orders",
       backup: null,
       retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
-      stale_after_hours: null,
+      stale_after_seconds: null,
       drill: null,
       drill_server: "scratch",
       probes: [],
@@ -90,6 +91,31 @@ describe("DrillEditor", () => {
     expect(editor.form.error).toBeNull();
     expect(sent("save_schedule")).toHaveLength(1);
     expect(sent("drill_snapshot")).toEqual([]);
+  });
+
+  it("shows the backend's refusal beside the field it names", async () => {
+    let refusal: ApiError = { code: "invalid_input", message: "the drill server URL holds a password", field: "drill_server" };
+    mockCommands((cmd) => {
+      if (cmd === "databases") return [salesCard()];
+      if (cmd === "schedules") return [salesSchedule()];
+      if (cmd === "drill_history") return [];
+      if (cmd === "save_schedule") throw refusal;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    await editor.save();
+    expect(editor.form.error?.message).toContain("holds a password");
+    expect(editor.form.invalidField).toBe("server");
+
+    refusal = { code: "invalid_input", message: "not a valid cron expression", field: "drill" };
+    editor.cadence = { ...editor.cadence, preset: "custom", cron: "0 2 * * 9" };
+    await editor.save();
+    expect(editor.form.invalidField).toBe("cron");
+
+    refusal = { code: "invalid_input", message: "a probe is incomplete", field: "probes" };
+    await editor.save();
+    expect(editor.form.invalidField).toBeNull();
   });
 
   it("runs a drill of the latest snapshot with progress, then lists it", async () => {

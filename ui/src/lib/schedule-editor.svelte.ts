@@ -3,7 +3,7 @@
 
 import * as api from "./api";
 import type { RetentionPreviewEntry, ScheduleForm } from "./bindings";
-import { cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
+import { cadenceFieldOf, cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
 import { FormState } from "./form.svelte";
 import { Resource } from "./resource.svelte";
 import { ScheduleScreen } from "./schedule-screen.svelte";
@@ -12,6 +12,8 @@ import {
   retentionForm,
   retentionPolicy,
   scheduleWith,
+  staleAfterHours,
+  staleAfterSeconds,
   validateRetention,
   validateStaleAfter,
   type RetentionForm,
@@ -57,7 +59,7 @@ export class ScheduleEditor extends ScheduleScreen {
   protected fill(form: ScheduleForm | null): void {
     this.cadence = cadenceForm(form?.backup ?? null);
     this.retention = retentionForm(form?.retention ?? KEEP_EVERYTHING);
-    this.staleAfterHours = form?.stale_after_hours ?? null;
+    this.staleAfterHours = staleAfterHours(form?.stale_after_seconds ?? null);
     this.saving.clear();
     this.previewNow();
   }
@@ -90,7 +92,7 @@ export class ScheduleEditor extends ScheduleScreen {
         const form = scheduleWith(this.current?.form ?? null, this.database, {
           backup: cadenceText(this.cadence),
           retention: retentionPolicy(this.retention),
-          stale_after_hours: this.staleAfterHours,
+          stale_after_seconds: this.staleAfterHours === null ? null : staleAfterSeconds(this.staleAfterHours),
         });
         const view = await api.saveSchedule(form);
         await this.schedules.load(api.schedules);
@@ -98,8 +100,7 @@ export class ScheduleEditor extends ScheduleScreen {
         // As stored: custom fields that match a preset show as that preset.
         this.cadence = cadenceForm(view.form.backup);
       },
-      // The backend's invalid input here is the cron expression's.
-      (error) => (error.code === "invalid_input" && this.cadence.preset === "custom" ? "cron" : null),
+      (error) => (error.field === "backup" ? cadenceFieldOf(this.cadence) : null),
     );
   }
 

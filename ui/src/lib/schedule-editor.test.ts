@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mockCommands, salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
-import type { RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
+import type { ApiError, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
 import { ScheduleEditor } from "./schedule-editor.svelte";
 
 const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
@@ -76,7 +76,7 @@ describe("ScheduleEditor", () => {
           connection: "sales",
           backup: "weekly mon 04:15",
           retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
-          stale_after_hours: 48,
+          stale_after_seconds: 172800,
           drill: saved.drill,
           drill_server: saved.drill_server,
           probes: saved.probes,
@@ -102,7 +102,7 @@ describe("ScheduleEditor", () => {
       connection: "orders",
       backup: "hourly",
       retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
-      stale_after_hours: null,
+      stale_after_seconds: null,
       drill: null,
       drill_server: null,
       probes: [],
@@ -128,10 +128,11 @@ describe("ScheduleEditor", () => {
     expect(sent("retention_preview")).toHaveLength(1);
   });
 
-  it("points at the cron fields the backend refuses", async () => {
+  it("points at the field the backend names, and only then", async () => {
+    let refusal: ApiError = { code: "invalid_input", message: '"0 25 * * *" is not a valid cron expression', field: "backup" };
     mockBackend({
       save_schedule: () => {
-        throw { code: "invalid_input", message: '"0 25 * * *" is not a valid cron expression' };
+        throw refusal;
       },
     });
     const editor = new ScheduleEditor(0);
@@ -141,6 +142,29 @@ describe("ScheduleEditor", () => {
     expect(editor.saving.error?.message).toContain("not a valid cron expression");
     expect(editor.saving.invalidField).toBe("cron");
     expect(editor.saved).toBeNull();
+
+    // A preset's time is the backup field as this form shows it.
+    editor.cadence = { ...editor.cadence, preset: "daily", time: "02:30" };
+    await editor.save();
+    expect(editor.saving.invalidField).toBe("time");
+
+    // Invalid input about no field of this form is the form's, not the cron's.
+    refusal = { code: "invalid_input", message: "no connection is named `sales`" };
+    editor.cadence = { ...editor.cadence, preset: "custom", cron: "0 2 * * *" };
+    await editor.save();
+    expect(editor.saving.error?.message).toContain("no connection");
+    expect(editor.saving.invalidField).toBeNull();
+  });
+
+  it("keeps an alarm delay that is not whole hours as it was saved", async () => {
+    const { sent } = mockBackend({
+      schedules: () => [{ ...salesSchedule(), form: { ...salesSchedule().form, stale_after_seconds: 5400 } }],
+    });
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    expect(editor.staleAfterHours).toBe(1.5);
+    await editor.save();
+    expect(sent("save_schedule")[0].form).toMatchObject({ stale_after_seconds: 5400 });
   });
 
   it("previews once, after typing pauses", async () => {

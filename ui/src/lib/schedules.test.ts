@@ -11,6 +11,8 @@ import {
   savedText,
   scheduleWith,
   validateRetention,
+  staleAfterHours,
+  staleAfterSeconds,
   validateStaleAfter,
 } from "./schedules";
 
@@ -19,12 +21,12 @@ const NOW = Date.parse("2025-03-04T10:00:00Z");
 describe("scheduleWith", () => {
   it("changes the backup, keeping the drill's fields as saved", () => {
     const saved = salesSchedule().form;
-    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_hours: 5 });
+    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_seconds: 18000 });
     expect(form).toEqual({
       connection: "sales",
       backup: "hourly",
       retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
-      stale_after_hours: 5,
+      stale_after_seconds: 18000,
       drill: "0 3 * * 0",
       drill_server: "scratch",
       probes: saved.probes,
@@ -42,7 +44,7 @@ describe("scheduleWith", () => {
       connection: "orders",
       backup: null,
       retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
-      stale_after_hours: null,
+      stale_after_seconds: null,
       drill: "weekly sun 03:00",
       drill_server: "scratch",
       probes: [],
@@ -65,11 +67,23 @@ describe("retention as typed", () => {
     expect(validateRetention({ ...form, keep_last: 0 })).toBeNull();
   });
 
-  it("raises the alarm after whole hours, or twice the interval", () => {
+  it("raises the alarm after hours down to a minute, or twice the interval", () => {
     expect(validateStaleAfter(null)).toBeNull();
     expect(validateStaleAfter(36)).toBeNull();
+    expect(validateStaleAfter(2.5)).toBeNull();
+    expect(validateStaleAfter(1 / 60)).toBeNull();
     expect(validateStaleAfter(0)?.field).toBe("stale");
-    expect(validateStaleAfter(2.5)?.message).toMatch(/twice the interval/);
+    expect(validateStaleAfter(0.01)?.message).toMatch(/at least a minute/);
+    expect(validateStaleAfter(Number.NaN)?.field).toBe("stale");
+  });
+
+  it("converts the alarm delay between the form's hours and the backend's seconds", () => {
+    expect(staleAfterSeconds(1.5)).toBe(5400);
+    expect(staleAfterHours(5400)).toBe(1.5);
+    expect(staleAfterHours(60)).toBe(0.016667);
+    for (const seconds of [60, 61, 3599, 5400, 86399]) expect(staleAfterSeconds(staleAfterHours(seconds)!)).toBe(seconds);
+    expect(staleAfterSeconds(staleAfterHours(172800)!)).toBe(172800);
+    expect(staleAfterHours(null)).toBeNull();
   });
 });
 

@@ -12,10 +12,10 @@ export const KEEP_EVERYTHING: RetentionPolicy = { keep_last: 0, keep_daily: 0, k
 
 /** A connection without a schedule: nothing runs by itself. */
 export function emptySchedule(connection: string): ScheduleForm {
-  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_hours: null, drill: null, drill_server: null, probes: [] };
+  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_seconds: null, drill: null, drill_server: null, probes: [] };
 }
 
-export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_hours">;
+export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_seconds">;
 export type DrillFields = Pick<ScheduleForm, "drill" | "drill_server" | "probes">;
 
 /**
@@ -62,8 +62,19 @@ export function validateRetention(form: RetentionForm): FieldError<RetentionKey>
 
 /** Hours before the staleness alarm; null (empty) is twice the interval. */
 export function validateStaleAfter(hours: number | null): FieldError<"stale"> | null {
-  if (hours === null || (Number.isInteger(hours) && hours >= 1)) return null;
-  return { field: "stale", message: "Raise the alarm after a whole number of hours (1 or more), or leave it empty for twice the interval." };
+  if (hours === null || (Number.isFinite(hours) && staleAfterSeconds(hours) >= 60)) return null;
+  return { field: "stale", message: "Raise the alarm after a number of hours (at least a minute, as in 0.5 or 36), or leave it empty for twice the interval." };
+}
+
+/** Hours as typed, in the whole seconds the backend keeps. */
+export function staleAfterSeconds(hours: number): number {
+  return Math.round(hours * 3600);
+}
+
+/** The backend's seconds as the hours the form shows (1.5 for 90 minutes). */
+export function staleAfterHours(seconds: number | null): number | null {
+  // Six places: every whole number of seconds comes back unchanged.
+  return seconds === null ? null : Math.round((seconds / 3600) * 1e6) / 1e6;
 }
 
 export const KEEP_REASON_LABELS: Record<KeepReason, string> = {

@@ -95,7 +95,7 @@ export function salesSchedule(now = Date.now()): ScheduleView {
       connection: "sales",
       backup: "30 2 * * *",
       retention: { keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 },
-      stale_after_hours: null,
+      stale_after_seconds: null,
       drill: "0 3 * * 0",
       drill_server: "scratch",
       probes: [{ name: "orders exist", sql: "select count(*) from orders", expect: ">= 1" }],

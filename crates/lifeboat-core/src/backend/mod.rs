@@ -32,7 +32,7 @@ pub trait Backend: Send + Sync {
     /// The whole file; [`crate::Error::Missing`] if it does not exist. A
     /// file larger than `max` bytes is refused before anything is read:
     /// repository files are hostile input, and each kind has a size it
-    /// can have (see [`crate::repo::format`]).
+    /// can have (see `repo::format`).
     fn read(&self, path: &str, max: u64) -> Result<Vec<u8>>;
     /// `len` bytes from `offset`; a short file is an error, not a short read.
     fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>>;

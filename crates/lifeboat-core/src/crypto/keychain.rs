@@ -10,7 +10,7 @@ use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::slots::Kek;
+use super::kek::Kek;
 use crate::error::{Error, Result};
 
 /// Service name of Lifeboat's keychain entries.

@@ -5,9 +5,9 @@
 //! with BLAKE3's key derivation, each under its own context string, so a key
 //! used for one purpose is never reused for another.
 
+pub mod kek;
 pub mod keychain;
 pub mod recovery;
-pub mod slots;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::Runner;
 use crate::catalog::RunKind;
-use crate::connections;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::backup::{self, BackupOptions, BackupReport};
@@ -63,7 +62,7 @@ impl Runner {
         let work = async {
             let (spec, connection, pg_bin) = match job.source {
                 BackupSource::Saved(name) => {
-                    let saved = connections::find(&self.catalog, &name).await?;
+                    let saved = self.catalog.find_connection(&name).await?;
                     (saved.spec(self.keychain.as_deref())?, Some(saved.name), saved.pg_bin)
                 }
                 BackupSource::Given {

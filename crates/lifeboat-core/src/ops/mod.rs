@@ -1,18 +1,27 @@
 //! One home for every job on a database or a repository that a person or a
-//! schedule starts: back up, verify, restore, drill, apply retention. Each
+//! schedule starts: back up, verify, restore, drill, apply retention, save a
+//! connection, change a schedule, and the scheduler that starts them. Each
 //! records its run in the catalog's history, announces its events (and so
 //! the desktop notifications) and returns its report. The CLI, the app and
 //! the scheduler all call these, so a job reports the same way whoever
 //! started it; callers only parse, call and render.
 
 mod backup;
+pub mod connection;
 mod drill;
+pub mod keys;
+pub mod maintenance;
+mod record;
 mod restore;
 mod retention;
+mod schedule_change;
+pub mod scheduler;
 mod verify;
 
 pub use backup::{BackupJob, BackupSource};
+pub use record::recorded;
 pub use restore::RestoreJob;
+pub use schedule_change::ScheduleChange;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +29,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{Catalog, RunKind, RunStatus};
+use crate::catalog::{Catalog, RunKind};
 use crate::crypto::keychain::KeyStore;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -28,8 +37,8 @@ use crate::notify::Announcer;
 use crate::progress::{CancelFlag, Progress};
 use crate::repo::manifest::{self, Snapshot, SnapshotKind};
 use crate::repo::Repository;
-use crate::schedule::scheduler::JobHost;
 use crate::schedule::{JobKind, Schedule};
+use scheduler::JobHost;
 
 /// Progress that only carries a cancellation flag (headless jobs).
 pub struct Cancellable(pub CancelFlag);
@@ -67,8 +76,7 @@ impl Runner {
         }
     }
 
-    /// Runs `work` as one entry of the run history titled `title`: its
-    /// summary is `describe(report)`, or says it failed or was cancelled.
+    /// Runs `work` as one entry of the run history (see [`record::recorded`]).
     async fn recorded<T: serde::Serialize>(
         &self,
         kind: RunKind,
@@ -76,29 +84,7 @@ impl Runner {
         work: impl Future<Output = Result<T>>,
         describe: impl FnOnce(&T) -> String,
     ) -> Result<T> {
-        let run = self.catalog.start_run(kind, Some(self.repo.id()), title, Utc::now()).await?;
-        let outcome = work.await;
-        let (status, summary, detail) = match &outcome {
-            Ok(report) => (
-                RunStatus::Succeeded,
-                describe(report),
-                serde_json::to_value(report).unwrap_or_default(),
-            ),
-            Err(Error::Cancelled) => (
-                RunStatus::Cancelled,
-                format!("{title} cancelled"),
-                serde_json::json!({ "error": "cancelled" }),
-            ),
-            Err(e) => (
-                RunStatus::Failed,
-                format!("{title} failed: {e}"),
-                serde_json::json!({ "error": e.to_string() }),
-            ),
-        };
-        if let Err(e) = self.catalog.finish_run(run, status, &summary, &detail, Utc::now()).await {
-            tracing::error!("could not record the end of {title}: {e}");
-        }
-        outcome
+        record::recorded(Some(&self.catalog), kind, Some(self.repo.id()), title, work, describe).await
     }
 
     /// The snapshot `spec` names (an id, a prefix or `latest:NAME`).
@@ -110,7 +96,7 @@ impl Runner {
 }
 
 /// Runs engine work that blocks (repository reads) off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Internal(format!("the job stopped unexpectedly: {e}")))?

@@ -66,6 +66,8 @@ struct Damage {
     snapshots: BTreeSet<String>,
     index_files: bool,
     key_slots: bool,
+    /// Names whose latest pointer names a snapshot that is gone.
+    dangling_pointers: BTreeSet<String>,
 }
 
 /// All pack files present, by id, with their sizes.
@@ -107,7 +109,11 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
             )),
             Ok(_) => {}
             Err(e) => {
-                report.errors.push(format!("key slot keys/{}: {e}", file.name));
+                report.errors.push(match e {
+                    // Already names the slot.
+                    Error::Corrupt { .. } => e.to_string(),
+                    _ => format!("key slot keys/{}: {e}", file.name),
+                });
                 damage.key_slots = true;
             }
         }
@@ -213,7 +219,7 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
         snapshots.push(snapshot);
     }
     report.snapshots = snapshots.len();
-    check_pointers(repo, &snapshots, &mut report)?;
+    check_pointers(repo, &snapshots, &mut report, &mut damage)?;
 
     if options.read_data {
         let present: Vec<&PackRecord> = indexed.values().filter(|p| on_disk.contains_key(&p.id)).copied().collect();
@@ -255,18 +261,27 @@ fn next_steps(damage: &Damage, healthy: bool) -> Vec<String> {
         );
     }
     if !damage.snapshots.is_empty() {
+        let (count, them) = match damage.snapshots.len() {
+            1 => ("1 snapshot cannot".to_string(), "it"),
+            n => (format!("{n} snapshots cannot"), "them"),
+        };
         steps.push(format!(
-            "{} snapshot(s) cannot be restored whole ({}): restore from another copy of the repository or from an \
-             unaffected snapshot; once you do not need them, `lifeboat forget` them and run `lifeboat prune`",
-            damage.snapshots.len(),
+            "{count} be restored whole ({}): restore from another copy of the repository or from an unaffected \
+             snapshot; once you do not need {them}, `lifeboat forget` {them} and run `lifeboat prune`",
             damage.snapshots.iter().map(|id| &id[..8]).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for name in &damage.dangling_pointers {
+        steps.push(format!(
+            "the newest snapshot of `{name}` is gone (deleted, or not copied here): latest:{name} now means the newest \
+             one left (`lifeboat snapshots` lists them), and the next backup of `{name}` moves the pointer"
         ));
     }
     steps.push("run `lifeboat check --read-data` again after any repair".to_string());
     steps
 }
 
-fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckReport) -> Result<()> {
+fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckReport, damage: &mut Damage) -> Result<()> {
     let names = manifest::latest_names(repo)?;
     for name in &names {
         match manifest::read_latest(repo, name) {
@@ -288,10 +303,13 @@ fn check_pointers(repo: &Repository, snapshots: &[Snapshot], report: &mut CheckR
                 Some(_) => report
                     .errors
                     .push(format!("latest pointer of `{name}` points at a snapshot of another name")),
-                None => report.errors.push(format!(
-                    "latest pointer of `{name}` points at snapshot {} which is missing or unreadable",
-                    &pointer.snapshot[..8]
-                )),
+                None => {
+                    report.errors.push(format!(
+                        "latest pointer of `{name}` points at snapshot {} which is missing or unreadable",
+                        &pointer.snapshot[..8]
+                    ));
+                    damage.dangling_pointers.insert(name.clone());
+                }
             },
             Ok(None) => {}
             Err(e) => report.errors.push(e.to_string()),

@@ -9,8 +9,8 @@ use super::Repository;
 use crate::backend::Backend;
 use crate::crypto::random_bytes;
 use crate::crypto::recovery::RecoveryKit;
-use crate::crypto::slots::KeySlot;
 use crate::error::{Error, Result};
+use crate::repo::slots::KeySlot;
 
 pub(crate) fn load_slot(backend: &dyn Backend, id: &str) -> Result<KeySlot> {
     KeySlot::parse(id, &backend.read(&format!("keys/{id}"), super::format::SMALL_FILE_MAX)?)

@@ -30,6 +30,7 @@ pub mod reach;
 pub mod read;
 pub mod repair;
 pub mod retention;
+pub mod slots;
 pub mod stats;
 pub mod store;
 
@@ -39,9 +40,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::crypto::slots::{Kek, KeySlot};
+use crate::crypto::kek::Kek;
 use crate::crypto::{random_bytes, MasterKey, RepoKeys};
 use crate::error::{Error, Result};
+use slots::KeySlot;
 
 /// The repository format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

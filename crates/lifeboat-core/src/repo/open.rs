@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use super::{keys, Repository};
 use crate::backend::Backend;
+use crate::crypto::kek::{recovery_kek, Kek};
 use crate::crypto::keychain::{CachedKey, KeyStore};
 use crate::crypto::recovery::RecoveryKit;
-use crate::crypto::slots::{recovery_kek, Kek, SlotKind};
 use crate::error::{Error, Result};
+use crate::repo::slots::SlotKind;
 
 /// What the caller can offer to open a repository, tried in this order:
 /// recovery kit, passphrase, keychain, then the prompt.

@@ -21,11 +21,12 @@ use super::pack::{open_encoded, pack_path, read_header, PackRecord};
 use super::reach::add_reachable;
 use super::{keys, lock, Config, InitOptions, Repository, FORMAT_VERSION};
 use crate::backend::Backend;
+use crate::crypto::kek::recovery_kek;
 use crate::crypto::keychain::KeyStore;
 use crate::crypto::recovery::RecoveryKit;
-use crate::crypto::slots::{recovery_kek, KeySlot};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::repo::slots::KeySlot;
 
 /// What `repair index` did.
 #[derive(Clone, Debug, Default, Serialize)]

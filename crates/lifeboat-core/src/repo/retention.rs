@@ -254,6 +254,101 @@ mod tests {
             .collect()
     }
 
+    /// Every other day at 02:00 from January to March, with an afternoon
+    /// backup on some days, a checkpoint, one kept forever and an empty one.
+    fn irregular_history() -> (Vec<Snapshot>, HashSet<String>) {
+        let base: DateTime<Utc> = "2026-01-01T02:00:00Z".parse().unwrap();
+        let mut snapshots = Vec::new();
+        for day in (0..90).step_by(2) {
+            let morning = base + chrono::Duration::days(day);
+            snapshots.push(snapshot(&morning.to_rfc3339()));
+            if day % 10 == 0 {
+                snapshots.push(snapshot(&(morning + chrono::Duration::hours(12)).to_rfc3339()));
+            }
+        }
+        let mut checkpoint = snapshot("2026-03-15T10:00:00Z");
+        checkpoint.manifest.kind = SnapshotKind::Checkpoint;
+        let mut empty = snapshot("2026-03-31T03:00:00Z");
+        empty.manifest.size = 0;
+        snapshots.extend([checkpoint, empty]);
+        let forever = HashSet::from([snapshot("2026-01-21T02:00:00Z").id]);
+        (snapshots, forever)
+    }
+
+    /// Each policy over the same history, as a table of every snapshot and
+    /// why it stays, pinned with insta (as rustic_core pins its keep-*).
+    /// Days, weeks and months are the workstation's: here UTC+02:00, so the
+    /// 22:00 UTC backups count for the next local day.
+    #[test]
+    fn policies_over_an_irregular_history() {
+        let (mut snapshots, forever) = irregular_history();
+        snapshots.push(snapshot("2026-02-27T22:00:00Z"));
+        let tz = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+        let policies = [
+            (
+                "keep-last 3",
+                RetentionPolicy {
+                    keep_last: 3,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-daily 7",
+                RetentionPolicy {
+                    keep_daily: 7,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-weekly 4",
+                RetentionPolicy {
+                    keep_weekly: 4,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-monthly 2",
+                RetentionPolicy {
+                    keep_monthly: 2,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-last 2, daily 5, weekly 3, monthly 3",
+                RetentionPolicy {
+                    keep_last: 2,
+                    keep_daily: 5,
+                    keep_weekly: 3,
+                    keep_monthly: 3,
+                },
+            ),
+            (
+                "keep-daily 400 (more than exist)",
+                RetentionPolicy {
+                    keep_daily: 400,
+                    ..Default::default()
+                },
+            ),
+            ("no policy", RetentionPolicy::default()),
+        ];
+        let mut table = String::new();
+        for (name, policy) in policies {
+            table.push_str(&format!("== {name}\n"));
+            for verdict in apply(&snapshots, &policy, &forever, &tz) {
+                let local = verdict.snapshot.time.with_timezone(&tz).format("%Y-%m-%d %a %H:%M");
+                let reasons: Vec<String> = verdict.keep.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+                let verdict_text = if reasons.is_empty() {
+                    "remove".to_string()
+                } else {
+                    reasons.join(", ")
+                };
+                let size = if verdict.snapshot.size == 0 { " (empty)" } else { "" };
+                table.push_str(&format!("{local}{size}  {verdict_text}\n"));
+            }
+        }
+        insta::assert_snapshot!("policies_over_an_irregular_history", table);
+    }
+
     #[test]
     fn keep_last_keeps_the_newest_by_recorded_time() {
         // Given out of order: order comes from the manifests' times.

@@ -3,11 +3,8 @@
 //! server to drill on and the probes to run.
 //!
 //! Schedules are cron expressions (five fields, the workstation's local
-//! time) or presets; [`scheduler`] runs them, and `crate::ops::Runner`
-//! is what a scheduled job does.
-
-pub mod change;
-pub mod scheduler;
+//! time) or presets. The scheduler that runs them and the jobs it starts
+//! are orchestration, in `ops`; this module is the vocabulary they share.
 
 use std::str::FromStr;
 
@@ -245,20 +242,6 @@ pub fn check_no_password(server: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Holds the workstation's one scheduler: the app and `lifeboat daemon`
-/// never both run the schedules of one data folder. Released on drop.
-pub struct SchedulerLock(#[allow(dead_code)] std::fs::File);
-
-impl SchedulerLock {
-    pub fn acquire(data_dir: &std::path::Path) -> Result<SchedulerLock> {
-        crate::paths::create_private_dir(data_dir)?;
-        let path = data_dir.join("scheduler.lock");
-        let file = std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-        file.try_lock().map_err(|_| Error::SchedulerBusy(data_dir.to_owned()))?;
-        Ok(SchedulerLock(file))
-    }
 }
 
 /// A database card's colour.

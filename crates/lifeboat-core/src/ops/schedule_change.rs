@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Cadence, Schedule};
 use crate::catalog::Catalog;
-use crate::connections;
 use crate::error::Result;
 use crate::jobs::drill::Probe;
+use crate::schedule::{Cadence, Schedule};
 
 /// What to change; `None` leaves a setting as it is. For the options of
 /// options, `Some(None)` turns the setting off.
@@ -42,10 +41,10 @@ impl ScheduleChange {
                 .transpose()
         };
         if let Some(text) = &self.backup {
-            schedule.backup = cadence(text)?;
+            schedule.backup = cadence(text).map_err(|e| e.in_field("backup"))?;
         }
         if let Some(text) = &self.drill {
-            schedule.drill = cadence(text)?;
+            schedule.drill = cadence(text).map_err(|e| e.in_field("drill"))?;
         }
         let r = &mut schedule.retention;
         r.keep_last = self.keep_last.unwrap_or(r.keep_last);
@@ -60,7 +59,7 @@ impl ScheduleChange {
         }
         if let Some(probes) = &self.probes {
             for probe in probes {
-                probe.validate()?;
+                probe.validate().map_err(|e| e.in_field("probes"))?;
             }
             schedule.probes = probes.clone();
         }
@@ -68,14 +67,15 @@ impl ScheduleChange {
             schedule.repository_id = self.repository_id.clone();
         }
         schedule.updated_at = now;
-        schedule.validate()?;
+        // What `validate` checks as a whole is the drill server's to fix.
+        schedule.validate().map_err(|e| e.in_field("drill_server"))?;
         Ok(schedule)
     }
 
     /// Applies this change to `connection`'s schedule (a new one when it
     /// has none) and saves it.
     pub async fn save(&self, catalog: &Catalog, connection: &str, now: DateTime<Utc>) -> Result<Schedule> {
-        let connection = connections::find(catalog, connection).await?;
+        let connection = catalog.find_connection(connection).await?;
         let current = catalog
             .schedule(&connection.name)
             .await?
@@ -133,13 +133,14 @@ mod tests {
         };
         assert!(matches!(
             bad_cron.apply(Schedule::new("shop", now), now),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidField { field: "backup", .. })
         ));
         let drill_nowhere = ScheduleChange {
             drill: Some(Some("daily".into())),
             ..Default::default()
         };
         let err = drill_nowhere.apply(Schedule::new("shop", now), now).unwrap_err();
+        assert!(matches!(err, Error::InvalidField { field: "drill_server", .. }));
         assert!(err.to_string().contains("needs a server"), "{err}");
         let password_in_url = ScheduleChange {
             drill_server: Some(Some("postgres://u:secret@db/postgres".into())),
@@ -147,7 +148,16 @@ mod tests {
         };
         assert!(matches!(
             password_in_url.apply(Schedule::new("shop", now), now),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidField { field: "drill_server", .. })
+        ));
+        let bad_drill_cron = ScheduleChange {
+            drill: Some(Some("61 * * * *".into())),
+            drill_server: Some(Some("drills".into())),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad_drill_cron.apply(Schedule::new("shop", now), now),
+            Err(Error::InvalidField { field: "drill", .. })
         ));
     }
 }

@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use super::{JobKind, Schedule};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::progress::CancelFlag;
+use crate::schedule::{JobKind, Schedule};
 
 /// Where the scheduler gets the time.
 pub trait Clock: Send + Sync {
@@ -331,4 +331,18 @@ async fn run_job<H: JobHost>(host: &H, schedule: &Schedule, job: JobKind, cancel
         }
     }
     Ok(())
+}
+
+/// Holds the workstation's one scheduler: the app and `lifeboat daemon`
+/// never both run the schedules of one data folder. Released on drop.
+pub struct SchedulerLock(#[allow(dead_code)] std::fs::File);
+
+impl SchedulerLock {
+    pub fn acquire(data_dir: &std::path::Path) -> Result<SchedulerLock> {
+        crate::paths::create_private_dir(data_dir)?;
+        let path = data_dir.join("scheduler.lock");
+        let file = std::fs::File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+        file.try_lock().map_err(|_| Error::SchedulerBusy(data_dir.to_owned()))?;
+        Ok(SchedulerLock(file))
+    }
 }

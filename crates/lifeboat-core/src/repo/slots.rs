@@ -1,60 +1,20 @@
-//! Key slots: the master key wrapped under a key-encryption key (KEK).
-//!
-//! A passphrase slot derives its KEK with Argon2id (parameters and salt stored
-//! in the slot, so they can be raised later without breaking old slots). A
-//! recovery slot derives it from a 256-bit random recovery code, which is high
-//! entropy on its own and needs no slow KDF. Removing a slot revokes that
+//! Key slots (`keys/<id>`): the master key wrapped under a key-encryption
+//! key (KEK, see `crypto::kek`), with the KDF's parameters stored in the
+//! slot so they can be raised later without breaking old slots. Removing a slot revokes that
 //! passphrase or recovery kit; it does not change the master key.
 
-use aes_gcm::{Aes256Gcm, KeyInit};
 use chrono::{DateTime, Utc};
 use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
-use super::{open, random_bytes, seal, MasterKey};
+use super::Config;
+use crate::crypto::kek::{recovery_kek, Kdf, Kek};
+use crate::crypto::{open, random_bytes, seal, MasterKey};
 use crate::error::{Error, Result};
-use crate::repo::Config;
 
 /// Format version of a key slot file.
 const SLOT_VERSION: u32 = 1;
-
-/// A key-encryption key: what a passphrase or recovery code turns into.
-/// The OS keychain caches this (never the passphrase itself).
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Kek(pub(crate) [u8; 32]);
-
-impl Kek {
-    pub(crate) fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.0.into())
-    }
-}
-
-/// How a slot turns its secret into a KEK.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "algorithm", rename_all = "kebab-case")]
-pub enum Kdf {
-    /// Argon2id over a passphrase.
-    Argon2id {
-        memory_kib: u32,
-        iterations: u32,
-        parallelism: u32,
-        salt: String,
-    },
-    /// BLAKE3 key derivation over a 256-bit recovery code.
-    RecoveryCode,
-}
-
-/// Argon2id cost for new passphrase slots: RFC 9106's second recommended
-/// option (64 MiB, 3 passes), with one lane so it behaves the same on any core
-/// count. About a third of a second here, once per open; the keychain cache
-/// skips it on later opens.
-pub const DEFAULT_ARGON2_MEMORY_KIB: u32 = 64 * 1024;
-pub const DEFAULT_ARGON2_ITERATIONS: u32 = 3;
-/// Bounds on what a slot read from disk may ask for.
-const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_ARGON2_ITERATIONS: u32 = 64;
-const MAX_ARGON2_PARALLELISM: u32 = 16;
 
 /// What kind of secret opens a slot.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,13 +61,8 @@ pub struct KeySlot {
 impl KeySlot {
     /// A new passphrase slot for `master`; returns the slot and its KEK.
     pub fn for_passphrase(repo_id: &str, master: &MasterKey, passphrase: &str, label: &str, now: DateTime<Utc>) -> (Self, Kek) {
-        let kdf = Kdf::Argon2id {
-            memory_kib: DEFAULT_ARGON2_MEMORY_KIB,
-            iterations: DEFAULT_ARGON2_ITERATIONS,
-            parallelism: 1,
-            salt: BASE64.encode(&random_bytes::<16>()),
-        };
-        let kek = argon2_kek(&kdf, passphrase).expect("default Argon2 parameters are valid");
+        let kdf = Kdf::new_argon2id();
+        let kek = kdf.derive(passphrase).expect("default Argon2 parameters are valid");
         (Self::wrap(repo_id, master, SlotKind::Passphrase, kdf, &kek, label, now), kek)
     }
 
@@ -180,24 +135,8 @@ impl KeySlot {
         if slot.id != name {
             return Err(Error::corrupt(what(), format!("it names itself {}", slot.id)));
         }
-        if let Kdf::Argon2id {
-            memory_kib,
-            iterations,
-            parallelism,
-            ..
-        } = slot.kdf
-        {
-            // A hostile slot must not make opening allocate gigabytes or run for hours.
-            if memory_kib > MAX_ARGON2_MEMORY_KIB || iterations > MAX_ARGON2_ITERATIONS || parallelism > MAX_ARGON2_PARALLELISM {
-                return Err(Error::corrupt(
-                    what(),
-                    format!(
-                        "its Argon2 parameters ({memory_kib} KiB, {iterations} passes, {parallelism} lanes) are beyond \
-                         what Lifeboat accepts ({MAX_ARGON2_MEMORY_KIB} KiB, {MAX_ARGON2_ITERATIONS} passes, {MAX_ARGON2_PARALLELISM} lanes)"
-                    ),
-                ));
-            }
-        }
+        // A hostile slot must not make opening allocate gigabytes or run for hours.
+        slot.kdf.check_bounds().map_err(|detail| Error::corrupt(what(), detail))?;
         if slot.checksum.as_ref().is_some_and(|c| *c != slot.compute_checksum())
             || slot.sum.as_ref().is_some_and(|s| *s != slot.compute_sum())
         {
@@ -213,7 +152,7 @@ impl KeySlot {
     /// Derives this slot's KEK from a passphrase (slow: Argon2id).
     /// `None` for a recovery slot, which no passphrase opens.
     pub fn passphrase_kek(&self, passphrase: &str) -> Option<Result<Kek>> {
-        matches!(self.kdf, Kdf::Argon2id { .. }).then(|| argon2_kek(&self.kdf, passphrase))
+        matches!(self.kdf, Kdf::Argon2id { .. }).then(|| self.kdf.derive(passphrase))
     }
 
     /// Unwraps the master key; fails if `kek` is not this slot's.
@@ -228,33 +167,6 @@ impl KeySlot {
 
 fn slot_aad(repo_id: &str, slot_id: &str) -> Vec<u8> {
     format!("lifeboat key slot v1\0{repo_id}\0{slot_id}").into_bytes()
-}
-
-/// The KEK of a recovery slot.
-pub fn recovery_kek(code: &[u8; 32]) -> Kek {
-    Kek(blake3::derive_key("lifeboat 2026 recovery kit", code))
-}
-
-fn argon2_kek(kdf: &Kdf, passphrase: &str) -> Result<Kek> {
-    let Kdf::Argon2id {
-        memory_kib,
-        iterations,
-        parallelism,
-        salt,
-    } = kdf
-    else {
-        unreachable!("argon2_kek is only called for Argon2id slots")
-    };
-    let bad = |detail: String| Error::corrupt("key slot", detail);
-    let salt = BASE64.decode(salt.as_bytes()).map_err(|e| bad(format!("salt: {e}")))?;
-    let params =
-        argon2::Params::new(*memory_kib, *iterations, *parallelism, Some(32)).map_err(|e| bad(format!("Argon2 parameters: {e}")))?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut kek = [0u8; 32];
-    argon
-        .hash_password_into(passphrase.as_bytes(), &salt, &mut kek)
-        .map_err(|e| bad(format!("Argon2: {e}")))?;
-    Ok(Kek(kek))
 }
 
 #[cfg(test)]
@@ -288,7 +200,7 @@ mod tests {
     #[test]
     fn a_damaged_slot_is_told_apart_by_its_checksum() {
         let master = MasterKey::generate();
-        let config = crate::repo::Config {
+        let config = Config {
             version: 1,
             id: "r".into(),
             created: Utc::now(),
