@@ -64,16 +64,23 @@ fn keychain_reopens_without_passphrase_and_drops_revoked_keys() {
     let out = from_keychain(&repo, &["snapshots", "--no-keychain"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no passphrase given"));
 
-    // Revoke the cached slot: the keychain entry stops working and is dropped.
-    let mut add = Command::new("setsid");
-    add.arg("-w")
-        .arg(bin())
-        .args(["key", "add", "--label", "second"])
-        .env("LIFEBOAT_REPO", &repo)
-        .env_remove("LIFEBOAT_PASSWORD")
-        .env("LIFEBOAT_NEW_PASSWORD", "second passphrase");
-    assert!(common::run(add, None).status.success());
-    assert!(from_keychain(&repo, &["key", "remove", &first_slot], None).status.success());
+    // The cached slot revoked elsewhere (here: opened with another
+    // passphrase and no keychain): the entry stops working and is dropped.
+    let add_key = |label: &str, passphrase: &str| {
+        let mut add = Command::new("setsid");
+        add.arg("-w")
+            .arg(bin())
+            .args(["key", "add", "--label", label])
+            .env("LIFEBOAT_REPO", &repo)
+            .env_remove("LIFEBOAT_PASSWORD")
+            .env("LIFEBOAT_NEW_PASSWORD", passphrase);
+        let out = common::run(add, None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).split_whitespace().nth(3).unwrap().to_string()
+    };
+    let second_slot = add_key("second", "second passphrase");
+    let out = from_keychain(&repo, &["key", "remove", &first_slot, "--no-keychain"], Some("second passphrase"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = from_keychain(&repo, &["snapshots"], None);
     assert!(!out.status.success());
     assert!(
@@ -85,4 +92,16 @@ fn keychain_reopens_without_passphrase_and_drops_revoked_keys() {
     // Opening with the remaining passphrase caches it again.
     assert!(from_keychain(&repo, &["snapshots"], Some("second passphrase")).status.success());
     assert!(from_keychain(&repo, &["snapshots"], None).status.success());
+
+    // Removing the slot this very run opened with drops the entry at once,
+    // as the app does: no stale entry is left behind.
+    add_key("third", "third passphrase");
+    let out = from_keychain(&repo, &["key", "remove", &second_slot], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lookup = Command::new("secret-tool")
+        .args(["lookup", "service", "lifeboat", "username", &format!("repository {repo_id}")])
+        .output()
+        .unwrap();
+    assert!(lookup.stdout.is_empty(), "the keychain entry of a removed slot is gone");
+    assert!(from_keychain(&repo, &["snapshots"], Some("third passphrase")).status.success());
 }

@@ -195,3 +195,90 @@ fn the_scheduler_creates_a_private_data_folder() {
     let _lock = lifeboat_core::ops::scheduler::SchedulerLock::acquire(&daemon_data).unwrap();
     assert_eq!(std::fs::metadata(&daemon_data).unwrap().permissions().mode() & 0o777, 0o700);
 }
+
+/// Check, prune and key changes through `ops`: each is one entry of the run
+/// history (the same from the CLI and the app), a bad passphrase is refused
+/// and recorded as failed, and a snapshot deleted behind the catalog's back
+/// is damage in the check's report.
+#[tokio::test(flavor = "multi_thread")]
+async fn upkeep_and_key_changes_are_recorded_once_each() {
+    use lifeboat_core::catalog::{Catalog, RunFilter, RunKind, RunStatus};
+    use lifeboat_core::ops;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Arc::new(lifeboat_testkit::small_repository(&dir.path().join("repo")));
+    let catalog = Catalog::open(&dir.path().join("catalog.sqlite")).await.unwrap();
+    let gone = stored(&repo, "db", &version(1));
+    stored(&repo, "db", &version(2));
+    // The catalog saw both; then one is deleted without a forget record.
+    catalog
+        .vanished_snapshots(repo.id(), &manifest::accounting(&repo).unwrap())
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.path().join("repo/snapshots").join(&gone)).unwrap();
+
+    let short = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "short".into(), "bob").await;
+    assert!(
+        matches!(short, Err(Error::InvalidInput(ref m)) if m.contains("too short")),
+        "{short:?}"
+    );
+    let slot = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "a long passphrase".into(), " bob ")
+        .await
+        .unwrap();
+    assert_eq!(slot.label, "bob");
+    ops::keys::remove(repo.clone(), Some(&catalog), None, &slot.id).await.unwrap();
+    let kit = dir.path().join("kit.txt");
+    ops::keys::export_recovery_kit(repo.clone(), Some(&catalog), "safe", &kit)
+        .await
+        .unwrap();
+    let again = ops::keys::export_recovery_kit(repo.clone(), Some(&catalog), "safe", &kit).await;
+    assert!(
+        matches!(again, Err(Error::InvalidInput(ref m)) if m.contains("already exists")),
+        "{again:?}"
+    );
+
+    let options = CheckOptions {
+        read_data: false,
+        lock_wait: WAIT,
+    };
+    let report = ops::maintenance::check(repo.clone(), Some(&catalog), options, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(
+        report.errors.iter().any(|e| e.contains(&gone[..8])),
+        "the vanished snapshot is reported: {:?}",
+        report.errors
+    );
+    let prune_options = PruneOptions {
+        dry_run: true,
+        lock_wait: WAIT,
+    };
+    ops::maintenance::prune(repo.clone(), Some(&catalog), prune_options, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    // Without the catalog the same jobs run, unrecorded.
+    let unrecorded = ops::maintenance::check(repo.clone(), None, options, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(unrecorded.healthy(), "{unrecorded:?}");
+
+    let runs: Vec<(RunKind, RunStatus)> = catalog
+        .runs(&RunFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| (r.kind, r.status))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (RunKind::KeyAdd, RunStatus::Failed),
+            (RunKind::KeyAdd, RunStatus::Succeeded),
+            (RunKind::KeyRemove, RunStatus::Succeeded),
+            (RunKind::RecoveryKit, RunStatus::Succeeded),
+            (RunKind::RecoveryKit, RunStatus::Failed),
+            (RunKind::Check, RunStatus::Succeeded),
+        ],
+        "a dry-run prune and catalog-less jobs are not recorded"
+    );
+}
