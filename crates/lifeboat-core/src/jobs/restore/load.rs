@@ -316,4 +316,40 @@ mod tests {
             RestoreMessages::default()
         );
     }
+
+    #[cfg(unix)]
+    fn ran(exit_code: Option<i32>, stderr: &str) -> ToolOutput {
+        use std::os::unix::process::ExitStatusExt;
+        ToolOutput {
+            // A wait status: the exit code in the high byte, or a signal (9) alone.
+            status: std::process::ExitStatus::from_raw(exit_code.map_or(9, |code| code << 8)),
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_restore_passes_only_clean_or_with_exactly_the_benign_errors_it_counted() {
+        let benign = "pg_restore: error: could not execute query: ERROR:  schema \"public\" already exists\n\
+                      Command was: CREATE SCHEMA public;\n";
+        let counted = |n: usize| format!("{benign}pg_restore: warning: errors ignored on restore: {n}\n");
+
+        assert_eq!(judge_restore(&ran(Some(0), "")).unwrap(), Vec::<String>::new());
+        let warnings = judge_restore(&ran(Some(1), &counted(1))).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("ignored a harmless pg_restore error"), "{warnings:?}");
+
+        // More errors ignored than recognised as benign: one was not understood.
+        assert!(matches!(judge_restore(&ran(Some(1), &counted(2))), Err(Error::RestoreFailed(_))));
+        // Killed: whatever it printed, the load did not finish.
+        assert!(matches!(judge_restore(&ran(None, &counted(1))), Err(Error::RestoreFailed(_))));
+        // Failed without saying why.
+        let failed = judge_restore(&ran(Some(1), "pg_restore: fatal: out of memory\n")).unwrap_err();
+        assert!(failed.to_string().contains("out of memory"), "{failed}");
+        // A real error fails the load even when pg_restore exits 0.
+        let real = "pg_restore: error: could not execute query: ERROR:  relation \"users\" does not exist\n\
+                    Command was: COPY public.users (id) FROM stdin;\n";
+        assert!(matches!(judge_restore(&ran(Some(0), real)), Err(Error::RestoreFailed(_))));
+    }
 }

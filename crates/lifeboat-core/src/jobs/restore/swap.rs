@@ -220,3 +220,22 @@ async fn try_drop_database(admin: &ConnectionSpec, name: &str) -> Result<()> {
     let _ = conn.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::database_name;
+
+    #[test]
+    fn database_names_fit_postgres_and_never_split_a_character() {
+        assert_eq!(database_name("shop", "_lifeboat_restore"), "shop_lifeboat_restore");
+        let long = "x".repeat(80);
+        let name = database_name(&long, "_restore_1");
+        assert_eq!(name.len(), 63);
+        assert!(name.ends_with("_restore_1"));
+        // "é" is two bytes: a cut in its middle moves back before it.
+        let accented = format!("{}é", "a".repeat(52));
+        let name = database_name(&accented, "_restore_1");
+        assert_eq!(name, format!("{}_restore_1", "a".repeat(52)));
+        assert!(name.len() <= 63);
+    }
+}
