@@ -1,11 +1,10 @@
 //! The open repository: creating, opening, reopening from the keychain at
 //! start-up, closing, and what the app shows about it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
-use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::backend::{local_path, LocalBackend};
 use lifeboat_core::catalog::{RepositoryRecord, RunKind};
 use lifeboat_core::crypto::keychain::CachedKey;
 use lifeboat_core::ops;
@@ -20,7 +19,7 @@ impl App {
         let keychain = self.keychain.clone();
         let location = known.location.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let backend = Arc::new(LocalBackend::new(&location));
+            let backend = Arc::new(LocalBackend::new(local_path(&location)?));
             open::open(
                 backend,
                 open::OpenRequest {
@@ -96,7 +95,7 @@ impl App {
             let location_for_work = location.clone();
             let key_label = request.key_label.trim().to_string();
             let opened = ops::blocking(move || {
-                let backend = Arc::new(LocalBackend::new(&location_for_work));
+                let backend = Arc::new(LocalBackend::new(local_path(&location_for_work)?));
                 let (repo, kek) = Repository::init(backend, request.passphrase.expose_secret(), &key_label, &InitOptions::default())?;
                 let keychain_warning = keychain.as_deref().and_then(|k| {
                     k.store(
@@ -146,7 +145,7 @@ impl App {
             }
             let location_for_work = location.clone();
             let opened = ops::blocking(move || {
-                let backend = Arc::new(LocalBackend::new(&location_for_work));
+                let backend = Arc::new(LocalBackend::new(local_path(&location_for_work)?));
                 open::open(
                     backend,
                     open::OpenRequest {
@@ -234,7 +233,7 @@ impl App {
 /// A new repository goes into a new or empty folder: never mixed into
 /// someone's files.
 fn validate_new_location(location: &str) -> Result<()> {
-    let path = Path::new(location);
+    let path = &local_path(location)?;
     if location.is_empty() || !path.is_absolute() {
         return Err(Error::InvalidInput(
             "give the full path of the folder for the repository (for example /mnt/nas/lifeboat)".into(),

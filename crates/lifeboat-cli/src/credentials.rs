@@ -61,9 +61,10 @@ pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<Secr
 }
 
 pub fn backend(global: &GlobalArgs) -> Result<(Arc<LocalBackend>, PathBuf)> {
-    let Some(path) = global.repo.clone() else {
+    let Some(location) = global.repo.as_deref() else {
         bail!("no repository given: pass --repo PATH or set LIFEBOAT_REPO");
     };
+    let path = lifeboat_core::backend::local_path(location)?;
     Ok((Arc::new(LocalBackend::new(&path)), path))
 }
 

@@ -37,9 +37,9 @@ struct Cli {
 /// Options every command takes.
 #[derive(Args)]
 pub struct GlobalArgs {
-    /// The repository: a local folder or a mounted NAS share.
-    #[arg(long, global = true, env = "LIFEBOAT_REPO", value_name = "PATH")]
-    pub repo: Option<PathBuf>,
+    /// The repository: a local folder or a mounted NAS share (a path or a file:/// URL).
+    #[arg(long, global = true, env = "LIFEBOAT_REPO", value_name = "LOCATION")]
+    pub repo: Option<String>,
     /// Read the passphrase from this file (LIFEBOAT_PASSWORD takes precedence).
     #[arg(long, global = true, env = "LIFEBOAT_PASSWORD_FILE", value_name = "FILE")]
     pub password_file: Option<PathBuf>,

@@ -128,6 +128,48 @@ fn wrong_passphrase_and_missing_credentials_are_clear_errors() {
     assert!(err.contains("no Lifeboat repository"), "{err}");
 }
 
+/// A URL is never taken for a folder name: `s3://bucket` once made a local
+/// folder called `s3:`. A file:// URL is a folder.
+#[test]
+fn a_location_lifeboat_cannot_use_is_refused_and_nothing_is_created() {
+    let cwd = tempfile::tempdir().unwrap();
+    for (location, says) in [
+        ("s3://team-backups/lifeboat", "not on S3 servers yet"),
+        ("sftp://admin@nas/backups", "not on SFTP servers yet"),
+        ("gs://bucket/x", "does not know locations starting with `gs://`"),
+    ] {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["init", "--repo", location, "--no-keychain"])
+            .current_dir(cwd.path())
+            .env("LIFEBOAT_PASSWORD", PASSWORD);
+        let out = common::run(cmd, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{location}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "no folder was created");
+
+    let target = cwd.path().join("by-url");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["init", "--no-keychain", "--repo", &format!("file://{}", target.display())])
+        .env("LIFEBOAT_PASSWORD", PASSWORD);
+    let out = common::run(cmd, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(target.join("config").exists());
+
+    // The app's passphrase policy holds for the CLI too.
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["init", "--no-keychain", "--repo"])
+        .arg(cwd.path().join("short"))
+        .env("LIFEBOAT_PASSWORD", "short");
+    let out = common::run(cmd, None);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("too short"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!cwd.path().join("short").exists());
+}
+
 #[test]
 fn key_slots_and_recovery_kits() {
     let repo = TestRepo::new();

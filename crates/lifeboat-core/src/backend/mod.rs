@@ -5,8 +5,10 @@
 //! builds file-system paths itself, so an object-store backend can slot in.
 
 mod local;
+mod location;
 
 pub use local::LocalBackend;
+pub use location::local_path;
 
 use crate::error::Result;
 
