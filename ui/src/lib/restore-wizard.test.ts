@@ -55,6 +55,23 @@ function mockBackend(preflight: Preflight = clean) {
   return { calls, restore, channel: () => restoreChannel! };
 }
 
+/** A loaded wizard, on the target step. */
+async function atTarget(): Promise<RestoreWizard> {
+  const wizard = new RestoreWizard();
+  await wizard.load();
+  wizard.nextFromSource();
+  return wizard;
+}
+
+/** A loaded wizard whose target, app on db2, has been checked. */
+async function checkedTarget(): Promise<RestoreWizard> {
+  const wizard = await atTarget();
+  wizard.target.host = "db2";
+  wizard.target.user = "app";
+  await wizard.check();
+  return wizard;
+}
+
 describe("targetAccepted", () => {
   it("needs a preflight", () => {
     expect(targetAccepted(null, "sales", "sales")).toBe(false);
@@ -100,9 +117,7 @@ describe("RestoreWizard", () => {
 
   it("proposes the source's database name, and keeps one typed", async () => {
     mockBackend();
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
+    const wizard = await atTarget();
     expect(wizard.step).toBe("target");
     expect(wizard.target.database).toBe("sales");
     wizard.target.database = "sales_copy";
@@ -113,9 +128,7 @@ describe("RestoreWizard", () => {
 
   it("fills the target from a saved connection and uses its keychain password", async () => {
     const { calls } = mockBackend();
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
+    const wizard = await atTarget();
     wizard.fillFromConnection("staging");
     expect(wizard.target).toMatchObject({ host: "db2", port: "6432", user: "admin", tls: "require", database: "sales" });
     await wizard.check();
@@ -130,12 +143,7 @@ describe("RestoreWizard", () => {
 
   it("sends a chosen owner, and a new owner needs a new preflight", async () => {
     const { calls } = mockBackend();
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
-    wizard.target.host = "db2";
-    wizard.target.user = "app";
-    await wizard.check();
+    const wizard = await checkedTarget();
     expect(wizard.preflight).not.toBeNull();
     wizard.owner = " reporting ";
     expect(wizard.preflight).toBeNull();
@@ -146,12 +154,7 @@ describe("RestoreWizard", () => {
 
   it("drops the preflight when the target changes", async () => {
     mockBackend();
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
-    wizard.target.host = "db2";
-    wizard.target.user = "app";
-    await wizard.check();
+    const wizard = await checkedTarget();
     expect(wizard.preflight).toEqual(clean);
     expect(wizard.targetReady).toBe(true);
     wizard.target.port = "5433";
@@ -163,9 +166,7 @@ describe("RestoreWizard", () => {
 
   it("does not ask the backend with an incomplete target", async () => {
     const { calls } = mockBackend();
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
+    const wizard = await atTarget();
     await wizard.check();
     expect(wizard.checking.invalidField).toBe("host");
     expect(calls.some((c) => c.cmd === "restore_preflight")).toBe(false);
@@ -173,12 +174,7 @@ describe("RestoreWizard", () => {
 
   it("restores with the typed name, then shows the result and its report", async () => {
     const { calls, restore, channel } = mockBackend(notEmpty);
-    const wizard = new RestoreWizard();
-    await wizard.load();
-    wizard.nextFromSource();
-    wizard.target.host = "db2";
-    wizard.target.user = "app";
-    await wizard.check();
+    const wizard = await checkedTarget();
     expect(wizard.targetReady).toBe(false);
     wizard.confirmName = "sales";
     expect(wizard.targetReady).toBe(true);

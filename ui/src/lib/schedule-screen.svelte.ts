@@ -13,6 +13,8 @@ export abstract class ScheduleScreen {
   database = $state("");
   /** What the last save returned, to say so. */
   saved: ScheduleView | null = $state(null);
+  /** What the times shown ("next in 3 hours") count from: taken at each load and save, so they do not tick. */
+  now = $state(Date.now());
 
   get names(): string[] {
     return this.cards.value?.map((card) => card.connection.name) ?? [];
@@ -38,6 +40,7 @@ export abstract class ScheduleScreen {
 
   /** Lists the connections and schedules, and fills the form from the saved schedule again. */
   async load(): Promise<void> {
+    this.now = Date.now();
     await Promise.all([this.cards.load(api.databases), this.schedules.load(api.schedules)]);
     this.select(this.names.includes(this.database) ? this.database : (this.names[0] ?? ""));
   }
@@ -47,6 +50,16 @@ export abstract class ScheduleScreen {
     this.saved = null;
     this.fill(this.current?.form ?? null);
   }
+
+  /** The form's submit handler: saves what was typed; the times shown then count from the answer. */
+  async submit(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    await this.save();
+    this.now = Date.now();
+  }
+
+  /** Saves the screen's part of the chosen database's schedule. */
+  abstract save(): Promise<void>;
 
   /** Fills the form from the chosen database's saved schedule; null: it has none. */
   protected abstract fill(form: ScheduleForm | null): void;
