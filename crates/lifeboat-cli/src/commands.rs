@@ -111,6 +111,7 @@ pub fn put(g: &GlobalArgs, a: &PutArgs) -> Result<ExitCode> {
         metadata: Default::default(),
         lock_wait: g.lock_wait(),
         allow_empty: a.allow_empty,
+        provenance: None,
     };
     let report = {
         let bars = Bars::new();

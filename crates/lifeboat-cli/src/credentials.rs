@@ -72,6 +72,28 @@ pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
     (!global.no_keychain).then_some(&OsKeychain as &dyn KeyStore)
 }
 
+/// Opens the repository a copy goes to (`--to`): its passphrase from
+/// LIFEBOAT_TO_PASSWORD, `password_file`, the keychain, or a prompt.
+pub fn open_target(global: &GlobalArgs, location: &str, password_file: Option<&Path>) -> Result<Repository> {
+    let backend = Arc::new(LocalBackend::new(lifeboat_core::backend::local_path(location)?));
+    let passphrase = match std::env::var("LIFEBOAT_TO_PASSWORD") {
+        Ok(p) => Some(p.into()),
+        Err(_) => password_file.map(read_secret_file).transpose()?,
+    };
+    let ask = || prompt("Passphrase of the repository to copy to: ");
+    let request = OpenRequest {
+        recovery_kit: None,
+        passphrase,
+        keychain: keychain(global),
+        prompt: can_prompt().then_some(&ask as &dyn Fn() -> lifeboat_core::Result<SecretString>),
+    };
+    let opened = open::open(backend, request).with_context(|| format!("opening the repository to copy to, {location}"))?;
+    if let Some(warning) = &opened.keychain_warning {
+        eprintln!("note: {warning} (--no-keychain silences this)");
+    }
+    Ok(opened.repo)
+}
+
 /// Opens the repository with the first secret that is available.
 pub fn open_repo(global: &GlobalArgs) -> Result<Repository> {
     let (backend, _) = backend(global)?;

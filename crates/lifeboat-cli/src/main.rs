@@ -5,6 +5,7 @@
 mod commands;
 mod connection;
 mod context;
+mod copy;
 mod credentials;
 mod daemon;
 mod database;
@@ -82,6 +83,8 @@ enum Command {
     Check(commands::CheckArgs),
     /// Remove snapshots a retention policy does not keep.
     Forget(commands::ForgetArgs),
+    /// Copy snapshots to a second repository (only what it lacks travels).
+    Copy(copy::CopyArgs),
     /// Free the space of data no snapshot needs.
     Prune(commands::PruneArgs),
     /// Manage key slots and recovery kits.
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
         Command::Check(a) => commands::check(g, a),
         Command::Forget(a) => commands::forget(g, a),
         Command::Prune(a) => commands::prune(g, a),
+        Command::Copy(a) => copy::copy(g, a),
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
         Command::Repair(a) => commands::repair(g, a),

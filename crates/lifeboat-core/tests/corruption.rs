@@ -49,6 +49,7 @@ fn pristine(dir: &Path, rng: &mut StdRng) -> (String, Vec<(String, Vec<u8>)>) {
             metadata: Default::default(),
             lock_wait: Duration::ZERO,
             allow_empty: false,
+            provenance: None,
         };
         let id = put(&repo, &mut data.as_slice(), &options, &NoProgress).unwrap().snapshot_id;
         snapshots.push((id, data));

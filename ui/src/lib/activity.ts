@@ -16,6 +16,7 @@ export const KIND_LABELS: Record<RunKind, string> = {
   verify: "Verify",
   restore: "Restore",
   drill: "Drill",
+  copy: "Copy",
 };
 
 export const STATUS_LABELS: Record<RunStatus, string> = {

@@ -125,7 +125,7 @@ export type ActivityEntry = { id: number, kind: RunKind, status: RunStatus, repo
  */
 detail: JsonValue, };
 
-export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit" | "backup" | "verify" | "restore" | "drill";
+export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit" | "backup" | "verify" | "restore" | "drill" | "copy";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 

@@ -23,6 +23,7 @@ pub enum RunKind {
     Verify,
     Restore,
     Drill,
+    Copy,
 }
 
 /// How a run ended (or that it has not).

@@ -317,6 +317,7 @@ pub async fn backup(
         metadata,
         lock_wait: options.lock_wait,
         allow_empty: false,
+        provenance: None,
     };
 
     let put_progress = progress.clone();

@@ -8,6 +8,7 @@
 
 mod backup;
 pub mod connection;
+pub mod copy;
 mod drill;
 pub mod keys;
 pub mod maintenance;

@@ -17,6 +17,7 @@
 //! latest pointer moves to it.
 
 pub mod check;
+pub mod copy;
 pub mod format;
 pub mod index;
 pub mod keys;

@@ -42,6 +42,31 @@ pub struct PutOptions {
     /// Store an empty stream instead of refusing it. An empty snapshot never
     /// becomes the latest of its name and no retention policy counts it.
     pub allow_empty: bool,
+    /// For a copy of a snapshot made elsewhere: when, where and in which
+    /// order the data was first backed up, kept instead of now and here.
+    pub provenance: Option<Provenance>,
+}
+
+/// When, where and as which generation a snapshot was first made.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub start: chrono::DateTime<Utc>,
+    pub end: chrono::DateTime<Utc>,
+    pub host: String,
+    pub user: String,
+    pub generation: u64,
+}
+
+impl Provenance {
+    pub fn of(manifest: &Manifest) -> Provenance {
+        Provenance {
+            start: manifest.start,
+            end: manifest.end,
+            host: manifest.host.clone(),
+            user: manifest.user.clone(),
+            generation: manifest.generation,
+        }
+    }
 }
 
 /// What `put` did.
@@ -113,21 +138,31 @@ pub fn put_gated(
         // `producer | lifeboat put` without pipefail: a failed producer looks like this.
         return Err(Error::EmptyStream { tag: options.tag.clone() });
     }
+    let provenance = match options.provenance.clone() {
+        Some(provenance) => provenance,
+        None => Provenance {
+            start,
+            end: Utc::now(),
+            host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
+            user: whoami::username(),
+            generation: manifest::next_generation(repo, &options.tag)?,
+        },
+    };
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         tag: options.tag.clone(),
         kind: options.kind,
         label: options.label.clone(),
-        host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
-        user: whoami::username(),
-        start,
-        end: Utc::now(),
+        host: provenance.host,
+        user: provenance.user,
+        start: provenance.start,
+        end: provenance.end,
         size,
         sha256: sha256.clone(),
         chunks: outcome.chunks,
         blob_lists: outcome.blob_lists,
         metadata,
-        generation: manifest::next_generation(repo, &options.tag)?,
+        generation: provenance.generation,
     };
     // A prune that judged this job dead may have removed what it wrote.
     lock.verify()?;
