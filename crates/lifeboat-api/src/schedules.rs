@@ -38,6 +38,8 @@ impl App {
             keychain: self.keychain.clone(),
             announcer: self.announcer.clone(),
             lock_wait: LOCK_WAIT,
+            // The app opens an off-site repository with the key its keychain keeps.
+            offsite_passphrase: None,
         })
     }
 
@@ -81,6 +83,8 @@ impl App {
             stale_after: Some(form.stale_after_seconds.filter(|s| *s > 0).map(Duration::from_secs)),
             drill_server: Some(form.drill_server),
             probes: Some(form.probes),
+            // The app's form does not edit the off-site copy (`lifeboat schedule set --copy-to`).
+            copy_to: None,
             // Its jobs go to the repository open now.
             repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),
         };

@@ -63,6 +63,7 @@ pub async fn runner(g: &GlobalArgs) -> Result<Runner> {
         catalog,
         keychain,
         lock_wait: g.lock_wait(),
+        offsite_passphrase: std::env::var("LIFEBOAT_TO_PASSWORD").ok().map(Into::into),
     })
 }
 

@@ -83,6 +83,13 @@ pub struct SetArgs {
     /// SQL probes for drills: a JSON list of {"name", "sql", "expect"}.
     #[arg(long, value_name = "FILE")]
     probe_file: Option<PathBuf>,
+    /// After each successful scheduled backup, copy it to this second
+    /// repository (opened with the keychain's key, or LIFEBOAT_TO_PASSWORD).
+    #[arg(long, value_name = "LOCATION")]
+    copy_to: Option<String>,
+    /// Stop the off-site copy.
+    #[arg(long, conflicts_with = "copy_to")]
+    no_copy: bool,
 }
 
 /// `90m`, `36h`, `3d`, `2w` (or plain seconds).
@@ -136,6 +143,7 @@ fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
         stale_after: a.stale_after.as_deref().map(parse_duration).transpose()?.map(Some),
         drill_server: a.drill_server.clone().map(Some),
         probes: a.probe_file.as_deref().map(drill::read_probes).transpose()?,
+        copy_to: if a.no_copy { Some(None) } else { a.copy_to.clone().map(Some) },
         repository_id,
     };
     runtime()?.block_on(async {
@@ -196,6 +204,9 @@ async fn print_schedule(catalog: &Catalog, s: &Schedule) -> Result<()> {
         }
     }
     println!("  retention {}", describe_retention(&s.retention));
+    if let Some(location) = &s.copy_to {
+        println!("  copied off-site to {location} after each scheduled backup");
+    }
     if let Some(server) = &s.drill_server {
         println!("  drills on {server}, {} probe(s)", s.probes.len());
     }

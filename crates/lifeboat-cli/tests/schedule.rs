@@ -452,3 +452,53 @@ fn a_snapshot_kept_forever_survives_retention_until_it_is_returned() {
     let left: Vec<String> = snapshots(&repo).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, vec![newest]);
 }
+
+/// A schedule's off-site copy: each scheduled backup is copied to the second
+/// repository; when that one is unreachable the backup still succeeds, a
+/// failure is announced, and the next backup's copy catches up.
+#[test]
+fn scheduled_backups_are_copied_off_site_and_a_missed_copy_catches_up() {
+    let cluster = PgCluster::start();
+    shop(&cluster);
+    let repo = TestRepo::new();
+    let offsite = TestRepo::new();
+    repo.ok(&["connection", "add", "shop", "--db", &cluster.url("shop")], None);
+    let location = offsite.path.display().to_string();
+    let out = repo.ok(&["schedule", "set", "shop", "--backup", "daily", "--copy-to", &location], None);
+    assert!(
+        String::from_utf8_lossy(&out).contains("copied off-site to"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let run_now = || {
+        let mut cmd = repo.cmd(&["schedule", "run", "shop"]);
+        cmd.env("LIFEBOAT_TO_PASSWORD", PASSWORD);
+        run(cmd, None)
+    };
+    let copies = || snapshots(&offsite).iter().filter(|s| s["tag"] == "shop").count();
+
+    assert!(run_now().status.success());
+    assert_eq!(copies(), 1);
+    assert!(events(&repo).iter().any(|e| e["kind"] == "copy_succeeded"));
+
+    // The off-site repository is away (an unplugged disk): the backup stands.
+    let away = offsite.path.with_file_name("away");
+    std::fs::rename(&offsite.path, &away).unwrap();
+    let out = run_now();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let failed: Vec<_> = events(&repo).into_iter().filter(|e| e["kind"] == "copy_failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["message"].as_str().unwrap().contains(&location), "{}", failed[0]);
+
+    // Back: the next copy brings both missing snapshots.
+    std::fs::rename(&away, &offsite.path).unwrap();
+    assert!(run_now().status.success());
+    assert_eq!(copies(), 3);
+    assert_eq!(snapshots(&repo).len(), 3);
+    let (healthy, report) = offsite.check_json(false);
+    assert!(healthy, "{report}");
+
+    repo.ok(&["schedule", "set", "shop", "--no-copy"], None);
+    let shown = String::from_utf8(repo.ok(&["schedule", "show", "shop"], None)).unwrap();
+    assert!(!shown.contains("off-site"), "{shown}");
+}

@@ -40,6 +40,10 @@ pub enum EventKind {
     RetentionApplied,
     /// A connection has had no successful backup for longer than its schedule allows.
     Stale,
+    /// A scheduled backup was copied to its off-site repository.
+    CopySucceeded,
+    /// The off-site copy of a scheduled backup failed (the backup itself stands).
+    CopyFailed,
 }
 
 /// The facts about a snapshot an admin needs to recognise it.

@@ -142,6 +142,16 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
         (EventKind::VerifySucceeded, _) => (format!("Backup of {who} verified"), Topic::Success, None),
         (EventKind::RetentionApplied, _) => (format!("Old backups of {who} removed by policy"), Topic::Success, None),
         (EventKind::DrillComplete, true) => (format!("Restore drill of {who} passed"), Topic::Success, None),
+        (EventKind::CopySucceeded, _) => (format!("{who} copied off-site"), Topic::Success, None),
+        (EventKind::CopyFailed, _) => (
+            format!("Off-site copy of {who} FAILED"),
+            Topic::Failure,
+            Some(
+                "The backup itself is safe in the main repository. Check that the off-site repository is reachable \
+                 and that this workstation can open it (`lifeboat copy --all --to LOCATION` once keeps its key in the \
+                 keychain), then copy again.",
+            ),
+        ),
         (EventKind::BackupFailed, _) => (
             format!("Backup of {who} FAILED"),
             Topic::Failure,

@@ -133,6 +133,9 @@ pub struct Schedule {
     /// `postgres://` URL: where drills restore into scratch databases.
     pub drill_server: Option<String>,
     pub probes: Vec<Probe>,
+    /// A second repository (a location) each successful scheduled backup
+    /// is copied to; `None`: no off-site copy.
+    pub copy_to: Option<String>,
     /// Slots count from here until a job first fires.
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -149,6 +152,7 @@ impl Schedule {
             drill: None,
             drill_server: None,
             probes: Vec::new(),
+            copy_to: None,
             created_at: now,
             updated_at: now,
         }

@@ -14,11 +14,11 @@ impl Catalog {
         let probes = serde_json::to_string(&s.probes).map_err(|e| Error::Internal(format!("encoding probes: {e}")))?;
         sqlx::query(
             "INSERT INTO schedules (connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
-                 drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id, copy_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (connection) DO UPDATE SET backup_cron = ?2, keep_last = ?3, keep_daily = ?4, keep_weekly = ?5,
                  keep_monthly = ?6, stale_after_seconds = ?7, drill_cron = ?8, drill_server = ?9, drill_probes = ?10, updated_at = ?12,
-                 repository_id = ?13",
+                 repository_id = ?13, copy_to = ?14",
         )
         .bind(&s.connection)
         .bind(s.backup.as_ref().map(|c| c.as_str().to_owned()))
@@ -33,6 +33,7 @@ impl Catalog {
         .bind(timestamp(s.created_at))
         .bind(timestamp(s.updated_at))
         .bind(&s.repository_id)
+        .bind(&s.copy_to)
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -140,7 +141,7 @@ impl Catalog {
 
 const SCHEDULE_COLUMNS: &str =
     "SELECT connection, repository_id, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
-    drill_cron, drill_server, drill_probes, created_at, updated_at FROM schedules";
+    drill_cron, drill_server, drill_probes, created_at, updated_at, copy_to FROM schedules";
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
     let cadence = |column: &str| -> Result<Option<Cadence>> {
@@ -165,6 +166,7 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
         stale_after: stale.map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
         drill: cadence("drill_cron")?,
         drill_server: row.get("drill_server"),
+        copy_to: row.get("copy_to"),
         probes: serde_json::from_str(&probes).map_err(|e| Error::corrupt("the catalog", format!("drill probes: {e}")))?,
         created_at: parse_time(row.get("created_at"))?,
         updated_at: parse_time(row.get("updated_at"))?,

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use super::blocking;
 use super::record::recorded;
+use super::{blocking, Runner};
+use crate::backend::{local_path, LocalBackend};
 use crate::catalog::{Catalog, RunKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
 use crate::progress::Progress;
 use crate::repo::copy::{self, CopyOptions, CopyReport};
+use crate::repo::open::{self, OpenRequest};
 use crate::repo::{manifest, Repository};
 use crate::units::{human_bytes, plural};
 
@@ -65,4 +68,85 @@ pub async fn copy(
         )
     })
     .await
+}
+
+impl Runner {
+    /// Copies a scheduled backup's snapshot to the schedule's off-site
+    /// repository, announcing how it went. A failed copy never fails the
+    /// backup, which is safe where it is; it raises a failure notification
+    /// and is recorded, and the next backup's copy catches up on what is missing.
+    pub async fn copy_offsite(&self, connection: &str, location: &str, snapshot_id: &str, progress: Arc<dyn Progress>) {
+        let outcome = async {
+            let target = self.open_offsite(location).await?;
+            let options = CopyOptions { lock_wait: self.lock_wait };
+            // Every snapshot of this connection the copy lacks: a copy that
+            // failed last time is made now.
+            let (source, listed) = (self.repo.clone(), target.clone());
+            let tag = connection.to_owned();
+            let missing = blocking(move || {
+                let done = copy::copies_in(&listed, source.id())?;
+                Ok(manifest::list(&source)?
+                    .snapshots
+                    .into_iter()
+                    .filter(|s| s.manifest.tag == tag && !done.contains(&s.id))
+                    .map(|s| s.id)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+            let selection = CopySelection::Named(if missing.is_empty() {
+                vec![snapshot_id.to_owned()]
+            } else {
+                missing
+            });
+            copy(self.repo.clone(), target, Some(&self.catalog), selection, options, progress).await
+        }
+        .await;
+        let event = match &outcome {
+            Ok(report) => Event::new(
+                EventKind::CopySucceeded,
+                Some(connection),
+                true,
+                format!(
+                    "copied {} to {location}, {} added",
+                    plural(report.copied.len(), "snapshot"),
+                    human_bytes(report.added_bytes, 1)
+                ),
+            )
+            .with_detail(report),
+            Err(e) => Event::new(
+                EventKind::CopyFailed,
+                Some(connection),
+                false,
+                format!("the copy of snapshot {} to {location} failed: {e}", &snapshot_id[..8]),
+            ),
+        };
+        self.announcer.emit_async(event).await;
+    }
+
+    /// Opens the off-site repository with the key the keychain keeps for it,
+    /// or the passphrase this runner was given; never asks.
+    async fn open_offsite(&self, location: &str) -> Result<Arc<Repository>> {
+        let keychain = self.keychain.clone();
+        let passphrase = self.offsite_passphrase.clone();
+        let location = location.to_owned();
+        blocking(move || {
+            let backend = Arc::new(LocalBackend::new(local_path(&location)?));
+            let request = OpenRequest {
+                recovery_kit: None,
+                passphrase,
+                keychain: keychain.as_deref(),
+                prompt: None,
+            };
+            match open::open(backend, request) {
+                Ok(opened) => Ok(Arc::new(opened.repo)),
+                Err(Error::NoCredentials) => Err(Error::InvalidInput(format!(
+                    "nothing opens the off-site repository {location} here: run `lifeboat copy --all --to {location}` \
+                     once on this workstation (its key is then kept in the keychain), or give the daemon \
+                     LIFEBOAT_TO_PASSWORD"
+                ))),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
 }

@@ -56,6 +56,9 @@ pub struct Runner {
     pub keychain: Option<Arc<dyn KeyStore>>,
     pub announcer: Arc<Announcer>,
     pub lock_wait: Duration,
+    /// The off-site repository's passphrase where no keychain holds its key
+    /// (a headless server: the CLI reads LIFEBOAT_TO_PASSWORD).
+    pub offsite_passphrase: Option<secrecy::SecretString>,
 }
 
 impl Runner {
@@ -120,7 +123,12 @@ impl JobHost for Runner {
                     label: None,
                     role_passwords: false,
                 };
-                self.backup(job, progress).await.map(|_| ())
+                let report = self.backup(job, progress.clone()).await?;
+                if let Some(location) = &schedule.copy_to {
+                    self.copy_offsite(&schedule.connection, location, &report.snapshot_id, progress)
+                        .await;
+                }
+                Ok(())
             }
             JobKind::Drill => {
                 let server = schedule.drill_server.as_deref().unwrap_or_default();

@@ -26,6 +26,8 @@ pub struct ScheduleChange {
     /// A saved connection's name or a postgres:// URL; `Some(None)`: none.
     pub drill_server: Option<Option<String>>,
     pub probes: Option<Vec<Probe>>,
+    /// The off-site repository; `Some(None)`: no copy.
+    pub copy_to: Option<Option<String>>,
     /// The repository the jobs go to.
     pub repository_id: Option<String>,
 }
@@ -62,6 +64,15 @@ impl ScheduleChange {
                 probe.validate().map_err(|e| e.in_field("probes"))?;
             }
             schedule.probes = probes.clone();
+        }
+        if let Some(location) = &self.copy_to {
+            schedule.copy_to = match location.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+                Some(location) => {
+                    crate::backend::local_path(location).map_err(|e| e.in_field("copy_to"))?;
+                    Some(location.to_owned())
+                }
+                None => None,
+            };
         }
         if self.repository_id.is_some() {
             schedule.repository_id = self.repository_id.clone();
