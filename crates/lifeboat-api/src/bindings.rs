@@ -3,6 +3,7 @@
 //! committed file is stale; `LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p
 //! lifeboat-api bindings` rewrites it.
 
+use lifeboat_core::catalog::OffsiteCopy;
 use lifeboat_core::catalog::{RunKind, RunStatus};
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
@@ -60,6 +61,8 @@ pub fn typescript() -> String {
         declaration::<Connection>(&config),
         declaration::<ConnectionCheck>(&config),
         declaration::<DatabaseCard>(&config),
+        declaration::<OffsiteStatus>(&config),
+        declaration::<OffsiteCopy>(&config),
         declaration::<BackupRequest>(&config),
         declaration::<BackupReport>(&config),
         declaration::<TimelineEntry>(&config),

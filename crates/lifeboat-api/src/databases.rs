@@ -14,7 +14,7 @@ use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreRepor
 use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
-use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind};
+use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
 use lifeboat_core::repo::pins;
 use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::{Freshness, JobKind};
@@ -67,7 +67,12 @@ impl App {
                 }
                 None => (Freshness::Unscheduled, None),
             };
+            let offsite = match schedule.and_then(|s| s.copy_to.as_deref()) {
+                Some(location) => Some(self.offsite_status(&connection.name, location, last_backup.as_ref()).await?),
+                None => None,
+            };
             cards.push(DatabaseCard {
+                offsite,
                 url: connection.display_url(),
                 last_backup,
                 snapshot_count: mine.len(),
@@ -78,6 +83,14 @@ impl App {
             });
         }
         Ok(cards)
+    }
+
+    /// Where `name`'s copy at `location` stands against its newest backup here.
+    async fn offsite_status(&self, name: &str, location: &str, last_backup: Option<&SnapshotSummary>) -> ApiResult<OffsiteStatus> {
+        // Copies are remembered under the location their repository reports.
+        let key = lifeboat_core::backend::local_path(location)?.display().to_string();
+        let newest = self.catalog.offsite_copy(name, &key).await?;
+        Ok(OffsiteStatus::new(location, newest, last_backup))
     }
 
     /// Connects with `fields` and reports the server, the database and the `pg_dump` to use.

@@ -2,7 +2,7 @@
 //! generated from these (see `bindings`), never written by hand.
 
 use chrono::{DateTime, Utc};
-use lifeboat_core::catalog::{Run, RunKind, RunStatus};
+use lifeboat_core::catalog::{OffsiteCopy, Run, RunKind, RunStatus};
 use lifeboat_core::connections::Connection;
 use lifeboat_core::jobs::drill::{DrillReport, Probe};
 use lifeboat_core::pg::facts::PgFacts;
@@ -338,6 +338,35 @@ pub struct DatabaseCard {
     pub next_backup: Option<DateTime<Utc>>,
     /// The newest drill of this connection, if any.
     pub last_drill: Option<DrillHistoryEntry>,
+    /// Its off-site copy, when its schedule has one.
+    pub offsite: Option<OffsiteStatus>,
+}
+
+/// Where a database's off-site copy stands.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct OffsiteStatus {
+    /// The off-site repository, as the schedule names it.
+    pub location: String,
+    /// The newest snapshot this workstation copied there; null: none yet.
+    pub newest: Option<OffsiteCopy>,
+    /// The newest backup here is not there yet.
+    pub behind: bool,
+}
+
+impl OffsiteStatus {
+    /// Behind when a backup here is newer than the newest copy there.
+    pub(crate) fn new(location: &str, newest: Option<OffsiteCopy>, last_backup: Option<&SnapshotSummary>) -> Self {
+        let behind = match (last_backup, &newest) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(last), Some(copy)) => copy.snapshot_time < last.time,
+        };
+        OffsiteStatus {
+            location: location.to_owned(),
+            newest,
+            behind,
+        }
+    }
 }
 
 /// A connection's schedule as the Schedules and Drills screens edit it.
@@ -479,6 +508,35 @@ pub struct CheckpointAllResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offsite_copy_is_behind_when_a_backup_here_is_newer() {
+        let at = |hour: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, hour, 0, 0).unwrap();
+        let summary = |hour: u32| SnapshotSummary {
+            id: "a".repeat(64),
+            short_id: "aaaaaaaa".into(),
+            tag: "shop".into(),
+            kind: lifeboat_core::repo::manifest::SnapshotKind::Scheduled,
+            label: None,
+            time: at(hour),
+            end: at(hour),
+            size: 1,
+            sha256: String::new(),
+            host: "h".into(),
+            user: "u".into(),
+            generation: 1,
+        };
+        let copy = |hour: u32| OffsiteCopy {
+            location: "/mnt/usb".into(),
+            snapshot_id: "a".repeat(64),
+            snapshot_time: at(hour),
+            copied_at: at(hour),
+        };
+        assert!(!OffsiteStatus::new("/mnt/usb", None, None).behind, "nothing to copy yet");
+        assert!(OffsiteStatus::new("/mnt/usb", None, Some(&summary(2))).behind);
+        assert!(OffsiteStatus::new("/mnt/usb", Some(copy(1)), Some(&summary(2))).behind);
+        assert!(!OffsiteStatus::new("/mnt/usb", Some(copy(2)), Some(&summary(2))).behind);
+    }
 
     #[test]
     fn requests_that_carry_secrets_never_print_them() {

@@ -130,6 +130,28 @@ describe("Database cards", () => {
     expect(within(card("manual")).queryByText(/^Drill /)).toBeNull();
   });
 
+  it("say where each database's off-site copy stands", async () => {
+    const last = salesCard().last_backup!;
+    const copy = (hoursAgo: number, id: string) => ({
+      location: "/mnt/usb/lifeboat",
+      snapshot_id: id,
+      snapshot_time: new Date(Date.now() - hoursAgo * 3600_000).toISOString(),
+      copied_at: new Date().toISOString(),
+    });
+    const entry = (name: string, changes: Partial<DatabaseCard>): DatabaseCard => ({ ...salesCard(), connection: { ...salesCard().connection, name }, ...changes });
+    mockBackend(() => [
+      entry("copied", { offsite: { location: "/mnt/usb/lifeboat", newest: { ...copy(2, last.id), snapshot_time: last.time }, behind: false } }),
+      entry("behind", { offsite: { location: "/mnt/usb/lifeboat", newest: copy(50, "older"), behind: true } }),
+      entry("never", { offsite: { location: "/mnt/usb/lifeboat", newest: null, behind: true } }),
+      entry("local-only", {}),
+    ]);
+    await renderOverview();
+    expect(within(card("copied")).getByText("Off-site: up to date in /mnt/usb/lifeboat (2 hours ago)").dataset.behind).toBe("false");
+    expect(within(card("behind")).getByText("Off-site: behind: the newest copy in /mnt/usb/lifeboat is from 2 days ago").dataset.behind).toBe("true");
+    expect(within(card("never")).getByText("Off-site: not copied to /mnt/usb/lifeboat yet")).toBeTruthy();
+    expect(within(card("local-only")).queryByText(/^Off-site/)).toBeNull();
+  });
+
   it("offer to add the first connection", async () => {
     mockBackend(() => []);
     const { onaddconnection } = await renderOverview();

@@ -17,7 +17,7 @@ describe("buildActivityFilter", () => {
 
 describe("labels and tones", () => {
   it("lists every kind and status", () => {
-    expect(RUN_KINDS).toEqual(["create", "open", "check", "prune", "key_add", "key_remove", "recovery_kit", "backup", "verify", "restore", "drill"]);
+    expect(RUN_KINDS).toEqual(["create", "open", "check", "prune", "key_add", "key_remove", "recovery_kit", "backup", "verify", "restore", "drill", "copy"]);
     expect(RUN_STATUSES).toEqual(["running", "succeeded", "failed", "cancelled", "interrupted"]);
   });
 

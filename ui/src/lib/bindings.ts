@@ -183,7 +183,31 @@ freshness: Freshness, next_backup: string | null,
 /**
  * The newest drill of this connection, if any.
  */
-last_drill: DrillHistoryEntry | null, };
+last_drill: DrillHistoryEntry | null, 
+/**
+ * Its off-site copy, when its schedule has one.
+ */
+offsite: OffsiteStatus | null, };
+
+export type OffsiteStatus = { 
+/**
+ * The off-site repository, as the schedule names it.
+ */
+location: string, 
+/**
+ * The newest snapshot this workstation copied there; null: none yet.
+ */
+newest: OffsiteCopy | null, 
+/**
+ * The newest backup here is not there yet.
+ */
+behind: boolean, };
+
+export type OffsiteCopy = { location: string, snapshot_id: string, 
+/**
+ * When the copied snapshot was taken.
+ */
+snapshot_time: string, copied_at: string, };
 
 export type BackupRequest = { connection: string, 
 /**

@@ -3,7 +3,7 @@
 // unit-tested.
 
 import type { Tone } from "./activity";
-import type { Freshness, JobStatus, KeepReason, RetentionPolicy, RetentionPreviewEntry, ScheduleForm } from "./bindings";
+import type { Freshness, JobStatus, KeepReason, OffsiteStatus, RetentionPolicy, RetentionPreviewEntry, ScheduleForm } from "./bindings";
 import { formatCount, formatDateTime, relativeAge } from "./format";
 import type { FieldError } from "./validation";
 
@@ -119,3 +119,12 @@ export const FRESHNESS_BADGES: Record<Freshness, { label: string; tone: Tone | "
   amber: { label: "Backup overdue", tone: "warning" },
   red: { label: "No recent backup", tone: "danger" },
 };
+
+/** What a database card says of its off-site copy, and in which tone. */
+export function offsiteText(status: OffsiteStatus, now: number): { text: string; tone: Tone } {
+  if (!status.newest) return { text: `not copied to ${status.location} yet`, tone: "warning" };
+  const age = relativeAge(status.newest.snapshot_time, now);
+  return status.behind
+    ? { text: `behind: the newest copy in ${status.location} is from ${age}`, tone: "warning" }
+    : { text: `up to date in ${status.location} (${age})`, tone: "success" };
+}

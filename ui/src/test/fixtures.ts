@@ -83,6 +83,7 @@ export function salesCard(now = Date.now()): DatabaseCard {
     freshness: "unscheduled",
     next_backup: null,
     last_drill: null,
+    offsite: null,
   };
 }
 

@@ -5,6 +5,7 @@
 //! backups: losing it loses history, not data. Secrets are never stored here.
 
 mod connections;
+mod offsite;
 mod repositories;
 mod runs;
 mod schedules;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::error::{Error, Result};
 
+pub use offsite::OffsiteCopy;
 pub use repositories::RepositoryRecord;
 pub use runs::{Run, RunFilter, RunKind, RunStatus};
 

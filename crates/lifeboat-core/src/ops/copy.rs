@@ -34,7 +34,8 @@ pub async fn copy(
     options: CopyOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<CopyReport> {
-    let title = format!("Copy to {}", target.backend().location());
+    let location = target.backend().location();
+    let title = format!("Copy to {location}");
     let source_id = source.id().to_owned();
     let work = blocking(move || {
         let (snapshots, unreadable) = match selection {
@@ -59,7 +60,7 @@ pub async fn copy(
         report.unreadable = unreadable;
         Ok(report)
     });
-    recorded(catalog, RunKind::Copy, Some(&source_id), &title, work, |r| {
+    let report = recorded(catalog, RunKind::Copy, Some(&source_id), &title, work, |r| {
         format!(
             "Copied {} ({} already there), {} added",
             plural(r.copied.len(), "snapshot"),
@@ -67,7 +68,19 @@ pub async fn copy(
             human_bytes(r.added_bytes, 1)
         )
     })
-    .await
+    .await?;
+    if let Some(catalog) = catalog {
+        let now = chrono::Utc::now();
+        for copied in &report.copied {
+            let remembered = catalog
+                .record_offsite_copy(&copied.tag, &location, &copied.source_id, copied.time, now)
+                .await;
+            if let Err(e) = remembered {
+                tracing::warn!("could not remember the copy of {} in {location}: {e}", copied.source_id);
+            }
+        }
+    }
+    Ok(report)
 }
 
 impl Runner {

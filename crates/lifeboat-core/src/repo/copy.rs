@@ -37,6 +37,8 @@ pub struct CopiedSnapshot {
     pub source_id: String,
     pub target_id: String,
     pub tag: String,
+    /// When the snapshot was taken (the copy keeps it).
+    pub time: chrono::DateTime<chrono::Utc>,
     pub size: u64,
     pub chunks: u64,
     /// Chunks the target did not have.
@@ -97,6 +99,7 @@ pub fn copy(
             source_id: snapshot.id.clone(),
             target_id: stored.snapshot_id,
             tag: stored.tag,
+            time: snapshot.manifest.start,
             size: stored.size,
             chunks: stored.chunks,
             new_chunks: stored.new_chunks,
