@@ -301,6 +301,12 @@ impl JobHost for AppJobs {
             runner.stale(connection, last, deadline).await;
         }
     }
+
+    async fn offsite_stale(&self, connection: &str, location: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        if let Ok(runner) = self.runner() {
+            runner.offsite_stale(connection, location, last, deadline).await;
+        }
+    }
 }
 
 impl AppJobs {

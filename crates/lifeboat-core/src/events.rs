@@ -44,6 +44,8 @@ pub enum EventKind {
     CopySucceeded,
     /// The off-site copy of a scheduled backup failed (the backup itself stands).
     CopyFailed,
+    /// A schedule's off-site copy has fallen behind its backups.
+    OffsiteStale,
 }
 
 /// The facts about a snapshot an admin needs to recognise it.

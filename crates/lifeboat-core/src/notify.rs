@@ -182,6 +182,14 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
             Topic::Restore,
             Some("Check that this snapshot is the one you expected."),
         ),
+        (EventKind::OffsiteStale, _) => (
+            format!("The off-site copy of {who} is behind"),
+            Topic::Staleness,
+            Some(
+                "Bring the off-site repository back (mount the disk, reach the NAS); the next scheduled backup copies \
+                 everything it lacks, or run `lifeboat copy --all --to LOCATION` now.",
+            ),
+        ),
         (EventKind::Stale, _) => (
             format!("{who} has no recent backup"),
             Topic::Staleness,

@@ -287,6 +287,8 @@ pub struct JobState {
     pub error: Option<String>,
     /// Set while a staleness alarm is raised (backup job only).
     pub stale_since: Option<DateTime<Utc>>,
+    /// Set while the off-site copy's staleness alarm is raised (backup job only).
+    pub offsite_stale_since: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ struct Host {
     runs: Mutex<Vec<(String, JobKind, DateTime<Utc>)>>,
     retention: Mutex<Vec<(String, RetentionPolicy)>>,
     stale: Mutex<Vec<Alarm>>,
+    offsite_stale: Mutex<Vec<Alarm>>,
     last_backup: Mutex<HashMap<String, DateTime<Utc>>>,
     failing: Mutex<HashSet<String>>,
     gate: Option<Semaphore>,
@@ -57,6 +58,7 @@ impl Host {
             runs: Mutex::default(),
             retention: Mutex::default(),
             stale: Mutex::default(),
+            offsite_stale: Mutex::default(),
             last_backup: Mutex::default(),
             failing: Mutex::default(),
             gate: gated.then(|| Semaphore::new(0)),
@@ -101,6 +103,10 @@ impl JobHost for Host {
 
     async fn last_backup(&self, connection: &str) -> Result<Option<DateTime<Utc>>> {
         Ok(self.last_backup.lock().unwrap().get(connection).copied())
+    }
+
+    async fn offsite_stale(&self, connection: &str, _location: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        self.offsite_stale.lock().unwrap().push((connection.to_owned(), last, deadline));
     }
 
     async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
@@ -322,4 +328,45 @@ async fn staleness_is_raised_once_when_backups_stop_even_if_no_job_ever_ran() {
     let stale = s.host.stale.lock().unwrap().clone();
     assert_eq!(stale.len(), 3);
     assert_eq!((stale[2].0.as_str(), stale[2].1), ("shop", Some(t("2026-11-23T13:00:00Z"))));
+}
+
+/// The off-site copy goes stale by the backups' own rule, once per episode,
+/// and the alarm ends when a newer copy arrives.
+#[tokio::test]
+async fn an_off_site_copy_that_falls_behind_raises_its_own_alarm_once() {
+    let s = setup(false).await;
+    schedule(&s, "shop", "hourly", |schedule| schedule.copy_to = Some("/mnt/usb/lifeboat".into())).await;
+    // Backups succeed: only the copy is missing.
+    for time in ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z", "2026-11-23T12:06:30Z"] {
+        s.clock.set(time);
+        s.host.last_backup.lock().unwrap().insert("shop".into(), s.clock.now());
+        s.scheduler.tick().await.unwrap();
+        s.scheduler.wait_idle().await;
+    }
+    assert!(s.host.stale.lock().unwrap().is_empty(), "the backups are fresh");
+    let raised = s.host.offsite_stale.lock().unwrap().clone();
+    assert_eq!(raised, vec![("shop".to_string(), None, t("2026-11-23T12:06:00Z"))]);
+
+    s.clock.set("2026-11-23T12:30:00Z");
+    s.scheduler.tick().await.unwrap();
+    assert_eq!(s.host.offsite_stale.lock().unwrap().len(), 1, "raised once per episode");
+
+    // The 12:00 backup reaches the off-site repository: the alarm is over.
+    s.catalog
+        .record_offsite_copy(
+            "shop",
+            "/mnt/usb/lifeboat",
+            "a",
+            t("2026-11-23T12:00:00Z"),
+            t("2026-11-23T12:40:00Z"),
+        )
+        .await
+        .unwrap();
+    s.clock.set("2026-11-23T12:41:00Z");
+    s.scheduler.tick().await.unwrap();
+    assert_eq!(
+        s.catalog.job_state("shop", JobKind::Backup).await.unwrap().offsite_stale_since,
+        None
+    );
+    assert_eq!(s.host.offsite_stale.lock().unwrap().len(), 1);
 }

@@ -75,7 +75,8 @@ impl Catalog {
     /// What the scheduler remembers about `job` of `connection`.
     pub async fn job_state(&self, connection: &str, job: JobKind) -> Result<JobState> {
         let row = sqlx::query(
-            "SELECT fired_at, finished_at, succeeded, error, stale_since FROM schedule_state WHERE connection = ?1 AND job = ?2",
+            "SELECT fired_at, finished_at, succeeded, error, stale_since, offsite_stale_since FROM schedule_state
+             WHERE connection = ?1 AND job = ?2",
         )
         .bind(connection)
         .bind(job.as_str())
@@ -93,6 +94,7 @@ impl Catalog {
             succeeded: row.get("succeeded"),
             error: row.get("error"),
             stale_since: time("stale_since")?,
+            offsite_stale_since: time("offsite_stale_since")?,
         })
     }
 
@@ -121,6 +123,12 @@ impl Catalog {
     /// Remembers that a staleness alarm was raised (`Some`) or is over (`None`).
     pub async fn set_stale_since(&self, connection: &str, since: Option<DateTime<Utc>>) -> Result<()> {
         self.upsert_state(connection, JobKind::Backup, "stale_since", since.map(timestamp))
+            .await
+    }
+
+    /// Remembers that the off-site alarm was raised (`Some`) or is over (`None`).
+    pub async fn set_offsite_stale_since(&self, connection: &str, since: Option<DateTime<Utc>>) -> Result<()> {
+        self.upsert_state(connection, JobKind::Backup, "offsite_stale_since", since.map(timestamp))
             .await
     }
 

@@ -158,6 +158,20 @@ impl JobHost for Runner {
         .await
     }
 
+    async fn offsite_stale(&self, connection: &str, location: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
+        let due = deadline.format("%Y-%m-%d %H:%M UTC");
+        let message = match last {
+            Some(last) => format!(
+                "the newest copy of {connection} in {location} is from {}; a newer one was due by {due}",
+                last.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("no backup of {connection} has been copied to {location} yet; one was due by {due}"),
+        };
+        let event = Event::new(EventKind::OffsiteStale, Some(connection), false, message)
+            .with_detail(serde_json::json!({ "location": location, "last_copy": last, "due_by": deadline }));
+        self.announcer.emit_async(event).await;
+    }
+
     async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
         let due = deadline.format("%Y-%m-%d %H:%M UTC");
         let message = match last {

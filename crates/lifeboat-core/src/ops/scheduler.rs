@@ -54,6 +54,15 @@ pub trait JobHost: Send + Sync + 'static {
     fn last_backup(&self, connection: &str) -> impl Future<Output = Result<Option<DateTime<Utc>>>> + Send;
     /// Raises the staleness alarm: no successful backup since `last`, one was due by `deadline`.
     fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+    /// Raises the off-site alarm: the newest copy at `location` was taken
+    /// at `last` (`None`: none yet), a newer one was due there by `deadline`.
+    fn offsite_stale(
+        &self,
+        connection: &str,
+        location: &str,
+        last: Option<DateTime<Utc>>,
+        deadline: DateTime<Utc>,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// The connections that have a job running. Within a process a set; with
@@ -271,6 +280,50 @@ where
     }
 
     async fn check_staleness(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
+        self.check_backup_staleness(schedule, now).await?;
+        self.check_offsite_staleness(schedule, now).await
+    }
+
+    /// The off-site copy goes stale by the same rule as the backups: the
+    /// newest snapshot copied there (or, before the first, the schedule's
+    /// last change) is followed by no newer one in time.
+    async fn check_offsite_staleness(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
+        let raised = self
+            .catalog
+            .job_state(&schedule.connection, JobKind::Backup)
+            .await?
+            .offsite_stale_since
+            .is_some();
+        let location = schedule.copy_to.as_deref().filter(|_| schedule.backup.is_some());
+        let Some(location) = location else {
+            if raised {
+                self.catalog.set_offsite_stale_since(&schedule.connection, None).await?;
+            }
+            return Ok(());
+        };
+        // Copies are remembered under the location their repository reports.
+        let Ok(path) = crate::backend::local_path(location) else {
+            return Ok(());
+        };
+        let newest = self
+            .catalog
+            .offsite_copy(&schedule.connection, &path.display().to_string())
+            .await?
+            .map(|copy| copy.snapshot_time);
+        let Some(deadline) = schedule.staleness_deadline(newest.unwrap_or(schedule.updated_at), &self.tz) else {
+            return Ok(());
+        };
+        let stale = now > deadline;
+        if stale && !raised {
+            self.host.offsite_stale(&schedule.connection, location, newest, deadline).await;
+            self.catalog.set_offsite_stale_since(&schedule.connection, Some(now)).await?;
+        } else if !stale && raised {
+            self.catalog.set_offsite_stale_since(&schedule.connection, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn check_backup_staleness(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
         if schedule.backup.is_none() {
             // No backups scheduled any more: no alarm either.
             if self
