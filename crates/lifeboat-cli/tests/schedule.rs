@@ -498,6 +498,13 @@ fn scheduled_backups_are_copied_off_site_and_a_missed_copy_catches_up() {
     let (healthy, report) = offsite.check_json(false);
     assert!(healthy, "{report}");
 
+    // The off-site repository keeps fewer by its own retention: what it
+    // forgot is not copied back, only the new backup travels.
+    offsite.ok(&["forget", "--keep-last", "1"], None);
+    assert_eq!(copies(), 1);
+    assert!(run_now().status.success());
+    assert_eq!(copies(), 2);
+
     repo.ok(&["schedule", "set", "shop", "--no-copy"], None);
     let shown = String::from_utf8(repo.ok(&["schedule", "show", "shop"], None)).unwrap();
     assert!(!shown.contains("off-site"), "{shown}");

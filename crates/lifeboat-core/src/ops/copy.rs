@@ -92,25 +92,28 @@ impl Runner {
         let outcome = async {
             let target = self.open_offsite(location).await?;
             let options = CopyOptions { lock_wait: self.lock_wait };
-            // Every snapshot of this connection the copy lacks: a copy that
-            // failed last time is made now.
+            // This backup, and any of this connection newer than the newest
+            // copy there (a copy that failed last time is made now). Older
+            // ones stay where they are: the off-site repository may keep
+            // fewer by its own retention, and nothing forgotten comes back.
             let (source, listed) = (self.repo.clone(), target.clone());
-            let tag = connection.to_owned();
-            let missing = blocking(move || {
+            let (tag, this_one) = (connection.to_owned(), snapshot_id.to_owned());
+            let wanted = blocking(move || {
                 let done = copy::copies_in(&listed, source.id())?;
-                Ok(manifest::list(&source)?
+                let mine: Vec<_> = manifest::list(&source)?
                     .snapshots
                     .into_iter()
-                    .filter(|s| s.manifest.tag == tag && !done.contains(&s.id))
+                    .filter(|s| s.manifest.tag == tag)
+                    .collect();
+                let newest_copied = mine.iter().filter(|s| done.contains(&s.id)).map(|s| s.manifest.recency()).max();
+                Ok(mine
+                    .into_iter()
+                    .filter(|s| s.id == this_one || newest_copied.is_some_and(|newest| s.manifest.recency() > newest))
                     .map(|s| s.id)
                     .collect::<Vec<_>>())
             })
             .await?;
-            let selection = CopySelection::Named(if missing.is_empty() {
-                vec![snapshot_id.to_owned()]
-            } else {
-                missing
-            });
+            let selection = CopySelection::Named(wanted);
             copy(self.repo.clone(), target, Some(&self.catalog), selection, options, progress).await
         }
         .await;
