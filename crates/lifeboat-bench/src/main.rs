@@ -237,8 +237,23 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     let stored = dir_size(&repo);
     let cat = measure(&lifeboat, &["cat", "--no-keychain", "latest:base"], &env, None)?;
     let check = measure(&lifeboat, &["check", "--no-keychain", "--read-data"], &env, None)?;
+    // The off-site copy: a second repository, day 1 then day 2.
+    let copy_repo = dir.join("lifeboat-copy");
+    let _ = std::fs::remove_dir_all(&copy_repo);
+    let copy_repo_s = copy_repo.to_string_lossy().to_string();
+    let copy_env = [
+        ("LIFEBOAT_PASSWORD", "bench passphrase"),
+        ("LIFEBOAT_TO_PASSWORD", "bench passphrase"),
+        ("LIFEBOAT_REPO", repo_s.as_str()),
+    ];
+    measure(&lifeboat, &["init", "--no-keychain", "--repo", &copy_repo_s], &env, None)?;
+    let copy_args = |spec: &'static str| ["copy", "--no-keychain", spec, "--to", copy_repo_s.as_str()];
+    let copy_first = measure(&lifeboat, &copy_args("latest:base"), &copy_env, None)?;
+    let copy_stored = dir_size(&copy_repo);
     measure(&lifeboat, &["put", "--no-keychain", "--tag", "churned"], &env, Some(&churned))?;
     let churn_added = dir_size(&repo) - stored;
+    measure(&lifeboat, &copy_args("latest:churned"), &copy_env, None)?;
+    let copy_churn_added = dir_size(&copy_repo) - copy_stored;
     let before_shift = dir_size(&repo);
     let shift_put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "shifted"], &env, Some(&shifted))?;
     let shift_added = dir_size(&repo) - before_shift;
@@ -349,6 +364,14 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         "  as % of first put's stored bytes",
         pct(ours.shift_added, ours.stored),
         r.map(|t| pct(t.shift_added, t.stored)),
+        "%",
+    );
+    row("copy to a second repository (MB/s)", mb_s(stream_len, &copy_first), None, "");
+    row("  a day of churn's copy added (MB)", copy_churn_added as f64 / 1e6, None, "");
+    row(
+        "  as % of that day's backup added",
+        pct(copy_churn_added, ours.churn_added),
+        None,
         "%",
     );
     let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
