@@ -374,6 +374,7 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         None,
         "%",
     );
+    row("peak RSS, copy (MiB)", copy_first.peak_rss_kib as f64 / 1024.0, None, "");
     let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
     row("peak RSS, put and cat (MiB)", rss(&ours), r.map(rss), "");
     row("peak RSS, shifted put (MiB)", shift_put.peak_rss_kib as f64 / 1024.0, None, "");
