@@ -130,8 +130,27 @@ pub(crate) fn open_metadata(keys: &RepoKeys, aad: &str, bytes: &[u8], what: &str
         .ok_or_else(|| Error::corrupt(what, "not a Lifeboat metadata file (or from a newer format)"))?;
     let compressed = crypto::open(keys.metadata_cipher(), aad.as_bytes(), sealed)
         .map_err(|_| Error::corrupt(what, "it failed authentication (damaged, truncated, or not from this repository)"))?;
-    zstd::stream::decode_all(compressed.as_slice()).map_err(|e| Error::corrupt(what, format!("decompression: {e}")))
+    // Bounded even after authentication: a metadata file expands at most
+    // 16-fold beyond 16 MiB (index records and JSON compress far less),
+    // so no file, however made, can ask for more memory than that.
+    let limit = (compressed.len() as u64)
+        .saturating_mul(METADATA_EXPANSION_MAX)
+        .max(METADATA_PLAIN_FLOOR);
+    let mut plain = Vec::new();
+    let decoder =
+        zstd::stream::read::Decoder::new(compressed.as_slice()).map_err(|e| Error::corrupt(what, format!("decompression: {e}")))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(decoder, limit + 1), &mut plain)
+        .map_err(|e| Error::corrupt(what, format!("decompression: {e}")))?;
+    if plain.len() as u64 > limit {
+        return Err(Error::corrupt(what, format!("it expands beyond {limit} bytes")));
+    }
+    Ok(plain)
 }
+
+/// How many times its compressed size a metadata file may expand to...
+const METADATA_EXPANSION_MAX: u64 = 16;
+/// ...once past this many bytes.
+const METADATA_PLAIN_FLOOR: u64 = 16 << 20;
 
 pub(crate) fn seal_json(keys: &RepoKeys, aad: &str, value: &impl Serialize) -> Vec<u8> {
     seal_metadata(keys, aad, &serde_json::to_vec(value).expect("metadata serializes"))
@@ -161,4 +180,22 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<[u8; 32]> {
 /// (reading a blob always authenticates against the full id anyway).
 pub(crate) fn short_key(id: &[u8; 32]) -> u128 {
     u128::from_le_bytes(id[..16].try_into().expect("16 bytes"))
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    #[test]
+    fn metadata_that_would_expand_without_bound_is_refused_after_authenticating() {
+        let keys = MasterKey::generate().derive();
+        let small = vec![7u8; 1 << 20];
+        let sealed = seal_metadata(&keys, "test", &small);
+        assert_eq!(open_metadata(&keys, "test", &sealed, "a test file").unwrap(), small);
+        // 17 MiB of zeros compress to a few KiB: far past 16-fold.
+        let bomb = seal_metadata(&keys, "test", &vec![0u8; 17 << 20]);
+        let err = open_metadata(&keys, "test", &bomb, "a test file").unwrap_err();
+        assert!(err.to_string().contains("expands beyond"), "{err}");
+    }
 }
