@@ -87,9 +87,7 @@ impl App {
 
     /// Where `name`'s copy at `location` stands against its newest backup here.
     async fn offsite_status(&self, name: &str, location: &str, last_backup: Option<&SnapshotSummary>) -> ApiResult<OffsiteStatus> {
-        // Copies are remembered under the location their repository reports.
-        let key = lifeboat_core::backend::local_path(location)?.display().to_string();
-        let newest = self.catalog.offsite_copy(name, &key).await?;
+        let newest = self.catalog.offsite_copy(name, location).await?;
         Ok(OffsiteStatus::new(location, newest, last_backup))
     }
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use lifeboat_core::ops;
 use lifeboat_core::repo::keys;
 use lifeboat_core::Error;
-use secrecy::ExposeSecret;
 
 use crate::{blocking, dto::*, ApiResult, App};
 
@@ -22,8 +21,7 @@ impl App {
     pub async fn add_key(&self, request: AddKeyRequest) -> ApiResult<KeySlotInfo> {
         let (repo, _) = self.current()?;
         let in_use = repo.slot_id().to_string();
-        let passphrase = request.passphrase.expose_secret().to_owned();
-        let slot = ops::keys::add_passphrase(repo, Some(&self.catalog), passphrase, &request.label).await?;
+        let slot = ops::keys::add_passphrase(repo, Some(&self.catalog), request.passphrase, &request.label).await?;
         Ok(KeySlotInfo::new(slot, &in_use))
     }
 

@@ -234,7 +234,7 @@ impl App {
 /// someone's files.
 fn validate_new_location(location: &str) -> Result<()> {
     let path = &local_path(location)?;
-    if location.is_empty() || !path.is_absolute() {
+    if !path.is_absolute() {
         return Err(Error::InvalidInput(
             "give the full path of the folder for the repository (for example /mnt/nas/lifeboat)".into(),
         ));

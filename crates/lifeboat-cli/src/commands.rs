@@ -441,7 +441,6 @@ pub fn key(g: &GlobalArgs, command: &KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Add { label, new_password_file } => {
             let passphrase = credentials::new_passphrase("LIFEBOAT_NEW_PASSWORD", new_password_file.as_deref(), "New passphrase")?;
-            let passphrase = passphrase.expose_secret().to_owned();
             let slot = runtime.block_on(ops::keys::add_passphrase(repo.clone(), catalog, passphrase, label))?;
             println!("added key slot {} ({label})", slot.id);
         }

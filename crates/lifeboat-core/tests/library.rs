@@ -216,12 +216,12 @@ async fn upkeep_and_key_changes_are_recorded_once_each() {
         .unwrap();
     std::fs::remove_file(dir.path().join("repo/snapshots").join(&gone)).unwrap();
 
-    let short = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "short".into(), "bob").await;
+    let short = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "short".to_string().into(), "bob").await;
     assert!(
         matches!(short, Err(Error::InvalidInput(ref m)) if m.contains("too short")),
         "{short:?}"
     );
-    let slot = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "a long passphrase".into(), " bob ")
+    let slot = ops::keys::add_passphrase(repo.clone(), Some(&catalog), "a long passphrase".to_string().into(), " bob ")
         .await
         .unwrap();
     assert_eq!(slot.label, "bob");

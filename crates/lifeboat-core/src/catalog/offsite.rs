@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{parse_time, timestamp, Catalog};
+use crate::backend::local_path;
 use crate::error::Result;
 
 /// The newest copy of a database's snapshots in one off-site repository.
@@ -36,7 +37,7 @@ impl Catalog {
              WHERE ?4 >= offsite_copies.snapshot_time",
         )
         .bind(tag)
-        .bind(location)
+        .bind(location_key(location))
         .bind(snapshot_id)
         .bind(timestamp(snapshot_time))
         .bind(timestamp(copied_at))
@@ -50,7 +51,7 @@ impl Catalog {
     pub async fn offsite_copy(&self, tag: &str, location: &str) -> Result<Option<OffsiteCopy>> {
         let row = sqlx::query("SELECT snapshot_id, snapshot_time, copied_at FROM offsite_copies WHERE tag = ?1 AND location = ?2")
             .bind(tag)
-            .bind(location)
+            .bind(location_key(location))
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| self.error(e))?;
@@ -64,6 +65,12 @@ impl Catalog {
         })
         .transpose()
     }
+}
+
+/// One key per folder however it was written (a path or a file:// URL, as
+/// a schedule names it or as the repository reports itself).
+fn location_key(location: &str) -> String {
+    local_path(location).map_or_else(|_| location.to_owned(), |path| path.display().to_string())
 }
 
 #[cfg(test)]
@@ -80,6 +87,16 @@ mod tests {
         // An older snapshot copied later (a catch-up) does not hide the newer.
         catalog.record_offsite_copy("shop", "/mnt/usb", "a", at(1), at(7)).await.unwrap();
         catalog.record_offsite_copy("shop", "/mnt/other", "a", at(1), at(7)).await.unwrap();
+        #[cfg(unix)]
+        assert_eq!(
+            catalog
+                .offsite_copy("shop", "file:///mnt/other")
+                .await
+                .unwrap()
+                .unwrap()
+                .snapshot_id,
+            "a"
+        );
         let copy = catalog.offsite_copy("shop", "/mnt/usb").await.unwrap().unwrap();
         assert_eq!((copy.snapshot_id.as_str(), copy.snapshot_time, copy.copied_at), ("b", at(5), at(6)));
         assert_eq!(catalog.offsite_copy("shop", "/mnt/other").await.unwrap().unwrap().snapshot_id, "a");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::record::recorded;
-use super::{blocking, Runner};
+use super::{blocking, short, Runner};
 use crate::backend::{local_path, LocalBackend};
 use crate::catalog::{Catalog, RunKind};
 use crate::error::{Error, Result};
@@ -41,11 +41,7 @@ pub async fn copy(
         let (snapshots, unreadable) = match selection {
             CopySelection::All => {
                 let list = manifest::list(&source)?;
-                let unreadable = list
-                    .damaged
-                    .iter()
-                    .map(|(id, e)| format!("{}: {e}", &id[..id.len().min(8)]))
-                    .collect();
+                let unreadable = list.damaged.iter().map(|(id, e)| format!("{}: {e}", short(id))).collect();
                 (list.snapshots, unreadable)
             }
             CopySelection::Named(specs) => {
@@ -70,13 +66,14 @@ pub async fn copy(
     })
     .await?;
     if let Some(catalog) = catalog {
+        // What the target holds, copied now or before (perhaps by another
+        // workstation): the cards' off-site status reads it.
         let now = chrono::Utc::now();
-        for copied in &report.copied {
-            let remembered = catalog
-                .record_offsite_copy(&copied.tag, &location, &copied.source_id, copied.time, now)
-                .await;
-            if let Err(e) = remembered {
-                tracing::warn!("could not remember the copy of {} in {location}: {e}", copied.source_id);
+        let held = report.copied.iter().map(|c| (&c.tag, &c.source_id, c.time));
+        let held = held.chain(report.already_there.iter().map(|s| (&s.tag, &s.id, s.time)));
+        for (tag, id, time) in held {
+            if let Err(e) = catalog.record_offsite_copy(tag, &location, id, time, now).await {
+                tracing::warn!("could not remember the copy of {} in {location}: {e}", short(id));
             }
         }
     }
@@ -133,7 +130,7 @@ impl Runner {
                 EventKind::CopyFailed,
                 Some(connection),
                 false,
-                format!("the copy of snapshot {} to {location} failed: {e}", &snapshot_id[..8]),
+                format!("the copy of snapshot {} to {location} failed: {e}", short(snapshot_id)),
             ),
         };
         self.announcer.emit_async(event).await;

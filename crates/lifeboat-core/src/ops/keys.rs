@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::record::recorded;
 use super::{blocking, short};
 use crate::catalog::{Catalog, RunKind};
@@ -28,17 +30,17 @@ pub fn check_new_passphrase(passphrase: &str) -> Result<()> {
 }
 
 /// Adds a passphrase slot for the person or device `label` names.
-pub async fn add_passphrase(repo: Arc<Repository>, catalog: Option<&Catalog>, passphrase: String, label: &str) -> Result<KeySlot> {
+pub async fn add_passphrase(repo: Arc<Repository>, catalog: Option<&Catalog>, passphrase: SecretString, label: &str) -> Result<KeySlot> {
     let label = label.trim().to_owned();
     let title = format!("Add key \"{label}\"");
     let id = repo.id().to_owned();
     let work = async {
-        check_new_passphrase(&passphrase)?;
+        check_new_passphrase(passphrase.expose_secret())?;
         if label.is_empty() {
             return Err(Error::InvalidInput("name the key: who or which device will use it".into()));
         }
         let label = label.clone();
-        blocking(move || keys::add_passphrase(&repo, &passphrase, &label)).await
+        blocking(move || keys::add_passphrase(&repo, passphrase.expose_secret(), &label)).await
     };
     recorded(catalog, RunKind::KeyAdd, Some(&id), &title, work, |s| {
         format!("Added key {} \"{}\"", short(&s.id), s.label)

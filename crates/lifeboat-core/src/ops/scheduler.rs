@@ -301,13 +301,9 @@ where
             }
             return Ok(());
         };
-        // Copies are remembered under the location their repository reports.
-        let Ok(path) = crate::backend::local_path(location) else {
-            return Ok(());
-        };
         let newest = self
             .catalog
-            .offsite_copy(&schedule.connection, &path.display().to_string())
+            .offsite_copy(&schedule.connection, location)
             .await?
             .map(|copy| copy.snapshot_time);
         let Some(deadline) = schedule.staleness_deadline(newest.unwrap_or(schedule.updated_at), &self.tz) else {

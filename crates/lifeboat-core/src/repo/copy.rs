@@ -47,12 +47,20 @@ pub struct CopiedSnapshot {
     pub added_bytes: u64,
 }
 
+/// A source snapshot, by id, name and when it was taken.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotRef {
+    pub id: String,
+    pub tag: String,
+    pub time: chrono::DateTime<chrono::Utc>,
+}
+
 /// What `copy` did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CopyReport {
     pub copied: Vec<CopiedSnapshot>,
     /// Source snapshots the target already holds a copy of.
-    pub already_there: Vec<String>,
+    pub already_there: Vec<SnapshotRef>,
     /// Source snapshots whose manifest cannot be read, so not copied (with why).
     pub unreadable: Vec<String>,
     pub added_bytes: u64,
@@ -87,7 +95,11 @@ pub fn copy(
     let mut report = CopyReport::default();
     for snapshot in order {
         if copied_before.contains(&snapshot.id) {
-            report.already_there.push(snapshot.id.clone());
+            report.already_there.push(SnapshotRef {
+                id: snapshot.id.clone(),
+                tag: snapshot.manifest.tag.clone(),
+                time: snapshot.manifest.start,
+            });
             continue;
         }
         if progress.cancelled() {
