@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lifeboat_core::backend::{local_path, LocalBackend};
+use lifeboat_core::backend::Location;
 use lifeboat_core::catalog::{RepositoryRecord, RunKind};
 use lifeboat_core::crypto::keychain::CachedKey;
 use lifeboat_core::ops;
@@ -19,7 +19,7 @@ impl App {
         let keychain = self.keychain.clone();
         let location = known.location.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let backend = Arc::new(LocalBackend::new(local_path(&location)?));
+            let backend = Location::parse(&location)?.open()?;
             open::open(
                 backend,
                 open::OpenRequest {
@@ -95,7 +95,7 @@ impl App {
             let location_for_work = location.clone();
             let key_label = request.key_label.trim().to_string();
             let opened = ops::blocking(move || {
-                let backend = Arc::new(LocalBackend::new(local_path(&location_for_work)?));
+                let backend = Location::parse(&location_for_work)?.open()?;
                 let (repo, kek) = Repository::init(backend, request.passphrase.expose_secret(), &key_label, &InitOptions::default())?;
                 let keychain_warning = keychain.as_deref().and_then(|k| {
                     k.store(
@@ -145,7 +145,7 @@ impl App {
             }
             let location_for_work = location.clone();
             let opened = ops::blocking(move || {
-                let backend = Arc::new(LocalBackend::new(local_path(&location_for_work)?));
+                let backend = Location::parse(&location_for_work)?.open()?;
                 open::open(
                     backend,
                     open::OpenRequest {
@@ -233,7 +233,12 @@ impl App {
 /// A new repository goes into a new or empty folder: never mixed into
 /// someone's files.
 fn validate_new_location(location: &str) -> Result<()> {
-    let path = &local_path(location)?;
+    let path = match Location::parse(location)? {
+        Location::Local(path) => path,
+        // `Repository::init` refuses a prefix that holds a repository or its data.
+        _ => return Ok(()),
+    };
+    let path = &path;
     if !path.is_absolute() {
         return Err(Error::InvalidInput(
             "give the full path of the folder for the repository (for example /mnt/nas/lifeboat)".into(),

@@ -254,6 +254,7 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     let churn_added = dir_size(&repo) - stored;
     measure(&lifeboat, &copy_args("latest:churned"), &copy_env, None)?;
     let copy_churn_added = dir_size(&copy_repo) - copy_stored;
+    let s3 = s3_figures(&lifeboat, &base, &repo_s)?;
     let before_shift = dir_size(&repo);
     let shift_put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "shifted"], &env, Some(&shifted))?;
     let shift_added = dir_size(&repo) - before_shift;
@@ -375,6 +376,24 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         "%",
     );
     row("peak RSS, copy (MiB)", copy_first.peak_rss_kib as f64 / 1024.0, None, "");
+    match s3 {
+        Some(s3) => {
+            row("put into S3 (MB/s)", mb_s(stream_len, &s3.put), None, "");
+            row("  time / the local put's", s3.put.seconds / ours.put.seconds.max(1e-3), None, "x");
+            row("cat from S3 (MB/s)", mb_s(stream_len, &s3.cat), None, "");
+            row("  time / the local cat's", s3.cat.seconds / ours.cat.seconds.max(1e-3), None, "x");
+            row("copy to S3, day 1 (MB/s)", mb_s(stream_len, &s3.copy_first), None, "");
+            row("  a day of churn's copy sent (MB)", s3.copy_churn_sent as f64 / 1e6, None, "");
+            row(
+                "  as % of that day's backup added",
+                pct(s3.copy_churn_sent, ours.churn_added),
+                None,
+                "%",
+            );
+            row("peak RSS, S3 put / cat / copy (MiB)", s3.peak_rss_kib as f64 / 1024.0, None, "");
+        }
+        None => println!("(moto_server not found: run `source scripts/object-servers` for the S3 figures)"),
+    }
     let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
     row("peak RSS, put and cat (MiB)", rss(&ours), r.map(rss), "");
     row("peak RSS, shifted put (MiB)", shift_put.peak_rss_kib as f64 / 1024.0, None, "");
@@ -382,6 +401,64 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         println!("(restic not found on PATH: install the `restic` package for the comparison)");
     }
     Ok(())
+}
+
+struct S3Figures {
+    put: Measured,
+    cat: Measured,
+    copy_first: Measured,
+    /// Bytes the day-2 copy added to the bucket: what travelled.
+    copy_churn_sent: u64,
+    peak_rss_kib: u64,
+}
+
+/// The same stream into a repository on a local S3 server (moto, over
+/// loopback through the test relay), and copies of the local repository's
+/// snapshots to a second one there. None without moto.
+fn s3_figures(lifeboat: &Path, base: &Path, local_repo: &str) -> Result<Option<S3Figures>> {
+    if lifeboat_testkit::s3::moto_binary().is_none() {
+        return Ok(None);
+    }
+    let server = lifeboat_testkit::s3::S3Server::start("bench");
+    let server_env = server.env();
+    let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut env: Vec<(&'static str, String)> = server_env.clone();
+        env.push(("LIFEBOAT_PASSWORD", "bench passphrase".into()));
+        env.push(("LIFEBOAT_TO_PASSWORD", "bench passphrase".into()));
+        env.extend(extra.iter().cloned());
+        env
+    };
+    let env = with(&[("LIFEBOAT_REPO", "s3://bench/repo".into())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    measure(lifeboat, &["init", "--no-keychain"], &env, None)?;
+    let put = measure(lifeboat, &["put", "--no-keychain", "--tag", "base"], &env, Some(base))?;
+    let cat = measure(lifeboat, &["cat", "--no-keychain", "latest:base"], &env, None)?;
+    measure(lifeboat, &["init", "--no-keychain", "--repo", "s3://bench/copy"], &env, None)?;
+    let copy_env = with(&[("LIFEBOAT_REPO", local_repo.to_string())]);
+    let copy_env: Vec<(&str, &str)> = copy_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let copy = |spec: &str| {
+        measure(
+            lifeboat,
+            &["copy", "--no-keychain", spec, "--to", "s3://bench/copy"],
+            &copy_env,
+            None,
+        )
+    };
+    let copy_first = copy("latest:base")?;
+    let before = server.bucket_size("bench", "copy/");
+    copy("latest:churned")?;
+    let copy_churn_sent = server.bucket_size("bench", "copy/") - before;
+    let peak_rss_kib = [put.peak_rss_kib, cat.peak_rss_kib, copy_first.peak_rss_kib]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    Ok(Some(S3Figures {
+        put,
+        cat,
+        copy_first,
+        copy_churn_sent,
+        peak_rss_kib,
+    }))
 }
 
 fn pct(part: u64, whole: u64) -> f64 {

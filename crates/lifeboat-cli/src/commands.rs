@@ -45,7 +45,7 @@ pub struct InitArgs {
 }
 
 pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
-    let (backend, path) = credentials::backend(g)?;
+    let (backend, location) = credentials::backend(g)?;
     let passphrase = match credentials::given_passphrase(g)? {
         Some(p) => {
             ops::keys::check_new_passphrase(p.expose_secret())?;
@@ -53,7 +53,8 @@ pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
         }
         None => credentials::new_passphrase("LIFEBOAT_PASSWORD", None, "New repository passphrase")?,
     };
-    let (repo, kek) = Repository::init(backend, passphrase.expose_secret(), &a.label, &InitOptions::default())?;
+    let (repo, kek) = Repository::init(backend.clone(), passphrase.expose_secret(), &a.label, &InitOptions::default())?;
+    let guarantees = backend.guarantees()?;
     if let Some(keychain) = credentials::keychain(g) {
         let cached = CachedKey {
             slot_id: repo.slot_id().to_string(),
@@ -64,9 +65,20 @@ pub fn init(g: &GlobalArgs, a: &InitArgs) -> Result<ExitCode> {
         }
     }
     if a.json {
-        print_json(&serde_json::json!({ "id": repo.id(), "path": path, "key_slot": repo.slot_id() }))?;
+        print_json(&serde_json::json!({
+            "id": repo.id(),
+            "location": location.to_string(),
+            "key_slot": repo.slot_id(),
+            "storage": guarantees,
+        }))?;
     } else {
-        println!("created repository {} at {}", repo.id(), path.display());
+        println!("created repository {} at {location}", repo.id());
+        if !guarantees.conditional_create {
+            eprintln!(
+                "note: this storage ignores conditional writes (If-None-Match), so two workstations creating a repository here at \
+                 the same moment could both succeed; create it from one workstation and open it from the others"
+            );
+        }
         eprintln!("Keep the passphrase safe: without it (or a recovery kit) the backups cannot be read.");
         eprintln!("Make a recovery kit now: lifeboat key recovery-kit --output lifeboat-recovery-kit.txt");
     }

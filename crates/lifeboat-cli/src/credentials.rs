@@ -1,10 +1,10 @@
 //! Where the CLI gets secrets: environment, files, the OS keychain, a prompt.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::backend::{Backend, Location};
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
 use lifeboat_core::repo::open::{self, OpenRequest, OpenedWith};
 use lifeboat_core::repo::Repository;
@@ -60,12 +60,13 @@ pub fn new_passphrase(env: &str, file: Option<&Path>, what: &str) -> Result<Secr
     Ok(passphrase)
 }
 
-pub fn backend(global: &GlobalArgs) -> Result<(Arc<LocalBackend>, PathBuf)> {
+/// The repository's storage (`--repo` / LIFEBOAT_REPO) and its location.
+pub fn backend(global: &GlobalArgs) -> Result<(Arc<dyn Backend>, Location)> {
     let Some(location) = global.repo.as_deref() else {
-        bail!("no repository given: pass --repo PATH or set LIFEBOAT_REPO");
+        bail!("no repository given: pass --repo LOCATION (a folder, or s3://bucket/prefix) or set LIFEBOAT_REPO");
     };
-    let path = lifeboat_core::backend::local_path(location)?;
-    Ok((Arc::new(LocalBackend::new(&path)), path))
+    let location = Location::parse(location)?;
+    Ok((location.open()?, location))
 }
 
 pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
@@ -75,7 +76,7 @@ pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
 /// Opens the repository a copy goes to (`--to`): its passphrase from
 /// LIFEBOAT_TO_PASSWORD, `password_file`, the keychain, or a prompt.
 pub fn open_target(global: &GlobalArgs, location: &str, password_file: Option<&Path>) -> Result<Repository> {
-    let backend = Arc::new(LocalBackend::new(lifeboat_core::backend::local_path(location)?));
+    let backend = Location::parse(location)?.open()?;
     let passphrase = match std::env::var("LIFEBOAT_TO_PASSWORD") {
         Ok(p) => Some(p.into()),
         Err(_) => password_file.map(read_secret_file).transpose()?,

@@ -38,9 +38,15 @@ struct Cli {
 /// Options every command takes.
 #[derive(Args)]
 pub struct GlobalArgs {
-    /// The repository: a local folder or a mounted NAS share (a path or a file:/// URL).
+    /// The repository: a local folder or a mounted NAS share (a path or a
+    /// file:/// URL), or an S3-compatible bucket: s3://BUCKET[/PREFIX], with
+    /// the AWS_* settings from the environment or the AWS profile files.
     #[arg(long, global = true, env = "LIFEBOAT_REPO", value_name = "LOCATION")]
     pub repo: Option<String>,
+    /// Address S3 buckets as https://endpoint/bucket (path style), for
+    /// servers that need it (MinIO, Ceph and others behind one host name).
+    #[arg(long, global = true, env = "LIFEBOAT_S3_PATH_STYLE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub s3_path_style: bool,
     /// Read the passphrase from this file (LIFEBOAT_PASSWORD takes precedence).
     #[arg(long, global = true, env = "LIFEBOAT_PASSWORD_FILE", value_name = "FILE")]
     pub password_file: Option<PathBuf>,
@@ -124,6 +130,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.global.s3_path_style {
+        // The engine reads it where it opens a location (here and in the
+        // scheduler's off-site copies); set before any thread starts.
+        std::env::set_var("LIFEBOAT_S3_PATH_STYLE", "true");
+    }
     let filter = if cli.global.verbose {
         "lifeboat=debug,lifeboat_core=debug"
     } else {

@@ -125,6 +125,10 @@ pub enum Error {
         cause: std::io::Error,
     },
 
+    /// A remote storage's failure, with what to do about it.
+    #[error("{action} {target}: {detail}")]
+    Storage { action: String, target: String, detail: String },
+
     #[error(
         "{path}: a part of this path is a file, not a folder (a repository location, --repo or LIFEBOAT_REPO, \
          must name the repository's folder)"

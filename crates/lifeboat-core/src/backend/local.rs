@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Backend, FileInfo};
+use super::{Backend, FileInfo, StorageGuarantees};
 use crate::crypto::random_bytes;
 use crate::error::{Error, Result};
 
@@ -24,6 +24,33 @@ impl LocalBackend {
 
     fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
+    }
+
+    /// Writes `data` durably to a temporary file beside `rel`'s path;
+    /// returns both paths.
+    fn write_temporary(&self, rel: &str, data: &[u8]) -> Result<(PathBuf, PathBuf)> {
+        let path = self.path(rel);
+        let dir = path.parent().expect("repository paths have a parent");
+        if !dir.exists() {
+            create_dir_all(dir)?;
+            if let Some(grandparent) = dir.parent() {
+                sync_dir(grandparent)?;
+            }
+        }
+        let name = path.file_name().expect("file name").to_string_lossy();
+        let tmp = dir.join(format!(
+            ".{name}{TEMP_MARK}{}",
+            data_encoding::HEXLOWER.encode(&random_bytes::<6>())
+        ));
+        let written = create_private_file(&tmp).and_then(|mut f| {
+            f.write_all(data)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("writing", &path, e));
+        }
+        Ok((path, tmp))
     }
 
     /// Creates the root folder (0700) if it does not exist.
@@ -115,32 +142,34 @@ impl Backend for LocalBackend {
     }
 
     fn write(&self, rel: &str, data: &[u8]) -> Result<()> {
-        let path = self.path(rel);
-        let dir = path.parent().expect("repository paths have a parent");
-        if !dir.exists() {
-            create_dir_all(dir)?;
-            if let Some(grandparent) = dir.parent() {
-                sync_dir(grandparent)?;
-            }
-        }
-        let name = path.file_name().expect("file name").to_string_lossy();
-        let tmp = dir.join(format!(
-            ".{name}{TEMP_MARK}{}",
-            data_encoding::HEXLOWER.encode(&random_bytes::<6>())
-        ));
-        let written = create_private_file(&tmp).and_then(|mut f| {
-            f.write_all(data)?;
-            f.sync_all()
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io("writing", &path, e));
-        }
+        let (path, tmp) = self.write_temporary(rel, data)?;
         if let Err(e) = fs::rename(&tmp, &path) {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io("renaming into place", &path, e));
         }
-        sync_dir(dir)
+        sync_dir(path.parent().expect("repository paths have a parent"))
+    }
+
+    fn create_new(&self, rel: &str, data: &[u8]) -> Result<bool> {
+        let (path, tmp) = self.write_temporary(rel, data)?;
+        // A hard link never replaces its target: one atomic create. Shares
+        // without hard links (some SMB mounts) look, then rename.
+        let created = match fs::hard_link(&tmp, &path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::PermissionDenied) => match path.try_exists() {
+                Ok(true) => Ok(false),
+                Ok(false) => fs::rename(&tmp, &path).map(|()| true),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let _ = fs::remove_file(&tmp);
+        match created {
+            Ok(true) => sync_dir(path.parent().expect("repository paths have a parent")).map(|()| true),
+            Ok(false) => Ok(false),
+            Err(e) => Err(Error::io("creating", &path, e)),
+        }
     }
 
     fn list(&self, rel: &str) -> Result<Vec<FileInfo>> {
@@ -183,6 +212,17 @@ impl Backend for LocalBackend {
     fn exists(&self, rel: &str) -> Result<bool> {
         let path = self.path(rel);
         path.try_exists().map_err(|e| Error::io("looking for", &path, e))
+    }
+
+    fn guarantees(&self) -> Result<StorageGuarantees> {
+        Ok(StorageGuarantees {
+            atomic_replace: true,
+            conditional_create: true,
+        })
+    }
+
+    fn parallel_transfers(&self) -> usize {
+        1
     }
 
     fn list_temporary(&self) -> Result<Vec<String>> {
@@ -249,6 +289,11 @@ mod tests {
         fs::write(dir.path().join("repo/data/ab/.abc.tmp-123"), b"x").unwrap();
         assert_eq!(backend.list_temporary().unwrap(), vec!["data/ab/.abc.tmp-123".to_string()]);
         assert_eq!(backend.list("data/ab").unwrap().len(), 1);
+        assert!(!backend.create_new("data/ab/abc", b"three").unwrap(), "an existing file is kept");
+        assert_eq!(backend.read("data/ab/abc", 3).unwrap(), b"two");
+        assert!(backend.create_new("data/cd/new", b"new").unwrap());
+        assert_eq!(backend.read("data/cd/new", 3).unwrap(), b"new");
+        assert!(backend.list_temporary().unwrap().iter().all(|p| !p.starts_with("data/cd")));
         backend.remove("data/ab/abc").unwrap();
         backend.remove("data/ab/abc").unwrap();
         assert!(!backend.exists("data/ab/abc").unwrap());

@@ -1,40 +1,211 @@
-//! What a repository location may be. Today: a local folder or a mounted
-//! share, given as a path or a `file://` URL. Anything else that looks like
-//! a URL is refused with what is supported, never taken as a folder name
-//! (`s3://bucket` would otherwise become a folder called `s3:`).
+//! What a repository location may be: a local folder or a mounted share
+//! (a path or a `file://` URL), or an S3-compatible bucket
+//! (`s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=true]`).
+//! Anything else that looks like a URL is refused with what is supported,
+//! never taken as a folder name (`sftp://nas/x` would otherwise become a
+//! folder called `sftp:`).
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::{Backend, LocalBackend, ObjectBackend, S3Settings};
 use crate::error::{Error, Result};
 
-/// The folder `location` names.
-pub fn local_path(location: &str) -> Result<PathBuf> {
-    let location = location.trim();
-    if location.is_empty() {
-        return Err(Error::InvalidInput(
-            "no repository location given: a local folder or a mounted share, as a path".into(),
+const SUPPORTED: &str = "a local folder or a mounted share (a path, or file:///path), or an S3-compatible bucket \
+                         (s3://bucket/prefix)";
+
+/// A parsed repository location. Its text form ([`fmt::Display`]) is
+/// canonical: two spellings of one place give one text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3 {
+        bucket: String,
+        /// Without leading or trailing `/`; may be empty.
+        prefix: String,
+        /// Settings written into the location; the environment fills in
+        /// the rest when the location is opened (see [`Location::open`]).
+        endpoint: Option<String>,
+        region: Option<String>,
+        path_style: Option<bool>,
+    },
+}
+
+impl Location {
+    pub fn parse(text: &str) -> Result<Location> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::InvalidInput(format!("no repository location given: {SUPPORTED}")));
+        }
+        let Some((scheme, rest)) = url_scheme(text) else {
+            return Ok(Location::Local(PathBuf::from(text)));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => match url::Url::parse(text).ok().and_then(|url| url.to_file_path().ok()) {
+                Some(path) => Ok(Location::Local(path)),
+                None => Err(Error::InvalidInput(format!(
+                    "{text} is not a usable file:// URL: write file:///absolute/path, or just the path"
+                ))),
+            },
+            "s3" => parse_s3(text),
+            "sftp" => Err(Error::InvalidInput(format!(
+                "{text}: SFTP repositories are not supported yet; use {SUPPORTED} (an SFTP server can be mounted, e.g. with sshfs, \
+                 and used as a folder)"
+            ))),
+            _ => Err(Error::InvalidInput(format!(
+                "{text}: Lifeboat does not know locations starting with `{scheme}:/{rest_hint}`; a repository is {SUPPORTED}",
+                rest_hint = if rest.starts_with('/') { "/" } else { "" }
+            ))),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Location::Local(_))
+    }
+
+    /// The storage at this location. S3 settings not written in the location
+    /// come from the environment, as the AWS tools read it: `AWS_ENDPOINT_URL`,
+    /// `AWS_REGION` / `AWS_DEFAULT_REGION`, `LIFEBOAT_S3_PATH_STYLE`; the
+    /// access key from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+    /// `AWS_SESSION_TOKEN`, or `AWS_PROFILE` and the shared config files.
+    pub fn open(&self) -> Result<Arc<dyn Backend>> {
+        match self {
+            Location::Local(path) => Ok(Arc::new(LocalBackend::new(path))),
+            Location::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                path_style,
+            } => {
+                let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+                let endpoint = endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL"));
+                let region = region.clone().or_else(|| env("AWS_REGION")).or_else(|| env("AWS_DEFAULT_REGION"));
+                if endpoint.is_none() && region.is_none() {
+                    return Err(Error::InvalidInput(format!(
+                        "{self}: which AWS region is the bucket in? Set AWS_REGION (or add ?region=... to the location); for \
+                         another S3-compatible service set AWS_ENDPOINT_URL (or ?endpoint=https://...)"
+                    )));
+                }
+                let path_style = path_style.unwrap_or_else(|| env("LIFEBOAT_S3_PATH_STYLE").is_some_and(|v| truthy(&v)));
+                let settings = S3Settings {
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    endpoint,
+                    region,
+                    path_style,
+                    credentials: None,
+                };
+                Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string())?))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(path) => write!(f, "{}", path.display()),
+            Location::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                path_style,
+            } => {
+                write!(f, "s3://{bucket}")?;
+                if !prefix.is_empty() {
+                    write!(f, "/{prefix}")?;
+                }
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                if let Some(endpoint) = endpoint {
+                    query.append_pair("endpoint", endpoint);
+                }
+                if let Some(region) = region {
+                    query.append_pair("region", region);
+                }
+                if let Some(path_style) = path_style {
+                    query.append_pair("path-style", if *path_style { "true" } else { "false" });
+                }
+                let query = query.finish();
+                if !query.is_empty() {
+                    write!(f, "?{query}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn truthy(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+fn parse_s3(text: &str) -> Result<Location> {
+    let invalid = |why: &str| Error::InvalidInput(format!("{text}: {why}; write s3://bucket/prefix"));
+    let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "credentials never go into a location (it is shown and stored): give them in AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
         ));
     }
-    let Some((scheme, rest)) = url_scheme(location) else {
-        return Ok(PathBuf::from(location));
-    };
-    match scheme.to_ascii_lowercase().as_str() {
-        "file" => match url::Url::parse(location).ok().and_then(|url| url.to_file_path().ok()) {
-            Some(path) => Ok(path),
-            None => Err(Error::InvalidInput(format!(
-                "{location} is not a usable file:// URL: write file:///absolute/path, or just the path"
-            ))),
-        },
-        "s3" | "sftp" => Err(Error::InvalidInput(format!(
-            "{location}: this version of Lifeboat keeps repositories in a local folder or a mounted share (a NAS \
-             over NFS or SMB), not on {} servers yet: give a path",
-            if scheme.eq_ignore_ascii_case("s3") { "S3" } else { "SFTP" }
-        ))),
-        _ => Err(Error::InvalidInput(format!(
-            "{location}: Lifeboat does not know locations starting with `{scheme}:/{rest_hint}`; a repository is a \
-             local folder or a mounted share, given as a path or a file:/// URL",
-            rest_hint = if rest.starts_with('/') { "/" } else { "" }
-        ))),
+    if url.port().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "a bucket has no port or fragment (a server's address goes in ?endpoint=...)",
+        ));
+    }
+    let bucket = url.host_str().unwrap_or_default().to_string();
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !valid_bucket {
+        return Err(invalid(
+            "the bucket name must be 3-63 lower-case letters, digits, dots or hyphens, starting and ending with a letter or digit",
+        ));
+    }
+    let mut segments = Vec::new();
+    for segment in url.path().split('/').filter(|s| !s.is_empty()) {
+        // `.` and `..` segments were already resolved by the URL parser.
+        let segment = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| invalid("the prefix is not UTF-8"))?;
+        segments.push(segment.into_owned());
+    }
+    let (mut endpoint, mut region, mut path_style) = (None, None, None);
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "endpoint" => {
+                let parsed = url::Url::parse(&value).map_err(|_| invalid("the endpoint must be a URL like https://s3.example.com"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() || parsed.password().is_some() {
+                    return Err(invalid("the endpoint must be an http:// or https:// URL without credentials"));
+                }
+                endpoint = Some(value.trim_end_matches('/').to_string());
+            }
+            "region" => region = Some(value.into_owned()),
+            "path-style" => path_style = Some(truthy(&value)),
+            other => return Err(invalid(&format!("unknown setting `{other}` (known: endpoint, region, path-style)"))),
+        }
+    }
+    Ok(Location::S3 {
+        bucket,
+        prefix: segments.join("/"),
+        endpoint,
+        region,
+        path_style,
+    })
+}
+
+/// The folder `location` names; refuses a remote location, for the few
+/// things that need a folder (the app's check that a new one is empty).
+pub fn local_path(location: &str) -> Result<PathBuf> {
+    match Location::parse(location)? {
+        Location::Local(path) => Ok(path),
+        remote => Err(Error::InvalidInput(format!("{remote} is not a local folder"))),
     }
 }
 
@@ -52,30 +223,70 @@ fn url_scheme(location: &str) -> Option<(&str, &str)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn paths_and_file_urls_are_folders() {
-        assert_eq!(local_path("/mnt/nas/lifeboat").unwrap(), PathBuf::from("/mnt/nas/lifeboat"));
-        assert_eq!(local_path("  backups/team ").unwrap(), PathBuf::from("backups/team"));
-        assert_eq!(local_path("C:\\backups").unwrap(), PathBuf::from("C:\\backups"));
-        assert_eq!(local_path("C:/backups").unwrap(), PathBuf::from("C:/backups"));
-        assert_eq!(
-            local_path("a:b/c").unwrap(),
-            PathBuf::from("a:b/c"),
-            "no slash after the colon: a name"
-        );
-        #[cfg(unix)]
-        assert_eq!(local_path("file:///srv/lifeboat").unwrap(), PathBuf::from("/srv/lifeboat"));
+    fn local(text: &str) -> PathBuf {
+        match Location::parse(text).unwrap() {
+            Location::Local(path) => path,
+            other => panic!("{text} parsed as {other}"),
+        }
     }
 
     #[test]
-    fn other_schemes_are_refused_with_what_works() {
-        for location in ["s3://team-backups/lifeboat", "S3://b", "sftp://admin@nas:22/backups"] {
-            let err = local_path(location).unwrap_err().to_string();
-            assert!(err.contains("local folder or a mounted share"), "{err}");
+    fn paths_and_file_urls_are_folders() {
+        assert_eq!(local("/mnt/nas/lifeboat"), PathBuf::from("/mnt/nas/lifeboat"));
+        assert_eq!(local("  backups/team "), PathBuf::from("backups/team"));
+        assert_eq!(local("C:\\backups"), PathBuf::from("C:\\backups"));
+        assert_eq!(local("C:/backups"), PathBuf::from("C:/backups"));
+        assert_eq!(local("a:b/c"), PathBuf::from("a:b/c"), "no slash after the colon: a name");
+        #[cfg(unix)]
+        assert_eq!(local("file:///srv/lifeboat"), PathBuf::from("/srv/lifeboat"));
+    }
+
+    #[test]
+    fn s3_locations_parse_to_one_canonical_text() {
+        let parsed = Location::parse("s3://team-backups/lifeboat/prod/").unwrap();
+        assert_eq!(
+            parsed,
+            Location::S3 {
+                bucket: "team-backups".into(),
+                prefix: "lifeboat/prod".into(),
+                endpoint: None,
+                region: None,
+                path_style: None,
+            }
+        );
+        assert_eq!(parsed.to_string(), "s3://team-backups/lifeboat/prod");
+        let with_settings = "S3://b-1//x?region=eu-west-1&endpoint=http://127.0.0.1:9000/&path-style=yes";
+        let parsed = Location::parse(with_settings).unwrap();
+        assert_eq!(
+            parsed.to_string(),
+            "s3://b-1/x?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=eu-west-1&path-style=true"
+        );
+        assert_eq!(
+            Location::parse(&parsed.to_string()).unwrap(),
+            parsed,
+            "the canonical text parses back"
+        );
+        assert_eq!(Location::parse("s3://bucket").unwrap().to_string(), "s3://bucket");
+    }
+
+    #[test]
+    fn bad_locations_are_refused_with_what_works() {
+        for (location, expected) in [
+            ("s3://AKIA:secret@bucket/x", "credentials never go into a location"),
+            ("s3://Team_Backups/x", "bucket name must be"),
+            ("s3://ab", "bucket name must be"),
+            ("s3://bucket:9000/x", "no port"),
+            ("s3://bucket/x?acl=public", "unknown setting `acl`"),
+            ("s3://bucket/x?endpoint=ftp://host", "http:// or https://"),
+            ("sftp://admin@nas:22/backups", "SFTP repositories are not supported yet"),
+            ("gs://bucket/x", "does not know locations starting with `gs://`"),
+        ] {
+            let err = Location::parse(location).unwrap_err().to_string();
+            assert!(err.contains(expected), "{location}: {err}");
+            assert!(!err.contains("secret"), "{err}");
         }
-        let err = local_path("gs://bucket/x").unwrap_err().to_string();
-        assert!(err.contains("does not know locations starting with `gs://`"), "{err}");
-        assert!(local_path("file://host-name/x").is_err(), "a remote file URL");
-        assert!(local_path("   ").is_err());
+        assert!(Location::parse("file://host-name/x").is_err(), "a remote file URL");
+        assert!(Location::parse("   ").is_err());
+        assert!(local_path("s3://bucket/x").is_err());
     }
 }

@@ -6,9 +6,11 @@
 
 mod local;
 mod location;
+mod object;
 
 pub use local::LocalBackend;
-pub use location::local_path;
+pub use location::{local_path, Location};
+pub use object::{ObjectBackend, S3Credentials, S3Settings};
 
 use crate::error::Result;
 
@@ -22,6 +24,16 @@ pub struct FileInfo {
     /// the object store): ages compare such times with each other, never
     /// with a workstation's clock. None where the storage keeps no time.
     pub modified: Option<std::time::SystemTime>,
+}
+
+/// What a storage promises beyond [`Backend`]'s own contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StorageGuarantees {
+    /// A write replaces a file whole, never torn (a rename, or an object PUT).
+    pub atomic_replace: bool,
+    /// [`Backend::create_new`] is one atomic step (a hard link, a conditional
+    /// PUT); without it, it looks and then writes.
+    pub conditional_create: bool,
 }
 
 /// Storage for a repository. Paths use `/` and are relative to the repository.
@@ -40,6 +52,10 @@ pub trait Backend: Send + Sync {
     fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
     /// Atomically creates or replaces `path` with `data`, durably.
     fn write(&self, path: &str, data: &[u8]) -> Result<()>;
+    /// Creates `path` unless it exists (then `Ok(false)`, nothing written):
+    /// how a new repository's `config` is written, so two workstations
+    /// creating one at the same place cannot both succeed.
+    fn create_new(&self, path: &str, data: &[u8]) -> Result<bool>;
     /// Files directly in `dir` (not recursive); an absent folder lists empty.
     /// Leftover temporary files are not listed (see [`Backend::list_temporary`]).
     fn list(&self, dir: &str) -> Result<Vec<FileInfo>>;
@@ -49,4 +65,9 @@ pub trait Backend: Send + Sync {
     fn exists(&self, path: &str) -> Result<bool>;
     /// Temporary files an interrupted write left behind, as removable paths.
     fn list_temporary(&self) -> Result<Vec<String>>;
+    /// What this storage guarantees; may ask the storage (once).
+    fn guarantees(&self) -> Result<StorageGuarantees>;
+    /// How many pack reads or writes are worth having in flight at once: 1
+    /// on a disk; more on a network storage, where each transfer mostly waits.
+    fn parallel_transfers(&self) -> usize;
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{parse_time, timestamp, Catalog};
-use crate::backend::local_path;
+use crate::backend::Location;
 use crate::error::Result;
 
 /// The newest copy of a database's snapshots in one off-site repository.
@@ -67,10 +67,11 @@ impl Catalog {
     }
 }
 
-/// One key per folder however it was written (a path or a file:// URL, as
-/// a schedule names it or as the repository reports itself).
+/// One key per place however it was written (a path or a file:// URL, a
+/// bucket with or without a trailing slash; as a schedule names it or as the
+/// repository reports itself).
 fn location_key(location: &str) -> String {
-    local_path(location).map_or_else(|_| location.to_owned(), |path| path.display().to_string())
+    Location::parse(location).map_or_else(|_| location.to_owned(), |parsed| parsed.to_string())
 }
 
 #[cfg(test)]

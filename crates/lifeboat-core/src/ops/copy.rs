@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::record::recorded;
 use super::{blocking, short, Runner};
-use crate::backend::{local_path, LocalBackend};
+use crate::backend::Location;
 use crate::catalog::{Catalog, RunKind};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -143,7 +143,7 @@ impl Runner {
         let passphrase = self.offsite_passphrase.clone();
         let location = location.to_owned();
         blocking(move || {
-            let backend = Arc::new(LocalBackend::new(local_path(&location)?));
+            let backend = Location::parse(&location)?.open()?;
             let request = OpenRequest {
                 recovery_kit: None,
                 passphrase,

@@ -68,7 +68,7 @@ impl ScheduleChange {
         if let Some(location) = &self.copy_to {
             schedule.copy_to = match location.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
                 Some(location) => {
-                    crate::backend::local_path(location).map_err(|e| e.in_field("copy_to"))?;
+                    crate::backend::Location::parse(location).map_err(|e| e.in_field("copy_to"))?;
                     Some(location.to_owned())
                 }
                 None => None,

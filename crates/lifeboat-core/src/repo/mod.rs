@@ -138,7 +138,12 @@ impl Repository {
         let slot = slot.sealed_with(&config);
         keys::store_slot(backend.as_ref(), &slot)?;
         // The config goes last: a folder without it is not a repository yet.
-        backend.write("config", &config_bytes(&config))?;
+        // Created, never replaced: of two workstations creating a repository
+        // here at once, one wins and the other removes its key slot.
+        if !backend.create_new("config", &config_bytes(&config))? {
+            backend.remove(&format!("keys/{}", slot.id))?;
+            return Err(Error::AlreadyExists(backend.location()));
+        }
         let repo = Repository {
             backend,
             keys: Arc::new(master.derive()),

@@ -199,7 +199,8 @@ pub(crate) fn stream_snapshot(
         position: 0,
         what: what.clone(),
     };
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // As for `put`: more workers than cores where each read waits on the network.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + repo.backend().parallel_transfers() - 1;
     let abort = AtomicBool::new(false);
     let mut sha = Sha256::new();
     let mut size = 0u64;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup
-//!       -> bounded channel -> [one worker per core] zstd, AES-GCM, pack, write
+//!       -> bounded channel -> [one worker per core, more on network storage]
+//!          zstd, AES-GCM, pack, write
 //! ```
 //! Memory is bounded by the channel, one open pack per worker and the index,
 //! not by the stream. Index files are written as packs complete, so a long
@@ -262,7 +263,9 @@ impl Collector<'_> {
 }
 
 fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, progress: &dyn Progress) -> Result<PipelineOutcome> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // One pack worker per core, plus one per extra write a network storage
+    // keeps in flight: a worker waiting on an upload compresses nothing.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + repo.backend().parallel_transfers() - 1;
     let (work_tx, work_rx) = bounded::<([u8; 32], Vec<u8>)>(workers * 4);
     let (done_tx, done_rx) = unbounded();
     let abort = AtomicBool::new(false);
