@@ -129,19 +129,23 @@ fn wrong_passphrase_and_missing_credentials_are_clear_errors() {
 }
 
 /// A URL is never taken for a folder name: `s3://bucket` once made a local
-/// folder called `s3:`. A file:// URL is a folder.
+/// folder called `s3:`; a bucket without a region says what to set. A
+/// file:// URL is a folder.
 #[test]
 fn a_location_lifeboat_cannot_use_is_refused_and_nothing_is_created() {
     let cwd = tempfile::tempdir().unwrap();
     for (location, says) in [
-        ("s3://team-backups/lifeboat", "not on S3 servers yet"),
-        ("sftp://admin@nas/backups", "not on SFTP servers yet"),
+        ("s3://team-backups/lifeboat", "which AWS region is the bucket in? Set AWS_REGION"),
+        ("sftp://admin@nas/backups", "SFTP repositories are not supported yet"),
         ("gs://bucket/x", "does not know locations starting with `gs://`"),
     ] {
         let mut cmd = std::process::Command::new(bin());
         cmd.args(["init", "--repo", location, "--no-keychain"])
             .current_dir(cwd.path())
-            .env("LIFEBOAT_PASSWORD", PASSWORD);
+            .env("LIFEBOAT_PASSWORD", PASSWORD)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL");
         let out = common::run(cmd, None);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(says), "{location}: {err}");

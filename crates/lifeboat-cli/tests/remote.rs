@@ -362,3 +362,31 @@ fn wrong_settings_give_errors_that_say_what_to_do() {
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+#[test]
+fn a_database_backs_up_restores_and_drills_through_a_bucket() {
+    use lifeboat_testkit::PgCluster;
+    let server = S3Server::start(BUCKET);
+    let team = Workstation::new(&server, "pg");
+    team.ok(&["init"], None);
+    let source = PgCluster::start();
+    source.psql("postgres", "CREATE DATABASE shop");
+    source.psql(
+        "shop",
+        "CREATE TABLE orders (id bigserial PRIMARY KEY, customer text NOT NULL, total numeric(10,2));
+         INSERT INTO orders (customer, total) SELECT 'customer ' || g, g * 1.5 FROM generate_series(1, 5000) g;",
+    );
+    let backup: Value = serde_json::from_slice(&team.ok(&["backup", "--db", &source.url("shop"), "--json"], None)).unwrap();
+    assert_eq!(backup["rows"], 5000, "{backup}");
+
+    // A fresh workstation restores onto a fresh server from the bucket alone.
+    let fresh = Workstation::new(&server, "pg");
+    let target = PgCluster::start();
+    fresh.ok(&["restore", "latest:shop", "--to", &target.url("shop")], None);
+    let totals = "SELECT count(*) || '/' || sum(total) FROM orders";
+    assert_eq!(target.psql("shop", totals), source.psql("shop", totals));
+
+    let drill: Value =
+        serde_json::from_slice(&fresh.ok(&["drill", "latest:shop", "--server", &target.url("postgres"), "--json"], None)).unwrap();
+    assert_eq!(drill["passed"], true, "{drill:#}");
+}

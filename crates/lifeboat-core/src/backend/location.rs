@@ -200,15 +200,6 @@ fn parse_s3(text: &str) -> Result<Location> {
     })
 }
 
-/// The folder `location` names; refuses a remote location, for the few
-/// things that need a folder (the app's check that a new one is empty).
-pub fn local_path(location: &str) -> Result<PathBuf> {
-    match Location::parse(location)? {
-        Location::Local(path) => Ok(path),
-        remote => Err(Error::InvalidInput(format!("{remote} is not a local folder"))),
-    }
-}
-
 /// `("s3", "//bucket")` for `s3://bucket`; `None` for a path, including a
 /// Windows one (`C:\backups`, `C:/backups`), whose "scheme" is one letter.
 fn url_scheme(location: &str) -> Option<(&str, &str)> {
@@ -287,6 +278,5 @@ mod tests {
         }
         assert!(Location::parse("file://host-name/x").is_err(), "a remote file URL");
         assert!(Location::parse("   ").is_err());
-        assert!(local_path("s3://bucket/x").is_err());
     }
 }

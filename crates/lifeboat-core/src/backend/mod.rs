@@ -9,7 +9,7 @@ mod location;
 mod object;
 
 pub use local::LocalBackend;
-pub use location::{local_path, Location};
+pub use location::Location;
 pub use object::{ObjectBackend, S3Credentials, S3Settings};
 
 use crate::error::Result;

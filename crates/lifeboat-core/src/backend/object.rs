@@ -27,8 +27,10 @@ use crate::error::{Error, Result};
 const MULTIPART_PART: usize = 8 << 20;
 /// Parts of one object uploaded at once.
 const MULTIPART_CONCURRENCY: usize = 4;
-/// Where the probe for conditional writes writes; removed right after.
-const PROBE_PREFIX: &str = "locks/probe-";
+/// Where the probe for conditional writes writes; removed right after. Lock
+/// listings skip `locks/clock-*` (the lock module's clock probes), so a
+/// probe a killed process left behind is never taken for a lock.
+const PROBE_PREFIX: &str = "locks/clock-conditional-";
 
 /// How to reach an S3-compatible bucket. Credentials are not here: they come
 /// from the environment, the AWS profile files, or [`S3Settings::credentials`].
@@ -194,7 +196,7 @@ impl ObjectBackend {
     /// Whether the server honours conditional PUTs: one probe object, written
     /// twice with `If-None-Match: *`; the second must be refused.
     fn probe(&self) -> Result<StorageGuarantees> {
-        let path = format!("{PROBE_PREFIX}{}", crate::repo::format::hex(&random_bytes::<8>()));
+        let path = format!("{PROBE_PREFIX}{}", data_encoding::HEXLOWER.encode(&random_bytes::<8>()));
         let put = |op: Operator, path: String| async move { op.write_with(&path, vec![0u8]).if_not_exists(true).await };
         self.run(put(self.operator.clone(), path.clone()))
             .map_err(|e| self.error("writing", &path, e))?;
