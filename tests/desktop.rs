@@ -10,7 +10,7 @@
 //! removed; the activity lists all of it.
 
 use lifeboat_e2e::*;
-use lifeboat_testkit::put_random_stream;
+use lifeboat_testkit::{put_random_stream, put_random_stream_into};
 
 const PASSPHRASE: &str = "sea shanty lighthouse anchor";
 
@@ -107,5 +107,74 @@ async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
     app.wait(".activity-row[data-kind='key_remove'][data-status='succeeded']").await;
     app.wait(".activity-row[data-kind='open'][data-status='failed']").await;
     app.shot("10-activity").await;
+    app.quit().await;
+}
+
+/// A repository in an S3 bucket (a real S3 server, moto, on 127.0.0.1),
+/// from the first run's forms: the location and access key typed once, the
+/// key kept in the OS keychain; a restart reopens it; a fresh workstation
+/// opens it with the passphrase and sees what a backup put there; a check of
+/// every byte says healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_keeps_its_repository_in_an_s3_bucket_from_the_window() {
+    use lifeboat_core::backend::Location;
+    use lifeboat_core::crypto::keychain::StorageCredentials;
+    use lifeboat_testkit::s3::{S3Server, ACCESS_KEY_ID, SECRET_ACCESS_KEY};
+    if !can_run() {
+        return;
+    }
+    let server = S3Server::start("team-backups");
+    let location = format!(
+        "s3://team-backups/lifeboat?endpoint={}&region=us-east-1&path-style=true",
+        server.endpoint()
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let app = AppSession::start(&dir.path().join("first-workstation")).await;
+    app.wait("#first-run").await;
+    app.fill("#create-location", &location).await;
+    app.fill("#create-access-key-id", ACCESS_KEY_ID).await;
+    app.fill("#create-access-key-secret", SECRET_ACCESS_KEY).await;
+    app.fill("#create-label", "Team bucket").await;
+    app.fill("#create-passphrase", PASSPHRASE).await;
+    app.fill("#create-passphrase-confirm", PASSPHRASE).await;
+    app.shot("s3-01-create").await;
+    app.click("#create-submit").await;
+    app.wait_text("#current-repo", "Team bucket").await;
+    assert!(
+        !server.list_keys("team-backups", "lifeboat/config").is_empty(),
+        "the repository is in the bucket"
+    );
+    app.quit().await;
+
+    let app = AppSession::start(&dir.path().join("first-workstation")).await;
+    app.wait_text("#current-repo", "Team bucket").await;
+    assert!(
+        !app.is_present("#first-run").await,
+        "reopened with the keychain's keys, nothing asked"
+    );
+    app.quit().await;
+
+    let credentials = StorageCredentials {
+        access_key_id: ACCESS_KEY_ID.into(),
+        secret_access_key: SECRET_ACCESS_KEY.into(),
+    };
+    let backend = Location::parse(&location).unwrap().open_with(Some(credentials)).unwrap();
+    put_random_stream_into(backend, PASSPHRASE, "app-db", 24 << 20);
+
+    let app = AppSession::start(&dir.path().join("fresh-workstation")).await;
+    app.wait("#first-run").await;
+    app.click("#tab-open").await;
+    app.fill("#open-location", &location).await;
+    app.fill("#open-passphrase", PASSPHRASE).await;
+    app.click("#open-submit").await;
+    app.wait(".tag-card").await;
+    app.shot("s3-02-opened-on-fresh-workstation").await;
+    app.click("#nav-repository").await;
+    app.click("#check-read-data").await;
+    app.click("#check-start").await;
+    let result = app.wait_text("#check-result", "Healthy").await;
+    assert!(result.contains("1 snapshot"), "{result}");
+    app.shot("s3-03-check-healthy").await;
     app.quit().await;
 }

@@ -127,7 +127,7 @@ describe("App start", () => {
     const notice = await screen.findByRole("status");
     expect(notice.textContent).toContain("/mnt/nas/lifeboat");
     expect(notice.textContent).toContain("the keychain is locked");
-    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" }).value).toBe("/mnt/nas/lifeboat");
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository location" }).value).toBe("/mnt/nas/lifeboat");
   });
 
   it("shows why the app could not start", async () => {
@@ -293,7 +293,7 @@ describe("Main frame", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Close repository" }));
     expect(await firstRunTabs()).toBeTruthy();
     expect(calls.some((c) => c.cmd === "close_repository")).toBe(true);
-    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" }).value).toBe("/mnt/nas/lifeboat");
+    expect(screen.getByRole<HTMLInputElement>("textbox", { name: "Repository location" }).value).toBe("/mnt/nas/lifeboat");
   });
 
   it("lists activity, filters it, and expands a row", async () => {

@@ -36,6 +36,7 @@ pub fn typescript() -> String {
         declaration::<OpenRepository>(&config),
         declaration::<KnownRepository>(&config),
         declaration::<Unlock>(&config),
+        declaration::<AccessKey>(&config),
         declaration::<CreateRequest>(&config),
         declaration::<OpenRequest>(&config),
         declaration::<RepositoryOverview>(&config),

@@ -82,6 +82,35 @@ pub struct CreateRequest {
     /// Names the first key slot: who or which device holds this passphrase.
     pub key_label: String,
     pub repository_label: String,
+    /// For an S3 location: the access key to use, saved in the keychain
+    /// once it works. None: the environment's, or one saved before.
+    #[serde(default)]
+    pub access_key: Option<AccessKey>,
+}
+
+/// An S3 access key, as typed.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    #[ts(type = "string")]
+    pub secret_access_key: SecretString,
+}
+
+impl AccessKey {
+    /// The key, checked: both parts present.
+    pub fn credentials(self) -> lifeboat_core::Result<lifeboat_core::crypto::keychain::StorageCredentials> {
+        let access_key_id = self.access_key_id.trim().to_string();
+        if access_key_id.is_empty() || self.secret_access_key.expose_secret().is_empty() {
+            return Err(lifeboat_core::Error::InvalidField {
+                field: "access_key",
+                message: "enter both the access key ID and its secret, or neither to use this computer's AWS settings".into(),
+            });
+        }
+        Ok(lifeboat_core::crypto::keychain::StorageCredentials {
+            access_key_id,
+            secret_access_key: self.secret_access_key,
+        })
+    }
 }
 
 /// What the user gave to open an existing repository: exactly one secret.
@@ -93,6 +122,9 @@ pub struct OpenRequest {
     /// The recovery kit's text, pasted.
     #[ts(type = "string | null")]
     pub recovery_kit: Option<SecretString>,
+    /// As in [`CreateRequest::access_key`].
+    #[serde(default)]
+    pub access_key: Option<AccessKey>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

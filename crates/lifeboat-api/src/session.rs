@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lifeboat_core::backend::Location;
+use lifeboat_core::backend::{Backend, Location};
 use lifeboat_core::catalog::{RepositoryRecord, RunKind};
-use lifeboat_core::crypto::keychain::CachedKey;
+use lifeboat_core::crypto::keychain::{CachedKey, KeyStore, StorageCredentials};
+
 use lifeboat_core::ops;
 use lifeboat_core::repo::{open, stats, InitOptions, Repository};
 use lifeboat_core::{Error, Result};
@@ -19,7 +20,7 @@ impl App {
         let keychain = self.keychain.clone();
         let location = known.location.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let backend = Location::parse(&location)?.open()?;
+            let backend = Location::parse(&location)?.open(keychain.as_deref())?;
             open::open(
                 backend,
                 open::OpenRequest {
@@ -94,8 +95,9 @@ impl App {
             ops::keys::check_new_passphrase(request.passphrase.expose_secret())?;
             let location_for_work = location.clone();
             let key_label = request.key_label.trim().to_string();
+            let access_key = request.access_key.map(AccessKey::credentials).transpose()?;
             let opened = ops::blocking(move || {
-                let backend = Location::parse(&location_for_work)?.open()?;
+                let backend = open_location(&location_for_work, access_key, keychain.as_deref())?;
                 let (repo, kek) = Repository::init(backend, request.passphrase.expose_secret(), &key_label, &InitOptions::default())?;
                 let keychain_warning = keychain.as_deref().and_then(|k| {
                     k.store(
@@ -144,8 +146,9 @@ impl App {
                 return Err(Error::InvalidInput("enter the folder that holds the repository".into()));
             }
             let location_for_work = location.clone();
+            let access_key = request.access_key.map(AccessKey::credentials).transpose()?;
             let opened = ops::blocking(move || {
-                let backend = Location::parse(&location_for_work)?.open()?;
+                let backend = open_location(&location_for_work, access_key, keychain.as_deref())?;
                 open::open(
                     backend,
                     open::OpenRequest {
@@ -228,6 +231,31 @@ impl App {
         }
         Ok(self.keychain_status(&info.id).await)
     }
+}
+
+/// The storage at `location`: with `access_key` when one was typed (then
+/// saved in the keychain for later opens, by this app, the scheduler and the
+/// CLI), else as [`Location::open`] finds one.
+fn open_location(location: &str, access_key: Option<StorageCredentials>, keychain: Option<&dyn KeyStore>) -> Result<Arc<dyn Backend>> {
+    let location = Location::parse(location)?;
+    let Some(access_key) = access_key else {
+        return location.open(keychain);
+    };
+    if location.is_local() {
+        return Err(Error::InvalidField {
+            field: "access_key",
+            message: "an access key is for an S3 location (s3://bucket/prefix); a folder needs none".into(),
+        });
+    }
+    let backend = location.open_with(Some(access_key.clone()))?;
+    // Proves the key before it is kept: a listing needs a working key.
+    backend.list("keys")?;
+    if let Some(keychain) = keychain {
+        if let Err(e) = keychain.store_storage_credentials(&location.to_string(), &access_key) {
+            tracing::warn!("could not save the access key of {location} in the keychain: {e}");
+        }
+    }
+    Ok(backend)
 }
 
 /// A new repository goes into a new or empty folder: never mixed into

@@ -34,6 +34,7 @@ async fn create(app: &App, location: &Path) -> OpenRepository {
         passphrase: PASSPHRASE.into(),
         key_label: "alice's workstation".into(),
         repository_label: "team backups".into(),
+        access_key: None,
     })
     .await
     .unwrap()
@@ -44,6 +45,7 @@ fn open_request(location: &Path, passphrase: Option<&str>, kit: Option<String>) 
         location: location.display().to_string(),
         passphrase: passphrase.map(Into::into),
         recovery_kit: kit.map(Into::into),
+        access_key: None,
     }
 }
 
@@ -161,6 +163,7 @@ async fn bad_locations_and_secrets_are_refused_with_what_to_do() {
         passphrase: passphrase.into(),
         key_label: "me".into(),
         repository_label: String::new(),
+        access_key: None,
     };
 
     let err = app

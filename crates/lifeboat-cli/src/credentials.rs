@@ -66,7 +66,7 @@ pub fn backend(global: &GlobalArgs) -> Result<(Arc<dyn Backend>, Location)> {
         bail!("no repository given: pass --repo LOCATION (a folder, or s3://bucket/prefix) or set LIFEBOAT_REPO");
     };
     let location = Location::parse(location)?;
-    Ok((location.open()?, location))
+    Ok((location.open(keychain(global))?, location))
 }
 
 pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
@@ -76,7 +76,7 @@ pub fn keychain(global: &GlobalArgs) -> Option<&'static dyn KeyStore> {
 /// Opens the repository a copy goes to (`--to`): its passphrase from
 /// LIFEBOAT_TO_PASSWORD, `password_file`, the keychain, or a prompt.
 pub fn open_target(global: &GlobalArgs, location: &str, password_file: Option<&Path>) -> Result<Repository> {
-    let backend = Location::parse(location)?.open()?;
+    let backend = Location::parse(location)?.open(keychain(global))?;
     let passphrase = match std::env::var("LIFEBOAT_TO_PASSWORD") {
         Ok(p) => Some(p.into()),
         Err(_) => password_file.map(read_secret_file).transpose()?,

@@ -364,6 +364,42 @@ fn closed_port() -> u16 {
 }
 
 #[test]
+fn index_files_and_manifests_are_downloaded_once_per_workstation() {
+    let server = S3Server::start(BUCKET);
+    let team = Workstation::new(&server, "repo");
+    team.ok(&["init"], None);
+    for day in 0..24 {
+        team.put("shop", &stream(100 + day, 64 << 10));
+    }
+
+    let laptop = Workstation::new(&server, "repo");
+    let cost = |what: &dyn Fn()| {
+        let before = server.bytes_relayed();
+        what();
+        server.bytes_relayed() - before
+    };
+    let listing = || assert_eq!(laptop.snapshot_tags().len(), 24);
+    let first = cost(&listing);
+    let again = cost(&listing);
+    assert!(again * 3 < first, "the second listing costs {again} bytes, the first {first}");
+
+    // A manifest replaced in the bucket (damaged, or planted) is read anew,
+    // and its damage found: the copy kept here never hides it.
+    let manifest = server.list_keys(BUCKET, "repo/snapshots/").into_iter().next().unwrap();
+    let mut bytes = server.get_object(BUCKET, &manifest);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    server.put_object(BUCKET, &manifest, &bytes);
+    let out = laptop.run(&["check", "--json"], None);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("damaged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn a_database_backs_up_restores_and_drills_through_a_bucket() {
     use lifeboat_testkit::PgCluster;
     let server = S3Server::start(BUCKET);

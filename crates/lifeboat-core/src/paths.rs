@@ -5,6 +5,17 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Where this workstation keeps copies it can always fetch again (a remote
+/// repository's index files and manifests): `~/.cache/lifeboat` on Linux,
+/// or `cache` under `LIFEBOAT_DATA_DIR` when that is set. None without a
+/// home folder: nothing is cached then.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LIFEBOAT_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("cache"));
+    }
+    directories::ProjectDirs::from("org", "Lifeboat", "Lifeboat").map(|dirs| dirs.cache_dir().to_owned())
+}
+
 /// The desktop app's log file's name, in [`Paths::log_dir`].
 pub const LOG_FILE: &str = "lifeboat.log";
 

@@ -240,10 +240,13 @@ fn as_server_user(argv: &[String]) -> Command {
 }
 
 fn open_repository(location: &Path, passphrase: &str) -> lifeboat_core::repo::Repository {
-    use lifeboat_core::backend::LocalBackend;
+    open_repository_in(std::sync::Arc::new(lifeboat_core::backend::LocalBackend::new(location)), passphrase)
+}
+
+fn open_repository_in(backend: std::sync::Arc<dyn lifeboat_core::backend::Backend>, passphrase: &str) -> lifeboat_core::repo::Repository {
     use lifeboat_core::repo::open;
     open::open(
-        std::sync::Arc::new(LocalBackend::new(location)),
+        backend,
         open::OpenRequest {
             passphrase: Some(passphrase.into()),
             ..Default::default()
@@ -271,8 +274,18 @@ pub fn snapshot_ids(location: &Path, passphrase: &str, tag: &str) -> Vec<String>
 /// Stores `size` pseudo-random (incompressible) bytes under `tag` through
 /// the engine, in the repository at `location` opened with `passphrase`.
 pub fn put_random_stream(location: &Path, passphrase: &str, tag: &str, size: usize) {
+    put_random_stream_into(
+        std::sync::Arc::new(lifeboat_core::backend::LocalBackend::new(location)),
+        passphrase,
+        tag,
+        size,
+    );
+}
+
+/// [`put_random_stream`] into the repository in `backend` (a bucket's, say).
+pub fn put_random_stream_into(backend: std::sync::Arc<dyn lifeboat_core::backend::Backend>, passphrase: &str, tag: &str, size: usize) {
     use lifeboat_core::repo::store;
-    let repo = open_repository(location, passphrase);
+    let repo = open_repository_in(backend, passphrase);
     let mut state = 0x9e3779b97f4a7c15u64;
     let data: Vec<u8> = (0..size)
         .map(|_| {

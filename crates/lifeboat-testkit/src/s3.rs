@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,7 @@ pub struct S3Server {
     pub port: u16,
     failing: Arc<AtomicBool>,
     live: Arc<Mutex<Vec<TcpStream>>>,
+    relayed: Arc<AtomicU64>,
 }
 
 impl S3Server {
@@ -60,10 +61,11 @@ impl S3Server {
         let port = listener.local_addr().unwrap().port();
         let failing = Arc::new(AtomicBool::new(false));
         let live = Arc::new(Mutex::new(Vec::new()));
-        let (relay_failing, relay_live) = (failing.clone(), live.clone());
+        let relayed = Arc::new(AtomicU64::new(0));
+        let (relay_failing, relay_live, relay_count) = (failing.clone(), live.clone(), relayed.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                relay(client, server_port, &relay_failing, &relay_live);
+                relay(client, server_port, &relay_failing, &relay_live, &relay_count);
             }
         });
         let server = S3Server {
@@ -71,6 +73,7 @@ impl S3Server {
             port,
             failing,
             live,
+            relayed,
         };
         let status = server.request("PUT", &format!("/{bucket}"), b"");
         assert!(status.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {status}");
@@ -100,6 +103,11 @@ impl S3Server {
         for stream in self.live.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
+    }
+
+    /// Bytes relayed so far, both ways: what Lifeboat's requests cost.
+    pub fn bytes_relayed(&self) -> u64 {
+        self.relayed.load(Ordering::SeqCst)
     }
 
     pub fn recover(&self) {
@@ -191,7 +199,7 @@ fn tag_values(xml: &str, tag: &str) -> Vec<String> {
 }
 
 /// Relays one client connection, or answers it 503 while failing.
-fn relay(client: TcpStream, server_port: u16, failing: &Arc<AtomicBool>, live: &Arc<Mutex<Vec<TcpStream>>>) {
+fn relay(client: TcpStream, server_port: u16, failing: &Arc<AtomicBool>, live: &Arc<Mutex<Vec<TcpStream>>>, relayed: &Arc<AtomicU64>) {
     if failing.load(Ordering::SeqCst) {
         std::thread::spawn(move || answer_unavailable(client));
         return;
@@ -206,8 +214,15 @@ fn relay(client: TcpStream, server_port: u16, failing: &Arc<AtomicBool>, live: &
         live.push(server.try_clone().unwrap());
     }
     for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+        let relayed = relayed.clone();
         std::thread::spawn(move || {
-            let _ = std::io::copy(&mut from, &mut to);
+            let mut buffer = vec![0u8; 64 * 1024];
+            while let Ok(n) = from.read(&mut buffer) {
+                if n == 0 || to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+                relayed.fetch_add(n as u64, Ordering::SeqCst);
+            }
             let _ = to.shutdown(Shutdown::Write);
         });
     }

@@ -9,7 +9,7 @@ async function type(element: HTMLElement, value: string) {
   await fireEvent.input(element, { target: { value } });
 }
 
-const locationField = () => screen.getByRole<HTMLInputElement>("textbox", { name: "Repository folder" });
+const locationField = () => screen.getByRole<HTMLInputElement>("textbox", { name: "Repository location" });
 // Password inputs have no role: found by their labels.
 const passphraseField = () => screen.getByLabelText<HTMLInputElement>("Passphrase");
 const repeatField = () => screen.getByLabelText<HTMLInputElement>("Repeat passphrase");
@@ -80,11 +80,39 @@ describe("First run: create", () => {
       passphrase: "correct horse battery staple",
       key_label: "admin workstation",
       repository_label: "Team NAS",
+      access_key: null,
     });
 
     release();
     await waitFor(() => expect(onopened).toHaveBeenCalledWith(openRepository, "created"));
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("asks for an S3 bucket's access key, and pins the backend's refusal on it", async () => {
+    let request: CreateRequest | undefined;
+    mockIPC((_cmd, args) => {
+      request = (args as { request: CreateRequest }).request;
+      throw { code: "invalid_input", message: "enter both the access key ID and its secret", field: "access_key" };
+    });
+    render(FirstRun, { onopened: vi.fn() });
+    expect(screen.queryByRole("textbox", { name: "Access key ID (optional)" })).toBeNull();
+    await type(locationField(), "s3://team-backups/lifeboat");
+    const keyId = screen.getByRole<HTMLInputElement>("textbox", { name: "Access key ID (optional)" });
+    await type(passphraseField(), "correct horse battery staple");
+    await type(repeatField(), "correct horse battery staple");
+
+    await type(keyId, "AKIAEXAMPLE");
+    await fireEvent.click(createButton());
+    await alertSays(/both the access key ID and its secret/);
+    expect(request).toBeUndefined();
+    expect(document.activeElement).toBe(keyId);
+
+    await type(screen.getByLabelText<HTMLInputElement>("Secret access key (optional)"), "s3cret");
+    await fireEvent.click(createButton());
+    await alertSays(/enter both the access key ID and its secret/);
+    expect(request?.location).toBe("s3://team-backups/lifeboat");
+    expect(request?.access_key).toEqual({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cret" });
+    expect(keyId.getAttribute("aria-invalid")).toBe("true");
   });
 
   it("shows the backend's error when the folder is taken", async () => {
@@ -121,7 +149,7 @@ describe("First run: open", () => {
     await fireEvent.click(openButton());
     const error = await screen.findByRole("alert");
 
-    expect(request).toEqual({ location: "/mnt/nas/lifeboat", passphrase: "not the passphrase", recovery_kit: null });
+    expect(request).toEqual({ location: "/mnt/nas/lifeboat", passphrase: "not the passphrase", recovery_kit: null, access_key: null });
     expect(error.textContent).toContain(message);
     await waitFor(() => expect(passphraseField().getAttribute("aria-invalid")).toBe("true"));
     expect(openButton().textContent).toContain("Open repository");
@@ -145,7 +173,12 @@ describe("First run: open", () => {
     await fireEvent.click(openButton());
     await waitFor(() => expect(onopened).toHaveBeenCalled());
 
-    expect(request).toEqual({ location: "/mnt/nas/lifeboat", passphrase: null, recovery_kit: "LIFEBOAT RECOVERY KIT\nkey: abc" });
+    expect(request).toEqual({
+      location: "/mnt/nas/lifeboat",
+      passphrase: null,
+      recovery_kit: "LIFEBOAT RECOVERY KIT\nkey: abc",
+      access_key: null,
+    });
     expect(onopened).toHaveBeenCalledWith({ ...openRepository, opened_with: "recovery_kit" }, "opened");
   });
 

@@ -39,17 +39,28 @@ export type KnownRepository = { id: string, location: string, label: string, las
 
 export type Unlock = "passphrase" | "recovery_kit" | "keychain";
 
+export type AccessKey = { access_key_id: string, secret_access_key: string, };
+
 export type CreateRequest = { location: string, passphrase: string, 
 /**
  * Names the first key slot: who or which device holds this passphrase.
  */
-key_label: string, repository_label: string, };
+key_label: string, repository_label: string, 
+/**
+ * For an S3 location: the access key to use, saved in the keychain
+ * once it works. None: the environment's, or one saved before.
+ */
+access_key: AccessKey | null, };
 
 export type OpenRequest = { location: string, passphrase: string | null, 
 /**
  * The recovery kit's text, pasted.
  */
-recovery_kit: string | null, };
+recovery_kit: string | null, 
+/**
+ * As in [`CreateRequest::access_key`].
+ */
+access_key: AccessKey | null, };
 
 export type RepositoryOverview = { id: string, location: string, label: string, created: string, format_version: number, snapshots: number, damaged_snapshots: number, tags: Array<TagInfo>, logical_bytes: number, stored_bytes: number, packs: number, 
 /**

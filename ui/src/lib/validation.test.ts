@@ -4,6 +4,7 @@ import {
   isAbsolutePath,
   passphraseStrength,
   validateAddKey,
+  accessKey,
   validateCreate,
   validateKitPath,
   validateLocation,
@@ -61,7 +62,14 @@ describe("passphrase strength", () => {
 });
 
 describe("form validation", () => {
-  const create = { location: "/mnt/nas/lifeboat", keyLabel: "admin workstation", passphrase: "correct horse", confirm: "correct horse" };
+  const create = {
+    location: "/mnt/nas/lifeboat",
+    accessKeyId: "",
+    secretAccessKey: "",
+    keyLabel: "admin workstation",
+    passphrase: "correct horse",
+    confirm: "correct horse",
+  };
 
   it("accepts a complete create form", () => {
     expect(validateCreate(create)).toBeNull();
@@ -80,12 +88,25 @@ describe("form validation", () => {
   });
 
   it("wants a passphrase or a kit to open", () => {
-    const open = { location: "/mnt/nas/lifeboat", useKit: false, passphrase: "", recoveryKit: "" };
+    const open = { location: "/mnt/nas/lifeboat", accessKeyId: "", secretAccessKey: "", useKit: false, passphrase: "", recoveryKit: "" };
     expect(validateOpen(open)?.field).toBe("passphrase");
     expect(validateOpen({ ...open, passphrase: "x" })).toBeNull();
     expect(validateOpen({ ...open, useKit: true })?.field).toBe("recoveryKit");
     expect(validateOpen({ ...open, useKit: true, recoveryKit: "LIFEBOAT RECOVERY KIT ..." })).toBeNull();
     expect(validateOpen({ ...open, location: "", passphrase: "x" })?.field).toBe("location");
+  });
+
+  it("takes an S3 bucket, with both halves of an access key or neither", () => {
+    const s3 = { ...create, location: "s3://team-backups/lifeboat" };
+    expect(validateCreate(s3)).toBeNull();
+    expect(validateCreate({ ...s3, accessKeyId: "AKIAEXAMPLE", secretAccessKey: "secret" })).toBeNull();
+    expect(validateCreate({ ...s3, accessKeyId: "AKIAEXAMPLE" })?.field).toBe("accessKey");
+    expect(validateCreate({ ...s3, secretAccessKey: "secret" })?.field).toBe("accessKey");
+    expect(validateCreate({ ...s3, location: "s3://" })?.field).toBe("location");
+    expect(accessKey(s3.location, " AKIAEXAMPLE ", "secret")).toEqual({ access_key_id: "AKIAEXAMPLE", secret_access_key: "secret" });
+    expect(accessKey(s3.location, "", "")).toBeNull();
+    expect(accessKey("/mnt/nas/lifeboat", "AKIAEXAMPLE", "secret")).toBeNull();
+    expect(validateKitPath("s3://bucket/kit.txt")?.field).toBe("path");
   });
 
   it("wants a label for a new key", () => {

@@ -1,12 +1,41 @@
 // Client-side validation of the first-run and key forms. The backend checks
 // again; these give an answer before a ~1 s key derivation.
 
+import type { AccessKey } from "./bindings";
+
 export const MIN_PASSPHRASE_LENGTH = 8;
 
 /** Unix (/mnt/nas), Windows drive (C:\ or C:/) or UNC (\\server\share) paths. */
 export function isAbsolutePath(path: string): boolean {
   const p = path.trim();
   return p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith("\\\\");
+}
+
+/** `s3://bucket[/prefix]`: a repository in an S3-compatible bucket. */
+export function isS3Location(location: string): boolean {
+  return /^s3:\/\//i.test(location.trim());
+}
+
+/** The access key typed for an S3 location: null when both fields are empty. */
+export function accessKey(location: string, accessKeyId: string, secretAccessKey: string): AccessKey | null {
+  if (!isS3Location(location) || (accessKeyId.trim() === "" && secretAccessKey === "")) return null;
+  return { access_key_id: accessKeyId.trim(), secret_access_key: secretAccessKey };
+}
+
+function validateAccessKey(location: string, accessKeyId: string, secretAccessKey: string): string | null {
+  if (!isS3Location(location)) return null;
+  if ((accessKeyId.trim() === "") !== (secretAccessKey === "")) {
+    return "Enter both the access key ID and its secret, or leave both empty to use this computer’s AWS settings.";
+  }
+  return null;
+}
+
+/** A repository's location: a folder's full path, or an S3 bucket. */
+function validateRepositoryLocation(location: string, what: string): string | null {
+  const p = location.trim();
+  if (isS3Location(p)) return /^s3:\/\/[^/?#]+/i.test(p) ? null : "Name the bucket: s3://bucket or s3://bucket/prefix.";
+  if (p === "") return `Enter the full path of ${what} (for example /mnt/nas/lifeboat), or an S3 bucket (s3://bucket/prefix).`;
+  return validateLocation(p, what);
 }
 
 /** Null when fine, else what to fix. */
@@ -76,22 +105,40 @@ export function validateNewPassphrase(passphrase: string, confirm: string): Fiel
   return null;
 }
 
-export type CreateInput = { location: string; keyLabel: string; passphrase: string; confirm: string };
+export type CreateInput = {
+  location: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  keyLabel: string;
+  passphrase: string;
+  confirm: string;
+};
 
-export function validateCreate(input: CreateInput): FieldError<"location" | "keyLabel" | "passphrase" | "confirm"> | null {
-  const location = validateLocation(input.location);
+export function validateCreate(input: CreateInput): FieldError<"location" | "accessKey" | "keyLabel" | "passphrase" | "confirm"> | null {
+  const location = validateRepositoryLocation(input.location, "the folder for the repository");
   if (location) return { field: "location", message: location };
+  const key = validateAccessKey(input.location, input.accessKeyId, input.secretAccessKey);
+  if (key) return { field: "accessKey", message: key };
   if (input.keyLabel.trim() === "") {
     return { field: "keyLabel", message: "Name the key: who or which device holds this passphrase (for example “admin workstation”)." };
   }
   return validateNewPassphrase(input.passphrase, input.confirm);
 }
 
-export type OpenInput = { location: string; useKit: boolean; passphrase: string; recoveryKit: string };
+export type OpenInput = {
+  location: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  useKit: boolean;
+  passphrase: string;
+  recoveryKit: string;
+};
 
-export function validateOpen(input: OpenInput): FieldError<"location" | "passphrase" | "recoveryKit"> | null {
-  const location = validateLocation(input.location, "the folder that holds the repository");
+export function validateOpen(input: OpenInput): FieldError<"location" | "accessKey" | "passphrase" | "recoveryKit"> | null {
+  const location = validateRepositoryLocation(input.location, "the folder that holds the repository");
   if (location) return { field: "location", message: location };
+  const key = validateAccessKey(input.location, input.accessKeyId, input.secretAccessKey);
+  if (key) return { field: "accessKey", message: key };
   if (input.useKit) {
     if (input.recoveryKit.trim() === "") return { field: "recoveryKit", message: "Paste the text of the recovery kit." };
   } else if (input.passphrase === "") {

@@ -19,6 +19,7 @@ pub async fn start_with_repository(dir: &Path, keychain: Option<Arc<dyn KeyStore
         passphrase: "correct horse battery staple".into(),
         key_label: "test".into(),
         repository_label: String::new(),
+        access_key: None,
     })
     .await
     .unwrap();

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Backend, LocalBackend, ObjectBackend, S3Settings};
+use crate::crypto::keychain::{KeyStore, StorageCredentials};
 use crate::error::{Error, Result};
 
 const SUPPORTED: &str = "a local folder or a mounted share (a path, or file:///path), or an S3-compatible bucket \
@@ -60,16 +61,35 @@ impl Location {
         }
     }
 
-    pub fn is_local(&self) -> bool {
-        matches!(self, Location::Local(_))
+    /// A file name for this location's local cache folder.
+    fn cache_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        data_encoding::HEXLOWER.encode(&Sha256::digest(self.to_string().as_bytes())[..12])
     }
 
     /// The storage at this location. S3 settings not written in the location
     /// come from the environment, as the AWS tools read it: `AWS_ENDPOINT_URL`,
     /// `AWS_REGION` / `AWS_DEFAULT_REGION`, `LIFEBOAT_S3_PATH_STYLE`; the
     /// access key from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
-    /// `AWS_SESSION_TOKEN`, or `AWS_PROFILE` and the shared config files.
-    pub fn open(&self) -> Result<Arc<dyn Backend>> {
+    /// `AWS_SESSION_TOKEN`, else the one `keychain` keeps for this location
+    /// (saved by the app), else `AWS_PROFILE` and the shared config files.
+    pub fn open(&self, keychain: Option<&dyn KeyStore>) -> Result<Arc<dyn Backend>> {
+        let env_has_key = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|v| !v.trim().is_empty());
+        let saved = match keychain {
+            Some(keychain) if !env_has_key && !self.is_local() => {
+                keychain.load_storage_credentials(&self.to_string()).unwrap_or_else(|e| {
+                    tracing::warn!("could not read the access key of {self} from the keychain: {e}");
+                    None
+                })
+            }
+            _ => None,
+        };
+        self.open_with(saved)
+    }
+
+    /// The storage at this location with this access key (None: the
+    /// environment's or the AWS profile's).
+    pub fn open_with(&self, credentials: Option<StorageCredentials>) -> Result<Arc<dyn Backend>> {
         match self {
             Location::Local(path) => Ok(Arc::new(LocalBackend::new(path))),
             Location::S3 {
@@ -95,11 +115,18 @@ impl Location {
                     endpoint,
                     region,
                     path_style,
-                    credentials: None,
+                    credentials,
                 };
-                Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string())?))
+                let cache = crate::paths::cache_dir().map(|dir| dir.join("repositories").join(self.cache_key()));
+                Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string(), cache)?))
             }
         }
+    }
+}
+
+impl Location {
+    pub fn is_local(&self) -> bool {
+        matches!(self, Location::Local(_))
     }
 }
 
@@ -146,9 +173,11 @@ fn parse_s3(text: &str) -> Result<Location> {
     let invalid = |why: &str| Error::InvalidInput(format!("{text}: {why}; write s3://bucket/prefix"));
     let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "credentials never go into a location (it is shown and stored): give them in AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+        // Not echoed: the text holds a secret.
+        return Err(Error::InvalidInput(
+            "credentials never go into a repository location (it is shown and stored): give them in AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, and write s3://bucket/prefix"
+                .into(),
         ));
     }
     if url.port().is_some() || url.fragment().is_some() {
@@ -263,7 +292,7 @@ mod tests {
     #[test]
     fn bad_locations_are_refused_with_what_works() {
         for (location, expected) in [
-            ("s3://AKIA:secret@bucket/x", "credentials never go into a location"),
+            ("s3://AKIA:secret@bucket/x", "credentials never go into a repository location"),
             ("s3://Team_Backups/x", "bucket name must be"),
             ("s3://ab", "bucket name must be"),
             ("s3://bucket:9000/x", "no port"),

@@ -8,18 +8,29 @@
 //! a conditional PUT (`If-None-Match: *`) where the server honours it; the
 //! first such write probes whether it does (see [`ObjectBackend::guarantees`]).
 //!
+//! Index files and snapshot manifests are never rewritten under the same
+//! name, so this workstation keeps the bytes it read of them
+//! ([`MetadataCache`]): `snapshots`, the Timeline and every job's index load
+//! then list the bucket and download only what is new. A cached copy is
+//! used only while the bucket lists the object with the same ETag (a
+//! replaced or damaged object has a new one), and its bytes are
+//! authenticated on every use like any read.
+//!
 //! The engine is synchronous; each call runs on a small shared Tokio runtime
 //! and the calling thread waits for it, so the backend works from any
 //! thread, inside an async runtime or not.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator};
 
-use super::{Backend, FileInfo, StorageGuarantees};
+use super::{Backend, FileInfo, LocalBackend, StorageGuarantees};
+use crate::crypto::keychain::StorageCredentials;
 use crate::crypto::random_bytes;
 use crate::error::{Error, Result};
 
@@ -32,8 +43,7 @@ const MULTIPART_CONCURRENCY: usize = 4;
 /// probe a killed process left behind is never taken for a lock.
 const PROBE_PREFIX: &str = "locks/clock-conditional-";
 
-/// How to reach an S3-compatible bucket. Credentials are not here: they come
-/// from the environment, the AWS profile files, or [`S3Settings::credentials`].
+/// How to reach an S3-compatible bucket.
 #[derive(Clone, Debug, Default)]
 pub struct S3Settings {
     pub bucket: String,
@@ -44,22 +54,9 @@ pub struct S3Settings {
     pub region: Option<String>,
     /// `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key`.
     pub path_style: bool,
-    pub credentials: Option<S3Credentials>,
-}
-
-/// An access key; kept out of `Debug` and messages.
-#[derive(Clone)]
-pub struct S3Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: secrecy::SecretString,
-}
-
-impl std::fmt::Debug for S3Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
+    /// An access key from the keychain; None: the environment's or the
+    /// AWS profile's.
+    pub credentials: Option<StorageCredentials>,
 }
 
 /// The runtime every object-store call runs on.
@@ -93,10 +90,75 @@ pub struct ObjectBackend {
     operator: Operator,
     location: String,
     guarantees: OnceLock<StorageGuarantees>,
+    cache: Option<MetadataCache>,
+}
+
+/// Folders whose objects are written once and never replaced under their
+/// name: what [`MetadataCache`] keeps.
+const CACHED_FOLDERS: [&str; 2] = ["index", "snapshots"];
+
+/// This workstation's copies of a bucket's index files and manifests, each
+/// stored as `<path>@<ETag>`.
+struct MetadataCache {
+    files: LocalBackend,
+    /// Size and ETag of each cacheable object, as last listed.
+    listed: Mutex<HashMap<String, (u64, String)>>,
+}
+
+impl MetadataCache {
+    fn is_cached_kind(path: &str) -> bool {
+        path.split_once('/').is_some_and(|(folder, _)| CACHED_FOLDERS.contains(&folder))
+    }
+
+    fn copy_name(path: &str, etag: &str) -> String {
+        let etag: String = etag.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        format!("{path}@{etag}")
+    }
+
+    /// The kept copy of `path` as it is now (`size`, `etag`), if any.
+    fn get(&self, path: &str, size: u64, etag: &str) -> Option<Vec<u8>> {
+        let bytes = self.files.read(&Self::copy_name(path, etag), size).ok()?;
+        (bytes.len() as u64 == size).then_some(bytes)
+    }
+
+    fn put(&self, path: &str, etag: &str, bytes: &[u8]) {
+        if let Err(e) = self.files.write(&Self::copy_name(path, etag), bytes) {
+            tracing::warn!("could not keep a copy of {path} in the local cache: {e}");
+        }
+    }
+
+    /// Records a listing of `folder`, and drops the copies of objects it no
+    /// longer lists (pruned, or replaced).
+    fn listed(&self, folder: &str, files: &[(FileInfo, Option<String>)]) {
+        let mut listed = self.listed.lock().expect("cache map");
+        let mut current = std::collections::HashSet::new();
+        for (file, etag) in files {
+            if let Some(etag) = etag {
+                let path = format!("{folder}/{}", file.name);
+                current.insert(Self::copy_name(&file.name, etag));
+                listed.insert(path, (file.size, etag.clone()));
+            }
+        }
+        drop(listed);
+        for copy in self.files.list(folder).unwrap_or_default() {
+            if !current.contains(&copy.name) {
+                let _ = self.files.remove(&format!("{folder}/{}", copy.name));
+            }
+        }
+    }
+
+    fn forget(&self, path: &str) {
+        let known = self.listed.lock().expect("cache map").remove(path);
+        if let Some((_, etag)) = known {
+            let _ = self.files.remove(&Self::copy_name(path, &etag));
+        }
+    }
 }
 
 impl ObjectBackend {
-    pub fn s3(settings: &S3Settings, location: String) -> Result<ObjectBackend> {
+    /// A bucket's repository; `cache_dir` is where this workstation keeps
+    /// copies of its index files and manifests (None: keep none).
+    pub fn s3(settings: &S3Settings, location: String, cache_dir: Option<PathBuf>) -> Result<ObjectBackend> {
         let mut builder = opendal::services::S3::default()
             .bucket(&settings.bucket)
             .root(&format!("/{}", settings.prefix))
@@ -118,10 +180,10 @@ impl ObjectBackend {
                 .secret_access_key(credentials.secret_access_key.expose_secret());
         }
         let operator = Operator::new(builder).map_err(|e| Error::InvalidInput(format!("{location}: {}", e.message())))?;
-        Self::with_operator(operator, location)
+        Self::with_operator(operator, location, cache_dir)
     }
 
-    fn with_operator(operator: Operator, location: String) -> Result<ObjectBackend> {
+    fn with_operator(operator: Operator, location: String, cache_dir: Option<PathBuf>) -> Result<ObjectBackend> {
         let context = opendal::OperationContext::new().with_http_transport(http_transport()?);
         let operator = operator
             .with_context(context)
@@ -142,6 +204,10 @@ impl ObjectBackend {
             operator,
             location,
             guarantees: OnceLock::new(),
+            cache: cache_dir.map(|dir| MetadataCache {
+                files: LocalBackend::new(dir),
+                listed: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
@@ -230,12 +296,23 @@ impl Backend for ObjectBackend {
     }
 
     fn read(&self, path: &str, max: u64) -> Result<Vec<u8>> {
+        let cache = self.cache.as_ref().filter(|_| MetadataCache::is_cached_kind(path));
+        if let Some(cache) = cache {
+            let listed = cache.listed.lock().expect("cache map").get(path).cloned();
+            if let Some(bytes) = listed
+                .filter(|(size, _)| *size <= max)
+                .and_then(|(size, etag)| cache.get(path, size, &etag))
+            {
+                return Ok(bytes);
+            }
+        }
         let op = self.operator.clone();
         let owned = path.to_string();
-        let size = self
+        let meta = self
             .run(async move { op.stat(&owned).await })
-            .map_err(|e| self.error("reading", path, e))?
-            .content_length();
+            .map_err(|e| self.error("reading", path, e))?;
+        let size = meta.content_length();
+        let etag = meta.etag().map(str::to_owned);
         if size > max {
             return Err(Error::corrupt(
                 path,
@@ -245,14 +322,23 @@ impl Backend for ObjectBackend {
         if size == 0 {
             return Ok(Vec::new());
         }
+        if let Some((cache, etag)) = cache.zip(etag.as_deref()) {
+            if let Some(bytes) = cache.get(path, size, etag) {
+                return Ok(bytes);
+            }
+        }
         // Ranged to the size just checked: an object replaced by a larger
         // one since is never read whole (and then fails its authentication).
         let op = self.operator.clone();
         let owned = path.to_string();
         let data = self
             .run(async move { op.read_with(&owned).range(0..size).await })
-            .map_err(|e| self.error("reading", path, e))?;
-        Ok(data.to_vec())
+            .map_err(|e| self.error("reading", path, e))?
+            .to_vec();
+        if let Some((cache, etag)) = cache.zip(etag.as_deref()) {
+            cache.put(path, etag, &data);
+        }
+        Ok(data)
     }
 
     fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
@@ -325,20 +411,31 @@ impl Backend for ObjectBackend {
             Ok(entries) => entries,
             Err(e) => return Err(self.error("listing", dir, e)),
         };
-        let mut files: Vec<FileInfo> = entries
+        let mut files: Vec<(FileInfo, Option<String>)> = entries
             .into_iter()
             .filter(|entry| entry.metadata().is_file())
-            .map(|entry| FileInfo {
-                name: entry.name().to_string(),
-                size: entry.metadata().content_length(),
-                modified: entry.metadata().last_modified().map(std::time::SystemTime::from),
+            .map(|entry| {
+                let meta = entry.metadata();
+                let file = FileInfo {
+                    name: entry.name().to_string(),
+                    size: meta.content_length(),
+                    modified: meta.last_modified().map(std::time::SystemTime::from),
+                };
+                (file, meta.etag().map(str::to_owned))
             })
             .collect();
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+        files.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let folder = dir.trim_end_matches('/');
+        if let Some(cache) = self.cache.as_ref().filter(|_| CACHED_FOLDERS.contains(&folder)) {
+            cache.listed(folder, &files);
+        }
+        Ok(files.into_iter().map(|(file, _)| file).collect())
     }
 
     fn remove(&self, path: &str) -> Result<()> {
+        if let Some(cache) = &self.cache {
+            cache.forget(path);
+        }
         let op = self.operator.clone();
         let owned = path.to_string();
         self.run(async move { op.delete(&owned).await })
@@ -369,21 +466,5 @@ impl Backend for ObjectBackend {
 
     fn parallel_transfers(&self) -> usize {
         4
-    }
-}
-
-/// The S3 suites run against a real server: `lifeboat-cli/tests/remote.rs`.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_stay_out_of_debug() {
-        let credentials = S3Credentials {
-            access_key_id: "AKIAEXAMPLE".into(),
-            secret_access_key: "very-secret".to_string().into(),
-        };
-        let shown = format!("{credentials:?}");
-        assert!(shown.contains("AKIAEXAMPLE") && !shown.contains("very-secret"), "{shown}");
     }
 }

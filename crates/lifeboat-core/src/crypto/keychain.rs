@@ -22,6 +22,28 @@ pub struct CachedKey {
     pub kek: Kek,
 }
 
+/// An access key for a repository's storage (an S3 bucket); kept out of
+/// `Debug` and messages.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StorageCredentials {
+    pub access_key_id: String,
+    #[serde(serialize_with = "expose")]
+    pub secret_access_key: secrecy::SecretString,
+}
+
+fn expose<S: serde::Serializer>(secret: &secrecy::SecretString, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    serializer.serialize_str(secret.expose_secret())
+}
+
+impl std::fmt::Debug for StorageCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where cached repository keys and saved database passwords live.
 /// [`OsKeychain`] in the product; the interface lets a caller run without
 /// any keychain (`--no-keychain`, headless servers).
@@ -33,6 +55,10 @@ pub trait KeyStore: Send + Sync {
     fn load_password(&self, connection: &str) -> Result<Option<Zeroizing<String>>>;
     fn store_password(&self, connection: &str, password: &str) -> Result<()>;
     fn forget_password(&self, connection: &str) -> Result<()>;
+    /// The access key saved for the storage at `location` (its canonical text).
+    fn load_storage_credentials(&self, location: &str) -> Result<Option<StorageCredentials>>;
+    fn store_storage_credentials(&self, location: &str, credentials: &StorageCredentials) -> Result<()>;
+    fn forget_storage_credentials(&self, location: &str) -> Result<()>;
 }
 
 /// The platform's keychain through the `keyring` crate.
@@ -52,6 +78,15 @@ struct Stored {
 /// The keychain account name for a connection's password.
 pub fn password_account(connection: &str) -> String {
     format!("connection {connection}")
+}
+
+/// The keychain account name for a storage's access key.
+pub fn storage_account(location: &str) -> String {
+    format!("storage {location}")
+}
+
+fn storage_entry(location: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &storage_account(location)).map_err(unavailable)
 }
 
 fn entry(repo_id: &str) -> Result<keyring::Entry> {
@@ -125,5 +160,27 @@ impl KeyStore for OsKeychain {
 
     fn forget_password(&self, connection: &str) -> Result<()> {
         delete(password_entry(connection)?)
+    }
+
+    fn load_storage_credentials(&self, location: &str) -> Result<Option<StorageCredentials>> {
+        match storage_entry(location)?.get_password() {
+            Ok(text) => {
+                let text = Zeroizing::new(text);
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| Error::corrupt("the keychain entry of the storage's access key", e.to_string()))
+            }
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn store_storage_credentials(&self, location: &str, credentials: &StorageCredentials) -> Result<()> {
+        let text = Zeroizing::new(serde_json::to_string(credentials).expect("plain struct serializes"));
+        storage_entry(location)?.set_password(&text).map_err(unavailable)
+    }
+
+    fn forget_storage_credentials(&self, location: &str) -> Result<()> {
+        delete(storage_entry(location)?)
     }
 }

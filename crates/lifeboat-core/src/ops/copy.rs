@@ -143,7 +143,7 @@ impl Runner {
         let passphrase = self.offsite_passphrase.clone();
         let location = location.to_owned();
         blocking(move || {
-            let backend = Location::parse(&location)?.open()?;
+            let backend = Location::parse(&location)?.open(keychain.as_deref())?;
             let request = OpenRequest {
                 recovery_kit: None,
                 passphrase,
