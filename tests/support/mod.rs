@@ -114,6 +114,8 @@ impl AppSession {
     /// the first request while WebKitWebDriver comes up on a loaded machine)
     /// is retried on fresh ports; any other failure is reported at once.
     pub async fn start(data_dir: &Path) -> AppSession {
+        // The WebDriver client shares Lifeboat's reqwest, built without a TLS provider.
+        lifeboat_core::backend::install_tls_provider();
         const ATTEMPTS: usize = 3;
         for attempt in 1..=ATTEMPTS {
             let mut tauri_driver = start_tauri_driver(data_dir);

@@ -99,6 +99,7 @@ pub struct AccessKey {
 impl AccessKey {
     /// The key, checked: both parts present.
     pub fn credentials(self) -> lifeboat_core::Result<lifeboat_core::crypto::keychain::StorageCredentials> {
+        use secrecy::ExposeSecret;
         let access_key_id = self.access_key_id.trim().to_string();
         if access_key_id.is_empty() || self.secret_access_key.expose_secret().is_empty() {
             return Err(lifeboat_core::Error::InvalidField {

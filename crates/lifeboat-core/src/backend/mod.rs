@@ -10,7 +10,7 @@ mod object;
 
 pub use local::LocalBackend;
 pub use location::Location;
-pub use object::{ObjectBackend, S3Settings};
+pub use object::{install_tls_provider, ObjectBackend, S3Settings};
 
 use crate::error::Result;
 

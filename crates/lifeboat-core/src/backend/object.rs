@@ -72,11 +72,19 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// Makes rustls's ring provider the process's default, once. Lifeboat's
+/// reqwest is built without a provider of its own (see Cargo.toml); any
+/// other reqwest client in the same process (a test's WebDriver client)
+/// needs this before it is built.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client: rustls over the ring provider the rest of Lifeboat
 /// uses, trusting the system's certificate store (a self-hosted MinIO with
 /// the team's own CA works once that CA is installed system-wide).
 fn http_transport() -> Result<opendal::HttpTransporter> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .build()
