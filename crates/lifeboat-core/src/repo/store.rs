@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup
-//!       -> bounded channel -> [one worker per core, more on network storage]
-//!          zstd, AES-GCM, pack, write
+//!       -> bounded channel of runs of consecutive new blobs
+//!       -> [one worker per core, more on network storage] zstd, AES-GCM, pack, write
 //! ```
 //! Memory is bounded by the channel, one open pack per worker and the index,
 //! not by the stream. Index files are written as packs complete, so a long
@@ -27,6 +27,14 @@ use super::pack::{pack_path, PackBuilder, PackRecord};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+
+/// New blobs go to the workers in runs of about this many bytes, so each
+/// pack holds stretches of the stream in order and a restore reads them
+/// with one request per stretch (what matters on an object store).
+const RUN_BYTES: usize = 1 << 20;
+
+/// A run of consecutive new blobs, for one worker.
+type Run = Vec<([u8; 32], Vec<u8>)>;
 
 /// Write an index file once this many new blobs are waiting for one.
 const BLOBS_PER_INDEX_FILE: usize = 50_000;
@@ -209,7 +217,10 @@ struct Collector<'a> {
     repo: &'a Repository,
     index: &'a Index,
     /// To the workers; `None` once the stream ended, which lets them flush.
-    work: Option<Sender<([u8; 32], Vec<u8>)>>,
+    work: Option<Sender<Run>>,
+    /// New blobs not yet sent, and their bytes.
+    run: Run,
+    run_bytes: usize,
     done: Receiver<Result<PackRecord>>,
     /// Blobs of this run already sent to a worker.
     pending: HashSet<u128>,
@@ -227,13 +238,27 @@ impl Collector<'_> {
         if self.index.contains_key(key) || !self.pending.insert(key) {
             return Ok(false);
         }
+        self.run_bytes += data.len();
+        self.run.push((id, data));
+        if self.run_bytes >= RUN_BYTES {
+            self.send_run()?;
+        }
+        Ok(true)
+    }
+
+    /// Hands the blobs gathered so far to a worker.
+    fn send_run(&mut self) -> Result<()> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let run = std::mem::take(&mut self.run);
+        self.run_bytes = 0;
         let work = self.work.as_ref().expect("blobs are only stored while the stream is read");
-        if work.send((id, data)).is_err() {
+        if work.send(run).is_err() {
             // Every worker stopped: one of them failed; its error is in `done`.
             return Err(self.first_error().unwrap_or(Error::Cancelled));
         }
-        self.collect(false)?;
-        Ok(true)
+        self.collect(false)
     }
 
     fn first_error(&self) -> Option<Error> {
@@ -266,7 +291,7 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
     // One pack worker per core, plus one per extra write a network storage
     // keeps in flight: a worker waiting on an upload compresses nothing.
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + repo.backend().parallel_transfers() - 1;
-    let (work_tx, work_rx) = bounded::<([u8; 32], Vec<u8>)>(workers * 4);
+    let (work_tx, work_rx) = bounded::<Run>(workers);
     let (done_tx, done_rx) = unbounded();
     let abort = AtomicBool::new(false);
     let config = repo.config();
@@ -281,6 +306,8 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
             repo,
             index,
             work: Some(work_tx),
+            run: Vec::new(),
+            run_bytes: 0,
             done: done_rx,
             pending: HashSet::new(),
             unindexed: Vec::new(),
@@ -293,6 +320,7 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
             abort.store(true, Ordering::Relaxed);
         }
         let (chunks, blob_lists) = result?;
+        collector.send_run()?;
         collector.work = None;
         collector.collect(true)?;
         Ok(PipelineOutcome {
@@ -354,13 +382,13 @@ fn store_list(collector: &mut Collector<'_>, list: &mut Vec<u8>) -> Result<Strin
     Ok(hex(&id))
 }
 
-fn pack_worker(repo: &Repository, work: Receiver<([u8; 32], Vec<u8>)>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
+fn pack_worker(repo: &Repository, work: Receiver<Run>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
     let result = (|| {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
         let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
-        for (id, data) in work.iter() {
+        for (id, data) in work.iter().flatten() {
             if abort.load(Ordering::Relaxed) {
                 return Ok(());
             }
