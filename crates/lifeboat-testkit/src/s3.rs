@@ -75,9 +75,16 @@ impl S3Server {
             live,
             relayed,
         };
-        let status = server.request("PUT", &format!("/{bucket}"), b"");
-        assert!(status.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {status}");
-        server
+        // Listening is not serving yet (moto starts its app after the
+        // socket), and a loaded machine makes that slow: ask until it answers.
+        loop {
+            let status = server.request("PUT", &format!("/{bucket}"), b"");
+            if status.starts_with("HTTP/1.1 200") {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "creating bucket {bucket}: {status:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
