@@ -61,6 +61,10 @@ impl Location {
         }
     }
 
+    pub fn is_local(&self) -> bool {
+        matches!(self, Location::Local(_))
+    }
+
     /// A file name for this location's local cache folder.
     fn cache_key(&self) -> String {
         use sha2::{Digest, Sha256};
@@ -121,12 +125,6 @@ impl Location {
                 Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string(), cache)?))
             }
         }
-    }
-}
-
-impl Location {
-    pub fn is_local(&self) -> bool {
-        matches!(self, Location::Local(_))
     }
 }
 
