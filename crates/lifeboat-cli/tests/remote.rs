@@ -1,6 +1,7 @@
-//! Repositories in an S3-compatible bucket: the CLI contract, copies to and
-//! restores from the bucket, damage, outages and two writers, against a
-//! real S3 server (moto) on 127.0.0.1 (see `lifeboat_testkit::s3`).
+//! Repositories in an S3-compatible bucket and on an SFTP server: the CLI
+//! contract, copies to and restores from them, damage, outages and two
+//! writers, against a real S3 server (moto) and a real sshd on 127.0.0.1
+//! (see `lifeboat_testkit::s3` and `lifeboat_testkit::sftp`).
 
 mod common;
 
@@ -9,25 +10,34 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 use lifeboat_testkit::s3::S3Server;
+use lifeboat_testkit::sftp::SftpServer;
 use serde_json::Value;
 
 const BUCKET: &str = "lifeboat-test";
 
 /// One workstation using a repository at `location`: its own app data
 /// folder, the server's settings in its environment, keychain off.
-struct Workstation<'a> {
-    server: &'a S3Server,
+struct Workstation {
+    env: Vec<(&'static str, String)>,
     location: String,
     data_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-impl<'a> Workstation<'a> {
-    fn new(server: &'a S3Server, prefix: &str) -> Self {
+impl Workstation {
+    fn new(server: &S3Server, prefix: &str) -> Self {
+        Self::at(format!("s3://{BUCKET}/{prefix}"), server.env())
+    }
+
+    fn sftp(server: &SftpServer, name: &str) -> Self {
+        Self::at(server.location(name), server.env())
+    }
+
+    fn at(location: String, env: Vec<(&'static str, String)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Workstation {
-            server,
-            location: format!("s3://{BUCKET}/{prefix}"),
+            env,
+            location,
             data_dir: dir.path().join("data"),
             _dir: dir,
         }
@@ -47,7 +57,7 @@ impl<'a> Workstation<'a> {
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
             .env("AWS_EC2_METADATA_DISABLED", "true");
-        for (name, value) in self.server.env() {
+        for (name, value) in &self.env {
             cmd.env(name, value);
         }
         cmd
@@ -401,9 +411,20 @@ fn index_files_and_manifests_are_downloaded_once_per_workstation() {
 
 #[test]
 fn a_database_backs_up_restores_and_drills_through_a_bucket() {
-    use lifeboat_testkit::PgCluster;
     let server = S3Server::start(BUCKET);
-    let team = Workstation::new(&server, "pg");
+    database_round_trip(&Workstation::new(&server, "pg"), &Workstation::new(&server, "pg"));
+}
+
+#[test]
+fn a_database_backs_up_restores_and_drills_through_an_sftp_server() {
+    let server = SftpServer::start();
+    database_round_trip(&Workstation::sftp(&server, "pg"), &Workstation::sftp(&server, "pg"));
+}
+
+/// `team` backs a database up; `fresh`, another workstation on the same
+/// repository, restores it onto a fresh server and drills it.
+fn database_round_trip(team: &Workstation, fresh: &Workstation) {
+    use lifeboat_testkit::PgCluster;
     team.ok(&["init"], None);
     let source = PgCluster::start();
     source.psql("postgres", "CREATE DATABASE shop");
@@ -415,8 +436,6 @@ fn a_database_backs_up_restores_and_drills_through_a_bucket() {
     let backup: Value = serde_json::from_slice(&team.ok(&["backup", "--db", &source.url("shop"), "--json"], None)).unwrap();
     assert_eq!(backup["rows"], 5000, "{backup}");
 
-    // A fresh workstation restores onto a fresh server from the bucket alone.
-    let fresh = Workstation::new(&server, "pg");
     let target = PgCluster::start();
     fresh.ok(&["restore", "latest:shop", "--to", &target.url("shop")], None);
     let totals = "SELECT count(*) || '/' || sum(total) FROM orders";
@@ -425,4 +444,188 @@ fn a_database_backs_up_restores_and_drills_through_a_bucket() {
     let drill: Value =
         serde_json::from_slice(&fresh.ok(&["drill", "latest:shop", "--server", &target.url("postgres"), "--json"], None)).unwrap();
     assert_eq!(drill["passed"], true, "{drill:#}");
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_cli_contract_works_on_an_sftp_server() {
+    let server = SftpServer::start();
+    let team = Workstation::sftp(&server, "team");
+    let on_server = server.files().join("team");
+
+    let created = team.json(&["init", "--json"]);
+    assert_eq!(created["location"], server.location("team"), "{created}");
+    assert_eq!(created["storage"]["atomic_replace"], true, "OpenSSH has posix-rename: {created}");
+    assert_eq!(created["storage"]["conditional_create"], true, "OpenSSH has hardlink: {created}");
+    let again = team.fails(&["init"], None);
+    assert!(again.contains("already exists"), "{again}");
+
+    let first = stream(1, 3 << 20);
+    let second = stream(2, 3 << 20);
+    let id = team.put("shop", &first);
+    team.put("shop", &second);
+    team.put("crm", b"a small database");
+    assert_eq!(team.ok(&["cat", &id], None), first);
+    assert_eq!(team.ok(&["cat", "latest:shop"], None), second);
+    assert_eq!(team.snapshot_tags(), ["crm", "shop", "shop"]);
+    let (healthy, report) = team.check();
+    assert!(healthy, "{report}");
+
+    // On the server: private folders, and no temporary file left behind.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(on_server.join("data")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    let files = files_under(&on_server);
+    assert!(files.iter().any(|f| f.starts_with("data/")), "{files:?}");
+    assert!(files.iter().all(|f| !f.contains(".tmp-")), "{files:?}");
+
+    // The recovery kit opens it from a fresh workstation.
+    let kit_dir = tempfile::tempdir().unwrap();
+    let kit = kit_dir.path().join("kit.txt");
+    team.ok(&["key", "recovery-kit", "--output", kit.to_str().unwrap()], None);
+    let fresh = Workstation::sftp(&server, "team");
+    let mut cmd = fresh.cmd(&["cat", "latest:shop"]);
+    cmd.env_remove("LIFEBOAT_PASSWORD").env("LIFEBOAT_RECOVERY_KIT_FILE", &kit);
+    let out = run(cmd, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, second);
+
+    // A local repository's copies go there; the second sends only what changed.
+    let local = TestRepo::new();
+    let day_one = stream(10, 4 << 20);
+    let mut day_two = day_one.clone();
+    day_two[1 << 20..(1 << 20) + 4096].copy_from_slice(&noise(3, 4096));
+    let copy = |snapshot: &str| -> Value {
+        let mut cmd = local.cmd(&["copy", snapshot, "--to", &team.location, "--json"]);
+        cmd.env("LIFEBOAT_TO_PASSWORD", PASSWORD);
+        for (name, value) in server.env() {
+            cmd.env(name, value);
+        }
+        let out = run(cmd, None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    local.put("billing", &day_one);
+    copy("latest:billing");
+    local.put("billing", &day_two);
+    let second_copy = copy("latest:billing");
+    assert!(
+        second_copy["added_bytes"].as_u64().unwrap() < (day_two.len() / 4) as u64,
+        "{second_copy}"
+    );
+    assert_eq!(fresh.ok(&["cat", "latest:billing"], None), day_two);
+
+    // A bit flipped on the server is found, never restored.
+    let pack = files_under(&on_server.join("data")).into_iter().next().unwrap();
+    let pack = on_server.join("data").join(pack);
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, &bytes).unwrap();
+    let (healthy, report) = team.check();
+    assert!(!healthy, "{report}");
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, &bytes).unwrap();
+
+    // Retention and prune remove files, and leave what is kept whole.
+    team.ok(&["forget", "--keep-last", "1", "--prune"], None);
+    assert_eq!(team.snapshot_tags(), ["billing", "crm", "shop"]);
+    team.fails(&["cat", &id], None);
+    assert_eq!(team.ok(&["cat", "latest:shop"], None), second);
+    let (healthy, report) = team.check();
+    assert!(healthy, "{report}");
+}
+
+#[test]
+fn an_sftp_outage_fails_the_job_clearly_and_keeps_earlier_snapshots() {
+    let mut server = SftpServer::start();
+    let team = Workstation::sftp(&server, "repo");
+    team.ok(&["init"], None);
+    let before = noise(1, 1 << 20);
+    team.put("shop", &before);
+
+    // The server dies while a backup is half sent.
+    let big = noise(2, 48 << 20);
+    let mut child = team
+        .cmd(&["put", "--tag", "shop"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        input.write_all(&big[..36 << 20]).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        server.fail();
+        let _ = input.write_all(&big[36 << 20..]);
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the backup cannot have finished");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("could not be reached") || stderr.contains("kept breaking"),
+        "{stderr}"
+    );
+
+    server.recover();
+    assert_eq!(team.snapshot_tags(), ["shop"]);
+    assert_eq!(team.ok(&["cat", "latest:shop"], None), before);
+    team.put("shop", &big);
+    assert_eq!(team.ok(&["cat", "latest:shop"], None), big);
+    // Whatever the killed upload left half-written is only ever a temporary
+    // file, which prune removes.
+    team.ok(&["forget", "--keep-last", "5", "--prune"], None);
+    let files = files_under(&server.files().join("repo"));
+    assert!(files.iter().all(|f| !f.contains(".tmp-")), "{files:?}");
+    let (healthy, report) = team.check();
+    assert!(healthy, "{report}");
+}
+
+#[test]
+fn sftp_logins_that_fail_say_what_to_do() {
+    let server = SftpServer::start();
+    let location = server.location("repo");
+    let fails =
+        |env: Vec<(&'static str, String)>, location: &str| -> String { Workstation::at(location.to_string(), env).fails(&["init"], None) };
+
+    let err = fails(server.env_unknown_host(), &location);
+    assert!(err.contains("host key is not in ~/.ssh/known_hosts"), "{err}");
+    let err = fails(server.env_stranger(), &location);
+    assert!(err.contains("the server refused the login"), "{err}");
+    let closed = location.replace(&format!(":{}/", server.port), &format!(":{}/", closed_port()));
+    let err = fails(server.env(), &closed);
+    assert!(err.contains("could not be reached"), "{err}");
+    let nowhere = location.replace(&server.files().display().to_string(), "/proc/lifeboat");
+    let err = fails(server.env(), &nowhere);
+    assert!(err.contains("could not be created"), "{err}");
+
+    let without_ssh = Workstation::at(location, Vec::new());
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = without_ssh.cmd(&["init"]);
+    cmd.env("PATH", empty.path()).env_remove("LIFEBOAT_SSH_COMMAND");
+    let out = run(cmd, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("need OpenSSH's client"), "{err}");
 }

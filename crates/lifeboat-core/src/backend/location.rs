@@ -1,20 +1,23 @@
 //! What a repository location may be: a local folder or a mounted share
-//! (a path or a `file://` URL), or an S3-compatible bucket
-//! (`s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=true]`).
-//! Anything else that looks like a URL is refused with what is supported,
-//! never taken as a folder name (`sftp://nas/x` would otherwise become a
-//! folder called `sftp:`).
+//! (a path or a `file://` URL), an S3-compatible bucket
+//! (`s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path-style=true]`), or a
+//! folder on an SFTP server (`sftp://[USER@]HOST[:PORT]/PATH`, the path
+//! absolute, or under the login folder with `/~/PATH`). Anything else that
+//! looks like a URL is refused with what is supported, never taken as a
+//! folder name (`ftp://nas/x` would otherwise become a folder called `ftp:`).
 
 use std::fmt;
+
+use percent_encoding::utf8_percent_encode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Backend, LocalBackend, ObjectBackend, S3Settings};
+use super::{Backend, LocalBackend, ObjectBackend, S3Settings, SftpBackend, SftpSettings};
 use crate::crypto::keychain::{KeyStore, StorageCredentials};
 use crate::error::{Error, Result};
 
-const SUPPORTED: &str = "a local folder or a mounted share (a path, or file:///path), or an S3-compatible bucket \
-                         (s3://bucket/prefix)";
+const SUPPORTED: &str = "a local folder or a mounted share (a path, or file:///path), an S3-compatible bucket \
+                         (s3://bucket/prefix), or a folder on an SFTP server (sftp://user@host/path)";
 
 /// A parsed repository location. Its text form ([`fmt::Display`]) is
 /// canonical: two spellings of one place give one text.
@@ -30,6 +33,14 @@ pub enum Location {
         endpoint: Option<String>,
         region: Option<String>,
         path_style: Option<bool>,
+    },
+    Sftp {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+        /// Absolute (`/srv/backups`), or relative to the login folder
+        /// (`backups`, written `/~/backups`); no trailing `/`.
+        path: String,
     },
 }
 
@@ -50,10 +61,7 @@ impl Location {
                 ))),
             },
             "s3" => parse_s3(text),
-            "sftp" => Err(Error::InvalidInput(format!(
-                "{text}: SFTP repositories are not supported yet; use {SUPPORTED} (an SFTP server can be mounted, e.g. with sshfs, \
-                 and used as a folder)"
-            ))),
+            "sftp" => parse_sftp(text),
             _ => Err(Error::InvalidInput(format!(
                 "{text}: Lifeboat does not know locations starting with `{scheme}:/{rest_hint}`; a repository is {SUPPORTED}",
                 rest_hint = if rest.starts_with('/') { "/" } else { "" }
@@ -124,6 +132,15 @@ impl Location {
                 let cache = crate::paths::cache_dir().map(|dir| dir.join("repositories").join(self.cache_key()));
                 Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string(), cache)?))
             }
+            Location::Sftp { user, host, port, path } => {
+                let settings = SftpSettings {
+                    user: user.clone(),
+                    host: host.clone(),
+                    port: *port,
+                    path: path.clone(),
+                };
+                Ok(Arc::new(SftpBackend::new(settings, self.to_string())))
+            }
         }
     }
 }
@@ -159,9 +176,51 @@ impl fmt::Display for Location {
                 }
                 Ok(())
             }
+            Location::Sftp { user, host, port, path } => {
+                write!(f, "sftp://")?;
+                if let Some(user) = user {
+                    write!(f, "{}@", utf8_percent_encode(user, URL_PART))?;
+                }
+                if host.contains(':') {
+                    write!(f, "[{host}]")?;
+                } else {
+                    write!(f, "{host}")?;
+                }
+                if let Some(port) = port {
+                    write!(f, ":{port}")?;
+                }
+                let path_text = |path: &str| {
+                    path.split('/')
+                        .map(|segment| utf8_percent_encode(segment, URL_PART).to_string())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                match path.strip_prefix('/') {
+                    Some(absolute) => write!(f, "/{}", path_text(absolute)),
+                    None => write!(f, "/~/{}", path_text(path)),
+                }
+            }
         }
     }
 }
+
+/// What a user name or path segment escapes in a location's text.
+const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b':')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'@')
+    .add(b'[')
+    .add(b']')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 fn truthy(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
@@ -227,6 +286,83 @@ fn parse_s3(text: &str) -> Result<Location> {
     })
 }
 
+fn parse_sftp(text: &str) -> Result<Location> {
+    let invalid = |why: &str| {
+        Error::InvalidInput(format!(
+            "{text}: {why}; write sftp://user@host/path (or sftp://user@host:port/path)"
+        ))
+    };
+    let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if url.password().is_some() {
+        // Not echoed: the text holds a secret.
+        return Err(Error::InvalidInput(
+            "passwords never go into a repository location (it is shown and stored), and Lifeboat logs in to SFTP servers with SSH \
+             keys (your agent or ~/.ssh): write sftp://user@host/path"
+                .into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "an SFTP location has no settings after `?` or `#` (ssh's own settings go in ~/.ssh/config)",
+        ));
+    }
+    let decode = |part: &str, what: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| invalid(&format!("the {what} is not UTF-8")))
+    };
+    let user = match url.username() {
+        "" => None,
+        user => Some(decode(user, "user name")?),
+    };
+    // Given to ssh as arguments: nothing that could read as an option.
+    if let Some(user) = &user {
+        if user.starts_with('-') || user.chars().any(|c| c.is_control() || c.is_whitespace() || c == '@') {
+            return Err(invalid(
+                "the user name may not start with `-` or hold spaces, control characters or `@`",
+            ));
+        }
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(name)) => name.to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(invalid("the server's name is missing")),
+    };
+    let host_ok = !host.starts_with('-')
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    if !host_ok {
+        return Err(invalid(
+            "the server's name may hold only letters, digits, dots, hyphens and underscores",
+        ));
+    }
+    let mut segments = Vec::new();
+    for segment in url.path().split('/').filter(|s| !s.is_empty()) {
+        segments.push(decode(segment, "path")?);
+    }
+    let path = match segments.first().map(String::as_str) {
+        Some("~") if segments.len() > 1 => segments[1..].join("/"),
+        Some("~") | None => {
+            return Err(invalid(
+                "which folder on the server? Give it after the host: /srv/lifeboat, or /~/lifeboat under the login folder",
+            ))
+        }
+        Some(_) => format!("/{}", segments.join("/")),
+    };
+    if segments.iter().any(|s| s.chars().any(char::is_control)) {
+        return Err(invalid("the path may not hold control characters"));
+    }
+    Ok(Location::Sftp {
+        user,
+        host,
+        port: url.port(),
+        path,
+    })
+}
+
 /// `("s3", "//bucket")` for `s3://bucket`; `None` for a path, including a
 /// Windows one (`C:\backups`, `C:/backups`), whose "scheme" is one letter.
 fn url_scheme(location: &str) -> Option<(&str, &str)> {
@@ -288,6 +424,33 @@ mod tests {
     }
 
     #[test]
+    fn sftp_locations_parse_to_one_canonical_text() {
+        let parsed = Location::parse("sftp://backup@nas.lan:2222/srv/life%20boat/").unwrap();
+        assert_eq!(
+            parsed,
+            Location::Sftp {
+                user: Some("backup".into()),
+                host: "nas.lan".into(),
+                port: Some(2222),
+                path: "/srv/life boat".into(),
+            }
+        );
+        assert_eq!(parsed.to_string(), "sftp://backup@nas.lan:2222/srv/life%20boat");
+        let home = Location::parse("SFTP://u123@u123.your-storagebox.de/~/lifeboat").unwrap();
+        assert!(matches!(&home, Location::Sftp { path, .. } if path == "lifeboat"));
+        assert_eq!(home.to_string(), "sftp://u123@u123.your-storagebox.de/~/lifeboat");
+        let ipv6 = Location::parse("sftp://[::1]:22/x").unwrap();
+        assert_eq!(ipv6.to_string(), "sftp://[::1]:22/x");
+        for parsed in [parsed, home, ipv6] {
+            assert_eq!(
+                Location::parse(&parsed.to_string()).unwrap(),
+                parsed,
+                "the canonical text parses back"
+            );
+        }
+    }
+
+    #[test]
     fn bad_locations_are_refused_with_what_works() {
         for (location, expected) in [
             ("s3://AKIA:secret@bucket/x", "credentials never go into a repository location"),
@@ -296,12 +459,20 @@ mod tests {
             ("s3://bucket:9000/x", "no port"),
             ("s3://bucket/x?acl=public", "unknown setting `acl`"),
             ("s3://bucket/x?endpoint=ftp://host", "http:// or https://"),
-            ("sftp://admin@nas:22/backups", "SFTP repositories are not supported yet"),
+            (
+                "sftp://admin:hunter2secret@nas/backups",
+                "passwords never go into a repository location",
+            ),
+            ("sftp://nas", "which folder on the server?"),
+            ("sftp://nas/~/", "which folder on the server?"),
+            ("sftp://-oProxyCommand=x/backups", "server's name may hold only"),
+            ("sftp://-oProxyCommand=x@nas/backups", "user name may not start with `-`"),
+            ("sftp://nas/backups?port=22", "no settings after `?`"),
             ("gs://bucket/x", "does not know locations starting with `gs://`"),
         ] {
             let err = Location::parse(location).unwrap_err().to_string();
             assert!(err.contains(expected), "{location}: {err}");
-            assert!(!err.contains("secret"), "{err}");
+            assert!(!err.contains("secret") && !err.contains("hunter2"), "{err}");
         }
         assert!(Location::parse("file://host-name/x").is_err(), "a remote file URL");
         assert!(Location::parse("   ").is_err());

@@ -7,10 +7,13 @@
 mod local;
 mod location;
 mod object;
+mod runtime;
+mod sftp;
 
 pub use local::LocalBackend;
 pub use location::Location;
 pub use object::{install_tls_provider, ObjectBackend, S3Settings};
+pub use sftp::{SftpBackend, SftpSettings};
 
 use crate::error::Result;
 

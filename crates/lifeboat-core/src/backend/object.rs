@@ -16,9 +16,7 @@
 //! replaced or damaged object has a new one), and its bytes are
 //! authenticated on every use like any read.
 //!
-//! The engine is synchronous; each call runs on a small shared Tokio runtime
-//! and the calling thread waits for it, so the backend works from any
-//! thread, inside an async runtime or not.
+//! Each call runs on the shared storage runtime (see `runtime.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -57,19 +55,6 @@ pub struct S3Settings {
     /// An access key from the keychain; None: the environment's or the
     /// AWS profile's.
     pub credentials: Option<StorageCredentials>,
-}
-
-/// The runtime every object-store call runs on.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lifeboat-storage")
-            .enable_all()
-            .build()
-            .expect("starting the storage runtime")
-    })
 }
 
 /// Makes rustls's ring provider the process's default, once. Lifeboat's
@@ -221,13 +206,8 @@ impl ObjectBackend {
 
     /// Runs one storage call to completion on the storage runtime.
     fn run<T: Send + 'static>(&self, call: impl Future<Output = opendal::Result<T>> + Send + 'static) -> opendal::Result<T> {
-        let (done, result) = std::sync::mpsc::sync_channel(1);
-        runtime().spawn(async move {
-            let _ = done.send(call.await);
-        });
-        result
-            .recv()
-            .unwrap_or_else(|_| Err(opendal::Error::new(ErrorKind::Unexpected, "the storage call stopped unexpectedly")))
+        super::runtime::block_on(call)
+            .unwrap_or_else(|| Err(opendal::Error::new(ErrorKind::Unexpected, "the storage call stopped unexpectedly")))
     }
 
     /// An OpenDAL error as a Lifeboat one that says what to do.
