@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "app_status",
     "create_repository",
+    "test_location",
     "open_repository",
     "close_repository",
     "repository_overview",

@@ -126,6 +126,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::repository::app_status,
             commands::repository::create_repository,
+            commands::repository::test_location,
             commands::repository::open_repository,
             commands::repository::close_repository,
             commands::repository::repository_overview,

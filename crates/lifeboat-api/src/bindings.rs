@@ -37,6 +37,8 @@ pub fn typescript() -> String {
         declaration::<KnownRepository>(&config),
         declaration::<Unlock>(&config),
         declaration::<AccessKey>(&config),
+        declaration::<TestLocationRequest>(&config),
+        declaration::<LocationTest>(&config),
         declaration::<CreateRequest>(&config),
         declaration::<OpenRequest>(&config),
         declaration::<RepositoryOverview>(&config),

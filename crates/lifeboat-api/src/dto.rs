@@ -88,6 +88,29 @@ pub struct CreateRequest {
     pub access_key: Option<AccessKey>,
 }
 
+/// A remote location to try before creating or opening a repository there.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct TestLocationRequest {
+    pub location: String,
+    /// For an S3 location: the access key typed (not saved by a test).
+    #[serde(default)]
+    pub access_key: Option<AccessKey>,
+}
+
+/// What trying a remote location found: listing, writing, reading back and
+/// deleting all worked (else the test fails with what did not).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct LocationTest {
+    /// The location's canonical text.
+    pub location: String,
+    /// A repository is there already (open it; do not create one).
+    pub holds_repository: bool,
+    /// A file is replaced whole, never torn.
+    pub atomic_replace: bool,
+    /// Two workstations creating a repository here at once cannot both win.
+    pub conditional_create: bool,
+}
+
 /// An S3 access key, as typed.
 #[derive(Clone, Debug, Deserialize, TS)]
 pub struct AccessKey {

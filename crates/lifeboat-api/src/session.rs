@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lifeboat_core::backend::{Backend, Location};
+use lifeboat_core::backend::{self, Backend, Location};
 use lifeboat_core::catalog::{RepositoryRecord, RunKind};
 use lifeboat_core::crypto::keychain::{CachedKey, KeyStore, StorageCredentials};
 
@@ -129,6 +129,42 @@ impl App {
         .await?)
     }
 
+    /// Tries a remote location (S3 or SFTP) with what was typed, before a
+    /// repository is created or opened there; saves nothing.
+    pub async fn test_location(&self, request: TestLocationRequest) -> ApiResult<LocationTest> {
+        let location = Location::parse(&request.location).map_err(|e| Error::InvalidField {
+            field: "location",
+            message: e.to_string(),
+        })?;
+        if location.is_local() {
+            return Err(Error::InvalidField {
+                field: "location",
+                message: "a folder needs no connection test: Lifeboat checks it when the repository is created or opened".into(),
+            }
+            .into());
+        }
+        let access_key = request.access_key.map(AccessKey::credentials).transpose()?;
+        if access_key.is_some() && !matches!(location, Location::S3 { .. }) {
+            return Err(access_key_misplaced().into());
+        }
+        let keychain = self.keychain.clone();
+        let text = location.to_string();
+        let tested = ops::blocking(move || {
+            let backend = match access_key {
+                Some(key) => location.open_with(Some(key))?,
+                None => location.open(keychain.as_deref())?,
+            };
+            backend::test_storage(backend.as_ref())
+        })
+        .await?;
+        Ok(LocationTest {
+            location: text,
+            holds_repository: tested.holds_repository,
+            atomic_replace: tested.guarantees.atomic_replace,
+            conditional_create: tested.guarantees.conditional_create,
+        })
+    }
+
     /// Opens an existing repository with a passphrase or a recovery kit, and caches its key.
     pub async fn open_repository(&self, request: OpenRequest) -> ApiResult<OpenRepository> {
         let location = request.location.trim().to_string();
@@ -241,11 +277,8 @@ fn open_location(location: &str, access_key: Option<StorageCredentials>, keychai
     let Some(access_key) = access_key else {
         return location.open(keychain);
     };
-    if location.is_local() {
-        return Err(Error::InvalidField {
-            field: "access_key",
-            message: "an access key is for an S3 location (s3://bucket/prefix); a folder needs none".into(),
-        });
+    if !matches!(location, Location::S3 { .. }) {
+        return Err(access_key_misplaced());
     }
     let backend = location.open_with(Some(access_key.clone()))?;
     // Proves the key before it is kept: a listing needs a working key.
@@ -256,6 +289,13 @@ fn open_location(location: &str, access_key: Option<StorageCredentials>, keychai
         }
     }
     Ok(backend)
+}
+
+fn access_key_misplaced() -> Error {
+    Error::InvalidField {
+        field: "access_key",
+        message: "an access key is for an S3 location (s3://bucket/prefix); a folder or an SFTP server needs none".into(),
+    }
 }
 
 /// A new repository goes into a new or empty folder: never mixed into

@@ -48,6 +48,29 @@ async fn a_bucket_opens_with_the_access_key_typed_once() {
     let app = App::start(paths(&dir.path().join("profile")), Some(keychain.clone()))
         .await
         .unwrap();
+
+    // "Test connection" tries the bucket with the key typed, and saves nothing.
+    let test = |location: &str| {
+        app.test_location(TestLocationRequest {
+            location: location.to_string(),
+            access_key: access_key(),
+        })
+    };
+    let tested = test(&location).await.unwrap();
+    assert_eq!(tested.location, canonical);
+    assert!(
+        !tested.holds_repository && tested.conditional_create && tested.atomic_replace,
+        "{tested:?}"
+    );
+    assert!(
+        keychain.load_storage_credentials(&canonical).unwrap().is_none(),
+        "a test saves no key"
+    );
+    let missing = test(&location.replace("lifeboat-test", "no-such-bucket")).await.unwrap_err();
+    assert!(missing.message.contains("the bucket does not exist"), "{missing:?}");
+    let folder = test(dir.path().to_str().unwrap()).await.unwrap_err();
+    assert_eq!(folder.field.as_deref(), Some("location"), "{folder:?}");
+
     let created = app
         .create_repository(CreateRequest {
             location: location.clone(),
@@ -68,6 +91,7 @@ async fn a_bucket_opens_with_the_access_key_typed_once() {
         !catalog.windows(SECRET_ACCESS_KEY.len()).any(|w| w == SECRET_ACCESS_KEY.as_bytes()),
         "the secret never reaches the catalog"
     );
+    assert!(test(&location).await.unwrap().holds_repository);
     drop(app);
 
     // Restart: the repository key and the access key both come from the keychain.

@@ -136,7 +136,7 @@ fn a_location_lifeboat_cannot_use_is_refused_and_nothing_is_created() {
     let cwd = tempfile::tempdir().unwrap();
     for (location, says) in [
         ("s3://team-backups/lifeboat", "which AWS region is the bucket in? Set AWS_REGION"),
-        ("sftp://admin@nas/backups", "SFTP repositories are not supported yet"),
+        ("ftp://nas/backups", "does not know locations starting with `ftp://`"),
         ("gs://bucket/x", "does not know locations starting with `gs://`"),
     ] {
         let mut cmd = std::process::Command::new(bin());

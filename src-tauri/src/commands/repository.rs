@@ -1,5 +1,6 @@
 use lifeboat_api::{
-    ApiError, AppStatus, CheckResult, CreateRequest, JobProgress, OpenRepository, OpenRequest, PruneResult, RepositoryOverview,
+    ApiError, AppStatus, CheckResult, CreateRequest, JobProgress, LocationTest, OpenRepository, OpenRequest, PruneResult,
+    RepositoryOverview, TestLocationRequest,
 };
 use tauri::ipc::Channel;
 
@@ -14,6 +15,12 @@ pub async fn app_status(app: AppState<'_>) -> Result<AppStatus, ApiError> {
 #[tracing::instrument(skip_all, err, fields(location = %request.location))]
 pub async fn create_repository(app: AppState<'_>, request: CreateRequest) -> Result<OpenRepository, ApiError> {
     app.create_repository(request).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(location = %request.location))]
+pub async fn test_location(app: AppState<'_>, request: TestLocationRequest) -> Result<LocationTest, ApiError> {
+    app.test_location(request).await
 }
 
 #[tauri::command]

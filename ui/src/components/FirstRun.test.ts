@@ -1,7 +1,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
-import type { CreateRequest, OpenRequest } from "../lib/bindings";
+import type { CreateRequest, OpenRequest, TestLocationRequest } from "../lib/bindings";
 import { openRepository } from "../test/fixtures";
 import FirstRun from "./FirstRun.svelte";
 
@@ -113,6 +113,36 @@ describe("First run: create", () => {
     expect(request?.location).toBe("s3://team-backups/lifeboat");
     expect(request?.access_key).toEqual({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cret" });
     expect(keyId.getAttribute("aria-invalid")).toBe("true");
+  });
+
+  it("tests a remote location's connection, and forgets the result when the location changes", async () => {
+    const requests: TestLocationRequest[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd !== "test_location") throw new Error(`unexpected ${cmd}`);
+      const request = (args as { request: TestLocationRequest }).request;
+      requests.push(request);
+      if (request.location.includes("stranger")) {
+        throw { code: "storage", message: "connecting to sftp://stranger@nas/x: the server refused the login" };
+      }
+      return { location: request.location, holds_repository: false, atomic_replace: true, conditional_create: true };
+    });
+    render(FirstRun, { onopened: vi.fn() });
+    const testButton = () => screen.queryByRole<HTMLButtonElement>("button", { name: /^(Test connection|Testing…)$/ });
+    await type(locationField(), "/mnt/nas/lifeboat");
+    expect(testButton()).toBeNull();
+
+    await type(locationField(), "sftp://backup@nas.lan/srv/lifeboat");
+    expect(screen.getByText(/never a password/)).toBeTruthy();
+    await fireEvent.click(testButton()!);
+    const result = await screen.findByRole("status");
+    expect(result.textContent).toMatch(/Connected: listing, writing, reading and deleting work\. No repository there yet\./);
+    expect(requests).toEqual([{ location: "sftp://backup@nas.lan/srv/lifeboat", access_key: null }]);
+
+    await type(locationField(), "sftp://stranger@nas/x");
+    expect(screen.queryByRole("status")).toBeNull();
+    await fireEvent.click(testButton()!);
+    await alertSays(/refused the login/);
+    await waitFor(() => expect(testButton()!.disabled).toBe(false));
   });
 
   it("shows the backend's error when the folder is taken", async () => {

@@ -24,6 +24,7 @@ import type {
   JobProgress,
   KeySlotInfo,
   KeychainStatus,
+  LocationTest,
   NotificationPrefs,
   OpenRepository,
   OpenRequest,
@@ -40,6 +41,7 @@ import type {
   ScheduleForm,
   ScheduleView,
   SnapshotDetail,
+  TestLocationRequest,
   TimelineEntry,
   VerifyReport,
 } from "./bindings";
@@ -88,6 +90,8 @@ export function newJobId(): number {
 export const appStatus = () => call<AppStatus>("app_status");
 
 export const createRepository = (request: CreateRequest) => call<OpenRepository>("create_repository", { request });
+
+export const testLocation = (request: TestLocationRequest) => call<LocationTest>("test_location", { request });
 
 export const openRepository = (request: OpenRequest) => call<OpenRepository>("open_repository", { request });
 

@@ -41,6 +41,30 @@ export type Unlock = "passphrase" | "recovery_kit" | "keychain";
 
 export type AccessKey = { access_key_id: string, secret_access_key: string, };
 
+export type TestLocationRequest = { location: string, 
+/**
+ * For an S3 location: the access key typed (not saved by a test).
+ */
+access_key: AccessKey | null, };
+
+export type LocationTest = { 
+/**
+ * The location's canonical text.
+ */
+location: string, 
+/**
+ * A repository is there already (open it; do not create one).
+ */
+holds_repository: boolean, 
+/**
+ * A file is replaced whole, never torn.
+ */
+atomic_replace: boolean, 
+/**
+ * Two workstations creating a repository here at once cannot both win.
+ */
+conditional_create: boolean, };
+
 export type CreateRequest = { location: string, passphrase: string, 
 /**
  * Names the first key slot: who or which device holds this passphrase.

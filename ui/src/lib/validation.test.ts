@@ -109,6 +109,18 @@ describe("form validation", () => {
     expect(validateKitPath("s3://bucket/kit.txt")?.field).toBe("path");
   });
 
+  it("takes a folder on an SFTP server, never with a password", () => {
+    const sftp = { ...create, location: "sftp://backup@nas.lan:2222/srv/lifeboat" };
+    expect(validateCreate(sftp)).toBeNull();
+    expect(validateCreate({ ...sftp, location: "sftp://u1@box.example/~/lifeboat" })).toBeNull();
+    expect(validateCreate({ ...sftp, location: "sftp://nas.lan" })?.field).toBe("location");
+    expect(validateCreate({ ...sftp, location: "sftp://nas.lan/~/" })?.field).toBe("location");
+    const withPassword = validateCreate({ ...sftp, location: "sftp://backup:hunter2@nas.lan/srv" });
+    expect(withPassword?.field).toBe("location");
+    expect(withPassword?.message).not.toContain("hunter2");
+    expect(accessKey(sftp.location, "AKIAEXAMPLE", "secret")).toBeNull();
+  });
+
   it("wants a label for a new key", () => {
     expect(validateAddKey({ label: "", passphrase: "long enough", confirm: "long enough" })?.field).toBe("label");
     expect(validateAddKey({ label: "Maria", passphrase: "long enough", confirm: "long enough" })).toBeNull();

@@ -16,6 +16,11 @@ export function isS3Location(location: string): boolean {
   return /^s3:\/\//i.test(location.trim());
 }
 
+/** `sftp://[user@]host[:port]/path`: a repository on an SFTP server. */
+export function isSftpLocation(location: string): boolean {
+  return /^sftp:\/\//i.test(location.trim());
+}
+
 /** The access key typed for an S3 location: null when both fields are empty. */
 export function accessKey(location: string, accessKeyId: string, secretAccessKey: string): AccessKey | null {
   if (!isS3Location(location) || (accessKeyId.trim() === "" && secretAccessKey === "")) return null;
@@ -30,11 +35,18 @@ function validateAccessKey(location: string, accessKeyId: string, secretAccessKe
   return null;
 }
 
-/** A repository's location: a folder's full path, or an S3 bucket. */
+/** A repository's location: a folder's full path, an S3 bucket or an SFTP server's folder. */
 function validateRepositoryLocation(location: string, what: string): string | null {
   const p = location.trim();
   if (isS3Location(p)) return /^s3:\/\/[^/?#]+/i.test(p) ? null : "Name the bucket: s3://bucket or s3://bucket/prefix.";
-  if (p === "") return `Enter the full path of ${what} (for example /mnt/nas/lifeboat), or an S3 bucket (s3://bucket/prefix).`;
+  if (isSftpLocation(p)) {
+    if (/^sftp:\/\/[^/]*:[^/@]*@/i.test(p)) return "No password in the location: Lifeboat logs in with your SSH keys.";
+    return /^sftp:\/\/[^/?#]+\/(~\/)?[^/?#~]/i.test(p)
+      ? null
+      : "Name the server and the folder: sftp://user@host/srv/lifeboat (or /~/lifeboat under the login folder).";
+  }
+  if (p === "")
+    return `Enter the full path of ${what} (for example /mnt/nas/lifeboat), an S3 bucket (s3://bucket/prefix) or an SFTP folder (sftp://user@host/path).`;
   return validateLocation(p, what);
 }
 

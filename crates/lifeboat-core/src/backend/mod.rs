@@ -15,7 +15,8 @@ pub use location::Location;
 pub use object::{install_tls_provider, ObjectBackend, S3Settings};
 pub use sftp::{SftpBackend, SftpSettings};
 
-use crate::error::Result;
+use crate::crypto::random_bytes;
+use crate::error::{Error, Result};
 
 /// One stored file, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,4 +74,61 @@ pub trait Backend: Send + Sync {
     /// How many pack reads or writes are worth having in flight at once: 1
     /// on a disk; more on a network storage, where each transfer mostly waits.
     fn parallel_transfers(&self) -> usize;
+}
+
+/// What [`test_storage`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StorageTest {
+    /// A repository's `config` is there already.
+    pub holds_repository: bool,
+    pub guarantees: StorageGuarantees,
+}
+
+/// Tries what a repository needs of a storage before anything is created
+/// there: listing, then writing, reading back and deleting a probe file
+/// (`locks/clock-test-*`, which lock listings skip), then what it
+/// guarantees (on S3, whether conditional writes are honoured). The first
+/// step that fails is the error, with the storage's hint.
+pub fn test_storage(backend: &dyn Backend) -> Result<StorageTest> {
+    backend.list("keys")?;
+    let holds_repository = backend.exists("config")?;
+    let probe = format!("locks/clock-test-{}", data_encoding::HEXLOWER.encode(&random_bytes::<8>()));
+    let content = random_bytes::<32>();
+    backend.write(&probe, &content)?;
+    let read_back = backend.read(&probe, content.len() as u64);
+    backend.remove(&probe)?;
+    if read_back? != content {
+        return Err(Error::Storage {
+            action: "reading back".into(),
+            target: format!("{}/{probe}", backend.location().trim_end_matches('/')),
+            detail: "the storage returned other bytes than were written to it".into(),
+        });
+    }
+    Ok(StorageTest {
+        holds_repository,
+        guarantees: backend.guarantees()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_test_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let tested = test_storage(&backend).unwrap();
+        assert!(!tested.holds_repository);
+        assert!(tested.guarantees.conditional_create && tested.guarantees.atomic_replace);
+        assert!(backend.list("locks").unwrap().is_empty(), "the probe is removed");
+        backend.write("config", b"x").unwrap();
+        assert!(test_storage(&backend).unwrap().holds_repository);
+
+        let unwritable = LocalBackend::new("/proc/lifeboat-test");
+        assert!(
+            matches!(test_storage(&unwritable), Err(Error::Io { .. })),
+            "the failing step is the error"
+        );
+    }
 }
