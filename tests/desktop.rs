@@ -178,3 +178,96 @@ async fn a_team_keeps_its_repository_in_an_s3_bucket_from_the_window() {
     app.shot("s3-03-check-healthy").await;
     app.quit().await;
 }
+
+/// A repository on an SFTP server (a real sshd on 127.0.0.1, reached through
+/// the real ssh), from the first run: the connection tested, a Checkpoint of
+/// a real database, the recovery kit saved; a fresh workstation opens the
+/// repository with the kit alone and restores the database with the wizard
+/// onto a fresh server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with_the_kit() {
+    use lifeboat_testkit::sftp::SftpServer;
+    use lifeboat_testkit::PgCluster;
+    if !can_run() {
+        return;
+    }
+    const LABEL: &str = "before the schema change";
+    let server = SftpServer::start();
+    let location = server.location("lifeboat");
+    let source = PgCluster::start();
+    source.psql("postgres", "CREATE DATABASE shop");
+    source.psql(
+        "shop",
+        "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL);
+         INSERT INTO orders (item) SELECT 'order ' || g FROM generate_series(1, 250) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kit = dir.path().join("recovery-kit.txt");
+
+    let app = AppSession::start_with_env(&dir.path().join("first-workstation"), &server.env()).await;
+    app.wait("#first-run").await;
+    app.fill("#create-location", &location).await;
+    app.click("#create-test-button").await;
+    let tested = app.wait_text("#create-test-result", "Connected").await;
+    assert!(tested.contains("No repository there yet"), "{tested}");
+    app.fill("#create-label", "Storage box").await;
+    app.fill("#create-passphrase", PASSPHRASE).await;
+    app.fill("#create-passphrase-confirm", PASSPHRASE).await;
+    app.shot("sftp-01-connection-tested").await;
+    app.click("#create-submit").await;
+    app.wait_text("#current-repo", "Storage box").await;
+    assert!(server.files().join("lifeboat/config").exists(), "the repository is on the server");
+
+    app.click("#nav-connections").await;
+    app.fill("#conn-name", "shop").await;
+    app.fill("#conn-url", &source.url("shop")).await;
+    app.wait("#conn-host").await;
+    app.click("#conn-test").await;
+    app.wait_text("#conn-check", "pg_dump").await;
+    app.click("#conn-save").await;
+    app.wait("#connections-list .connection-row[data-name='shop']").await;
+    app.click("#nav-overview").await;
+    let card = ".database-card[data-name='shop']";
+    app.click(&format!("{card} .checkpoint-button")).await;
+    app.fill("#checkpoint-label", LABEL).await;
+    app.click("#checkpoint-ok").await;
+    app.wait_text("#checkpoint-result", "Checkpoint").await;
+    app.wait_text(card, LABEL).await;
+
+    app.click("#nav-repository").await;
+    app.fill("#kit-path", &kit.display().to_string()).await;
+    app.click("#kit-save").await;
+    app.wait("#kit-result").await;
+    app.quit().await;
+
+    // A fresh workstation: the location and the kit, nothing else.
+    let fresh = PgCluster::start();
+    let app = AppSession::start_with_env(&dir.path().join("fresh-workstation"), &server.env()).await;
+    app.wait("#first-run").await;
+    app.click("#tab-open").await;
+    app.fill("#open-location", &location).await;
+    app.click("#open-use-kit").await;
+    app.paste("#open-recovery-kit", &std::fs::read_to_string(&kit).unwrap()).await;
+    app.click("#open-submit").await;
+    app.wait("#current-repo").await;
+    app.shot("sftp-02-opened-with-the-kit").await;
+
+    app.click("#nav-restore").await;
+    app.choose("#restore-database", "shop").await;
+    app.wait_option("#restore-snapshot", LABEL).await;
+    app.click("#restore-next-source").await;
+    app.fill("#restore-host", "127.0.0.1").await;
+    app.fill("#restore-port", &fresh.port.to_string()).await;
+    app.fill("#restore-user", "postgres").await;
+    app.fill("#restore-target-db", "shop").await;
+    app.click("#restore-check").await;
+    app.wait_text("#restore-preflight", &fresh.major.to_string()).await;
+    app.click_when_enabled("#restore-next-target").await;
+    app.click("#restore-verify").await;
+    app.click_when_enabled("#restore-next-verify").await;
+    app.click("#restore-start").await;
+    app.wait_text("#restore-result", "Restored").await;
+    app.shot("sftp-03-restored-from-the-server").await;
+    assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "250");
+    app.quit().await;
+}

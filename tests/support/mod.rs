@@ -81,12 +81,13 @@ struct TauriDriver {
 }
 
 /// Starts `tauri-driver` on free ports and waits until it listens.
-fn start_tauri_driver(data_dir: &Path) -> TauriDriver {
+fn start_tauri_driver(data_dir: &Path, env: &[(&str, String)]) -> TauriDriver {
     let port = free_port();
     let native_port = free_port();
     let mut child = Command::new("tauri-driver")
         .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
         .env("LIFEBOAT_DATA_DIR", data_dir)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -114,11 +115,16 @@ impl AppSession {
     /// the first request while WebKitWebDriver comes up on a loaded machine)
     /// is retried on fresh ports; any other failure is reported at once.
     pub async fn start(data_dir: &Path) -> AppSession {
+        Self::start_with_env(data_dir, &[]).await
+    }
+
+    /// As [`AppSession::start`], with these variables in the app's environment.
+    pub async fn start_with_env(data_dir: &Path, env: &[(&str, String)]) -> AppSession {
         // The WebDriver client shares Lifeboat's reqwest, built without a TLS provider.
         lifeboat_core::backend::install_tls_provider();
         const ATTEMPTS: usize = 3;
         for attempt in 1..=ATTEMPTS {
-            let mut tauri_driver = start_tauri_driver(data_dir);
+            let mut tauri_driver = start_tauri_driver(data_dir, env);
             let mut caps = Capabilities::new();
             caps.set("browserName", "wry").unwrap();
             caps.set(
@@ -239,18 +245,40 @@ impl AppSession {
         field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
-    /// Picks `value` in a <select>, as a person choosing from the list would.
+    /// Puts `text` into a field as pasting would: typed keys lose a
+    /// textarea's line breaks under WebKitWebDriver.
+    pub async fn paste(&self, css: &str, text: &str) {
+        const SCRIPT: &str = "const field = document.querySelector(arguments[0]); field.value = arguments[1]; \
+                              field.dispatchEvent(new Event('input', { bubbles: true }));";
+        self.wait(css).await;
+        self.driver
+            .execute(SCRIPT, vec![serde_json::json!(css), serde_json::json!(text)])
+            .await
+            .unwrap_or_else(|e| panic!("pasting into {css}: {e}"));
+    }
+
+    /// Picks `value` in a <select> once it is offered, as a person choosing
+    /// from the list would.
     pub async fn choose(&self, css: &str, value: &str) {
         self.wait(css).await;
         const SCRIPT: &str = "const e = document.querySelector(arguments[0]); \
              if (![...e.options].some(o => o.value === arguments[1])) return false; \
              e.value = arguments[1]; e.dispatchEvent(new Event('change', { bubbles: true })); return true;";
-        let chosen = self
-            .driver
-            .execute(SCRIPT, vec![serde_json::json!(css), serde_json::json!(value)])
-            .await
-            .unwrap_or_else(|e| panic!("choosing {value:?} in {css}: {e}"));
-        assert_eq!(chosen.json().as_bool(), Some(true), "{css} has no option {value:?}");
+        let started = Instant::now();
+        loop {
+            let chosen = self
+                .driver
+                .execute(SCRIPT, vec![serde_json::json!(css), serde_json::json!(value)])
+                .await
+                .unwrap_or_else(|e| panic!("choosing {value:?} in {css}: {e}"));
+            if chosen.json().as_bool() == Some(true) {
+                return;
+            }
+            if started.elapsed() > WAIT {
+                self.timeout(css, format!("{css} never offered {value:?}")).await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Waits until the <select> matching `css` offers an option whose text contains `needle`.

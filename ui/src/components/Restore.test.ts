@@ -34,6 +34,9 @@ const report: RestoreReport = {
 
 const verifyReport: VerifyReport = { snapshot_id: "3333cccc4444dddd", size: 5 * 1024 * 1024, sha256: "bb", archive_entries: 40, seconds: 1 };
 
+/** The databases the mocked repository holds backups of. */
+let backedUpTags = ["sales"];
+
 function mockBackend() {
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   const restore = deferred<RestoreReport>();
@@ -44,6 +47,8 @@ function mockBackend() {
     switch (cmd) {
       case "databases":
         return [salesCard()];
+      case "repository_overview":
+        return { tags: backedUpTags.map((tag) => ({ tag })) };
       case "timeline":
         return salesTimeline();
       case "restore_preflight":
@@ -88,6 +93,20 @@ async function checkTarget() {
 }
 
 describe("Restore wizard", () => {
+  it("lists every database the repository holds, saved connection or not (a fresh workstation has none)", async () => {
+    backedUpTags = ["sales", "legacy_crm"];
+    try {
+      const { calls } = mockBackend();
+      await renderLoaded();
+      const names = within(select("Database")).getAllByRole<HTMLOptionElement>("option").map((o) => o.value);
+      expect(names).toEqual(["legacy_crm", "sales"]);
+      await fireEvent.change(select("Database"), { target: { value: "legacy_crm" } });
+      await waitFor(() => expect(calls.some((c) => c.cmd === "timeline" && c.args.name === "legacy_crm")).toBe(true));
+    } finally {
+      backedUpTags = ["sales"];
+    }
+  });
+
   it("offers the newest snapshot first, as latest", async () => {
     mockBackend();
     await renderLoaded();

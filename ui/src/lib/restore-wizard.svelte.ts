@@ -41,7 +41,9 @@ export function confirmationHelps(preflight: Preflight): boolean {
 export class RestoreWizard {
   step: RestoreStep = $state("source");
   readonly connections = new Resource<Connection[]>();
-  /** The source: a saved connection's name, and one of its snapshots. */
+  /** The databases the repository holds backups of: all of them are restorable, saved connection or not (a fresh workstation has none). */
+  readonly backedUp = new Resource<string[]>();
+  /** The source: a database's name (its snapshots' tag), and one of its snapshots. */
   database = $state("");
   readonly snapshots = new Resource<TimelineEntry[]>();
   snapshotId = $state("");
@@ -108,11 +110,20 @@ export class RestoreWizard {
     return this.verifyJob.result?.snapshot_id === this.snapshotId;
   }
 
-  /** Lists the saved connections and, while the source is being chosen, the source's snapshots. */
+  /** Every database to choose from: the repository's and the saved connections', sorted. */
+  get databaseNames(): string[] {
+    const names = new Set([...(this.backedUp.value ?? []), ...(this.connections.value ?? []).map((c) => c.name)]);
+    return [...names].sort();
+  }
+
+  /** Lists the databases and saved connections and, while the source is being chosen, the source's snapshots. */
   async load(): Promise<void> {
-    const loaded = await this.connections.load(async () => (await api.databases()).map((card: DatabaseCard) => card.connection));
-    if (!loaded || this.step !== "source") return;
-    const names = this.connections.value?.map((c) => c.name) ?? [];
+    const loaded = await Promise.all([
+      this.connections.load(async () => (await api.databases()).map((card: DatabaseCard) => card.connection)),
+      this.backedUp.load(async () => (await api.repositoryOverview()).tags.map((t) => t.tag)),
+    ]);
+    if (!loaded.some(Boolean) || this.step !== "source") return;
+    const names = this.databaseNames;
     await this.selectDatabase(names.includes(this.database) ? this.database : (names[0] ?? ""), this.snapshotId);
   }
 

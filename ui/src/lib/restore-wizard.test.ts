@@ -33,6 +33,9 @@ const staging: Connection = { ...salesCard().connection, name: "staging", host: 
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 
+/** The databases the mocked repository holds backups of. */
+let backedUpTags = ["sales"];
+
 function mockBackend(preflight: Preflight = clean) {
   const calls: Calls = [];
   const restore = deferred<RestoreReport>();
@@ -42,6 +45,8 @@ function mockBackend(preflight: Preflight = clean) {
     switch (cmd) {
       case "databases":
         return [salesCard(), { ...salesCard(), connection: staging }];
+      case "repository_overview":
+        return { tags: backedUpTags.map((tag) => ({ tag })) };
       case "timeline":
         return salesTimeline();
       case "restore_preflight":
