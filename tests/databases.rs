@@ -10,33 +10,6 @@ use lifeboat_testkit::PgCluster;
 const PASSPHRASE: &str = "harbour pilot tugboat rope";
 const LABEL: &str = "before the 16 upgrade";
 
-/// Steps 1 and 2 of the wizard: the newest snapshot of `shop`, onto `target`.
-async fn choose_source_and_target(app: &AppSession, target: &PgCluster, password: Option<&str>) {
-    app.click("#nav-restore").await;
-    app.choose("#restore-database", "shop").await;
-    app.wait_option("#restore-snapshot", LABEL).await;
-    app.click("#restore-next-source").await;
-    app.fill("#restore-host", "127.0.0.1").await;
-    app.fill("#restore-port", &target.port.to_string()).await;
-    app.fill("#restore-user", "postgres").await;
-    app.fill("#restore-target-db", "shop").await;
-    if let Some(password) = password {
-        app.fill("#restore-password", password).await;
-    }
-    app.click("#restore-check").await;
-    app.wait_text("#restore-preflight", &target.major.to_string()).await;
-}
-
-/// Steps 3 to 5: verify, restore, and the result with its row counts.
-async fn verify_and_restore(app: &AppSession) -> String {
-    app.click_when_enabled("#restore-next-target").await;
-    app.click("#restore-verify").await;
-    app.click_when_enabled("#restore-next-verify").await;
-    app.click("#restore-start").await;
-    app.wait_text("#restore-result", "Restored").await;
-    app.wait_text("#restore-rows", "public.orders").await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     if !can_run() {
@@ -87,9 +60,9 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.shot("db-04-timeline").await;
 
     // 4. The wizard onto the fresh cluster: the rows are there.
-    choose_source_and_target(&app, &fresh, None).await;
+    app.restore_source_and_target("shop", LABEL, &fresh, None).await;
     app.shot("db-05-restore-preflight").await;
-    let rows = verify_and_restore(&app).await;
+    let rows = app.verify_and_restore().await;
     assert!(rows.contains("321"), "{rows}");
     assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "321");
     app.shot("db-06-restored").await;
@@ -97,7 +70,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     // 5. Now the target has data of its own: refused until its name is typed exactly.
     fresh.psql("shop", "INSERT INTO orders (item) VALUES ('written after the restore')");
     app.click("#restore-again").await;
-    choose_source_and_target(&app, &fresh, None).await;
+    app.restore_source_and_target("shop", LABEL, &fresh, None).await;
     app.wait("#restore-confirm-name").await;
     assert!(
         !app.is_enabled("#restore-next-target").await,
@@ -110,7 +83,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     );
     app.shot("db-07-non-empty-refused").await;
     app.fill("#restore-confirm-name", "shop").await;
-    verify_and_restore(&app).await;
+    app.verify_and_restore().await;
     assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "321");
     let kept = fresh.psql(
         "postgres",
@@ -133,7 +106,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     app.click("#restore-again").await;
-    choose_source_and_target(&app, &guarded, Some("hunter2")).await;
+    app.restore_source_and_target("shop", LABEL, &guarded, Some("hunter2")).await;
     app.fill("#restore-confirm-name", "shop").await;
     app.click_when_enabled("#restore-next-target").await;
     app.click("#restore-verify").await;

@@ -180,20 +180,52 @@ async fn a_team_keeps_its_repository_in_an_s3_bucket_from_the_window() {
 }
 
 /// A repository on an SFTP server (a real sshd on 127.0.0.1, reached through
-/// the real ssh), from the first run: the connection tested, a Checkpoint of
-/// a real database, the recovery kit saved; a fresh workstation opens the
-/// repository with the kit alone and restores the database with the wizard
-/// onto a fresh server.
+/// the real ssh): see [`checkpoint_then_restore_elsewhere_with_the_kit`].
 #[tokio::test(flavor = "multi_thread")]
 async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with_the_kit() {
     use lifeboat_testkit::sftp::SftpServer;
-    use lifeboat_testkit::PgCluster;
     if !can_run() {
         return;
     }
-    const LABEL: &str = "before the schema change";
     let server = SftpServer::start();
     let location = server.location("lifeboat");
+    checkpoint_then_restore_elsewhere_with_the_kit("sftp", &location, &server.env(), None).await;
+    assert!(server.files().join("lifeboat/config").exists(), "the repository is on the server");
+}
+
+/// The same in an S3 bucket (moto on 127.0.0.1), the access key typed in
+/// the forms.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_checkpoints_into_an_s3_bucket_and_restores_from_it_with_the_kit() {
+    use lifeboat_testkit::s3::{S3Server, ACCESS_KEY_ID, SECRET_ACCESS_KEY};
+    if !can_run() {
+        return;
+    }
+    let server = S3Server::start("team-backups");
+    let location = format!(
+        "s3://team-backups/drills?endpoint={}&region=us-east-1&path-style=true",
+        server.endpoint()
+    );
+    checkpoint_then_restore_elsewhere_with_the_kit("s3", &location, &[], Some((ACCESS_KEY_ID, SECRET_ACCESS_KEY))).await;
+    assert!(
+        !server.list_keys("team-backups", "drills/config").is_empty(),
+        "the repository is in the bucket"
+    );
+}
+
+/// From the first run on a remote `location` (`env` for the app; an S3
+/// `access_key` typed in the forms): the connection tested, the repository
+/// created, a Checkpoint of a real database taken, the recovery kit saved;
+/// then a fresh workstation opens the repository with the kit alone and
+/// restores the database with the wizard onto a fresh server.
+async fn checkpoint_then_restore_elsewhere_with_the_kit(
+    name: &str,
+    location: &str,
+    env: &[(&str, String)],
+    access_key: Option<(&str, &str)>,
+) {
+    use lifeboat_testkit::PgCluster;
+    const LABEL: &str = "before the schema change";
     let source = PgCluster::start();
     source.psql("postgres", "CREATE DATABASE shop");
     source.psql(
@@ -204,19 +236,22 @@ async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with
     let dir = tempfile::tempdir().unwrap();
     let kit = dir.path().join("recovery-kit.txt");
 
-    let app = AppSession::start_with_env(&dir.path().join("first-workstation"), &server.env()).await;
+    let app = AppSession::start_with_env(&dir.path().join("first-workstation"), env).await;
     app.wait("#first-run").await;
-    app.fill("#create-location", &location).await;
+    app.fill("#create-location", location).await;
+    if let Some((id, secret)) = access_key {
+        app.fill("#create-access-key-id", id).await;
+        app.fill("#create-access-key-secret", secret).await;
+    }
     app.click("#create-test-button").await;
     let tested = app.wait_text("#create-test-result", "Connected").await;
     assert!(tested.contains("No repository there yet"), "{tested}");
-    app.fill("#create-label", "Storage box").await;
+    app.fill("#create-label", "Off-site").await;
     app.fill("#create-passphrase", PASSPHRASE).await;
     app.fill("#create-passphrase-confirm", PASSPHRASE).await;
-    app.shot("sftp-01-connection-tested").await;
+    app.shot(&format!("{name}-01-connection-tested")).await;
     app.click("#create-submit").await;
-    app.wait_text("#current-repo", "Storage box").await;
-    assert!(server.files().join("lifeboat/config").exists(), "the repository is on the server");
+    app.wait_text("#current-repo", "Off-site").await;
 
     app.click("#nav-connections").await;
     app.fill("#conn-name", "shop").await;
@@ -242,32 +277,24 @@ async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with
 
     // A fresh workstation: the location and the kit, nothing else.
     let fresh = PgCluster::start();
-    let app = AppSession::start_with_env(&dir.path().join("fresh-workstation"), &server.env()).await;
+    let app = AppSession::start_with_env(&dir.path().join("fresh-workstation"), env).await;
     app.wait("#first-run").await;
     app.click("#tab-open").await;
-    app.fill("#open-location", &location).await;
+    app.fill("#open-location", location).await;
+    if let Some((id, secret)) = access_key {
+        app.fill("#open-access-key-id", id).await;
+        app.fill("#open-access-key-secret", secret).await;
+    }
     app.click("#open-use-kit").await;
     app.paste("#open-recovery-kit", &std::fs::read_to_string(&kit).unwrap()).await;
     app.click("#open-submit").await;
     app.wait("#current-repo").await;
-    app.shot("sftp-02-opened-with-the-kit").await;
+    app.shot(&format!("{name}-02-opened-with-the-kit")).await;
 
-    app.click("#nav-restore").await;
-    app.choose("#restore-database", "shop").await;
-    app.wait_option("#restore-snapshot", LABEL).await;
-    app.click("#restore-next-source").await;
-    app.fill("#restore-host", "127.0.0.1").await;
-    app.fill("#restore-port", &fresh.port.to_string()).await;
-    app.fill("#restore-user", "postgres").await;
-    app.fill("#restore-target-db", "shop").await;
-    app.click("#restore-check").await;
-    app.wait_text("#restore-preflight", &fresh.major.to_string()).await;
-    app.click_when_enabled("#restore-next-target").await;
-    app.click("#restore-verify").await;
-    app.click_when_enabled("#restore-next-verify").await;
-    app.click("#restore-start").await;
-    app.wait_text("#restore-result", "Restored").await;
-    app.shot("sftp-03-restored-from-the-server").await;
+    app.restore_source_and_target("shop", LABEL, &fresh, None).await;
+    let rows = app.verify_and_restore().await;
+    assert!(rows.contains("250"), "{rows}");
+    app.shot(&format!("{name}-03-restored")).await;
     assert_eq!(fresh.psql("shop", "SELECT count(*) FROM orders"), "250");
     app.quit().await;
 }

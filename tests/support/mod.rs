@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lifeboat_testkit::PgCluster;
 pub use thirtyfour::prelude::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -243,6 +244,36 @@ impl AppSession {
         let field = self.wait(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Steps 1 and 2 of the restore wizard: `database`'s snapshot labelled
+    /// `label`, onto the database of that name on `target` (its `password`
+    /// typed when given), up to the preflight's findings.
+    pub async fn restore_source_and_target(&self, database: &str, label: &str, target: &PgCluster, password: Option<&str>) {
+        self.click("#nav-restore").await;
+        self.choose("#restore-database", database).await;
+        self.wait_option("#restore-snapshot", label).await;
+        self.click("#restore-next-source").await;
+        self.fill("#restore-host", "127.0.0.1").await;
+        self.fill("#restore-port", &target.port.to_string()).await;
+        self.fill("#restore-user", "postgres").await;
+        self.fill("#restore-target-db", database).await;
+        if let Some(password) = password {
+            self.fill("#restore-password", password).await;
+        }
+        self.click("#restore-check").await;
+        self.wait_text("#restore-preflight", &target.major.to_string()).await;
+    }
+
+    /// Steps 3 to 5 of the restore wizard: verify, restore, and the result's
+    /// row counts.
+    pub async fn verify_and_restore(&self) -> String {
+        self.click_when_enabled("#restore-next-target").await;
+        self.click("#restore-verify").await;
+        self.click_when_enabled("#restore-next-verify").await;
+        self.click("#restore-start").await;
+        self.wait_text("#restore-result", "Restored").await;
+        self.wait_text("#restore-rows", "public.orders").await
     }
 
     /// Puts `text` into a field as pasting would: typed keys lose a

@@ -94,6 +94,29 @@ impl Workstation {
             .to_string()
     }
 
+    /// Backs `data` up, calling `fail` once three quarters of it went in;
+    /// the backup must fail: returns what it said.
+    fn put_failing_midway(&self, tag: &str, data: &[u8], fail: impl FnOnce()) -> String {
+        use std::io::Write;
+        let mut child = self
+            .cmd(&["put", "--tag", tag])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let midway = data.len() / 4 * 3;
+        input.write_all(&data[..midway]).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        fail();
+        let _ = input.write_all(&data[midway..]);
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "the backup cannot have finished");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     fn snapshot_tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self
             .json(&["snapshots", "--json"])
@@ -274,25 +297,7 @@ fn an_outage_fails_the_job_clearly_and_keeps_earlier_snapshots() {
 
     // The server fails while a backup is half sent.
     let big = noise(2, 48 << 20);
-    let mut child = team
-        .cmd(&["put", "--tag", "shop"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    {
-        use std::io::Write;
-        input.write_all(&big[..36 << 20]).unwrap();
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        server.fail();
-        let _ = input.write_all(&big[36 << 20..]);
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "the backup cannot have finished");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = team.put_failing_midway("shop", &big, || server.fail());
     assert!(stderr.contains("did not answer after several retries"), "{stderr}");
 
     // Reading fails the same way, and says so.
@@ -565,25 +570,7 @@ fn an_sftp_outage_fails_the_job_clearly_and_keeps_earlier_snapshots() {
 
     // The server dies while a backup is half sent.
     let big = noise(2, 48 << 20);
-    let mut child = team
-        .cmd(&["put", "--tag", "shop"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    {
-        use std::io::Write;
-        input.write_all(&big[..36 << 20]).unwrap();
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        server.fail();
-        let _ = input.write_all(&big[36 << 20..]);
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "the backup cannot have finished");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = team.put_failing_midway("shop", &big, || server.fail());
     assert!(
         stderr.contains("could not be reached") || stderr.contains("kept breaking"),
         "{stderr}"

@@ -248,6 +248,14 @@ async fn read_segments(file: &File, offset: u64, len: usize) -> std::result::Res
 }
 
 impl Session {
+    /// `full` opened for reading; [`Error::Missing`] (naming `rel`) if absent.
+    async fn open(&self, full: &str, rel: &str) -> Attempt<File> {
+        match self.sftp.open(full).await {
+            Err(e) if is_not_found(&e) => Err(Failure::Verdict(Error::Missing(rel.to_string()))),
+            opened => Ok(opened?),
+        }
+    }
+
     async fn create_file(&self, path: &str) -> std::result::Result<File, SftpError> {
         let mut options = self.sftp.options();
         options.write(true).create_new(true);
@@ -469,11 +477,7 @@ impl Backend for SftpBackend {
         self.call("reading", path, move |session, full| {
             let rel = rel.clone();
             async move {
-                let file = match session.sftp.open(&full).await {
-                    Err(e) if is_not_found(&e) => return Err(Failure::Verdict(Error::Missing(rel))),
-                    opened => opened?,
-                };
-                let mut file = file;
+                let mut file = session.open(&full, &rel).await?;
                 let size = file.metadata().await?.len().unwrap_or(0);
                 if size > max {
                     return Err(Failure::Verdict(Error::corrupt(
@@ -493,10 +497,7 @@ impl Backend for SftpBackend {
         self.call("reading", path, move |session, full| {
             let rel = rel.clone();
             async move {
-                let file = match session.sftp.open(&full).await {
-                    Err(e) if is_not_found(&e) => return Err(Failure::Verdict(Error::Missing(rel))),
-                    opened => opened?,
-                };
+                let file = session.open(&full, &rel).await?;
                 let data = read_segments(&file, offset, len).await?;
                 let _ = file.close().await;
                 data.ok_or_else(|| Failure::Verdict(Error::corrupt(&rel, format!("the file ends before byte {}", offset + len as u64))))
