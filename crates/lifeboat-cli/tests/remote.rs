@@ -117,6 +117,22 @@ impl Workstation {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// Backs up two versions of `shop` and one of `crm`, reads them back
+    /// and checks every byte; returns the first `shop`'s id and the second's data.
+    fn back_up_three_snapshots(&self) -> (String, Vec<u8>) {
+        let first = stream(1, 3 << 20);
+        let second = stream(2, 3 << 20);
+        let id = self.put("shop", &first);
+        self.put("shop", &second);
+        self.put("crm", b"a small database");
+        assert_eq!(self.ok(&["cat", &id], None), first);
+        assert_eq!(self.ok(&["cat", "latest:shop"], None), second);
+        assert_eq!(self.snapshot_tags(), ["crm", "shop", "shop"]);
+        let (healthy, report) = self.check();
+        assert!(healthy, "{report}");
+        (id, second)
+    }
+
     fn snapshot_tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self
             .json(&["snapshots", "--json"])
@@ -165,16 +181,7 @@ fn the_cli_contract_works_on_an_s3_bucket() {
     let again = team.fails(&["init"], None);
     assert!(again.contains("already exists"), "{again}");
 
-    let first = stream(1, 3 << 20);
-    let second = stream(2, 3 << 20);
-    let id = team.put("shop", &first);
-    team.put("shop", &second);
-    team.put("crm", b"a small database");
-    assert_eq!(team.ok(&["cat", &id], None), first);
-    assert_eq!(team.ok(&["cat", "latest:shop"], None), second);
-    assert_eq!(team.snapshot_tags(), ["crm", "shop", "shop"]);
-    let (healthy, report) = team.check();
-    assert!(healthy, "{report}");
+    let (id, second) = team.back_up_three_snapshots();
 
     // Keys and the recovery kit live in the bucket too.
     let kit_dir = tempfile::tempdir().unwrap();
@@ -482,16 +489,7 @@ fn the_cli_contract_works_on_an_sftp_server() {
     let again = team.fails(&["init"], None);
     assert!(again.contains("already exists"), "{again}");
 
-    let first = stream(1, 3 << 20);
-    let second = stream(2, 3 << 20);
-    let id = team.put("shop", &first);
-    team.put("shop", &second);
-    team.put("crm", b"a small database");
-    assert_eq!(team.ok(&["cat", &id], None), first);
-    assert_eq!(team.ok(&["cat", "latest:shop"], None), second);
-    assert_eq!(team.snapshot_tags(), ["crm", "shop", "shop"]);
-    let (healthy, report) = team.check();
-    assert!(healthy, "{report}");
+    let (id, second) = team.back_up_three_snapshots();
 
     // On the server: private folders, and no temporary file left behind.
     {
