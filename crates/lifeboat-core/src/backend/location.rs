@@ -88,7 +88,8 @@ impl Location {
     pub fn open(&self, keychain: Option<&dyn KeyStore>) -> Result<Arc<dyn Backend>> {
         let env_has_key = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|v| !v.trim().is_empty());
         let saved = match keychain {
-            Some(keychain) if !env_has_key && !self.is_local() => {
+            // Only S3 locations have access keys; an SFTP login is ssh's own.
+            Some(keychain) if !env_has_key && matches!(self, Location::S3 { .. }) => {
                 keychain.load_storage_credentials(&self.to_string()).unwrap_or_else(|e| {
                     tracing::warn!("could not read the access key of {self} from the keychain: {e}");
                     None
