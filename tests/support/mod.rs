@@ -253,7 +253,7 @@ impl AppSession {
         self.click("#nav-restore").await;
         self.choose("#restore-database", database).await;
         self.wait_option("#restore-snapshot", label).await;
-        self.click("#restore-next-source").await;
+        self.click_when_enabled("#restore-next-source").await;
         self.fill("#restore-host", "127.0.0.1").await;
         self.fill("#restore-port", &target.port.to_string()).await;
         self.fill("#restore-user", "postgres").await;
