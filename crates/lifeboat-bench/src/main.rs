@@ -3,7 +3,10 @@
 //! - `run`: generates a dump-like stream (default 1 GiB), a day-later version
 //!   and a shifted copy, then times `lifeboat put`, `cat`, `check --read-data`
 //!   (wall time and peak RSS through GNU time) and, when `restic` is on the
-//!   PATH, the same for `restic backup --stdin` / `restic dump`, with ratios.
+//!   PATH, the same for `restic backup --stdin` / `restic dump`, with ratios;
+//!   then `copy` to a second repository, and put / cat / copy against a
+//!   repository on a local S3 server and a local sshd (SFTP), as ratios to
+//!   the local figures with the bytes a day-2 copy sends.
 //! - `chunking`: stores the same streams with several chunk sizes and zstd
 //!   levels through the library, for choosing the defaults.
 //! - `postgres`: `lifeboat backup` / `restore` against bare `pg_dump` /
@@ -254,7 +257,7 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     let churn_added = dir_size(&repo) - stored;
     measure(&lifeboat, &copy_args("latest:churned"), &copy_env, None)?;
     let copy_churn_added = dir_size(&copy_repo) - copy_stored;
-    let s3 = s3_figures(&lifeboat, &base, &repo_s)?;
+    let remotes = all_remote_figures(&lifeboat, &base, &repo_s)?;
     let before_shift = dir_size(&repo);
     let shift_put = measure(&lifeboat, &["put", "--no-keychain", "--tag", "shifted"], &env, Some(&shifted))?;
     let shift_added = dir_size(&repo) - before_shift;
@@ -376,23 +379,41 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
         "%",
     );
     row("peak RSS, copy (MiB)", copy_first.peak_rss_kib as f64 / 1024.0, None, "");
-    match s3 {
-        Some(s3) => {
-            row("put into S3 (MB/s)", mb_s(stream_len, &s3.put), None, "");
-            row("  time / the local put's", s3.put.seconds / ours.put.seconds.max(1e-3), None, "x");
-            row("cat from S3 (MB/s)", mb_s(stream_len, &s3.cat), None, "");
-            row("  time / the local cat's", s3.cat.seconds / ours.cat.seconds.max(1e-3), None, "x");
-            row("copy to S3, day 1 (MB/s)", mb_s(stream_len, &s3.copy_first), None, "");
-            row("  a day of churn's copy sent (MB)", s3.copy_churn_sent as f64 / 1e6, None, "");
-            row(
-                "  as % of that day's backup added",
-                pct(s3.copy_churn_sent, ours.churn_added),
-                None,
-                "%",
-            );
-            row("peak RSS, S3 put / cat / copy (MiB)", s3.peak_rss_kib as f64 / 1024.0, None, "");
-        }
-        None => println!("(moto_server not found: run `source scripts/object-servers` for the S3 figures)"),
+    for remote in &remotes {
+        let name = remote.name;
+        row(&format!("put into {name} (MB/s)"), mb_s(stream_len, &remote.put), None, "");
+        row(
+            "  time / the local put's",
+            remote.put.seconds / ours.put.seconds.max(1e-3),
+            None,
+            "x",
+        );
+        row(&format!("cat from {name} (MB/s)"), mb_s(stream_len, &remote.cat), None, "");
+        row(
+            "  time / the local cat's",
+            remote.cat.seconds / ours.cat.seconds.max(1e-3),
+            None,
+            "x",
+        );
+        row(
+            &format!("copy to {name}, day 1 (MB/s)"),
+            mb_s(stream_len, &remote.copy_first),
+            None,
+            "",
+        );
+        row("  a day of churn's copy sent (MB)", remote.copy_churn_sent as f64 / 1e6, None, "");
+        row(
+            "  as % of that day's backup added",
+            pct(remote.copy_churn_sent, ours.churn_added),
+            None,
+            "%",
+        );
+        row(
+            &format!("peak RSS, {name} put / cat / copy (MiB)"),
+            remote.peak_rss_kib as f64 / 1024.0,
+            None,
+            "",
+        );
     }
     let rss = |f: &ToolFigures| [f.put.peak_rss_kib, f.cat.peak_rss_kib].into_iter().max().unwrap_or(0) as f64 / 1024.0;
     row("peak RSS, put and cat (MiB)", rss(&ours), r.map(rss), "");
@@ -403,62 +424,96 @@ fn run(size: u64, dir: &Path, lifeboat: &Path) -> Result<()> {
     Ok(())
 }
 
-struct S3Figures {
+/// A remote storage on this machine the figures are also taken on.
+struct Remote<'a> {
+    name: &'static str,
+    /// What a Lifeboat process needs to reach it.
+    env: Vec<(&'static str, String)>,
+    /// Where the backed-up stream's repository goes, and the copies' one.
+    repo: String,
+    copy: String,
+    /// Bytes the copies' repository holds on the storage.
+    copy_bytes: Box<dyn Fn() -> u64 + 'a>,
+}
+
+struct RemoteFigures {
+    name: &'static str,
     put: Measured,
     cat: Measured,
     copy_first: Measured,
-    /// Bytes the day-2 copy added to the bucket: what travelled.
+    /// Bytes the day-2 copy added on the storage: what travelled.
     copy_churn_sent: u64,
     peak_rss_kib: u64,
 }
 
-/// The same stream into a repository on a local S3 server (moto, over
-/// loopback through the test relay), and copies of the local repository's
-/// snapshots to a second one there. None without moto.
-fn s3_figures(lifeboat: &Path, base: &Path, local_repo: &str) -> Result<Option<S3Figures>> {
-    if lifeboat_testkit::s3::moto_binary().is_none() {
-        return Ok(None);
-    }
-    let server = lifeboat_testkit::s3::S3Server::start("bench");
-    let server_env = server.env();
-    let with = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-        let mut env: Vec<(&'static str, String)> = server_env.clone();
+/// The same stream into a repository on `remote`, and copies of the local
+/// repository's snapshots to a second one there.
+fn remote_figures(lifeboat: &Path, base: &Path, local_repo: &str, remote: &Remote) -> Result<RemoteFigures> {
+    let with = |repo: &str| -> Vec<(&'static str, String)> {
+        let mut env = remote.env.clone();
         env.push(("LIFEBOAT_PASSWORD", "bench passphrase".into()));
         env.push(("LIFEBOAT_TO_PASSWORD", "bench passphrase".into()));
-        env.extend(extra.iter().cloned());
+        env.push(("LIFEBOAT_REPO", repo.to_string()));
         env
     };
-    let env = with(&[("LIFEBOAT_REPO", "s3://bench/repo".into())]);
+    let env = with(&remote.repo);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     measure(lifeboat, &["init", "--no-keychain"], &env, None)?;
     let put = measure(lifeboat, &["put", "--no-keychain", "--tag", "base"], &env, Some(base))?;
     let cat = measure(lifeboat, &["cat", "--no-keychain", "latest:base"], &env, None)?;
-    measure(lifeboat, &["init", "--no-keychain", "--repo", "s3://bench/copy"], &env, None)?;
-    let copy_env = with(&[("LIFEBOAT_REPO", local_repo.to_string())]);
+    measure(lifeboat, &["init", "--no-keychain", "--repo", &remote.copy], &env, None)?;
+    let copy_env = with(local_repo);
     let copy_env: Vec<(&str, &str)> = copy_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let copy = |spec: &str| {
-        measure(
-            lifeboat,
-            &["copy", "--no-keychain", spec, "--to", "s3://bench/copy"],
-            &copy_env,
-            None,
-        )
-    };
+    let copy = |spec: &str| measure(lifeboat, &["copy", "--no-keychain", spec, "--to", &remote.copy], &copy_env, None);
     let copy_first = copy("latest:base")?;
-    let before = server.bucket_size("bench", "copy/");
+    let before = (remote.copy_bytes)();
     copy("latest:churned")?;
-    let copy_churn_sent = server.bucket_size("bench", "copy/") - before;
+    let copy_churn_sent = (remote.copy_bytes)() - before;
     let peak_rss_kib = [put.peak_rss_kib, cat.peak_rss_kib, copy_first.peak_rss_kib]
         .into_iter()
         .max()
         .unwrap_or(0);
-    Ok(Some(S3Figures {
+    Ok(RemoteFigures {
+        name: remote.name,
         put,
         cat,
         copy_first,
         copy_churn_sent,
         peak_rss_kib,
-    }))
+    })
+}
+
+/// The figures on a local S3 server (moto, over loopback through the test
+/// relay) and a local sshd, where they are installed.
+fn all_remote_figures(lifeboat: &Path, base: &Path, local_repo: &str) -> Result<Vec<RemoteFigures>> {
+    let mut figures = Vec::new();
+    if lifeboat_testkit::s3::moto_binary().is_some() {
+        let server = lifeboat_testkit::s3::S3Server::start("bench");
+        let remote = Remote {
+            name: "S3",
+            env: server.env(),
+            repo: "s3://bench/repo".into(),
+            copy: "s3://bench/copy".into(),
+            copy_bytes: Box::new(|| server.bucket_size("bench", "copy/")),
+        };
+        figures.push(remote_figures(lifeboat, base, local_repo, &remote)?);
+    } else {
+        println!("(moto_server not found: run `source scripts/object-servers` for the S3 figures)");
+    }
+    if Path::new(lifeboat_testkit::sftp::SSHD).exists() {
+        let server = lifeboat_testkit::sftp::SftpServer::start();
+        let remote = Remote {
+            name: "SFTP",
+            env: server.env(),
+            repo: server.location("repo"),
+            copy: server.location("copy"),
+            copy_bytes: Box::new(|| dir_size(&server.files().join("copy"))),
+        };
+        figures.push(remote_figures(lifeboat, base, local_repo, &remote)?);
+    } else {
+        println!("(sshd not found: run `source scripts/object-servers` for the SFTP figures)");
+    }
+    Ok(figures)
 }
 
 fn pct(part: u64, whole: u64) -> f64 {

@@ -491,7 +491,7 @@ pub fn unlock(g: &GlobalArgs, a: &UnlockArgs) -> Result<ExitCode> {
     let (backend, _) = credentials::backend(g)?;
     Repository::read_config(backend.as_ref())?;
     let removed = lock::unlock(backend.as_ref(), a.all)?;
-    if removed.locks.is_empty() && removed.temporary_files.is_empty() {
+    if removed.locks.is_empty() && removed.temporary_files.is_empty() && removed.probes.is_empty() {
         println!("no stale locks");
     }
     for (name, info) in removed.locks {
@@ -502,6 +502,9 @@ pub fn unlock(g: &GlobalArgs, a: &UnlockArgs) -> Result<ExitCode> {
     }
     for path in removed.temporary_files {
         println!("removed half-written lock file {path}");
+    }
+    for path in removed.probes {
+        println!("removed leftover probe file {path}");
     }
     Ok(ExitCode::SUCCESS)
 }

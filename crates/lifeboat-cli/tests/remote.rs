@@ -422,6 +422,53 @@ fn index_files_and_manifests_are_downloaded_once_per_workstation() {
 }
 
 #[test]
+fn sftp_index_files_and_manifests_are_downloaded_once_per_workstation() {
+    let server = SftpServer::start();
+    let team = Workstation::sftp(&server, "repo");
+    team.ok(&["init"], None);
+    for day in 0..6 {
+        team.put("shop", &stream(100 + day, 64 << 10));
+    }
+    let laptop = Workstation::sftp(&server, "repo");
+    assert_eq!(laptop.snapshot_tags().len(), 6);
+
+    // Every manifest on the server scrambled behind the laptop's back,
+    // keeping its size and time: the laptop lists from its own copies, so
+    // it read none of them again...
+    let manifests: Vec<PathBuf> = std::fs::read_dir(server.files().join("repo/snapshots"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let set_time = |path: &PathBuf, time: std::time::SystemTime| {
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(time).unwrap();
+    };
+    for path in &manifests {
+        let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+        let scrambled: Vec<u8> = std::fs::read(path).unwrap().iter().map(|b| !b).collect();
+        std::fs::write(path, scrambled).unwrap();
+        set_time(path, modified);
+    }
+    assert_eq!(laptop.snapshot_tags().len(), 6, "listed from this workstation's copies");
+    // ...while `check` reads the server itself and finds the damage.
+    let (healthy, report) = laptop.check();
+    assert!(!healthy, "{report}");
+    assert!(report.to_string().contains("damaged"), "{report}");
+
+    // A file that lists with a new time is read anew.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    for path in &manifests {
+        set_time(path, later);
+    }
+    let out = laptop.run(&["snapshots", "--json"], None);
+    let listed = serde_json::from_slice::<Value>(&out.stdout).ok();
+    assert!(
+        !out.status.success() || listed.and_then(|l| l.as_array().map(Vec::len)) != Some(6),
+        "the damaged manifests were read anew: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_database_backs_up_restores_and_drills_through_a_bucket() {
     let server = S3Server::start(BUCKET);
     database_round_trip(&Workstation::new(&server, "pg"), &Workstation::new(&server, "pg"));

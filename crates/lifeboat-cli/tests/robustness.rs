@@ -215,6 +215,32 @@ fn half_written_lock_files_are_removed_by_unlock_and_prune() {
     let report: serde_json::Value = serde_json::from_slice(&repo.ok(&["prune", "--json"], None)).unwrap();
     assert_eq!(report["temporary_files_removed"], 1, "{report}");
     assert!(!leftover.exists());
+
+    // A clock probe a killed process left goes too once it is old; one
+    // written a moment ago may be another process's, and stays.
+    let old_probe = repo.path.join("locks/clock-0011223344556677");
+    let young_probe = repo.path.join("locks/clock-8899aabbccddeeff");
+    std::fs::write(&old_probe, b"").unwrap();
+    std::fs::write(&young_probe, b"").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_probe)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let out = String::from_utf8(repo.ok(&["unlock"], None)).unwrap();
+    assert!(out.contains("removed leftover probe file locks/clock-0011223344556677"), "{out}");
+    assert!(!old_probe.exists() && young_probe.exists());
+    std::fs::File::options()
+        .write(true)
+        .open(&young_probe)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&repo.ok(&["prune", "--json"], None)).unwrap();
+    assert_eq!(report["temporary_files_removed"], 1, "{report}");
+    assert!(!young_probe.exists());
 }
 
 #[test]

@@ -192,6 +192,7 @@ impl Backend for LocalBackend {
                     name,
                     size: meta.len(),
                     modified: meta.modified().ok(),
+                    version: None,
                 });
             }
         }

@@ -12,7 +12,7 @@ use percent_encoding::utf8_percent_encode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Backend, LocalBackend, ObjectBackend, S3Settings, SftpBackend, SftpSettings};
+use super::{Backend, CachedBackend, LocalBackend, ObjectBackend, S3Settings, SftpBackend, SftpSettings};
 use crate::crypto::keychain::{KeyStore, StorageCredentials};
 use crate::error::{Error, Result};
 
@@ -73,10 +73,15 @@ impl Location {
         matches!(self, Location::Local(_))
     }
 
-    /// A file name for this location's local cache folder.
-    fn cache_key(&self) -> String {
+    /// `storage` behind this workstation's copies of its index files and
+    /// manifests, in a cache folder of this location's own.
+    fn cached(&self, storage: Arc<dyn Backend>) -> Arc<dyn Backend> {
         use sha2::{Digest, Sha256};
-        data_encoding::HEXLOWER.encode(&Sha256::digest(self.to_string().as_bytes())[..12])
+        let key = data_encoding::HEXLOWER.encode(&Sha256::digest(self.to_string().as_bytes())[..12]);
+        match crate::paths::cache_dir() {
+            Some(dir) => Arc::new(CachedBackend::new(storage, dir.join("repositories").join(key))),
+            None => storage,
+        }
     }
 
     /// The storage at this location. S3 settings not written in the location
@@ -130,8 +135,7 @@ impl Location {
                     path_style,
                     credentials,
                 };
-                let cache = crate::paths::cache_dir().map(|dir| dir.join("repositories").join(self.cache_key()));
-                Ok(Arc::new(ObjectBackend::s3(&settings, self.to_string(), cache)?))
+                Ok(self.cached(Arc::new(ObjectBackend::s3(&settings, self.to_string())?)))
             }
             Location::Sftp { user, host, port, path } => {
                 let settings = SftpSettings {
@@ -140,7 +144,7 @@ impl Location {
                     port: *port,
                     path: path.clone(),
                 };
-                Ok(Arc::new(SftpBackend::new(settings, self.to_string())))
+                Ok(self.cached(Arc::new(SftpBackend::new(settings, self.to_string()))))
             }
         }
     }

@@ -4,12 +4,14 @@
 //! (`config`, `keys/<id>`, `data/<xx>/<id>`, ...) behind [`Backend`]; it never
 //! builds file-system paths itself, so an object-store backend can slot in.
 
+mod cache;
 mod local;
 mod location;
 mod object;
 mod runtime;
 mod sftp;
 
+pub use cache::CachedBackend;
 pub use local::LocalBackend;
 pub use location::Location;
 pub use object::{install_tls_provider, ObjectBackend, S3Settings};
@@ -28,6 +30,10 @@ pub struct FileInfo {
     /// the object store): ages compare such times with each other, never
     /// with a workstation's clock. None where the storage keeps no time.
     pub modified: Option<std::time::SystemTime>,
+    /// Changes whenever the file's bytes are replaced, where the storage
+    /// tells (an S3 ETag; size and modification time on SFTP): what
+    /// [`CachedBackend`] keys its copies on. None on a local disk.
+    pub version: Option<String>,
 }
 
 /// What a storage promises beyond [`Backend`]'s own contract.
@@ -74,6 +80,11 @@ pub trait Backend: Send + Sync {
     /// How many pack reads or writes are worth having in flight at once: 1
     /// on a disk; more on a network storage, where each transfer mostly waits.
     fn parallel_transfers(&self) -> usize;
+    /// The storage behind this workstation's cache, for reads that must
+    /// see the storage itself (`check`); None when nothing is cached.
+    fn uncached(&self) -> Option<std::sync::Arc<dyn Backend>> {
+        None
+    }
 }
 
 /// What [`test_storage`] found.

@@ -8,26 +8,19 @@
 //! a conditional PUT (`If-None-Match: *`) where the server honours it; the
 //! first such write probes whether it does (see [`ObjectBackend::guarantees`]).
 //!
-//! Index files and snapshot manifests are never rewritten under the same
-//! name, so this workstation keeps the bytes it read of them
-//! ([`MetadataCache`]): `snapshots`, the Timeline and every job's index load
-//! then list the bucket and download only what is new. A cached copy is
-//! used only while the bucket lists the object with the same ETag (a
-//! replaced or damaged object has a new one), and its bytes are
-//! authenticated on every use like any read.
+//! Listings carry each object's ETag, for this workstation's copies of
+//! index files and manifests (see `cache.rs`).
 //!
 //! Each call runs on the shared storage runtime (see `runtime.rs`).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator};
 
-use super::{Backend, FileInfo, LocalBackend, StorageGuarantees};
+use super::{Backend, FileInfo, StorageGuarantees};
 use crate::crypto::keychain::StorageCredentials;
 use crate::crypto::random_bytes;
 use crate::error::{Error, Result};
@@ -83,75 +76,10 @@ pub struct ObjectBackend {
     operator: Operator,
     location: String,
     guarantees: OnceLock<StorageGuarantees>,
-    cache: Option<MetadataCache>,
-}
-
-/// Folders whose objects are written once and never replaced under their
-/// name: what [`MetadataCache`] keeps.
-const CACHED_FOLDERS: [&str; 2] = ["index", "snapshots"];
-
-/// This workstation's copies of a bucket's index files and manifests, each
-/// stored as `<path>@<ETag>`.
-struct MetadataCache {
-    files: LocalBackend,
-    /// Size and ETag of each cacheable object, as last listed.
-    listed: Mutex<HashMap<String, (u64, String)>>,
-}
-
-impl MetadataCache {
-    fn is_cached_kind(path: &str) -> bool {
-        path.split_once('/').is_some_and(|(folder, _)| CACHED_FOLDERS.contains(&folder))
-    }
-
-    fn copy_name(path: &str, etag: &str) -> String {
-        let etag: String = etag.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        format!("{path}@{etag}")
-    }
-
-    /// The kept copy of `path` as it is now (`size`, `etag`), if any.
-    fn get(&self, path: &str, size: u64, etag: &str) -> Option<Vec<u8>> {
-        let bytes = self.files.read(&Self::copy_name(path, etag), size).ok()?;
-        (bytes.len() as u64 == size).then_some(bytes)
-    }
-
-    fn put(&self, path: &str, etag: &str, bytes: &[u8]) {
-        if let Err(e) = self.files.write(&Self::copy_name(path, etag), bytes) {
-            tracing::warn!("could not keep a copy of {path} in the local cache: {e}");
-        }
-    }
-
-    /// Records a listing of `folder`, and drops the copies of objects it no
-    /// longer lists (pruned, or replaced).
-    fn listed(&self, folder: &str, files: &[(FileInfo, Option<String>)]) {
-        let mut listed = self.listed.lock().expect("cache map");
-        let mut current = std::collections::HashSet::new();
-        for (file, etag) in files {
-            if let Some(etag) = etag {
-                let path = format!("{folder}/{}", file.name);
-                current.insert(Self::copy_name(&file.name, etag));
-                listed.insert(path, (file.size, etag.clone()));
-            }
-        }
-        drop(listed);
-        for copy in self.files.list(folder).unwrap_or_default() {
-            if !current.contains(&copy.name) {
-                let _ = self.files.remove(&format!("{folder}/{}", copy.name));
-            }
-        }
-    }
-
-    fn forget(&self, path: &str) {
-        let known = self.listed.lock().expect("cache map").remove(path);
-        if let Some((_, etag)) = known {
-            let _ = self.files.remove(&Self::copy_name(path, &etag));
-        }
-    }
 }
 
 impl ObjectBackend {
-    /// A bucket's repository; `cache_dir` is where this workstation keeps
-    /// copies of its index files and manifests (None: keep none).
-    pub fn s3(settings: &S3Settings, location: String, cache_dir: Option<PathBuf>) -> Result<ObjectBackend> {
+    pub fn s3(settings: &S3Settings, location: String) -> Result<ObjectBackend> {
         let mut builder = opendal::services::S3::default()
             .bucket(&settings.bucket)
             .root(&format!("/{}", settings.prefix))
@@ -173,10 +101,10 @@ impl ObjectBackend {
                 .secret_access_key(credentials.secret_access_key.expose_secret());
         }
         let operator = Operator::new(builder).map_err(|e| Error::InvalidInput(format!("{location}: {}", e.message())))?;
-        Self::with_operator(operator, location, cache_dir)
+        Self::with_operator(operator, location)
     }
 
-    fn with_operator(operator: Operator, location: String, cache_dir: Option<PathBuf>) -> Result<ObjectBackend> {
+    fn with_operator(operator: Operator, location: String) -> Result<ObjectBackend> {
         let context = opendal::OperationContext::new().with_http_transport(http_transport()?);
         let operator = operator
             .with_context(context)
@@ -197,10 +125,6 @@ impl ObjectBackend {
             operator,
             location,
             guarantees: OnceLock::new(),
-            cache: cache_dir.map(|dir| MetadataCache {
-                files: LocalBackend::new(dir),
-                listed: Mutex::new(HashMap::new()),
-            }),
         })
     }
 
@@ -284,23 +208,12 @@ impl Backend for ObjectBackend {
     }
 
     fn read(&self, path: &str, max: u64) -> Result<Vec<u8>> {
-        let cache = self.cache.as_ref().filter(|_| MetadataCache::is_cached_kind(path));
-        if let Some(cache) = cache {
-            let listed = cache.listed.lock().expect("cache map").get(path).cloned();
-            if let Some(bytes) = listed
-                .filter(|(size, _)| *size <= max)
-                .and_then(|(size, etag)| cache.get(path, size, &etag))
-            {
-                return Ok(bytes);
-            }
-        }
         let op = self.operator.clone();
         let owned = path.to_string();
-        let meta = self
+        let size = self
             .run(async move { op.stat(&owned).await })
-            .map_err(|e| self.error("reading", path, e))?;
-        let size = meta.content_length();
-        let etag = meta.etag().map(str::to_owned);
+            .map_err(|e| self.error("reading", path, e))?
+            .content_length();
         if size > max {
             return Err(Error::corrupt(
                 path,
@@ -310,23 +223,14 @@ impl Backend for ObjectBackend {
         if size == 0 {
             return Ok(Vec::new());
         }
-        if let Some((cache, etag)) = cache.zip(etag.as_deref()) {
-            if let Some(bytes) = cache.get(path, size, etag) {
-                return Ok(bytes);
-            }
-        }
         // Ranged to the size just checked: an object replaced by a larger
         // one since is never read whole (and then fails its authentication).
         let op = self.operator.clone();
         let owned = path.to_string();
-        let data = self
+        Ok(self
             .run(async move { op.read_with(&owned).range(0..size).await })
             .map_err(|e| self.error("reading", path, e))?
-            .to_vec();
-        if let Some((cache, etag)) = cache.zip(etag.as_deref()) {
-            cache.put(path, etag, &data);
-        }
-        Ok(data)
+            .to_vec())
     }
 
     fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
@@ -399,31 +303,24 @@ impl Backend for ObjectBackend {
             Ok(entries) => entries,
             Err(e) => return Err(self.error("listing", dir, e)),
         };
-        let mut files: Vec<(FileInfo, Option<String>)> = entries
+        let mut files: Vec<FileInfo> = entries
             .into_iter()
             .filter(|entry| entry.metadata().is_file())
             .map(|entry| {
                 let meta = entry.metadata();
-                let file = FileInfo {
+                FileInfo {
                     name: entry.name().to_string(),
                     size: meta.content_length(),
                     modified: meta.last_modified().map(std::time::SystemTime::from),
-                };
-                (file, meta.etag().map(str::to_owned))
+                    version: meta.etag().map(str::to_owned),
+                }
             })
             .collect();
-        files.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        let folder = dir.trim_end_matches('/');
-        if let Some(cache) = self.cache.as_ref().filter(|_| CACHED_FOLDERS.contains(&folder)) {
-            cache.listed(folder, &files);
-        }
-        Ok(files.into_iter().map(|(file, _)| file).collect())
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
     }
 
     fn remove(&self, path: &str) -> Result<()> {
-        if let Some(cache) = &self.cache {
-            cache.forget(path);
-        }
         let op = self.operator.clone();
         let owned = path.to_string();
         self.run(async move { op.delete(&owned).await })

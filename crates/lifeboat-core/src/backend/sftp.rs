@@ -572,10 +572,17 @@ impl Backend for SftpBackend {
                     let name = entry.filename().to_str()?.to_string();
                     let meta = entry.metadata();
                     let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                    let size = meta.len().unwrap_or(0);
+                    let modified = meta.modified().map(|t| t.as_system_time());
                     (is_file && !name.starts_with('.')).then(|| FileInfo {
                         name,
-                        size: meta.len().unwrap_or(0),
-                        modified: meta.modified().map(|t| t.as_system_time()),
+                        size,
+                        modified,
+                        // SFTP has no ETag; a rename over the file gives it a new time.
+                        version: modified.map(|m| {
+                            let seconds = m.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                            format!("s{size}t{seconds}")
+                        }),
                     })
                 })
                 .collect();

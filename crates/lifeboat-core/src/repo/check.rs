@@ -93,6 +93,9 @@ pub(crate) fn pack_files(repo: &Repository) -> Result<HashMap<[u8; 32], crate::b
 }
 
 pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
+    // What is on the storage, not this workstation's copies of it.
+    let uncached = repo.uncached();
+    let repo = uncached.as_ref().unwrap_or(repo);
     let _lock = lock::acquire_for_reading(repo, "check", options.lock_wait)?;
     let mut report = CheckReport::default();
     let mut damage = Damage::default();

@@ -384,6 +384,8 @@ pub struct Unlocked {
     pub locks: Vec<(String, Option<LockInfo>)>,
     /// Half-written lock files of processes killed while taking a lock.
     pub temporary_files: Vec<String>,
+    /// Clock and storage-test probes of processes killed while probing.
+    pub probes: Vec<String>,
 }
 
 /// A lock file is written in microseconds; one seen twice this far apart is
@@ -417,6 +419,28 @@ pub fn remove_temporary_lock_files(backend: &dyn Backend, all: bool, earlier: Op
     Ok(leftovers)
 }
 
+/// A probe is written, listed and removed at once: one this old under
+/// `locks/` is a killed process's leftover.
+const PROBE_LEFTOVER_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the clock probes (`locks/clock-*`, which also name the storage
+/// tests' and S3 conditional-write probes) that killed processes left, judged
+/// by the storage's `now`; returns their paths.
+pub fn remove_leftover_probes(backend: &dyn Backend, now: std::time::SystemTime) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for file in backend.list("locks")? {
+        let left_over = file
+            .modified
+            .is_some_and(|modified| now.duration_since(modified).is_ok_and(|age| age >= PROBE_LEFTOVER_AGE));
+        if file.name.starts_with(CLOCK_PROBE) && left_over {
+            let path = format!("locks/{}", file.name);
+            backend.remove(&path)?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
 /// Half-written lock files present now.
 pub(crate) fn temporary_lock_files(backend: &dyn Backend) -> Result<Vec<String>> {
     Ok(backend.list_temporary()?.into_iter().filter(|p| p.starts_with("locks/")).collect())
@@ -426,7 +450,9 @@ pub(crate) fn temporary_lock_files(backend: &dyn Backend) -> Result<Vec<String>>
 /// lock files; returns what was removed.
 pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Unlocked> {
     let temporary_files = remove_temporary_lock_files(backend, all, None)?;
-    let now = Some(storage_now(backend));
+    let storage_now = storage_now(backend);
+    let probes = remove_leftover_probes(backend, storage_now)?;
+    let now = Some(storage_now);
     let mut removed = Vec::new();
     for lock in list_locks(backend)? {
         // An unreadable lock file protects nothing.
@@ -438,5 +464,6 @@ pub fn unlock(backend: &dyn Backend, all: bool) -> Result<Unlocked> {
     Ok(Unlocked {
         locks: removed,
         temporary_files,
+        probes,
     })
 }

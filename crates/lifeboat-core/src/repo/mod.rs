@@ -211,6 +211,21 @@ impl Repository {
         self.backend.as_ref()
     }
 
+    /// This repository read from its storage itself, past this
+    /// workstation's cache (see [`Backend::uncached`]); None when nothing is
+    /// cached.
+    pub(crate) fn uncached(&self) -> Option<Repository> {
+        let storage = self.backend.uncached()?;
+        Some(Repository {
+            backend: storage,
+            config: self.config.clone(),
+            master: self.master.clone(),
+            keys: self.keys.clone(),
+            slot_id: self.slot_id.clone(),
+            reads_without_lock: self.reads_without_lock,
+        })
+    }
+
     pub(crate) fn backend_arc(&self) -> Arc<dyn Backend> {
         self.backend.clone()
     }

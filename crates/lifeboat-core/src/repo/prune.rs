@@ -203,6 +203,7 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         backend.remove(path)?;
     }
     report.temporary_files_removed += lock::remove_temporary_lock_files(backend, false, Some(lock_leftovers))?.len();
+    report.temporary_files_removed += lock::remove_leftover_probes(backend, storage_now)?.len();
     Ok(report)
 }
 
