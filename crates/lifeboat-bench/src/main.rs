@@ -78,6 +78,10 @@ enum Cmd {
         /// Timed runs of the bare dump and of the first backup (medians are printed).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Daily backups (a day of changes before each) for the "N days
+        /// stored" figure; the first two are the two measured days.
+        #[arg(long, default_value_t = 30)]
+        days: usize,
         #[arg(long, default_value = "bench-out")]
         dir: PathBuf,
         #[arg(long, default_value = "target/release/lifeboat")]
@@ -113,12 +117,14 @@ fn main() -> Result<()> {
             scale,
             documents,
             runs,
+            days,
             dir,
             lifeboat,
         } => postgres::run(&postgres::Options {
             scale,
             documents,
             runs: runs.max(1),
+            days: days.max(3),
             dir,
             lifeboat,
         })?,
