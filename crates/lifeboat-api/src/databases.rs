@@ -10,7 +10,7 @@ use chrono::{Local, Utc};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
-use lifeboat_core::jobs::restore::{self, Preflight, RestoreOptions, RestoreReport, VerifyReport};
+use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, VerifyReport};
 use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
@@ -259,7 +259,7 @@ impl App {
             snapshot: request.snapshot_id.clone(),
             options: RestoreOptions {
                 force: confirmed(&request, &target),
-                jobs: 1,
+                jobs: RestoreJobs::Auto,
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),

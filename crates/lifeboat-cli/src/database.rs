@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::Args;
-use lifeboat_core::jobs::restore::{RestoreOptions, RestoreReport};
+use lifeboat_core::jobs::restore::{RestoreJobs, RestoreOptions, RestoreReport};
 use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::repo::manifest::SnapshotKind;
 use lifeboat_core::repo::{manifest, pins};
@@ -159,9 +159,11 @@ pub struct RestoreArgs {
     /// Replace a non-empty database (it is kept, renamed) or restore onto an older server.
     #[arg(long)]
     force: bool,
-    /// Parallel pg_restore jobs (the archive is first written, verified, to a temporary file).
-    #[arg(long, default_value_t = 1)]
-    jobs: u32,
+    /// Parallel pg_restore jobs, or `auto`: parallel (2-4 jobs) for a dump of
+    /// 64 MiB or more when the data folder's disk can hold a verified copy of
+    /// it (parallel jobs read a file), else one job streaming the dump.
+    #[arg(long, default_value = "auto", value_parser = parse_jobs)]
+    jobs: RestoreJobs,
     /// Make this role own everything restored, the database too (pg_restore
     /// --no-owner --role); by default the backup's owners are kept.
     #[arg(long, value_name = "ROLE")]
@@ -180,11 +182,16 @@ fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
         return print_json(report);
     }
     println!(
-        "restored snapshot {} into {} ({} in {:.1}s)",
+        "restored snapshot {} into {} ({} in {:.1}s{})",
         &report.snapshot_id[..8],
         report.target,
         human_bytes(report.bytes),
-        report.seconds
+        report.seconds,
+        if report.jobs > 1 {
+            format!(", {} parallel jobs", report.jobs)
+        } else {
+            String::new()
+        }
     );
     if !report.roles_created.is_empty() {
         println!("roles created: {}", report.roles_created.join(", "));
@@ -193,6 +200,16 @@ fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
         println!("  {:<40} {:>12} rows (backup: {})", table.table, table.restored, table.expected);
     }
     Ok(())
+}
+
+fn parse_jobs(text: &str) -> std::result::Result<RestoreJobs, String> {
+    if text == "auto" {
+        return Ok(RestoreJobs::Auto);
+    }
+    match text.parse::<u32>() {
+        Ok(jobs) if jobs >= 1 => Ok(RestoreJobs::Exactly(jobs)),
+        _ => Err("use a number of jobs (1 or more) or `auto`".into()),
+    }
 }
 
 pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
@@ -263,7 +280,7 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
             target: target.clone(),
             options: RestoreOptions {
                 force: false,
-                jobs: 1,
+                jobs: RestoreJobs::Auto,
                 pg_bin: a.pg_bin.clone(),
                 lock_wait: g.lock_wait(),
                 now: Utc::now(),

@@ -819,6 +819,57 @@ fn role_names_and_comments_cannot_plant_sql_on_a_restore_or_drill_target() {
     );
 }
 
+/// By default a dump of 64 MiB or more restores with parallel jobs from a
+/// verified copy; where that copy cannot fit, it streams into one job and
+/// says so, instead of failing.
+#[test]
+fn large_dumps_restore_in_parallel_by_default_and_stream_when_the_copy_cannot_fit() {
+    let source = PgCluster::start();
+    source.psql("postgres", "CREATE DATABASE big");
+    source.psql(
+        "big",
+        "CREATE TABLE readings (id bigserial PRIMARY KEY, sensor int NOT NULL, note text NOT NULL);
+         INSERT INTO readings (sensor, note)
+           SELECT g % 977, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, 700000) g;
+         CREATE INDEX ON readings (sensor);
+         CREATE TABLE sensors (id int PRIMARY KEY, name text);
+         INSERT INTO sensors SELECT g, 'sensor ' || g FROM generate_series(0, 976) g;",
+    );
+    let repo = TestRepo::new();
+    let backup: serde_json::Value = serde_json::from_slice(&repo.ok(&["backup", "--db", &source.url("big"), "--json"], None)).unwrap();
+    assert!(backup["size"].as_u64().unwrap() >= 64 << 20, "{backup}");
+    let totals = "SELECT count(*) || '/' || sum(sensor) || '/' || (SELECT count(*) FROM sensors) FROM readings";
+
+    let target = PgCluster::start();
+    let report: serde_json::Value =
+        serde_json::from_slice(&repo.ok(&["restore", "latest:big", "--to", &target.url("big"), "--json"], None)).unwrap();
+    assert!(report["jobs"].as_u64().unwrap() >= 2, "{report}");
+    assert_eq!(target.psql("big", totals), source.psql("big", totals));
+    assert_eq!(
+        std::fs::read_dir(repo.data_dir.join("restore-spool")).unwrap().count(),
+        0,
+        "the copy is removed"
+    );
+
+    if !is_root() {
+        eprintln!("skipped the full-disk half: mounting a private tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let small = PrivateTmpfs::new("8m");
+    let mut cmd = small.command(&bin());
+    cmd.args(["restore", "latest:big", "--to", &target.url("big2"), "--json", "--no-keychain"])
+        .env("LIFEBOAT_REPO", &repo.path)
+        .env("LIFEBOAT_PASSWORD", PASSWORD)
+        .env("LIFEBOAT_DATA_DIR", small.dir.join("data"))
+        .env("LIFEBOAT_NOTIFY", "log");
+    let out = run(cmd, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["jobs"], 1, "{report}");
+    assert!(report["warnings"].to_string().contains("does not fit"), "{report}");
+    assert_eq!(target.psql("big2", totals), source.psql("big", totals));
+}
+
 /// A parallel restore keeps its copy of the dump in a private folder under
 /// the data folder (never the system temp), removes what a killed restore
 /// left there, and refuses up front when that disk cannot hold the copy.

@@ -23,6 +23,7 @@ const report: RestoreReport = {
   database: "sales",
   bytes: 5 * 1024 * 1024,
   seconds: 12.5,
+  jobs: 1,
   previous_database_kept_as: "sales_before_restore_20250302",
   roles_created: ["reporting"],
   tables: [

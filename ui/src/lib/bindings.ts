@@ -346,6 +346,10 @@ refusal: string | null, warnings: Array<string>, };
 
 export type RestoreReport = { snapshot_id: string, target: string, database: string, bytes: number, seconds: number, 
 /**
+ * `pg_restore` jobs run (1: the dump streamed into one).
+ */
+jobs: number, 
+/**
  * Where the database that was there before now is, when it was kept.
  */
 previous_database_kept_as: string | null, roles_created: Array<string>, tables: Array<TableCount>, warnings: Array<string>, };

@@ -25,6 +25,7 @@ const report: RestoreReport = {
   database: "sales",
   bytes: 5 * MiB,
   seconds: 12.34,
+  jobs: 2,
   previous_database_kept_as: "sales_before_restore_20250301",
   roles_created: ["app", "reporting"],
   tables: [
@@ -84,6 +85,7 @@ describe("restoreReportText", () => {
         "Finished: 2025-03-02T08:30:00.000Z",
         "Duration: 12.3 s",
         "Size: 5.0 MiB",
+        "pg_restore jobs: 2 in parallel",
         "Previous database kept as: sales_before_restore_20250301",
         "Roles created: app, reporting",
         "",

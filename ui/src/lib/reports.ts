@@ -55,6 +55,7 @@ export function restoreReportText(report: RestoreReport, context: RestoreContext
   fact("Finished", context.finishedAt.toISOString());
   fact("Duration", formatDuration(report.seconds * 1000));
   fact("Size", humanBytes(report.bytes));
+  fact("pg_restore jobs", report.jobs > 1 ? `${report.jobs} in parallel` : "1 (streamed)");
   if (report.previous_database_kept_as) fact("Previous database kept as", report.previous_database_kept_as);
   fact("Roles created", report.roles_created.length ? report.roles_created.join(", ") : "none");
   if (report.warnings.length) {

@@ -23,6 +23,7 @@ const report: RestoreReport = {
   database: "sales",
   bytes: 1024,
   seconds: 3,
+  jobs: 1,
   previous_database_kept_as: null,
   roles_created: ["app"],
   tables: [{ table: "public.orders", expected: 10, restored: 10 }],

@@ -257,8 +257,10 @@ async fn run_checks(
     progress: Arc<dyn Progress>,
     report: &mut DrillReport,
 ) -> Result<()> {
+    let (jobs, streamed_why) = restore::RestoreJobs::Auto.resolve(snapshot.manifest.size)?;
+    report.warnings.extend(streamed_why);
     let load = LoadOptions {
-        jobs: 1,
+        jobs,
         lock_wait: options.lock_wait,
         owner: None,
     };

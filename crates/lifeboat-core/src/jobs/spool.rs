@@ -31,12 +31,16 @@ pub(crate) fn folder() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Whether `free` bytes (None: unknown) can hold a `needed`-byte dump
+/// with the margin.
+pub(crate) fn holds(free: Option<u64>, needed: u64) -> bool {
+    free.is_none_or(|free| free >= needed.saturating_add(MARGIN))
+}
+
 /// Refuses before anything changes when `dir` cannot hold `needed` bytes.
 pub(crate) fn check_room(dir: &Path, needed: u64) -> Result<()> {
-    let Some(free) = free_bytes(dir)? else {
-        return Ok(());
-    };
-    if free < needed.saturating_add(MARGIN) {
+    let free = free_bytes(dir)?;
+    if let Some(free) = free.filter(|_| !holds(free, needed)) {
         return Err(Error::RestoreRefused(format!(
             "a parallel restore (--jobs) first writes the verified dump to {}: it needs {} and only {} are free there. \
              Free some space, or restore with --jobs 1, which streams the dump and needs no copy",
@@ -48,14 +52,15 @@ pub(crate) fn check_room(dir: &Path, needed: u64) -> Result<()> {
     Ok(())
 }
 
+/// Free bytes on `dir`'s disk, where that is cheap to tell.
 #[cfg(target_os = "linux")]
-fn free_bytes(dir: &Path) -> Result<Option<u64>> {
+pub(crate) fn free_bytes(dir: &Path) -> Result<Option<u64>> {
     let stat = rustix::fs::statvfs(dir).map_err(|e| Error::io("measuring the free space of", dir, e.into()))?;
     Ok(Some(stat.f_bavail.saturating_mul(stat.f_frsize)))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn free_bytes(_dir: &Path) -> Result<Option<u64>> {
+pub(crate) fn free_bytes(_dir: &Path) -> Result<Option<u64>> {
     // Measured where it is cheap to; elsewhere a full disk fails the write cleanly.
     Ok(None)
 }

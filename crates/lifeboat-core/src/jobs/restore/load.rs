@@ -103,9 +103,26 @@ pub(super) fn feed(
         let _ = child.wait();
         return Err(e);
     }
-    let status = child.wait().map_err(|e| Error::Internal(format!("waiting for pg_restore: {e}")))?;
+    let status = wait_cancellable(&mut child, progress)?;
     let (stdout, stderr) = output.join().unwrap_or_default();
     Ok(ToolOutput { status, stdout, stderr })
+}
+
+/// Waits for `child` (pg_restore building indexes can take long after its
+/// input ended), killing it if the job is cancelled meanwhile.
+fn wait_cancellable(child: &mut Child, progress: &dyn Progress) -> Result<std::process::ExitStatus> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if progress.cancelled() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Cancelled);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) => return Err(Error::Internal(format!("waiting for pg_restore: {e}"))),
+        }
+    }
 }
 
 /// Errors `pg_restore` reports that do not make a restore incomplete: the
@@ -234,18 +251,17 @@ pub(crate) async fn load_archive(
             // Parallel restore needs a seekable file: materialise it, verified.
             let mut file = spool::create(&spool::folder()?)?;
             read::cat(&repo, &snapshot, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
-            progress.phase("restoring in parallel", None);
-            let output = command
+            progress.phase(&format!("restoring with {jobs} parallel jobs"), None);
+            let child = command
                 .arg(format!("--jobs={jobs}"))
                 .arg(file.path())
                 .stdin(Stdio::null())
-                .output()
+                .spawn()
                 .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
-            ToolOutput {
-                status: output.status,
-                stdout: String::new(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            }
+            let (mut child, output) = spawn_collecting(child);
+            let status = wait_cancellable(&mut child, progress.as_ref())?;
+            let (stdout, stderr) = output.join().unwrap_or_default();
+            ToolOutput { status, stdout, stderr }
         };
         judge_restore(&output)
     })

@@ -48,13 +48,75 @@ use crate::repo::Repository;
 
 use swap::swap_into_place;
 
+/// How many `pg_restore` jobs a restore runs. Above 1 the archive is
+/// first written (verified) to a private file under the data folder (see
+/// `spool`), since parallel jobs need a seekable file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreJobs {
+    /// Parallel when it pays: an archive of [`PARALLEL_FROM`] or more, with
+    /// room for its copy, gets one job per core of this workstation, 2 to
+    /// [`AUTO_JOBS_MAX`] (tables load and indexes build side by side);
+    /// otherwise one job, streaming.
+    Auto,
+    Exactly(u32),
+}
+
+/// Smaller archives are streamed: writing them out first costs about what
+/// parallel jobs would win.
+pub const PARALLEL_FROM: u64 = 64 << 20;
+/// The most jobs an automatic choice runs, so a restore never swamps a
+/// server that others are using.
+pub const AUTO_JOBS_MAX: u32 = 4;
+
+impl RestoreJobs {
+    /// The jobs to run for an `archive_size`-byte archive on this
+    /// workstation (see [`RestoreJobs::Auto`]), and why an automatic choice
+    /// streamed; refuses before anything changes when a chosen parallel
+    /// restore's copy cannot fit.
+    pub(crate) fn resolve(self, archive_size: u64) -> Result<(u32, Option<String>)> {
+        if self == RestoreJobs::Exactly(1) {
+            return Ok((1, None));
+        }
+        let spool = match spool::folder() {
+            Ok(dir) => dir,
+            Err(e) if self == RestoreJobs::Auto && archive_size >= PARALLEL_FROM => {
+                return Ok((1, Some(format!("restored with one streaming pg_restore job: {e}"))));
+            }
+            Err(_) if self == RestoreJobs::Auto => return Ok((1, None)),
+            Err(e) => return Err(e),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chosen = self.choose(archive_size, spool::free_bytes(&spool)?, cores);
+        if chosen.0 > 1 {
+            spool::check_room(&spool, archive_size)?;
+        }
+        Ok(chosen)
+    }
+
+    /// The jobs to run for an `archive_size`-byte archive, with `free`
+    /// bytes (None: unknown) where the copy would go and `cores` here; and,
+    /// when an automatic choice had to stream for want of room, why.
+    fn choose(self, archive_size: u64, free: Option<u64>, cores: usize) -> (u32, Option<String>) {
+        match self {
+            RestoreJobs::Exactly(jobs) => (jobs.max(1), None),
+            RestoreJobs::Auto if archive_size < PARALLEL_FROM => (1, None),
+            RestoreJobs::Auto if !spool::holds(free, archive_size) => (
+                1,
+                Some(format!(
+                    "restored with one streaming pg_restore job: a parallel restore's copy of the {} dump does not fit in                      the free space of the data folder's disk",
+                    crate::units::human_bytes(archive_size, 1)
+                )),
+            ),
+            RestoreJobs::Auto => ((cores as u32).clamp(2, AUTO_JOBS_MAX), None),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RestoreOptions {
     /// Restore over a non-empty database (kept, renamed) or onto an older server.
     pub force: bool,
-    /// Parallel `pg_restore` jobs; above 1 the archive is first written
-    /// (verified) to a private file under the data folder (see `spool`).
-    pub jobs: u32,
+    pub jobs: RestoreJobs,
     pub pg_bin: Option<PathBuf>,
     pub lock_wait: Duration,
     pub now: DateTime<Utc>,
@@ -79,6 +141,8 @@ pub struct RestoreReport {
     pub database: String,
     pub bytes: u64,
     pub seconds: f64,
+    /// `pg_restore` jobs run (1: the dump streamed into one).
+    pub jobs: u32,
     /// Where the database that was there before now is, when it was kept.
     pub previous_database_kept_as: Option<String>,
     pub roles_created: Vec<String>,
@@ -101,9 +165,7 @@ pub async fn restore(
         return Err(Error::RestoreRefused(refusal.clone()));
     }
     let pg = tools::find(facts.pg_dump_major(), options.pg_bin.as_deref())?;
-    if options.jobs > 1 {
-        spool::check_room(&spool::folder()?, snapshot.manifest.size)?;
-    }
+    let (jobs, streamed_why) = options.jobs.resolve(snapshot.manifest.size)?;
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
 
@@ -129,7 +191,12 @@ pub async fn restore(
     let _ = conn.close().await;
     let scratch_spec = target.with_database(&scratch);
 
-    let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, options, progress.clone()).await;
+    let load = LoadOptions {
+        jobs,
+        lock_wait: options.lock_wait,
+        owner: options.owner.clone(),
+    };
+    let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, &load, progress.clone()).await;
     let (tables, restore_warnings) = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -156,6 +223,7 @@ pub async fn restore(
     };
     let kept_as = swapped.kept_as;
     let mut warnings = check.warnings;
+    warnings.extend(streamed_why);
     warnings.extend(roles.warnings);
     warnings.extend(restore_warnings);
     warnings.extend(config_warnings);
@@ -171,6 +239,7 @@ pub async fn restore(
         database: target.database.clone(),
         bytes: snapshot.manifest.size,
         seconds: started.elapsed().as_secs_f64(),
+        jobs,
         previous_database_kept_as: kept_as,
         roles_created: roles.names,
         tables,
@@ -237,15 +306,10 @@ async fn restore_into(
     facts: &PgFacts,
     scratch: &ConnectionSpec,
     pg: &tools::PgTools,
-    options: &RestoreOptions,
+    load: &LoadOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<TableCount>, Vec<String>)> {
-    let load = LoadOptions {
-        jobs: options.jobs,
-        lock_wait: options.lock_wait,
-        owner: options.owner.clone(),
-    };
-    let warnings = load_archive(repo, snapshot, scratch, pg, &load, progress).await?;
+    let warnings = load_archive(repo, snapshot, scratch, pg, load, progress).await?;
     ensure_extensions(scratch, &facts.extensions).await?;
     let tables = compare_counts(&facts.row_counts, &count_rows(scratch).await?);
     let mismatches: Vec<String> = tables
@@ -260,4 +324,28 @@ async fn restore_into(
         )));
     }
     Ok((tables, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_archives_restore_in_parallel_when_their_copy_fits() {
+        let big = PARALLEL_FROM * 4;
+        let room = Some(big * 2);
+        assert_eq!(RestoreJobs::Auto.choose(PARALLEL_FROM - 1, room, 8), (1, None), "small: streamed");
+        assert_eq!(RestoreJobs::Auto.choose(big, room, 1), (2, None), "at least two jobs");
+        assert_eq!(RestoreJobs::Auto.choose(big, room, 3), (3, None));
+        assert_eq!(RestoreJobs::Auto.choose(big, room, 64), (AUTO_JOBS_MAX, None));
+        assert_eq!(RestoreJobs::Auto.choose(big, None, 2), (2, None), "unknown room: the write tells");
+
+        let (jobs, why) = RestoreJobs::Auto.choose(big, Some(big / 2), 8);
+        assert_eq!(jobs, 1, "no room for the copy: streamed");
+        assert!(why.unwrap().contains("does not fit"));
+
+        // A user's choice is kept (and its room checked by the restore).
+        assert_eq!(RestoreJobs::Exactly(6).choose(1, Some(0), 1), (6, None));
+        assert_eq!(RestoreJobs::Exactly(0).choose(big, room, 8), (1, None));
+    }
 }
