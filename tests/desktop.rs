@@ -16,9 +16,9 @@ const PASSPHRASE: &str = "sea shanty lighthouse anchor";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_team_creates_reopens_shares_checks_and_manages_keys_in_the_window() {
-    if !can_run() {
+    let Some(_turn) = window_turn().await else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().join("nas/lifeboat");
     let first_workstation = dir.path().join("first-workstation");
@@ -120,9 +120,9 @@ async fn a_team_keeps_its_repository_in_an_s3_bucket_from_the_window() {
     use lifeboat_core::backend::Location;
     use lifeboat_core::crypto::keychain::StorageCredentials;
     use lifeboat_testkit::s3::{S3Server, ACCESS_KEY_ID, SECRET_ACCESS_KEY};
-    if !can_run() {
+    let Some(_turn) = window_turn().await else {
         return;
-    }
+    };
     let server = S3Server::start("team-backups");
     let location = format!(
         "s3://team-backups/lifeboat?endpoint={}&region=us-east-1&path-style=true",
@@ -184,9 +184,9 @@ async fn a_team_keeps_its_repository_in_an_s3_bucket_from_the_window() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with_the_kit() {
     use lifeboat_testkit::sftp::SftpServer;
-    if !can_run() {
+    let Some(_turn) = window_turn().await else {
         return;
-    }
+    };
     let server = SftpServer::start();
     let location = server.location("lifeboat");
     checkpoint_then_restore_elsewhere_with_the_kit("sftp", &location, &server.env(), None).await;
@@ -198,9 +198,9 @@ async fn a_team_keeps_its_repository_on_an_sftp_server_and_restores_from_it_with
 #[tokio::test(flavor = "multi_thread")]
 async fn a_team_checkpoints_into_an_s3_bucket_and_restores_from_it_with_the_kit() {
     use lifeboat_testkit::s3::{S3Server, ACCESS_KEY_ID, SECRET_ACCESS_KEY};
-    if !can_run() {
+    let Some(_turn) = window_turn().await else {
         return;
-    }
+    };
     let server = S3Server::start("team-backups");
     let location = format!(
         "s3://team-backups/drills?endpoint={}&region=us-east-1&path-style=true",
@@ -272,7 +272,8 @@ async fn checkpoint_then_restore_elsewhere_with_the_kit(
     app.click("#nav-repository").await;
     app.fill("#kit-path", &kit.display().to_string()).await;
     app.click("#kit-save").await;
-    app.wait("#kit-result").await;
+    let saved = app.wait("#kit-result, #kit-error").await.text().await.unwrap();
+    assert!(saved.contains("Recovery kit saved"), "{saved}");
     app.quit().await;
 
     // A fresh workstation: the location and the kit, nothing else.

@@ -26,6 +26,20 @@ pub fn app_binary() -> PathBuf {
     target.join("debug/lifeboat-desktop")
 }
 
+/// One window test at a time in a test binary: each runs an app, WebKit,
+/// its drivers and its servers, and several at once on a 2-core machine
+/// turn the suites' waits into timeouts.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The turn of a window test, held until it ends; None when the suite
+/// cannot run here (see [`can_run`]).
+pub async fn window_turn() -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    if !can_run() {
+        return None;
+    }
+    Some(ONE_WINDOW.lock().await)
+}
+
 /// Whether the suite can run here: a display, a session bus, the app and
 /// the drivers. When `LIFEBOAT_TEST_REQUIRE_E2E` is set (CI), anything
 /// missing is a failure instead of a skip.
