@@ -39,8 +39,7 @@ pub(crate) fn holds(free: Option<u64>, needed: u64) -> bool {
 
 /// Refuses before anything changes when `dir` cannot hold `needed` bytes.
 pub(crate) fn check_room(dir: &Path, needed: u64) -> Result<()> {
-    let free = free_bytes(dir)?;
-    if let Some(free) = free.filter(|_| !holds(free, needed)) {
+    if let Some(free) = free_bytes(dir)?.filter(|&free| !holds(Some(free), needed)) {
         return Err(Error::RestoreRefused(format!(
             "a parallel restore (--jobs) first writes the verified dump to {}: it needs {} and only {} are free there. \
              Free some space, or restore with --jobs 1, which streams the dump and needs no copy",

@@ -74,19 +74,18 @@ impl RestoreJobs {
     /// streamed; refuses before anything changes when a chosen parallel
     /// restore's copy cannot fit.
     pub(crate) fn resolve(self, archive_size: u64) -> Result<(u32, Option<String>)> {
-        if self == RestoreJobs::Exactly(1) {
+        if self == RestoreJobs::Exactly(1) || (self == RestoreJobs::Auto && archive_size < PARALLEL_FROM) {
             return Ok((1, None));
         }
-        let spool = match spool::folder() {
-            Ok(dir) => dir,
-            Err(e) if self == RestoreJobs::Auto && archive_size >= PARALLEL_FROM => {
-                return Ok((1, Some(format!("restored with one streaming pg_restore job: {e}"))));
-            }
-            Err(_) if self == RestoreJobs::Auto => return Ok((1, None)),
+        let measured = spool::folder().and_then(|dir| Ok((spool::free_bytes(&dir)?, dir)));
+        let (free, spool) = match measured {
+            Ok(measured) => measured,
+            // An automatic choice never fails a restore that can stream.
+            Err(e) if self == RestoreJobs::Auto => return Ok((1, Some(format!("restored with one streaming pg_restore job: {e}")))),
             Err(e) => return Err(e),
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chosen = self.choose(archive_size, spool::free_bytes(&spool)?, cores);
+        let chosen = self.choose(archive_size, free, cores);
         if chosen.0 > 1 {
             spool::check_room(&spool, archive_size)?;
         }
@@ -103,7 +102,8 @@ impl RestoreJobs {
             RestoreJobs::Auto if !spool::holds(free, archive_size) => (
                 1,
                 Some(format!(
-                    "restored with one streaming pg_restore job: a parallel restore's copy of the {} dump does not fit in                      the free space of the data folder's disk",
+                    "restored with one streaming pg_restore job: a parallel restore's copy of the {} dump does not fit in \
+                     the free space of the data folder's disk",
                     crate::units::human_bytes(archive_size, 1)
                 )),
             ),
@@ -342,7 +342,7 @@ mod tests {
 
         let (jobs, why) = RestoreJobs::Auto.choose(big, Some(big / 2), 8);
         assert_eq!(jobs, 1, "no room for the copy: streamed");
-        assert!(why.unwrap().contains("does not fit"));
+        assert!(why.unwrap().contains("does not fit in the free space"));
 
         // A user's choice is kept (and its room checked by the restore).
         assert_eq!(RestoreJobs::Exactly(6).choose(1, Some(0), 1), (6, None));
