@@ -42,6 +42,10 @@ fn pristine(dir: &Path, rng: &mut StdRng) -> (String, Vec<(String, Vec<u8>)>) {
         let mut tail = vec![0u8; extra];
         rng.fill_bytes(&mut tail);
         data.extend(tail);
+        // A few bytes changed in place for the second version: its chunks
+        // there are deltas of the first's, so damage to a base is covered.
+        shared[10_000..10_008].copy_from_slice(b"changed!");
+        shared[40_000..40_008].copy_from_slice(b"changed!");
         let options = PutOptions {
             tag: tag.into(),
             kind: SnapshotKind::Manual,
@@ -51,8 +55,9 @@ fn pristine(dir: &Path, rng: &mut StdRng) -> (String, Vec<(String, Vec<u8>)>) {
             allow_empty: false,
             provenance: None,
         };
-        let id = put(&repo, &mut data.as_slice(), &options, &NoProgress).unwrap().snapshot_id;
-        snapshots.push((id, data));
+        let report = put(&repo, &mut data.as_slice(), &options, &NoProgress).unwrap();
+        assert!(snapshots.len() != 1 || report.delta_chunks > 0, "the second version has deltas");
+        snapshots.push((report.snapshot_id, data));
     }
     (kit.to_text(&dir.display().to_string()), snapshots)
 }

@@ -16,6 +16,7 @@ use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::{put, PutOptions};
 use lifeboat_core::repo::{keys, Repository};
 use lifeboat_core::Error;
+use sha2::Digest;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -281,4 +282,123 @@ async fn upkeep_and_key_changes_are_recorded_once_each() {
         ],
         "a dry-run prune and catalog-less jobs are not recorded"
     );
+}
+
+/// Random bytes: content no other version shares, and incompressible.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut bytes = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A few rows changed in place, as an UPDATE shows in the next dump.
+fn with_rows_changed(data: &[u8], at: &[usize]) -> Vec<u8> {
+    let mut changed = data.to_vec();
+    for &offset in at {
+        changed[offset..offset + 9].copy_from_slice(b"CHANGED!\t");
+    }
+    changed
+}
+
+#[test]
+fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = lifeboat_testkit::small_repository(dir.path());
+    assert!(repo.config().stores_deltas(), "new repositories store deltas");
+    let rows = version(0);
+    let first = [rows.clone(), noise(1, 40_000)].concat();
+    stored(&repo, "db", &first);
+    let second = [with_rows_changed(&rows, &[30_000, 120_000, 200_000, 260_000]), noise(2, 10_000)].concat();
+    let options = PutOptions {
+        tag: "db".into(),
+        ..Default::default()
+    };
+    let report = put(&repo, &mut second.as_slice(), &options, &NoProgress).unwrap();
+    assert!(report.delta_chunks >= 3, "changed rows become deltas: {report:?}");
+    // Beyond the new tail (10 kB of noise) and the list of chunk ids, the
+    // five changed chunks (as deltas), the one where rows meet the tail,
+    // and the pack's framing take under 2 kB.
+    let beyond = report.added_bytes - 10_000 - 32 * report.chunks;
+    assert!(beyond < 2_000, "the changed rows added {beyond} bytes: {report:?}");
+
+    // The first snapshot goes: its tail is freed, the chunks the deltas
+    // are stored against stay.
+    let forget_first = ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        tag: Some("db".into()),
+        dry_run: false,
+        lock_wait: WAIT,
+    };
+    forget(&repo, &forget_first, &chrono::Utc).unwrap();
+    assert_eq!(manifest::list(&repo).unwrap().snapshots.len(), 1);
+    let pruned = prune(
+        &repo,
+        PruneOptions {
+            dry_run: false,
+            lock_wait: WAIT,
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(pruned.bytes_freed >= 30_000, "the first tail is freed: {pruned:?}");
+    let report = checked(&repo, true);
+    assert!(report.healthy(), "{:?}", report.errors);
+    assert!(read_back(&repo, "latest:db") == second);
+}
+
+/// A repository written by the build before deltas (format 1, fixture made
+/// with `lifeboat init` and two `put`s of a 300 kB dump-like stream) reads
+/// back byte for byte, checks healthy, and a new backup into it stays in
+/// format 1 (no deltas), so that older build can still read it.
+#[test]
+fn a_format_1_repository_reads_and_new_backups_keep_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-repo");
+    for file in lifeboat_testkit::files_under(&fixture) {
+        let to = dir.path().join(file.strip_prefix(&fixture).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &to).unwrap();
+    }
+    let repo = open(
+        Arc::new(LocalBackend::new(dir.path())),
+        OpenRequest {
+            passphrase: Some("format one".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .repo;
+    assert_eq!(repo.config().version, 1);
+    let sha = |data: &[u8]| lifeboat_core::repo::format::hex(&sha2::Sha256::digest(data));
+    let mut streams: Vec<String> = manifest::list(&repo)
+        .unwrap()
+        .snapshots
+        .iter()
+        .map(|s| sha(&read_back(&repo, &s.id)))
+        .collect();
+    streams.sort();
+    assert_eq!(
+        streams,
+        [
+            "84165b579c08f2fc4a03ac7aa04951ff195a062449ca256970077afbcb9de7ba",
+            "a968b5396f0fc56f4ff1cc88cd07080a3a7afe6513382a2e7f7bf6b826afce5b"
+        ]
+    );
+    assert!(checked(&repo, true).healthy());
+
+    let third = with_rows_changed(&read_back(&repo, "latest:accounts"), &[1_000, 150_000]);
+    let options = PutOptions {
+        tag: "accounts".into(),
+        ..Default::default()
+    };
+    let report = put(&repo, &mut third.as_slice(), &options, &NoProgress).unwrap();
+    assert!(report.new_chunks >= 2 && report.delta_chunks == 0, "{report:?}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config")).unwrap()).unwrap();
+    assert_eq!(config["version"], 1);
+    assert!(read_back(&repo, "latest:accounts") == third);
+    assert!(checked(&repo, true).healthy());
 }

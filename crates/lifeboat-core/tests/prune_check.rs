@@ -33,7 +33,8 @@ fn segment(rng: &mut StdRng, len: usize) -> Vec<u8> {
     out
 }
 
-/// A database that changes a quarter of its segments per version.
+/// A database that rewrites a quarter of its segments per version and
+/// changes a few rows in place in another quarter (stored as deltas).
 struct Source {
     segments: Vec<Vec<u8>>,
 }
@@ -48,6 +49,12 @@ impl Source {
         for _ in 0..self.segments.len() / 4 {
             let at = rng.gen_range(0..self.segments.len());
             self.segments[at] = segment(rng, 16 * 1024);
+        }
+        for _ in 0..self.segments.len() / 4 {
+            let which = rng.gen_range(0..self.segments.len());
+            let segment = &mut self.segments[which];
+            let at = rng.gen_range(0..segment.len() - 16);
+            rng.fill_bytes(&mut segment[at..at + 16]);
         }
         self.segments.concat()
     }

@@ -19,8 +19,9 @@ use serde::Serialize;
 use super::format::{hex, short_key, BlobRecord};
 use super::index::{read_index_file, Index};
 use super::manifest::{self, Snapshot};
-use super::pack::{open_blob, pack_path, read_header, PackRecord};
+use super::pack::{pack_path, read_header, PackRecord};
 use super::reach::add_reachable;
+use super::read::decode_blob;
 use super::read::stream_snapshot;
 use super::{keys, lock, Repository};
 use crate::error::{Error, Result};
@@ -393,7 +394,7 @@ fn verify_data(
             let result = data
                 .get(range)
                 .ok_or_else(|| Error::corrupt(what(), "it lies past the end of the pack"))
-                .and_then(|sealed| open_blob(repo.keys(), &cipher, &blob.id, blob.raw_length, sealed, &what));
+                .and_then(|sealed| decode_blob(repo, index, &cipher, &blob.id, blob.raw_length, sealed, &what));
             if let Err(e) = result {
                 report.errors.push(e.to_string());
             }

@@ -1,8 +1,12 @@
 //! Byte layouts shared by packs and index files, and the envelope of
 //! encrypted metadata files.
 //!
-//! Blob records are fixed-size binary (44 bytes) rather than JSON: an index of
-//! a large database holds millions of them.
+//! Blob records are fixed-size binary rather than JSON: an index of a large
+//! database holds millions of them. Version 1 records (44 bytes) describe
+//! whole blobs; version 2 records (76 bytes) add the id of the base a delta
+//! blob is stored against (all zeros for a whole blob). A file is written in
+//! version 2 only when one of its blobs is a delta, which only repositories of
+//! format 2 store, so a format-1 repository stays readable by older builds.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -33,15 +37,52 @@ pub struct BlobRecord {
     pub length: u32,
     /// Length of the blob's plaintext.
     pub raw_length: u32,
+    /// For a delta blob, the whole blob it is stored against: reading it
+    /// needs that base, so `prune` keeps the base while the delta lives.
+    pub base: Option<[u8; 32]>,
 }
 
-pub(crate) const BLOB_RECORD_SIZE: usize = 32 + 4 + 4 + 4;
+/// Record layout versions (see the module comment).
+pub(crate) const WHOLE_RECORDS: u8 = 1;
+pub(crate) const DELTA_RECORDS: u8 = 2;
 
-pub(crate) fn put_blob_record(out: &mut Vec<u8>, record: &BlobRecord) {
+/// Bytes of one blob record in a file of record layout `version`.
+pub(crate) fn blob_record_size(version: u8) -> usize {
+    match version {
+        WHOLE_RECORDS => 32 + 4 + 4 + 4,
+        _ => 32 + 4 + 4 + 4 + 32,
+    }
+}
+
+/// The record layout a file listing `blobs` is written in: the older one
+/// unless a delta needs the newer.
+pub(crate) fn record_version(blobs: &[BlobRecord]) -> u8 {
+    if blobs.iter().any(|b| b.base.is_some()) {
+        DELTA_RECORDS
+    } else {
+        WHOLE_RECORDS
+    }
+}
+
+pub(crate) fn put_blob_record(out: &mut Vec<u8>, record: &BlobRecord, version: u8) {
     out.extend_from_slice(&record.id);
     out.extend_from_slice(&record.offset.to_le_bytes());
     out.extend_from_slice(&record.length.to_le_bytes());
     out.extend_from_slice(&record.raw_length.to_le_bytes());
+    if version == DELTA_RECORDS {
+        out.extend_from_slice(&record.base.unwrap_or([0; 32]));
+    }
+}
+
+/// Checks a record layout version read from a file.
+pub(crate) fn check_record_version(version: u8) -> Result<u8> {
+    match version {
+        WHOLE_RECORDS | DELTA_RECORDS => Ok(version),
+        other => Err(Error::UnsupportedVersion {
+            found: other.into(),
+            supported: DELTA_RECORDS.into(),
+        }),
+    }
 }
 
 /// Reads fixed-size fields off a byte slice, failing cleanly when it runs out.
@@ -84,13 +125,21 @@ impl<'a> Cursor<'a> {
         Ok(self.take(32)?.try_into().expect("32 bytes"))
     }
 
-    pub(crate) fn blob_record(&mut self) -> Result<BlobRecord> {
-        Ok(BlobRecord {
+    pub(crate) fn blob_record(&mut self, version: u8) -> Result<BlobRecord> {
+        let mut record = BlobRecord {
             id: self.id()?,
             offset: self.u32()?,
             length: self.u32()?,
             raw_length: self.u32()?,
-        })
+            base: None,
+        };
+        if version == DELTA_RECORDS {
+            record.base = Some(self.id()?).filter(|base| *base != [0; 32]);
+            if record.base == Some(record.id) {
+                return Err(Error::corrupt(self.what, "a blob is recorded as a delta of itself"));
+            }
+        }
+        Ok(record)
     }
 
     /// A count of records that must still fit in the remaining bytes (so a

@@ -5,13 +5,12 @@
 //! of 32-byte entries keyed by the first 128 bits of the blob id: a repository
 //! of a 50 GB database (~1.6 M blobs at 32 KiB) indexes in about 50 MiB.
 
-use super::format::{self, hex, put_blob_record, short_key, BlobRecord, Cursor, BLOB_RECORD_SIZE};
+use super::format::{self, blob_record_size, check_record_version, hex, put_blob_record, record_version, short_key, BlobRecord, Cursor};
 use super::pack::PackRecord;
 use super::Repository;
 use crate::error::{Error, Result};
 
 const INDEX_MAGIC: &[u8; 4] = b"LBIX";
-const INDEX_VERSION: u8 = 1;
 const INDEX_AAD: &str = "lifeboat index";
 
 /// A pack known to the index.
@@ -43,6 +42,9 @@ struct Entry {
 pub struct Index {
     packs: Vec<PackInfo>,
     entries: Vec<Entry>,
+    /// (delta, base) keys of every delta blob, sorted: few next to the
+    /// entries, so kept apart rather than widening every entry.
+    deltas: Vec<(u128, u128)>,
     /// Names of the index files it was loaded from.
     pub files: Vec<String>,
 }
@@ -74,6 +76,9 @@ impl Index {
                 });
                 let pack_pos = (index.packs.len() - 1) as u32;
                 seen_packs.insert(pack.id, pack_pos);
+                index
+                    .deltas
+                    .extend(pack.blobs.iter().filter_map(|b| Some((short_key(&b.id), short_key(&b.base?)))));
                 index.entries.extend(pack.blobs.iter().map(|b| Entry {
                     key: short_key(&b.id),
                     location: BlobLocation {
@@ -88,6 +93,8 @@ impl Index {
         }
         index.entries.sort_unstable_by_key(|e| e.key);
         index.entries.shrink_to_fit();
+        index.deltas.sort_unstable();
+        index.deltas.dedup();
         index
     }
 
@@ -108,6 +115,20 @@ impl Index {
         self.entries.binary_search_by_key(&key, |e| e.key).is_ok()
     }
 
+    /// Whether some copy of blob `key` is a delta (so it is no base).
+    pub(crate) fn is_delta(&self, key: u128) -> bool {
+        self.bases_of(key).next().is_some()
+    }
+
+    /// The keys of the bases the stored copies of delta `key` need.
+    pub(crate) fn bases_of(&self, key: u128) -> impl Iterator<Item = u128> + '_ {
+        let start = self.deltas.partition_point(|(delta, _)| *delta < key);
+        self.deltas[start..]
+            .iter()
+            .take_while(move |(delta, _)| *delta == key)
+            .map(|(_, base)| *base)
+    }
+
     pub fn lookup(&self, id: &[u8; 32]) -> Option<BlobLocation> {
         let key = short_key(id);
         self.entries
@@ -125,10 +146,16 @@ pub fn write_index_file(repo: &Repository, packs: &[PackRecord]) -> Result<Strin
     Ok(name)
 }
 
-/// An index file's plaintext: magic, version, then each pack and its blobs.
+/// An index file's plaintext: magic, record layout version, then each pack
+/// and its blobs.
 pub fn encode_index_file(packs: &[PackRecord]) -> Vec<u8> {
+    let version = if packs.iter().any(|p| record_version(&p.blobs) == format::DELTA_RECORDS) {
+        format::DELTA_RECORDS
+    } else {
+        format::WHOLE_RECORDS
+    };
     let mut plain = INDEX_MAGIC.to_vec();
-    plain.push(INDEX_VERSION);
+    plain.push(version);
     plain.extend_from_slice(&(packs.len() as u32).to_le_bytes());
     for pack in packs {
         plain.extend_from_slice(&pack.id);
@@ -136,7 +163,7 @@ pub fn encode_index_file(packs: &[PackRecord]) -> Vec<u8> {
         plain.extend_from_slice(&pack.hash);
         plain.extend_from_slice(&(pack.blobs.len() as u32).to_le_bytes());
         for blob in &pack.blobs {
-            put_blob_record(&mut plain, blob);
+            put_blob_record(&mut plain, blob, version);
         }
     }
     plain
@@ -157,21 +184,17 @@ pub fn read_index_file(repo: &Repository, name: &str) -> Result<Vec<PackRecord>>
 pub fn decode_index_file(plain: &[u8], what: &str) -> Result<Vec<PackRecord>> {
     let mut cursor = Cursor::new(plain, what);
     cursor.expect(INDEX_MAGIC)?;
-    let version = cursor.u8()?;
-    if version != INDEX_VERSION {
-        return Err(Error::UnsupportedVersion {
-            found: version.into(),
-            supported: INDEX_VERSION.into(),
-        });
-    }
+    let version = check_record_version(cursor.u8()?)?;
     let pack_count = cursor.count(32 + 8 + 32 + 4)?;
     let mut packs = Vec::with_capacity(pack_count);
     for _ in 0..pack_count {
         let id = cursor.id()?;
         let size = cursor.u64()?;
         let hash = cursor.id()?;
-        let blob_count = cursor.count(BLOB_RECORD_SIZE)?;
-        let blobs = (0..blob_count).map(|_| cursor.blob_record()).collect::<Result<Vec<BlobRecord>>>()?;
+        let blob_count = cursor.count(blob_record_size(version))?;
+        let blobs = (0..blob_count)
+            .map(|_| cursor.blob_record(version))
+            .collect::<Result<Vec<BlobRecord>>>()?;
         packs.push(PackRecord { id, size, hash, blobs });
     }
     cursor.finish()?;

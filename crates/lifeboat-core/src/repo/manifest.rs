@@ -228,6 +228,12 @@ fn resolve_latest(repo: &Repository, name: &str) -> Result<Snapshot> {
     Ok(newest)
 }
 
+/// The newest readable snapshot of `name` that holds data, if any (a
+/// damaged manifest is skipped: callers use this as a hint, not a restore).
+pub(crate) fn newest(repo: &Repository, name: &str) -> Result<Option<Snapshot>> {
+    Ok(newest_of(list(repo)?.snapshots, name))
+}
+
 /// The newest of `snapshots` named `name` that holds data.
 fn newest_of(snapshots: Vec<Snapshot>, name: &str) -> Option<Snapshot> {
     snapshots

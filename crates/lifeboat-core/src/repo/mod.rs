@@ -46,8 +46,13 @@ use crate::crypto::{random_bytes, MasterKey, RepoKeys};
 use crate::error::{Error, Result};
 use slots::KeySlot;
 
-/// The repository format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The repository format new repositories get. Format 2 adds delta blobs
+/// (a changed chunk stored against the chunk it replaced); this build reads
+/// and writes format 1 too, and never stores a delta in a format-1
+/// repository, so older builds keep reading those.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads and writes.
+const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Content-defined chunking parameters (FastCDC 2020; all even).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -185,7 +190,7 @@ impl Repository {
             .get("version")
             .and_then(|v| v.as_u64())
             .ok_or_else(|| damaged("no format version".into()))?;
-        if version != u64::from(FORMAT_VERSION) {
+        if !(u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION)).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: version.try_into().unwrap_or(u32::MAX),
                 supported: FORMAT_VERSION,
@@ -295,6 +300,11 @@ pub(crate) fn repository_content(backend: &dyn Backend) -> Result<Option<String>
 }
 
 impl Config {
+    /// Whether backups may store changed chunks as deltas (format 2).
+    pub fn stores_deltas(&self) -> bool {
+        self.version >= 2
+    }
+
     /// Bounds every value read from disk: a hostile `config` must not make a
     /// writer allocate gigabytes.
     pub(crate) fn validate(&self) -> Result<()> {

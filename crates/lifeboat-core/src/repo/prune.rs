@@ -129,32 +129,24 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
         ..Default::default()
     };
 
-    // Decide per pack. A blob stored twice keeps only its first copy.
-    let mut kept_blobs = HashSet::new();
-    let mut keep: Vec<PackRecord> = Vec::new();
-    let mut repack: Vec<PackRecord> = Vec::new();
-    let mut remove: Vec<[u8; 32]> = Vec::new();
-    let mut seen_packs = HashSet::new();
-    for pack in files.iter().flat_map(|(_, packs)| packs) {
-        if !seen_packs.insert(pack.id) {
-            continue;
+    // A kept pack stays described whole, unneeded deltas too; what they are
+    // stored against must then stay readable (`check --read-data` reads
+    // every described blob). Bases are whole blobs, so this settles fast.
+    let (mut keep, repack, remove) = loop {
+        let decision = decide(&files, &reachable);
+        let bases: Vec<u128> = decision
+            .0
+            .iter()
+            .flat_map(|p| &p.blobs)
+            .filter_map(|b| b.base.map(|base| short_key(&base)))
+            .filter(|base| !reachable.contains(base))
+            .collect();
+        if bases.is_empty() {
+            break decision;
         }
-        let mut needed = pack.clone();
-        needed
-            .blobs
-            .retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
-        let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
-        if needed.blobs.is_empty() {
-            remove.push(pack.id);
-        } else if pack.size.saturating_sub(needed_bytes) as f64 > REPACK_UNUSED_SHARE * pack.size as f64 {
-            repack.push(needed);
-        } else {
-            // A kept pack stays described as it is, every blob of it: the
-            // index must agree with the pack's own header (`check` compares
-            // them, and `repair index` rebuilds the index from headers).
-            keep.push(pack.clone());
-        }
-    }
+        reachable.extend(bases);
+    };
+    let seen_packs: HashSet<[u8; 32]> = files.iter().flat_map(|(_, packs)| packs).map(|p| p.id).collect();
     let storage_now = lock::storage_now(backend);
     // A pack with no time on record is kept: its age cannot be told.
     let old_enough = |file: &crate::backend::FileInfo| {
@@ -207,6 +199,38 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
     Ok(report)
 }
 
+/// Which packs to keep as they are, which to repack (with only the blobs
+/// still `reachable` in them), and which to remove. A blob stored twice
+/// keeps only its first copy.
+fn decide(files: &[(String, Vec<PackRecord>)], reachable: &HashSet<u128>) -> (Vec<PackRecord>, Vec<PackRecord>, Vec<[u8; 32]>) {
+    let mut kept_blobs = HashSet::new();
+    let mut keep: Vec<PackRecord> = Vec::new();
+    let mut repack: Vec<PackRecord> = Vec::new();
+    let mut remove: Vec<[u8; 32]> = Vec::new();
+    let mut seen_packs = HashSet::new();
+    for pack in files.iter().flat_map(|(_, packs)| packs) {
+        if !seen_packs.insert(pack.id) {
+            continue;
+        }
+        let mut needed = pack.clone();
+        needed
+            .blobs
+            .retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
+        let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
+        if needed.blobs.is_empty() {
+            remove.push(pack.id);
+        } else if pack.size.saturating_sub(needed_bytes) as f64 > REPACK_UNUSED_SHARE * pack.size as f64 {
+            repack.push(needed);
+        } else {
+            // A kept pack stays described as it is, every blob of it: the
+            // index must agree with the pack's own header (`check` compares
+            // them, and `repair index` rebuilds the index from headers).
+            keep.push(pack.clone());
+        }
+    }
+    (keep, repack, remove)
+}
+
 /// Moves the needed blobs of `packs` into new packs, authenticating each.
 fn repack_blobs(repo: &Repository, packs: &[PackRecord], progress: &dyn Progress) -> Result<Vec<PackRecord>> {
     let pack_size = repo.config().pack_size as usize;
@@ -225,7 +249,7 @@ fn repack_blobs(repo: &Repository, packs: &[PackRecord], progress: &dyn Progress
                 .get(blob.offset as usize..blob.offset as usize + blob.length as usize)
                 .ok_or_else(|| Error::corrupt(what(), "it lies past the end of the pack"))?;
             let encoded = open_encoded(&cipher, &blob.id, sealed, &what)?;
-            builder.add_encoded(blob.id, &encoded, blob.raw_length);
+            builder.add_encoded(blob.id, &encoded, blob.raw_length, blob.base);
             progress.advance(blob.length.into());
             if builder.len() >= pack_size {
                 let full = std::mem::replace(&mut builder, PackBuilder::new(repo.keys(), pack_size));

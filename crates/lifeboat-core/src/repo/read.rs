@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::format::{hex, parse_id, short_key};
 use super::index::{BlobLocation, Index};
 use super::manifest::Snapshot;
-use super::pack::{open_blob, pack_path};
+use super::pack::{apply_delta, open_blob, pack_path, Opened};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -67,21 +67,62 @@ pub fn cat(
 
 /// Reads one blob, authenticated and id-checked.
 pub(crate) fn read_blob(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
-    let location = index
-        .lookup(id)
-        .ok_or_else(|| Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)"))?;
-    let pack = &index.packs()[location.pack as usize];
-    let sealed = repo
-        .backend()
-        .read_at(&pack_path(&pack.id), location.offset.into(), location.length as usize)?;
-    open_blob(
+    let (location, sealed, pack) = read_sealed(repo, index, id)?;
+    let cipher = repo.keys().pack_cipher(&pack);
+    decode_blob(repo, index, &cipher, id, location.raw_length, &sealed, &|| blob_what(id, &pack))
+}
+
+/// Reads one blob that must be stored whole: a delta's base (deltas are
+/// never bases, so a chain cannot make a read recurse).
+pub(crate) fn read_base(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
+    let (location, sealed, pack) = read_sealed(repo, index, id)?;
+    let what = || format!("delta base {}", blob_what(id, &pack));
+    match open_blob(
         repo.keys(),
-        &repo.keys().pack_cipher(&pack.id),
+        &repo.keys().pack_cipher(&pack),
         id,
         location.raw_length,
         &sealed,
-        &|| blob_what(id, &pack.id),
-    )
+        &what,
+    )? {
+        Opened::Whole(data) => Ok(data),
+        Opened::Delta { .. } => Err(Error::corrupt(what(), "it is itself a delta")),
+    }
+}
+
+fn read_sealed(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<(BlobLocation, Vec<u8>, [u8; 32])> {
+    let location = index
+        .lookup(id)
+        .ok_or_else(|| Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)"))?;
+    let pack = index.packs()[location.pack as usize].id;
+    let sealed = repo
+        .backend()
+        .read_at(&pack_path(&pack), location.offset.into(), location.length as usize)?;
+    Ok((location, sealed, pack))
+}
+
+/// Opens one sealed blob, rebuilding a delta from its base (read from the
+/// repository and checked like any blob). The base a delta names must be
+/// one the index records for it, the base `prune` keeps alive.
+pub(crate) fn decode_blob(
+    repo: &Repository,
+    index: &Index,
+    cipher: &Aes256Gcm,
+    id: &[u8; 32],
+    raw_length: u32,
+    sealed: &[u8],
+    what: &dyn Fn() -> String,
+) -> Result<Vec<u8>> {
+    match open_blob(repo.keys(), cipher, id, raw_length, sealed, what)? {
+        Opened::Whole(data) => Ok(data),
+        Opened::Delta { base, payload } => {
+            if !index.bases_of(short_key(id)).any(|k| k == short_key(&base)) {
+                return Err(Error::corrupt(what(), "it is a delta of a base the index does not record for it"));
+            }
+            let base = read_base(repo, index, &base)?;
+            apply_delta(repo.keys(), id, raw_length, &base, &payload, what)
+        }
+    }
 }
 
 /// Reads one list blob of a snapshot: its id and the chunk ids it holds
@@ -171,7 +212,7 @@ fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut O
     for (id, location) in &job.blobs {
         let at = (location.offset - job.start) as usize;
         let sealed = &bytes[at..at + location.length as usize];
-        out.extend_from_slice(&open_blob(repo.keys(), cipher, id, location.raw_length, sealed, &|| {
+        out.extend_from_slice(&decode_blob(repo, index, cipher, id, location.raw_length, sealed, &|| {
             blob_what(id, &pack.id)
         })?);
     }

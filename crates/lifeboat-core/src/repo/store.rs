@@ -1,16 +1,19 @@
 //! Storing a stream: the `put` pipeline.
 //!
 //! ```text
-//! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup
+//! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup,
+//!                        delta base: the chunk at the same place in the
+//!                        newest earlier snapshot of the name
 //!       -> bounded channel of runs of consecutive new blobs
-//!       -> [one worker per core, more on network storage] zstd, AES-GCM, pack, write
+//!       -> [one worker per core, more on network storage]
+//!          zstd (or zstd against the base, if smaller), AES-GCM, pack, write
 //! ```
 //! Memory is bounded by the channel, one open pack per worker and the index,
 //! not by the stream. Index files are written as packs complete, so a long
 //! backup that dies still leaves its finished packs reusable (and, if no
 //! snapshot ever names them, removable by `prune`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +26,8 @@ use sha2::{Digest, Sha256};
 use super::format::{hex, short_key};
 use super::index::{write_index_file, Index};
 use super::manifest::{self, Manifest, Snapshot, SnapshotKind, IDS_PER_LIST_BLOB, MANIFEST_VERSION};
-use super::pack::{pack_path, PackBuilder, PackRecord};
+use super::pack::{encode_delta, pack_path, PackBuilder, PackRecord};
+use super::read::{read_base, read_chunk_list};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -33,8 +37,24 @@ use crate::progress::Progress;
 /// with one request per stretch (what matters on an object store).
 const RUN_BYTES: usize = 1 << 20;
 
+/// A new blob, and the stored chunk it may be stored as a delta of.
+struct NewBlob {
+    id: [u8; 32],
+    data: Vec<u8>,
+    base: Option<[u8; 32]>,
+}
+
 /// A run of consecutive new blobs, for one worker.
-type Run = Vec<([u8; 32], Vec<u8>)>;
+type Run = Vec<NewBlob>;
+
+/// The most chunks of the earlier snapshot kept as delta bases (32 GiB of
+/// stream at the default chunk size, ~70 MiB of memory); past them, chunks
+/// are stored whole.
+const REFERENCE_CHUNKS_MAX: usize = 1 << 20;
+
+/// A delta is taken without comparing it with whole compression once it is
+/// this many times smaller than the chunk: a near copy of its base.
+const CLEAR_DELTA_RATIO: usize = 8;
 
 /// Write an index file once this many new blobs are waiting for one.
 const BLOBS_PER_INDEX_FILE: usize = 50_000;
@@ -88,6 +108,8 @@ pub struct PutReport {
     pub chunks: u64,
     /// Chunks not already in the repository.
     pub new_chunks: u64,
+    /// New chunks stored as deltas of a chunk of the earlier snapshot.
+    pub delta_chunks: u64,
     /// Bytes of pack files this snapshot added.
     pub added_bytes: u64,
     pub seconds: f64,
@@ -123,6 +145,10 @@ pub fn put_gated(
     let started = Instant::now();
     let start = Utc::now();
     let index = Index::load(repo)?;
+    let reference = match repo.config().stores_deltas() {
+        true => Reference::load(repo, &index, &options.tag),
+        false => None,
+    };
     progress.phase("storing stream", None);
 
     let mut sha = Sha256::new();
@@ -133,7 +159,7 @@ pub fn put_gated(
             sha: &mut sha,
             size: &mut size,
         };
-        run_pipeline(repo, &index, hashing, progress)?
+        run_pipeline(repo, &index, reference.as_ref(), hashing, progress)?
     };
 
     let sha256 = hex(&sha.finalize());
@@ -185,6 +211,7 @@ pub fn put_gated(
         sha256,
         chunks: outcome.chunks,
         new_chunks: outcome.new_chunks,
+        delta_chunks: outcome.delta_chunks,
         added_bytes: outcome.added_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -205,9 +232,66 @@ impl Read for HashingReader<'_> {
     }
 }
 
+/// The newest earlier snapshot of the same name, as the source of delta
+/// bases. Chunk boundaries are content-defined, so around a changed row the
+/// chunks before and after are unchanged: a new chunk takes the place of the
+/// chunk that followed its predecessor there, its likely earlier version.
+struct Reference {
+    chunks: Vec<[u8; 32]>,
+    positions: HashMap<u128, u32>,
+}
+
+impl Reference {
+    /// None when there is no earlier snapshot, or it cannot be read (then
+    /// every chunk is stored whole, as before deltas).
+    fn load(repo: &Repository, index: &Index, tag: &str) -> Option<Reference> {
+        let earlier = match manifest::newest(repo, tag) {
+            Ok(earlier) => earlier?,
+            Err(e) => {
+                tracing::warn!("no delta bases for this backup: the snapshots cannot be listed: {e}");
+                return None;
+            }
+        };
+        let what = format!("snapshot {}", &earlier.id[..8]);
+        let mut chunks = Vec::new();
+        for list in &earlier.manifest.blob_lists {
+            match read_chunk_list(repo, index, list, &what) {
+                Ok((_, ids)) => chunks.extend(ids.chunks_exact(32).map(|id| <[u8; 32]>::try_from(id).expect("32 bytes"))),
+                Err(e) => {
+                    tracing::warn!("no delta bases for this backup: {what} cannot be read: {e}; run `lifeboat check`");
+                    return None;
+                }
+            }
+            if chunks.len() >= REFERENCE_CHUNKS_MAX {
+                chunks.truncate(REFERENCE_CHUNKS_MAX);
+                break;
+            }
+        }
+        let mut positions = HashMap::with_capacity(chunks.len());
+        for (at, id) in chunks.iter().enumerate() {
+            positions.entry(short_key(id)).or_insert(at as u32);
+        }
+        Some(Reference { chunks, positions })
+    }
+
+    /// For the next chunk of the stream: moves `cursor` past it and returns
+    /// the chunk in its place in the earlier snapshot, unless it is there
+    /// itself.
+    fn base_for(&self, key: u128, cursor: &mut usize) -> Option<[u8; 32]> {
+        if let Some(&at) = self.positions.get(&key) {
+            *cursor = at as usize + 1;
+            return None;
+        }
+        let base = self.chunks.get(*cursor).copied();
+        *cursor += 1;
+        base
+    }
+}
+
 struct PipelineOutcome {
     chunks: u64,
     new_chunks: u64,
+    delta_chunks: u64,
     added_bytes: u64,
     blob_lists: Vec<String>,
 }
@@ -229,17 +313,24 @@ struct Collector<'a> {
     unindexed_blobs: usize,
     added_bytes: u64,
     new_chunks: u64,
+    delta_chunks: u64,
 }
 
 impl Collector<'_> {
-    /// Sends a blob to the workers unless the repository already has it.
-    fn store(&mut self, id: [u8; 32], data: Vec<u8>) -> Result<bool> {
+    /// Sends a blob to the workers unless the repository already has it;
+    /// `base` is a stored chunk it may become a delta of.
+    fn store(&mut self, id: [u8; 32], data: Vec<u8>, base: Option<[u8; 32]>) -> Result<bool> {
         let key = short_key(&id);
         if self.index.contains_key(key) || !self.pending.insert(key) {
             return Ok(false);
         }
+        // Only whole blobs are bases: a read never follows a chain.
+        let base = base.filter(|base| {
+            let base_key = short_key(base);
+            base_key != key && self.index.contains_key(base_key) && !self.index.is_delta(base_key)
+        });
         self.run_bytes += data.len();
-        self.run.push((id, data));
+        self.run.push(NewBlob { id, data, base });
         if self.run_bytes >= RUN_BYTES {
             self.send_run()?;
         }
@@ -275,6 +366,7 @@ impl Collector<'_> {
         for record in finished {
             let record = record?;
             self.added_bytes += record.size;
+            self.delta_chunks += record.blobs.iter().filter(|b| b.base.is_some()).count() as u64;
             self.unindexed_blobs += record.blobs.len();
             self.unindexed.push(record);
         }
@@ -287,7 +379,13 @@ impl Collector<'_> {
     }
 }
 
-fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, progress: &dyn Progress) -> Result<PipelineOutcome> {
+fn run_pipeline(
+    repo: &Repository,
+    index: &Index,
+    reference: Option<&Reference>,
+    input: HashingReader<'_>,
+    progress: &dyn Progress,
+) -> Result<PipelineOutcome> {
     // One pack worker per core, plus one per extra write a network storage
     // keeps in flight: a worker waiting on an upload compresses nothing.
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + repo.backend().parallel_transfers() - 1;
@@ -299,7 +397,7 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (work_rx, done_tx, abort) = (work_rx.clone(), done_tx.clone(), &abort);
-            scope.spawn(move || pack_worker(repo, work_rx, done_tx, abort));
+            scope.spawn(move || pack_worker(repo, index, work_rx, done_tx, abort));
         }
         drop((work_rx, done_tx));
         let mut collector = Collector {
@@ -314,8 +412,9 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
             unindexed_blobs: 0,
             added_bytes: 0,
             new_chunks: 0,
+            delta_chunks: 0,
         };
-        let result = chunk_stream(&mut collector, input, progress, config);
+        let result = chunk_stream(&mut collector, input, reference, progress, config);
         if result.is_err() {
             abort.store(true, Ordering::Relaxed);
         }
@@ -326,6 +425,7 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
         Ok(PipelineOutcome {
             chunks,
             new_chunks: collector.new_chunks,
+            delta_chunks: collector.delta_chunks,
             added_bytes: collector.added_bytes,
             blob_lists,
         })
@@ -337,6 +437,7 @@ fn run_pipeline(repo: &Repository, index: &Index, input: HashingReader<'_>, prog
 fn chunk_stream(
     collector: &mut Collector<'_>,
     input: HashingReader<'_>,
+    reference: Option<&Reference>,
     progress: &dyn Progress,
     config: &super::Config,
 ) -> Result<(u64, Vec<String>)> {
@@ -353,6 +454,7 @@ fn chunk_stream(
     let mut chunks = 0u64;
     let mut list = Vec::with_capacity(IDS_PER_LIST_BLOB * 32);
     let mut blob_lists = Vec::new();
+    let mut reference_cursor = 0;
     for chunk in chunker {
         let chunk = chunk.map_err(|e| Error::Input(e.into()))?;
         if progress.cancelled() {
@@ -362,7 +464,8 @@ fn chunk_stream(
         list.extend_from_slice(&id);
         chunks += 1;
         progress.advance(chunk.length as u64);
-        if collector.store(id, chunk.data)? {
+        let base = reference.and_then(|r| r.base_for(short_key(&id), &mut reference_cursor));
+        if collector.store(id, chunk.data, base)? {
             collector.new_chunks += 1;
         }
         if list.len() == IDS_PER_LIST_BLOB * 32 {
@@ -377,22 +480,34 @@ fn chunk_stream(
 
 fn store_list(collector: &mut Collector<'_>, list: &mut Vec<u8>) -> Result<String> {
     let id = collector.repo.keys().blob_id(list);
-    collector.store(id, std::mem::take(list))?;
+    collector.store(id, std::mem::take(list), None)?;
     list.reserve(IDS_PER_LIST_BLOB * 32);
     Ok(hex(&id))
 }
 
-fn pack_worker(repo: &Repository, work: Receiver<Run>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
+fn pack_worker(repo: &Repository, index: &Index, work: Receiver<Run>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
     let result = (|| {
         let config = repo.config();
         let pack_size = config.pack_size as usize;
         let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
-        for (id, data) in work.iter().flatten() {
+        let delta_level = config.compression_level.max(DELTA_LEVEL_MIN);
+        for blob in work.iter().flatten() {
             if abort.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            pack.add(id, &data, &mut compressor)?;
+            let delta = blob.base.and_then(|base| delta_of(repo, index, &base, &blob.data, delta_level));
+            match delta {
+                Some(delta) if delta.len() * CLEAR_DELTA_RATIO <= blob.data.len() => {
+                    pack.add_encoded(blob.id, &delta, blob.data.len() as u32, blob.base);
+                }
+                Some(delta) => {
+                    pack.add_smaller(blob.id, &blob.data, &mut compressor, delta, blob.base.expect("a delta has a base"))?;
+                }
+                None => {
+                    pack.add(blob.id, &blob.data, &mut compressor)?;
+                }
+            }
             if pack.len() >= pack_size {
                 // Written before the next pack is allocated: one pack per worker in memory.
                 let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), 0));
@@ -409,6 +524,21 @@ fn pack_worker(repo: &Repository, work: Receiver<Run>, done: Sender<Result<PackR
         abort.store(true, Ordering::Relaxed);
         let _ = done.send(Err(e));
     }
+}
+
+/// Deltas are compressed at least at this zstd level: few chunks are
+/// deltas, and level 3's match finder uses the base better than level 1's.
+const DELTA_LEVEL_MIN: i32 = 3;
+
+/// `data` encoded against the stored chunk `base`; None if the base cannot
+/// be read (the chunk is then stored whole, and `check` reports the base).
+fn delta_of(repo: &Repository, index: &Index, base: &[u8; 32], data: &[u8], level: i32) -> Option<Vec<u8>> {
+    let base_data = read_base(repo, index, base)
+        .inspect_err(|e| tracing::warn!("a chunk is stored whole: its delta base cannot be read: {e}"))
+        .ok()?;
+    encode_delta(base, &base_data, data, level)
+        .inspect_err(|e| tracing::warn!("a chunk is stored whole: {e}"))
+        .ok()
 }
 
 fn write_pack(repo: &Repository, pack: PackBuilder, done: &Sender<Result<PackRecord>>) -> Result<()> {
