@@ -432,6 +432,24 @@ fn write_generated_seeds() {
     let packs = index::read_index_file(&repo, &names[0]).unwrap();
     write("index-file", "real", &encode_index_file(&packs));
     write("pack-header", "real", &encode_header(&packs[0].blobs));
+    // The same stream with a few bytes changed: its changed chunks are
+    // deltas, written in record layout 2.
+    let mut changed = data.clone();
+    for at in [10_000, 90_000] {
+        changed[at..at + 8].copy_from_slice(b"changed!");
+    }
+    assert!(put(&repo, &mut changed.as_slice(), &options, &NoProgress).unwrap().delta_chunks > 0);
+    let with_deltas = repo
+        .backend()
+        .list("index")
+        .unwrap()
+        .into_iter()
+        .map(|f| index::read_index_file(&repo, &f.name).unwrap())
+        .find(|packs| packs.iter().any(|p| p.blobs.iter().any(|b| b.base.is_some())))
+        .unwrap();
+    write("index-file", "with-deltas", &encode_index_file(&with_deltas));
+    let pack = with_deltas.iter().find(|p| p.blobs.iter().any(|b| b.base.is_some())).unwrap();
+    write("pack-header", "with-deltas", &encode_header(&pack.blobs));
     let snapshot = &manifest::list(&repo).unwrap().snapshots[0];
     write("manifest", "real", &serde_json::to_vec(&snapshot.manifest).unwrap());
     write("config", "real", &std::fs::read(dir.path().join("config")).unwrap());

@@ -74,6 +74,15 @@ pub(crate) fn put_blob_record(out: &mut Vec<u8>, record: &BlobRecord, version: u
     }
 }
 
+/// Refuses a file in record layout 2 that names no delta: no writer makes
+/// one, and it would not re-encode to the same bytes.
+pub(crate) fn check_layout_needed<'a>(version: u8, mut blobs: impl Iterator<Item = &'a BlobRecord>, what: &str) -> Result<()> {
+    if version == DELTA_RECORDS && !blobs.any(|b| b.base.is_some()) {
+        return Err(Error::corrupt(what, "record layout 2 without a delta"));
+    }
+    Ok(())
+}
+
 /// Checks a record layout version read from a file.
 pub(crate) fn check_record_version(version: u8) -> Result<u8> {
     match version {

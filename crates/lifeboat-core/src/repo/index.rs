@@ -198,5 +198,6 @@ pub fn decode_index_file(plain: &[u8], what: &str) -> Result<Vec<PackRecord>> {
         packs.push(PackRecord { id, size, hash, blobs });
     }
     cursor.finish()?;
+    format::check_layout_needed(version, packs.iter().flat_map(|p| &p.blobs), what)?;
     Ok(packs)
 }

@@ -10,7 +10,7 @@
 
 use aes_gcm::Aes256Gcm;
 
-use super::format::{blob_record_size, check_record_version, put_blob_record, record_version, BlobRecord, Cursor};
+use super::format::{blob_record_size, check_layout_needed, check_record_version, put_blob_record, record_version, BlobRecord, Cursor};
 use crate::crypto::{self, random_bytes, RepoKeys};
 use crate::error::{Error, Result};
 
@@ -207,6 +207,7 @@ pub fn decode_header(header: &[u8], what: &str) -> Result<Vec<BlobRecord>> {
     let count = cursor.count(blob_record_size(version))?;
     let blobs = (0..count).map(|_| cursor.blob_record(version)).collect::<Result<Vec<_>>>()?;
     cursor.finish()?;
+    check_layout_needed(version, blobs.iter(), what)?;
     Ok(blobs)
 }
 
