@@ -223,6 +223,9 @@ pub fn run(options: &Options) -> Result<()> {
         let backup = measure(&lifeboat, &["backup", "--no-keychain", "--db", &url, "--name", "bench"], &env, None)?;
         Ok((backup, dir_size(&repo) - before))
     };
+    let cat = || measure(&lifeboat, &["cat", "--no-keychain", "latest:bench"], &env, None);
+    eprintln!("lifeboat cat of the first backup");
+    let first_cat = cat()?;
     eprintln!("day 2: a day of changes (deletes: a purge of the oldest rows, a few scattered), then a backup");
     let (second, added) = day_after(Deletes::MostlyOldest)?;
     eprintln!("day 3: a day of changes (deletes all scattered), then a backup");
@@ -232,6 +235,15 @@ pub fn run(options: &Options) -> Result<()> {
         day_after(Deletes::MostlyOldest)?;
     }
     let month_stored = dir_size(&repo);
+    // The last backup's changed chunks are deltas: reading one reads its base too.
+    eprintln!("lifeboat cat and restore of the last backup");
+    let last_cat = cat()?;
+    let last_restore = measure(
+        &lifeboat,
+        &["restore", "--no-keychain", "latest:bench", "--to", &cluster.url("from_lifeboat_last")],
+        &env,
+        None,
+    )?;
 
     let ratio = |ours: &Measured, theirs: &Measured| ours.seconds / theirs.seconds.max(1e-3);
     println!(
@@ -294,7 +306,21 @@ pub fn run(options: &Options) -> Result<()> {
         secs(&file_restore),
         ratio(&restore, &file_restore)
     );
-    let peak = [backup.peak_rss_kib, second.peak_rss_kib, third.peak_rss_kib, restore.peak_rss_kib]
+    println!(
+        "{:<46} {:>12} {:>12} {:>7.2}x",
+        format!("  restore of day {} (with deltas) vs the first", options.days),
+        secs(&last_restore),
+        secs(&restore),
+        ratio(&last_restore, &restore)
+    );
+    println!(
+        "{:<46} {:>12} {:>12} {:>7.2}x",
+        format!("cat of day {} (with deltas) vs the first", options.days),
+        secs(&last_cat),
+        secs(&first_cat),
+        ratio(&last_cat, &first_cat)
+    );
+    let peak = [backup.peak_rss_kib, second.peak_rss_kib, third.peak_rss_kib, restore.peak_rss_kib, last_restore.peak_rss_kib]
         .into_iter()
         .max()
         .unwrap_or(0);
