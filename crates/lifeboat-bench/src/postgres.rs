@@ -240,7 +240,13 @@ pub fn run(options: &Options) -> Result<()> {
     let last_cat = cat()?;
     let last_restore = measure(
         &lifeboat,
-        &["restore", "--no-keychain", "latest:bench", "--to", &cluster.url("from_lifeboat_last")],
+        &[
+            "restore",
+            "--no-keychain",
+            "latest:bench",
+            "--to",
+            &cluster.url("from_lifeboat_last"),
+        ],
         &env,
         None,
     )?;
@@ -320,10 +326,16 @@ pub fn run(options: &Options) -> Result<()> {
         secs(&first_cat),
         ratio(&last_cat, &first_cat)
     );
-    let peak = [backup.peak_rss_kib, second.peak_rss_kib, third.peak_rss_kib, restore.peak_rss_kib, last_restore.peak_rss_kib]
-        .into_iter()
-        .max()
-        .unwrap_or(0);
+    let peak = [
+        backup.peak_rss_kib,
+        second.peak_rss_kib,
+        third.peak_rss_kib,
+        restore.peak_rss_kib,
+        last_restore.peak_rss_kib,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
     println!(
         "{:<46} {:>8.1} MiB  <= 128 MiB, flat with size",
         "peak RSS, lifeboat backup and restore",

@@ -322,8 +322,15 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     let beyond = report.added_bytes - 10_000 - 32 * report.chunks;
     assert!(beyond < 2_000, "the changed rows added {beyond} bytes: {report:?}");
 
-    // The first snapshot goes: its tail is freed, the chunks the deltas
-    // are stored against stay.
+    // The same rows change again the next day: the chunks at their places
+    // are deltas now, so the new ones are stored against the whole chunks
+    // those are deltas of (never a chain).
+    let third = with_rows_changed(&second, &[30_020, 120_020, 200_020, 260_020]);
+    let report = put(&repo, &mut third.as_slice(), &options, &NoProgress).unwrap();
+    assert!(report.delta_chunks >= 3, "rows changed again become deltas: {report:?}");
+
+    // The first two snapshots go: the first's tail is freed, the chunks the
+    // deltas are stored against stay.
     let forget_first = ForgetOptions {
         policy: RetentionPolicy {
             keep_last: 1,
@@ -347,7 +354,7 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     assert!(pruned.bytes_freed >= 30_000, "the first tail is freed: {pruned:?}");
     let report = checked(&repo, true);
     assert!(report.healthy(), "{:?}", report.errors);
-    assert!(read_back(&repo, "latest:db") == second);
+    assert!(read_back(&repo, "latest:db") == third);
 }
 
 /// A repository written by the build before deltas (format 1, fixture made

@@ -42,9 +42,9 @@ struct Entry {
 pub struct Index {
     packs: Vec<PackInfo>,
     entries: Vec<Entry>,
-    /// (delta, base) keys of every delta blob, sorted: few next to the
+    /// Every delta blob's key and its base's id, sorted: few next to the
     /// entries, so kept apart rather than widening every entry.
-    deltas: Vec<(u128, u128)>,
+    deltas: Vec<(u128, [u8; 32])>,
     /// Names of the index files it was loaded from.
     pub files: Vec<String>,
 }
@@ -78,7 +78,7 @@ impl Index {
                 seen_packs.insert(pack.id, pack_pos);
                 index
                     .deltas
-                    .extend(pack.blobs.iter().filter_map(|b| Some((short_key(&b.id), short_key(&b.base?)))));
+                    .extend(pack.blobs.iter().filter_map(|b| Some((short_key(&b.id), b.base?))));
                 index.entries.extend(pack.blobs.iter().map(|b| Entry {
                     key: short_key(&b.id),
                     location: BlobLocation {
@@ -120,8 +120,8 @@ impl Index {
         self.bases_of(key).next().is_some()
     }
 
-    /// The keys of the bases the stored copies of delta `key` need.
-    pub(crate) fn bases_of(&self, key: u128) -> impl Iterator<Item = u128> + '_ {
+    /// The ids of the bases the stored copies of delta `key` need.
+    pub(crate) fn bases_of(&self, key: u128) -> impl Iterator<Item = [u8; 32]> + '_ {
         let start = self.deltas.partition_point(|(delta, _)| *delta < key);
         self.deltas[start..]
             .iter()

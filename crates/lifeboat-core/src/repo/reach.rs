@@ -20,7 +20,7 @@ pub(crate) fn add_reachable(repo: &Repository, index: &Index, snapshot: &Snapsho
         for id in ids.chunks_exact(32) {
             let key = short_key(id.try_into().expect("32 bytes"));
             reachable.insert(key);
-            reachable.extend(index.bases_of(key));
+            reachable.extend(index.bases_of(key).map(|base| short_key(&base)));
         }
     }
     Ok(())

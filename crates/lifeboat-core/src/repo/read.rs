@@ -116,7 +116,7 @@ pub(crate) fn decode_blob(
     match open_blob(repo.keys(), cipher, id, raw_length, sealed, what)? {
         Opened::Whole(data) => Ok(data),
         Opened::Delta { base, payload } => {
-            if !index.bases_of(short_key(id)).any(|k| k == short_key(&base)) {
+            if !index.bases_of(short_key(id)).any(|recorded| recorded == base) {
                 return Err(Error::corrupt(what(), "it is a delta of a base the index does not record for it"));
             }
             let base = read_base(repo, index, &base)?;

@@ -324,17 +324,25 @@ impl Collector<'_> {
         if self.index.contains_key(key) || !self.pending.insert(key) {
             return Ok(false);
         }
-        // Only whole blobs are bases: a read never follows a chain.
-        let base = base.filter(|base| {
-            let base_key = short_key(base);
-            base_key != key && self.index.contains_key(base_key) && !self.index.is_delta(base_key)
-        });
+        let base = base.and_then(|base| self.whole_base(base)).filter(|base| short_key(base) != key);
         self.run_bytes += data.len();
         self.run.push(NewBlob { id, data, base });
         if self.run_bytes >= RUN_BYTES {
             self.send_run()?;
         }
         Ok(true)
+    }
+
+    /// The stored whole blob to make a delta against, given the chunk at the
+    /// new one's place: that chunk, or if it is itself a delta (a row that
+    /// changes day after day), the whole chunk it is stored against. Only
+    /// whole blobs are bases, so a read never follows a chain.
+    fn whole_base(&self, place: [u8; 32]) -> Option<[u8; 32]> {
+        let is_whole = |id: &[u8; 32]| self.index.contains_key(short_key(id)) && !self.index.is_delta(short_key(id));
+        if is_whole(&place) {
+            return Some(place);
+        }
+        self.index.bases_of(short_key(&place)).find(is_whole)
     }
 
     /// Hands the blobs gathered so far to a worker.
