@@ -243,7 +243,7 @@ fn unknown_format_version_is_refused() {
     let config = repo.path.join("config");
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("\"version\": 1", "\"version\": 99");
+        .replace("\"version\": 2", "\"version\": 99");
     std::fs::write(&config, text).unwrap();
     let err = repo.fails(&["snapshots"], None);
     assert!(err.contains("format version 99") && err.contains("upgrade Lifeboat"), "{err}");

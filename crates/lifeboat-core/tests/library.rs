@@ -43,6 +43,18 @@ fn read_back(repo: &Repository, spec: &str) -> Vec<u8> {
     out
 }
 
+fn pruned(repo: &Repository) -> lifeboat_core::repo::prune::PruneReport {
+    prune(
+        repo,
+        PruneOptions {
+            dry_run: false,
+            lock_wait: WAIT,
+        },
+        &NoProgress,
+    )
+    .unwrap()
+}
+
 fn checked(repo: &Repository, read_data: bool) -> lifeboat_core::repo::check::CheckReport {
     check(
         repo,
@@ -101,15 +113,7 @@ fn put_cat_forget_prune_and_check_on_a_temporary_repository() {
     let accounting = manifest::accounting(&repo).unwrap();
     assert!(accounting.forgotten.contains(&ids[0]) && !accounting.present.contains(&ids[0]));
 
-    let report = prune(
-        &repo,
-        PruneOptions {
-            dry_run: false,
-            lock_wait: WAIT,
-        },
-        &NoProgress,
-    )
-    .unwrap();
+    let report = pruned(&repo);
     assert!(report.bytes_freed > 0, "{report:?}");
     assert_eq!(read_back(&repo, "latest:db"), version(3));
     assert_eq!(read_back(&repo, &ids[2]), version(2));
@@ -342,16 +346,8 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     };
     forget(&repo, &forget_first, &chrono::Utc).unwrap();
     assert_eq!(manifest::list(&repo).unwrap().snapshots.len(), 1);
-    let pruned = prune(
-        &repo,
-        PruneOptions {
-            dry_run: false,
-            lock_wait: WAIT,
-        },
-        &NoProgress,
-    )
-    .unwrap();
-    assert!(pruned.bytes_freed >= 30_000, "the first tail is freed: {pruned:?}");
+    let report = pruned(&repo);
+    assert!(report.bytes_freed >= 30_000, "the first tail is freed: {report:?}");
     let report = checked(&repo, true);
     assert!(report.healthy(), "{:?}", report.errors);
     assert!(read_back(&repo, "latest:db") == third);
