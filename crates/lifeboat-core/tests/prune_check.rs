@@ -212,3 +212,38 @@ fn blobs_stored_twice_by_concurrent_puts_are_harmless() {
     prune_now(&repo);
     assert_healthy_and_readable(&repo, &stored);
 }
+
+/// Two writers that start together store the same changed chunks, one as
+/// deltas of the name's earlier snapshot and one whole (a name with no
+/// earlier snapshot): prune keeps one copy of each, the whole one, and
+/// everything still reads back after the earlier snapshot goes.
+#[test]
+fn a_chunk_stored_once_whole_and_once_as_a_delta_survives_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = small_repository(dir.path());
+    let mut rng = StdRng::seed_from_u64(13);
+    let mut db = Source::new(&mut rng, 40);
+    let first = db.next_version(&mut rng);
+    put(&repo, &mut first.as_slice(), &options("db"), &NoProgress).unwrap();
+    let second = db.next_version(&mut rng);
+    let reports: Vec<_> = std::thread::scope(|scope| {
+        let writers: Vec<_> = ["db", "other"]
+            .into_iter()
+            .map(|tag| {
+                let second = &second;
+                let repo = &repo;
+                scope.spawn(move || put(repo, &mut second.as_slice(), &options(tag), &NoProgress).unwrap())
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(reports[0].delta_chunks > 0, "the writer of `db` stored deltas: {:?}", reports[0]);
+    // Sequential, the second writer would find every chunk stored already.
+    assert!(reports.iter().all(|r| r.new_chunks > 0), "the writers did not overlap: {reports:?}");
+    forget_all_but_last(&repo, "db", 1);
+    let stored: BTreeMap<String, Vec<u8>> = reports.into_iter().map(|r| (r.snapshot_id, second.clone())).collect();
+    prune_now(&repo);
+    assert_healthy_and_readable(&repo, &stored);
+    prune_now(&repo);
+    assert_healthy_and_readable(&repo, &stored);
+}

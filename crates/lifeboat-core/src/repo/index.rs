@@ -130,11 +130,15 @@ impl Index {
     }
 
     pub fn lookup(&self, id: &[u8; 32]) -> Option<BlobLocation> {
+        self.locations(id).next()
+    }
+
+    /// Every stored copy of a blob (two writers that ran at once may both
+    /// have stored it, one whole and one as a delta).
+    pub(crate) fn locations(&self, id: &[u8; 32]) -> impl Iterator<Item = BlobLocation> + '_ {
         let key = short_key(id);
-        self.entries
-            .binary_search_by_key(&key, |e| e.key)
-            .ok()
-            .map(|i| self.entries[i].location)
+        let start = self.entries.partition_point(|e| e.key < key);
+        self.entries[start..].iter().take_while(move |e| e.key == key).map(|e| e.location)
     }
 }
 

@@ -201,8 +201,16 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
 
 /// Which packs to keep as they are, which to repack (with only the blobs
 /// still `reachable` in them), and which to remove. A blob stored twice
-/// keeps only its first copy.
+/// keeps one copy: a whole one if there is one, since a delta elsewhere
+/// may need it as its base.
 fn decide(files: &[(String, Vec<PackRecord>)], reachable: &HashSet<u128>) -> (Vec<PackRecord>, Vec<PackRecord>, Vec<[u8; 32]>) {
+    let blobs = || files.iter().flat_map(|(_, packs)| packs).flat_map(|p| &p.blobs);
+    let deltas: HashSet<u128> = blobs().filter(|b| b.base.is_some()).map(|b| short_key(&b.id)).collect();
+    // Of the blobs stored as deltas, those also stored whole.
+    let stored_whole: HashSet<u128> = blobs()
+        .filter(|b| b.base.is_none() && deltas.contains(&short_key(&b.id)))
+        .map(|b| short_key(&b.id))
+        .collect();
     let mut kept_blobs = HashSet::new();
     let mut keep: Vec<PackRecord> = Vec::new();
     let mut repack: Vec<PackRecord> = Vec::new();
@@ -213,9 +221,11 @@ fn decide(files: &[(String, Vec<PackRecord>)], reachable: &HashSet<u128>) -> (Ve
             continue;
         }
         let mut needed = pack.clone();
-        needed
-            .blobs
-            .retain(|b| reachable.contains(&short_key(&b.id)) && kept_blobs.insert(short_key(&b.id)));
+        needed.blobs.retain(|b| {
+            let key = short_key(&b.id);
+            let whole_elsewhere = b.base.is_some() && stored_whole.contains(&key);
+            reachable.contains(&key) && !whole_elsewhere && kept_blobs.insert(key)
+        });
         let needed_bytes: u64 = needed.blobs.iter().map(|b| u64::from(b.length)).sum();
         if needed.blobs.is_empty() {
             remove.push(pack.id);

@@ -67,38 +67,51 @@ pub fn cat(
 
 /// Reads one blob, authenticated and id-checked.
 pub(crate) fn read_blob(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
-    let (location, sealed, pack) = read_sealed(repo, index, id)?;
+    let location = index.lookup(id).ok_or_else(|| not_indexed(id))?;
+    let (sealed, pack) = read_sealed(repo, index, location)?;
     let cipher = repo.keys().pack_cipher(&pack);
     decode_blob(repo, index, &cipher, id, location.raw_length, &sealed, &|| blob_what(id, &pack))
 }
 
 /// Reads one blob that must be stored whole: a delta's base (deltas are
-/// never bases, so a chain cannot make a read recurse).
+/// never bases, so a chain cannot make a read recurse). Every stored copy
+/// is tried: a writer running beside the one that chose this base may have
+/// stored the same chunk again as a delta.
 pub(crate) fn read_base(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
-    let (location, sealed, pack) = read_sealed(repo, index, id)?;
-    let what = || format!("delta base {}", blob_what(id, &pack));
-    match open_blob(
-        repo.keys(),
-        &repo.keys().pack_cipher(&pack),
-        id,
-        location.raw_length,
-        &sealed,
-        &what,
-    )? {
-        Opened::Whole(data) => Ok(data),
-        Opened::Delta { .. } => Err(Error::corrupt(what(), "it is itself a delta")),
+    let mut failure = not_indexed(id);
+    for location in index.locations(id) {
+        let opened = read_sealed(repo, index, location).and_then(|(sealed, pack)| {
+            let what = || format!("delta base {}", blob_what(id, &pack));
+            match open_blob(
+                repo.keys(),
+                &repo.keys().pack_cipher(&pack),
+                id,
+                location.raw_length,
+                &sealed,
+                &what,
+            )? {
+                Opened::Whole(data) => Ok(data),
+                Opened::Delta { .. } => Err(Error::corrupt(what(), "it is itself a delta")),
+            }
+        });
+        match opened {
+            Ok(data) => return Ok(data),
+            Err(e) => failure = e,
+        }
     }
+    Err(failure)
 }
 
-fn read_sealed(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<(BlobLocation, Vec<u8>, [u8; 32])> {
-    let location = index
-        .lookup(id)
-        .ok_or_else(|| Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)"))?;
+fn not_indexed(id: &[u8; 32]) -> Error {
+    Error::corrupt(format!("blob {}", hex(id)), "it is not in any index (its pack was lost)")
+}
+
+fn read_sealed(repo: &Repository, index: &Index, location: BlobLocation) -> Result<(Vec<u8>, [u8; 32])> {
     let pack = index.packs()[location.pack as usize].id;
     let sealed = repo
         .backend()
         .read_at(&pack_path(&pack), location.offset.into(), location.length as usize)?;
-    Ok((location, sealed, pack))
+    Ok((sealed, pack))
 }
 
 /// Opens one sealed blob, rebuilding a delta from its base (read from the

@@ -145,10 +145,11 @@ pub fn put_gated(
     let started = Instant::now();
     let start = Utc::now();
     let index = Index::load(repo)?;
-    let reference = match repo.config().stores_deltas() {
-        true => Reference::load(repo, &index, &options.tag),
-        false => None,
-    };
+    let reference = repo
+        .config()
+        .stores_deltas()
+        .then(|| Reference::load(repo, &index, &options.tag))
+        .flatten();
     progress.phase("storing stream", None);
 
     let mut sha = Sha256::new();
