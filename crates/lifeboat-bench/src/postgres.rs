@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use lifeboat_testkit::PgCluster;
 
-use crate::{dir_size, measure, pct, Measured};
+use crate::{dir_size, mb_s, measure, pct, Measured};
 
 pub struct Options {
     /// pgbench scale: 100,000 accounts rows each (about 10 MB of dump).
@@ -122,6 +122,38 @@ fn generate(cluster: &PgCluster, options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// Drops `databases` (restored copies whose autovacuum would run beside the
+/// next timing) and checkpoints, so every timed restore starts alike.
+fn settle(cluster: &PgCluster, databases: &[&str]) {
+    for database in databases {
+        psql(cluster, "postgres", &format!("DROP DATABASE IF EXISTS {database}"));
+    }
+    psql(cluster, "postgres", "CHECKPOINT");
+}
+
+/// The size of the newest snapshot's dump, from `lifeboat snapshots --json`.
+fn dump_size_of_latest(lifeboat: &std::path::Path, env: &[(&str, &str)]) -> Result<u64> {
+    let output = Command::new(lifeboat)
+        .args(["snapshots", "--no-keychain", "--json"])
+        .envs(env.iter().copied())
+        .output()
+        .context("running lifeboat snapshots")?;
+    if !output.status.success() {
+        bail!("lifeboat snapshots failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading lifeboat snapshots --json")?;
+    listed
+        .as_array()
+        .and_then(|snapshots| {
+            snapshots
+                .iter()
+                .filter_map(|s| Some((s["generation"].as_u64()?, s["size"].as_u64()?)))
+                .max()
+        })
+        .map(|(_, size)| size)
+        .context("lifeboat snapshots --json listed no snapshot with a size")
+}
+
 /// The median run, and the best time (the least disturbed by neighbours).
 fn median(mut runs: Vec<Measured>) -> (Measured, f64) {
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
@@ -194,6 +226,7 @@ pub fn run(options: &Options) -> Result<()> {
     let dump_size = std::fs::metadata(&plain_file)?.len();
 
     // The same pg_restore options Lifeboat uses, so the ratio is Lifeboat's own cost.
+    settle(&cluster, &[]);
     psql(&cluster, "postgres", "CREATE DATABASE from_file");
     eprintln!("pg_restore from a local file");
     let file_restore = measure(
@@ -209,6 +242,7 @@ pub fn run(options: &Options) -> Result<()> {
         Some(&plain_file),
     )?;
     eprintln!("lifeboat restore");
+    settle(&cluster, &["from_file"]);
     let restore = measure(
         &lifeboat,
         &["restore", "--no-keychain", "latest:bench", "--to", &cluster.url("from_lifeboat")],
@@ -225,6 +259,7 @@ pub fn run(options: &Options) -> Result<()> {
     };
     let cat = || measure(&lifeboat, &["cat", "--no-keychain", "latest:bench"], &env, None);
     eprintln!("lifeboat cat of the first backup");
+    settle(&cluster, &["from_lifeboat"]);
     let first_cat = cat()?;
     eprintln!("day 2: a day of changes (deletes: a purge of the oldest rows, a few scattered), then a backup");
     let (second, added) = day_after(Deletes::MostlyOldest)?;
@@ -237,7 +272,9 @@ pub fn run(options: &Options) -> Result<()> {
     let month_stored = dir_size(&repo);
     // The last backup's changed chunks are deltas: reading one reads its base too.
     eprintln!("lifeboat cat and restore of the last backup");
+    let last_size = dump_size_of_latest(&lifeboat, &env)?;
     let last_cat = cat()?;
+    settle(&cluster, &[]);
     let last_restore = measure(
         &lifeboat,
         &[
@@ -312,19 +349,21 @@ pub fn run(options: &Options) -> Result<()> {
         secs(&file_restore),
         ratio(&restore, &file_restore)
     );
+    // Later days hold more rows: compare throughput, not time.
+    let throughput = |size: u64, m: &Measured| format!("{:.0} MB/s", mb_s(size, m));
     println!(
         "{:<46} {:>12} {:>12} {:>7.2}x",
         format!("  restore of day {} (with deltas) vs the first", options.days),
-        secs(&last_restore),
-        secs(&restore),
-        ratio(&last_restore, &restore)
+        throughput(last_size, &last_restore),
+        throughput(dump_size, &restore),
+        mb_s(last_size, &last_restore) / mb_s(dump_size, &restore)
     );
     println!(
         "{:<46} {:>12} {:>12} {:>7.2}x",
         format!("cat of day {} (with deltas) vs the first", options.days),
-        secs(&last_cat),
-        secs(&first_cat),
-        ratio(&last_cat, &first_cat)
+        throughput(last_size, &last_cat),
+        throughput(dump_size, &first_cat),
+        mb_s(last_size, &last_cat) / mb_s(dump_size, &first_cat)
     );
     let peak = [
         backup.peak_rss_kib,

@@ -509,6 +509,32 @@ pub fn unlock(g: &GlobalArgs, a: &UnlockArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Args)]
+pub struct MigrateArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn migrate(g: &GlobalArgs, a: &MigrateArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let report = lifeboat_core::repo::migrate::migrate(&repo, g.lock_wait())?;
+    if a.json {
+        print_json(&report)?;
+    } else if !report.migrated() {
+        println!(
+            "repository {} already is at format {}: nothing to do",
+            report.repository_id, report.to_version
+        );
+    } else {
+        println!(
+            "repository {} moved from format {} to format {}: new backups store changed chunks as deltas; \
+             Lifeboat builds older than format {} can no longer open it",
+            report.repository_id, report.from_version, report.to_version, report.to_version
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Subcommand)]
 pub enum RepairCommand {
     /// Rebuild the index from the packs that exist (damaged index files, a

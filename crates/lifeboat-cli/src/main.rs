@@ -101,6 +101,9 @@ enum Command {
     /// Rebuild what a damaged repository can rebuild: the index, the config.
     #[command(subcommand)]
     Repair(commands::RepairCommand),
+    /// Move the repository to this Lifeboat's format (format 2 stores changed
+    /// chunks as deltas); older Lifeboat builds can no longer open it after.
+    Migrate(commands::MigrateArgs),
     /// Save, list, test and remove connections to PostgreSQL databases.
     #[command(subcommand)]
     Connection(connection::ConnectionCommand),
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
         Command::Key(a) => commands::key(g, a),
         Command::Unlock(a) => commands::unlock(g, a),
         Command::Repair(a) => commands::repair(g, a),
+        Command::Migrate(a) => commands::migrate(g, a),
         Command::Connection(a) => connection::connection(g, a),
         Command::Backup(a) => database::backup(g, a),
         Command::Show(a) => database::show(g, a),

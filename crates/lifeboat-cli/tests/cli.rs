@@ -250,6 +250,29 @@ fn unknown_format_version_is_refused() {
 }
 
 #[test]
+fn migrate_moves_an_older_format_forward_once() {
+    let repo = TestRepo::new();
+    let out = String::from_utf8(repo.ok(&["migrate"], None)).unwrap();
+    assert!(out.contains("already is at format 2"), "{out}");
+    // Format 1 in `config`, 2 in the key slots: a migration stopped half way.
+    let config = repo.path.join("config");
+    let older = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"version\": 2", "\"version\": 1");
+    std::fs::write(&config, older).unwrap();
+    let data = stream(6, 300_000);
+    repo.put("db", &data);
+    let report: serde_json::Value = serde_json::from_slice(&repo.ok(&["migrate", "--json"], None)).unwrap();
+    assert_eq!(
+        (report["from_version"].as_u64(), report["to_version"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    assert!(std::fs::read_to_string(&config).unwrap().contains("\"version\": 2"));
+    assert_eq!(repo.cat("latest:db"), data);
+}
+
+#[test]
 fn damaged_packs_are_detected_never_served() {
     let repo = TestRepo::new();
     let data = stream(5, 2_000_000);

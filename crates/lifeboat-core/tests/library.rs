@@ -356,9 +356,10 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
 /// A repository written by the build before deltas (format 1, fixture made
 /// with `lifeboat init` and two `put`s of a 300 kB dump-like stream) reads
 /// back byte for byte, checks healthy, and a new backup into it stays in
-/// format 1 (no deltas), so that older build can still read it.
+/// format 1 (no deltas), so that older build can still read it, until the
+/// user runs `migrate`.
 #[test]
-fn a_format_1_repository_reads_and_new_backups_keep_its_format() {
+fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format1-repo");
     for file in lifeboat_testkit::files_under(&fixture) {
@@ -404,4 +405,41 @@ fn a_format_1_repository_reads_and_new_backups_keep_its_format() {
     assert_eq!(config["version"], 1);
     assert!(read_back(&repo, "latest:accounts") == third);
     assert!(checked(&repo, true).healthy());
+
+    // `migrate` moves it to format 2: the config and every key slot's copy
+    // say so, every snapshot still reads, and the next backup stores deltas.
+    let report = lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap();
+    assert_eq!((report.from_version, report.to_version), (1, 2));
+    assert!(report.key_slots_updated >= 1, "{report:?}");
+    let repo = open(
+        Arc::new(LocalBackend::new(dir.path())),
+        OpenRequest {
+            passphrase: Some("format one".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .repo;
+    assert!(repo.config().stores_deltas());
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config")).unwrap()).unwrap();
+    assert_eq!(config["version"], 2);
+    for slot in keys::list(&repo).unwrap() {
+        assert_eq!(slot.config.map(|copy| copy.version), Some(2), "key slot {}", slot.id);
+    }
+    let mut after: Vec<String> = manifest::list(&repo)
+        .unwrap()
+        .snapshots
+        .iter()
+        .map(|s| sha(&read_back(&repo, &s.id)))
+        .collect();
+    after.sort();
+    let mut before = [streams, vec![sha(&third)]].concat();
+    before.sort();
+    assert_eq!(after, before);
+    let fourth = with_rows_changed(&third, &[1_020, 150_020]);
+    let report = put(&repo, &mut fourth.as_slice(), &options, &NoProgress).unwrap();
+    assert!(report.delta_chunks >= 1, "{report:?}");
+    assert!(read_back(&repo, "latest:accounts") == fourth);
+    assert!(checked(&repo, true).healthy());
+    assert!(!lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap().migrated());
 }

@@ -23,6 +23,7 @@ pub mod index;
 pub mod keys;
 pub mod lock;
 pub mod manifest;
+pub mod migrate;
 pub mod open;
 pub mod pack;
 pub mod pins;
@@ -303,6 +304,18 @@ impl Config {
     /// Whether backups may store changed chunks as deltas (format 2).
     pub fn stores_deltas(&self) -> bool {
         self.version >= 2
+    }
+
+    /// Whether a key slot's `copy` of the config agrees with this one: the
+    /// same, or the same but for the version, which `migrate` writes in the
+    /// slots before `config` (a migration stopped half way). Versions are
+    /// read-compatible, so either version reads the repository right.
+    pub(crate) fn matches_copy(&self, copy: &Config) -> bool {
+        *self
+            == Config {
+                version: self.version,
+                ..copy.clone()
+            }
     }
 
     /// Bounds every value read from disk: a hostile `config` must not make a

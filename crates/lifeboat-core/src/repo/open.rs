@@ -105,8 +105,8 @@ pub fn open(backend: Arc<dyn Backend>, request: OpenRequest<'_>) -> Result<Opene
         OpenedWith::RecoveryKit => Error::WrongRecoveryKit,
         _ => Error::WrongPassphrase,
     })?;
-    // The slot that opened holds an authenticated copy: `config` never changes after `init`.
-    if slot.config.as_ref().is_some_and(|copy| *copy != config) {
+    // The slot that opened holds an authenticated copy: `config` changes after `init` only by `migrate`.
+    if slot.config.as_ref().is_some_and(|copy| !config.matches_copy(copy)) {
         return Err(Error::ConfigDamaged { slot: slot_id });
     }
 

@@ -8,6 +8,8 @@
 //! lists every blob, so the index can be rebuilt from packs alone. Every pack
 //! has its own AES key derived from the pack id.
 
+use std::cell::RefCell;
+
 use aes_gcm::Aes256Gcm;
 
 use super::format::{blob_record_size, check_layout_needed, check_record_version, put_blob_record, record_version, BlobRecord, Cursor};
@@ -235,9 +237,7 @@ pub fn open_blob(
     let (flag, payload) = plain.split_first().ok_or_else(|| Error::corrupt(what(), "empty"))?;
     let data = match *flag {
         FLAG_RAW => payload.to_vec(),
-        FLAG_ZSTD => {
-            zstd::bulk::decompress(payload, raw_length as usize).map_err(|e| Error::corrupt(what(), format!("decompression: {e}")))?
-        }
+        FLAG_ZSTD => decompress_whole(payload, raw_length as usize).map_err(|e| Error::corrupt(what(), format!("decompression: {e}")))?,
         FLAG_DELTA => {
             let base: [u8; 32] = payload
                 .get(..32)
@@ -253,6 +253,21 @@ pub fn open_blob(
     };
     check_content(keys, id, raw_length, &data, what)?;
     Ok(Opened::Whole(data))
+}
+
+/// Decompresses a whole blob with this thread's context: creating one per
+/// blob cost 4 % of a `cat`'s CPU.
+fn decompress_whole(payload: &[u8], raw_length: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    }
+    CONTEXT.with_borrow_mut(|context| {
+        let decompressor = match context {
+            Some(decompressor) => decompressor,
+            None => context.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(payload, raw_length)
+    })
 }
 
 fn check_content(keys: &RepoKeys, id: &[u8; 32], raw_length: u32, data: &[u8], what: &dyn Fn() -> String) -> Result<()> {

@@ -205,7 +205,7 @@ pub fn repair_config(backend: &dyn Backend, secrets: &ConfigSecrets<'_>) -> Resu
     if let Some(config) = &current {
         // A slot's copy must agree whole; a kit only names the id (its other settings are defaults).
         let agrees = |(candidate, source): &(Config, ConfigSource)| match source {
-            ConfigSource::KeySlotCopy => candidate == config,
+            ConfigSource::KeySlotCopy => config.matches_copy(candidate),
             ConfigSource::RecoveryKitId => candidate.id == config.id,
         };
         if candidates.iter().all(agrees) && !candidates.is_empty() && super::config_is_canonical(backend, config)? {
