@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat_core::backend::LocalBackend;
+use lifeboat_core::backend::{Backend, FileInfo, LocalBackend, StorageGuarantees};
 use lifeboat_core::progress::NoProgress;
 use lifeboat_core::repo::check::{check, CheckOptions};
 use lifeboat_core::repo::manifest;
@@ -14,7 +14,7 @@ use lifeboat_core::repo::prune::{prune, PruneOptions};
 use lifeboat_core::repo::read::{cat, ReadOptions};
 use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::{put, PutOptions};
-use lifeboat_core::repo::{keys, Repository};
+use lifeboat_core::repo::{keys, ChunkerParams, InitOptions, Repository};
 use lifeboat_core::Error;
 use sha2::Digest;
 
@@ -442,4 +442,102 @@ fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
     assert!(read_back(&repo, "latest:accounts") == fourth);
     assert!(checked(&repo, true).healthy());
     assert!(!lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap().migrated());
+}
+
+/// A local folder that counts reads of pack ranges: on a remote storage
+/// each one is a request. (A wrapper around the real local backend, not a
+/// mock: every byte still comes from disk.)
+struct CountingReads {
+    inner: LocalBackend,
+    pack_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingReads {
+    fn take(&self) -> usize {
+        self.pack_reads.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Backend for CountingReads {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn read(&self, path: &str, max: u64) -> lifeboat_core::Result<Vec<u8>> {
+        self.inner.read(path, max)
+    }
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> lifeboat_core::Result<Vec<u8>> {
+        if path.starts_with("data/") {
+            self.pack_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.read_at(path, offset, len)
+    }
+    fn write(&self, path: &str, data: &[u8]) -> lifeboat_core::Result<()> {
+        self.inner.write(path, data)
+    }
+    fn create_new(&self, path: &str, data: &[u8]) -> lifeboat_core::Result<bool> {
+        self.inner.create_new(path, data)
+    }
+    fn list(&self, dir: &str) -> lifeboat_core::Result<Vec<FileInfo>> {
+        self.inner.list(dir)
+    }
+    fn remove(&self, path: &str) -> lifeboat_core::Result<()> {
+        self.inner.remove(path)
+    }
+    fn exists(&self, path: &str) -> lifeboat_core::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn list_temporary(&self) -> lifeboat_core::Result<Vec<String>> {
+        self.inner.list_temporary()
+    }
+    fn guarantees(&self) -> lifeboat_core::Result<StorageGuarantees> {
+        self.inner.guarantees()
+    }
+    fn parallel_transfers(&self) -> usize {
+        1
+    }
+}
+
+/// A day that changes a row in most chunks makes a delta of each. Storing
+/// and reading them fetches their bases a pack range at a time, not one
+/// request per delta, which on S3 or SFTP would be a round trip each.
+#[test]
+fn delta_bases_are_read_a_pack_range_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(CountingReads {
+        inner: LocalBackend::new(dir.path()),
+        pack_reads: Default::default(),
+    });
+    storage.inner.create_root().unwrap();
+    let options = InitOptions {
+        chunker: ChunkerParams {
+            min_size: 512,
+            avg_size: 2048,
+            max_size: 8192,
+        },
+        ..Default::default()
+    };
+    let repo = Repository::init(storage.clone(), "pw", "test", &options).unwrap().0;
+    let rows = version(0);
+    stored(&repo, "db", &rows);
+    let most_chunks: Vec<usize> = (1_000..rows.len() - 100).step_by(2_000).collect();
+    let changed = with_rows_changed(&rows, &most_chunks);
+    storage.take();
+    let put_options = PutOptions {
+        tag: "db".into(),
+        ..Default::default()
+    };
+    let report = put(&repo, &mut changed.as_slice(), &put_options, &NoProgress).unwrap();
+    assert!(report.delta_chunks >= 40, "{report:?}");
+    let stored_with = storage.take();
+    assert!(read_back(&repo, "latest:db") == changed);
+    let read_with = storage.take();
+    // The backup reads the bases of a run of new chunks together. The read
+    // back alternates between the new pack and the unchanged chunks in the
+    // old one, a read each, and adds one read of bases per new-pack read
+    // (one per delta before).
+    assert!(
+        stored_with * 10 <= report.delta_chunks as usize && read_with < report.delta_chunks as usize,
+        "{} deltas: the backup made {stored_with} pack reads, the read back {read_with}",
+        report.delta_chunks
+    );
 }

@@ -7,7 +7,7 @@
 //! that did not authenticate; the size and SHA-256 are compared with the
 //! manifest at the end, and a mismatch is an error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +27,12 @@ use crate::progress::Progress;
 
 /// Largest single read from a pack.
 const MAX_READ: u32 = 512 * 1024;
+/// Most stream bytes one read job rebuilds: deltas are tiny on the storage,
+/// so a read of `MAX_READ` bytes of them could rebuild hundreds of MiB.
+const MAX_JOB_OUTPUT: u64 = 4 << 20;
+/// Delta bases this far apart in a pack are fetched in one read: skipping a
+/// few small blobs costs less than another request to a remote storage.
+const BASE_READ_GAP: u32 = 64 * 1024;
 /// Reads in flight; bounds memory to a few MiB whatever the stream size.
 const WINDOW: usize = 8;
 
@@ -128,14 +134,79 @@ pub(crate) fn decode_blob(
 ) -> Result<Vec<u8>> {
     match open_blob(repo.keys(), cipher, id, raw_length, sealed, what)? {
         Opened::Whole(data) => Ok(data),
-        Opened::Delta { base, payload } => {
-            if !index.bases_of(short_key(id)).any(|recorded| recorded == base) {
-                return Err(Error::corrupt(what(), "it is a delta of a base the index does not record for it"));
+        Opened::Delta { base, payload } => rebuild(repo, index, &Bases::new(), id, raw_length, &base, &payload, what),
+    }
+}
+
+/// Delta bases read ahead, by id.
+pub(crate) type Bases = HashMap<[u8; 32], Vec<u8>>;
+
+/// Rebuilds the delta blob `id` from `payload` and its base (from `bases`
+/// when read ahead, else read now, trying every copy).
+#[allow(clippy::too_many_arguments)]
+fn rebuild(
+    repo: &Repository,
+    index: &Index,
+    bases: &Bases,
+    id: &[u8; 32],
+    raw_length: u32,
+    base: &[u8; 32],
+    payload: &[u8],
+    what: &dyn Fn() -> String,
+) -> Result<Vec<u8>> {
+    if !index.bases_of(short_key(id)).any(|recorded| recorded == *base) {
+        return Err(Error::corrupt(what(), "it is a delta of a base the index does not record for it"));
+    }
+    match bases.get(base) {
+        Some(data) => apply_delta(repo.keys(), id, raw_length, data, payload, what),
+        None => apply_delta(repo.keys(), id, raw_length, &read_base(repo, index, base)?, payload, what),
+    }
+}
+
+/// Reads the whole blobs `ids` name (delta bases) in as few reads as their
+/// places allow: by pack and offset, neighbours up to [`BASE_READ_GAP`]
+/// apart in one read of at most [`MAX_READ`] bytes. On a remote storage
+/// every read is a request, and a day of changes makes thousands of deltas.
+/// A base that cannot be had this way is left out: [`read_base`] then tries
+/// each of its copies and names what is wrong.
+pub(crate) fn read_bases(repo: &Repository, index: &Index, ids: impl Iterator<Item = [u8; 32]>) -> Bases {
+    let mut wanted: Vec<([u8; 32], BlobLocation)> = ids.filter_map(|id| Some((id, index.lookup(&id)?))).collect();
+    wanted.sort_unstable_by_key(|(id, location)| (location.pack, location.offset, *id));
+    wanted.dedup_by_key(|(id, _)| *id);
+    let mut bases = Bases::with_capacity(wanted.len());
+    let mut rest = wanted.as_slice();
+    while let Some((first, _)) = rest.split_first() {
+        let (pack, start) = (first.1.pack, first.1.offset);
+        let mut end = start.saturating_add(first.1.length);
+        let run = 1 + rest[1..]
+            .iter()
+            .take_while(|(_, next)| {
+                let fits = next.pack == pack
+                    && next.offset >= end
+                    && next.offset - end <= BASE_READ_GAP
+                    && next.offset.saturating_add(next.length) - start <= MAX_READ;
+                if fits {
+                    end = next.offset.saturating_add(next.length);
+                }
+                fits
+            })
+            .count();
+        let (together, later) = rest.split_at(run);
+        rest = later;
+        let pack_id = index.packs()[pack as usize].id;
+        let Ok(bytes) = repo.backend().read_at(&pack_path(&pack_id), start.into(), (end - start) as usize) else {
+            continue;
+        };
+        let cipher = repo.keys().pack_cipher(&pack_id);
+        for (id, location) in together {
+            let at = (location.offset - start) as usize;
+            let sealed = &bytes[at..at + location.length as usize];
+            if let Ok(Opened::Whole(data)) = open_blob(repo.keys(), &cipher, id, location.raw_length, sealed, &|| String::new()) {
+                bases.insert(*id, data);
             }
-            let base = read_base(repo, index, &base)?;
-            apply_delta(repo.keys(), id, raw_length, &base, &payload, what)
         }
     }
+    bases
 }
 
 /// Reads one list blob of a snapshot: its id and the chunk ids it holds
@@ -158,6 +229,8 @@ struct ReadJob {
     pack: u32,
     start: u32,
     end: u32,
+    /// Stream bytes the job rebuilds.
+    output: u64,
     blobs: Vec<([u8; 32], BlobLocation)>,
 }
 
@@ -197,11 +270,18 @@ impl Planner<'_> {
                         pack: location.pack,
                         start: location.offset,
                         end: location.offset + location.length,
+                        output: location.raw_length.into(),
                         blobs: vec![(id, location)],
                     })
                 }
-                Some(j) if j.pack == location.pack && j.end == location.offset && j.end - j.start + location.length <= MAX_READ => {
+                Some(j)
+                    if j.pack == location.pack
+                        && j.end == location.offset
+                        && j.end - j.start + location.length <= MAX_READ
+                        && j.output + u64::from(location.raw_length) <= MAX_JOB_OUTPUT =>
+                {
                     j.end += location.length;
+                    j.output += u64::from(location.raw_length);
                     j.blobs.push((id, location));
                 }
                 Some(_) => return Ok(job),
@@ -221,13 +301,32 @@ fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut O
     let bytes = repo
         .backend()
         .read_at(&pack_path(&pack.id), job.start.into(), (job.end - job.start) as usize)?;
-    let mut out = Vec::with_capacity(job.blobs.iter().map(|(_, l)| l.raw_length as usize).sum());
+    let mut opened = Vec::with_capacity(job.blobs.len());
     for (id, location) in &job.blobs {
         let at = (location.offset - job.start) as usize;
         let sealed = &bytes[at..at + location.length as usize];
-        out.extend_from_slice(&decode_blob(repo, index, cipher, id, location.raw_length, sealed, &|| {
+        opened.push(open_blob(repo.keys(), cipher, id, location.raw_length, sealed, &|| {
             blob_what(id, &pack.id)
         })?);
+    }
+    let bases = read_bases(
+        repo,
+        index,
+        opened.iter().filter_map(|blob| match blob {
+            Opened::Delta { base, .. } => Some(*base),
+            Opened::Whole(_) => None,
+        }),
+    );
+    let mut out = Vec::with_capacity(job.output as usize);
+    for ((id, location), blob) in job.blobs.iter().zip(opened) {
+        match blob {
+            Opened::Whole(data) => out.extend_from_slice(&data),
+            Opened::Delta { base, payload } => {
+                out.extend_from_slice(&rebuild(repo, index, &bases, id, location.raw_length, &base, &payload, &|| {
+                    blob_what(id, &pack.id)
+                })?)
+            }
+        }
     }
     Ok(out)
 }

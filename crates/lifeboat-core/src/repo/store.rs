@@ -27,7 +27,7 @@ use super::format::{hex, short_key};
 use super::index::{write_index_file, Index};
 use super::manifest::{self, Manifest, Snapshot, SnapshotKind, IDS_PER_LIST_BLOB, MANIFEST_VERSION};
 use super::pack::{encode_delta, pack_path, PackBuilder, PackRecord};
-use super::read::{read_base, read_chunk_list};
+use super::read::{read_base, read_bases, read_chunk_list, Bases};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -501,27 +501,32 @@ fn pack_worker(repo: &Repository, index: &Index, work: Receiver<Run>, done: Send
         let mut compressor = zstd::bulk::Compressor::new(config.compression_level).map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         let mut pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
         let delta_level = config.compression_level.max(DELTA_LEVEL_MIN);
-        for blob in work.iter().flatten() {
-            if abort.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let delta = blob.base.and_then(|base| delta_of(repo, index, &base, &blob.data, delta_level));
-            match delta {
-                Some(delta) if delta.len() * CLEAR_DELTA_RATIO <= blob.data.len() => {
-                    pack.add_encoded(blob.id, &delta, blob.data.len() as u32, blob.base);
+        for run in work.iter() {
+            let bases = read_bases(repo, index, run.iter().filter_map(|blob| blob.base));
+            for blob in run {
+                if abort.load(Ordering::Relaxed) {
+                    return Ok(());
                 }
-                Some(delta) => {
-                    pack.add_smaller(blob.id, &blob.data, &mut compressor, delta, blob.base.expect("a delta has a base"))?;
+                let delta = blob
+                    .base
+                    .and_then(|base| delta_of(repo, index, &bases, &base, &blob.data, delta_level));
+                match delta {
+                    Some(delta) if delta.len() * CLEAR_DELTA_RATIO <= blob.data.len() => {
+                        pack.add_encoded(blob.id, &delta, blob.data.len() as u32, blob.base);
+                    }
+                    Some(delta) => {
+                        pack.add_smaller(blob.id, &blob.data, &mut compressor, delta, blob.base.expect("a delta has a base"))?;
+                    }
+                    None => {
+                        pack.add(blob.id, &blob.data, &mut compressor)?;
+                    }
                 }
-                None => {
-                    pack.add(blob.id, &blob.data, &mut compressor)?;
+                if pack.len() >= pack_size {
+                    // Written before the next pack is allocated: one pack per worker in memory.
+                    let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), 0));
+                    write_pack(repo, full, &done)?;
+                    pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
                 }
-            }
-            if pack.len() >= pack_size {
-                // Written before the next pack is allocated: one pack per worker in memory.
-                let full = std::mem::replace(&mut pack, PackBuilder::new(repo.keys(), 0));
-                write_pack(repo, full, &done)?;
-                pack = PackBuilder::new(repo.keys(), pack_size + 256 * 1024);
             }
         }
         if !pack.is_empty() && !abort.load(Ordering::Relaxed) {
@@ -539,13 +544,21 @@ fn pack_worker(repo: &Repository, index: &Index, work: Receiver<Run>, done: Send
 /// deltas, and level 3's match finder uses the base better than level 1's.
 const DELTA_LEVEL_MIN: i32 = 3;
 
-/// `data` encoded against the stored chunk `base`; None if the base cannot
-/// be read (the chunk is then stored whole, and `check` reports the base).
-fn delta_of(repo: &Repository, index: &Index, base: &[u8; 32], data: &[u8], level: i32) -> Option<Vec<u8>> {
-    let base_data = read_base(repo, index, base)
-        .inspect_err(|e| tracing::warn!("a chunk is stored whole: its delta base cannot be read: {e}"))
-        .ok()?;
-    encode_delta(base, &base_data, data, level)
+/// `data` encoded against the stored chunk `base` (read ahead in `bases`,
+/// else read now); None if the base cannot be read (the chunk is then
+/// stored whole, and `check` reports the base).
+fn delta_of(repo: &Repository, index: &Index, bases: &Bases, base: &[u8; 32], data: &[u8], level: i32) -> Option<Vec<u8>> {
+    let read_now;
+    let base_data = match bases.get(base) {
+        Some(data) => data,
+        None => {
+            read_now = read_base(repo, index, base)
+                .inspect_err(|e| tracing::warn!("a chunk is stored whole: its delta base cannot be read: {e}"))
+                .ok()?;
+            &read_now
+        }
+    };
+    encode_delta(base, base_data, data, level)
         .inspect_err(|e| tracing::warn!("a chunk is stored whole: {e}"))
         .ok()
 }
