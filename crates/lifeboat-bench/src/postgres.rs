@@ -178,7 +178,7 @@ pub fn run(options: &Options) -> Result<()> {
     }
     let lifeboat = std::fs::canonicalize(&options.lifeboat)?;
     std::fs::create_dir_all(&options.dir)?;
-    let cluster = PgCluster::start();
+    let cluster = PgCluster::start_durable();
     generate(&cluster, options)?;
     let url = cluster.url("bench");
     let pg_dump = tool(&cluster, "pg_dump");

@@ -70,12 +70,18 @@ impl PgCluster {
     /// Starts a cluster of the newest installed major; panics with what to
     /// install when there is none.
     pub fn start() -> PgCluster {
-        Self::start_inner(None)
+        Self::start_inner(None, false)
+    }
+
+    /// Like [`PgCluster::start`], but durable (`fsync` on) as a production
+    /// server is: for benchmarks, whose timings include the writes to disk.
+    pub fn start_durable() -> PgCluster {
+        Self::start_inner(None, true)
     }
 
     /// Starts a cluster that requires `password` for `postgres` over TCP.
     pub fn start_with_password(password: &str) -> PgCluster {
-        Self::start_inner(Some(password))
+        Self::start_inner(Some(password), false)
     }
 
     /// Starts a cluster of `major` from the version matrix's servers; panics
@@ -84,17 +90,17 @@ impl PgCluster {
         let bin = matrix_bin_dir(major).unwrap_or_else(|| {
             panic!("no PostgreSQL {major} server: run scripts/postgres-majors (scripts/test does) and export LIFEBOAT_TEST_PG_MAJORS")
         });
-        Self::start_in(bin, major, None)
+        Self::start_in(bin, major, None, false)
     }
 
-    fn start_inner(password: Option<&str>) -> PgCluster {
+    fn start_inner(password: Option<&str>, durable: bool) -> PgCluster {
         let major = newest_server_major().expect(
             "no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN",
         );
-        Self::start_in(server_bin_dir(major).unwrap(), major, password)
+        Self::start_in(server_bin_dir(major).unwrap(), major, password, durable)
     }
 
-    fn start_in(bin: PathBuf, major: u32, password: Option<&str>) -> PgCluster {
+    fn start_in(bin: PathBuf, major: u32, password: Option<&str>, durable: bool) -> PgCluster {
         let dir = tempfile::Builder::new().prefix("lifeboat-pg-").tempdir().unwrap();
         // initdb and postgres refuse to run as root: run them as `nobody`.
         if is_root() {
@@ -126,9 +132,11 @@ impl PgCluster {
         }
         check(as_server_user(&initdb).output().unwrap(), "initdb");
         let port = free_port();
+        // Tests need no durability: fsync off spares the disk.
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
-            dir.path().display()
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=40",
+            dir.path().display(),
+            if durable { "on" } else { "off" }
         );
         let start = [
             bin.join("pg_ctl").display().to_string(),

@@ -48,7 +48,7 @@ struct NewBlob {
 type Run = Vec<NewBlob>;
 
 /// The most chunks of the earlier snapshot kept as delta bases (32 GiB of
-/// stream at the default chunk size, ~70 MiB of memory); past them, chunks
+/// stream at the default chunk size, ~80 MiB of memory); past them, chunks
 /// are stored whole.
 const REFERENCE_CHUNKS_MAX: usize = 1 << 20;
 
@@ -235,11 +235,25 @@ impl Read for HashingReader<'_> {
 
 /// The newest earlier snapshot of the same name, as the source of delta
 /// bases. Chunk boundaries are content-defined, so around a changed row the
-/// chunks before and after are unchanged: a new chunk takes the place of the
-/// chunk that followed its predecessor there, its likely earlier version.
+/// chunks before and after are unchanged. Each unchanged chunk lines the two
+/// streams up (by byte offset); a new chunk's base is the earlier chunk
+/// under its middle, its likely earlier version. Offsets, not chunk counts:
+/// a change that moves one boundary must not misplace every base after it
+/// (in a stretch where every chunk changed, no unchanged one re-aligns).
 struct Reference {
     chunks: Vec<[u8; 32]>,
+    /// Where each chunk starts in the earlier stream, and last where it ends.
+    starts: Vec<u64>,
     positions: HashMap<u128, u32>,
+}
+
+/// Where the chunking stands against the [`Reference`].
+#[derive(Default)]
+struct ReferenceCursor {
+    /// Offset of the next chunk in the new stream.
+    offset: u64,
+    /// Earlier offset minus new offset, at the last unchanged chunk.
+    shift: i64,
 }
 
 impl Reference {
@@ -269,23 +283,31 @@ impl Reference {
             }
         }
         let mut positions = HashMap::with_capacity(chunks.len());
+        let mut starts = Vec::with_capacity(chunks.len());
+        let mut offset = 0u64;
         for (at, id) in chunks.iter().enumerate() {
             positions.entry(short_key(id)).or_insert(at as u32);
+            starts.push(offset);
+            // A chunk no index holds is damage `check` reports; it is no base.
+            offset += index.lookup(id).map_or(0, |location| u64::from(location.raw_length));
         }
-        Some(Reference { chunks, positions })
+        starts.push(offset);
+        Some(Reference { chunks, starts, positions })
     }
 
-    /// For the next chunk of the stream: moves `cursor` past it and returns
-    /// the chunk in its place in the earlier snapshot, unless it is there
-    /// itself.
-    fn base_for(&self, key: u128, cursor: &mut usize) -> Option<[u8; 32]> {
+    /// For the next chunk of the stream (`length` bytes): moves `cursor`
+    /// past it and returns the earlier chunk at its place, unless it is in
+    /// the earlier snapshot itself.
+    fn base_for(&self, key: u128, length: u64, cursor: &mut ReferenceCursor) -> Option<[u8; 32]> {
+        let start = cursor.offset;
+        cursor.offset += length;
         if let Some(&at) = self.positions.get(&key) {
-            *cursor = at as usize + 1;
+            cursor.shift = self.starts[at as usize] as i64 - start as i64;
             return None;
         }
-        let base = self.chunks.get(*cursor).copied();
-        *cursor += 1;
-        base
+        let middle = (start + length / 2) as i64 + cursor.shift;
+        let at = self.starts.partition_point(|&earlier| earlier as i64 <= middle).checked_sub(1)?;
+        self.chunks.get(at).copied()
     }
 }
 
@@ -463,7 +485,7 @@ fn chunk_stream(
     let mut chunks = 0u64;
     let mut list = Vec::with_capacity(IDS_PER_LIST_BLOB * 32);
     let mut blob_lists = Vec::new();
-    let mut reference_cursor = 0;
+    let mut reference_cursor = ReferenceCursor::default();
     for chunk in chunker {
         let chunk = chunk.map_err(|e| Error::Input(e.into()))?;
         if progress.cancelled() {
@@ -473,7 +495,7 @@ fn chunk_stream(
         list.extend_from_slice(&id);
         chunks += 1;
         progress.advance(chunk.length as u64);
-        let base = reference.and_then(|r| r.base_for(short_key(&id), &mut reference_cursor));
+        let base = reference.and_then(|r| r.base_for(short_key(&id), chunk.length as u64, &mut reference_cursor));
         if collector.store(id, chunk.data, base)? {
             collector.new_chunks += 1;
         }
@@ -568,4 +590,51 @@ fn write_pack(repo: &Repository, pack: PackBuilder, done: &Sender<Result<PackRec
     repo.backend().write(&pack_path(&record.id), &bytes)?;
     let _ = done.send(Ok(record));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An earlier snapshot of chunks with the given ids and lengths.
+    fn reference(chunks: &[(u8, u64)]) -> Reference {
+        let ids: Vec<[u8; 32]> = chunks.iter().map(|&(id, _)| [id; 32]).collect();
+        let mut starts = vec![0];
+        for &(_, length) in chunks {
+            starts.push(starts.last().unwrap() + length);
+        }
+        let positions = ids.iter().enumerate().map(|(at, id)| (short_key(id), at as u32)).collect();
+        Reference {
+            chunks: ids,
+            starts,
+            positions,
+        }
+    }
+
+    /// Bases for a new stream of (id, length) chunks, in order.
+    fn bases(reference: &Reference, stream: &[(u8, u64)]) -> Vec<Option<u8>> {
+        let mut cursor = ReferenceCursor::default();
+        stream
+            .iter()
+            .map(|&(id, length)| reference.base_for(short_key(&[id; 32]), length, &mut cursor).map(|base| base[0]))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_chunk_is_stored_against_the_earlier_chunk_under_its_middle() {
+        let earlier = reference(&[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100)]);
+        // Chunk 2 split in two and 3 and 4 changed: no unchanged chunk
+        // between them re-aligns, offsets still do.
+        assert_eq!(
+            bases(&earlier, &[(1, 100), (10, 50), (11, 50), (12, 100), (13, 100), (5, 100)]),
+            [None, Some(2), Some(2), Some(3), Some(4), None]
+        );
+        // 30 new bytes before chunk 1: the unchanged chunk lines the streams up again.
+        assert_eq!(
+            bases(&earlier, &[(20, 30), (1, 100), (21, 100), (3, 100)]),
+            [Some(1), None, Some(2), None]
+        );
+        // Past the end of the earlier stream there is no base.
+        assert_eq!(bases(&earlier, &[(5, 100), (30, 100)]), [None, None]);
+    }
 }
