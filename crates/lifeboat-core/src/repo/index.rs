@@ -3,7 +3,7 @@
 //! On disk, `index/<id>` files (encrypted, content-addressed: the name is the
 //! BLAKE3 of the file) each describe some packs. In memory, one sorted vector
 //! of 32-byte entries keyed by the first 128 bits of the blob id: a repository
-//! of a 50 GB database (~1.6 M blobs at 32 KiB) indexes in about 50 MiB.
+//! of a 50 GB database (~400 k blobs at 128 KiB) indexes in about 13 MiB.
 
 use super::format::{self, blob_record_size, check_record_version, hex, put_blob_record, record_version, short_key, BlobRecord, Cursor};
 use super::pack::PackRecord;

@@ -67,9 +67,9 @@ impl Default for ChunkerParams {
     /// Chosen by measurement on dump-like streams (see `docs/CHUNKING.md`).
     fn default() -> Self {
         ChunkerParams {
-            min_size: 8 * 1024,
-            avg_size: 32 * 1024,
-            max_size: 128 * 1024,
+            min_size: 32 * 1024,
+            avg_size: 128 * 1024,
+            max_size: 512 * 1024,
         }
     }
 }
