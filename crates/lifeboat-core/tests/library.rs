@@ -353,6 +353,31 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     assert!(read_back(&repo, "latest:db") == third);
 }
 
+/// The fixture repository of format 1, copied into `dir`, opened.
+fn open_format_1(dir: &std::path::Path) -> Repository {
+    let request = OpenRequest {
+        passphrase: Some("format one".into()),
+        ..Default::default()
+    };
+    open(Arc::new(LocalBackend::new(dir)), request).unwrap().repo
+}
+
+fn sha(data: &[u8]) -> String {
+    lifeboat_core::repo::format::hex(&sha2::Sha256::digest(data))
+}
+
+/// The SHA-256 of every snapshot's stream, sorted.
+fn stream_hashes(repo: &Repository) -> Vec<String> {
+    let mut hashes: Vec<String> = manifest::list(repo)
+        .unwrap()
+        .snapshots
+        .iter()
+        .map(|s| sha(&read_back(repo, &s.id)))
+        .collect();
+    hashes.sort();
+    hashes
+}
+
 /// A repository written by the build before deltas (format 1, fixture made
 /// with `lifeboat init` and two `put`s of a 300 kB dump-like stream) reads
 /// back byte for byte, checks healthy, and a new backup into it stays in
@@ -367,24 +392,9 @@ fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&file, &to).unwrap();
     }
-    let repo = open(
-        Arc::new(LocalBackend::new(dir.path())),
-        OpenRequest {
-            passphrase: Some("format one".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .repo;
+    let repo = open_format_1(dir.path());
     assert_eq!(repo.config().version, 1);
-    let sha = |data: &[u8]| lifeboat_core::repo::format::hex(&sha2::Sha256::digest(data));
-    let mut streams: Vec<String> = manifest::list(&repo)
-        .unwrap()
-        .snapshots
-        .iter()
-        .map(|s| sha(&read_back(&repo, &s.id)))
-        .collect();
-    streams.sort();
+    let streams = stream_hashes(&repo);
     assert_eq!(
         streams,
         [
@@ -411,28 +421,14 @@ fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
     let report = lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap();
     assert_eq!((report.from_version, report.to_version), (1, 2));
     assert!(report.key_slots_updated >= 1, "{report:?}");
-    let repo = open(
-        Arc::new(LocalBackend::new(dir.path())),
-        OpenRequest {
-            passphrase: Some("format one".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .repo;
+    let repo = open_format_1(dir.path());
     assert!(repo.config().stores_deltas());
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config")).unwrap()).unwrap();
     assert_eq!(config["version"], 2);
     for slot in keys::list(&repo).unwrap() {
         assert_eq!(slot.config.map(|copy| copy.version), Some(2), "key slot {}", slot.id);
     }
-    let mut after: Vec<String> = manifest::list(&repo)
-        .unwrap()
-        .snapshots
-        .iter()
-        .map(|s| sha(&read_back(&repo, &s.id)))
-        .collect();
-    after.sort();
+    let after = stream_hashes(&repo);
     let mut before = [streams, vec![sha(&third)]].concat();
     before.sort();
     assert_eq!(after, before);
