@@ -27,9 +27,10 @@ use crate::progress::Progress;
 
 /// Largest single read from a pack.
 const MAX_READ: u32 = 512 * 1024;
-/// Most stream bytes one read job rebuilds: deltas are tiny on the storage,
-/// so a read of `MAX_READ` bytes of them could rebuild hundreds of MiB.
-const MAX_JOB_OUTPUT: u64 = 4 << 20;
+/// Most bytes one read job holds decoded, its stream and its deltas' bases:
+/// deltas are tiny on the storage, so a read of `MAX_READ` bytes of them
+/// could rebuild hundreds of MiB.
+const MAX_JOB_HOLDS: u64 = 4 << 20;
 /// Delta bases this far apart in a pack are fetched in one read: skipping a
 /// few small blobs costs less than another request to a remote storage.
 const BASE_READ_GAP: u32 = 64 * 1024;
@@ -231,6 +232,8 @@ struct ReadJob {
     end: u32,
     /// Stream bytes the job rebuilds.
     output: u64,
+    /// Those and the bytes of its deltas' bases.
+    holds: u64,
     blobs: Vec<([u8; 32], BlobLocation)>,
 }
 
@@ -264,6 +267,12 @@ impl Planner<'_> {
                     format!("its blob {} is not in any index (its pack was lost)", &hex(&id)[..16]),
                 )
             })?;
+            let base_length = self
+                .index
+                .bases_of(short_key(&id))
+                .find_map(|base| self.index.lookup(&base))
+                .map_or(0, |base| u64::from(base.raw_length));
+            let holds = u64::from(location.raw_length) + base_length;
             match &mut job {
                 None => {
                     job = Some(ReadJob {
@@ -271,6 +280,7 @@ impl Planner<'_> {
                         start: location.offset,
                         end: location.offset + location.length,
                         output: location.raw_length.into(),
+                        holds,
                         blobs: vec![(id, location)],
                     })
                 }
@@ -278,10 +288,11 @@ impl Planner<'_> {
                     if j.pack == location.pack
                         && j.end == location.offset
                         && j.end - j.start + location.length <= MAX_READ
-                        && j.output + u64::from(location.raw_length) <= MAX_JOB_OUTPUT =>
+                        && j.holds + holds <= MAX_JOB_HOLDS =>
                 {
                     j.end += location.length;
                     j.output += u64::from(location.raw_length);
+                    j.holds += holds;
                     j.blobs.push((id, location));
                 }
                 Some(_) => return Ok(job),
