@@ -350,21 +350,18 @@ pub fn run(options: &Options) -> Result<()> {
         ratio(&restore, &file_restore)
     );
     // Later days hold more rows: compare throughput, not time.
-    let throughput = |size: u64, m: &Measured| format!("{:.0} MB/s", mb_s(size, m));
-    println!(
-        "{:<46} {:>12} {:>12} {:>7.2}x",
-        format!("  restore of day {} (with deltas) vs the first", options.days),
-        throughput(last_size, &last_restore),
-        throughput(dump_size, &restore),
-        mb_s(last_size, &last_restore) / mb_s(dump_size, &restore)
-    );
-    println!(
-        "{:<46} {:>12} {:>12} {:>7.2}x",
-        format!("cat of day {} (with deltas) vs the first", options.days),
-        throughput(last_size, &last_cat),
-        throughput(dump_size, &first_cat),
-        mb_s(last_size, &last_cat) / mb_s(dump_size, &first_cat)
-    );
+    let against_first = |what: &str, last: &Measured, first: &Measured| {
+        let (last_mb_s, first_mb_s) = (mb_s(last_size, last), mb_s(dump_size, first));
+        println!(
+            "{:<46} {:>7.0} MB/s {:>7.0} MB/s {:>7.2}x",
+            format!("{what} of day {} (with deltas) vs the first", options.days),
+            last_mb_s,
+            first_mb_s,
+            last_mb_s / first_mb_s
+        );
+    };
+    against_first("  restore", &last_restore, &restore);
+    against_first("cat", &last_cat, &first_cat);
     let peak = [
         backup.peak_rss_kib,
         second.peak_rss_kib,

@@ -56,8 +56,8 @@ pub(crate) fn blob_record_size(version: u8) -> usize {
 
 /// The record layout a file listing `blobs` is written in: the older one
 /// unless a delta needs the newer.
-pub(crate) fn record_version(blobs: &[BlobRecord]) -> u8 {
-    if blobs.iter().any(|b| b.base.is_some()) {
+pub(crate) fn record_version<'a>(mut blobs: impl Iterator<Item = &'a BlobRecord>) -> u8 {
+    if blobs.any(|b| b.base.is_some()) {
         DELTA_RECORDS
     } else {
         WHOLE_RECORDS

@@ -153,11 +153,7 @@ pub fn write_index_file(repo: &Repository, packs: &[PackRecord]) -> Result<Strin
 /// An index file's plaintext: magic, record layout version, then each pack
 /// and its blobs.
 pub fn encode_index_file(packs: &[PackRecord]) -> Vec<u8> {
-    let version = if packs.iter().any(|p| record_version(&p.blobs) == format::DELTA_RECORDS) {
-        format::DELTA_RECORDS
-    } else {
-        format::WHOLE_RECORDS
-    };
+    let version = record_version(packs.iter().flat_map(|p| &p.blobs));
     let mut plain = INDEX_MAGIC.to_vec();
     plain.push(version);
     plain.extend_from_slice(&(packs.len() as u32).to_le_bytes());

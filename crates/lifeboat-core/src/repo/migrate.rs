@@ -110,7 +110,12 @@ mod tests {
         assert_eq!(opened(&backend).unwrap().config().version, FORMAT_VERSION);
         assert!(!migrate(&repo, WAIT).unwrap().migrated(), "nothing left to do");
 
-        // Any other difference between `config` and the copies is still damage.
+        // A copy of a version this build does not read, or any other
+        // difference between `config` and the copies, is still damage.
+        assert!(!older.matches_copy(&Config {
+            version: FORMAT_VERSION + 1,
+            ..older.clone()
+        }));
         let moved = Config {
             pack_size: older.pack_size / 2,
             ..older

@@ -311,11 +311,13 @@ impl Config {
     /// slots before `config` (a migration stopped half way). Versions are
     /// read-compatible, so either version reads the repository right.
     pub(crate) fn matches_copy(&self, copy: &Config) -> bool {
-        *self
-            == Config {
-                version: self.version,
-                ..copy.clone()
-            }
+        let supported = (OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&copy.version);
+        supported
+            && *self
+                == Config {
+                    version: self.version,
+                    ..copy.clone()
+                }
     }
 
     /// Bounds every value read from disk: a hostile `config` must not make a

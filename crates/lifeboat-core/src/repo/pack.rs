@@ -158,7 +158,7 @@ impl PackBuilder {
 /// A pack header's plaintext: magic, record layout version, blob count,
 /// blob records.
 pub fn encode_header(blobs: &[BlobRecord]) -> Vec<u8> {
-    let version = record_version(blobs);
+    let version = record_version(blobs.iter());
     let mut header = HEADER_MAGIC.to_vec();
     header.push(version);
     header.extend_from_slice(&(blobs.len() as u32).to_le_bytes());

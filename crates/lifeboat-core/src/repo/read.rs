@@ -7,6 +7,7 @@
 //! that did not authenticate; the size and SHA-256 are compared with the
 //! manifest at the end, and a mismatch is an error.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,9 +159,15 @@ fn rebuild(
     if !index.bases_of(short_key(id)).any(|recorded| recorded == *base) {
         return Err(Error::corrupt(what(), "it is a delta of a base the index does not record for it"));
     }
+    apply_delta(repo.keys(), id, raw_length, &base_bytes(repo, index, bases, base)?, payload, what)
+}
+
+/// A delta base's bytes: read ahead in `bases`, else read now, trying
+/// every copy.
+pub(crate) fn base_bytes<'a>(repo: &Repository, index: &Index, bases: &'a Bases, base: &[u8; 32]) -> Result<Cow<'a, [u8]>> {
     match bases.get(base) {
-        Some(data) => apply_delta(repo.keys(), id, raw_length, data, payload, what),
-        None => apply_delta(repo.keys(), id, raw_length, &read_base(repo, index, base)?, payload, what),
+        Some(data) => Ok(Cow::Borrowed(data)),
+        None => read_base(repo, index, base).map(Cow::Owned),
     }
 }
 
@@ -230,9 +237,7 @@ struct ReadJob {
     pack: u32,
     start: u32,
     end: u32,
-    /// Stream bytes the job rebuilds.
-    output: u64,
-    /// Those and the bytes of its deltas' bases.
+    /// Bytes the job holds decoded: its stream and its deltas' bases.
     holds: u64,
     blobs: Vec<([u8; 32], BlobLocation)>,
 }
@@ -279,7 +284,6 @@ impl Planner<'_> {
                         pack: location.pack,
                         start: location.offset,
                         end: location.offset + location.length,
-                        output: location.raw_length.into(),
                         holds,
                         blobs: vec![(id, location)],
                     })
@@ -291,7 +295,6 @@ impl Planner<'_> {
                         && j.holds + holds <= MAX_JOB_HOLDS =>
                 {
                     j.end += location.length;
-                    j.output += u64::from(location.raw_length);
                     j.holds += holds;
                     j.blobs.push((id, location));
                 }
@@ -328,7 +331,7 @@ fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut O
             Opened::Whole(_) => None,
         }),
     );
-    let mut out = Vec::with_capacity(job.output as usize);
+    let mut out = Vec::with_capacity(job.blobs.iter().map(|(_, l)| l.raw_length as usize).sum());
     for ((id, location), blob) in job.blobs.iter().zip(opened) {
         match blob {
             Opened::Whole(data) => out.extend_from_slice(&data),

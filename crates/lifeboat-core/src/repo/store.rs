@@ -27,7 +27,7 @@ use super::format::{hex, short_key};
 use super::index::{write_index_file, Index};
 use super::manifest::{self, Manifest, Snapshot, SnapshotKind, IDS_PER_LIST_BLOB, MANIFEST_VERSION};
 use super::pack::{encode_delta, pack_path, PackBuilder, PackRecord};
-use super::read::{read_base, read_bases, read_chunk_list, Bases};
+use super::read::{base_bytes, read_bases, read_chunk_list, Bases};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -47,7 +47,7 @@ struct NewBlob {
 /// A run of consecutive new blobs, for one worker.
 type Run = Vec<NewBlob>;
 
-/// The most chunks of the earlier snapshot kept as delta bases (32 GiB of
+/// The most chunks of the earlier snapshot kept as delta bases (128 GiB of
 /// stream at the default chunk size, ~80 MiB of memory); past them, chunks
 /// are stored whole.
 const REFERENCE_CHUNKS_MAX: usize = 1 << 20;
@@ -570,17 +570,10 @@ const DELTA_LEVEL_MIN: i32 = 3;
 /// else read now); None if the base cannot be read (the chunk is then
 /// stored whole, and `check` reports the base).
 fn delta_of(repo: &Repository, index: &Index, bases: &Bases, base: &[u8; 32], data: &[u8], level: i32) -> Option<Vec<u8>> {
-    let read_now;
-    let base_data = match bases.get(base) {
-        Some(data) => data,
-        None => {
-            read_now = read_base(repo, index, base)
-                .inspect_err(|e| tracing::warn!("a chunk is stored whole: its delta base cannot be read: {e}"))
-                .ok()?;
-            &read_now
-        }
-    };
-    encode_delta(base, base_data, data, level)
+    let base_data = base_bytes(repo, index, bases, base)
+        .inspect_err(|e| tracing::warn!("a chunk is stored whole: its delta base cannot be read: {e}"))
+        .ok()?;
+    encode_delta(base, &base_data, data, level)
         .inspect_err(|e| tracing::warn!("a chunk is stored whole: {e}"))
         .ok()
 }
