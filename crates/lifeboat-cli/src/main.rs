@@ -101,8 +101,9 @@ enum Command {
     /// Rebuild what a damaged repository can rebuild: the index, the config.
     #[command(subcommand)]
     Repair(commands::RepairCommand),
-    /// Move the repository to this Lifeboat's format (format 2 stores changed
-    /// chunks as deltas); older Lifeboat builds can no longer open it after.
+    /// Move the repository to this Lifeboat's format (format 3 stores changed
+    /// chunks as deltas of their earlier versions, found by resemblance);
+    /// older Lifeboat builds can no longer open it after.
     Migrate(commands::MigrateArgs),
     /// Save, list, test and remove connections to PostgreSQL databases.
     #[command(subcommand)]

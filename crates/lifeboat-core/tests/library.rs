@@ -14,7 +14,7 @@ use lifeboat_core::repo::prune::{prune, PruneOptions};
 use lifeboat_core::repo::read::{cat, ReadOptions};
 use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::{put, PutOptions};
-use lifeboat_core::repo::{keys, ChunkerParams, InitOptions, Repository};
+use lifeboat_core::repo::{keys, ChunkerParams, InitOptions, Repository, FORMAT_VERSION};
 use lifeboat_core::Error;
 use sha2::Digest;
 
@@ -320,11 +320,12 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     };
     let report = put(&repo, &mut second.as_slice(), &options, &NoProgress).unwrap();
     assert!(report.delta_chunks >= 3, "changed rows become deltas: {report:?}");
-    // Beyond the new tail (10 kB of noise) and the list of chunk ids, the
-    // five changed chunks (as deltas), the one where rows meet the tail,
-    // and the pack's framing take under 2 kB.
-    let beyond = report.added_bytes - 10_000 - 32 * report.chunks;
-    assert!(beyond < 2_000, "the changed rows added {beyond} bytes: {report:?}");
+    // Beyond the new tail (10 kB of noise), the five changed chunks (as
+    // deltas), the one where rows meet the tail, the chunk and sketch
+    // lists (deltas of the first's) and the pack's framing take under 2.5 kB
+    // (the list of chunk ids alone was 5 kB before lists were deltas).
+    let beyond = report.added_bytes - 10_000;
+    assert!(beyond < 2_500, "the changed rows added {beyond} bytes: {report:?}");
 
     // The same rows change again the next day: the chunks at their places
     // are deltas now, so the new ones are stored against the whole chunks
@@ -351,6 +352,71 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     let report = checked(&repo, true);
     assert!(report.healthy(), "{:?}", report.errors);
     assert!(read_back(&repo, "latest:db") == third);
+}
+
+/// Dump-like rows with a unique key and 24 random hex digits each.
+fn keyed_rows(keys: impl Iterator<Item = u32>) -> Vec<u8> {
+    keys.flat_map(|key| {
+        let digits = data_encoding::HEXLOWER.encode(&noise(u64::from(key), 12));
+        format!("{key}\tcustomer {}\t{digits}\n", key % 97).into_bytes()
+    })
+    .collect()
+}
+
+#[test]
+fn a_changed_chunk_is_stored_against_its_earlier_version_wherever_it_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = lifeboat_testkit::small_repository(dir.path());
+    assert!(repo.config().stores_sketches(), "new repositories store sketches");
+    let options = PutOptions {
+        tag: "db".into(),
+        ..Default::default()
+    };
+    let first = keyed_rows(0..30_000);
+    let first_added = put(&repo, &mut first.as_slice(), &options, &NoProgress).unwrap().added_bytes;
+    // Every tenth row of the second half moved away (an UPDATE writes the
+    // new version elsewhere), and rows appended: every chunk of the second
+    // half changed, none is left to line the streams up, and by its end
+    // the chunks sit 25 kB (a dozen chunks) before their earlier versions.
+    let moved = |key: &u32| *key >= 15_000 && key % 10 == 3;
+    let second = [
+        keyed_rows((0..30_000).filter(|key| !moved(key))),
+        keyed_rows((0..30_000).filter(moved)),
+        keyed_rows(30_000..30_300),
+    ]
+    .concat();
+    let report = put(&repo, &mut second.as_slice(), &options, &NoProgress).unwrap();
+    assert!(
+        report.delta_chunks * 10 >= report.new_chunks * 8,
+        "changed chunks become deltas: {report:?}"
+    );
+    // The moved and appended rows are new content (about 40 kB stored), and
+    // each of the 250 deltas a few hundred bytes at these 2 kB chunks. By
+    // place alone, most of the second half was stored again: 290 kB.
+    assert!(
+        report.added_bytes * 3 < first_added,
+        "a day of moved rows added {} bytes to a first backup of {first_added}: {report:?}",
+        report.added_bytes
+    );
+    let second_id = manifest::resolve(&repo, "latest:db").unwrap();
+    assert!(!second_id.manifest.sketch_lists.is_empty());
+
+    // The first snapshot goes: its lists are the bases of the second's,
+    // and prune keeps them.
+    let forget_first = ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        tag: Some("db".into()),
+        dry_run: false,
+        lock_wait: WAIT,
+    };
+    forget(&repo, &forget_first, &chrono::Utc).unwrap();
+    pruned(&repo);
+    let report = checked(&repo, true);
+    assert!(report.healthy(), "{:?}", report.errors);
+    assert!(read_back(&repo, "latest:db") == second);
 }
 
 /// The fixture repository of format 1, copied into `dir`, opened.
@@ -416,17 +482,18 @@ fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
     assert!(read_back(&repo, "latest:accounts") == third);
     assert!(checked(&repo, true).healthy());
 
-    // `migrate` moves it to format 2: the config and every key slot's copy
-    // say so, every snapshot still reads, and the next backup stores deltas.
+    // `migrate` moves it to this build's format: the config and every key
+    // slot's copy say so, every snapshot still reads, and the next backup
+    // stores deltas and sketches.
     let report = lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap();
-    assert_eq!((report.from_version, report.to_version), (1, 2));
+    assert_eq!((report.from_version, report.to_version), (1, FORMAT_VERSION));
     assert!(report.key_slots_updated >= 1, "{report:?}");
     let repo = open_format_1(dir.path());
-    assert!(repo.config().stores_deltas());
+    assert!(repo.config().stores_deltas() && repo.config().stores_sketches());
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config")).unwrap()).unwrap();
-    assert_eq!(config["version"], 2);
+    assert_eq!(config["version"], FORMAT_VERSION);
     for slot in keys::list(&repo).unwrap() {
-        assert_eq!(slot.config.map(|copy| copy.version), Some(2), "key slot {}", slot.id);
+        assert_eq!(slot.config.map(|copy| copy.version), Some(FORMAT_VERSION), "key slot {}", slot.id);
     }
     let after = stream_hashes(&repo);
     let mut before = [streams, vec![sha(&third)]].concat();
@@ -435,6 +502,11 @@ fn a_format_1_repository_reads_keeps_its_format_and_migrates_on_request() {
     let fourth = with_rows_changed(&third, &[1_020, 150_020]);
     let report = put(&repo, &mut fourth.as_slice(), &options, &NoProgress).unwrap();
     assert!(report.delta_chunks >= 1, "{report:?}");
+    assert!(!manifest::resolve(&repo, "latest:accounts")
+        .unwrap()
+        .manifest
+        .sketch_lists
+        .is_empty());
     assert!(read_back(&repo, "latest:accounts") == fourth);
     assert!(checked(&repo, true).healthy());
     assert!(!lifeboat_core::repo::migrate::migrate(&repo, WAIT).unwrap().migrated());

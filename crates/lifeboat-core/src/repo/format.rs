@@ -6,7 +6,7 @@
 //! whole blobs; version 2 records (76 bytes) add the id of the base a delta
 //! blob is stored against (all zeros for a whole blob). A file is written in
 //! version 2 only when one of its blobs is a delta, which only repositories of
-//! format 2 store, so a format-1 repository stays readable by older builds.
+//! format 2 and later store, so a format-1 repository stays readable by older builds.
 
 use serde::{de::DeserializeOwned, Serialize};
 

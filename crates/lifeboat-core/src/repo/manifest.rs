@@ -57,6 +57,11 @@ pub struct Manifest {
     pub chunks: u64,
     /// Ids of the list blobs holding the ordered chunk ids, hex.
     pub blob_lists: Vec<String>,
+    /// Ids of the list blobs holding each chunk's resemblance sketch, in
+    /// the order of `blob_lists`, hex (format 3; see `sketch`). Only the
+    /// next backup of the name reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sketch_lists: Vec<String>,
     /// Open-ended facts about the source (server version, row counts...).
     #[serde(default)]
     pub metadata: BTreeMap<String, serde_json::Value>,

@@ -1,7 +1,8 @@
 //! `migrate`: moves a repository to this build's format.
 //!
-//! Format 2 only adds what a writer may store (deltas, record layout 2);
-//! everything a format-1 writer stored stays as it is and reads the same.
+//! Each format only adds what a writer may store (format 2: deltas, record
+//! layout 2; format 3: sketch lists, list blobs as deltas); everything an
+//! older writer stored stays as it is and reads the same.
 //! So a migration changes the config's version and nothing else: first in
 //! every key slot's copy, then in `config`. A migration stopped half way
 //! leaves copies one version ahead of `config`; `open` accepts that (see

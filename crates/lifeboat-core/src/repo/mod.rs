@@ -32,6 +32,7 @@ pub mod reach;
 pub mod read;
 pub mod repair;
 pub mod retention;
+pub mod sketch;
 pub mod slots;
 pub mod stats;
 pub mod store;
@@ -48,10 +49,12 @@ use crate::error::{Error, Result};
 use slots::KeySlot;
 
 /// The repository format new repositories get. Format 2 adds delta blobs
-/// (a changed chunk stored against the chunk it replaced); this build reads
-/// and writes format 1 too, and never stores a delta in a format-1
-/// repository, so older builds keep reading those.
-pub const FORMAT_VERSION: u32 = 2;
+/// (a changed chunk stored against the chunk it replaced); format 3 adds
+/// each snapshot's resemblance sketches and stores list blobs as deltas of
+/// the earlier snapshot's. This build reads and writes formats 1 and 2 too,
+/// and stores in each only what its format allows, so older builds keep
+/// reading and pruning those.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build reads and writes.
 const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -304,6 +307,12 @@ impl Config {
     /// Whether backups may store changed chunks as deltas (format 2).
     pub fn stores_deltas(&self) -> bool {
         self.version >= 2
+    }
+
+    /// Whether backups store resemblance sketches and list blobs as deltas
+    /// (format 3). An older build's prune would not keep either alive.
+    pub fn stores_sketches(&self) -> bool {
+        self.version >= 3
     }
 
     /// Whether a key slot's `copy` of the config agrees with this one: the

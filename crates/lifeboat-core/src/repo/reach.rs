@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::format::short_key;
+use super::format::{parse_id, short_key};
 use super::index::Index;
 use super::manifest::Snapshot;
 use super::read::read_chunk_list;
@@ -10,18 +10,23 @@ use super::Repository;
 use crate::error::Result;
 
 /// Keys of every blob `snapshot` needs (its list blobs, their chunks, and
-/// the bases of chunks stored as deltas), added to `reachable`. Fails if a
-/// list blob cannot be read.
+/// the bases of those stored as deltas), added to `reachable`. Fails if a
+/// chunk list cannot be read.
 pub(crate) fn add_reachable(repo: &Repository, index: &Index, snapshot: &Snapshot, reachable: &mut HashSet<u128>) -> Result<()> {
     let what = format!("snapshot {}", &snapshot.id[..8]);
+    let mut add = |key: u128| {
+        reachable.insert(key);
+        reachable.extend(index.bases_of(key).map(|base| short_key(&base)));
+    };
     for list in &snapshot.manifest.blob_lists {
         let (list_id, ids) = read_chunk_list(repo, index, list, &what)?;
-        reachable.insert(short_key(&list_id));
+        add(short_key(&list_id));
         for id in ids.chunks_exact(32) {
-            let key = short_key(id.try_into().expect("32 bytes"));
-            reachable.insert(key);
-            reachable.extend(index.bases_of(key).map(|base| short_key(&base)));
+            add(short_key(id.try_into().expect("32 bytes")));
         }
+    }
+    for list in &snapshot.manifest.sketch_lists {
+        add(short_key(&parse_id(list, &what)?));
     }
     Ok(())
 }

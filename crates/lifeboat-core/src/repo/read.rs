@@ -22,6 +22,7 @@ use super::format::{hex, parse_id, short_key};
 use super::index::{BlobLocation, Index};
 use super::manifest::Snapshot;
 use super::pack::{apply_delta, open_blob, pack_path, Opened};
+use super::sketch;
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -220,12 +221,35 @@ pub(crate) fn read_bases(repo: &Repository, index: &Index, ids: impl Iterator<It
 /// Reads one list blob of a snapshot: its id and the chunk ids it holds
 /// (concatenated, 32 bytes each).
 pub(crate) fn read_chunk_list(repo: &Repository, index: &Index, list_hex: &str, what: &str) -> Result<([u8; 32], Vec<u8>)> {
+    read_list(repo, index, list_hex, what, 32, "a chunk list has a partial id")
+}
+
+/// A snapshot's sketch list blob (its id, and the sketches).
+pub(crate) fn read_sketch_list(repo: &Repository, index: &Index, list_hex: &str, what: &str) -> Result<([u8; 32], Vec<u8>)> {
+    read_list(
+        repo,
+        index,
+        list_hex,
+        what,
+        sketch::SKETCH_BYTES,
+        "a sketch list has a partial sketch",
+    )
+}
+
+fn read_list(
+    repo: &Repository,
+    index: &Index,
+    list_hex: &str,
+    what: &str,
+    entry_bytes: usize,
+    partial: &str,
+) -> Result<([u8; 32], Vec<u8>)> {
     let list_id = parse_id(list_hex, what)?;
-    let ids = read_blob(repo, index, &list_id)?;
-    if !ids.len().is_multiple_of(32) {
-        return Err(Error::corrupt(what, "a chunk list has a partial id"));
+    let entries = read_blob(repo, index, &list_id)?;
+    if !entries.len().is_multiple_of(entry_bytes) {
+        return Err(Error::corrupt(what, partial));
     }
-    Ok((list_id, ids))
+    Ok((list_id, entries))
 }
 
 fn blob_what(id: &[u8; 32], pack: &[u8; 32]) -> String {

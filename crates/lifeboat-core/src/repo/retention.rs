@@ -232,6 +232,7 @@ mod tests {
                 sha256: String::new(),
                 chunks: 1,
                 blob_lists: vec![],
+                sketch_lists: vec![],
                 metadata: Default::default(),
                 generation: 0,
             },

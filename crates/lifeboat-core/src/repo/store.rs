@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! input -> [this thread] SHA-256, FastCDC, keyed BLAKE3 id, dedup lookup,
-//!                        delta base: the chunk at the same place in the
-//!                        newest earlier snapshot of the name
+//!                        resemblance sketch, delta base: the chunk of the
+//!                        newest earlier snapshot of the name most like it,
+//!                        else the one at the same place
 //!       -> bounded channel of runs of consecutive new blobs
 //!       -> [one worker per core, more on network storage]
 //!          zstd (or zstd against the base, if smaller), AES-GCM, pack, write
@@ -27,7 +28,8 @@ use super::format::{hex, short_key};
 use super::index::{write_index_file, Index};
 use super::manifest::{self, Manifest, Snapshot, SnapshotKind, IDS_PER_LIST_BLOB, MANIFEST_VERSION};
 use super::pack::{encode_delta, pack_path, PackBuilder, PackRecord};
-use super::read::{base_bytes, read_bases, read_chunk_list, Bases};
+use super::read::{base_bytes, read_bases, read_chunk_list, read_sketch_list, Bases};
+use super::sketch::{self, Sketch};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -48,7 +50,7 @@ struct NewBlob {
 type Run = Vec<NewBlob>;
 
 /// The most chunks of the earlier snapshot kept as delta bases (128 GiB of
-/// stream at the default chunk size, ~80 MiB of memory); past them, chunks
+/// stream at the default chunk size, ~110 MiB of memory); past them, chunks
 /// are stored whole.
 const REFERENCE_CHUNKS_MAX: usize = 1 << 20;
 
@@ -197,6 +199,7 @@ pub fn put_gated(
         sha256: sha256.clone(),
         chunks: outcome.chunks,
         blob_lists: outcome.blob_lists,
+        sketch_lists: outcome.sketch_lists,
         metadata,
         generation: provenance.generation,
     };
@@ -234,17 +237,25 @@ impl Read for HashingReader<'_> {
 }
 
 /// The newest earlier snapshot of the same name, as the source of delta
-/// bases. Chunk boundaries are content-defined, so around a changed row the
-/// chunks before and after are unchanged. Each unchanged chunk lines the two
-/// streams up (by byte offset); a new chunk's base is the earlier chunk
-/// under its middle, its likely earlier version. Offsets, not chunk counts:
-/// a change that moves one boundary must not misplace every base after it
-/// (in a stretch where every chunk changed, no unchanged one re-aligns).
+/// bases. A new chunk's base is the earlier chunk sharing most of its
+/// sketch (most of its rows), the nearest to its place among equals.
+/// A chunk whose sketch finds none (no whole lines, or only new rows, or
+/// an earlier snapshot without sketches) takes the earlier chunk at its
+/// place: chunk boundaries are content-defined, so around a changed row the
+/// chunks before and after are unchanged, and each unchanged chunk lines
+/// the two streams up (by byte offset); the base is the earlier chunk under
+/// the new one's middle. Offsets, not chunk counts: a change that moves one
+/// boundary must not misplace every base after it.
 struct Reference {
     chunks: Vec<[u8; 32]>,
     /// Where each chunk starts in the earlier stream, and last where it ends.
     starts: Vec<u64>,
     positions: HashMap<u128, u32>,
+    /// (feature, chunk index) of every chunk's sketch, sorted.
+    features: Vec<(u32, u32)>,
+    /// The earlier snapshot's list blobs: bases of this one's (format 3).
+    lists: Vec<[u8; 32]>,
+    sketch_lists: Vec<[u8; 32]>,
 }
 
 /// Where the chunking stands against the [`Reference`].
@@ -269,9 +280,13 @@ impl Reference {
         };
         let what = format!("snapshot {}", &earlier.id[..8]);
         let mut chunks = Vec::new();
+        let mut lists = Vec::new();
         for list in &earlier.manifest.blob_lists {
             match read_chunk_list(repo, index, list, &what) {
-                Ok((_, ids)) => chunks.extend(ids.chunks_exact(32).map(|id| <[u8; 32]>::try_from(id).expect("32 bytes"))),
+                Ok((list, ids)) => {
+                    lists.push(list);
+                    chunks.extend(ids.chunks_exact(32).map(|id| <[u8; 32]>::try_from(id).expect("32 bytes")));
+                }
                 Err(e) => {
                     tracing::warn!("no delta bases for this backup: {what} cannot be read: {e}; run `lifeboat check`");
                     return None;
@@ -282,6 +297,7 @@ impl Reference {
                 break;
             }
         }
+        let (features, sketch_lists) = Self::load_features(repo, index, &earlier.manifest.sketch_lists, chunks.len(), &what);
         let mut positions = HashMap::with_capacity(chunks.len());
         let mut starts = Vec::with_capacity(chunks.len());
         let mut offset = 0u64;
@@ -292,20 +308,103 @@ impl Reference {
             offset += index.lookup(id).map_or(0, |location| u64::from(location.raw_length));
         }
         starts.push(offset);
-        Some(Reference { chunks, starts, positions })
+        Some(Reference {
+            chunks,
+            starts,
+            positions,
+            features,
+            lists,
+            sketch_lists,
+        })
     }
 
-    /// For the next chunk of the stream (`length` bytes): moves `cursor`
-    /// past it and returns the earlier chunk at its place, unless it is in
-    /// the earlier snapshot itself.
-    fn base_for(&self, key: u128, length: u64, cursor: &mut ReferenceCursor) -> Option<[u8; 32]> {
+    /// The sorted (feature, chunk index) pairs of the earlier snapshot's
+    /// first `chunks` sketches, and its sketch list blobs. None (bases by
+    /// place alone) if it has no sketches or they cannot be read.
+    fn load_features(
+        repo: &Repository,
+        index: &Index,
+        sketch_lists: &[String],
+        chunks: usize,
+        what: &str,
+    ) -> (Vec<(u32, u32)>, Vec<[u8; 32]>) {
+        let mut features = Vec::with_capacity(chunks * sketch::FEATURES);
+        let mut lists = Vec::with_capacity(sketch_lists.len());
+        let mut at = 0u32;
+        for list in sketch_lists {
+            let sketches = match read_sketch_list(repo, index, list, what) {
+                Ok((list, sketches)) => {
+                    lists.push(list);
+                    sketches
+                }
+                Err(e) => {
+                    tracing::warn!("delta bases by place only for this backup: {e}; run `lifeboat check`");
+                    return (Vec::new(), Vec::new());
+                }
+            };
+            for sketch in sketch::decode(&sketches).expect("checked when read") {
+                if at as usize == chunks {
+                    break;
+                }
+                features.extend(sketch.iter().filter(|&&f| f != sketch::NONE).map(|&f| (f, at)));
+                at += 1;
+            }
+        }
+        features.sort_unstable();
+        (features, lists)
+    }
+
+    /// The earlier chunk sharing the most features with `sketch` (at least
+    /// one), the nearest to `middle` (an offset in the earlier stream) among
+    /// equals, and how many it shares. A feature many chunks have (rows
+    /// repeated all over the stream) tells nothing and is skipped.
+    fn resembling(&self, sketch: &Sketch, middle: i64) -> Option<(usize, usize)> {
+        const SHARED_BY_AT_MOST: usize = 8;
+        let mut votes: Vec<(u32, usize)> = Vec::new();
+        for &feature in sketch.iter().filter(|&&f| f != sketch::NONE) {
+            let from = self.features.partition_point(|&(f, _)| f < feature);
+            let holders = self.features[from..].iter().take_while(|&&(f, _)| f == feature);
+            if holders.clone().count() > SHARED_BY_AT_MOST {
+                continue;
+            }
+            for &(_, chunk) in holders {
+                match votes.iter_mut().find(|(c, _)| *c == chunk) {
+                    Some((_, count)) => *count += 1,
+                    None => votes.push((chunk, 1)),
+                }
+            }
+        }
+        let distance = |chunk: u32| (self.middle_of(chunk as usize) - middle).unsigned_abs();
+        votes
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| distance(b.0).cmp(&distance(a.0))))
+            .map(|(chunk, count)| (chunk as usize, count))
+    }
+
+    fn middle_of(&self, at: usize) -> i64 {
+        ((self.starts[at] + self.starts[at + 1]) / 2) as i64
+    }
+
+    /// For the next chunk of the stream (`length` bytes, `sketch`): moves
+    /// `cursor` past it and returns the earlier chunk most like it, unless
+    /// it is in the earlier snapshot itself.
+    fn base_for(&self, key: u128, length: u64, sketch: &Sketch, cursor: &mut ReferenceCursor) -> Option<[u8; 32]> {
         let start = cursor.offset;
         cursor.offset += length;
         if let Some(&at) = self.positions.get(&key) {
             cursor.shift = self.starts[at as usize] as i64 - start as i64;
             return None;
         }
-        let middle = (start + length / 2) as i64 + cursor.shift;
+        let own_middle = (start + length / 2) as i64;
+        let middle = own_middle + cursor.shift;
+        if let Some((at, shared)) = self.resembling(sketch, middle) {
+            // Most of its rows are there: the streams line up there too,
+            // for the chunks after it that have no sketch to go by.
+            if shared * 2 >= sketch::FEATURES {
+                cursor.shift = self.middle_of(at) - own_middle;
+            }
+            return self.chunks.get(at).copied();
+        }
         let at = self.starts.partition_point(|&earlier| earlier as i64 <= middle).checked_sub(1)?;
         self.chunks.get(at).copied()
     }
@@ -317,6 +416,7 @@ struct PipelineOutcome {
     delta_chunks: u64,
     added_bytes: u64,
     blob_lists: Vec<String>,
+    sketch_lists: Vec<String>,
 }
 
 /// Everything the chunking thread tracks while blobs flow to the workers.
@@ -449,7 +549,11 @@ fn run_pipeline(
         if result.is_err() {
             abort.store(true, Ordering::Relaxed);
         }
-        let (chunks, blob_lists) = result?;
+        let StreamLists {
+            chunks,
+            blob_lists,
+            sketch_lists,
+        } = result?;
         collector.send_run()?;
         collector.work = None;
         collector.collect(true)?;
@@ -459,19 +563,27 @@ fn run_pipeline(
             delta_chunks: collector.delta_chunks,
             added_bytes: collector.added_bytes,
             blob_lists,
+            sketch_lists,
         })
     })
 }
 
-/// Cuts the stream into chunks and hands new ones to the workers; returns the
-/// chunk count and the list blobs naming them in order.
+/// What [`chunk_stream`] made of a stream: its chunk count, and the list
+/// blobs naming its chunks and their sketches in order.
+struct StreamLists {
+    chunks: u64,
+    blob_lists: Vec<String>,
+    sketch_lists: Vec<String>,
+}
+
+/// Cuts the stream into chunks and hands new ones to the workers.
 fn chunk_stream(
     collector: &mut Collector<'_>,
     input: HashingReader<'_>,
     reference: Option<&Reference>,
     progress: &dyn Progress,
     config: &super::Config,
-) -> Result<(u64, Vec<String>)> {
+) -> Result<StreamLists> {
     let keys = collector.repo.keys_arc();
     let params = config.chunker;
     let chunker = fastcdc::v2020::StreamCDC::with_level_and_seed(
@@ -482,9 +594,16 @@ fn chunk_stream(
         fastcdc::v2020::Normalization::Level1,
         keys.chunker_seed(),
     );
+    let sketches = config.stores_sketches();
+    // Format 3 stores a list as a delta of the earlier snapshot's list at
+    // its place: a day changes few of its entries.
+    let list_bases = |lists: fn(&Reference) -> &[[u8; 32]]| match reference {
+        Some(reference) if sketches => lists(reference),
+        _ => &[],
+    };
+    let mut ids = ListBlobs::new(32, list_bases(|r| &r.lists));
+    let mut sketch_list = ListBlobs::new(sketch::SKETCH_BYTES, list_bases(|r| &r.sketch_lists));
     let mut chunks = 0u64;
-    let mut list = Vec::with_capacity(IDS_PER_LIST_BLOB * 32);
-    let mut blob_lists = Vec::new();
     let mut reference_cursor = ReferenceCursor::default();
     for chunk in chunker {
         let chunk = chunk.map_err(|e| Error::Input(e.into()))?;
@@ -492,28 +611,71 @@ fn chunk_stream(
             return Err(Error::Cancelled);
         }
         let id = keys.blob_id(&chunk.data);
-        list.extend_from_slice(&id);
+        let sketch = if sketches {
+            sketch::of(&chunk.data)
+        } else {
+            [sketch::NONE; sketch::FEATURES]
+        };
         chunks += 1;
         progress.advance(chunk.length as u64);
-        let base = reference.and_then(|r| r.base_for(short_key(&id), chunk.length as u64, &mut reference_cursor));
+        let base = reference.and_then(|r| r.base_for(short_key(&id), chunk.length as u64, &sketch, &mut reference_cursor));
         if collector.store(id, chunk.data, base)? {
             collector.new_chunks += 1;
         }
-        if list.len() == IDS_PER_LIST_BLOB * 32 {
-            blob_lists.push(store_list(collector, &mut list)?);
+        ids.push(collector, &id)?;
+        if sketches {
+            let mut bytes = Vec::with_capacity(sketch::SKETCH_BYTES);
+            sketch::encode(&sketch, &mut bytes);
+            sketch_list.push(collector, &bytes)?;
         }
     }
-    if !list.is_empty() {
-        blob_lists.push(store_list(collector, &mut list)?);
-    }
-    Ok((chunks, blob_lists))
+    ids.flush(collector)?;
+    sketch_list.flush(collector)?;
+    Ok(StreamLists {
+        chunks,
+        blob_lists: ids.stored,
+        sketch_lists: sketch_list.stored,
+    })
 }
 
-fn store_list(collector: &mut Collector<'_>, list: &mut Vec<u8>) -> Result<String> {
-    let id = collector.repo.keys().blob_id(list);
-    collector.store(id, std::mem::take(list), None)?;
-    list.reserve(IDS_PER_LIST_BLOB * 32);
-    Ok(hex(&id))
+/// List blobs being written: one entry per chunk, [`IDS_PER_LIST_BLOB`]
+/// entries a blob.
+struct ListBlobs<'r> {
+    entry_bytes: usize,
+    current: Vec<u8>,
+    stored: Vec<String>,
+    /// The earlier snapshot's lists of this kind: the n-th is the base of the n-th.
+    bases: &'r [[u8; 32]],
+}
+
+impl<'r> ListBlobs<'r> {
+    fn new(entry_bytes: usize, bases: &'r [[u8; 32]]) -> Self {
+        ListBlobs {
+            entry_bytes,
+            current: Vec::new(),
+            stored: Vec::new(),
+            bases,
+        }
+    }
+
+    fn push(&mut self, collector: &mut Collector<'_>, entry: &[u8]) -> Result<()> {
+        self.current.extend_from_slice(entry);
+        if self.current.len() == IDS_PER_LIST_BLOB * self.entry_bytes {
+            self.flush(collector)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, collector: &mut Collector<'_>) -> Result<()> {
+        if self.current.is_empty() {
+            return Ok(());
+        }
+        let id = collector.repo.keys().blob_id(&self.current);
+        let base = self.bases.get(self.stored.len()).copied();
+        collector.store(id, std::mem::take(&mut self.current), base)?;
+        self.stored.push(hex(&id));
+        Ok(())
+    }
 }
 
 fn pack_worker(repo: &Repository, index: &Index, work: Receiver<Run>, done: Sender<Result<PackRecord>>, abort: &AtomicBool) {
@@ -589,45 +751,95 @@ fn write_pack(repo: &Repository, pack: PackBuilder, done: &Sender<Result<PackRec
 mod tests {
     use super::*;
 
-    /// An earlier snapshot of chunks with the given ids and lengths.
-    fn reference(chunks: &[(u8, u64)]) -> Reference {
+    /// An earlier snapshot of chunks with the given ids and lengths, and
+    /// the sketches `sketch_of` gives their ids.
+    fn reference(chunks: &[(u8, u64)], sketch_of: impl Fn(u8) -> Sketch) -> Reference {
         let ids: Vec<[u8; 32]> = chunks.iter().map(|&(id, _)| [id; 32]).collect();
         let mut starts = vec![0];
         for &(_, length) in chunks {
             starts.push(starts.last().unwrap() + length);
         }
         let positions = ids.iter().enumerate().map(|(at, id)| (short_key(id), at as u32)).collect();
+        let mut features: Vec<(u32, u32)> = (chunks.iter().enumerate())
+            .flat_map(|(at, &(id, _))| {
+                sketch_of(id)
+                    .into_iter()
+                    .filter(|&f| f != sketch::NONE)
+                    .map(move |f| (f, at as u32))
+            })
+            .collect();
+        features.sort_unstable();
         Reference {
             chunks: ids,
             starts,
             positions,
+            features,
+            lists: Vec::new(),
+            sketch_lists: Vec::new(),
         }
     }
 
+    fn no_sketch(_: u8) -> Sketch {
+        [sketch::NONE; sketch::FEATURES]
+    }
+
     /// Bases for a new stream of (id, length) chunks, in order.
-    fn bases(reference: &Reference, stream: &[(u8, u64)]) -> Vec<Option<u8>> {
+    fn bases(reference: &Reference, stream: &[(u8, u64)], sketch_of: impl Fn(u8) -> Sketch) -> Vec<Option<u8>> {
         let mut cursor = ReferenceCursor::default();
         stream
             .iter()
-            .map(|&(id, length)| reference.base_for(short_key(&[id; 32]), length, &mut cursor).map(|base| base[0]))
+            .map(|&(id, length)| {
+                let base = reference.base_for(short_key(&[id; 32]), length, &sketch_of(id), &mut cursor);
+                base.map(|base| base[0])
+            })
             .collect()
     }
 
     #[test]
     fn a_new_chunk_is_stored_against_the_earlier_chunk_under_its_middle() {
-        let earlier = reference(&[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100)]);
+        let earlier = reference(&[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100)], no_sketch);
         // Chunk 2 split in two and 3 and 4 changed: no unchanged chunk
         // between them re-aligns, offsets still do.
         assert_eq!(
-            bases(&earlier, &[(1, 100), (10, 50), (11, 50), (12, 100), (13, 100), (5, 100)]),
+            bases(&earlier, &[(1, 100), (10, 50), (11, 50), (12, 100), (13, 100), (5, 100)], no_sketch),
             [None, Some(2), Some(2), Some(3), Some(4), None]
         );
         // 30 new bytes before chunk 1: the unchanged chunk lines the streams up again.
         assert_eq!(
-            bases(&earlier, &[(20, 30), (1, 100), (21, 100), (3, 100)]),
+            bases(&earlier, &[(20, 30), (1, 100), (21, 100), (3, 100)], no_sketch),
             [Some(1), None, Some(2), None]
         );
         // Past the end of the earlier stream there is no base.
-        assert_eq!(bases(&earlier, &[(5, 100), (30, 100)]), [None, None]);
+        assert_eq!(bases(&earlier, &[(5, 100), (30, 100)], no_sketch), [None, None]);
+    }
+
+    #[test]
+    fn a_new_chunk_is_stored_against_the_earlier_chunk_sharing_its_rows() {
+        // Earlier chunk k has features 10k+1..10k+4, and every one of them has 7.
+        let earlier_sketch = |k: u8| [7, 10 * k as u32 + 1, 10 * k as u32 + 2, 10 * k as u32 + 3];
+        let chunks: Vec<(u8, u64)> = (1..=10).map(|k| (k, 100)).collect();
+        let earlier = reference(&chunks, earlier_sketch);
+        // Every chunk lost 40 % of its rows: by place, the fourth new chunk
+        // would sit under the third earlier one, and drift further after.
+        // New chunk 10 + k shares two features with earlier chunk k; 20 has
+        // no sketch and follows the line its neighbour drew.
+        let sketch_of = |id: u8| match id {
+            11..=16 => [10 * (id - 10) as u32 + 1, 10 * (id - 10) as u32 + 3, 999, sketch::NONE],
+            _ => [sketch::NONE; sketch::FEATURES],
+        };
+        assert_eq!(
+            bases(
+                &earlier,
+                &[(11, 60), (12, 60), (13, 60), (14, 60), (15, 60), (16, 60), (20, 60)],
+                sketch_of
+            ),
+            [Some(1), Some(2), Some(3), Some(4), Some(5), Some(6), Some(7)]
+        );
+        // A feature every chunk has tells nothing: the place decides.
+        let common = |_: u8| [7, sketch::NONE, sketch::NONE, sketch::NONE];
+        assert_eq!(
+            bases(&earlier, &[(30, 100), (31, 100), (32, 100)], common),
+            [Some(1), Some(2), Some(3)]
+        );
     }
 }
