@@ -145,12 +145,15 @@ fn backup_restore_onto_itself_and_the_newest(major: u32) {
     lifeboat_ok(&repo, &["restore", "latest:shop", "--to", &source.url("shop_copy"), "--json"]);
     assert_eq!(fingerprint(&source, "shop_copy"), expected, "PostgreSQL {major} onto itself");
 
-    // Over a database with data in it (--force): swapped in, the old one kept.
+    // Over a database with data in it (--force): swapped in, the old one
+    // kept. With parallel jobs: schema and rows, then indexes and
+    // constraints with the row counts beside, in two pg_restore runs.
     source.psql("shop_copy", "DELETE FROM sales.orders WHERE id % 2 = 0");
     let report = lifeboat_ok(
         &repo,
-        &["restore", "latest:shop", "--to", &source.url("shop_copy"), "--force", "--json"],
+        &["restore", "latest:shop", "--to", &source.url("shop_copy"), "--force", "--jobs", "2", "--json"],
     );
+    assert_eq!(report["jobs"], 2, "{report}");
     let kept = report["previous_database_kept_as"].as_str().unwrap();
     assert_eq!(fingerprint(&source, "shop_copy"), expected, "PostgreSQL {major} forced");
     assert_eq!(source.psql(kept, "SELECT count(*) FROM sales.orders"), "2000");

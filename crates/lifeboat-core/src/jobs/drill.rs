@@ -264,8 +264,10 @@ async fn run_checks(
         lock_wait: options.lock_wait,
         owner: None,
     };
-    match restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone()).await {
-        Ok(benign) => {
+    // Checked once the rows are in, beside the indexes' build.
+    let checked = async { Ok((check_extensions(scratch, facts).await, restore::count_rows(scratch).await)) };
+    let (extensions, counted) = match restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone(), checked).await {
+        Ok((benign, checked)) => {
             let detail = format!(
                 "{} restored, SHA-256 and size match the manifest{}",
                 crate::units::human_bytes(snapshot.manifest.size, 1),
@@ -277,6 +279,7 @@ async fn run_checks(
             );
             report.warnings.extend(benign);
             report.checks.push(pass("restore", detail));
+            checked
         }
         // Cancelled: no verdict, the caller drops the scratch database and says so.
         Err(Error::Cancelled) => return Err(Error::Cancelled),
@@ -288,16 +291,13 @@ async fn run_checks(
             report.checks.push(fail("restore", detail));
             return Ok(());
         }
-    }
+    };
 
-    progress.phase("checking extensions", None);
-    report.checks.push(match check_extensions(scratch, facts).await {
+    report.checks.push(match extensions {
         Ok(()) => pass("extensions", format!("{} extension(s) present", facts.extensions.len())),
         Err(e) => fail("extensions", e.to_string()),
     });
-
-    progress.phase("checking row counts", None);
-    match restore::count_rows(scratch).await {
+    match counted {
         Ok(restored) => {
             report.tables = restore::compare_counts(&facts.row_counts, &restored);
             report.checks.push(row_count_check(&report.tables));

@@ -12,7 +12,7 @@ use sqlx::Connection;
 
 use super::super::spool;
 use crate::error::{Error, Result};
-use crate::pg::inspect::{self, pg_error, Extension};
+use crate::pg::inspect::{self, Extension};
 use crate::pg::{quote_ident, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::Snapshot;
@@ -207,66 +207,118 @@ pub(crate) struct LoadOptions {
     pub owner: Option<String>,
 }
 
-/// Streams the snapshot (verified) through `pg_restore` into `scratch`.
-/// pg_restore goes on past errors so that every one is seen and judged:
-/// real ones fail the load, benign ones come back as warnings.
-pub(crate) async fn load_archive(
+/// Restores the snapshot (verified) with `pg_restore` into `scratch`, and
+/// runs `beside_indexes` once every row is in. pg_restore goes on past
+/// errors so that every one is seen and judged: real ones fail the load,
+/// benign ones come back as warnings.
+///
+/// Streamed into one job, `beside_indexes` runs after it. With parallel
+/// jobs the archive is restored in two runs, schema and rows first, then
+/// indexes and constraints, and `beside_indexes` (the row counts of the
+/// final check) runs beside the second: PostgreSQL builds each index on one
+/// core, and the last, largest one leaves the other cores idle.
+pub(crate) async fn load_archive<T>(
     repo: &Arc<Repository>,
     snapshot: &Snapshot,
     scratch: &ConnectionSpec,
     pg: &tools::PgTools,
     options: &LoadOptions,
     progress: Arc<dyn Progress>,
-) -> Result<Vec<String>> {
-    let repo = repo.clone();
-    let snapshot = snapshot.clone();
+    beside_indexes: impl std::future::Future<Output = Result<T>>,
+) -> Result<(Vec<String>, T)> {
+    let jobs = options.jobs.max(1);
+    let lock_wait = options.lock_wait;
+    let command = pg_restore_command(scratch, pg, options);
+    let blocking = |work: Box<dyn FnOnce() -> Result<Vec<String>> + Send>| async move {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))?
+    };
+    if jobs == 1 {
+        let (repo, snapshot, progress) = (repo.clone(), snapshot.clone(), progress.clone());
+        let warnings = blocking(Box::new(move || {
+            let mut command = command();
+            let child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| cannot_run(&command, e))?;
+            judge_restore(&feed(&repo, &snapshot, child, progress.as_ref(), lock_wait)?)
+        }))
+        .await?;
+        return Ok((warnings, beside_indexes.await?));
+    }
+
+    // Parallel restore needs a seekable file: materialise it, verified.
+    let spooled = {
+        let (repo, snapshot, progress) = (repo.clone(), snapshot.clone(), progress.clone());
+        tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile> {
+            let mut file = spool::create(&spool::folder()?)?;
+            read::cat(&repo, &snapshot, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))??
+    };
+    let path = spooled.path().to_path_buf();
+    let run_sections = |sections: &'static [&'static str], phase: String| {
+        let (command, path, progress) = (command.clone(), path.clone(), progress.clone());
+        blocking(Box::new(move || {
+            progress.phase(&phase, None);
+            let mut command = command();
+            command.args(sections.iter().map(|section| format!("--section={section}")));
+            let child = command
+                .arg(format!("--jobs={jobs}"))
+                .arg(&path)
+                .stdin(Stdio::null())
+                .spawn()
+                .map_err(|e| cannot_run(&command, e))?;
+            let (mut child, output) = spawn_collecting(child);
+            let status = wait_cancellable(&mut child, progress.as_ref())?;
+            let (stdout, stderr) = output.join().unwrap_or_default();
+            judge_restore(&ToolOutput { status, stdout, stderr })
+        }))
+    };
+    let mut warnings = run_sections(&["pre-data", "data"], format!("restoring rows with {jobs} parallel jobs")).await?;
+    let (indexes, beside) = tokio::join!(
+        run_sections(&["post-data"], format!("building indexes with {jobs} parallel jobs, counting rows")),
+        beside_indexes
+    );
+    warnings.extend(indexes?);
+    drop(spooled);
+    Ok((warnings, beside?))
+}
+
+/// A `pg_restore` command into `scratch`, without its input.
+fn pg_restore_command(
+    scratch: &ConnectionSpec,
+    pg: &tools::PgTools,
+    options: &LoadOptions,
+) -> impl Fn() -> Command + Clone + Send + 'static {
     let env = scratch.libpq_env();
     let dbname = format!("--dbname={}", ConnectionSpec::database_conninfo(&scratch.database));
     let pg_restore = pg.tool("pg_restore");
-    let jobs = options.jobs.max(1);
-    let lock_wait = options.lock_wait;
     let owner = options
         .owner
         .as_ref()
         .map(|role| ["--no-owner".to_string(), format!("--role={role}")]);
-    tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+    move || {
         let mut command = Command::new(&pg_restore);
         command
             .args(["--no-password", dbname.as_str()])
             .args(owner.iter().flatten())
-            .envs(env)
+            .envs(env.clone())
             // English messages: they are parsed.
             .env("LC_ALL", "C")
             .env("LC_MESSAGES", "C")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let output = if jobs == 1 {
-            let child = command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
-            feed(&repo, &snapshot, child, progress.as_ref(), lock_wait)?
-        } else {
-            // Parallel restore needs a seekable file: materialise it, verified.
-            let mut file = spool::create(&spool::folder()?)?;
-            read::cat(&repo, &snapshot, file.as_file_mut(), progress.as_ref(), ReadOptions { lock_wait })?;
-            progress.phase(&format!("restoring with {jobs} parallel jobs"), None);
-            let child = command
-                .arg(format!("--jobs={jobs}"))
-                .arg(file.path())
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|e| Error::RestoreFailed(format!("cannot run {}: {e}", pg_restore.display())))?;
-            let (mut child, output) = spawn_collecting(child);
-            let status = wait_cancellable(&mut child, progress.as_ref())?;
-            let (stdout, stderr) = output.join().unwrap_or_default();
-            ToolOutput { status, stdout, stderr }
-        };
-        judge_restore(&output)
-    })
-    .await
-    .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))?
+        command
+    }
+}
+
+fn cannot_run(command: &Command, e: std::io::Error) -> Error {
+    Error::RestoreFailed(format!("cannot run {}: {e}", command.get_program().to_string_lossy()))
 }
 
 /// Creates the manifest's extensions that pg_restore did not (it skips
@@ -286,11 +338,11 @@ pub(crate) async fn ensure_extensions(scratch: &ConnectionSpec, extensions: &[Ex
 }
 
 /// Exact row counts of every table in `database`.
+/// Each count is its own statement, so it holds a table's lock only while
+/// it counts that table (a restore may be adding constraints beside it).
 pub(crate) async fn count_rows(database: &ConnectionSpec) -> Result<BTreeMap<String, u64>> {
     let mut conn = inspect::connect(database).await?;
-    let mut tx = conn.begin().await.map_err(|e| pg_error("counting rows on", database, e))?;
-    let counts = inspect::row_counts(&mut tx, database).await?;
-    let _ = tx.commit().await;
+    let counts = inspect::row_counts(&mut conn, database).await?;
     let _ = conn.close().await;
     Ok(counts)
 }

@@ -309,9 +309,12 @@ async fn restore_into(
     load: &LoadOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<TableCount>, Vec<String>)> {
-    let warnings = load_archive(repo, snapshot, scratch, pg, load, progress).await?;
-    ensure_extensions(scratch, &facts.extensions).await?;
-    let tables = compare_counts(&facts.row_counts, &count_rows(scratch).await?);
+    let counted = async {
+        ensure_extensions(scratch, &facts.extensions).await?;
+        count_rows(scratch).await
+    };
+    let (warnings, counted) = load_archive(repo, snapshot, scratch, pg, load, progress, counted).await?;
+    let tables = compare_counts(&facts.row_counts, &counted);
     let mismatches: Vec<String> = tables
         .iter()
         .filter(|t| t.restored != t.expected)
