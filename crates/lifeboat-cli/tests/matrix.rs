@@ -151,7 +151,16 @@ fn backup_restore_onto_itself_and_the_newest(major: u32) {
     source.psql("shop_copy", "DELETE FROM sales.orders WHERE id % 2 = 0");
     let report = lifeboat_ok(
         &repo,
-        &["restore", "latest:shop", "--to", &source.url("shop_copy"), "--force", "--jobs", "2", "--json"],
+        &[
+            "restore",
+            "latest:shop",
+            "--to",
+            &source.url("shop_copy"),
+            "--force",
+            "--jobs",
+            "2",
+            "--json",
+        ],
     );
     assert_eq!(report["jobs"], 2, "{report}");
     let kept = report["previous_database_kept_as"].as_str().unwrap();

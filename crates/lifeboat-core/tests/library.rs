@@ -67,6 +67,20 @@ fn checked(repo: &Repository, read_data: bool) -> lifeboat_core::repo::check::Ch
     .unwrap()
 }
 
+/// Forgets every snapshot of `tag` but the newest.
+fn forget_all_but_the_newest(repo: &Repository, tag: &str) {
+    let options = ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        tag: Some(tag.into()),
+        dry_run: false,
+        lock_wait: WAIT,
+    };
+    forget(repo, &options, &chrono::Utc).unwrap();
+}
+
 #[test]
 fn put_cat_forget_prune_and_check_on_a_temporary_repository() {
     let dir = tempfile::tempdir().unwrap();
@@ -336,16 +350,7 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
 
     // The first two snapshots go: the first's tail is freed, the chunks the
     // deltas are stored against stay.
-    let forget_first = ForgetOptions {
-        policy: RetentionPolicy {
-            keep_last: 1,
-            ..Default::default()
-        },
-        tag: Some("db".into()),
-        dry_run: false,
-        lock_wait: WAIT,
-    };
-    forget(&repo, &forget_first, &chrono::Utc).unwrap();
+    forget_all_but_the_newest(&repo, "db");
     assert_eq!(manifest::list(&repo).unwrap().snapshots.len(), 1);
     let report = pruned(&repo);
     assert!(report.bytes_freed >= 30_000, "the first tail is freed: {report:?}");
@@ -403,16 +408,7 @@ fn a_changed_chunk_is_stored_against_its_earlier_version_wherever_it_moved() {
 
     // The first snapshot goes: its lists are the bases of the second's,
     // and prune keeps them.
-    let forget_first = ForgetOptions {
-        policy: RetentionPolicy {
-            keep_last: 1,
-            ..Default::default()
-        },
-        tag: Some("db".into()),
-        dry_run: false,
-        lock_wait: WAIT,
-    };
-    forget(&repo, &forget_first, &chrono::Utc).unwrap();
+    forget_all_but_the_newest(&repo, "db");
     pruned(&repo);
     let report = checked(&repo, true);
     assert!(report.healthy(), "{:?}", report.errors);
