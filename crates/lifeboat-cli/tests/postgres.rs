@@ -270,6 +270,28 @@ fn restore_onto_a_fresh_server_brings_everything_back_and_refuses_what_it_should
     assert_eq!(fresh.psql(&kept, "SELECT count(*) FROM public.events"), "701");
 }
 
+/// A server on this machine reached through its Unix socket, as admins run
+/// `pg_dump` on the database host: backup, restore and drill.
+#[test]
+fn a_local_server_is_backed_up_restored_and_drilled_through_its_unix_socket() {
+    let server = PgCluster::start();
+    sample_database(&server, "shop");
+    let repo = TestRepo::new();
+    let socket = server.socket_url("shop");
+    let backup: serde_json::Value = serde_json::from_slice(&repo.ok(&["backup", "--db", &socket, "--json"], None)).unwrap();
+    assert_eq!(backup["rows"], 2500 + 700, "{backup}");
+    repo.ok(&["restore", "latest:shop", "--to", &server.socket_url("shop_copy")], None);
+    assert_eq!(counts(&server, "shop_copy"), counts(&server, "shop"));
+    let drill: serde_json::Value = serde_json::from_slice(&repo.ok(
+        &["drill", "latest:shop", "--server", &server.socket_url("postgres"), "--json"],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(drill["passed"], true, "{drill:#}");
+    let err = repo.fails(&["backup", "--db", "postgres:///shop?host=/no/such/folder"], None);
+    assert!(err.contains("no socket directory /no/such/folder"), "{err}");
+}
+
 #[test]
 fn a_corrupted_pack_is_refused_and_the_target_is_untouched() {
     let source = PgCluster::start();

@@ -164,6 +164,16 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// A URL that reaches the server through its Unix socket, in libpq's
+    /// `host=` form (local connections are trusted too).
+    pub fn socket_url(&self, database: &str) -> String {
+        format!(
+            "postgres:///{database}?host={}&port={}&user=postgres",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
     pub fn bin_dir(&self) -> &Path {
         &self.bin
     }

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod roles;
 pub mod tools;
 
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,8 @@ impl TlsMode {
 /// One database on one server.
 #[derive(Clone)]
 pub struct ConnectionSpec {
+    /// A host name or address, or (starting with `/`) the directory of the
+    /// server's Unix socket, as libpq's `host`.
     pub host: String,
     pub port: u16,
     pub database: String,
@@ -83,7 +86,12 @@ impl std::fmt::Debug for ConnectionSpec {
 }
 
 impl ConnectionSpec {
-    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=...]`.
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=...]`,
+    /// and the forms libpq takes for a local server: a Unix socket's
+    /// directory as `?host=/var/run/postgresql` or as a %-encoded host
+    /// (`postgres://%2Fvar%2Frun%2Fpostgresql/db`), and no host at all
+    /// (`postgres:///db`: the default socket directory). `port` and
+    /// `user` may be given as parameters too.
     pub fn parse_url(text: &str) -> Result<ConnectionSpec> {
         let bad = |why: &str| Error::InvalidInput(format!("`{}` is not a usable database URL: {why}", redact(text)));
         let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
@@ -96,20 +104,32 @@ impl ConnectionSpec {
             return Err(bad("name the database at the end, as in postgres://user@host:5432/mydb"));
         }
         let mut tls = TlsMode::default();
+        let mut host = decode(url.host_str().unwrap_or_default())?.trim_matches(['[', ']']).to_string();
+        let mut port = url.port().unwrap_or(5432);
+        let mut user = decode(url.username())?;
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
                 "sslmode" => tls = TlsMode::parse(&value)?,
-                other => return Err(bad(&format!("unsupported parameter `{other}` (only sslmode is)"))),
+                "host" => host = value.into_owned(),
+                "port" => port = value.parse().map_err(|_| bad(&format!("`{value}` is not a port number")))?,
+                "user" => user = value.into_owned(),
+                other => return Err(bad(&format!("unsupported parameter `{other}` (host, port, user and sslmode are)"))),
             }
         }
-        let user = if url.username().is_empty() {
-            whoami::username()
-        } else {
-            decode(url.username())?
-        };
+        if host.is_empty() {
+            host = default_socket_directory();
+        }
+        if host.starts_with('/') && !Path::new(&host).is_dir() {
+            return Err(bad(&format!(
+                "there is no socket directory {host}: name the folder holding the server's `.s.PGSQL.{port}`"
+            )));
+        }
+        if user.is_empty() {
+            user = whoami::username();
+        }
         Ok(ConnectionSpec {
-            host: url.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_string(),
-            port: url.port().unwrap_or(5432),
+            host,
+            port,
             database,
             user,
             password: url.password().map(decode).transpose()?.map(Zeroizing::new),
@@ -117,8 +137,31 @@ impl ConnectionSpec {
         })
     }
 
+    /// Whether the server is reached through a Unix socket.
+    pub fn is_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
     /// The URL without its password: safe for logs, manifests and the UI.
     pub fn display_url(&self) -> String {
+        if self.is_socket() {
+            // What a query value cannot hold as it is.
+            const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+                .add(b' ')
+                .add(b'&')
+                .add(b'#')
+                .add(b'%')
+                .add(b'+')
+                .add(b'=');
+            let encode = |text| percent_encoding::utf8_percent_encode(text, RESERVED);
+            return format!(
+                "postgres:///{}?host={}&port={}&user={}",
+                self.database,
+                encode(&self.host),
+                self.port,
+                encode(&self.user)
+            );
+        }
         // An IPv6 address goes in brackets, or its colons read as the port's.
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
@@ -165,9 +208,13 @@ impl ConnectionSpec {
 
     /// Options for a direct (sqlx) connection.
     pub fn connect_options(&self) -> PgConnectOptions {
-        let mut options = PgConnectOptions::new()
-            .host(&self.host)
-            .port(self.port)
+        let options = PgConnectOptions::new().port(self.port);
+        let mut options = if self.is_socket() {
+            options.socket(&self.host)
+        } else {
+            options.host(&self.host)
+        };
+        options = options
             .database(&self.database)
             .username(&self.user)
             .application_name("lifeboat")
@@ -179,6 +226,16 @@ impl ConnectionSpec {
         }
         options
     }
+}
+
+/// Where libpq looks for a local server's socket when no host is named:
+/// Debian's and Ubuntu's directory, else the upstream default.
+fn default_socket_directory() -> String {
+    ["/var/run/postgresql", "/tmp"]
+        .into_iter()
+        .find(|dir| Path::new(dir).is_dir())
+        .unwrap_or("/tmp")
+        .to_string()
 }
 
 fn percent_decode(text: &str) -> std::result::Result<String, std::str::Utf8Error> {
@@ -226,5 +283,43 @@ mod tests {
         assert!(ConnectionSpec::parse_url("postgres://u@h/db?sslmode=sometimes").is_err());
         let v6 = ConnectionSpec::parse_url("postgresql://u@[::1]/db").unwrap();
         assert_eq!((v6.host.as_str(), v6.display_url().as_str()), ("::1", "postgres://u@[::1]:5432/db"));
+    }
+
+    #[test]
+    fn local_servers_are_reached_through_their_unix_socket_as_libpq_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run & pg");
+        std::fs::create_dir(&socket).unwrap();
+        let socket = socket.to_str().unwrap();
+        let encoded: String = url::form_urlencoded::byte_serialize(socket.as_bytes()).collect();
+        for url in [
+            format!("postgres://postgres@{}:5433/shop", encoded.replace('+', "%20")),
+            format!("postgres:///shop?host={encoded}&port=5433&user=postgres"),
+        ] {
+            let spec = ConnectionSpec::parse_url(&url).unwrap();
+            assert_eq!(
+                (spec.host.as_str(), spec.port, spec.user.as_str()),
+                (socket, 5433, "postgres"),
+                "{url}"
+            );
+            assert!(spec.is_socket());
+            assert!(spec.libpq_env().contains(&("PGHOST", socket.to_string())));
+            // What the app shows parses back to the same server.
+            let shown = ConnectionSpec::parse_url(&spec.display_url()).unwrap();
+            assert_eq!(
+                (shown.host, shown.port, shown.database),
+                (spec.host.clone(), 5433, "shop".to_string())
+            );
+        }
+        let default = ConnectionSpec::parse_url("postgres:///shop").unwrap();
+        assert!(default.is_socket() && default.port == 5432, "{}", default.display_url());
+        let err = ConnectionSpec::parse_url("postgres:///shop?host=/no/such/folder")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no socket directory /no/such/folder"), "{err}");
+        let err = ConnectionSpec::parse_url("postgres:///shop?port=fifty").unwrap_err().to_string();
+        assert!(err.contains("`fifty` is not a port number"), "{err}");
+        let err = ConnectionSpec::parse_url("postgres:///shop?service=prod").unwrap_err().to_string();
+        assert!(err.contains("unsupported parameter `service`"), "{err}");
     }
 }

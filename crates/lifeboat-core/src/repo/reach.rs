@@ -11,7 +11,9 @@ use crate::error::Result;
 
 /// Keys of every blob `snapshot` needs (its list blobs, their chunks, and
 /// the bases of those stored as deltas), added to `reachable`. Fails if a
-/// chunk list cannot be read.
+/// chunk list cannot be read. Sketch lists only guide the next backup's
+/// choice of delta bases: kept while indexed, and one that is gone is no
+/// damage (that backup warns and takes bases by place).
 pub(crate) fn add_reachable(repo: &Repository, index: &Index, snapshot: &Snapshot, reachable: &mut HashSet<u128>) -> Result<()> {
     let what = format!("snapshot {}", &snapshot.id[..8]);
     let mut add = |key: u128| {
@@ -26,7 +28,11 @@ pub(crate) fn add_reachable(repo: &Repository, index: &Index, snapshot: &Snapsho
         }
     }
     for list in &snapshot.manifest.sketch_lists {
-        add(short_key(&parse_id(list, &what)?));
+        if let Some(key) = parse_id(list, &what).ok().map(|id| short_key(&id)) {
+            if index.contains_key(key) {
+                add(key);
+            }
+        }
     }
     Ok(())
 }

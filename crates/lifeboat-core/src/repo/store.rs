@@ -328,7 +328,7 @@ impl Reference {
         chunks: usize,
         what: &str,
     ) -> (Vec<(u32, u32)>, Vec<[u8; 32]>) {
-        let mut features = Vec::with_capacity(chunks * sketch::FEATURES);
+        let mut features = Vec::with_capacity(if sketch_lists.is_empty() { 0 } else { chunks * sketch::FEATURES });
         let mut lists = Vec::with_capacity(sketch_lists.len());
         let mut at = 0u32;
         for list in sketch_lists {
@@ -363,11 +363,11 @@ impl Reference {
         let mut votes: Vec<(u32, usize)> = Vec::new();
         for &feature in sketch.iter().filter(|&&f| f != sketch::NONE) {
             let from = self.features.partition_point(|&(f, _)| f < feature);
-            let holders = self.features[from..].iter().take_while(|&&(f, _)| f == feature);
-            if holders.clone().count() > SHARED_BY_AT_MOST {
+            let holders = self.features[from..].partition_point(|&(f, _)| f == feature);
+            if holders > SHARED_BY_AT_MOST {
                 continue;
             }
-            for &(_, chunk) in holders {
+            for &(_, chunk) in &self.features[from..from + holders] {
                 match votes.iter_mut().find(|(c, _)| *c == chunk) {
                     Some((_, count)) => *count += 1,
                     None => votes.push((chunk, 1)),
@@ -431,6 +431,8 @@ struct Collector<'a> {
     done: Receiver<Result<PackRecord>>,
     /// Blobs of this run already sent to a worker.
     pending: HashSet<u128>,
+    /// List blobs this run stored: deltas too, but no chunks of the stream.
+    lists: HashSet<u128>,
     /// Packs written but not yet named by an index file.
     unindexed: Vec<PackRecord>,
     unindexed_blobs: usize,
@@ -497,7 +499,8 @@ impl Collector<'_> {
         for record in finished {
             let record = record?;
             self.added_bytes += record.size;
-            self.delta_chunks += record.blobs.iter().filter(|b| b.base.is_some()).count() as u64;
+            let chunk_deltas = (record.blobs.iter()).filter(|b| b.base.is_some() && !self.lists.contains(&short_key(&b.id)));
+            self.delta_chunks += chunk_deltas.count() as u64;
             self.unindexed_blobs += record.blobs.len();
             self.unindexed.push(record);
         }
@@ -539,6 +542,7 @@ fn run_pipeline(
             run_bytes: 0,
             done: done_rx,
             pending: HashSet::new(),
+            lists: HashSet::new(),
             unindexed: Vec::new(),
             unindexed_blobs: 0,
             added_bytes: 0,
@@ -672,6 +676,7 @@ impl<'r> ListBlobs<'r> {
         }
         let id = collector.repo.keys().blob_id(&self.current);
         let base = self.bases.get(self.stored.len()).copied();
+        collector.lists.insert(short_key(&id));
         collector.store(id, std::mem::take(&mut self.current), base)?;
         self.stored.push(hex(&id));
         Ok(())

@@ -260,16 +260,18 @@ pub(crate) async fn load_archive<T>(
         .await
         .map_err(|e| Error::RestoreFailed(format!("the restore stopped unexpectedly: {e}")))??
     };
-    let path = spooled.path().to_path_buf();
+    // Shared with the runs, so the file outlives every pg_restore reading it
+    // even if this future is dropped.
+    let spooled = Arc::new(spooled);
     let run_sections = |sections: &'static [&'static str], phase: String| {
-        let (command, path, progress) = (command.clone(), path.clone(), progress.clone());
+        let (command, spooled, progress) = (command.clone(), spooled.clone(), progress.clone());
         blocking(Box::new(move || {
             progress.phase(&phase, None);
             let mut command = command();
             command.args(sections.iter().map(|section| format!("--section={section}")));
             let child = command
                 .arg(format!("--jobs={jobs}"))
-                .arg(&path)
+                .arg(spooled.path())
                 .stdin(Stdio::null())
                 .spawn()
                 .map_err(|e| cannot_run(&command, e))?;
@@ -280,12 +282,15 @@ pub(crate) async fn load_archive<T>(
         }))
     };
     let mut warnings = run_sections(&["pre-data", "data"], format!("restoring rows with {jobs} parallel jobs")).await?;
-    let (indexes, beside) = tokio::join!(
-        run_sections(&["post-data"], format!("building indexes with {jobs} parallel jobs, counting rows")),
-        beside_indexes
-    );
-    warnings.extend(indexes?);
-    drop(spooled);
+    let indexes = run_sections(&["post-data"], format!("building indexes with {jobs} parallel jobs, counting rows"));
+    tokio::pin!(indexes, beside_indexes);
+    // A failed or cancelled index build ends the load at once; the checks
+    // beside it wait for it, since its error says more.
+    let (indexes, beside) = tokio::select! {
+        indexes = &mut indexes => (indexes?, beside_indexes.await),
+        beside = &mut beside_indexes => (indexes.await?, beside),
+    };
+    warnings.extend(indexes);
     Ok((warnings, beside?))
 }
 
