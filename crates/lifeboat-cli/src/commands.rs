@@ -11,7 +11,7 @@ use lifeboat_core::crypto::keychain::CachedKey;
 use lifeboat_core::ops;
 use lifeboat_core::repo::check::CheckOptions;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
-use lifeboat_core::repo::prune::PruneOptions;
+use lifeboat_core::repo::prune::{PruneOptions, PruneReport};
 use lifeboat_core::repo::read::ReadOptions;
 use lifeboat_core::repo::retention::{ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::PutOptions;
@@ -162,6 +162,39 @@ pub fn cat(g: &GlobalArgs, a: &CatArgs) -> Result<ExitCode> {
 }
 
 #[derive(Args)]
+pub struct ExportArgs {
+    /// Snapshot id, unique id prefix, or latest:NAME.
+    snapshot: String,
+    /// The file to write; it appears only once every byte verified.
+    #[arg(long)]
+    output: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn export(g: &GlobalArgs, a: &ExportArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let snapshot = manifest::resolve(&repo, &a.snapshot)?;
+    let options = ReadOptions { lock_wait: g.lock_wait() };
+    let report = lifeboat_core::repo::read::export(&repo, &snapshot, &a.output, a.force, &Bars::new(), options)?;
+    if a.json {
+        print_json(&serde_json::json!({ "file": a.output, "export": report }))?;
+    } else {
+        println!(
+            "saved snapshot {} ({}, SHA-256 {}) as {}",
+            &report.snapshot_id[..8],
+            human_bytes(report.size),
+            report.sha256,
+            a.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
 pub struct SnapshotsArgs {
     /// Only snapshots of this name.
     #[arg(long)]
@@ -261,6 +294,8 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs) -> Result<ExitCode> {
 
 #[derive(Args)]
 pub struct ForgetArgs {
+    /// Snapshots to delete (ids, unique id prefixes, latest:NAME), instead of a policy.
+    snapshots: Vec<String>,
     #[arg(long, default_value_t = 0)]
     keep_last: u32,
     #[arg(long, default_value_t = 0)]
@@ -283,31 +318,55 @@ pub struct ForgetArgs {
 }
 
 pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
+    let policy = RetentionPolicy {
+        keep_last: a.keep_last,
+        keep_daily: a.keep_daily,
+        keep_weekly: a.keep_weekly,
+        keep_monthly: a.keep_monthly,
+    };
+    if !a.snapshots.is_empty() && (!policy.is_empty() || a.tag.is_some()) {
+        anyhow::bail!("name the snapshots to delete or give a retention policy (--keep-*, --tag), not both");
+    }
     let repo = open_repo(g)?;
+    let prune_after = |repo: &Repository| -> Result<Option<PruneReport>> {
+        if !a.prune || a.dry_run {
+            return Ok(None);
+        }
+        let options = PruneOptions {
+            dry_run: false,
+            lock_wait: g.lock_wait(),
+        };
+        Ok(Some(lifeboat_core::repo::prune::prune(repo, options, &Bars::new())?))
+    };
+    if !a.snapshots.is_empty() {
+        let removed = lifeboat_core::repo::retention::forget_snapshots(&repo, &a.snapshots, a.dry_run, g.lock_wait())?;
+        let prune = prune_after(&repo)?;
+        if a.json {
+            print_json(&serde_json::json!({ "removed": removed, "dry_run": a.dry_run, "prune": prune }))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        for snapshot in &removed {
+            println!(
+                "{} {} {}  {}",
+                if a.dry_run { "would remove" } else { "removed" },
+                snapshot.short_id,
+                snapshot.tag,
+                snapshot.time.format("%Y-%m-%d %H:%M:%S")
+            );
+        }
+        if let Some(p) = prune {
+            print_pruned(&p);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = ForgetOptions {
-        policy: RetentionPolicy {
-            keep_last: a.keep_last,
-            keep_daily: a.keep_daily,
-            keep_weekly: a.keep_weekly,
-            keep_monthly: a.keep_monthly,
-        },
+        policy,
         tag: a.tag.clone(),
         dry_run: a.dry_run,
         lock_wait: g.lock_wait(),
     };
     let groups = lifeboat_core::repo::retention::forget(&repo, &options, &chrono::Local)?;
-    let prune = if a.prune && !a.dry_run {
-        Some(lifeboat_core::repo::prune::prune(
-            &repo,
-            PruneOptions {
-                dry_run: false,
-                lock_wait: g.lock_wait(),
-            },
-            &Bars::new(),
-        )?)
-    } else {
-        None
-    };
+    let prune = prune_after(&repo)?;
     if a.json {
         print_json(&serde_json::json!({ "groups": groups, "prune": prune }))?;
         return Ok(ExitCode::SUCCESS);
@@ -343,9 +402,13 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
         }
     }
     if let Some(p) = prune {
-        println!("pruned: {} freed", human_bytes(p.bytes_freed));
+        print_pruned(&p);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_pruned(report: &PruneReport) {
+    println!("pruned: {} freed", human_bytes(report.bytes_freed));
 }
 
 #[derive(Args)]

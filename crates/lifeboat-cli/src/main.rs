@@ -83,6 +83,8 @@ enum Command {
     Put(commands::PutArgs),
     /// Write a snapshot's stream to standard output, verified.
     Cat(commands::CatArgs),
+    /// Save a snapshot's stream as a file (a backup: the archive pg_restore reads), verified.
+    Export(commands::ExportArgs),
     /// List snapshots.
     Snapshots(commands::SnapshotsArgs),
     /// Check the repository's structure, and with --read-data every byte.
@@ -154,6 +156,7 @@ fn main() -> ExitCode {
         Command::Init(a) => commands::init(g, a),
         Command::Put(a) => commands::put(g, a),
         Command::Cat(a) => commands::cat(g, a),
+        Command::Export(a) => commands::export(g, a),
         Command::Snapshots(a) => commands::snapshots(g, a),
         Command::Check(a) => commands::check(g, a),
         Command::Forget(a) => commands::forget(g, a),

@@ -296,6 +296,42 @@ fn damaged_packs_are_detected_never_served() {
     assert!(report["errors"].to_string().contains("pack"), "{report}");
 }
 
+/// "Save the dump as a file": the file appears only whole and verified,
+/// never over an existing one without --force, and not at all from damage.
+#[test]
+fn export_writes_a_verified_file_and_nothing_else() {
+    let repo = TestRepo::new();
+    let data = stream(7, 1_500_000);
+    repo.put("db", &data);
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("db.dump");
+    let file_arg = file.to_str().unwrap();
+    let out: serde_json::Value = serde_json::from_slice(&repo.ok(&["export", "latest:db", "--output", file_arg, "--json"], None)).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), data);
+    assert_eq!(out["export"]["size"], data.len(), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "owner-only");
+    }
+
+    std::fs::write(&file, b"the admin's own file").unwrap();
+    let err = repo.fails(&["export", "latest:db", "--output", file_arg], None);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"the admin's own file");
+    repo.ok(&["export", "latest:db", "--output", file_arg, "--force"], None);
+    assert_eq!(std::fs::read(&file).unwrap(), data);
+
+    // Damage: the export fails, and leaves neither the file nor a part of it.
+    let pack = repo.files("data").remove(0);
+    flip_byte(&pack, std::fs::metadata(&pack).unwrap().len() as usize / 2);
+    let damaged = folder.path().join("damaged.dump");
+    let err = repo.fails(&["export", "latest:db", "--output", damaged.to_str().unwrap()], None);
+    assert!(err.contains("damaged"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("db.dump")]);
+}
+
 #[test]
 fn truncated_pack_is_found_by_structural_check() {
     let repo = TestRepo::new();
@@ -367,6 +403,50 @@ fn forget_keeps_policy_moves_latest_and_prune_frees_space() {
 
     repo.ok(&["forget", "--keep-last", "1", "--tag", "db"], None);
     assert_eq!(repo.cat("latest:db"), streams[3]);
+    let (healthy, report) = repo.check_json(true);
+    assert!(healthy, "{report}");
+}
+
+/// "Delete that one bad backup": named snapshots go whatever a policy
+/// says, the latest pointer follows, a keep-forever one is refused.
+#[test]
+fn forget_deletes_the_snapshots_it_is_given_and_nothing_else() {
+    let repo = TestRepo::new();
+    let streams: Vec<Vec<u8>> = (20..24).map(|s| stream(s, 300_000)).collect();
+    let ids: Vec<String> = streams.iter().map(|s| repo.put("db", s)).collect();
+    let other = repo.put("other", &stream(30, 100_000));
+    let listed = |repo: &TestRepo| -> Vec<String> {
+        let list: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let err = repo.fails(&["forget", &ids[1][..8], "--keep-last", "1"], None);
+    assert!(err.contains("not both"), "{err}");
+    let dry: serde_json::Value = serde_json::from_slice(&repo.ok(&["forget", &ids[1][..8], "--dry-run", "--json"], None)).unwrap();
+    assert_eq!(dry["removed"][0]["id"], ids[1].as_str(), "{dry}");
+    assert_eq!(listed(&repo).len(), 5, "a dry run removes nothing");
+
+    // A middle one by its id prefix: the others stay, latest too.
+    repo.ok(&["forget", &ids[1][..8]], None);
+    assert_eq!(listed(&repo), vec![ids[0].clone(), ids[2].clone(), ids[3].clone(), other.clone()]);
+    assert_eq!(repo.cat("latest:db"), streams[3]);
+
+    // The newest by name: latest moves back to the one before it.
+    repo.ok(&["forget", "latest:db", "--prune"], None);
+    assert_eq!(repo.cat("latest:db"), streams[2]);
+    assert_eq!(repo.cat(&ids[0]), streams[0]);
+
+    // Kept forever: refused, and nothing named with it goes either.
+    repo.ok(&["keep", &ids[0][..8]], None);
+    let err = repo.fails(&["forget", &ids[2][..8], &ids[0][..8]], None);
+    assert!(err.contains("kept forever") && err.contains("--off"), "{err}");
+    assert_eq!(listed(&repo).len(), 3);
+    let err = repo.fails(&["forget", "abcdef12"], None);
+    assert!(err.contains("abcdef12"), "{err}");
     let (healthy, report) = repo.check_json(true);
     assert!(healthy, "{report}");
 }

@@ -336,10 +336,11 @@ fn changed_rows_are_stored_as_deltas_and_prune_keeps_their_bases() {
     assert!(report.delta_chunks >= 3, "changed rows become deltas: {report:?}");
     // Beyond the new tail (10 kB of noise), the five changed chunks (as
     // deltas), the one where rows meet the tail, the chunk and sketch
-    // lists (deltas of the first's) and the pack's framing take under 2.5 kB
-    // (the list of chunk ids alone was 5 kB before lists were deltas).
+    // lists (deltas of the first's) and the framing of one or two packs
+    // (the workers split the run) take 2.2-2.7 kB; the list of chunk ids
+    // alone was 5 kB before lists were deltas.
     let beyond = report.added_bytes - 10_000;
-    assert!(beyond < 2_500, "the changed rows added {beyond} bytes: {report:?}");
+    assert!(beyond < 3_500, "the changed rows added {beyond} bytes: {report:?}");
 
     // The same rows change again the next day: the chunks at their places
     // are deltas now, so the new ones are stored against the whole chunks

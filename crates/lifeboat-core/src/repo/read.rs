@@ -74,6 +74,46 @@ pub fn cat(
     })
 }
 
+/// Writes a snapshot's stream to the file `path` (for a database backup,
+/// an archive `pg_restore` reads). The file appears only once every byte
+/// verified and reached the disk: it is written beside `path` under a
+/// temporary name (owner-only, as the dump's data deserves) and renamed.
+/// An existing file is replaced only with `overwrite`.
+pub fn export(
+    repo: &Repository,
+    snapshot: &Snapshot,
+    path: &std::path::Path,
+    overwrite: bool,
+    progress: &dyn Progress,
+    options: ReadOptions,
+) -> Result<CatReport> {
+    if !overwrite && path.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} exists: choose another file, or replace it with --force",
+            path.display()
+        )));
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".lifeboat-export-")
+        .tempfile_in(folder)
+        .map_err(Error::Output)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
+    let report = cat(repo, snapshot, &mut out, progress, options)?;
+    drop(out);
+    file.as_file().sync_all().map_err(Error::Output)?;
+    let persisted = if overwrite {
+        file.persist(path)
+    } else {
+        file.persist_noclobber(path)
+    };
+    persisted.map_err(|e| Error::Output(e.error))?;
+    Ok(report)
+}
+
 /// Reads one blob, authenticated and id-checked.
 pub(crate) fn read_blob(repo: &Repository, index: &Index, id: &[u8; 32]) -> Result<Vec<u8>> {
     let location = index.lookup(id).ok_or_else(|| not_indexed(id))?;

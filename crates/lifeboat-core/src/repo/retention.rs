@@ -193,20 +193,76 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
                 manifest::record_forget(repo, &verdict.snapshot)?;
                 repo.backend().remove(&format!("snapshots/{}", verdict.snapshot.id))?;
             }
-            match verdicts.iter().find(|v| !v.keep.is_empty() && v.snapshot.size > 0) {
-                Some(newest) => {
-                    let kept = snapshots
-                        .iter()
-                        .find(|s| s.id == newest.snapshot.id)
-                        .expect("verdicts come from these snapshots");
-                    manifest::write_latest(repo, &tag, kept)?;
-                }
-                None => manifest::remove_latest(repo, &tag)?,
-            }
+            let kept: HashSet<&str> = verdicts
+                .iter()
+                .filter(|v| !v.keep.is_empty())
+                .map(|v| v.snapshot.id.as_str())
+                .collect();
+            repoint_latest(repo, &tag, snapshots.iter().filter(|s| kept.contains(s.id.as_str())))?;
         }
         groups.push(ForgetGroup { tag, verdicts });
     }
     Ok(groups)
+}
+
+/// Removes the snapshots `specs` name (ids, id prefixes, `latest:NAME`),
+/// whatever a policy would say: a person chose them ("delete that bad
+/// backup"), checkpoints included. One marked keep-forever is refused
+/// until unmarked, and nothing is removed then. Each name's latest pointer
+/// moves to its newest remaining snapshot. Returns the snapshots removed
+/// (or, with `dry_run`, that would be); `prune` frees their data.
+pub fn forget_snapshots(repo: &Repository, specs: &[String], dry_run: bool, lock_wait: Duration) -> Result<Vec<SnapshotSummary>> {
+    let lock = if dry_run {
+        lock::acquire_for_reading(repo, "forget (dry run)", lock_wait)?
+    } else {
+        Some(lock::acquire(repo, true, "forget", lock_wait)?)
+    };
+    let kept_forever = pins::kept_forever(repo)?;
+    let mut chosen: Vec<Snapshot> = Vec::new();
+    for spec in specs {
+        let snapshot = manifest::resolve(repo, spec)?;
+        if kept_forever.contains(&snapshot.id) {
+            return Err(Error::InvalidInput(format!(
+                "snapshot {} is kept forever: run `lifeboat keep {} --off` first, then forget it",
+                &snapshot.id[..8],
+                &snapshot.id[..8]
+            )));
+        }
+        if !chosen.iter().any(|c| c.id == snapshot.id) {
+            chosen.push(snapshot);
+        }
+    }
+    if dry_run {
+        return Ok(chosen.iter().map(Snapshot::summary).collect());
+    }
+    let remaining = manifest::list(repo)?.snapshots;
+    if let Some(lock) = &lock {
+        lock.verify()?;
+    }
+    for snapshot in &chosen {
+        manifest::record_forget(repo, &snapshot.summary())?;
+        repo.backend().remove(&format!("snapshots/{}", snapshot.id))?;
+    }
+    let tags: std::collections::BTreeSet<&str> = chosen.iter().map(|s| s.manifest.tag.as_str()).collect();
+    for tag in tags {
+        let left = remaining
+            .iter()
+            .filter(|s| s.manifest.tag == tag && !chosen.iter().any(|c| c.id == s.id));
+        repoint_latest(repo, tag, left)?;
+    }
+    Ok(chosen.iter().map(Snapshot::summary).collect())
+}
+
+/// Points `tag`'s latest pointer at the newest of `remaining` that holds
+/// data, or removes the pointer when none does.
+fn repoint_latest<'a>(repo: &Repository, tag: &str, remaining: impl Iterator<Item = &'a Snapshot>) -> Result<()> {
+    let newest = remaining
+        .filter(|s| s.manifest.size > 0)
+        .max_by(|a, b| a.manifest.recency().cmp(&b.manifest.recency()).then_with(|| a.id.cmp(&b.id)));
+    match newest {
+        Some(newest) => manifest::write_latest(repo, tag, newest),
+        None => manifest::remove_latest(repo, tag),
+    }
 }
 
 #[cfg(test)]
