@@ -292,6 +292,42 @@ fn a_local_server_is_backed_up_restored_and_drilled_through_its_unix_socket() {
     assert!(err.contains("no socket directory /no/such/folder"), "{err}");
 }
 
+/// A server named in the team's `pg_service.conf`, as `psql service=shop`
+/// reaches it: the URL names the service, the file says the rest, and
+/// what the URL says wins.
+#[test]
+fn a_service_from_pg_service_conf_is_backed_up_and_restored() {
+    let server = PgCluster::start();
+    sample_database(&server, "shop");
+    let repo = TestRepo::new();
+    let folder = tempfile::tempdir().unwrap();
+    let services = folder.path().join("pg_service.conf");
+    std::fs::write(
+        &services,
+        format!(
+            "# the team's servers\n[shop]\nhost=127.0.0.1\nport={}\ndbname=shop\nuser=postgres\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let with_services = |args: &[&str]| {
+        let mut cmd = repo.cmd(args);
+        cmd.env("PGSERVICEFILE", &services);
+        run(cmd, None)
+    };
+    let backup = with_services(&["backup", "--db", "postgres:///?service=shop", "--json"]);
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let backup: serde_json::Value = serde_json::from_slice(&backup.stdout).unwrap();
+    assert_eq!(backup["rows"], 2500 + 700, "{backup}");
+    // The URL's database wins over the service's.
+    let restored = with_services(&["restore", "latest:shop", "--to", "postgres:///shop_copy?service=shop"]);
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert_eq!(counts(&server, "shop_copy"), counts(&server, "shop"));
+    let missing = with_services(&["backup", "--db", "postgres:///?service=billing"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && err.contains("no service `billing`"), "{err}");
+}
+
 #[test]
 fn a_corrupted_pack_is_refused_and_the_target_is_untouched() {
     let source = PgCluster::start();

@@ -10,8 +10,10 @@ pub mod database_config;
 pub mod facts;
 pub mod inspect;
 pub mod roles;
+pub mod service;
 pub mod tools;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -91,7 +93,8 @@ impl ConnectionSpec {
     /// directory as `?host=/var/run/postgresql` or as a %-encoded host
     /// (`postgres://%2Fvar%2Frun%2Fpostgresql/db`), and no host at all
     /// (`postgres:///db`: the default socket directory). `port` and
-    /// `user` may be given as parameters too.
+    /// `user` may be given as parameters too, and `service=NAME` takes
+    /// what the URL leaves out from libpq's service file ([`service`]).
     pub fn parse_url(text: &str) -> Result<ConnectionSpec> {
         let bad = |why: &str| Error::InvalidInput(format!("`{}` is not a usable database URL: {why}", redact(text)));
         let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
@@ -99,40 +102,63 @@ impl ConnectionSpec {
             return Err(bad("it must start with postgres://"));
         }
         let decode = |s: &str| percent_decode(s).map_err(|_| bad("bad %-escape"));
-        let database = decode(url.path().trim_start_matches('/'))?;
-        if database.is_empty() {
-            return Err(bad("name the database at the end, as in postgres://user@host:5432/mydb"));
-        }
-        let mut tls = TlsMode::default();
-        let mut host = decode(url.host_str().unwrap_or_default())?.trim_matches(['[', ']']).to_string();
-        let mut port = url.port().unwrap_or(5432);
-        let mut user = decode(url.username())?;
+        // What the URL says, by libpq's names; a service fills in the rest.
+        let mut given: BTreeMap<String, String> = BTreeMap::new();
+        let host = decode(url.host_str().unwrap_or_default())?.trim_matches(['[', ']']).to_string();
+        let port = url.port().map(|port| port.to_string()).unwrap_or_default();
+        let password = url.password().map(decode).transpose()?.unwrap_or_default();
+        let from_url = [
+            ("dbname", decode(url.path().trim_start_matches('/'))?),
+            ("host", host),
+            ("port", port),
+            ("user", decode(url.username())?),
+            ("password", password),
+        ];
+        given.extend(from_url.into_iter().map(|(key, value)| (key.to_string(), value)));
+        let mut service = None;
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
-                "sslmode" => tls = TlsMode::parse(&value)?,
-                "host" => host = value.into_owned(),
-                "port" => port = value.parse().map_err(|_| bad(&format!("`{value}` is not a port number")))?,
-                "user" => user = value.into_owned(),
-                other => return Err(bad(&format!("unsupported parameter `{other}` (host, port, user and sslmode are)"))),
+                "host" | "port" | "user" | "sslmode" => {
+                    given.insert(key.into_owned(), value.into_owned());
+                }
+                "service" => service = Some(value.into_owned()),
+                other => {
+                    return Err(bad(&format!(
+                        "unsupported parameter `{other}` (host, port, user, sslmode and service are)"
+                    )))
+                }
             }
         }
-        if host.is_empty() {
-            host = default_socket_directory();
+        given.retain(|_, value| !value.is_empty());
+        if let Some(service) = service {
+            for (key, value) in service::lookup(&service)? {
+                given.entry(key).or_insert(value);
+            }
         }
+        let database = given
+            .remove("dbname")
+            .ok_or_else(|| bad("name the database at the end, as in postgres://user@host:5432/mydb"))?;
+        let tls = given
+            .get("sslmode")
+            .map(|mode| TlsMode::parse(mode))
+            .transpose()?
+            .unwrap_or_default();
+        let port = match given.get("port") {
+            Some(port) => port.parse().map_err(|_| bad(&format!("`{port}` is not a port number")))?,
+            None => 5432,
+        };
+        let host = given.remove("host").unwrap_or_else(default_socket_directory);
         if host.starts_with('/') && !Path::new(&host).is_dir() {
             return Err(bad(&format!(
                 "there is no socket directory {host}: name the folder holding the server's `.s.PGSQL.{port}`"
             )));
         }
-        if user.is_empty() {
-            user = whoami::username();
-        }
         Ok(ConnectionSpec {
             host,
             port,
             database,
-            user,
-            password: url.password().map(decode).transpose()?.map(Zeroizing::new),
+            user: given.remove("user").unwrap_or_else(whoami::username),
+            password: given.remove("password").map(Zeroizing::new),
             tls,
         })
     }
@@ -319,7 +345,9 @@ mod tests {
         assert!(err.contains("no socket directory /no/such/folder"), "{err}");
         let err = ConnectionSpec::parse_url("postgres:///shop?port=fifty").unwrap_err().to_string();
         assert!(err.contains("`fifty` is not a port number"), "{err}");
-        let err = ConnectionSpec::parse_url("postgres:///shop?service=prod").unwrap_err().to_string();
-        assert!(err.contains("unsupported parameter `service`"), "{err}");
+        let err = ConnectionSpec::parse_url("postgres:///shop?options=-cwork_mem%3D1GB")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unsupported parameter `options`"), "{err}");
     }
 }
