@@ -321,6 +321,11 @@ fn export_writes_a_verified_file_and_nothing_else() {
     assert_eq!(std::fs::read(&file).unwrap(), b"the admin's own file");
     repo.ok(&["export", "latest:db", "--output", file_arg, "--force"], None);
     assert_eq!(std::fs::read(&file).unwrap(), data);
+    let err = repo.fails(
+        &["export", "latest:db", "--output", folder.path().to_str().unwrap(), "--force"],
+        None,
+    );
+    assert!(err.contains("is a folder"), "{err}");
 
     // Damage: the export fails, and leaves neither the file nor a part of it.
     let pack = repo.files("data").remove(0);

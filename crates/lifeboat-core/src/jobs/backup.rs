@@ -68,9 +68,10 @@ pub struct BackupReport {
 
 /// Runs `tool` with the connection's environment and returns its stdout.
 fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
-    let output = Command::new(tool)
+    let mut command = Command::new(tool);
+    spec.set_libpq_env(&mut command);
+    let output = command
         .args(args)
-        .envs(spec.libpq_env())
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
@@ -266,11 +267,12 @@ pub async fn backup(
     let database_config = database_config::read(&mut tx, spec).await?;
 
     let snapshot_arg = format!("--snapshot={snapshot}");
-    let mut child = Command::new(pg.tool("pg_dump"))
+    let mut command = Command::new(pg.tool("pg_dump"));
+    spec.set_libpq_env(&mut command);
+    let mut child = command
         .args(DUMP_OPTIONS)
         // --verbose names each table as its data is dumped: progress by table.
         .args(["--no-password", "--verbose", snapshot_arg.as_str()])
-        .envs(spec.libpq_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

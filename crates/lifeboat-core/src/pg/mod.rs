@@ -134,6 +134,7 @@ impl ConnectionSpec {
             for (key, value) in service::lookup(&service)? {
                 given.entry(key).or_insert(value);
             }
+            given.retain(|_, value| !value.is_empty());
         }
         let database = given
             .remove("dbname")
@@ -179,10 +180,12 @@ impl ConnectionSpec {
                 .add(b'%')
                 .add(b'+')
                 .add(b'=');
+            // ... and what a path segment cannot.
+            const RESERVED_IN_PATH: &percent_encoding::AsciiSet = &RESERVED.add(b'?').add(b'/');
             let encode = |text| percent_encoding::utf8_percent_encode(text, RESERVED);
+            let path = percent_encoding::utf8_percent_encode(&self.database, RESERVED_IN_PATH);
             return format!(
-                "postgres:///{}?host={}&port={}&user={}",
-                self.database,
+                "postgres:///{path}?host={}&port={}&user={}",
                 encode(&self.host),
                 self.port,
                 encode(&self.user)
@@ -212,6 +215,17 @@ impl ConnectionSpec {
     /// password to another server; quoted inside one, it is only a name.
     pub fn database_conninfo(database: &str) -> String {
         format!("dbname='{}'", database.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    /// Gives `command` (a libpq tool) this connection's environment, and
+    /// drops variables of the workstation's environment that libpq would
+    /// let override it: a `PGSERVICE` or `PGHOSTADDR` could send the tool
+    /// to another server than the one Lifeboat checked.
+    pub fn set_libpq_env(&self, command: &mut std::process::Command) {
+        for variable in ["PGSERVICE", "PGHOSTADDR"] {
+            command.env_remove(variable);
+        }
+        command.envs(self.libpq_env());
     }
 
     /// Environment for libpq tools (`pg_dump`, `pg_restore`, `psql`).
@@ -244,7 +258,13 @@ impl ConnectionSpec {
             .database(&self.database)
             .username(&self.user)
             .application_name("lifeboat")
-            .ssl_mode(PgSslMode::from_str(self.tls.as_libpq()).unwrap_or(PgSslMode::Prefer))
+            // libpq ignores sslmode on a Unix socket; sqlx would ask the
+            // server for TLS there and fail.
+            .ssl_mode(if self.is_socket() {
+                PgSslMode::Disable
+            } else {
+                PgSslMode::from_str(self.tls.as_libpq()).unwrap_or(PgSslMode::Prefer)
+            })
             // Exact row counts of big tables take seconds by design: not worth a warning.
             .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
         if let Some(password) = &self.password {
@@ -254,29 +274,45 @@ impl ConnectionSpec {
     }
 }
 
-/// Where libpq looks for a local server's socket when no host is named:
-/// Debian's and Ubuntu's directory, else the upstream default.
+/// Where libpq looks for a local server when no host is named: on Unix its
+/// socket, in Debian's and Ubuntu's directory or else the upstream default;
+/// elsewhere `localhost` over TCP.
 fn default_socket_directory() -> String {
-    ["/var/run/postgresql", "/tmp"]
-        .into_iter()
-        .find(|dir| Path::new(dir).is_dir())
-        .unwrap_or("/tmp")
-        .to_string()
+    if cfg!(unix) {
+        ["/var/run/postgresql", "/tmp"]
+            .into_iter()
+            .find(|dir| Path::new(dir).is_dir())
+            .unwrap_or("/tmp")
+            .to_string()
+    } else {
+        "localhost".to_string()
+    }
 }
 
 fn percent_decode(text: &str) -> std::result::Result<String, std::str::Utf8Error> {
     percent_encoding::percent_decode_str(text).decode_utf8().map(|s| s.into_owned())
 }
 
-/// `text` with any password in a URL replaced, for error messages.
+/// `text` with any password in a URL replaced, for error messages: the
+/// one before the host, and a `password=` parameter.
 fn redact(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => text.to_string(),
+    let Ok(mut url) = url::Url::parse(text) else {
+        return text.to_string();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    if url.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" { "***".into() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 /// Quotes an identifier for SQL.
@@ -349,5 +385,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unsupported parameter `options`"), "{err}");
+        let err = ConnectionSpec::parse_url("postgres://u@h/shop?password=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unsupported parameter `password`") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

@@ -21,17 +21,18 @@ const FILE_MAX: u64 = 1 << 20;
 pub fn lookup(service: &str) -> Result<BTreeMap<String, String>> {
     let files = service_files();
     for file in &files {
+        let unreadable = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("reading the service file {}: {e}", file.display()));
         let text = match std::fs::File::open(file) {
             Ok(opened) => {
                 let mut text = String::new();
-                opened
-                    .take(FILE_MAX)
-                    .read_to_string(&mut text)
-                    .map_err(|e| Error::InvalidInput(format!("reading the service file {}: {e}", file.display())))?;
+                opened.take(FILE_MAX + 1).read_to_string(&mut text).map_err(|e| unreadable(&e))?;
+                if text.len() as u64 > FILE_MAX {
+                    return Err(unreadable(&"it is larger than 1 MiB, which no service file is"));
+                }
                 text
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::InvalidInput(format!("reading the service file {}: {e}", file.display()))),
+            Err(e) => return Err(unreadable(&e)),
         };
         if let Some(parameters) = parse(&text, service, file)? {
             return Ok(parameters);
@@ -79,7 +80,8 @@ pub(crate) fn parse(text: &str, service: &str, file: &Path) -> Result<Option<BTr
             continue;
         }
         let bad = |why: String| Error::InvalidInput(format!("{} line {}: {why}", file.display(), number + 1));
-        let (key, value) = line.split_once('=').ok_or_else(|| bad(format!("`{line}` is not key=value")))?;
+        // The line itself is not shown: it may hold a password.
+        let (key, value) = line.split_once('=').ok_or_else(|| bad("this line is not key=value".to_string()))?;
         let key = key.trim();
         if !KNOWN.contains(&key) {
             return Err(bad(format!(
@@ -116,6 +118,6 @@ mod tests {
             "{err}"
         );
         let err = parse("[prod]\nhost db1\n", "prod", file).unwrap_err().to_string();
-        assert!(err.contains("is not key=value"), "{err}");
+        assert!(err.contains("line 2: this line is not key=value"), "{err}");
     }
 }

@@ -87,12 +87,16 @@ pub fn export(
     progress: &dyn Progress,
     options: ReadOptions,
 ) -> Result<CatReport> {
+    if path.is_dir() {
+        return Err(Error::InvalidInput(format!("{} is a folder: name a file in it", path.display())));
+    }
     if !overwrite && path.exists() {
         return Err(Error::InvalidInput(format!(
             "{} exists: choose another file, or replace it with --force",
             path.display()
         )));
     }
+    let failed = |e: std::io::Error| Error::Output(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())));
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => std::path::Path::new("."),
@@ -100,17 +104,26 @@ pub fn export(
     let mut file = tempfile::Builder::new()
         .prefix(".lifeboat-export-")
         .tempfile_in(folder)
-        .map_err(Error::Output)?;
+        .map_err(failed)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
     let report = cat(repo, snapshot, &mut out, progress, options)?;
     drop(out);
-    file.as_file().sync_all().map_err(Error::Output)?;
+    file.as_file().sync_all().map_err(failed)?;
     let persisted = if overwrite {
         file.persist(path)
     } else {
-        file.persist_noclobber(path)
+        // A hard link keeps a file made meanwhile; FAT and exFAT drives
+        // have none, and the check above has to do there.
+        file.persist_noclobber(path).or_else(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => e.file.persist(path),
+        })
     };
-    persisted.map_err(|e| Error::Output(e.error))?;
+    persisted.map_err(|e| failed(e.error))?;
+    // The rename reaches the disk with its folder.
+    if let Ok(folder) = std::fs::File::open(folder) {
+        let _ = folder.sync_all();
+    }
     Ok(report)
 }
 

@@ -217,6 +217,18 @@ pub fn forget_snapshots(repo: &Repository, specs: &[String], dry_run: bool, lock
     } else {
         Some(lock::acquire(repo, true, "forget", lock_wait)?)
     };
+    let manifest::SnapshotList {
+        snapshots: remaining,
+        damaged,
+    } = manifest::list(repo)?;
+    // An unreadable manifest may be the newest of a name: `latest:` would
+    // then name an older one, and the pointer could move back past it.
+    if let Some((id, e)) = damaged.into_iter().next() {
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            format!("{e}; forget refuses to run until `lifeboat check` is clean"),
+        ));
+    }
     let kept_forever = pins::kept_forever(repo)?;
     let mut chosen: Vec<Snapshot> = Vec::new();
     for spec in specs {
@@ -235,7 +247,6 @@ pub fn forget_snapshots(repo: &Repository, specs: &[String], dry_run: bool, lock
     if dry_run {
         return Ok(chosen.iter().map(Snapshot::summary).collect());
     }
-    let remaining = manifest::list(repo)?.snapshots;
     if let Some(lock) = &lock {
         lock.verify()?;
     }

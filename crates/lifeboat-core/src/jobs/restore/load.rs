@@ -300,7 +300,7 @@ fn pg_restore_command(
     pg: &tools::PgTools,
     options: &LoadOptions,
 ) -> impl Fn() -> Command + Clone + Send + 'static {
-    let env = scratch.libpq_env();
+    let scratch = scratch.clone();
     let dbname = format!("--dbname={}", ConnectionSpec::database_conninfo(&scratch.database));
     let pg_restore = pg.tool("pg_restore");
     let owner = options
@@ -309,10 +309,10 @@ fn pg_restore_command(
         .map(|role| ["--no-owner".to_string(), format!("--role={role}")]);
     move || {
         let mut command = Command::new(&pg_restore);
+        scratch.set_libpq_env(&mut command);
         command
             .args(["--no-password", dbname.as_str()])
             .args(owner.iter().flatten())
-            .envs(env.clone())
             // English messages: they are parsed.
             .env("LC_ALL", "C")
             .env("LC_MESSAGES", "C")
