@@ -10,7 +10,7 @@ use chrono::{Local, Utc};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
-use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, VerifyReport};
+use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, Shape, VerifyReport};
 use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
@@ -241,7 +241,7 @@ impl App {
     /// What restoring would meet on the target: nothing is changed.
     pub async fn restore_preflight(&self, request: RestoreRequest) -> ApiResult<Preflight> {
         let (_, snapshot, target) = self.restore_inputs(&request).await?;
-        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target), owner(&request)).await?)
+        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target), &shape(&request)).await?)
     }
 
     /// Restores a snapshot into the target database. A non-empty target (or
@@ -263,7 +263,7 @@ impl App {
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),
-                owner: owner(&request).map(str::to_owned),
+                shape: shape(&request),
             },
             target,
             automatic: false,
@@ -279,8 +279,11 @@ fn confirmed(request: &RestoreRequest, target: &ConnectionSpec) -> bool {
 }
 
 /// The role asked to own everything, if one was named.
-fn owner(request: &RestoreRequest) -> Option<&str> {
-    request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty())
+fn shape(request: &RestoreRequest) -> Shape {
+    Shape {
+        role: request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned),
+        ..Shape::default()
+    }
 }
 
 fn row_total(snapshot: &Snapshot) -> Option<u64> {

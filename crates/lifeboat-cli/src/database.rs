@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::Args;
-use lifeboat_core::jobs::restore::{RestoreJobs, RestoreOptions, RestoreReport};
+use lifeboat_core::jobs::restore::partial::{self, Selection};
+use lifeboat_core::jobs::restore::{RestoreJobs, RestoreOptions, RestoreReport, Shape};
 use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::repo::manifest::SnapshotKind;
 use lifeboat_core::repo::{manifest, pins};
@@ -166,8 +167,21 @@ pub struct RestoreArgs {
     jobs: RestoreJobs,
     /// Make this role own everything restored, the database too (pg_restore
     /// --no-owner --role); by default the backup's owners are kept.
-    #[arg(long, value_name = "ROLE")]
-    owner: Option<String>,
+    #[arg(long, value_name = "ROLE", alias = "owner")]
+    role: Option<String>,
+    /// Leave out the backup's owners and grants: everything is owned by the
+    /// restoring user (or --role), and the source's roles are not created
+    /// (pg_restore --no-owner --no-privileges), e.g. into a staging server.
+    #[arg(long)]
+    no_owner: bool,
+    /// Restore only this table (SCHEMA.TABLE, repeatable), with its indexes,
+    /// constraints and what it needs. Into a database that holds data it is
+    /// restored beside the original, as <table>_restored_<time>.
+    #[arg(long, value_name = "SCHEMA.TABLE")]
+    table: Vec<String>,
+    /// Restore only this schema's objects and rows (repeatable); combines with --table.
+    #[arg(long, value_name = "SCHEMA")]
+    schema: Vec<String>,
     #[arg(long, env = "LIFEBOAT_PG_BIN")]
     pg_bin: Option<PathBuf>,
     #[arg(long)]
@@ -199,6 +213,9 @@ fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
     for table in &report.tables {
         println!("  {:<40} {:>12} rows (backup: {})", table.table, table.restored, table.expected);
     }
+    for placed in &report.placed_beside {
+        println!("  {} restored beside it as {} ({} rows)", placed.table, placed.restored_as, placed.rows);
+    }
     Ok(())
 }
 
@@ -222,7 +239,14 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
             pg_bin: a.pg_bin.clone(),
             lock_wait: g.lock_wait(),
             now: Utc::now(),
-            owner: a.owner.clone(),
+            shape: Shape {
+                role: a.role.clone(),
+                no_owner: a.no_owner,
+                selection: Selection {
+                    tables: a.table.iter().map(|t| partial::parse_table(t)).collect::<Result<_, _>>()?,
+                    schemas: a.schema.clone(),
+                },
+            },
         },
         automatic: false,
     };
@@ -284,7 +308,7 @@ pub fn auto_restore(g: &GlobalArgs, a: &AutoRestoreArgs) -> Result<ExitCode> {
                 pg_bin: a.pg_bin.clone(),
                 lock_wait: g.lock_wait(),
                 now: Utc::now(),
-                owner: None,
+                shape: Shape::default(),
             },
             automatic: true,
         };

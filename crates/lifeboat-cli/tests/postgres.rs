@@ -632,7 +632,7 @@ fn a_restore_carries_the_databases_owner_and_settings_or_gives_everything_to_one
     // Everything to one role, as the runbooks' --no-owner --role.
     target.psql("postgres", "CREATE ROLE reporting");
     repo.ok(
-        &["restore", "latest:shop", "--to", &target.url("reports"), "--owner", "reporting"],
+        &["restore", "latest:shop", "--to", &target.url("reports"), "--role", "reporting"],
         None,
     );
     assert_eq!(owner_of("reports"), "reporting");
@@ -644,10 +644,117 @@ fn a_restore_carries_the_databases_owner_and_settings_or_gives_everything_to_one
         "reporting"
     );
     let err = repo.fails(
-        &["restore", "latest:shop", "--to", &target.url("other"), "--owner", "nobody_here"],
+        &["restore", "latest:shop", "--to", &target.url("other"), "--role", "nobody_here"],
         None,
     );
     assert!(err.contains("nobody_here") && err.contains("does not exist on the target"), "{err}");
+}
+
+#[test]
+fn no_owner_restores_onto_a_server_without_the_sources_roles() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    source.psql("postgres", "CREATE ROLE auditor");
+    source.psql("shop", "GRANT SELECT ON sales.customers TO auditor");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+
+    let staging = PgCluster::start();
+    let out = repo.ok(&["restore", "latest:shop", "--to", &staging.url("shop"), "--no-owner", "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["roles_created"], serde_json::json!([]));
+    assert_eq!(
+        staging.psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'auditor')"),
+        "0"
+    );
+    let restoring_user = staging.psql("postgres", "SELECT current_user");
+    assert_eq!(
+        staging.psql("shop", "SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'customers'"),
+        restoring_user
+    );
+    assert_eq!(
+        staging.psql("postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop'"),
+        restoring_user
+    );
+    assert_eq!(staging.psql("shop", "SELECT count(*) FROM sales.customers"), "2500");
+    assert_eq!(staging.psql("shop", "SELECT sales.customer_count()"), "2500");
+}
+
+#[test]
+fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let good_notes = "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id))";
+    let before = source.psql("shop", &format!("{good_notes} FROM sales.customers"));
+
+    // The bad UPDATE, and a row written since the backup that must stay.
+    source.psql("shop", "UPDATE sales.customers SET note = 'oops'");
+    source.psql("shop", "INSERT INTO public.events (payload) VALUES ('{\"after\": true}')");
+    let out = repo.ok(
+        &["restore", "latest:shop", "--to", &source.url("shop"), "--table", "sales.customers", "--json"],
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let placed = &report["placed_beside"][0];
+    assert_eq!(placed["table"], "sales.customers");
+    assert_eq!(placed["rows"], 2500);
+    let restored_as = placed["restored_as"].as_str().unwrap();
+    assert!(restored_as.starts_with("sales.customers_restored_"), "{restored_as}");
+    let restored_table = restored_as.strip_prefix("sales.").unwrap();
+    assert_eq!(
+        source.psql("shop", &format!("{good_notes} FROM sales.\"{restored_table}\"")),
+        before,
+        "the restored rows are the backup's"
+    );
+    assert_eq!(
+        source.psql("shop", &format!("SELECT pg_typeof(email)::text FROM sales.\"{restored_table}\" LIMIT 1")),
+        "citext"
+    );
+    assert_eq!(source.psql("shop", "SELECT DISTINCT note FROM sales.customers"), "oops", "the original is untouched");
+    assert_eq!(source.psql("shop", "SELECT count(*) FROM public.events"), "701");
+    assert_eq!(leftover_databases(&source), "");
+    // The repair the admin then runs.
+    source.psql(
+        "shop",
+        &format!("UPDATE sales.customers c SET note = r.note FROM sales.\"{restored_table}\" r WHERE r.id = c.id"),
+    );
+    assert_eq!(source.psql("shop", &format!("{good_notes} FROM sales.customers")), before);
+
+    // Into a new database: that table alone, with its sequence, key and extension.
+    let fresh = PgCluster::start();
+    repo.ok(
+        &["restore", "latest:shop", "--to", &fresh.url("customers_only"), "--table", "sales.customers"],
+        None,
+    );
+    assert_eq!(
+        fresh.psql(
+            "customers_only",
+            "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ),
+        "sales.customers"
+    );
+    assert_eq!(fresh.psql("customers_only", &format!("{good_notes} FROM sales.customers")), before);
+    assert_eq!(fresh.psql("customers_only", "SELECT last_value FROM sales.customers_id_seq"), "2500");
+    assert_eq!(
+        fresh.psql("customers_only", "SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'"),
+        "2",
+        "primary key and unique index"
+    );
+
+    // A schema: its tables, view and function, and nothing of public.
+    repo.ok(&["restore", "latest:shop", "--to", &fresh.url("sales_only"), "--schema", "sales"], None);
+    assert_eq!(fresh.psql("sales_only", "SELECT count(*) FROM sales.recent"), "500");
+    assert_eq!(fresh.psql("sales_only", "SELECT sales.customer_count()"), "2500");
+    assert_eq!(fresh.psql("sales_only", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
+
+    // Names that are not in the snapshot, or not qualified, are refused up front.
+    let err = repo.fails(&["restore", "latest:shop", "--to", &fresh.url("x"), "--table", "customers"], None);
+    assert!(err.contains("SCHEMA.TABLE"), "{err}");
+    let err = repo.fails(&["restore", "latest:shop", "--to", &fresh.url("x"), "--table", "public.customers"], None);
+    assert!(err.contains("no table public.customers") && err.contains("sales.customers"), "{err}");
+    assert_eq!(leftover_databases(&fresh), "");
 }
 
 fn keychain_available() -> bool {

@@ -201,7 +201,12 @@ pub async fn drill(
     let prefix = scratch_prefix(&snapshot.manifest.tag);
     let leftovers_dropped = drop_leftovers(&mut conn, &admin, &prefix).await?;
 
-    let preflight = restore::preflight(snapshot, &admin.with_database(&format!("{prefix}preflight")), true, None).await?;
+    let preflight = restore::preflight(
+        snapshot,
+        &admin.with_database(&format!("{prefix}preflight")),
+        true,
+        &restore::Shape::default(),
+    ).await?;
     if !preflight.missing_extensions.is_empty() {
         return Err(Error::RestoreRefused(format!(
             "the drill server lacks the extension(s) {}: install them there (on Debian/Ubuntu: postgresql-contrib or the \
@@ -262,7 +267,9 @@ async fn run_checks(
     let load = LoadOptions {
         jobs,
         lock_wait: options.lock_wait,
-        owner: None,
+        role: None,
+        no_owner: false,
+        list: None,
     };
     // Checked once the rows are in, beside the indexes' build.
     let checked = async { Ok((check_extensions(scratch, facts).await, restore::count_rows(scratch).await)) };

@@ -126,10 +126,27 @@ fn marker_lines(tail: &[u8]) -> u64 {
     0
 }
 
-/// Reads a whole custom-format archive from `input` and returns the row
-/// count of every table it holds data for, keyed `schema.table`.
-pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
+/// One entry of an archive's table of contents: what `pg_restore -l`
+/// lists, with the dump ids each entry depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TocEntry {
+    pub dump_id: i64,
+    /// `TABLE`, `TABLE DATA`, `INDEX`, `FK CONSTRAINT`, ...
+    pub desc: String,
+    /// The schema, empty for objects outside one.
+    pub namespace: String,
+    /// The object's name (for a column default, "table column").
+    pub tag: String,
+    pub dependencies: Vec<i64>,
+}
+
+/// Reads an archive's header and table of contents, and nothing after.
+pub fn table_of_contents(input: impl Read) -> Parsed<Vec<TocEntry>> {
     let mut r = Reader { inner: input, int_size: 4 };
+    read_toc(&mut r)
+}
+
+fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Vec<TocEntry>> {
     if r.bytes::<5>()? != *MAGIC {
         return Err(Unreadable("not a custom-format archive".into()));
     }
@@ -156,9 +173,14 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
         r.string()?; // database name, server version, pg_dump version
     }
 
-    let entries = r.int()?;
-    let mut tables = HashMap::new();
-    for _ in 0..entries {
+    let count = r.int()?;
+    // Each entry takes dozens of bytes: a count far past any schema is a damaged stream.
+    const MOST_ENTRIES: i64 = 50_000_000;
+    if !(0..=MOST_ENTRIES).contains(&count) {
+        return Err(Unreadable(format!("{count} entries in the table of contents")));
+    }
+    let mut entries = Vec::new();
+    for _ in 0..count {
         let dump_id = r.int()?;
         r.int()?; // has a data dumper
         r.string()?; // table oid
@@ -177,13 +199,35 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
         }
         r.string()?; // owner
         r.string()?; // "false": WITH OIDS
-        while r.string()?.is_some() {} // dependencies
+        let mut dependencies = Vec::new();
+        while let Some(dependency) = r.string()? {
+            // pg_dump writes each as a decimal id; anything else names nothing.
+            if let Ok(id) = dependency.trim().parse() {
+                dependencies.push(id);
+            }
+        }
         r.byte()?; // data offset: flag
         r.skip(u64::from(off_size))?; // data offset
-        if desc == "TABLE DATA" {
-            tables.insert(dump_id, format!("{namespace}.{tag}"));
-        }
+        entries.push(TocEntry {
+            dump_id,
+            desc,
+            namespace,
+            tag,
+            dependencies,
+        });
     }
+    Ok(entries)
+}
+
+/// Reads a whole custom-format archive from `input` and returns the row
+/// count of every table it holds data for, keyed `schema.table`.
+pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
+    let mut r = Reader { inner: input, int_size: 4 };
+    let tables: HashMap<i64, String> = read_toc(&mut r)?
+        .into_iter()
+        .filter(|e| e.desc == "TABLE DATA")
+        .map(|e| (e.dump_id, format!("{}.{}", e.namespace, e.tag)))
+        .collect();
 
     let mut counts = BTreeMap::new();
     loop {

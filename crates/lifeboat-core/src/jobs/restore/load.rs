@@ -3,7 +3,9 @@
 //! scratch database, checking extensions and row counts.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,8 +205,12 @@ pub(super) fn judge_restore(output: &ToolOutput) -> Result<Vec<String>> {
 pub(crate) struct LoadOptions {
     pub jobs: u32,
     pub lock_wait: Duration,
-    /// `--no-owner --role`: see [`RestoreOptions::owner`].
-    pub owner: Option<String>,
+    /// `--no-owner --role`: see [`super::Shape::role`].
+    pub role: Option<String>,
+    /// `--no-owner --no-privileges`: see [`super::Shape::no_owner`].
+    pub no_owner: bool,
+    /// A `--use-list` file: only its entries are restored.
+    pub list: Option<PathBuf>,
 }
 
 /// Restores the snapshot (verified) with `pg_restore` into `scratch`, and
@@ -303,16 +309,27 @@ fn pg_restore_command(
     let scratch = scratch.clone();
     let dbname = format!("--dbname={}", ConnectionSpec::database_conninfo(&scratch.database));
     let pg_restore = pg.tool("pg_restore");
-    let owner = options
-        .owner
-        .as_ref()
-        .map(|role| ["--no-owner".to_string(), format!("--role={role}")]);
+    let mut shaping: Vec<OsString> = Vec::new();
+    if options.role.is_some() || options.no_owner {
+        shaping.push("--no-owner".into());
+    }
+    if let Some(role) = &options.role {
+        shaping.push(format!("--role={role}").into());
+    }
+    if options.no_owner {
+        shaping.push("--no-privileges".into());
+    }
+    if let Some(list) = &options.list {
+        let mut arg = OsString::from("--use-list=");
+        arg.push(list);
+        shaping.push(arg);
+    }
     move || {
         let mut command = Command::new(&pg_restore);
         scratch.set_libpq_env(&mut command);
         command
             .args(["--no-password", dbname.as_str()])
-            .args(owner.iter().flatten())
+            .args(&shaping)
             // English messages: they are parsed.
             .env("LC_ALL", "C")
             .env("LC_MESSAGES", "C")

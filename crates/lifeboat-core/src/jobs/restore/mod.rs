@@ -16,13 +16,19 @@
 //! renames the scratch database into place and drops what Lifeboat
 //! created; `roles.rs` creates the roles a dump needs from their recorded
 //! definitions; `load.rs` is the `pg_restore` plumbing drills share.
+//! `partial.rs` picks the archive entries of chosen tables or schemas;
+//! into a database that holds data, `beside.rs` adds them as new tables
+//! next to the originals instead of swapping.
 
+mod beside;
 mod load;
+pub mod partial;
 mod preflight;
 mod roles;
 mod swap;
 mod verify;
 
+pub use beside::PlacedBeside;
 pub(crate) use load::{compare_counts, count_rows, ensure_extensions, load_archive, LoadOptions};
 pub use preflight::{preflight, Preflight};
 pub(crate) use roles::create_missing_roles;
@@ -120,9 +126,31 @@ pub struct RestoreOptions {
     pub pg_bin: Option<PathBuf>,
     pub lock_wait: Duration,
     pub now: DateTime<Utc>,
+    pub shape: Shape,
+}
+
+/// What of the snapshot is restored, and who owns it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Shape {
     /// Everything (objects and the database) owned by this role instead of
     /// the backup's owners (`pg_restore --no-owner --role`).
-    pub owner: Option<String>,
+    pub role: Option<String>,
+    /// The source's owners and grants are left out: everything is owned by
+    /// the restoring user (or `role`), and the source's roles are not
+    /// created (`pg_restore --no-owner --no-privileges`), for a staging
+    /// server that has other roles.
+    pub no_owner: bool,
+    /// Only these tables and schemas (empty: the whole database). Into a
+    /// database that holds data they are restored beside the originals.
+    pub selection: partial::Selection,
+}
+
+impl Shape {
+    /// Whether the source's roles are created where the target lacks them.
+    pub(crate) fn carries_roles(&self) -> bool {
+        !self.no_owner
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -147,6 +175,9 @@ pub struct RestoreReport {
     pub previous_database_kept_as: Option<String>,
     pub roles_created: Vec<String>,
     pub tables: Vec<TableCount>,
+    /// Tables restored as new tables beside the originals (a partial
+    /// restore into a database that holds data); empty otherwise.
+    pub placed_beside: Vec<PlacedBeside>,
     pub warnings: Vec<String>,
 }
 
@@ -160,16 +191,40 @@ pub async fn restore(
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     let facts = PgFacts::of(&snapshot)?;
-    let check = preflight(&snapshot, target, options.force, options.owner.as_deref()).await?;
+    let shape = &options.shape;
+    let check = preflight(&snapshot, target, options.force, shape).await?;
     if let Some(refusal) = &check.refusal {
         return Err(Error::RestoreRefused(refusal.clone()));
     }
     let pg = tools::find(facts.pg_dump_major(), options.pg_bin.as_deref())?;
+    let partial = if shape.selection.is_empty() {
+        None
+    } else {
+        progress.phase("reading the snapshot's table of contents", None);
+        let toc = partial::table_of_contents(repo.clone(), snapshot.clone(), options.lock_wait).await?;
+        let plan = partial::plan(&toc, &shape.selection)?;
+        let list = partial::list_file(&plan.entries)?;
+        Some((plan, list))
+    };
+    // Chosen tables never replace a database that holds data: they go beside.
+    let beside = partial.is_some() && check.database_exists && !check.database_empty;
+    let expected: std::collections::BTreeMap<String, u64> = match &partial {
+        None => facts.row_counts.clone(),
+        Some((plan, _)) => plan
+            .tables
+            .iter()
+            .filter_map(|t| facts.row_counts.get(&t.key()).map(|rows| (t.key(), *rows)))
+            .collect(),
+    };
     let (jobs, streamed_why) = options.jobs.resolve(snapshot.manifest.size)?;
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
 
-    let roles = create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?;
+    let roles = if shape.carries_roles() {
+        create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?
+    } else {
+        roles::CreatedRoles::default()
+    };
 
     let stamp = options.now.format("%Y%m%d%H%M%S").to_string();
     let scratch = database_name(&target.database, &format!("_lifeboat_restore_{stamp}"));
@@ -180,9 +235,9 @@ pub async fn restore(
         &format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&scratch)),
     )
     .await?;
-    if let Some(owner) = &options.owner {
+    if let Some(role) = &shape.role {
         // pg_restore --role loads as that role: it must own the database to create schemas in it.
-        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(&scratch), quote_ident(owner));
+        let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(&scratch), quote_ident(role));
         if let Err(e) = execute(&mut conn, &admin, "giving the scratch database its owner on", &sql).await {
             drop_database(&admin, &scratch).await;
             return Err(e);
@@ -194,9 +249,11 @@ pub async fn restore(
     let load = LoadOptions {
         jobs,
         lock_wait: options.lock_wait,
-        owner: options.owner.clone(),
+        role: shape.role.clone(),
+        no_owner: shape.no_owner,
+        list: partial.as_ref().map(|(_, list)| list.path().to_path_buf()),
     };
-    let outcome = restore_into(&repo, &snapshot, &facts, &scratch_spec, &pg, &load, progress.clone()).await;
+    let outcome = restore_into(&repo, &snapshot, &facts, &expected, &scratch_spec, &pg, &load, progress.clone()).await;
     let (tables, restore_warnings) = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -204,8 +261,39 @@ pub async fn restore(
             return Err(e);
         }
     };
+    let mut warnings = check.warnings;
+    warnings.extend(streamed_why);
+    warnings.extend(roles.warnings);
+    warnings.extend(restore_warnings);
+    let mut report = RestoreReport {
+        snapshot_id: snapshot.id.clone(),
+        target: target.display_url(),
+        database: target.database.clone(),
+        bytes: snapshot.manifest.size,
+        seconds: 0.0,
+        jobs,
+        previous_database_kept_as: None,
+        roles_created: roles.names,
+        tables,
+        placed_beside: Vec::new(),
+        warnings,
+    };
 
-    let config_warnings = match configure(&admin, &scratch, &facts, options.owner.as_deref()).await {
+    if let (true, Some((plan, _))) = (beside, &partial) {
+        progress.phase("copying the restored tables beside the originals", None);
+        let placed = beside::copy_beside(&scratch_spec, target, &plan.tables, &expected, &stamp).await;
+        drop_database(&admin, &scratch).await;
+        report.placed_beside = placed?;
+        report.warnings.push(
+            "the tables were restored beside the originals with their columns and rows; indexes, constraints and \
+             triggers stay on the originals"
+                .to_string(),
+        );
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    let config_warnings = match configure(&admin, &scratch, &facts, shape).await {
         Ok(warnings) => warnings,
         Err(e) => {
             drop_database(&admin, &scratch).await;
@@ -221,36 +309,22 @@ pub async fn restore(
             return Err(e);
         }
     };
-    let kept_as = swapped.kept_as;
-    let mut warnings = check.warnings;
-    warnings.extend(streamed_why);
-    warnings.extend(roles.warnings);
-    warnings.extend(restore_warnings);
-    warnings.extend(config_warnings);
-    warnings.extend(swapped.warnings);
-    if let Some(aside) = &kept_as {
-        warnings.push(format!(
+    report.warnings.extend(config_warnings);
+    report.warnings.extend(swapped.warnings);
+    if let Some(aside) = &swapped.kept_as {
+        report.warnings.push(format!(
             "the database that was there before is kept as {aside}: drop it once you are satisfied"
         ));
     }
-    Ok(RestoreReport {
-        snapshot_id: snapshot.id.clone(),
-        target: target.display_url(),
-        database: target.database.clone(),
-        bytes: snapshot.manifest.size,
-        seconds: started.elapsed().as_secs_f64(),
-        jobs,
-        previous_database_kept_as: kept_as,
-        roles_created: roles.names,
-        tables,
-        warnings,
-    })
+    report.previous_database_kept_as = swapped.kept_as;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
 }
 
 /// Gives the restored scratch database the backup's owner (or `owner`)
 /// and its `ALTER DATABASE ... SET` settings, before the swap; what cannot
 /// be carried (a role the target lacks) comes back as warnings.
-async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, owner: Option<&str>) -> Result<Vec<String>> {
+async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, shape: &Shape) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     let Some(config) = &facts.database_config else {
         warnings.push(
@@ -265,11 +339,16 @@ async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, owner
         .fetch_all(&mut conn)
         .await
         .map_err(|e| pg_error("listing the roles of", admin, e))?;
-    let owner = owner.unwrap_or(&config.owner);
-    if existing.iter().any(|r| r == owner) {
+    let owner = match (&shape.role, shape.no_owner) {
+        (Some(role), _) => Some(role.as_str()),
+        // Owned by the restoring user, who created it.
+        (None, true) => None,
+        (None, false) => Some(config.owner.as_str()),
+    };
+    if let Some(owner) = owner.filter(|o| existing.iter().any(|r| r == o)) {
         let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(scratch), quote_ident(owner));
         execute(&mut conn, admin, "giving the restored database its owner on", &sql).await?;
-    } else {
+    } else if let Some(owner) = owner {
         warnings.push(format!(
             "the database was owned by {owner}, which the target does not have: it is owned by the restoring user"
         ));
@@ -298,12 +377,15 @@ async fn configure(admin: &ConnectionSpec, scratch: &str, facts: &PgFacts, owner
     Ok(warnings)
 }
 
-/// pg_restore into the scratch database, then extensions and row counts;
-/// returns the tables and the warnings (benign pg_restore errors).
+/// pg_restore into the scratch database, then extensions and row counts
+/// (`expected`: the backup's, of the tables restored); returns the tables
+/// and the warnings (benign pg_restore errors).
+#[allow(clippy::too_many_arguments)]
 async fn restore_into(
     repo: &Arc<Repository>,
     snapshot: &Snapshot,
     facts: &PgFacts,
+    expected: &std::collections::BTreeMap<String, u64>,
     scratch: &ConnectionSpec,
     pg: &tools::PgTools,
     load: &LoadOptions,
@@ -314,7 +396,7 @@ async fn restore_into(
         count_rows(scratch).await
     };
     let (warnings, counted) = load_archive(repo, snapshot, scratch, pg, load, progress, counted).await?;
-    let tables = compare_counts(&facts.row_counts, &counted);
+    let tables = compare_counts(expected, &counted);
     let mismatches: Vec<String> = tables
         .iter()
         .filter(|t| t.restored != t.expected)

@@ -9,6 +9,8 @@ use crate::pg::inspect::{self, major_of, pg_error};
 use crate::pg::ConnectionSpec;
 use crate::repo::manifest::Snapshot;
 
+use super::Shape;
+
 /// What a preflight found; `restore` refuses on `refusal`.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -24,7 +26,7 @@ pub struct Preflight {
 }
 
 /// Checks the target without changing anything.
-pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool, owner: Option<&str>) -> Result<Preflight> {
+pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool, shape: &Shape) -> Result<Preflight> {
     let facts = PgFacts::of(snapshot)?;
     let admin = target.with_database("postgres");
     let mut conn = inspect::connect(&admin).await?;
@@ -46,7 +48,10 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
         Vec::new()
     };
     let empty = contents.is_empty();
-    let missing_roles: Vec<String> = facts.roles.iter().filter(|r| !existing_roles.contains(r)).cloned().collect();
+    let missing_roles: Vec<String> = match shape.carries_roles() {
+        true => facts.roles.iter().filter(|r| !existing_roles.contains(r)).cloned().collect(),
+        false => Vec::new(),
+    };
     let missing_extensions: Vec<String> = facts
         .extensions
         .iter()
@@ -72,7 +77,14 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
             ));
         }
     }
-    if exists && !empty && !force {
+    let partial = !shape.selection.is_empty();
+    if exists && !empty && partial {
+        warnings.push(format!(
+            "database {} holds data: the chosen tables are restored beside the originals as new tables named \
+             <table>_restored_<time>, and nothing in it is replaced",
+            target.database
+        ));
+    } else if exists && !empty && !force {
         refusal.get_or_insert(format!(
             "database {} on {}:{} is not empty (it holds {}): restore into a new database name, or confirm replacing it \
              (--force; in the app, type its name); the current one is kept, renamed",
@@ -82,7 +94,7 @@ pub async fn preflight(snapshot: &Snapshot, target: &ConnectionSpec, force: bool
             contents.join(", ")
         ));
     }
-    if let Some(owner) = owner.filter(|o| !existing_roles.iter().any(|r| r == o)) {
+    if let Some(owner) = shape.role.as_ref().filter(|o| !existing_roles.contains(o)) {
         refusal = Some(format!(
             "the role {owner} that is to own everything does not exist on the target: create it first, or keep the backup's owners"
         ));

@@ -8,6 +8,7 @@ use crate::pg::inspect::pg_error;
 use crate::pg::{quote_ident, ConnectionSpec};
 
 /// Roles a restore created, and what it could not carry.
+#[derive(Default)]
 pub(crate) struct CreatedRoles {
     pub names: Vec<String>,
     pub warnings: Vec<String>,
