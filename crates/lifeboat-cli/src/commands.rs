@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use lifeboat_core::crypto::keychain::CachedKey;
+use lifeboat_core::jobs::import::ImportOptions;
 use lifeboat_core::ops;
 use lifeboat_core::repo::check::CheckOptions;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
@@ -189,6 +190,53 @@ pub fn export(g: &GlobalArgs, a: &ExportArgs) -> Result<ExitCode> {
             human_bytes(report.size),
             report.sha256,
             a.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// A custom-format archive made by `pg_dump -Fc` (PostgreSQL 12 or newer).
+    file: PathBuf,
+    /// The name to store it under: latest:NAME finds it (use the database's
+    /// or connection's name to join its history).
+    #[arg(long)]
+    name: String,
+    /// What the dump was, shown with the snapshot.
+    #[arg(long)]
+    label: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn import(g: &GlobalArgs, a: &ImportArgs) -> Result<ExitCode> {
+    let repo = open_repo(g)?;
+    let options = ImportOptions {
+        name: a.name.clone(),
+        label: a.label.clone(),
+        lock_wait: g.lock_wait(),
+    };
+    let report = lifeboat_core::jobs::import::import(&repo, &a.file, &options, &Bars::new())?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "imported {} as snapshot {} of {}: database {} dumped {} by pg_dump {}, {} tables, {} rows, {} ({} new), SHA-256 {}",
+            a.file.display(),
+            &report.snapshot_id[..8],
+            report.name,
+            report.database,
+            report.dumped_at.format("%Y-%m-%d %H:%M UTC"),
+            report.pg_dump_version,
+            report.tables,
+            report.rows,
+            human_bytes(report.size),
+            human_bytes(report.added_bytes),
+            report.sha256
         );
     }
     Ok(ExitCode::SUCCESS)

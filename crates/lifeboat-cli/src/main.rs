@@ -85,6 +85,8 @@ enum Command {
     Cat(commands::CatArgs),
     /// Save a snapshot's stream as a file (a backup: the archive pg_restore reads), verified.
     Export(commands::ExportArgs),
+    /// Store an existing `pg_dump -Fc` file as a snapshot, with the facts a backup records.
+    Import(commands::ImportArgs),
     /// List snapshots.
     Snapshots(commands::SnapshotsArgs),
     /// Check the repository's structure, and with --read-data every byte.
@@ -157,6 +159,7 @@ fn main() -> ExitCode {
         Command::Put(a) => commands::put(g, a),
         Command::Cat(a) => commands::cat(g, a),
         Command::Export(a) => commands::export(g, a),
+        Command::Import(a) => commands::import(g, a),
         Command::Snapshots(a) => commands::snapshots(g, a),
         Command::Check(a) => commands::check(g, a),
         Command::Forget(a) => commands::forget(g, a),

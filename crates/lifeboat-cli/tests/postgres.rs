@@ -1089,3 +1089,88 @@ fn parallel_restores_spool_privately_and_check_the_room_first() {
         "refused before anything changed"
     );
 }
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn an_imported_pg_dump_file_restores_like_a_backup() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let folder = tempfile::tempdir().unwrap();
+    let pg_dump = |format: &str, file: &std::path::Path| {
+        let out = Command::new(source.bin_dir().join("pg_dump"))
+            .args([format, "-f", file.to_str().unwrap(), &source.url("shop")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    // pg_dump -Fc compresses with gzip by default: the rows are counted through it.
+    let file = folder.path().join("shop-from-cron.dump");
+    pg_dump("-Fc", &file);
+    let repo = TestRepo::new();
+    let out = repo.ok(
+        &["import", file.to_str().unwrap(), "--name", "shop", "--label", "the old cron job's", "--json"],
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["database"], "shop");
+    assert_eq!(report["sha256"], sha256_of(&file), "stored byte for byte");
+    assert_eq!((report["tables"].as_u64(), report["rows"].as_u64()), (Some(2), Some(3200)));
+    assert_eq!(report["latest"], true);
+    let imported = manifest(&repo, report["snapshot_id"].as_str().unwrap());
+    assert_eq!(imported["label"], "the old cron job's");
+
+    let fresh = PgCluster::start();
+    let out = repo.ok(&["restore", "latest:shop", "--to", &fresh.url("shop"), "--json"], None);
+    let restored: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(counts(&fresh, "shop"), counts(&source, "shop"));
+    let checked: Vec<_> = restored["tables"].as_array().unwrap().iter().map(|t| t["restored"].clone()).collect();
+    assert_eq!(checked, vec![serde_json::json!(700), serde_json::json!(2500)], "row counts checked");
+
+    // A newer backup stays the latest when an older dump joins the history.
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let backed_up = latest_id(&repo, "shop");
+    let older = folder.path().join("older.dump");
+    pg_dump("-Fc", &older);
+    a_year_earlier(&older);
+    let out = repo.ok(&["import", older.to_str().unwrap(), "--name", "shop", "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["latest"], false);
+    assert_eq!(latest_id(&repo, "shop"), backed_up);
+
+    // Damaged or foreign files are refused and nothing is stored.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = folder.path().join("cut.dump");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = repo.fails(&["import", cut.to_str().unwrap(), "--name", "shop"], None);
+    assert!(err.contains("damaged or incomplete") && err.contains("nothing was imported"), "{err}");
+    let plain = folder.path().join("plain.sql");
+    pg_dump("-Fp", &plain);
+    let err = repo.fails(&["import", plain.to_str().unwrap(), "--name", "shop"], None);
+    assert!(err.contains("not a pg_dump custom-format archive"), "{err}");
+    assert_eq!(latest_id(&repo, "shop"), backed_up);
+    let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+}
+
+fn latest_id(repo: &TestRepo, name: &str) -> String {
+    let out: serde_json::Value = serde_json::from_slice(&repo.ok(&["show", &format!("latest:{name}")], None)).unwrap();
+    out["id"].as_str().unwrap().to_string()
+}
+
+/// Moves the time in a custom-format archive's header back a year: after
+/// the magic, version and sizes, the compression (a byte from archive 1.15,
+/// an integer before), then seconds, minutes, hours, day, month, year.
+fn a_year_earlier(archive: &std::path::Path) {
+    let mut bytes = std::fs::read(archive).unwrap();
+    assert_eq!(&bytes[..5], b"PGDMP");
+    let int_size = bytes[8] as usize;
+    let compression = if bytes[6] >= 15 { 1 } else { 1 + int_size };
+    let year = 11 + compression + 5 * (1 + int_size);
+    assert_eq!(bytes[year], 0, "a positive year");
+    bytes[year + 1] -= 1;
+    std::fs::write(archive, bytes).unwrap();
+}

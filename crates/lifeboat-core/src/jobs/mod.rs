@@ -4,5 +4,6 @@
 
 pub mod backup;
 pub mod drill;
+pub mod import;
 pub mod restore;
 mod spool;

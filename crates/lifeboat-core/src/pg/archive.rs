@@ -83,32 +83,89 @@ impl<R: Read> Reader<R> {
         Ok(())
     }
 
-    /// Counts the rows of one data block's chunks: its lines, less the
-    /// end-of-data marker `\.` and the blank lines pg_dump writes after it.
-    fn count_lines(&mut self) -> Parsed<u64> {
-        let mut lines = 0;
-        // The block's last bytes, to recognise the marker at its end.
-        let mut tail: Vec<u8> = Vec::with_capacity(16);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let len = self.int()?;
-            if len == 0 {
-                break;
-            }
-            let mut left = u64::try_from(len).map_err(|_| Unreadable("bad chunk length".into()))?;
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                self.inner
-                    .read_exact(&mut buf[..want])
-                    .map_err(|e| Unreadable(format!("the archive ended inside a data chunk: {e}")))?;
-                lines += buf[..want].iter().filter(|&&b| b == b'\n').count() as u64;
-                tail.extend_from_slice(&buf[want.saturating_sub(8)..want]);
-                tail.drain(..tail.len().saturating_sub(8));
-                left -= want as u64;
-            }
+    /// The chunks of one data block as one stream (read it to its end).
+    fn block(&mut self) -> BlockReader<'_, R> {
+        BlockReader {
+            archive: self,
+            left: 0,
+            ended: false,
         }
-        Ok(lines - marker_lines(&tail))
     }
+}
+
+/// A data block's length-prefixed chunks, read as one stream that ends at
+/// the zero length.
+struct BlockReader<'a, R> {
+    archive: &'a mut Reader<R>,
+    left: u64,
+    ended: bool,
+}
+
+impl<R: Read> Read for BlockReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+        while self.left == 0 {
+            if self.ended || buf.is_empty() {
+                return Ok(0);
+            }
+            let len = self.archive.int().map_err(|e| invalid(e.0))?;
+            if len == 0 {
+                self.ended = true;
+                return Ok(0);
+            }
+            self.left = u64::try_from(len).map_err(|_| invalid("bad chunk length".into()))?;
+        }
+        let want = self.left.min(buf.len() as u64) as usize;
+        let n = self.archive.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(invalid("the archive ended inside a data chunk".into()));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// How an archive's data blocks are compressed (`pg_dump --compress`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Lz4,
+    Zstd,
+}
+
+/// Counts the rows of one data block: its COPY text's lines, less the
+/// end-of-data marker `\.` and the blank lines pg_dump writes after it.
+/// Compressed blocks are decompressed on the way, 64 KiB at a time.
+fn count_block_rows<R: Read>(block: BlockReader<'_, R>, compression: Compression) -> Parsed<u64> {
+    let mut block = block;
+    let counted = match compression {
+        Compression::None => count_lines(&mut block),
+        Compression::Gzip => count_lines(flate2::read::ZlibDecoder::new(&mut block)),
+        Compression::Zstd => zstd::stream::read::Decoder::new(&mut block).and_then(count_lines),
+        Compression::Lz4 => return Err(Unreadable("lz4-compressed archives are not counted by this Lifeboat".into())),
+    }
+    .map_err(|e| Unreadable(format!("reading a data block: {e}")))?;
+    // A decompressor stops at its stream's end: the block ends at the zero length.
+    std::io::copy(&mut block, &mut std::io::sink()).map_err(|e| Unreadable(format!("reading a data block: {e}")))?;
+    Ok(counted)
+}
+
+fn count_lines(mut input: impl Read) -> std::io::Result<u64> {
+    let mut lines = 0;
+    // The block's last bytes, to recognise the marker at its end.
+    let mut tail: Vec<u8> = Vec::with_capacity(16);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        tail.extend_from_slice(&buf[n.saturating_sub(8)..n]);
+        tail.drain(..tail.len().saturating_sub(8));
+    }
+    Ok(lines - marker_lines(&tail))
 }
 
 /// How many of the lines at the end of `tail` (a block's last bytes) are
@@ -137,16 +194,37 @@ pub struct TocEntry {
     pub namespace: String,
     /// The object's name (for a column default, "table column").
     pub tag: String,
+    /// The role owning the object; empty where none is recorded.
+    pub owner: String,
     pub dependencies: Vec<i64>,
 }
 
+/// What an archive's header says about its dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub compression: Compression,
+    /// When pg_dump started, in the dumping machine's local time.
+    pub created: Option<chrono::NaiveDateTime>,
+    pub database: String,
+    /// As the server reported it: "16.4 (Debian 16.4-1)".
+    pub server_version: String,
+    pub pg_dump_version: String,
+}
+
+/// An archive's header and table of contents.
+#[derive(Clone, Debug)]
+pub struct Contents {
+    pub header: Header,
+    pub entries: Vec<TocEntry>,
+}
+
 /// Reads an archive's header and table of contents, and nothing after.
-pub fn table_of_contents(input: impl Read) -> Parsed<Vec<TocEntry>> {
+pub fn table_of_contents(input: impl Read) -> Parsed<Contents> {
     let mut r = Reader { inner: input, int_size: 4 };
     read_toc(&mut r)
 }
 
-fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Vec<TocEntry>> {
+fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Contents> {
     if r.bytes::<5>()? != *MAGIC {
         return Err(Unreadable("not a custom-format archive".into()));
     }
@@ -161,17 +239,48 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Vec<TocEntry>> {
         return Err(Unreadable(format!("unexpected integer size {int_size}")));
     }
     r.int_size = usize::from(int_size);
-    if minor >= 15 {
-        r.byte()?; // compression algorithm
+    let compression = if minor >= 15 {
+        match r.byte()? {
+            0 => Compression::None,
+            1 => Compression::Gzip,
+            2 => Compression::Lz4,
+            3 => Compression::Zstd,
+            other => return Err(Unreadable(format!("unknown compression method {other}"))),
+        }
     } else {
-        r.int()?; // compression level
+        // A zlib level; 0 is none, -1 zlib's default.
+        match r.int()? {
+            0 => Compression::None,
+            _ => Compression::Gzip,
+        }
+    };
+    let mut tm = [0i64; 7];
+    for field in &mut tm {
+        *field = r.int()?;
     }
-    for _ in 0..7 {
-        r.int()?; // creation time
-    }
-    for _ in 0..3 {
-        r.string()?; // database name, server version, pg_dump version
-    }
+    let [sec, min, hour, mday, mon, year, _isdst] = tm;
+    let created = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(year + 1900).unwrap_or(0),
+        u32::try_from(mon + 1).unwrap_or(0),
+        u32::try_from(mday).unwrap_or(0),
+    )
+    .and_then(|day| {
+        day.and_hms_opt(
+            u32::try_from(hour).unwrap_or(99),
+            u32::try_from(min).unwrap_or(99),
+            u32::try_from(sec.min(59)).unwrap_or(99),
+        )
+    });
+    let database = r.string()?.unwrap_or_default();
+    let server_version = r.string()?.unwrap_or_default();
+    let pg_dump_version = r.string()?.unwrap_or_default();
+    let header = Header {
+        compression,
+        created,
+        database,
+        server_version,
+        pg_dump_version,
+    };
 
     let count = r.int()?;
     // Each entry takes dozens of bytes: a count far past any schema is a damaged stream.
@@ -197,7 +306,7 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Vec<TocEntry>> {
         if minor >= 16 {
             r.int()?; // relkind
         }
-        r.string()?; // owner
+        let owner = r.string()?.unwrap_or_default();
         r.string()?; // "false": WITH OIDS
         let mut dependencies = Vec::new();
         while let Some(dependency) = r.string()? {
@@ -213,17 +322,21 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Vec<TocEntry>> {
             desc,
             namespace,
             tag,
+            owner,
             dependencies,
         });
     }
-    Ok(entries)
+    Ok(Contents { header, entries })
 }
 
 /// Reads a whole custom-format archive from `input` and returns the row
 /// count of every table it holds data for, keyed `schema.table`.
 pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
     let mut r = Reader { inner: input, int_size: 4 };
-    let tables: HashMap<i64, String> = read_toc(&mut r)?
+    let contents = read_toc(&mut r)?;
+    let compression = contents.header.compression;
+    let tables: HashMap<i64, String> = contents
+        .entries
         .into_iter()
         .filter(|e| e.desc == "TABLE DATA")
         .map(|e| (e.dump_id, format!("{}.{}", e.namespace, e.tag)))
@@ -240,7 +353,7 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
         let dump_id = r.int()?;
         match block[0] {
             BLOCK_DATA => {
-                let lines = r.count_lines()?;
+                let lines = count_block_rows(r.block(), compression)?;
                 if let Some(table) = tables.get(&dump_id) {
                     *counts.entry(table.clone()).or_insert(0) += lines;
                 }
@@ -248,7 +361,8 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
             BLOCK_BLOBS => {
                 // Large objects: an oid, its chunks, ... until an oid of 0.
                 while r.int()? != 0 {
-                    r.count_lines()?;
+                    std::io::copy(&mut r.block(), &mut std::io::sink())
+                        .map_err(|e| Unreadable(format!("reading a large object: {e}")))?;
                 }
             }
             other => return Err(Unreadable(format!("unknown data block type {other}"))),
@@ -276,7 +390,7 @@ mod tests {
         }
     }
 
-    fn entry(out: &mut Vec<u8>, id: i64, tag: &str, desc: &str, namespace: &str) {
+    fn entry(out: &mut Vec<u8>, minor: u8, id: i64, tag: &str, desc: &str, namespace: &str) {
         int(out, id);
         int(out, 1);
         string(out, Some("1259"));
@@ -294,6 +408,9 @@ mod tests {
         ] {
             string(out, s);
         }
+        if minor >= 16 {
+            int(out, i64::from(b'r'));
+        }
         string(out, Some("postgres"));
         string(out, Some("false"));
         string(out, Some("5"));
@@ -304,26 +421,44 @@ mod tests {
 
     /// A hand-built version 1.14 archive: two tables, one empty, and a large object.
     fn archive(version_minor: u8) -> Vec<u8> {
+        compressed_archive(version_minor, None)
+    }
+
+    /// [`archive`] with its data blocks compressed by `compress` (1.14:
+    /// gzip, as the level says; 1.15+: the method byte says which).
+    fn compressed_archive(version_minor: u8, compress: Option<(u8, fn(&[u8]) -> Vec<u8>)>) -> Vec<u8> {
         let mut out = b"PGDMP".to_vec();
         out.extend_from_slice(&[1, version_minor, 0, 4, 8, 1]);
-        int(&mut out, 0);
-        for _ in 0..7 {
-            int(&mut out, 1);
+        match (version_minor, compress) {
+            (15.., Some((method, _))) => out.push(method),
+            (15.., None) => out.push(0),
+            (_, Some(_)) => int(&mut out, -1),
+            (_, None) => int(&mut out, 0),
+        }
+        // 2026-11-30 14:05:09
+        for field in [9, 5, 14, 30, 10, 126, 0] {
+            int(&mut out, field);
         }
         for s in ["shop", "15.18", "15.18"] {
             string(&mut out, Some(s));
         }
         int(&mut out, 4);
-        entry(&mut out, 10, "orders", "TABLE", "sales");
-        entry(&mut out, 20, "orders", "TABLE DATA", "sales");
-        entry(&mut out, 21, "empty", "TABLE DATA", "public");
-        entry(&mut out, 30, "BLOBS", "BLOBS", "");
+        entry(&mut out, version_minor, 10, "orders", "TABLE", "sales");
+        entry(&mut out, version_minor, 20, "orders", "TABLE DATA", "sales");
+        entry(&mut out, version_minor, 21, "empty", "TABLE DATA", "public");
+        entry(&mut out, version_minor, 30, "BLOBS", "BLOBS", "");
         for (id, rows) in [(20, vec!["1\ta\n", "2\tline\\nbreak\n", "3\tc\n"]), (21, vec![])] {
             out.push(BLOCK_DATA);
             int(&mut out, id);
-            for row in rows.into_iter().chain(["\\.\n\n\n"]) {
-                int(&mut out, row.len() as i64);
-                out.extend_from_slice(row.as_bytes());
+            let text: String = rows.into_iter().chain(["\\.\n\n\n"]).collect();
+            let bytes = match compress {
+                Some((_, compress)) => compress(text.as_bytes()),
+                None => text.into_bytes(),
+            };
+            // Split, as pg_dump writes a block in several chunks.
+            for chunk in bytes.chunks(5) {
+                int(&mut out, chunk.len() as i64);
+                out.extend_from_slice(chunk);
             }
             int(&mut out, 0);
         }
@@ -343,6 +478,39 @@ mod tests {
         assert_eq!(
             counts,
             BTreeMap::from([("public.empty".to_string(), 0), ("sales.orders".to_string(), 3)])
+        );
+    }
+
+    #[test]
+    fn compressed_archives_are_counted_and_their_header_read() {
+        fn gzip(data: &[u8]) -> Vec<u8> {
+            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut encoder, data).unwrap();
+            encoder.finish().unwrap()
+        }
+        fn zstd(data: &[u8]) -> Vec<u8> {
+            zstd::encode_all(data, 3).unwrap()
+        }
+        let expected = BTreeMap::from([("public.empty".to_string(), 0), ("sales.orders".to_string(), 3)]);
+        for (minor, method) in [(14, (1, gzip as fn(&[u8]) -> Vec<u8>)), (15, (1, gzip)), (16, (3, zstd))] {
+            let archive = compressed_archive(minor, Some(method));
+            assert_eq!(count_rows(archive.as_slice()).unwrap(), expected, "1.{minor}");
+        }
+        let lz4 = compressed_archive(15, Some((2, gzip)));
+        assert!(count_rows(lz4.as_slice()).unwrap_err().0.contains("lz4"));
+
+        let contents = table_of_contents(compressed_archive(16, Some((3, zstd))).as_slice()).unwrap();
+        assert_eq!(contents.header.compression, Compression::Zstd);
+        assert_eq!(contents.header.database, "shop");
+        assert_eq!(contents.header.pg_dump_version, "15.18");
+        assert_eq!(
+            contents.header.created.unwrap().to_string(),
+            "2026-11-30 14:05:09"
+        );
+        assert_eq!(contents.entries.len(), 4);
+        assert_eq!(
+            (contents.entries[0].desc.as_str(), contents.entries[0].owner.as_str(), &contents.entries[0].dependencies),
+            ("TABLE", "postgres", &vec![5])
         );
     }
 

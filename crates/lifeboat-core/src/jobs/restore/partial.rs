@@ -239,7 +239,7 @@ pub async fn table_of_contents(repo: Arc<Repository>, snapshot: Snapshot, lock_w
         let (reader, mut writer) =
             std::io::pipe().map_err(|e| Error::Internal(format!("opening a pipe: {e}")))?;
         std::thread::scope(|scope| {
-            let parsing = scope.spawn(move || archive::table_of_contents(std::io::BufReader::new(reader)));
+            let parsing = scope.spawn(move || archive::table_of_contents(std::io::BufReader::new(reader)).map(|c| c.entries));
             // Once the contents are read the parser lets go of its end, and this write fails: that is the stop.
             let read = read::cat(&repo, &snapshot, &mut writer, &NoProgress, ReadOptions { lock_wait });
             drop(writer);
@@ -271,6 +271,7 @@ mod tests {
             desc: desc.into(),
             namespace: namespace.into(),
             tag: tag.into(),
+            owner: String::new(),
             dependencies: dependencies.to_vec(),
         }
     }
