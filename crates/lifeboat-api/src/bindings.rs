@@ -8,7 +8,7 @@ use lifeboat_core::catalog::{RunKind, RunStatus};
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
-use lifeboat_core::jobs::restore::{Preflight, RestoreReport, TableCount, VerifyReport};
+use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::inspect::Extension;
@@ -77,6 +77,7 @@ pub fn typescript() -> String {
         declaration::<Preflight>(&config),
         declaration::<RestoreReport>(&config),
         declaration::<TableCount>(&config),
+        declaration::<PlacedBeside>(&config),
         declaration::<Freshness>(&config),
         declaration::<ScheduleForm>(&config),
         declaration::<RetentionPolicy>(&config),

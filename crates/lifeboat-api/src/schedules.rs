@@ -115,9 +115,9 @@ impl App {
                     keep_last: u32::MAX,
                     ..Default::default()
                 };
-                retention::apply(&snapshots, &keep_all, &forever, &Local)
+                retention::apply(&snapshots, &keep_all, &forever, &Local, Utc::now())
             } else {
-                retention::apply(&snapshots, &policy, &forever, &Local)
+                retention::apply(&snapshots, &policy, &forever, &Local, Utc::now())
             };
             Ok(verdicts
                 .into_iter()

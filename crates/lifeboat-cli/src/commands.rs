@@ -14,7 +14,7 @@ use lifeboat_core::repo::check::CheckOptions;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::prune::{PruneOptions, PruneReport};
 use lifeboat_core::repo::read::ReadOptions;
-use lifeboat_core::repo::retention::{ForgetOptions, RetentionPolicy};
+use lifeboat_core::repo::retention::{parse_period, ForgetOptions, RetentionPolicy};
 use lifeboat_core::repo::store::PutOptions;
 use lifeboat_core::repo::{keys, lock, InitOptions, Repository};
 use secrecy::ExposeSecret;
@@ -352,6 +352,17 @@ pub struct ForgetArgs {
     keep_weekly: u32,
     #[arg(long, default_value_t = 0)]
     keep_monthly: u32,
+    #[arg(long, default_value_t = 0)]
+    keep_yearly: u32,
+    /// Keep every snapshot taken within this period of each name's newest (30d, 48h, 1y6m).
+    #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
+    keep_within: Option<u32>,
+    /// Remove nothing younger than this, whatever the other rules say ("30 days minimum").
+    #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
+    min_age: Option<u32>,
+    /// Checkpoints older than this follow the rules like any snapshot (by default they are kept).
+    #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
+    checkpoints_expire_after: Option<u32>,
     /// Only snapshots of this name.
     #[arg(long)]
     tag: Option<String>,
@@ -371,8 +382,13 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
         keep_daily: a.keep_daily,
         keep_weekly: a.keep_weekly,
         keep_monthly: a.keep_monthly,
+        keep_yearly: a.keep_yearly,
+        keep_within_hours: a.keep_within.unwrap_or(0),
+        min_age_hours: a.min_age.unwrap_or(0),
+        checkpoint_expiry_hours: a.checkpoints_expire_after.unwrap_or(0),
     };
-    if !a.snapshots.is_empty() && (!policy.is_empty() || a.tag.is_some()) {
+    let shapes_policy = a.min_age.is_some() || a.checkpoints_expire_after.is_some();
+    if !a.snapshots.is_empty() && (!policy.is_empty() || shapes_policy || a.tag.is_some()) {
         anyhow::bail!("name the snapshots to delete or give a retention policy (--keep-*, --tag), not both");
     }
     let repo = open_repo(g)?;
@@ -409,6 +425,7 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
     }
     let options = ForgetOptions {
         policy,
+        now: chrono::Utc::now(),
         tag: a.tag.clone(),
         dry_run: a.dry_run,
         lock_wait: g.lock_wait(),

@@ -74,6 +74,7 @@ fn forget_all_but_the_newest(repo: &Repository, tag: &str) {
             keep_last: 1,
             ..Default::default()
         },
+        now: chrono::Utc::now(),
         tag: Some(tag.into()),
         dry_run: false,
         lock_wait: WAIT,
@@ -112,6 +113,7 @@ fn put_cat_forget_prune_and_check_on_a_temporary_repository() {
     };
     let options = ForgetOptions {
         policy,
+        now: chrono::Utc::now(),
         tag: Some("db".into()),
         dry_run: false,
         lock_wait: WAIT,

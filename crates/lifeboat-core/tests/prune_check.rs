@@ -82,6 +82,7 @@ fn forget_all_but_last(repo: &Repository, tag: &str, keep_last: u32) {
             keep_last,
             ..Default::default()
         },
+        now: chrono::Utc::now(),
         tag: Some(tag.into()),
         dry_run: false,
         lock_wait: Duration::from_secs(5),

@@ -30,6 +30,7 @@ const report: RestoreReport = {
     { table: "public.orders", expected: 990, restored: 990 },
     { table: "public.audit", expected: 10, restored: 9 },
   ],
+  placed_beside: [],
   warnings: [],
 };
 

@@ -352,9 +352,24 @@ jobs: number,
 /**
  * Where the database that was there before now is, when it was kept.
  */
-previous_database_kept_as: string | null, roles_created: Array<string>, tables: Array<TableCount>, warnings: Array<string>, };
+previous_database_kept_as: string | null, roles_created: Array<string>, tables: Array<TableCount>, 
+/**
+ * Tables restored as new tables beside the originals (a partial
+ * restore into a database that holds data); empty otherwise.
+ */
+placed_beside: Array<PlacedBeside>, warnings: Array<string>, };
 
 export type TableCount = { table: string, expected: number, restored: number, };
+
+export type PlacedBeside = { 
+/**
+ * `schema.table` in the snapshot.
+ */
+table: string, 
+/**
+ * `schema.new_table` in the target.
+ */
+restored_as: string, rows: number, };
 
 export type Freshness = "unscheduled" | "green" | "amber" | "red";
 
@@ -395,7 +410,7 @@ export type RetentionPreviewEntry = { snapshot: SnapshotSummary,
  */
 keep: Array<KeepReason>, };
 
-export type KeepReason = "last" | "daily" | "weekly" | "monthly" | "checkpoint" | "forever";
+export type KeepReason = "last" | "daily" | "weekly" | "monthly" | "yearly" | "within" | "min-age" | "checkpoint" | "forever";
 
 export type DrillRequest = { 
 /**

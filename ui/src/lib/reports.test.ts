@@ -32,6 +32,7 @@ const report: RestoreReport = {
     { table: "public.orders", expected: 1200, restored: 1200 },
     { table: "public.audit", expected: 5, restored: 4 },
   ],
+  placed_beside: [],
   warnings: ["extension pg_trgm is 1.5 here, 1.6 in the backup"],
 };
 

@@ -27,6 +27,7 @@ const report: RestoreReport = {
   previous_database_kept_as: null,
   roles_created: ["app"],
   tables: [{ table: "public.orders", expected: 10, restored: 10 }],
+  placed_beside: [],
   warnings: [],
 };
 

@@ -82,6 +82,9 @@ export const KEEP_REASON_LABELS: Record<KeepReason, string> = {
   daily: "daily",
   weekly: "weekly",
   monthly: "monthly",
+  yearly: "yearly",
+  within: "within the period",
+  "min-age": "younger than the minimum age",
   checkpoint: "checkpoint",
   forever: "kept forever",
 };

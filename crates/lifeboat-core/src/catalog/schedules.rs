@@ -170,6 +170,7 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
             keep_daily: keep("keep_daily"),
             keep_weekly: keep("keep_weekly"),
             keep_monthly: keep("keep_monthly"),
+            ..Default::default()
         },
         stale_after: stale.map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
         drill: cadence("drill_cron")?,

@@ -38,6 +38,7 @@ impl Runner {
         let lock_wait = self.lock_wait.max(RETENTION_LOCK_WAIT);
         let options = ForgetOptions {
             policy: schedule.retention,
+            now: chrono::Utc::now(),
             tag: Some(schedule.connection.clone()),
             dry_run: false,
             lock_wait,

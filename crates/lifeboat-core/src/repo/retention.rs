@@ -1,20 +1,26 @@
 //! Which snapshots a retention policy keeps (`forget`).
 //!
 //! Per name, newest first: `keep_last` keeps the N newest; `keep_daily`,
-//! `keep_weekly` and `keep_monthly` keep the newest snapshot of each of the N
-//! most recent days, ISO weeks and months that have one. Times are the
-//! manifests' recorded start times, in the time zone given (the admin's local
-//! one in the product), never file names or modification times.
+//! `keep_weekly`, `keep_monthly` and `keep_yearly` keep the newest snapshot
+//! of each of the N most recent days, ISO weeks, months and years that have
+//! one; `keep_within` keeps every snapshot taken within that long of the
+//! name's newest (so backups that stopped never age the last ones out).
+//! Times are the manifests' recorded start times, in the time zone given
+//! (the admin's local one in the product), never file names or
+//! modification times.
 //!
-//! Checkpoints ("before upgrade") and snapshots marked keep-forever are
-//! exempt: always kept, and they take no place in the policy's counts. An
-//! empty snapshot (0 bytes, stored only with `--allow-empty`) is no backup:
-//! it takes no place either, and no rule keeps it.
+//! `min_age` is a floor under every rule ("30 days minimum"): nothing
+//! younger than it (by `now`) is removed. Checkpoints ("before upgrade")
+//! and snapshots marked keep-forever are exempt: always kept, and they take
+//! no place in the policy's counts; with `checkpoint_expiry` a checkpoint
+//! older than that becomes an ordinary snapshot. An empty snapshot (0
+//! bytes, stored only with `--allow-empty`) is no backup: it takes no
+//! place either, and no rule keeps it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use chrono::{Datelike, TimeZone};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
@@ -30,12 +36,64 @@ pub struct RetentionPolicy {
     pub keep_daily: u32,
     pub keep_weekly: u32,
     pub keep_monthly: u32,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub keep_yearly: u32,
+    /// Every snapshot within this many hours of the name's newest.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub keep_within_hours: u32,
+    /// Nothing younger than this many hours is removed.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub min_age_hours: u32,
+    /// Checkpoints older than this many hours follow the rules like any
+    /// snapshot (0: checkpoints are kept until deleted by hand).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub checkpoint_expiry_hours: u32,
 }
 
 impl RetentionPolicy {
+    /// Whether no rule says what to keep (a minimum age or a checkpoint
+    /// expiry alone keeps nothing, so they do not count).
     pub fn is_empty(&self) -> bool {
-        *self == RetentionPolicy::default()
+        self.keep_last == 0
+            && self.keep_daily == 0
+            && self.keep_weekly == 0
+            && self.keep_monthly == 0
+            && self.keep_yearly == 0
+            && self.keep_within_hours == 0
     }
+}
+
+/// Reads a period as the policies state it: `30d`, `48h`, `2w`, `6m`
+/// (30 days each), `1y` (365 days), or combined as `1y6m`; in hours.
+pub fn parse_period(text: &str) -> std::result::Result<u32, String> {
+    let bad = || format!("{text:?} is not a period: write it as 30d, 48h, 2w, 6m or 1y (or combined, as 1y6m)");
+    let mut hours: u64 = 0;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            'h' => 1,
+            'd' => 24,
+            'w' => 24 * 7,
+            'm' => 24 * 30,
+            'y' => 24 * 365,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        hours = n.checked_mul(unit).and_then(|h| h.checked_add(hours)).ok_or_else(bad)?;
+    }
+    if !number.is_empty() || hours == 0 {
+        return Err(bad());
+    }
+    u32::try_from(hours).map_err(|_| bad())
 }
 
 /// Why a snapshot is kept.
@@ -47,6 +105,11 @@ pub enum KeepReason {
     Daily,
     Weekly,
     Monthly,
+    Yearly,
+    /// Within `keep_within` of the newest snapshot.
+    Within,
+    /// Younger than the policy's minimum age.
+    MinAge,
     /// A checkpoint: exempt from retention.
     Checkpoint,
     /// Marked keep-forever: exempt from retention.
@@ -61,9 +124,19 @@ pub struct Verdict {
     pub keep: Vec<KeepReason>,
 }
 
-/// Applies `policy` to snapshots of one name; returns verdicts newest first.
-/// `kept_forever` holds the ids marked keep-forever.
-pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kept_forever: &HashSet<String>, tz: &Tz) -> Vec<Verdict> {
+fn hours(n: u32) -> chrono::Duration {
+    chrono::Duration::hours(i64::from(n))
+}
+
+/// Applies `policy` to snapshots of one name at `now`; returns verdicts
+/// newest first. `kept_forever` holds the ids marked keep-forever.
+pub fn apply<Tz: TimeZone>(
+    snapshots: &[Snapshot],
+    policy: &RetentionPolicy,
+    kept_forever: &HashSet<String>,
+    tz: &Tz,
+    now: DateTime<Utc>,
+) -> Vec<Verdict> {
     let mut sorted: Vec<&Snapshot> = snapshots.iter().collect();
     sorted.sort_by(|a, b| b.manifest.recency().cmp(&a.manifest.recency()).then_with(|| b.id.cmp(&a.id)));
     struct Bucket {
@@ -71,30 +144,23 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kep
         last: Option<(i32, u32)>,
         reason: KeepReason,
     }
+    let bucket = |left, reason| Bucket { left, last: None, reason };
     let mut buckets = [
-        Bucket {
-            left: policy.keep_daily,
-            last: None,
-            reason: KeepReason::Daily,
-        },
-        Bucket {
-            left: policy.keep_weekly,
-            last: None,
-            reason: KeepReason::Weekly,
-        },
-        Bucket {
-            left: policy.keep_monthly,
-            last: None,
-            reason: KeepReason::Monthly,
-        },
+        bucket(policy.keep_daily, KeepReason::Daily),
+        bucket(policy.keep_weekly, KeepReason::Weekly),
+        bucket(policy.keep_monthly, KeepReason::Monthly),
+        bucket(policy.keep_yearly, KeepReason::Yearly),
     ];
+    let newest = sorted.iter().find(|s| s.manifest.size > 0).map(|s| s.manifest.start);
     let mut position = 0u64;
     sorted
         .into_iter()
         .map(|snapshot| {
+            let start = snapshot.manifest.start;
+            let checkpoint_current = policy.checkpoint_expiry_hours == 0 || now - start < hours(policy.checkpoint_expiry_hours);
             let exempt = if kept_forever.contains(&snapshot.id) {
                 Some(KeepReason::Forever)
-            } else if snapshot.manifest.kind == SnapshotKind::Checkpoint {
+            } else if snapshot.manifest.kind == SnapshotKind::Checkpoint && checkpoint_current {
                 Some(KeepReason::Checkpoint)
             } else {
                 None
@@ -113,11 +179,12 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kep
                 };
             }
             position += 1;
-            let local = snapshot.manifest.start.with_timezone(tz);
+            let local = start.with_timezone(tz);
             let periods = [
                 (local.year(), local.ordinal()),
                 (local.iso_week().year(), local.iso_week().week()),
                 (local.year(), local.month()),
+                (local.year(), 0),
             ];
             let mut keep = Vec::new();
             if position <= u64::from(policy.keep_last) {
@@ -129,6 +196,12 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kep
                     bucket.left -= 1;
                     keep.push(bucket.reason);
                 }
+            }
+            if policy.keep_within_hours > 0 && newest.is_some_and(|newest| newest - start < hours(policy.keep_within_hours)) {
+                keep.push(KeepReason::Within);
+            }
+            if policy.min_age_hours > 0 && now - start < hours(policy.min_age_hours) {
+                keep.push(KeepReason::MinAge);
             }
             Verdict {
                 snapshot: snapshot.summary(),
@@ -142,6 +215,8 @@ pub fn apply<Tz: TimeZone>(snapshots: &[Snapshot], policy: &RetentionPolicy, kep
 #[derive(Clone, Debug, Default)]
 pub struct ForgetOptions {
     pub policy: RetentionPolicy,
+    /// The time `min_age` and checkpoint expiry count from.
+    pub now: DateTime<Utc>,
     /// Only snapshots of this name; all names otherwise.
     pub tag: Option<String>,
     pub dry_run: bool,
@@ -160,7 +235,9 @@ pub struct ForgetGroup {
 pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz) -> Result<Vec<ForgetGroup>> {
     if options.policy.is_empty() {
         return Err(Error::InvalidInput(
-            "no retention policy given: say what to keep with --keep-last, --keep-daily, --keep-weekly or --keep-monthly".into(),
+            "no retention policy given: say what to keep with --keep-last, --keep-daily, --keep-weekly, --keep-monthly, \
+             --keep-yearly or --keep-within (--min-age only sets a floor under them)"
+                .into(),
         ));
     }
     let lock = if options.dry_run {
@@ -187,7 +264,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
     }
     let mut groups = Vec::new();
     for (tag, snapshots) in by_tag {
-        let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz);
+        let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz, options.now);
         if !options.dry_run {
             for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
                 manifest::record_forget(repo, &verdict.snapshot)?;
@@ -307,7 +384,7 @@ mod tests {
     }
 
     fn kept(snapshots: &[Snapshot], policy: RetentionPolicy) -> Vec<(String, Vec<KeepReason>)> {
-        apply(snapshots, &policy, &HashSet::new(), &Utc)
+        apply(snapshots, &policy, &HashSet::new(), &Utc, Utc::now())
             .into_iter()
             .filter(|v| !v.keep.is_empty())
             .map(|v| (v.snapshot.time.format("%Y-%m-%d %H:%M").to_string(), v.keep))
@@ -388,6 +465,37 @@ mod tests {
                     keep_daily: 5,
                     keep_weekly: 3,
                     keep_monthly: 3,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-yearly 1",
+                RetentionPolicy {
+                    keep_yearly: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-within 10d",
+                RetentionPolicy {
+                    keep_within_hours: 240,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-last 2, min-age 30d (now 2026-04-10)",
+                RetentionPolicy {
+                    keep_last: 2,
+                    min_age_hours: 30 * 24,
+                    ..Default::default()
+                },
+            ),
+            (
+                "keep-last 2, checkpoints expire after 14d (now 2026-04-10)",
+                RetentionPolicy {
+                    keep_last: 2,
+                    checkpoint_expiry_hours: 14 * 24,
+                    ..Default::default()
                 },
             ),
             (
@@ -402,7 +510,8 @@ mod tests {
         let mut table = String::new();
         for (name, policy) in policies {
             table.push_str(&format!("== {name}\n"));
-            for verdict in apply(&snapshots, &policy, &forever, &tz) {
+            let now = "2026-04-10T00:00:00Z".parse().unwrap();
+            for verdict in apply(&snapshots, &policy, &forever, &tz, now) {
                 let local = verdict.snapshot.time.with_timezone(&tz).format("%Y-%m-%d %a %H:%M");
                 let reasons: Vec<String> = verdict.keep.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
                 let verdict_text = if reasons.is_empty() {
@@ -472,7 +581,7 @@ mod tests {
             keep_last: 1,
             ..Default::default()
         };
-        let verdicts: Vec<(String, Vec<KeepReason>)> = apply(&snaps, &policy, &HashSet::from([forever.id]), &Utc)
+        let verdicts: Vec<(String, Vec<KeepReason>)> = apply(&snaps, &policy, &HashSet::from([forever.id]), &Utc, Utc::now())
             .into_iter()
             .map(|v| (v.snapshot.time.format("%m-%d").to_string(), v.keep))
             .collect();
@@ -534,7 +643,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            apply(&snaps, &policy, &HashSet::new(), &Utc)
+            apply(&snaps, &policy, &HashSet::new(), &Utc, Utc::now())
                 .iter()
                 .filter(|v| !v.keep.is_empty())
                 .count(),
@@ -542,11 +651,92 @@ mod tests {
         );
         let plus_two = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
         assert_eq!(
-            apply(&snaps, &policy, &HashSet::new(), &plus_two)
+            apply(&snaps, &policy, &HashSet::new(), &plus_two, Utc::now())
                 .iter()
                 .filter(|v| !v.keep.is_empty())
                 .count(),
             2
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A generated history: hours after 2024-01-01, kind, empty or
+        /// not, marked keep-forever or not; and a policy and a `now`.
+        fn case() -> impl Strategy<Value = (Vec<(u32, u8, bool, bool)>, RetentionPolicy, u32)> {
+            let snapshots = proptest::collection::vec((0u32..24 * 900, 0u8..6, proptest::bool::weighted(0.05), proptest::bool::weighted(0.05)), 1..80);
+            let policy = (0u32..4, 0u32..8, 0u32..5, 0u32..4, 0u32..3, prop_oneof![Just(0u32), 1u32..24 * 400], prop_oneof![Just(0u32), 1u32..24 * 400], prop_oneof![Just(0u32), 1u32..24 * 400])
+                .prop_map(|(last, daily, weekly, monthly, yearly, within, min_age, expiry)| RetentionPolicy {
+                    keep_last: last,
+                    keep_daily: daily,
+                    keep_weekly: weekly,
+                    keep_monthly: monthly,
+                    keep_yearly: yearly,
+                    keep_within_hours: within,
+                    min_age_hours: min_age,
+                    checkpoint_expiry_hours: expiry,
+                })
+                .prop_filter("a policy that keeps something", |p| !p.is_empty());
+            (snapshots, policy, 24 * 900u32..24 * 1000)
+        }
+
+        fn build(spec: &[(u32, u8, bool, bool)]) -> (Vec<Snapshot>, HashSet<String>) {
+            let base: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+            let mut forever = HashSet::new();
+            let snapshots = spec
+                .iter()
+                .enumerate()
+                .map(|(i, &(hour, kind, empty, pinned))| {
+                    let mut s = snapshot(&(base + chrono::Duration::hours(i64::from(hour))).to_rfc3339());
+                    s.id = format!("{i:0>64}");
+                    s.manifest.kind = match kind {
+                        0 => SnapshotKind::Checkpoint,
+                        1 => SnapshotKind::Manual,
+                        _ => SnapshotKind::Scheduled,
+                    };
+                    s.manifest.size = u64::from(!empty);
+                    if pinned {
+                        forever.insert(s.id.clone());
+                    }
+                    s
+                })
+                .collect();
+            (snapshots, forever)
+        }
+
+        proptest! {
+            #[test]
+            fn no_rule_removes_what_the_policy_promises_to_keep((spec, policy, now_hours) in case()) {
+                let (snapshots, forever) = build(&spec);
+                let now = "2024-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::hours(i64::from(now_hours));
+                let verdicts = apply(&snapshots, &policy, &forever, &Utc, now);
+                prop_assert_eq!(verdicts.len(), snapshots.len());
+                let removed: HashSet<&str> = verdicts.iter().filter(|v| v.keep.is_empty()).map(|v| v.snapshot.id.as_str()).collect();
+                for s in &snapshots {
+                    let age = now - s.manifest.start;
+                    let is_removed = removed.contains(s.id.as_str());
+                    if forever.contains(&s.id) {
+                        prop_assert!(!is_removed, "kept forever");
+                    }
+                    let checkpoint_current = policy.checkpoint_expiry_hours == 0 || age < hours(policy.checkpoint_expiry_hours);
+                    if s.manifest.kind == SnapshotKind::Checkpoint && checkpoint_current {
+                        prop_assert!(!is_removed, "a checkpoint before its expiry");
+                    }
+                    if s.manifest.size > 0 && policy.min_age_hours > 0 && age < hours(policy.min_age_hours) {
+                        prop_assert!(!is_removed, "younger than the minimum age");
+                    }
+                }
+                let newest = snapshots.iter().filter(|s| s.manifest.size > 0).max_by(|a, b| a.manifest.recency().cmp(&b.manifest.recency()).then_with(|| a.id.cmp(&b.id)));
+                if let Some(newest) = newest {
+                    prop_assert!(!removed.contains(newest.id.as_str()), "the newest snapshot survives");
+                }
+                // The input's order is no input.
+                let mut reversed = snapshots.clone();
+                reversed.reverse();
+                prop_assert_eq!(apply(&reversed, &policy, &forever, &Utc, now), verdicts);
+            }
+        }
     }
 }

@@ -130,8 +130,7 @@ pub struct RestoreOptions {
 }
 
 /// What of the snapshot is restored, and who owns it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Shape {
     /// Everything (objects and the database) owned by this role instead of
     /// the backup's owners (`pg_restore --no-owner --role`).

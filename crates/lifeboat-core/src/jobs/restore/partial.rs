@@ -13,8 +13,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::pg::archive::{self, TocEntry};
 use crate::progress::NoProgress;
@@ -23,8 +21,7 @@ use crate::repo::read::{self, ReadOptions};
 use crate::repo::Repository;
 
 /// The tables and schemas a partial restore brings back.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
     /// `schema.table` names, as [`parse_table`] reads them.
     pub tables: Vec<QualifiedName>,
@@ -37,8 +34,7 @@ impl Selection {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QualifiedName {
     pub schema: String,
     pub name: String,
