@@ -214,7 +214,10 @@ fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
         println!("  {:<40} {:>12} rows (backup: {})", table.table, table.restored, table.expected);
     }
     for placed in &report.placed_beside {
-        println!("  {} restored beside it as {} ({} rows)", placed.table, placed.restored_as, placed.rows);
+        println!(
+            "  {} restored beside it as {} ({} rows)",
+            placed.table, placed.restored_as, placed.rows
+        );
     }
     Ok(())
 }

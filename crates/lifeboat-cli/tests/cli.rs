@@ -395,17 +395,36 @@ fn forget_keeps_policy_moves_latest_and_prune_frees_space() {
 
     assert!(repo.fails(&["forget"], None).contains("no retention policy"));
     let err = repo.fails(&["forget", "--min-age", "30d"], None);
-    assert!(err.contains("no retention policy") && err.contains("--min-age only sets a floor"), "{err}");
+    assert!(
+        err.contains("no retention policy") && err.contains("--min-age only sets a floor"),
+        "{err}"
+    );
     assert!(repo.fails(&["forget", "--keep-within", "30 days"], None).contains("not a period"));
     repo.ok(&["forget", "--keep-last", "1", "--dry-run"], None);
     assert_eq!(repo.files("snapshots").len(), 4);
     // "30 days minimum": every snapshot here is minutes old, so nothing goes.
     let out = repo.ok(&["forget", "--keep-last", "1", "--min-age", "30d", "--json"], None);
     let verdicts: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let reasons: Vec<serde_json::Value> = verdicts["groups"][0]["verdicts"].as_array().unwrap().iter().map(|v| v["keep"].clone()).collect();
+    let reasons: Vec<serde_json::Value> = verdicts["groups"][0]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["keep"].clone())
+        .collect();
     assert_eq!(reasons[0], serde_json::json!(["last", "min-age"]));
     assert_eq!(reasons[3], serde_json::json!(["min-age"]));
-    repo.ok(&["forget", "--keep-within", "1y", "--keep-yearly", "1", "--checkpoints-expire-after", "90d"], None);
+    repo.ok(
+        &[
+            "forget",
+            "--keep-within",
+            "1y",
+            "--keep-yearly",
+            "1",
+            "--checkpoints-expire-after",
+            "90d",
+        ],
+        None,
+    );
     assert_eq!(repo.files("snapshots").len(), 4);
 
     repo.ok(&["forget", "--keep-last", "2", "--prune"], None);

@@ -660,16 +660,25 @@ fn no_owner_restores_onto_a_server_without_the_sources_roles() {
     repo.ok(&["backup", "--db", &source.url("shop")], None);
 
     let staging = PgCluster::start();
-    let out = repo.ok(&["restore", "latest:shop", "--to", &staging.url("shop"), "--no-owner", "--json"], None);
+    let out = repo.ok(
+        &["restore", "latest:shop", "--to", &staging.url("shop"), "--no-owner", "--json"],
+        None,
+    );
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["roles_created"], serde_json::json!([]));
     assert_eq!(
-        staging.psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'auditor')"),
+        staging.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'auditor')"
+        ),
         "0"
     );
     let restoring_user = staging.psql("postgres", "SELECT current_user");
     assert_eq!(
-        staging.psql("shop", "SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'customers'"),
+        staging.psql(
+            "shop",
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'customers'"
+        ),
         restoring_user
     );
     assert_eq!(
@@ -693,7 +702,15 @@ fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
     source.psql("shop", "UPDATE sales.customers SET note = 'oops'");
     source.psql("shop", "INSERT INTO public.events (payload) VALUES ('{\"after\": true}')");
     let out = repo.ok(
-        &["restore", "latest:shop", "--to", &source.url("shop"), "--table", "sales.customers", "--json"],
+        &[
+            "restore",
+            "latest:shop",
+            "--to",
+            &source.url("shop"),
+            "--table",
+            "sales.customers",
+            "--json",
+        ],
         None,
     );
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -709,10 +726,17 @@ fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
         "the restored rows are the backup's"
     );
     assert_eq!(
-        source.psql("shop", &format!("SELECT pg_typeof(email)::text FROM sales.\"{restored_table}\" LIMIT 1")),
+        source.psql(
+            "shop",
+            &format!("SELECT pg_typeof(email)::text FROM sales.\"{restored_table}\" LIMIT 1")
+        ),
         "citext"
     );
-    assert_eq!(source.psql("shop", "SELECT DISTINCT note FROM sales.customers"), "oops", "the original is untouched");
+    assert_eq!(
+        source.psql("shop", "SELECT DISTINCT note FROM sales.customers"),
+        "oops",
+        "the original is untouched"
+    );
     assert_eq!(source.psql("shop", "SELECT count(*) FROM public.events"), "701");
     assert_eq!(leftover_databases(&source), "");
     // The repair the admin then runs.
@@ -725,7 +749,14 @@ fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
     // Into a new database: that table alone, with its sequence, key and extension.
     let fresh = PgCluster::start();
     repo.ok(
-        &["restore", "latest:shop", "--to", &fresh.url("customers_only"), "--table", "sales.customers"],
+        &[
+            "restore",
+            "latest:shop",
+            "--to",
+            &fresh.url("customers_only"),
+            "--table",
+            "sales.customers",
+        ],
         None,
     );
     assert_eq!(
@@ -736,7 +767,10 @@ fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
         "sales.customers"
     );
     assert_eq!(fresh.psql("customers_only", &format!("{good_notes} FROM sales.customers")), before);
-    assert_eq!(fresh.psql("customers_only", "SELECT last_value FROM sales.customers_id_seq"), "2500");
+    assert_eq!(
+        fresh.psql("customers_only", "SELECT last_value FROM sales.customers_id_seq"),
+        "2500"
+    );
     assert_eq!(
         fresh.psql("customers_only", "SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'"),
         "2",
@@ -744,16 +778,28 @@ fn one_table_comes_back_beside_its_damaged_copy_or_alone_into_a_new_database() {
     );
 
     // A schema: its tables, view and function, and nothing of public.
-    repo.ok(&["restore", "latest:shop", "--to", &fresh.url("sales_only"), "--schema", "sales"], None);
+    repo.ok(
+        &["restore", "latest:shop", "--to", &fresh.url("sales_only"), "--schema", "sales"],
+        None,
+    );
     assert_eq!(fresh.psql("sales_only", "SELECT count(*) FROM sales.recent"), "500");
     assert_eq!(fresh.psql("sales_only", "SELECT sales.customer_count()"), "2500");
-    assert_eq!(fresh.psql("sales_only", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
+    assert_eq!(
+        fresh.psql("sales_only", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        "0"
+    );
 
     // Names that are not in the snapshot, or not qualified, are refused up front.
     let err = repo.fails(&["restore", "latest:shop", "--to", &fresh.url("x"), "--table", "customers"], None);
     assert!(err.contains("SCHEMA.TABLE"), "{err}");
-    let err = repo.fails(&["restore", "latest:shop", "--to", &fresh.url("x"), "--table", "public.customers"], None);
-    assert!(err.contains("no table public.customers") && err.contains("sales.customers"), "{err}");
+    let err = repo.fails(
+        &["restore", "latest:shop", "--to", &fresh.url("x"), "--table", "public.customers"],
+        None,
+    );
+    assert!(
+        err.contains("no table public.customers") && err.contains("sales.customers"),
+        "{err}"
+    );
     assert_eq!(leftover_databases(&fresh), "");
 }
 
@@ -1092,7 +1138,12 @@ fn parallel_restores_spool_privately_and_check_the_room_first() {
 
 fn sha256_of(path: &std::path::Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -1112,7 +1163,15 @@ fn an_imported_pg_dump_file_restores_like_a_backup() {
     pg_dump("-Fc", &file);
     let repo = TestRepo::new();
     let out = repo.ok(
-        &["import", file.to_str().unwrap(), "--name", "shop", "--label", "the old cron job's", "--json"],
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--name",
+            "shop",
+            "--label",
+            "the old cron job's",
+            "--json",
+        ],
         None,
     );
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -1127,7 +1186,12 @@ fn an_imported_pg_dump_file_restores_like_a_backup() {
     let out = repo.ok(&["restore", "latest:shop", "--to", &fresh.url("shop"), "--json"], None);
     let restored: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(counts(&fresh, "shop"), counts(&source, "shop"));
-    let checked: Vec<_> = restored["tables"].as_array().unwrap().iter().map(|t| t["restored"].clone()).collect();
+    let checked: Vec<_> = restored["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["restored"].clone())
+        .collect();
     assert_eq!(checked, vec![serde_json::json!(700), serde_json::json!(2500)], "row counts checked");
 
     // A newer backup stays the latest when an older dump joins the history.
@@ -1146,7 +1210,10 @@ fn an_imported_pg_dump_file_restores_like_a_backup() {
     let cut = folder.path().join("cut.dump");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let err = repo.fails(&["import", cut.to_str().unwrap(), "--name", "shop"], None);
-    assert!(err.contains("damaged or incomplete") && err.contains("nothing was imported"), "{err}");
+    assert!(
+        err.contains("damaged or incomplete") && err.contains("nothing was imported"),
+        "{err}"
+    );
     let plain = folder.path().join("plain.sql");
     pg_dump("-Fp", &plain);
     let err = repo.fails(&["import", plain.to_str().unwrap(), "--name", "shop"], None);

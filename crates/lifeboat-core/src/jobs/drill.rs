@@ -206,7 +206,8 @@ pub async fn drill(
         &admin.with_database(&format!("{prefix}preflight")),
         true,
         &restore::Shape::default(),
-    ).await?;
+    )
+    .await?;
     if !preflight.missing_extensions.is_empty() {
         return Err(Error::RestoreRefused(format!(
             "the drill server lacks the extension(s) {}: install them there (on Debian/Ubuntu: postgresql-contrib or the \

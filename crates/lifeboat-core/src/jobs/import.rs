@@ -64,7 +64,9 @@ pub fn import(repo: &Repository, path: &Path, options: &ImportOptions, progress:
     let started = Instant::now();
     manifest::validate_tag(&options.name)?;
     if options.label.as_deref().is_some_and(|l| l.trim().is_empty()) {
-        return Err(Error::InvalidInput("the label is empty: leave it out or say what the dump was".into()));
+        return Err(Error::InvalidInput(
+            "the label is empty: leave it out or say what the dump was".into(),
+        ));
     }
     let open = || {
         if path.is_dir() {
@@ -140,7 +142,9 @@ pub fn import(repo: &Repository, path: &Path, options: &ImportOptions, progress:
         allow_empty: false,
         provenance: Some(Provenance {
             start: dumped_at,
-            end: written.filter(|w| *w >= dumped_at && *w - dumped_at < chrono::Duration::days(1)).unwrap_or(dumped_at),
+            end: written
+                .filter(|w| *w >= dumped_at && *w - dumped_at < chrono::Duration::days(1))
+                .unwrap_or(dumped_at),
             host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into()),
             user: whoami::username(),
             generation,
@@ -198,12 +202,7 @@ fn facts_of(contents: &Contents, row_counts: BTreeMap<String, u64>) -> PgFacts {
                 .map_or_else(|| "public".to_string(), |d| d.tag.clone()),
         })
         .collect();
-    let roles: BTreeSet<String> = contents
-        .entries
-        .iter()
-        .map(|e| e.owner.clone())
-        .filter(|o| !o.is_empty())
-        .collect();
+    let roles: BTreeSet<String> = contents.entries.iter().map(|e| e.owner.clone()).filter(|o| !o.is_empty()).collect();
     let schemas: BTreeSet<String> = contents
         .entries
         .iter()

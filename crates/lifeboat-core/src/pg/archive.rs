@@ -361,8 +361,7 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
             BLOCK_BLOBS => {
                 // Large objects: an oid, its chunks, ... until an oid of 0.
                 while r.int()? != 0 {
-                    std::io::copy(&mut r.block(), &mut std::io::sink())
-                        .map_err(|e| Unreadable(format!("reading a large object: {e}")))?;
+                    std::io::copy(&mut r.block(), &mut std::io::sink()).map_err(|e| Unreadable(format!("reading a large object: {e}")))?;
                 }
             }
             other => return Err(Unreadable(format!("unknown data block type {other}"))),
@@ -503,13 +502,14 @@ mod tests {
         assert_eq!(contents.header.compression, Compression::Zstd);
         assert_eq!(contents.header.database, "shop");
         assert_eq!(contents.header.pg_dump_version, "15.18");
-        assert_eq!(
-            contents.header.created.unwrap().to_string(),
-            "2026-11-30 14:05:09"
-        );
+        assert_eq!(contents.header.created.unwrap().to_string(), "2026-11-30 14:05:09");
         assert_eq!(contents.entries.len(), 4);
         assert_eq!(
-            (contents.entries[0].desc.as_str(), contents.entries[0].owner.as_str(), &contents.entries[0].dependencies),
+            (
+                contents.entries[0].desc.as_str(),
+                contents.entries[0].owner.as_str(),
+                &contents.entries[0].dependencies
+            ),
             ("TABLE", "postgres", &vec![5])
         );
     }

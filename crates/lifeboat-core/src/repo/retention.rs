@@ -666,8 +666,25 @@ mod tests {
         /// A generated history: hours after 2024-01-01, kind, empty or
         /// not, marked keep-forever or not; and a policy and a `now`.
         fn case() -> impl Strategy<Value = (Vec<(u32, u8, bool, bool)>, RetentionPolicy, u32)> {
-            let snapshots = proptest::collection::vec((0u32..24 * 900, 0u8..6, proptest::bool::weighted(0.05), proptest::bool::weighted(0.05)), 1..80);
-            let policy = (0u32..4, 0u32..8, 0u32..5, 0u32..4, 0u32..3, prop_oneof![Just(0u32), 1u32..24 * 400], prop_oneof![Just(0u32), 1u32..24 * 400], prop_oneof![Just(0u32), 1u32..24 * 400])
+            let snapshots = proptest::collection::vec(
+                (
+                    0u32..24 * 900,
+                    0u8..6,
+                    proptest::bool::weighted(0.05),
+                    proptest::bool::weighted(0.05),
+                ),
+                1..80,
+            );
+            let policy = (
+                0u32..4,
+                0u32..8,
+                0u32..5,
+                0u32..4,
+                0u32..3,
+                prop_oneof![Just(0u32), 1u32..24 * 400],
+                prop_oneof![Just(0u32), 1u32..24 * 400],
+                prop_oneof![Just(0u32), 1u32..24 * 400],
+            )
                 .prop_map(|(last, daily, weekly, monthly, yearly, within, min_age, expiry)| RetentionPolicy {
                     keep_last: last,
                     keep_daily: daily,

@@ -100,10 +100,7 @@ pub(crate) async fn copy_beside(
             .await
             .map_err(|e| pg_error("reading the restored rows of", scratch, e))?
         {
-            copy_in
-                .send(bytes)
-                .await
-                .map_err(|e| beside_error(target, &restored_as, e))?;
+            copy_in.send(bytes).await.map_err(|e| beside_error(target, &restored_as, e))?;
         }
         drop(rows_out);
         let rows = copy_in.finish().await.map_err(|e| beside_error(target, &restored_as, e))?;
@@ -165,9 +162,7 @@ async fn columns(conn: &mut sqlx::PgConnection, scratch: &ConnectionSpec, table:
 
 fn beside_error(target: &ConnectionSpec, table: &str, e: sqlx::Error) -> Error {
     let hint = match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P07") => {
-            ": a table of that name exists; nothing was written into it"
-        }
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P07") => ": a table of that name exists; nothing was written into it",
         sqlx::Error::Database(db) if db.code().as_deref() == Some("3F000") => {
             ": the schema is gone from the target; restore the table into a new database instead"
         }

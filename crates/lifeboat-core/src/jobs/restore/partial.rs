@@ -118,7 +118,10 @@ pub(crate) fn plan(toc: &[TocEntry], selection: &Selection) -> Result<Plan> {
         chosen.insert(found.dump_id);
     }
     for schema in &selection.schemas {
-        if !toc.iter().any(|e| e.namespace == *schema || (e.desc == "SCHEMA" && e.tag == *schema)) {
+        if !toc
+            .iter()
+            .any(|e| e.namespace == *schema || (e.desc == "SCHEMA" && e.tag == *schema))
+        {
             return Err(Error::InvalidInput(format!("the snapshot has no schema {schema:?}")));
         }
         chosen.extend(toc.iter().filter(|e| is_table(e) && e.namespace == *schema).map(|e| e.dump_id));
@@ -232,8 +235,7 @@ pub(crate) fn list_file(entries: &[i64]) -> Result<tempfile::NamedTempFile> {
 /// authenticated as for a restore.
 pub async fn table_of_contents(repo: Arc<Repository>, snapshot: Snapshot, lock_wait: Duration) -> Result<Vec<TocEntry>> {
     tokio::task::spawn_blocking(move || {
-        let (reader, mut writer) =
-            std::io::pipe().map_err(|e| Error::Internal(format!("opening a pipe: {e}")))?;
+        let (reader, mut writer) = std::io::pipe().map_err(|e| Error::Internal(format!("opening a pipe: {e}")))?;
         std::thread::scope(|scope| {
             let parsing = scope.spawn(move || archive::table_of_contents(std::io::BufReader::new(reader)).map(|c| c.entries));
             // Once the contents are read the parser lets go of its end, and this write fails: that is the stop.
@@ -321,7 +323,14 @@ mod tests {
 
     #[test]
     fn a_table_comes_with_what_hangs_on_it_and_what_it_needs_but_no_other_rows() {
-        let plan = plan(&shop(), &Selection { tables: vec![name("sales", "orders")], schemas: vec![] }).unwrap();
+        let plan = plan(
+            &shop(),
+            &Selection {
+                tables: vec![name("sales", "orders")],
+                schemas: vec![],
+            },
+        )
+        .unwrap();
         assert_eq!(plan.entries, vec![1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 30, 32, 34]);
         assert_eq!(plan.tables, vec![name("sales", "orders")]);
     }
@@ -341,14 +350,28 @@ mod tests {
 
     #[test]
     fn a_partitioned_table_brings_its_partitions_rows() {
-        let plan = plan(&shop(), &Selection { tables: vec![name("public", "events")], schemas: vec![] }).unwrap();
+        let plan = plan(
+            &shop(),
+            &Selection {
+                tables: vec![name("public", "events")],
+                schemas: vec![],
+            },
+        )
+        .unwrap();
         assert_eq!(plan.entries, vec![2, 16, 17, 18, 23]);
         assert_eq!(plan.tables, vec![name("public", "events"), name("public", "events_2026")]);
     }
 
     #[test]
     fn a_schema_brings_everything_in_it() {
-        let plan = plan(&shop(), &Selection { tables: vec![], schemas: vec!["sales".into()] }).unwrap();
+        let plan = plan(
+            &shop(),
+            &Selection {
+                tables: vec![],
+                schemas: vec!["sales".into()],
+            },
+        )
+        .unwrap();
         assert!(plan.entries.iter().all(|id| ![16, 17, 18, 23].contains(id)));
         for id in [1, 3, 4, 10, 11, 15, 20, 21, 31, 33] {
             assert!(plan.entries.contains(&id), "{id}");
@@ -357,11 +380,24 @@ mod tests {
 
     #[test]
     fn a_name_the_snapshot_lacks_is_named_with_what_it_has() {
-        let err = plan(&shop(), &Selection { tables: vec![name("public", "Orders")], schemas: vec![] })
-            .unwrap_err()
-            .to_string();
+        let err = plan(
+            &shop(),
+            &Selection {
+                tables: vec![name("public", "Orders")],
+                schemas: vec![],
+            },
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("no table public.Orders") && err.contains("sales.orders"), "{err}");
-        let err = plan(&shop(), &Selection { tables: vec![], schemas: vec!["billing".into()] }).unwrap_err();
+        let err = plan(
+            &shop(),
+            &Selection {
+                tables: vec![],
+                schemas: vec!["billing".into()],
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no schema \"billing\""), "{err}");
     }
 }
