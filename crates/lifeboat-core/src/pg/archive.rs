@@ -423,9 +423,12 @@ mod tests {
         compressed_archive(version_minor, None)
     }
 
+    /// A compression method's number in the header, and its compressor.
+    type Method = (u8, fn(&[u8]) -> Vec<u8>);
+
     /// [`archive`] with its data blocks compressed by `compress` (1.14:
     /// gzip, as the level says; 1.15+: the method byte says which).
-    fn compressed_archive(version_minor: u8, compress: Option<(u8, fn(&[u8]) -> Vec<u8>)>) -> Vec<u8> {
+    fn compressed_archive(version_minor: u8, compress: Option<Method>) -> Vec<u8> {
         let mut out = b"PGDMP".to_vec();
         out.extend_from_slice(&[1, version_minor, 0, 4, 8, 1]);
         match (version_minor, compress) {

@@ -665,7 +665,10 @@ mod tests {
 
         /// A generated history: hours after 2024-01-01, kind, empty or
         /// not, marked keep-forever or not; and a policy and a `now`.
-        fn case() -> impl Strategy<Value = (Vec<(u32, u8, bool, bool)>, RetentionPolicy, u32)> {
+        /// Per snapshot: hours after the base, kind, empty, kept forever.
+        type History = Vec<(u32, u8, bool, bool)>;
+
+        fn case() -> impl Strategy<Value = (History, RetentionPolicy, u32)> {
             let snapshots = proptest::collection::vec(
                 (
                     0u32..24 * 900,
