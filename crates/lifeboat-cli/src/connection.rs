@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use lifeboat_core::connections::{self, Connection};
+use lifeboat_core::connections::{self, Connection, ServerScope};
+use lifeboat_core::jobs::server;
 use lifeboat_core::ops;
 use lifeboat_core::pg::ConnectionSpec;
 use secrecy::{ExposeSecret, SecretString};
@@ -39,6 +40,8 @@ pub struct Database {
     /// The saved connection it came from.
     pub connection: Option<String>,
     pub pg_bin: Option<PathBuf>,
+    /// Set when the saved connection names a whole server.
+    pub server: Option<ServerScope>,
 }
 
 impl DatabaseArgs {
@@ -52,6 +55,7 @@ impl DatabaseArgs {
                 spec: with_env_password(saved.spec(keychain(g))?),
                 connection: Some(saved.name.clone()),
                 pg_bin: self.pg_bin.clone().or(saved.pg_bin),
+                server: saved.server,
             });
         }
         let Some(url) = &self.db else {
@@ -61,6 +65,7 @@ impl DatabaseArgs {
             spec: url_spec(url)?,
             connection: None,
             pg_bin: self.pg_bin.clone(),
+            server: None,
         })
     }
 }
@@ -70,7 +75,7 @@ pub fn url_spec(url: &str) -> Result<ConnectionSpec> {
     Ok(with_env_password(ConnectionSpec::parse_url(url)?))
 }
 
-fn with_env_password(mut spec: ConnectionSpec) -> ConnectionSpec {
+pub fn with_env_password(mut spec: ConnectionSpec) -> ConnectionSpec {
     if spec.password.is_none() {
         if let Ok(password) = std::env::var("PGPASSWORD") {
             spec.password = Some(password.into());
@@ -98,8 +103,18 @@ pub enum ConnectionCommand {
 pub struct AddArgs {
     name: String,
     /// postgres://user@host:port/database[?sslmode=...]
-    #[arg(long)]
-    db: String,
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    db: Option<String>,
+    /// A whole server, postgres://user@host:port: every database on it is
+    /// backed up (new ones from the next run on), each as NAME/DATABASE.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Only databases matching this pattern (* and ?; repeatable).
+    #[arg(long, value_name = "PATTERN", requires = "server")]
+    include: Vec<String>,
+    /// Never databases matching this pattern (repeatable; wins over --include).
+    #[arg(long, value_name = "PATTERN", requires = "server")]
+    exclude: Vec<String>,
     /// PostgreSQL client tools folder to use instead of searching.
     #[arg(long)]
     pg_bin: Option<PathBuf>,
@@ -126,7 +141,15 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
     let runtime = runtime()?;
     match command {
         ConnectionCommand::Add(a) => {
-            let spec = ConnectionSpec::parse_url(&a.db)?;
+            let spec = match (&a.db, &a.server) {
+                (Some(db), _) => ConnectionSpec::parse_url(db)?,
+                (None, Some(server)) => ConnectionSpec::parse_server_url(server)?,
+                (None, None) => bail!("say what to connect to: --db URL for one database, --server URL for a whole server"),
+            };
+            let scope = match &a.server {
+                Some(_) => Some(ServerScope::new(a.include.clone(), a.exclude.clone())?),
+                None => None,
+            };
             let mut password: Option<SecretString> = spec.password.as_ref().map(|p| p.as_str().into());
             if a.save_password && password.is_none() {
                 password = match std::env::var("PGPASSWORD") {
@@ -141,10 +164,16 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
                     .as_ref()
                     .map(|p| Zeroizing::new(p.expose_secret().to_string()))
                     .or(tested.password);
-                let check = runtime.block_on(connections::test(&with_env_password(tested), a.pg_bin.as_deref()))?;
+                let check = runtime.block_on(connections::test(&with_env_password(tested.clone()), a.pg_bin.as_deref()))?;
                 print_check(&check);
+                if let Some(scope) = &scope {
+                    let (chosen, skipped) = runtime.block_on(server::discover(&with_env_password(tested), scope))?;
+                    println!("  databases backed up: {}", list_or_none(&chosen));
+                    println!("  left out: {}", list_or_none(&skipped));
+                }
             }
-            let new = Connection::new(&a.name, &spec, a.pg_bin.clone(), Utc::now())?;
+            let mut new = Connection::new(&a.name, &spec, a.pg_bin.clone(), Utc::now())?;
+            new.server = scope;
             let saved = runtime.block_on(async {
                 let catalog = open_catalog().await?;
                 anyhow::Ok(
@@ -171,7 +200,8 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
             } else {
                 for c in &all {
                     let password = if c.password_in_keychain { "keychain" } else { "libpq" };
-                    println!("{:<24} {:<56} password: {password}", c.name, c.display_url());
+                    let what = if c.server.is_some() { "server" } else { "database" };
+                    println!("{:<24} {what:<8} {:<56} password: {password}", c.name, c.display_url());
                 }
             }
         }
@@ -196,6 +226,14 @@ pub fn connection(g: &GlobalArgs, command: &ConnectionCommand) -> Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn print_check(check: &connections::ConnectionCheck) {

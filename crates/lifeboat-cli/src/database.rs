@@ -9,12 +9,14 @@ use chrono::Utc;
 use clap::Args;
 use lifeboat_core::jobs::restore::partial::{self, Selection};
 use lifeboat_core::jobs::restore::{RestoreJobs, RestoreOptions, RestoreReport, Shape};
-use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob};
+use lifeboat_core::jobs::server::{ServerGroup, ServerRestoreOptions, ServerRestoreReport};
+use lifeboat_core::ops::{BackupJob, BackupSource, RestoreJob, ServerBackupJob};
+use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::SnapshotKind;
 use lifeboat_core::repo::{manifest, pins};
 
 use crate::commands::{human_bytes, print_json};
-use crate::connection::{url_spec, DatabaseArgs};
+use crate::connection::{url_spec, with_env_password, Database, DatabaseArgs};
 use crate::context::{claim, runner, runtime};
 use crate::credentials::open_repo;
 use crate::progress::Bars;
@@ -41,6 +43,9 @@ pub struct BackupArgs {
 
 pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
     let database = a.database.resolve(g)?;
+    if database.server.is_some() {
+        return backup_server(g, a, database);
+    }
     let name = a
         .name
         .clone()
@@ -82,6 +87,62 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `backup --connection NAME` of a server connection: every database it covers.
+fn backup_server(g: &GlobalArgs, a: &BackupArgs, database: Database) -> Result<ExitCode> {
+    let name = database.connection.clone().unwrap_or_default();
+    if a.name.as_ref().is_some_and(|n| *n != name) {
+        bail!("a server's snapshots are named after its connection ({name}/DATABASE): leave out --name");
+    }
+    let job = ServerBackupJob {
+        name: name.clone(),
+        spec: Some(database.spec),
+        pg_bin: database.pg_bin,
+        kind: if a.checkpoint.is_some() {
+            SnapshotKind::Checkpoint
+        } else {
+            SnapshotKind::Manual
+        },
+        label: a.checkpoint.clone(),
+        role_passwords: a.role_passwords,
+    };
+    let _claim = claim(&name)?;
+    let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.backup_server(job, Arc::new(Bars::new())).await?) })?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!("{}", report.snapshot_id);
+        for db in &report.databases {
+            eprintln!(
+                "  {:<32} {} dump, {} tables, {} rows",
+                db.name,
+                human_bytes(db.size),
+                db.tables,
+                db.rows
+            );
+        }
+        for failure in &report.failed {
+            eprintln!("  {:<32} FAILED: {}", failure.database, failure.error);
+        }
+        if !report.skipped.is_empty() {
+            eprintln!("  left out: {}", report.skipped.join(", "));
+        }
+        eprintln!(
+            "backed up server `{name}` in {:.1}s: {} databases, the group is snapshot {}",
+            report.seconds,
+            report.databases.len(),
+            &report.snapshot_id[..8]
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[derive(Args)]
@@ -154,9 +215,13 @@ pub fn verify(g: &GlobalArgs, a: &VerifyArgs) -> Result<ExitCode> {
 pub struct RestoreArgs {
     /// Snapshot id, unique id prefix, or latest:NAME.
     snapshot: String,
-    /// The database to restore into: postgres://user@host:port/database.
+    /// The database to restore into: postgres://user@host:port/database;
+    /// for a server backup, the server: postgres://user@host:port.
     #[arg(long)]
     to: String,
+    /// Of a server backup, only this database (repeatable; default: all).
+    #[arg(long, value_name = "DB")]
+    database: Vec<String>,
     /// Replace a non-empty database (it is kept, renamed) or restore onto an older server.
     #[arg(long)]
     force: bool,
@@ -233,29 +298,82 @@ fn parse_jobs(text: &str) -> std::result::Result<RestoreJobs, String> {
 }
 
 pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
+    let options = RestoreOptions {
+        force: a.force,
+        jobs: a.jobs,
+        pg_bin: a.pg_bin.clone(),
+        lock_wait: g.lock_wait(),
+        now: Utc::now(),
+        shape: Shape {
+            role: a.role.clone(),
+            no_owner: a.no_owner,
+            selection: Selection {
+                tables: a.table.iter().map(|t| partial::parse_table(t)).collect::<Result<_, _>>()?,
+                schemas: a.schema.clone(),
+            },
+        },
+    };
+    let runtime = runtime()?;
+    let runner = runtime.block_on(runner(g))?;
+    let snapshot = manifest::resolve(&runner.repo, &a.snapshot)?;
+    if ServerGroup::of(&snapshot)?.is_some() {
+        if !options.shape.selection.is_empty() {
+            bail!("--table and --schema pick from one database: restore latest:SERVER/DATABASE with them");
+        }
+        let server = ServerRestoreOptions {
+            databases: a.database.clone(),
+            restore: options,
+        };
+        let target = with_env_password(ConnectionSpec::parse_server_url(&a.to)?);
+        let report = runtime.block_on(runner.restore_server(&snapshot.id, target, server, Arc::new(Bars::new())))?;
+        return print_server_restore(&report, a.json);
+    }
+    if !a.database.is_empty() {
+        bail!(
+            "--database picks from a server backup; snapshot {} is of one database",
+            &snapshot.id[..8]
+        );
+    }
     let job = RestoreJob {
         snapshot: a.snapshot.clone(),
         target: url_spec(&a.to)?,
-        options: RestoreOptions {
-            force: a.force,
-            jobs: a.jobs,
-            pg_bin: a.pg_bin.clone(),
-            lock_wait: g.lock_wait(),
-            now: Utc::now(),
-            shape: Shape {
-                role: a.role.clone(),
-                no_owner: a.no_owner,
-                selection: Selection {
-                    tables: a.table.iter().map(|t| partial::parse_table(t)).collect::<Result<_, _>>()?,
-                    schemas: a.schema.clone(),
-                },
-            },
-        },
+        options,
         automatic: false,
     };
-    let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.restore(job, Arc::new(Bars::new())).await?) })?;
+    let report = runtime.block_on(runner.restore(job, Arc::new(Bars::new())))?;
     print_restore(&report, a.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_server_restore(report: &ServerRestoreReport, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(report)?;
+    } else {
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+        if !report.roles_created.is_empty() {
+            println!("roles created: {}", report.roles_created.join(", "));
+        }
+        for restored in &report.restored {
+            print_restore(restored, false)?;
+        }
+        for failure in &report.failed {
+            println!("FAILED {}: {}", failure.database, failure.error);
+        }
+        println!(
+            "restored {} of {} databases onto {} in {:.1}s",
+            report.restored.len(),
+            report.restored.len() + report.failed.len(),
+            report.target,
+            report.seconds
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[derive(Args)]

@@ -1241,3 +1241,140 @@ fn a_year_earlier(archive: &std::path::Path) {
     bytes[year + 1] -= 1;
     std::fs::write(archive, bytes).unwrap();
 }
+
+/// `pg_dump -s` of a database, for comparing schemas across servers.
+fn schema_of(cluster: &PgCluster, db: &str) -> String {
+    let out = Command::new(cluster.bin_dir().join("pg_dump"))
+        .args(["-s", "--no-comments", &cluster.url(db)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Comments and the random key of newer pg_dumps' \restrict lines differ run to run.
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_whole_server_is_backed_up_as_one_group_and_restored_onto_a_fresh_one() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    source.psql("postgres", "CREATE ROLE reporter LOGIN CREATEDB");
+    source.psql("postgres", "CREATE DATABASE metrics OWNER reporter");
+    source.psql(
+        "metrics",
+        "CREATE TABLE samples (at int, v float8); INSERT INTO samples SELECT g, g / 7.0 FROM generate_series(1, 900) g",
+    );
+    source.psql("postgres", "ALTER DATABASE metrics SET work_mem = '32MB'");
+    source.psql("postgres", "CREATE DATABASE scratch_tmp");
+    source.psql("scratch_tmp", "CREATE TABLE junk (x int)");
+
+    let repo = TestRepo::new();
+    let server_url = format!("postgres://postgres@127.0.0.1:{}", source.port);
+    let out = repo.ok(
+        &["connection", "add", "prod", "--server", &server_url, "--exclude", "scratch*"],
+        None,
+    );
+    let listed = String::from_utf8_lossy(&out);
+    assert!(listed.contains("databases backed up: metrics, shop"), "{listed}");
+    // Created after the connection was saved: the next run picks it up.
+    source.psql("postgres", "CREATE DATABASE staging");
+    source.psql(
+        "staging",
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 42)",
+    );
+
+    let out = repo.ok(&["backup", "--connection", "prod", "--checkpoint", "before 17", "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let backed_up: Vec<&str> = report["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(backed_up, vec!["prod/metrics", "prod/shop", "prod/staging"]);
+    assert_eq!(report["skipped"], serde_json::json!(["postgres", "scratch_tmp"]));
+    assert_eq!(report["failed"], serde_json::json!([]));
+    let group = latest_id(&repo, "prod");
+    assert_eq!(group, report["snapshot_id"].as_str().unwrap());
+    let shown: serde_json::Value = serde_json::from_slice(&repo.ok(&["show", "latest:prod/staging"], None)).unwrap();
+    assert_eq!(shown["manifest"]["kind"], "checkpoint");
+    assert_eq!(shown["manifest"]["label"], "before 17");
+
+    // Onto a fresh server: roles first, then every database, verified.
+    let fresh = PgCluster::start();
+    let fresh_url = format!("postgres://postgres@127.0.0.1:{}", fresh.port);
+    let out = repo.ok(&["restore", "latest:prod", "--to", &fresh_url, "--json"], None);
+    let restored: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let roles: Vec<&str> = restored["roles_created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(roles.contains(&"reporter") && roles.contains(&"app_owner"), "{roles:?}");
+    assert_eq!(restored["restored"].as_array().unwrap().len(), 3);
+    for db in ["shop", "metrics", "staging"] {
+        assert_eq!(schema_of(&fresh, db), schema_of(&source, db), "schema of {db}");
+    }
+    assert_eq!(counts(&fresh, "shop"), counts(&source, "shop"));
+    assert_eq!(
+        fresh.psql("metrics", "SELECT count(*) || '/' || sum(v)::numeric(12,3) FROM samples"),
+        source.psql("metrics", "SELECT count(*) || '/' || sum(v)::numeric(12,3) FROM samples")
+    );
+    assert_eq!(fresh.psql("staging", "SELECT count(*) FROM t"), "42");
+    assert_eq!(
+        fresh.psql("postgres", "SELECT pg_get_userbyid(datdba) || ' ' || array_to_string(setconfig, ',') FROM pg_database d JOIN pg_db_role_setting s ON s.setdatabase = d.oid WHERE datname = 'metrics'"),
+        "reporter work_mem=32MB"
+    );
+    assert_eq!(
+        fresh.psql(
+            "postgres",
+            "SELECT rolcanlogin::text || rolcreatedb::text FROM pg_roles WHERE rolname = 'reporter'"
+        ),
+        "truetrue"
+    );
+    assert_eq!(
+        fresh.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'scratch_tmp'"),
+        "0"
+    );
+
+    // A dropped database keeps its snapshots and is named at the next run;
+    // one database of the group can be restored alone.
+    source.psql("postgres", "DROP DATABASE staging");
+    let out = repo.run(&["backup", "--connection", "prod"], None);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("database staging is gone from the server") && said.contains("latest:prod/staging"),
+        "{said}"
+    );
+    let another = PgCluster::start();
+    let another_url = format!("postgres://postgres@127.0.0.1:{}", another.port);
+    repo.ok(&["restore", group.as_str(), "--to", &another_url, "--database", "staging"], None);
+    assert_eq!(another.psql("staging", "SELECT count(*) FROM t"), "42");
+    assert_eq!(
+        another.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname IN ('shop', 'metrics')"),
+        "0"
+    );
+    let err = repo.fails(&["restore", group.as_str(), "--to", &another_url, "--database", "nope"], None);
+    assert!(
+        err.contains("has no database nope") && err.contains("metrics, shop, staging"),
+        "{err}"
+    );
+
+    // Retention for the server covers its databases: a third run, then
+    // keep the last plain backup of each (checkpoints are exempt).
+    repo.ok(&["backup", "--connection", "prod"], None);
+    let count = || {
+        let listed: serde_json::Value = serde_json::from_slice(&repo.ok(&["snapshots", "--json"], None)).unwrap();
+        listed.as_array().unwrap().len()
+    };
+    assert_eq!(count(), 4 + 3 + 3);
+    repo.ok(&["forget", "--tag", "prod", "--keep-last", "1"], None);
+    assert_eq!(count(), 4 + 3, "the second run's group and database snapshots went");
+    assert_eq!(latest_id(&repo, "prod/staging"), shown["id"].as_str().unwrap());
+}

@@ -34,6 +34,36 @@ pub struct Connection {
     pub created_at: DateTime<Utc>,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub updated_at: DateTime<Utc>,
+    /// Set when the connection names a whole server: `database` is then
+    /// only where Lifeboat connects to list the others.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub server: Option<ServerScope>,
+}
+
+/// Which databases of a server connection are backed up: those matching
+/// an include pattern (all when there is none) and no exclude pattern.
+/// Patterns are shell-style: `*` any run of characters, `?` one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ServerScope {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl ServerScope {
+    /// Checks the patterns (a bad one would silently match nothing).
+    pub fn new(include: Vec<String>, exclude: Vec<String>) -> Result<ServerScope> {
+        for pattern in include.iter().chain(&exclude) {
+            glob::Pattern::new(pattern).map_err(|e| Error::InvalidInput(format!("the database pattern {pattern:?} is not usable: {e}")))?;
+        }
+        Ok(ServerScope { include, exclude })
+    }
+
+    pub fn covers(&self, database: &str) -> bool {
+        let matches = |patterns: &[String]| patterns.iter().any(|p| glob::Pattern::new(p).is_ok_and(|p| p.matches(database)));
+        (self.include.is_empty() || matches(&self.include)) && !matches(&self.exclude)
+    }
 }
 
 impl Connection {
@@ -51,6 +81,7 @@ impl Connection {
             password_in_keychain: false,
             created_at: now,
             updated_at: now,
+            server: None,
         })
     }
 
@@ -83,11 +114,13 @@ pub fn validate_name(name: &str) -> Result<()> {
             "the connection name `{name}` is too long: use at most 64 characters"
         )));
     }
-    validate_tag(name).map_err(|_| {
-        Error::InvalidInput(format!(
+    // A `/` would read as one database of a server connection.
+    if name.contains('/') || validate_tag(name).is_err() {
+        return Err(Error::InvalidInput(format!(
             "`{name}` is not a usable connection name: use letters, digits and . _ - @ + (it also names the snapshots)"
-        ))
-    })
+        )));
+    }
+    Ok(())
 }
 
 /// What testing a connection found.

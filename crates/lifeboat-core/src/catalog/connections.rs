@@ -13,10 +13,11 @@ impl Catalog {
     /// Inserts or replaces a saved connection.
     pub async fn save_connection(&self, c: &Connection) -> Result<()> {
         sqlx::query(
-            "INSERT INTO connections (name, host, port, database, user_name, tls_mode, pg_bin, password_in_keychain, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO connections (name, host, port, database, user_name, tls_mode, pg_bin, password_in_keychain, created_at, updated_at,
+                                      server_scope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (name) DO UPDATE SET host = ?2, port = ?3, database = ?4, user_name = ?5, tls_mode = ?6, pg_bin = ?7,
-                 password_in_keychain = ?8, updated_at = ?10",
+                 password_in_keychain = ?8, updated_at = ?10, server_scope = ?11",
         )
         .bind(&c.name)
         .bind(&c.host)
@@ -28,6 +29,7 @@ impl Catalog {
         .bind(c.password_in_keychain)
         .bind(timestamp(c.created_at))
         .bind(timestamp(c.updated_at))
+        .bind(c.server.as_ref().map(|s| serde_json::to_string(s).expect("patterns serialize")))
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -77,11 +79,17 @@ impl Catalog {
 }
 
 const CONNECTION_COLUMNS: &str =
-    "SELECT name, host, port, database, user_name, tls_mode, pg_bin, password_in_keychain, created_at, updated_at FROM connections";
+    "SELECT name, host, port, database, user_name, tls_mode, pg_bin, password_in_keychain, created_at, updated_at, server_scope
+     FROM connections";
 
 fn connection_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection> {
     let port: i64 = row.get("port");
     let pg_bin: Option<String> = row.get("pg_bin");
+    let server: Option<String> = row.get("server_scope");
+    let server = server
+        .map(|json| serde_json::from_str(&json))
+        .transpose()
+        .map_err(|e| Error::corrupt("the catalog", format!("a server connection's patterns: {e}")))?;
     Ok(Connection {
         name: row.get("name"),
         host: row.get("host"),
@@ -93,6 +101,7 @@ fn connection_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection> {
         password_in_keychain: row.get("password_in_keychain"),
         created_at: parse_time(row.get("created_at"))?,
         updated_at: parse_time(row.get("updated_at"))?,
+        server,
     })
 }
 

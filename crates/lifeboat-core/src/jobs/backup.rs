@@ -67,7 +67,7 @@ pub struct BackupReport {
 }
 
 /// Runs `tool` with the connection's environment and returns its stdout.
-fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
     let mut command = Command::new(tool);
     spec.set_libpq_env(&mut command);
     let output = command

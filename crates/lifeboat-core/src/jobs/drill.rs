@@ -215,7 +215,7 @@ pub async fn drill(
             preflight.missing_extensions.join(", ")
         )));
     }
-    let roles = restore::create_missing_roles(&mut conn, &admin, &facts, &preflight.missing_roles).await?;
+    let roles = restore::create_missing_roles(&mut conn, &admin, &facts.role_definitions, &preflight.missing_roles).await?;
     let scratch = format!("{prefix}{}", options.now.format("%Y%m%d%H%M%S"));
     restore::execute(
         &mut conn,

@@ -6,4 +6,14 @@ pub mod backup;
 pub mod drill;
 pub mod import;
 pub mod restore;
+pub mod server;
 mod spool;
+
+use crate::error::{Error, Result};
+
+/// Runs engine work that blocks (repository reads) off the async threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("the job stopped unexpectedly: {e}")))?
+}

@@ -9,6 +9,7 @@ use crate::catalog::RunKind;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::backup::{self, BackupOptions, BackupReport};
+use crate::jobs::server::{self, ServerBackupOptions, ServerBackupReport};
 use crate::pg::ConnectionSpec;
 use crate::progress::Progress;
 use crate::repo::manifest::{self, SnapshotKind};
@@ -105,4 +106,87 @@ impl Runner {
         self.announcer.emit_async(event).await;
         outcome
     }
+
+    /// Backs up every database server connection `job.name` covers, and
+    /// the server's globals, as one group (see `jobs::server`); records
+    /// one run and announces it, `backup_failed` (high priority) naming
+    /// any database that failed.
+    pub async fn backup_server(&self, job: ServerBackupJob, progress: Arc<dyn Progress>) -> Result<ServerBackupReport> {
+        let name = job.name.clone();
+        let title = match &job.label {
+            Some(label) => format!("Checkpoint of server {name} \"{label}\""),
+            None => format!("Backup of server {name}"),
+        };
+        let describe = |r: &ServerBackupReport| {
+            let failed = if r.failed.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failed", r.failed.len())
+            };
+            format!(
+                "{title}: {} databases backed up{failed}, group {}",
+                r.databases.len(),
+                &r.snapshot_id[..8]
+            )
+        };
+        let work = async {
+            let saved = self.catalog.find_connection(&name).await?;
+            let scope = saved.server.clone().ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "`{name}` is a connection to one database, not a server: back it up as usual"
+                ))
+            })?;
+            let spec = match job.spec {
+                Some(spec) => spec,
+                None => saved.spec(self.keychain.as_deref())?,
+            };
+            let options = ServerBackupOptions {
+                name: name.clone(),
+                scope,
+                kind: job.kind,
+                label: job.label.clone(),
+                pg_bin: job.pg_bin.or(saved.pg_bin),
+                role_passwords: job.role_passwords,
+                lock_wait: self.lock_wait,
+            };
+            server::backup_server(self.repo.clone(), &spec, &options, progress).await
+        };
+        let outcome = self.recorded(RunKind::Backup, &title, work, describe).await;
+        let event = match &outcome {
+            Ok(report) if !report.failed.is_empty() => {
+                let failed: Vec<String> = report.failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
+                Event::new(
+                    EventKind::BackupFailed,
+                    Some(&name),
+                    false,
+                    format!("{title}: {}", failed.join("; ")),
+                )
+                .with_detail(report)
+            }
+            Ok(report) => {
+                let kind = if job.kind == SnapshotKind::Checkpoint {
+                    EventKind::Checkpoint
+                } else {
+                    EventKind::BackupSucceeded
+                };
+                Event::new(kind, Some(&name), true, describe(report)).with_detail(report)
+            }
+            Err(Error::Cancelled) => return outcome,
+            Err(e) => Event::new(EventKind::BackupFailed, Some(&name), false, e.to_string()),
+        };
+        self.announcer.emit_async(event).await;
+        outcome
+    }
+}
+
+/// A server backup: of a saved server connection, reached as saved or
+/// through `spec` (the CLI's, with a password from the environment).
+pub struct ServerBackupJob {
+    pub name: String,
+    pub spec: Option<ConnectionSpec>,
+    pub pg_bin: Option<PathBuf>,
+    /// Manual, scheduled, or a checkpoint (then `label` says what for).
+    pub kind: SnapshotKind,
+    pub label: Option<String>,
+    pub role_passwords: bool,
 }

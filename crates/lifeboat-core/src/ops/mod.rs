@@ -19,7 +19,7 @@ mod schedule_change;
 pub mod scheduler;
 mod verify;
 
-pub use backup::{BackupJob, BackupSource};
+pub use backup::{BackupJob, BackupSource, ServerBackupJob};
 pub use record::recorded;
 pub use restore::RestoreJob;
 pub use schedule_change::ScheduleChange;
@@ -99,12 +99,7 @@ impl Runner {
     }
 }
 
-/// Runs engine work that blocks (repository reads) off the async threads.
-pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(format!("the job stopped unexpectedly: {e}")))?
-}
+pub use crate::jobs::blocking;
 
 /// The first eight characters of a snapshot id (or of what names one).
 fn short(id: &str) -> String {
@@ -116,6 +111,32 @@ impl JobHost for Runner {
         schedule.check_repository(self.repo.id())?;
         let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
         match job {
+            JobKind::Backup if self.catalog.find_connection(&schedule.connection).await?.server.is_some() => {
+                let job = ServerBackupJob {
+                    name: schedule.connection.clone(),
+                    spec: None,
+                    pg_bin: None,
+                    kind: SnapshotKind::Scheduled,
+                    label: None,
+                    role_passwords: false,
+                };
+                let report = self.backup_server(job, progress.clone()).await?;
+                if let Some(location) = &schedule.copy_to {
+                    for database in &report.databases {
+                        self.copy_offsite(&database.name, location, &database.snapshot_id, progress.clone())
+                            .await;
+                    }
+                    self.copy_offsite(&schedule.connection, location, &report.snapshot_id, progress)
+                        .await;
+                }
+                match report.failed.first() {
+                    None => Ok(()),
+                    Some(f) => Err(Error::DumpFailed {
+                        target: f.database.clone(),
+                        detail: f.error.clone(),
+                    }),
+                }
+            }
             JobKind::Backup => {
                 let job = BackupJob {
                     source: BackupSource::Saved(schedule.connection.clone()),

@@ -8,6 +8,7 @@ use crate::catalog::RunKind;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::restore::{self, RestoreOptions, RestoreReport};
+use crate::jobs::server::{self, ServerRestoreOptions, ServerRestoreReport};
 use crate::pg::ConnectionSpec;
 use crate::progress::Progress;
 
@@ -68,6 +69,51 @@ impl Runner {
                 false,
                 format!("restore into {}: {e}", job.target.display_url()),
             ),
+        };
+        self.announcer.emit_async(event.with_snapshot(&snapshot)).await;
+        outcome
+    }
+
+    /// Restores the server group `snapshot` names onto the server `target`
+    /// reaches (see `jobs::server`): one run, announced as a restore (high
+    /// priority), failed when any database failed.
+    pub async fn restore_server(
+        &self,
+        snapshot: &str,
+        target: ConnectionSpec,
+        options: ServerRestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ServerRestoreReport> {
+        let title = format!("Restore server backup {} onto {}:{}", short(snapshot), target.host, target.port);
+        let describe = |r: &ServerRestoreReport| {
+            format!(
+                "{title}: {} databases restored, {} failed, {} roles created",
+                r.restored.len(),
+                r.failed.len(),
+                r.roles_created.len()
+            )
+        };
+        let snapshot = match self.resolve(snapshot).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return self.recorded(RunKind::Restore, &title, async { Err(e) }, describe).await,
+        };
+        let name = snapshot.manifest.tag.clone();
+        let work = server::restore_server(self.repo.clone(), snapshot.clone(), &target, &options, progress);
+        let outcome = self.recorded(RunKind::Restore, &title, work, describe).await;
+        let event = match &outcome {
+            Ok(r) if r.failed.is_empty() => Event::new(EventKind::RestoreSucceeded, Some(&name), true, describe(r)).with_detail(r),
+            Ok(r) => {
+                let failed: Vec<String> = r.failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
+                Event::new(
+                    EventKind::RestoreFailed,
+                    Some(&name),
+                    false,
+                    format!("{title}: {}", failed.join("; ")),
+                )
+                .with_detail(r)
+            }
+            Err(Error::RestoreRefused(_) | Error::Cancelled) => return outcome,
+            Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title}: {e}")),
         };
         self.announcer.emit_async(event.with_snapshot(&snapshot)).await;
         outcome

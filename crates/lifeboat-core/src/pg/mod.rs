@@ -96,6 +96,17 @@ impl ConnectionSpec {
     /// `user` may be given as parameters too, and `service=NAME` takes
     /// what the URL leaves out from libpq's service file ([`service`]).
     pub fn parse_url(text: &str) -> Result<ConnectionSpec> {
+        Self::parse(text, None)
+    }
+
+    /// Parses a URL that names a whole server, `postgres://user@host:port`
+    /// (the forms of [`ConnectionSpec::parse_url`]): its database, when
+    /// one is given, is only where Lifeboat connects; else `postgres`.
+    pub fn parse_server_url(text: &str) -> Result<ConnectionSpec> {
+        Self::parse(text, Some("postgres"))
+    }
+
+    fn parse(text: &str, default_database: Option<&str>) -> Result<ConnectionSpec> {
         let bad = |why: &str| Error::InvalidInput(format!("`{}` is not a usable database URL: {why}", redact(text)));
         let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
@@ -138,6 +149,7 @@ impl ConnectionSpec {
         }
         let database = given
             .remove("dbname")
+            .or_else(|| default_database.map(str::to_owned))
             .ok_or_else(|| bad("name the database at the end, as in postgres://user@host:5432/mydb"))?;
         let tls = given
             .get("sslmode")

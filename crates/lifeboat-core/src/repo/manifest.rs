@@ -88,12 +88,23 @@ pub struct Snapshot {
     pub manifest: Manifest,
 }
 
-/// Checks a snapshot name: it becomes a file name under `refs/latest/`.
+/// Checks a snapshot name: a plain name, or `NAME/DATABASE` for one
+/// database of a server connection, whose second part may hold `%`
+/// escapes (see [`database_tag`]). It names a file under `refs/latest/`
+/// (see [`pointer_file`]).
 pub fn validate_tag(tag: &str) -> Result<()> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && !tag.starts_with('.')
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c));
+    let plain = |part: &str, escapes: bool| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c) || (escapes && c == '%'))
+    };
+    let ok = tag.len() <= 200
+        && match tag.split_once('/') {
+            None => tag.len() <= 128 && plain(tag, false),
+            Some((server, database)) => plain(server, false) && plain(database, true),
+        };
     if ok {
         Ok(())
     } else {
@@ -101,6 +112,29 @@ pub fn validate_tag(tag: &str) -> Result<()> {
             "`{tag}` is not a valid snapshot name: use 1-128 letters, digits and . _ - @ + (not starting with a dot)"
         )))
     }
+}
+
+/// The tag of database `database` of server connection `server`:
+/// `server/database`, with every byte of the database's name outside
+/// letters, digits and `. _ - @ +` written as `%XX` (a leading dot too).
+pub fn database_tag(server: &str, database: &str) -> String {
+    let mut tag = format!("{server}/");
+    for (i, byte) in database.bytes().enumerate() {
+        let plain = byte.is_ascii_alphanumeric() || (b"_-@+".contains(&byte)) || (byte == b'.' && i > 0);
+        if plain {
+            tag.push(char::from(byte));
+        } else {
+            tag.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    tag
+}
+
+/// The file under `refs/latest/` of a name: one level, so every backend
+/// lists it; the `/` of a database tag is written `%2F` (a literal `%`
+/// can only follow it, so no two names share a file).
+fn pointer_file(name: &str) -> String {
+    format!("refs/latest/{}", name.replacen('/', "%2F", 1))
 }
 
 /// Stores a manifest durably; returns the snapshot id.
@@ -273,14 +307,9 @@ fn pointer_aad(name: &str) -> String {
 }
 
 pub fn read_latest(repo: &Repository, name: &str) -> Result<Option<LatestPointer>> {
-    match repo.backend().read(&format!("refs/latest/{name}"), format::SMALL_FILE_MAX) {
-        Ok(bytes) => format::open_json(
-            repo.keys(),
-            &pointer_aad(name),
-            &bytes,
-            &format!("latest pointer refs/latest/{name}"),
-        )
-        .map(Some),
+    let file = pointer_file(name);
+    match repo.backend().read(&file, format::SMALL_FILE_MAX) {
+        Ok(bytes) => format::open_json(repo.keys(), &pointer_aad(name), &bytes, &format!("latest pointer {file}")).map(Some),
         Err(Error::Missing(_)) => Ok(None),
         Err(e) => Err(e),
     }
@@ -288,7 +317,12 @@ pub fn read_latest(repo: &Repository, name: &str) -> Result<Option<LatestPointer
 
 /// Names that have a latest pointer.
 pub fn latest_names(repo: &Repository) -> Result<Vec<String>> {
-    Ok(repo.backend().list("refs/latest")?.into_iter().map(|f| f.name).collect())
+    Ok(repo
+        .backend()
+        .list("refs/latest")?
+        .into_iter()
+        .map(|f| f.name.replacen("%2F", "/", 1))
+        .collect())
 }
 
 /// Points `refs/latest/<tag>` at the newest snapshot of `snapshot`'s name
@@ -318,14 +352,12 @@ pub fn write_latest(repo: &Repository, name: &str, snapshot: &Snapshot) -> Resul
         snapshot: snapshot.id.clone(),
         start: snapshot.manifest.start,
     };
-    repo.backend().write(
-        &format!("refs/latest/{name}"),
-        &format::seal_json(repo.keys(), &pointer_aad(name), &pointer),
-    )
+    repo.backend()
+        .write(&pointer_file(name), &format::seal_json(repo.keys(), &pointer_aad(name), &pointer))
 }
 
 pub fn remove_latest(repo: &Repository, name: &str) -> Result<()> {
-    repo.backend().remove(&format!("refs/latest/{name}"))
+    repo.backend().remove(&pointer_file(name))
 }
 
 /// Proof, sealed under the repository's key at `forgotten/<id>`, that a

@@ -211,13 +211,20 @@ pub fn apply<Tz: TimeZone>(
         .collect()
 }
 
+/// Whether `name` is `tag` or, for a server connection's name, one of its
+/// databases (`tag/DATABASE`): a server's retention covers all of them.
+fn covers(name: &str, tag: &str) -> bool {
+    tag.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// What `forget` is asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct ForgetOptions {
     pub policy: RetentionPolicy,
     /// The time `min_age` and checkpoint expiry count from.
     pub now: DateTime<Utc>,
-    /// Only snapshots of this name; all names otherwise.
+    /// Only snapshots of this name (and, for a server, of its databases);
+    /// all names otherwise. Each name is judged on its own.
     pub tag: Option<String>,
     pub dry_run: bool,
     pub lock_wait: Duration,
@@ -255,7 +262,7 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
     }
     let mut by_tag: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
     for snapshot in snapshots {
-        if options.tag.as_ref().is_none_or(|t| *t == snapshot.manifest.tag) {
+        if options.tag.as_ref().is_none_or(|t| covers(t, &snapshot.manifest.tag)) {
             by_tag.entry(snapshot.manifest.tag.clone()).or_default().push(snapshot);
         }
     }

@@ -220,7 +220,7 @@ pub async fn restore(
     let mut conn = inspect::connect(&admin).await?;
 
     let roles = if shape.carries_roles() {
-        create_missing_roles(&mut conn, &admin, &facts, &check.missing_roles).await?
+        create_missing_roles(&mut conn, &admin, &facts.role_definitions, &check.missing_roles).await?
     } else {
         roles::CreatedRoles::default()
     };

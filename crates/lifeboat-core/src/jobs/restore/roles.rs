@@ -3,8 +3,8 @@
 use sqlx::postgres::PgConnection;
 
 use crate::error::Result;
-use crate::pg::facts::PgFacts;
 use crate::pg::inspect::pg_error;
+use crate::pg::roles::RoleDefinition;
 use crate::pg::{quote_ident, ConnectionSpec};
 
 /// Roles a restore created, and what it could not carry.
@@ -21,7 +21,7 @@ pub(crate) struct CreatedRoles {
 pub(crate) async fn create_missing_roles(
     conn: &mut PgConnection,
     admin: &ConnectionSpec,
-    facts: &PgFacts,
+    definitions: &[RoleDefinition],
     missing: &[String],
 ) -> Result<CreatedRoles> {
     let mut created = CreatedRoles {
@@ -29,7 +29,7 @@ pub(crate) async fn create_missing_roles(
         warnings: Vec::new(),
     };
     for role in missing {
-        let statement = match facts.role_definitions.iter().find(|d| d.name == *role) {
+        let statement = match definitions.iter().find(|d| d.name == *role) {
             Some(definition) => {
                 let withheld = definition.withheld();
                 if !withheld.is_empty() {
@@ -58,7 +58,7 @@ pub(crate) async fn create_missing_roles(
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| pg_error("listing the roles of", admin, e))?;
-    for definition in facts.role_definitions.iter().filter(|d| created.names.contains(&d.name)) {
+    for definition in definitions.iter().filter(|d| created.names.contains(&d.name)) {
         for group in &definition.member_of {
             if existing.contains(group) {
                 let grant = format!("GRANT {} TO {}", quote_ident(group), quote_ident(&definition.name));
