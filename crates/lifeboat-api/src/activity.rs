@@ -13,6 +13,7 @@ impl App {
                 kinds: filter.kinds,
                 statuses: filter.statuses,
                 repository_id: None,
+                since: None,
                 limit: filter.limit,
             })
             .await?;

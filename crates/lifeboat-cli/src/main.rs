@@ -12,6 +12,7 @@ mod database;
 mod drill;
 mod events;
 mod progress;
+mod report;
 mod schedule;
 mod systemd;
 
@@ -87,6 +88,8 @@ enum Command {
     Export(commands::ExportArgs),
     /// Store an existing `pg_dump -Fc` file as a snapshot, with the facts a backup records.
     Import(commands::ImportArgs),
+    /// Write the drills and restores of a period as an HTML or PDF report (for auditors).
+    Report(report::ReportArgs),
     /// List snapshots.
     Snapshots(commands::SnapshotsArgs),
     /// Check the repository's structure, and with --read-data every byte.
@@ -160,6 +163,7 @@ fn main() -> ExitCode {
         Command::Cat(a) => commands::cat(g, a),
         Command::Export(a) => commands::export(g, a),
         Command::Import(a) => commands::import(g, a),
+        Command::Report(a) => report::report(g, a),
         Command::Snapshots(a) => commands::snapshots(g, a),
         Command::Check(a) => commands::check(g, a),
         Command::Forget(a) => commands::forget(g, a),

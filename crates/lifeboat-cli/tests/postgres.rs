@@ -1378,3 +1378,42 @@ fn a_whole_server_is_backed_up_as_one_group_and_restored_onto_a_fresh_one() {
     assert_eq!(count(), 4 + 3, "the second run's group and database snapshots went");
     assert_eq!(latest_id(&repo, "prod/staging"), shown["id"].as_str().unwrap());
 }
+
+#[test]
+fn the_restore_test_report_lists_the_drills_and_restores_with_their_snapshots() {
+    let source = PgCluster::start();
+    sample_database(&source, "shop");
+    let repo = TestRepo::new();
+    repo.ok(&["backup", "--db", &source.url("shop")], None);
+    let snapshot: serde_json::Value = serde_json::from_slice(&repo.ok(&["show", "latest:shop"], None)).unwrap();
+    let (id, sha256) = (snapshot["id"].as_str().unwrap(), snapshot["manifest"]["sha256"].as_str().unwrap());
+    repo.ok(&["drill", "latest:shop", "--server", &source.url("postgres")], None);
+    let target = PgCluster::start();
+    repo.ok(&["restore", "latest:shop", "--to", &target.url("shop")], None);
+    // A failed restore is listed as failed.
+    let out = repo.run(
+        &["restore", "latest:shop", "--to", &target.url("shop"), "--role", "nobody_here"],
+        None,
+    );
+    assert!(!out.status.success());
+
+    let folder = tempfile::tempdir().unwrap();
+    let html = folder.path().join("restore-tests.html");
+    repo.ok(&["report", "--since", "30d", "--output", html.to_str().unwrap()], None);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("3 drills and restores, 2 passed, 1 failed"), "{page}");
+    assert!(page.contains("nobody_here") && page.contains("class=\"failed\">FAILED"), "{page}");
+    assert_eq!(page.matches(sha256).count(), 2, "the drill's and the restore's snapshot");
+    assert!(page.contains(id) && page.contains("<h2>Drill ") && page.contains("<h2>Restore "));
+    assert!(page.contains("row counts of shop") && page.contains(">passed<"));
+    let err = repo.fails(&["report", "--output", html.to_str().unwrap()], None);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+
+    let pdf = folder.path().join("restore-tests.pdf");
+    repo.ok(&["report", "--since", "1y", "--output", pdf.to_str().unwrap()], None);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-") && bytes.ends_with(b"%%EOF\n") || bytes.ends_with(b"%%EOF"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("(Drill ") && text.contains(&sha256[..40]), "the PDF's text");
+    assert!(repo.fails(&["report", "--output", "report.txt"], None).contains(".html or .pdf"));
+}

@@ -49,6 +49,7 @@ pub mod paths;
 pub mod pg;
 pub mod progress;
 pub mod repo;
+pub mod report;
 pub mod schedule;
 pub mod units;
 

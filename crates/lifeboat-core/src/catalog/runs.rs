@@ -59,6 +59,8 @@ pub struct RunFilter {
     pub kinds: Vec<RunKind>,
     pub statuses: Vec<RunStatus>,
     pub repository_id: Option<String>,
+    /// Only runs started at or after this time.
+    pub since: Option<DateTime<Utc>>,
     pub limit: Option<u32>,
 }
 
@@ -136,6 +138,9 @@ impl Catalog {
         }
         if let Some(repository_id) = &filter.repository_id {
             query.push(" AND repository_id = ").push_bind(repository_id.clone());
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND started_at >= ").push_bind(timestamp(since));
         }
         query
             .push(" ORDER BY started_at DESC, id DESC LIMIT ")

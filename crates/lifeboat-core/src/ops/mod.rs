@@ -13,6 +13,7 @@ mod drill;
 pub mod keys;
 pub mod maintenance;
 mod record;
+pub mod report;
 mod restore;
 mod retention;
 mod schedule_change;
