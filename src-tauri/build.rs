@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "timeline",
     "snapshot_detail",
     "set_keep_forever",
+    "delete_snapshot",
     "verify_snapshot",
     "restore_preflight",
     "restore_snapshot",

@@ -147,6 +147,7 @@ fn main() {
             commands::databases::timeline,
             commands::databases::snapshot_detail,
             commands::databases::set_keep_forever,
+            commands::databases::delete_snapshot,
             commands::databases::verify_snapshot,
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,

@@ -10,12 +10,13 @@ use chrono::{Local, Utc};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
+use lifeboat_core::jobs::restore::partial::{QualifiedName, Selection};
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, Shape, VerifyReport};
 use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
-use lifeboat_core::repo::pins;
+use lifeboat_core::repo::{pins, retention};
 use lifeboat_core::repo::Repository;
 use lifeboat_core::schedule::{Freshness, JobKind};
 use secrecy::ExposeSecret;
@@ -202,6 +203,15 @@ impl App {
         })
     }
 
+    /// Deletes one snapshot a person chose (the UI asks for its id typed
+    /// out); its name's latest pointer moves to the newest left. One kept
+    /// forever is refused. Its data is freed by the next prune.
+    pub async fn delete_snapshot(&self, id: String) -> ApiResult<SnapshotSummary> {
+        let (repo, _) = self.current()?;
+        let removed = blocking(move || retention::forget_snapshots(&repo, &[id], false, LOCK_WAIT)).await?;
+        Ok(removed.into_iter().next().expect("forget_snapshots returns the snapshot it removed"))
+    }
+
     /// Marks a snapshot keep-forever (or returns it to retention); the mark
     /// lives in the repository, so every workstation's retention honours it.
     pub async fn set_keep_forever(&self, id: String, keep: bool) -> ApiResult<SnapshotDetail> {
@@ -278,11 +288,24 @@ fn confirmed(request: &RestoreRequest, target: &ConnectionSpec) -> bool {
     request.confirm_database.as_deref() == Some(target.database.as_str())
 }
 
-/// The role asked to own everything, if one was named.
+/// What of the snapshot is restored, and who owns it. Table names come
+/// from the snapshot's row counts (`schema.table`) and split at the first
+/// dot; a schema whose name holds a dot is restored through the CLI's
+/// quoted `--table "a.b".t`.
 fn shape(request: &RestoreRequest) -> Shape {
+    let tables = request
+        .tables
+        .iter()
+        .filter_map(|t| t.split_once('.'))
+        .map(|(schema, name)| QualifiedName {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+        })
+        .collect();
     Shape {
         role: request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned),
-        ..Shape::default()
+        no_owner: request.no_owner,
+        selection: Selection { tables, schemas: Vec::new() },
     }
 }
 

@@ -532,6 +532,14 @@ pub struct RestoreRequest {
     pub confirm_database: Option<String>,
     /// A role to own everything restored; empty: the backup's owners.
     pub owner: Option<String>,
+    /// Leave out the backup's owners, grants and roles (a staging copy).
+    #[serde(default)]
+    pub no_owner: bool,
+    /// Only these tables (`schema.table`, as the snapshot's row counts
+    /// name them); empty: the whole database. Into a database that holds
+    /// data they are restored beside the originals.
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 /// How the desktop app behaves; `start_at_login` is the OS's own record

@@ -5,6 +5,7 @@ use lifeboat_api::{
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
+use lifeboat_core::repo::manifest::SnapshotSummary;
 use tauri::ipc::Channel;
 
 use super::AppState;
@@ -59,6 +60,12 @@ pub async fn timeline(app: AppState<'_>, name: String) -> Result<Vec<TimelineEnt
 #[tracing::instrument(skip_all, err, fields(id = %id, keep = keep))]
 pub async fn set_keep_forever(app: AppState<'_>, id: String, keep: bool) -> Result<SnapshotDetail, ApiError> {
     app.set_keep_forever(id, keep).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(id = %id))]
+pub async fn delete_snapshot(app: AppState<'_>, id: String) -> Result<SnapshotSummary, ApiError> {
+    app.delete_snapshot(id).await
 }
 
 #[tauri::command]

@@ -4,7 +4,7 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/sve
 import { describe, expect, it, vi } from "vitest";
 import type { JobProgress, Preflight, RestoreReport, RestoreRequest, VerifyReport } from "../lib/bindings";
 import { RestoreWizard } from "../lib/restore-wizard.svelte";
-import { deferred, progress, salesCard, salesTimeline, sendOnChannel } from "../test/fixtures";
+import { deferred, progress, salesCard, salesDetail, salesTimeline, sendOnChannel } from "../test/fixtures";
 import Restore from "./Restore.svelte";
 
 const notEmpty: Preflight = {
@@ -53,6 +53,8 @@ function mockBackend() {
         return { tags: backedUpTags.map((tag) => ({ tag })) };
       case "timeline":
         return salesTimeline();
+      case "snapshot_detail":
+        return salesDetail(salesTimeline().find((e) => e.summary.id === a.id)!);
       case "restore_preflight":
         return (a.request as RestoreRequest).confirm_database === "sales" ? { ...notEmpty, refusal: null } : notEmpty;
       case "verify_snapshot":
@@ -139,6 +141,8 @@ describe("Restore wizard", () => {
       target: { host: "db2", port: 5432, database: "sales", user: "app", tls: "prefer", password: null, saved_password_of: "sales", pg_bin: null },
       confirm_database: null,
       owner: null,
+      no_owner: false,
+      tables: [],
     });
     expect(preflight.textContent).toContain("PostgreSQL 17.2");
     expect(preflight.textContent).toContain("has data");

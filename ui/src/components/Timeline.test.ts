@@ -38,6 +38,11 @@ function mockBackend() {
         return a.name === "sales" ? entries : [];
       case "snapshot_detail":
         return detailOf(entries.find((e) => e.summary.id === a.id)!);
+      case "delete_snapshot": {
+        const gone = entries.find((e) => e.summary.id === a.id)!;
+        entries = entries.filter((e) => e !== gone);
+        return gone.summary;
+      }
       case "set_keep_forever":
         return { ...detailOf(entries.find((e) => e.summary.id === a.id)!), kept_forever: a.keep as boolean };
       case "verify_snapshot":
@@ -155,5 +160,26 @@ describe("Timeline", () => {
       { id: "1111aaaa2222bbbb", keep: true },
       { id: "1111aaaa2222bbbb", keep: false },
     ]);
+  });
+
+  it("deletes one snapshot only once its id is typed out", async () => {
+    const { calls } = mockBackend();
+    await renderLoaded("sales");
+    const detail = await openManual();
+    await fireEvent.click(within(detail).getByRole("button", { name: "Delete…" }));
+    const dialog = await screen.findByRole("dialog", { name: "Delete this snapshot?" });
+    const confirm = within(dialog).getByRole("button", { name: "Delete snapshot" }) as HTMLButtonElement;
+    expect(confirm.disabled).toBe(true);
+    const typed = within(dialog).getByRole("textbox", { name: "Type 1111aaaa to delete it" });
+    await fireEvent.input(typed, { target: { value: "1111aaab" } });
+    expect(confirm.disabled).toBe(true);
+    await fireEvent.input(typed, { target: { value: "1111aaaa" } });
+    expect(confirm.disabled).toBe(false);
+
+    await fireEvent.click(confirm);
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(calls.filter((c) => c.cmd === "delete_snapshot").map((c) => c.args)).toEqual([{ id: "1111aaaa2222bbbb" }]);
+    await waitFor(() => expect(rows().some((r) => r.dataset.id === "1111aaaa2222bbbb")).toBe(false));
+    expect(screen.queryByRole("region", { name: "Snapshot 1111aaaa" })).toBeNull();
   });
 });

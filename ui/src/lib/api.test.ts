@@ -46,7 +46,7 @@ describe("commands", () => {
       return null;
     });
     const fields = { host: "h", port: 5432, database: "d", user: "u", tls: "prefer" as const, password: null, saved_password_of: null, pg_bin: null };
-    const request = { snapshot_id: "s", target: fields, confirm_database: null, owner: null };
+    const request = { snapshot_id: "s", target: fields, confirm_database: null, owner: null, no_owner: false, tables: [] };
     const onProgress = () => {};
     await api.databases();
     await api.testConnection(fields);

@@ -41,6 +41,7 @@ import type {
   ScheduleForm,
   ScheduleView,
   SnapshotDetail,
+  SnapshotSummary,
   TestLocationRequest,
   TimelineEntry,
   VerifyReport,
@@ -144,6 +145,7 @@ export const snapshotDetail = (id: string) => call<SnapshotDetail>("snapshot_det
 
 /** Marks a snapshot keep-forever (`keep`) or returns it to retention; answers its detail anew. */
 export const setKeepForever = (id: string, keep: boolean) => call<SnapshotDetail>("set_keep_forever", { id, keep });
+export const deleteSnapshot = (id: string) => call<SnapshotSummary>("delete_snapshot", { id });
 
 export function verifySnapshot(id: string, job: number, onProgress: OnProgress): Promise<VerifyReport> {
   return call<VerifyReport>("verify_snapshot", { id, job, onProgress: new Channel<JobProgress>(onProgress) });

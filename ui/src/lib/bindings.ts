@@ -336,7 +336,17 @@ confirm_database: string | null,
 /**
  * A role to own everything restored; empty: the backup's owners.
  */
-owner: string | null, };
+owner: string | null, 
+/**
+ * Leave out the backup's owners, grants and roles (a staging copy).
+ */
+no_owner: boolean, 
+/**
+ * Only these tables (`schema.table`, as the snapshot's row counts
+ * name them); empty: the whole database. Into a database that holds
+ * data they are restored beside the originals.
+ */
+tables: Array<string>, };
 
 export type Preflight = { target_server_version: string, database_exists: boolean, database_empty: boolean, missing_roles: Array<string>, missing_extensions: Array<string>, 
 /**

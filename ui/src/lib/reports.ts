@@ -58,6 +58,9 @@ export function restoreReportText(report: RestoreReport, context: RestoreContext
   fact("pg_restore jobs", report.jobs > 1 ? `${report.jobs} in parallel` : "1 (streamed)");
   if (report.previous_database_kept_as) fact("Previous database kept as", report.previous_database_kept_as);
   fact("Roles created", report.roles_created.length ? report.roles_created.join(", ") : "none");
+  for (const placed of report.placed_beside) {
+    fact(`${placed.table} restored beside it as`, `${placed.restored_as} (${plural(placed.rows, "row")})`);
+  }
   if (report.warnings.length) {
     lines.push("", "Warnings:", ...report.warnings.map((w) => `- ${w}`));
   }

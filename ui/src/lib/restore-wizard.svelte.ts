@@ -9,7 +9,7 @@ import { FormState } from "./form.svelte";
 import { JobRunner } from "./job.svelte";
 import { restoreReportText } from "./reports";
 import { Resource } from "./resource.svelte";
-import { newestFirst } from "./timeline";
+import { newestFirst, rowCounts, type RowCount } from "./timeline";
 
 export const RESTORE_STEPS = [
   { id: "source", label: "Source" },
@@ -54,6 +54,12 @@ export class RestoreWizard {
   confirmName = $state("");
   /** A role to own everything restored; blank keeps the backup's owners. */
   owner = $state("");
+  /** Leave out the backup's owners, grants and roles (a staging copy). */
+  noOwner = $state(false);
+  /** The chosen snapshot's tables with their rows, to restore only some. */
+  readonly sourceTables = new Resource<RowCount[]>();
+  /** Only these tables (`schema.table`); empty: the whole database. */
+  tables: string[] = $state([]);
   readonly checking = new FormState<ServerField>({
     host: "restore-host",
     port: "restore-port",
@@ -87,13 +93,15 @@ export class RestoreWizard {
       target: connectionFields(this.target, this.fillFrom || null),
       confirm_database: this.confirmName === "" ? null : this.confirmName,
       owner: this.owner.trim() === "" ? null : this.owner.trim(),
+      no_owner: this.noOwner,
+      tables: [...this.tables],
     };
   }
 
   /** What the preflight was run for: any change of target or snapshot makes it stale. */
   private preflightKey(): string {
-    const { snapshot_id, target, owner } = this.request();
-    return JSON.stringify({ snapshot_id, target, owner });
+    const { snapshot_id, target, owner, no_owner, tables } = this.request();
+    return JSON.stringify({ snapshot_id, target, owner, no_owner, tables });
   }
 
   /** The preflight of the target as it stands, if one ran. */
@@ -160,6 +168,21 @@ export class RestoreWizard {
     if (database === "" || database === this.proposedDatabase) this.target.database = source;
     this.proposedDatabase = source;
     this.step = "target";
+    this.loadTables();
+  }
+
+  /** The chosen snapshot's tables; a choice of another snapshot's goes. */
+  private loadTables(): void {
+    const id = this.snapshotId;
+    this.sourceTables.load(async () => rowCounts((await api.snapshotDetail(id)).postgres)).then(() => {
+      const names = new Set((this.sourceTables.value ?? []).map((t) => t.table));
+      this.tables = this.tables.filter((t) => names.has(t));
+    });
+  }
+
+  /** Adds or removes one table of a partial restore. */
+  toggleTable(table: string, chosen: boolean): void {
+    this.tables = chosen ? [...new Set([...this.tables, table])].sort() : this.tables.filter((t) => t !== table);
   }
 
   /** Copies a saved connection's server, user and TLS mode; its keychain password is used. */
@@ -213,6 +236,8 @@ export class RestoreWizard {
     this.target = emptyServerForm();
     this.fillFrom = "";
     this.confirmName = "";
+    this.noOwner = false;
+    this.tables = [];
     this.checked = null;
     this.proposedDatabase = "";
     this.finishedAt = null;

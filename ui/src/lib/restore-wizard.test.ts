@@ -1,7 +1,7 @@
 import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
-import { deferred, progress, salesCard, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
+import { deferred, progress, salesCard, salesDetail, salesTimeline, sendOnChannel, settle } from "../test/fixtures";
 import type { Connection, JobProgress, Preflight, RestoreReport, RestoreRequest } from "./bindings";
 import { confirmationHelps, RestoreWizard, targetAccepted } from "./restore-wizard.svelte";
 
@@ -51,6 +51,8 @@ function mockBackend(preflight: Preflight = clean) {
         return { tags: backedUpTags.map((tag) => ({ tag })) };
       case "timeline":
         return salesTimeline();
+      case "snapshot_detail":
+        return salesDetail(salesTimeline().find((e) => e.summary.id === (args as { id: string }).id)!);
       case "restore_preflight":
         return preflight;
       case "restore_snapshot":
@@ -145,7 +147,29 @@ describe("RestoreWizard", () => {
       target: { host: "db2", port: 6432, database: "sales", user: "admin", tls: "require", password: null, saved_password_of: "staging", pg_bin: "/opt/pg17/bin" },
       confirm_database: null,
       owner: null,
+      no_owner: false,
+      tables: [],
     });
+  });
+
+  it("offers the snapshot's tables, and a partial or staging restore needs a new preflight", async () => {
+    const { calls } = mockBackend();
+    const wizard = await checkedTarget();
+    await settle();
+    expect(wizard.sourceTables.value).toEqual([
+      { table: "public.audit", rows: 0 },
+      { table: "public.orders", rows: 1200 },
+    ]);
+    wizard.toggleTable("public.orders", true);
+    expect(wizard.preflight).toBeNull();
+    wizard.noOwner = true;
+    await wizard.check();
+    const sent = calls.filter((c) => c.cmd === "restore_preflight").at(-1)?.args.request as RestoreRequest;
+    expect([sent.tables, sent.no_owner]).toEqual([["public.orders"], true]);
+    wizard.toggleTable("public.orders", false);
+    expect(wizard.request().tables).toEqual([]);
+    wizard.restart();
+    expect([wizard.tables, wizard.noOwner]).toEqual([[], false]);
   });
 
   it("sends a chosen owner, and a new owner needs a new preflight", async () => {

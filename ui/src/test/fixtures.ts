@@ -13,6 +13,7 @@ import type {
   PgFacts,
   ScheduleForm,
   ScheduleView,
+  SnapshotDetail,
   TimelineEntry,
 } from "../lib/bindings";
 
@@ -249,4 +250,9 @@ export function salesFacts(overrides: Partial<PgFacts> = {}): PgFacts {
     row_counts: { "public.orders": 1200, "public.audit": 0 },
     ...overrides,
   };
+}
+
+/** A snapshot's detail as the backend gives it, with the sales facts. */
+export function salesDetail(entry: TimelineEntry): SnapshotDetail {
+  return { summary: entry.summary, verified: entry.verified, kept_forever: false, chunks: 3, postgres: salesFacts() };
 }
