@@ -2,7 +2,8 @@
 //! add a connection (its password to the real keychain), take a Checkpoint
 //! with a label and find it on the Timeline, restore it with the wizard onto
 //! a second, fresh cluster, and see a non-empty target refused until its
-//! name is typed out; a failing restore leaves its password in no file.
+//! name is typed out; bring one damaged table back beside itself; a
+//! failing restore leaves its password in no file.
 
 use lifeboat_e2e::*;
 use lifeboat_testkit::PgCluster;
@@ -91,7 +92,33 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     );
     assert_eq!(kept, "1", "the replaced database is kept, renamed");
 
-    // 6. A restore that fails with the target's password typed in: the
+    // 6. A bad UPDATE on the target: the one table comes back beside its
+    // damaged copy, ticked in the wizard; nothing else there changes.
+    fresh.psql("shop", "UPDATE orders SET item = 'oops'");
+    app.click("#restore-again").await;
+    app.click("#nav-restore").await;
+    app.choose("#restore-database", "shop").await;
+    app.wait_option("#restore-snapshot", LABEL).await;
+    app.click_when_enabled("#restore-next-source").await;
+    app.fill("#restore-host", "127.0.0.1").await;
+    app.fill("#restore-port", &fresh.port.to_string()).await;
+    app.fill("#restore-user", "postgres").await;
+    app.fill("#restore-target-db", "shop").await;
+    app.click("#restore-tables input[value='public.orders']").await;
+    app.click("#restore-check").await;
+    app.wait_text("#restore-preflight", "beside the originals").await;
+    app.shot("db-08-one-table-beside").await;
+    app.verify_and_restore().await;
+    let placed = app.wait_text(".restore-placed-beside", "orders_restored_").await;
+    let restored_table = placed.trim().strip_prefix("public.").unwrap().to_string();
+    assert_eq!(
+        fresh.psql("shop", &format!("SELECT count(*) FROM public.\"{restored_table}\" WHERE item <> 'oops'")),
+        "321"
+    );
+    assert_eq!(fresh.psql("shop", "SELECT DISTINCT item FROM orders"), "oops", "the damaged table is untouched");
+    app.shot("db-09-one-table-restored").await;
+
+    // 7. A restore that fails with the target's password typed in: the
     // password reaches no file (log, catalog, events, repository).
     let guarded = PgCluster::start_with_password("hunter2");
     guarded.psql("postgres", "CREATE DATABASE shop");
@@ -113,7 +140,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.click_when_enabled("#restore-next-verify").await;
     app.click("#restore-start").await;
     app.wait_text("#restore-error", "in use").await;
-    app.shot("db-08-restore-failed").await;
+    app.shot("db-10-restore-failed").await;
     session.kill().unwrap();
     session.wait().unwrap();
     guarded.psql("postgres", &sleeping.replace("count(*)", "pg_terminate_backend(pid)"));
