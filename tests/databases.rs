@@ -112,10 +112,17 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     let placed = app.wait_text(".restore-placed-beside", "orders_restored_").await;
     let restored_table = placed.trim().strip_prefix("public.").unwrap().to_string();
     assert_eq!(
-        fresh.psql("shop", &format!("SELECT count(*) FROM public.\"{restored_table}\" WHERE item <> 'oops'")),
+        fresh.psql(
+            "shop",
+            &format!("SELECT count(*) FROM public.\"{restored_table}\" WHERE item <> 'oops'")
+        ),
         "321"
     );
-    assert_eq!(fresh.psql("shop", "SELECT DISTINCT item FROM orders"), "oops", "the damaged table is untouched");
+    assert_eq!(
+        fresh.psql("shop", "SELECT DISTINCT item FROM orders"),
+        "oops",
+        "the damaged table is untouched"
+    );
     app.shot("db-09-one-table-restored").await;
 
     // 7. A restore that fails with the target's password typed in: the

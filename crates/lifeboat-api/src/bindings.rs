@@ -5,7 +5,7 @@
 
 use lifeboat_core::catalog::OffsiteCopy;
 use lifeboat_core::catalog::{RunKind, RunStatus};
-use lifeboat_core::connections::{Connection, ConnectionCheck};
+use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
@@ -62,6 +62,7 @@ pub fn typescript() -> String {
         declaration::<TlsMode>(&config),
         declaration::<SaveConnectionRequest>(&config),
         declaration::<Connection>(&config),
+        declaration::<ServerScope>(&config),
         declaration::<ConnectionCheck>(&config),
         declaration::<DatabaseCard>(&config),
         declaration::<OffsiteStatus>(&config),

@@ -16,8 +16,8 @@ use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
-use lifeboat_core::repo::{pins, retention};
 use lifeboat_core::repo::Repository;
+use lifeboat_core::repo::{pins, retention};
 use lifeboat_core::schedule::{Freshness, JobKind};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -209,7 +209,10 @@ impl App {
     pub async fn delete_snapshot(&self, id: String) -> ApiResult<SnapshotSummary> {
         let (repo, _) = self.current()?;
         let removed = blocking(move || retention::forget_snapshots(&repo, &[id], false, LOCK_WAIT)).await?;
-        Ok(removed.into_iter().next().expect("forget_snapshots returns the snapshot it removed"))
+        Ok(removed
+            .into_iter()
+            .next()
+            .expect("forget_snapshots returns the snapshot it removed"))
     }
 
     /// Marks a snapshot keep-forever (or returns it to retention); the mark
@@ -305,7 +308,10 @@ fn shape(request: &RestoreRequest) -> Shape {
     Shape {
         role: request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned),
         no_owner: request.no_owner,
-        selection: Selection { tables, schemas: Vec::new() },
+        selection: Selection {
+            tables,
+            schemas: Vec::new(),
+        },
     }
 }
 

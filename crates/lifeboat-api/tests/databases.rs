@@ -110,6 +110,8 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
         target: fields(&fresh, "shop_restored", None),
         confirm_database: confirm.map(Into::into),
         owner: None,
+        no_owner: false,
+        tables: vec![],
     };
     let preflight = app.restore_preflight(request(None)).await.unwrap();
     assert!(!preflight.database_exists && preflight.refusal.is_none(), "{preflight:?}");
@@ -133,4 +135,10 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     assert!(app.databases().await.unwrap().is_empty());
     assert_eq!(OsKeychain.load_password("shop").unwrap().map(|p| p.to_string()), None);
     assert_eq!(app.timeline("shop".into()).await.unwrap().len(), 1);
+
+    // Deleting the one snapshot: gone from the Timeline, and no latest left.
+    let deleted = app.delete_snapshot(report.snapshot_id.clone()).await.unwrap();
+    assert_eq!(deleted.id, report.snapshot_id);
+    assert!(app.timeline("shop".into()).await.unwrap().is_empty());
+    assert!(app.delete_snapshot(report.snapshot_id.clone()).await.is_err(), "already gone");
 }

@@ -41,6 +41,23 @@ pub struct BackupArgs {
     json: bool,
 }
 
+impl BackupArgs {
+    /// A checkpoint when labelled, else a manual backup.
+    fn kind(&self) -> SnapshotKind {
+        if self.checkpoint.is_some() {
+            SnapshotKind::Checkpoint
+        } else {
+            SnapshotKind::Manual
+        }
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
 pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
     let database = a.database.resolve(g)?;
     if database.server.is_some() {
@@ -58,19 +75,13 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
             connection: database.connection,
             pg_bin: database.pg_bin,
         },
-        kind: if a.checkpoint.is_some() {
-            SnapshotKind::Checkpoint
-        } else {
-            SnapshotKind::Manual
-        },
+        kind: a.kind(),
         label: a.checkpoint.clone(),
         role_passwords: a.role_passwords,
     };
     let _claim = claim(&name)?;
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.backup(job, Arc::new(Bars::new())).await?) })?;
-    for warning in &report.warnings {
-        eprintln!("warning: {warning}");
-    }
+    print_warnings(&report.warnings);
     if a.json {
         print_json(&report)?;
     } else {
@@ -99,19 +110,13 @@ fn backup_server(g: &GlobalArgs, a: &BackupArgs, database: Database) -> Result<E
         name: name.clone(),
         spec: Some(database.spec),
         pg_bin: database.pg_bin,
-        kind: if a.checkpoint.is_some() {
-            SnapshotKind::Checkpoint
-        } else {
-            SnapshotKind::Manual
-        },
+        kind: a.kind(),
         label: a.checkpoint.clone(),
         role_passwords: a.role_passwords,
     };
     let _claim = claim(&name)?;
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.backup_server(job, Arc::new(Bars::new())).await?) })?;
-    for warning in &report.warnings {
-        eprintln!("warning: {warning}");
-    }
+    print_warnings(&report.warnings);
     if a.json {
         print_json(&report)?;
     } else {
@@ -254,9 +259,7 @@ pub struct RestoreArgs {
 }
 
 fn print_restore(report: &RestoreReport, json: bool) -> Result<()> {
-    for warning in &report.warnings {
-        eprintln!("warning: {warning}");
-    }
+    print_warnings(&report.warnings);
     if json {
         return print_json(report);
     }
@@ -349,9 +352,7 @@ fn print_server_restore(report: &ServerRestoreReport, json: bool) -> Result<Exit
     if json {
         print_json(report)?;
     } else {
-        for warning in &report.warnings {
-            eprintln!("warning: {warning}");
-        }
+        print_warnings(&report.warnings);
         if !report.roles_created.is_empty() {
             println!("roles created: {}", report.roles_created.join(", "));
         }

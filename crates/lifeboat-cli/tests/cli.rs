@@ -37,25 +37,6 @@ fn streams_round_trip_by_id_prefix_and_latest() {
     assert_eq!(report["snapshots"], 3);
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(data)?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn put_json_reports_dedup_and_label() {
     let repo = TestRepo::new();

@@ -221,19 +221,6 @@ fn listed(repo: &TestRepo) -> Vec<(String, String)> {
         .collect()
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    let out = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(data)?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
-}
-
 /// Crash campaign: `put`, `prune` and `forget --prune` killed (SIGKILL) at
 /// seeded random instants, over and over. After every kill each listed
 /// snapshot checked reads back byte-identical; at the end, once the

@@ -1136,16 +1136,6 @@ fn parallel_restores_spool_privately_and_check_the_room_first() {
     );
 }
 
-fn sha256_of(path: &std::path::Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn an_imported_pg_dump_file_restores_like_a_backup() {
     let source = PgCluster::start();
@@ -1176,7 +1166,7 @@ fn an_imported_pg_dump_file_restores_like_a_backup() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["database"], "shop");
-    assert_eq!(report["sha256"], sha256_of(&file), "stored byte for byte");
+    assert_eq!(report["sha256"], sha256_hex(&std::fs::read(&file).unwrap()), "stored byte for byte");
     assert_eq!((report["tables"].as_u64(), report["rows"].as_u64()), (Some(2), Some(3200)));
     assert_eq!(report["latest"], true);
     let imported = manifest(&repo, report["snapshot_id"].as_str().unwrap());

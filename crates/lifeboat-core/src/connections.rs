@@ -36,7 +36,7 @@ pub struct Connection {
     pub updated_at: DateTime<Utc>,
     /// Set when the connection names a whole server: `database` is then
     /// only where Lifeboat connects to list the others.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub server: Option<ServerScope>,
 }

@@ -194,7 +194,14 @@ pg_bin: string | null,
 /**
  * Whether the OS keychain holds this connection's password.
  */
-password_in_keychain: boolean, created_at: string, updated_at: string, };
+password_in_keychain: boolean, created_at: string, updated_at: string, 
+/**
+ * Set when the connection names a whole server: `database` is then
+ * only where Lifeboat connects to list the others.
+ */
+server?: ServerScope, };
+
+export type ServerScope = { include: Array<string>, exclude: Array<string>, };
 
 export type ConnectionCheck = { url: string, server_version: string, server_major: number, database_size: number, 
 /**

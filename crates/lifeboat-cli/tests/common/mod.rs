@@ -217,3 +217,23 @@ impl Drop for PrivateTmpfs {
         let _ = self.holder.wait();
     }
 }
+
+/// What `sha256sum` prints for `data`: an independent check of the SHA-256s Lifeboat records.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}

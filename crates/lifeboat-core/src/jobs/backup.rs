@@ -67,7 +67,22 @@ pub struct BackupReport {
 }
 
 /// Runs `tool` with the connection's environment and returns its stdout.
-pub(crate) fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
+/// The cluster's globals as `pg_dumpall --globals-only` writes them (role
+/// password hashes only with `role_passwords`), or why it could not.
+pub(crate) fn globals_sql(
+    pg_dumpall: &std::path::Path,
+    spec: &ConnectionSpec,
+    role_passwords: bool,
+) -> std::result::Result<String, String> {
+    let database = format!("--database={}", ConnectionSpec::database_conninfo(&spec.database));
+    let mut args = vec!["--globals-only", "--no-password", database.as_str()];
+    if !role_passwords {
+        args.push("--no-role-passwords");
+    }
+    run_tool(pg_dumpall, &args, spec).map(|sql| String::from_utf8_lossy(&sql).into_owned())
+}
+
+fn run_tool(tool: &std::path::Path, args: &[&str], spec: &ConnectionSpec) -> std::result::Result<Vec<u8>, String> {
     let mut command = Command::new(tool);
     spec.set_libpq_env(&mut command);
     let output = command
@@ -234,19 +249,8 @@ pub async fn backup(
     // round trip are worth hiding); a failure here is only a warning: a role
     // without superuser rights may not read them all.
     let globals_job = {
-        let mut args = vec![
-            "--globals-only".to_string(),
-            "--no-password".into(),
-            format!("--database={}", ConnectionSpec::database_conninfo(&spec.database)),
-        ];
-        if !options.role_passwords {
-            args.push("--no-role-passwords".into());
-        }
-        let (tool, spec) = (pg.tool("pg_dumpall"), spec.clone());
-        std::thread::spawn(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_tool(&tool, &args, &spec).map(|sql| String::from_utf8_lossy(&sql).into_owned())
-        })
+        let (tool, spec, passwords) = (pg.tool("pg_dumpall"), spec.clone(), options.role_passwords);
+        std::thread::spawn(move || globals_sql(&tool, &spec, passwords))
     };
 
     // One snapshot for the dump and the row counts.

@@ -10,14 +10,13 @@
 //! through the ordinary verified restore, one after the other.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 
-use super::backup::{self, run_tool, BackupOptions, BackupReport};
+use super::backup::{self, globals_sql, BackupOptions, BackupReport};
 use super::restore::{self, RestoreOptions, RestoreReport};
 use crate::connections::ServerScope;
 use crate::error::{Error, Result};
@@ -25,7 +24,7 @@ use crate::pg::inspect::{self, pg_error};
 use crate::pg::roles::{self, RoleDefinition};
 use crate::pg::{tools, ConnectionSpec};
 use crate::progress::{NoProgress, Progress};
-use crate::repo::manifest::{self, Snapshot, SnapshotKind};
+use crate::repo::manifest::{self, Snapshot};
 use crate::repo::read::{self, ReadOptions};
 use crate::repo::store::{self, PutOptions};
 use crate::repo::Repository;
@@ -86,14 +85,10 @@ impl ServerGroup {
 
 #[derive(Clone, Debug)]
 pub struct ServerBackupOptions {
-    /// The server connection's name: the group's tag.
-    pub name: String,
     pub scope: ServerScope,
-    pub kind: SnapshotKind,
-    pub label: Option<String>,
-    pub pg_bin: Option<PathBuf>,
-    pub role_passwords: bool,
-    pub lock_wait: Duration,
+    /// How each database is backed up. Its `name` is the server
+    /// connection's: the group's tag, and `name/DATABASE` each database's.
+    pub backup: BackupOptions,
 }
 
 /// A database a server run could not back up or restore.
@@ -157,7 +152,7 @@ pub async fn backup_server(
     let started = Instant::now();
     let (chosen, skipped) = discover(spec, &options.scope).await?;
     let previous = {
-        let (repo, latest) = (repo.clone(), format!("latest:{}", options.name));
+        let (repo, latest) = (repo.clone(), format!("latest:{}", options.backup.name));
         super::blocking(move || match manifest::resolve(&repo, &latest) {
             Ok(snapshot) => Ok(ServerGroup::of(&snapshot).ok().flatten()),
             Err(_) => Ok(None),
@@ -176,7 +171,7 @@ pub async fn backup_server(
         .map(|db| {
             format!(
                 "database {db} is gone from the server: its snapshots are kept (latest:{})",
-                manifest::database_tag(&options.name, db)
+                manifest::database_tag(&options.backup.name, db)
             )
         })
         .collect();
@@ -189,13 +184,9 @@ pub async fn backup_server(
         }
         progress.phase(&format!("backing up database {database}"), None);
         let backup_options = BackupOptions {
-            name: manifest::database_tag(&options.name, database),
-            kind: options.kind,
-            label: options.label.clone(),
-            connection: Some(options.name.clone()),
-            pg_bin: options.pg_bin.clone(),
-            role_passwords: options.role_passwords,
-            lock_wait: options.lock_wait,
+            name: manifest::database_tag(&options.backup.name, database),
+            connection: Some(options.backup.name.clone()),
+            ..options.backup.clone()
         };
         match backup::backup(repo.clone(), &spec.with_database(database), &backup_options, progress.clone()).await {
             Ok(report) => databases.push(report),
@@ -208,10 +199,10 @@ pub async fn backup_server(
     }
 
     progress.phase("saving the server's roles and tablespaces", None);
-    let (server_version, globals, globals_warning) = read_globals(spec, options).await?;
+    let (server_version, globals, globals_warning) = read_globals(spec, &options.backup).await?;
     warnings.extend(globals_warning);
     let group = ServerGroup {
-        connection: options.name.clone(),
+        connection: options.backup.name.clone(),
         server: format!("{}:{}", spec.host, spec.port),
         server_version: server_version.clone(),
         databases: databases.iter().map(|r| (r.database.clone(), r.snapshot_id.clone())).collect(),
@@ -219,14 +210,14 @@ pub async fn backup_server(
         removed: removed.clone(),
     };
     let put_options = PutOptions {
-        tag: options.name.clone(),
-        kind: options.kind,
-        label: options.label.clone(),
+        tag: options.backup.name.clone(),
+        kind: options.backup.kind,
+        label: options.backup.label.clone(),
         metadata: BTreeMap::from([
             ("source".to_string(), SOURCE.into()),
             (GROUP.to_string(), serde_json::to_value(&group).expect("a group serializes")),
         ]),
-        lock_wait: options.lock_wait,
+        lock_wait: options.backup.lock_wait,
         allow_empty: false,
         provenance: None,
     };
@@ -237,7 +228,7 @@ pub async fn backup_server(
     })
     .await?;
     Ok(ServerBackupReport {
-        name: options.name.clone(),
+        name: options.backup.name.clone(),
         snapshot_id: stored.snapshot_id,
         server_version,
         databases,
@@ -251,7 +242,7 @@ pub async fn backup_server(
 
 /// The server's version, its roles and tablespaces, and a warning when
 /// `pg_dumpall` could not read the globals' text.
-async fn read_globals(spec: &ConnectionSpec, options: &ServerBackupOptions) -> Result<(String, ServerGlobals, Option<String>)> {
+async fn read_globals(spec: &ConnectionSpec, options: &BackupOptions) -> Result<(String, ServerGlobals, Option<String>)> {
     let mut conn = inspect::connect(spec).await?;
     let (version_num, version) = inspect::server_version(&mut conn, spec).await?;
     let names: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")
@@ -269,23 +260,12 @@ async fn read_globals(spec: &ConnectionSpec, options: &ServerBackupOptions) -> R
     let _ = conn.close().await;
 
     let pg = tools::find(inspect::major_of(version_num), options.pg_bin.as_deref())?;
-    let mut args = vec![
-        "--globals-only".to_string(),
-        "--no-password".into(),
-        format!("--database={}", ConnectionSpec::database_conninfo(&spec.database)),
-    ];
-    if !options.role_passwords {
-        args.push("--no-role-passwords".into());
-    }
-    let (tool, for_tool) = (pg.tool("pg_dumpall"), spec.clone());
-    let dumped = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_tool(&tool, &args, &for_tool)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("pg_dumpall stopped unexpectedly: {e}")))?;
+    let (tool, for_tool, passwords) = (pg.tool("pg_dumpall"), spec.clone(), options.role_passwords);
+    let dumped = tokio::task::spawn_blocking(move || globals_sql(&tool, &for_tool, passwords))
+        .await
+        .map_err(|e| Error::Internal(format!("pg_dumpall stopped unexpectedly: {e}")))?;
     let (globals_sql, warning) = match dumped {
-        Ok(sql) => (Some(String::from_utf8_lossy(&sql).into_owned()), None),
+        Ok(sql) => (Some(sql), None),
         Err(e) => (None, Some(format!("pg_dumpall could not read the server's globals as SQL: {e}"))),
     };
     let globals = ServerGlobals {

@@ -141,13 +141,16 @@ impl Runner {
                 None => saved.spec(self.keychain.as_deref())?,
             };
             let options = ServerBackupOptions {
-                name: name.clone(),
                 scope,
-                kind: job.kind,
-                label: job.label.clone(),
-                pg_bin: job.pg_bin.or(saved.pg_bin),
-                role_passwords: job.role_passwords,
-                lock_wait: self.lock_wait,
+                backup: BackupOptions {
+                    name: name.clone(),
+                    kind: job.kind,
+                    label: job.label.clone(),
+                    connection: Some(name.clone()),
+                    pg_bin: job.pg_bin.or(saved.pg_bin),
+                    role_passwords: job.role_passwords,
+                    lock_wait: self.lock_wait,
+                },
             };
             server::backup_server(self.repo.clone(), &spec, &options, progress).await
         };

@@ -1,7 +1,7 @@
 //! The restore-test report for auditors: every drill and restore of this
 //! repository over a period, from the run history, with the snapshot each
 //! one used (its SHA-256 from the repository), the checks and how they
-//! ended. `crate::report` renders it as HTML or PDF.
+//! ended. The `report` module at the crate root renders it as HTML or PDF.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
