@@ -104,7 +104,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.fill("#restore-port", &fresh.port.to_string()).await;
     app.fill("#restore-user", "postgres").await;
     app.fill("#restore-target-db", "shop").await;
-    app.click("#restore-tables input[value='public.orders']").await;
+    app.click("#restore-tables input[data-table='public.orders']").await;
     app.click("#restore-check").await;
     app.wait_text("#restore-preflight", "beside the originals").await;
     app.shot("db-08-one-table-beside").await;
