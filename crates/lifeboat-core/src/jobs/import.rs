@@ -111,6 +111,18 @@ pub fn import(repo: &Repository, path: &Path, options: &ImportOptions, progress:
         warnings.push("the dump's header has no valid time: it is dated by the file's modification time".into());
     }
     let facts = facts_of(&contents, row_counts);
+    warnings.push(
+        "the file names the roles that own objects, not those that only hold grants: on a target that lacks one, \
+         create it first or restore with --no-owner"
+            .to_string(),
+    );
+    let uncounted = contents.entries.iter().filter(|e| e.desc == "TABLE DATA" && !e.copies).count();
+    if uncounted > 0 && contents.header.compression != Compression::Lz4 {
+        warnings.push(format!(
+            "{uncounted} tables were dumped as INSERT statements (--inserts): their rows are not counted, so restores \
+             cannot compare them"
+        ));
+    }
 
     let snapshots = manifest::list(repo)?.snapshots;
     let same_name: Vec<_> = snapshots.iter().filter(|s| s.manifest.tag == options.name).collect();

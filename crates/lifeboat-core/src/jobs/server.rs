@@ -383,6 +383,18 @@ pub async fn restore_server(
         if progress.cancelled() {
             return Err(Error::Cancelled);
         }
+        if database == "postgres" {
+            // Lifeboat connects through it: it cannot be swapped in place.
+            failed.push(DatabaseFailure {
+                error: format!(
+                    "the maintenance database postgres is not replaced in place: restore latest:{} into another \
+                     database name and move what you need",
+                    manifest::database_tag(&group.connection, &database)
+                ),
+                database,
+            });
+            continue;
+        }
         progress.phase(&format!("restoring database {database}"), None);
         let outcome = async {
             let snapshot = {

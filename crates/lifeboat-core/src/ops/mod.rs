@@ -102,6 +102,19 @@ impl Runner {
 
 pub use crate::jobs::blocking;
 
+impl Runner {
+    /// Whether `connection` is a saved server connection; a lookup that
+    /// fails says no, and the ordinary job then records why.
+    async fn is_server(&self, connection: &str) -> bool {
+        self.catalog
+            .connection(connection)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.server.is_some())
+    }
+}
+
 /// The first eight characters of a snapshot id (or of what names one).
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
@@ -112,7 +125,7 @@ impl JobHost for Runner {
         schedule.check_repository(self.repo.id())?;
         let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
         match job {
-            JobKind::Backup if self.catalog.find_connection(&schedule.connection).await?.server.is_some() => {
+            JobKind::Backup if self.is_server(&schedule.connection).await => {
                 let job = ServerBackupJob {
                     name: schedule.connection.clone(),
                     spec: None,
@@ -130,13 +143,10 @@ impl JobHost for Runner {
                     self.copy_offsite(&schedule.connection, location, &report.snapshot_id, progress)
                         .await;
                 }
-                match report.failed.first() {
-                    None => Ok(()),
-                    Some(f) => Err(Error::DumpFailed {
-                        target: f.database.clone(),
-                        detail: f.error.clone(),
-                    }),
-                }
+                // A database that failed was announced (high priority); the
+                // group and the others' snapshots stand, so retention goes on:
+                // no policy removes the newest snapshots of a name that stopped.
+                Ok(())
             }
             JobKind::Backup => {
                 let job = BackupJob {
@@ -152,6 +162,10 @@ impl JobHost for Runner {
                 }
                 Ok(())
             }
+            JobKind::Drill if self.is_server(&schedule.connection).await => Err(Error::InvalidInput(format!(
+                "{} is a whole server: drill one of its databases (latest:{}/DATABASE) from the Drills screen or `lifeboat drill`",
+                schedule.connection, schedule.connection
+            ))),
             JobKind::Drill => {
                 let server = schedule.drill_server.as_deref().unwrap_or_default();
                 let latest = format!("latest:{}", schedule.connection);

@@ -197,6 +197,10 @@ pub struct TocEntry {
     /// The role owning the object; empty where none is recorded.
     pub owner: String,
     pub dependencies: Vec<i64>,
+    /// A data block follows for it (table rows, large objects).
+    pub has_data: bool,
+    /// Its rows are COPY text, a line each (not `--inserts` statements).
+    pub copies: bool,
 }
 
 /// What an archive's header says about its dump.
@@ -234,9 +238,15 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Contents> {
             "archive version {major}.{minor} is not one this Lifeboat reads"
         )));
     }
-    let [int_size, off_size, _format] = r.bytes::<3>()?;
+    let [int_size, off_size, format] = r.bytes::<3>()?;
     if !(1..=8).contains(&int_size) {
         return Err(Unreadable(format!("unexpected integer size {int_size}")));
+    }
+    // 1: custom; a directory or tar archive's header is not followed by its data.
+    if format != 1 {
+        return Err(Unreadable(format!(
+            "archive format {format} is not the custom format (pg_dump -Fc)"
+        )));
     }
     r.int_size = usize::from(int_size);
     let compression = if minor >= 15 {
@@ -259,9 +269,10 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Contents> {
         *field = r.int()?;
     }
     let [sec, min, hour, mday, mon, year, _isdst] = tm;
+    // struct tm counts years from 1900 and months from 0; a hostile value must not overflow.
     let created = chrono::NaiveDate::from_ymd_opt(
-        i32::try_from(year + 1900).unwrap_or(0),
-        u32::try_from(mon + 1).unwrap_or(0),
+        year.checked_add(1900).and_then(|y| i32::try_from(y).ok()).unwrap_or(0),
+        mon.checked_add(1).and_then(|m| u32::try_from(m).ok()).unwrap_or(0),
         u32::try_from(mday).unwrap_or(0),
     )
     .and_then(|day| {
@@ -291,15 +302,15 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Contents> {
     let mut entries = Vec::new();
     for _ in 0..count {
         let dump_id = r.int()?;
-        r.int()?; // has a data dumper
+        let has_data = r.int()? != 0;
         r.string()?; // table oid
         r.string()?; // oid
         let tag = r.string()?.unwrap_or_default();
         let desc = r.string()?.unwrap_or_default();
         r.int()?; // section
-        for _ in 0..3 {
-            r.string()?; // definition, drop statement, copy statement
-        }
+        r.string()?; // definition
+        r.string()?; // drop statement
+        let copies = r.string()?.is_some_and(|statement| !statement.is_empty());
         let namespace = r.string()?.unwrap_or_default();
         r.string()?; // tablespace
         r.string()?; // table access method
@@ -324,6 +335,8 @@ fn read_toc<R: Read>(r: &mut Reader<R>) -> Parsed<Contents> {
             tag,
             owner,
             dependencies,
+            has_data,
+            copies,
         });
     }
     Ok(Contents { header, entries })
@@ -335,12 +348,14 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
     let mut r = Reader { inner: input, int_size: 4 };
     let contents = read_toc(&mut r)?;
     let compression = contents.header.compression;
+    // Rows stored as INSERT statements (`--inserts`) are not a line each: not counted.
     let tables: HashMap<i64, String> = contents
         .entries
-        .into_iter()
-        .filter(|e| e.desc == "TABLE DATA")
+        .iter()
+        .filter(|e| e.desc == "TABLE DATA" && e.copies)
         .map(|e| (e.dump_id, format!("{}.{}", e.namespace, e.tag)))
         .collect();
+    let mut awaited: std::collections::HashSet<i64> = contents.entries.iter().filter(|e| e.has_data).map(|e| e.dump_id).collect();
 
     let mut counts = BTreeMap::new();
     loop {
@@ -351,6 +366,7 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
             Err(e) => return Err(Unreadable(format!("reading the archive: {e}"))),
         }
         let dump_id = r.int()?;
+        awaited.remove(&dump_id);
         match block[0] {
             BLOCK_DATA => {
                 let lines = count_block_rows(r.block(), compression)?;
@@ -366,6 +382,13 @@ pub fn count_rows(input: impl Read) -> Parsed<BTreeMap<String, u64>> {
             }
             other => return Err(Unreadable(format!("unknown data block type {other}"))),
         }
+    }
+    // A file cut between two blocks ends cleanly: what its contents promise tells.
+    if !awaited.is_empty() {
+        return Err(Unreadable(format!(
+            "the archive ends before the data of {} of its entries",
+            awaited.len()
+        )));
     }
     Ok(counts)
 }
@@ -391,7 +414,7 @@ mod tests {
 
     fn entry(out: &mut Vec<u8>, minor: u8, id: i64, tag: &str, desc: &str, namespace: &str) {
         int(out, id);
-        int(out, 1);
+        int(out, i64::from(desc == "TABLE DATA" || desc == "BLOBS"));
         string(out, Some("1259"));
         string(out, Some("16384"));
         string(out, Some(tag));
@@ -532,13 +555,19 @@ mod tests {
         let whole = archive(14);
         assert!(count_rows(&whole[..whole.len() - 10]).is_err());
         assert!(count_rows(&b"not an archive"[..]).is_err());
+        // Cut cleanly before the large objects' block: the contents promised it.
+        let err = count_rows(&whole[..whole.len() - 32]).unwrap_err();
+        assert!(err.0.contains("ends before the data of 1"), "{}", err.0);
+        let mut tar = whole.clone();
+        tar[10] = 3;
+        assert!(count_rows(tar.as_slice()).unwrap_err().0.contains("not the custom format"));
     }
 
     #[test]
     fn an_integer_that_cannot_be_negated_is_an_error_not_an_overflow() {
         // Header with 8-byte integers; the compression level is -(2^63).
         let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&[1, 14, 0, 8, 8, 0]);
+        bytes.extend_from_slice(&[1, 14, 0, 8, 8, 1]);
         bytes.push(1);
         bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0x80]);
         let err = count_rows(bytes.as_slice()).unwrap_err();

@@ -40,15 +40,16 @@ struct Column {
 }
 
 /// Copies each of `tables` from `scratch` into a new table beside it in
-/// `target`, each in its own transaction that commits only when the rows
-/// copied are the backup's count (`expected`), so a failure leaves no
-/// half-filled table.
+/// `target` (owned by `role` when one is given), all in one transaction
+/// that commits only when every table's rows are the backup's count
+/// (`expected`): a failure leaves nothing behind.
 pub(crate) async fn copy_beside(
     scratch: &ConnectionSpec,
     target: &ConnectionSpec,
     tables: &[QualifiedName],
     expected: &BTreeMap<String, u64>,
     stamp: &str,
+    role: Option<&str>,
 ) -> Result<Vec<PlacedBeside>> {
     let mut from = inspect::connect(scratch).await?;
     let mut into = inspect::connect(target).await?;
@@ -57,10 +58,18 @@ pub(crate) async fn copy_beside(
         .execute(&mut from)
         .await
         .map_err(|e| pg_error("reading the restored tables of", scratch, e))?;
-    let mut placed = Vec::new();
-    for table in tables {
+    let mut tx = into
+        .begin()
+        .await
+        .map_err(|e| pg_error("restoring tables beside the originals in", target, e))?;
+    let mut placed: Vec<PlacedBeside> = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
         let columns = columns(&mut from, scratch, table).await?;
-        let new_name = database_name(&table.name, &format!("_restored_{stamp}"));
+        // Long names are cut to fit: two cut alike are told apart by their place.
+        let mut new_name = database_name(&table.name, &format!("_restored_{stamp}"));
+        if placed.iter().any(|p| p.restored_as == format!("{}.{new_name}", table.schema)) {
+            new_name = database_name(&table.name, &format!("_restored_{stamp}_{i}"));
+        }
         let restored_as = format!("{}.{}", quote_ident(&table.schema), quote_ident(&new_name));
         let definition: Vec<String> = columns
             .iter()
@@ -78,10 +87,6 @@ pub(crate) async fn copy_beside(
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
         let source = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
 
-        let mut tx = into
-            .begin()
-            .await
-            .map_err(|e| pg_error("restoring tables beside the originals in", target, e))?;
         // No IF NOT EXISTS: an existing table of that name is never written into.
         sqlx::query(&format!("CREATE TABLE {restored_as} ({})", definition.join(", ")))
             .execute(&mut *tx)
@@ -111,13 +116,21 @@ pub(crate) async fn copy_beside(
                 table.key()
             )));
         }
-        tx.commit().await.map_err(|e| beside_error(target, &restored_as, e))?;
+        if let Some(role) = role {
+            sqlx::query(&format!("ALTER TABLE {restored_as} OWNER TO {}", quote_ident(role)))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| beside_error(target, &restored_as, e))?;
+        }
         placed.push(PlacedBeside {
             table: table.key(),
             restored_as: format!("{}.{new_name}", table.schema),
             rows,
         });
     }
+    tx.commit()
+        .await
+        .map_err(|e| pg_error("restoring tables beside the originals in", target, e))?;
     let _ = from.close().await;
     let _ = into.close().await;
     Ok(placed)

@@ -280,7 +280,7 @@ pub async fn restore(
 
     if let (true, Some((plan, _))) = (beside, &partial) {
         progress.phase("copying the restored tables beside the originals", None);
-        let placed = beside::copy_beside(&scratch_spec, target, &plan.tables, &expected, &stamp).await;
+        let placed = beside::copy_beside(&scratch_spec, target, &plan.tables, &expected, &stamp, shape.role.as_deref()).await;
         drop_database(&admin, &scratch).await;
         report.placed_beside = placed?;
         report.warnings.push(

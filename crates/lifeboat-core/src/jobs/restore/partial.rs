@@ -140,22 +140,27 @@ pub(crate) fn plan(toc: &[TocEntry], selection: &Selection) -> Result<Plan> {
         chosen.extend(partitions);
     }
 
+    // An entry that names a table comes only when every table it names does
+    // (a foreign key to another schema's table, a view joining one, stay out).
+    let all_tables_chosen = |entry: &TocEntry| {
+        entry
+            .dependencies
+            .iter()
+            .all(|d| chosen.contains(d) || !by_id.get(d).is_some_and(|e| is_table(e)))
+    };
     let mut included = chosen.clone();
     for schema in &selection.schemas {
         included.extend(
             toc.iter()
                 .filter(|e| e.namespace == *schema || (e.desc == "SCHEMA" && e.tag == *schema))
+                .filter(|e| all_tables_chosen(e))
                 .map(|e| e.dump_id),
         );
     }
     // What hangs on the chosen tables, when every table it names comes along.
     for entry in toc {
         let on_chosen = entry.dependencies.iter().any(|d| chosen.contains(d));
-        let all_tables_chosen = entry
-            .dependencies
-            .iter()
-            .all(|d| chosen.contains(d) || !by_id.get(d).is_some_and(|e| is_table(e)));
-        if on_chosen && all_tables_chosen && !RELATIONS.contains(&entry.desc.as_str()) {
+        if on_chosen && all_tables_chosen(entry) && !RELATIONS.contains(&entry.desc.as_str()) {
             included.insert(entry.dump_id);
         }
     }
@@ -246,8 +251,9 @@ pub async fn table_of_contents(repo: Arc<Repository>, snapshot: Snapshot, lock_w
                 .map_err(|_| Error::Internal("reading the table of contents stopped unexpectedly".into()))?;
             match (parsed, read) {
                 (Ok(toc), _) => Ok(toc),
-                (Err(_), Err(e)) => Err(e),
-                (Err(why), Ok(_)) => Err(Error::InvalidInput(format!(
+                // A parser that gave up closed the pipe: the write's error is only that.
+                (Err(_), Err(e)) if !matches!(e, Error::Output(_)) => Err(e),
+                (Err(why), _) => Err(Error::InvalidInput(format!(
                     "snapshot {} is not a pg_dump archive Lifeboat can list: {}",
                     &snapshot.id[..8],
                     why.0
@@ -271,6 +277,8 @@ mod tests {
             tag: tag.into(),
             owner: String::new(),
             dependencies: dependencies.to_vec(),
+            has_data: desc.ends_with(" DATA"),
+            copies: desc == "TABLE DATA",
         }
     }
 
@@ -376,6 +384,26 @@ mod tests {
         for id in [1, 3, 4, 10, 11, 15, 20, 21, 31, 33] {
             assert!(plan.entries.contains(&id), "{id}");
         }
+    }
+
+    #[test]
+    fn a_schema_leaves_out_what_names_another_schemas_tables() {
+        let mut toc = shop();
+        toc.push(entry(40, "FK CONSTRAINT", "sales", "orders orders_event_fkey", &[11, 16]));
+        toc.push(entry(41, "VIEW", "sales", "orders_with_events", &[11, 16]));
+        let plan = plan(
+            &toc,
+            &Selection {
+                tables: vec![],
+                schemas: vec!["sales".into()],
+            },
+        )
+        .unwrap();
+        assert!(!plan.entries.contains(&40) && !plan.entries.contains(&41), "{:?}", plan.entries);
+        assert!(
+            plan.entries.contains(&31) && plan.entries.contains(&15),
+            "within the schema they come"
+        );
     }
 
     #[test]
