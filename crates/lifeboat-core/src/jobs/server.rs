@@ -54,7 +54,6 @@ pub struct Tablespace {
 
 /// One server backup run, as its globals snapshot records it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerGroup {
     pub connection: String,
     /// "host:port".
@@ -93,14 +92,12 @@ pub struct ServerBackupOptions {
 
 /// A database a server run could not back up or restore.
 #[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatabaseFailure {
     pub database: String,
     pub error: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerBackupReport {
     pub name: String,
     /// The globals snapshot that groups the run.
@@ -129,7 +126,13 @@ pub async fn discover(spec: &ConnectionSpec, scope: &ServerScope) -> Result<(Vec
     let _ = conn.close().await;
     let (mut chosen, mut skipped) = (Vec::new(), Vec::new());
     for name in names {
-        let covered = scope.covers(&name) && (name != "postgres" || !inspect::inspect(&spec.with_database(&name)).await?.is_empty());
+        // The maintenance database is kept only when it holds something; one
+        // this role cannot read is left out rather than failing the run.
+        let covered = scope.covers(&name)
+            && (name != "postgres"
+                || inspect::inspect(&spec.with_database(&name))
+                    .await
+                    .is_ok_and(|info| !info.is_empty()));
         if covered {
             chosen.push(name);
         } else {
@@ -288,7 +291,6 @@ pub struct ServerRestoreOptions {
 }
 
 #[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerRestoreReport {
     /// The group's globals snapshot.
     pub snapshot_id: String,
