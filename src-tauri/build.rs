@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "forget_keychain",
     "activity",
     "databases",
+    "discover_databases",
     "test_connection",
     "save_connection",
     "remove_connection",

@@ -141,6 +141,7 @@ fn main() {
             commands::activity::activity,
             commands::databases::databases,
             commands::databases::test_connection,
+            commands::databases::discover_databases,
             commands::databases::save_connection,
             commands::databases::remove_connection,
             commands::databases::backup_now,

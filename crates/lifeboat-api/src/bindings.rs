@@ -9,7 +9,9 @@ use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
+use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport};
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::inspect::Extension;
 use lifeboat_core::pg::TlsMode;
@@ -61,6 +63,8 @@ pub fn typescript() -> String {
         declaration::<ConnectionFields>(&config),
         declaration::<TlsMode>(&config),
         declaration::<SaveConnectionRequest>(&config),
+        declaration::<DiscoverRequest>(&config),
+        declaration::<ServerDatabases>(&config),
         declaration::<Connection>(&config),
         declaration::<ServerScope>(&config),
         declaration::<ConnectionCheck>(&config),
@@ -69,6 +73,9 @@ pub fn typescript() -> String {
         declaration::<OffsiteCopy>(&config),
         declaration::<BackupRequest>(&config),
         declaration::<BackupReport>(&config),
+        declaration::<SavedBackup>(&config),
+        declaration::<ServerBackupReport>(&config),
+        declaration::<DatabaseFailure>(&config),
         declaration::<TimelineEntry>(&config),
         declaration::<SnapshotDetail>(&config),
         declaration::<PgFacts>(&config),

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use chrono::{Local, Utc};
 use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
-use lifeboat_core::connections::{self, Connection, ConnectionCheck};
-use lifeboat_core::jobs::backup::BackupReport;
+use lifeboat_core::connections::{self, Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::jobs::restore::partial::{QualifiedName, Selection};
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, Shape, VerifyReport};
-use lifeboat_core::ops::{self, BackupJob, BackupSource, RestoreJob};
+use lifeboat_core::jobs::server::{self, ServerGroup};
+use lifeboat_core::ops::{self, RestoreJob, SavedBackup};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
@@ -58,7 +58,8 @@ impl App {
         let mut cards = Vec::new();
         for connection in saved {
             let mine: Vec<&Snapshot> = snapshots.iter().filter(|s| s.manifest.tag == connection.name).collect();
-            let last_backup = mine.iter().max_by_key(|s| (s.manifest.recency(), &s.id)).map(|s| s.summary());
+            let newest = mine.iter().max_by_key(|s| (s.manifest.recency(), &s.id));
+            let last_backup = newest.map(|s| s.summary());
             let schedule = schedules.iter().find(|s| s.connection == connection.name);
             let (freshness, next_backup) = match schedule {
                 Some(schedule) => {
@@ -72,7 +73,17 @@ impl App {
                 Some(location) => Some(self.offsite_status(&connection.name, location, last_backup.as_ref()).await?),
                 None => None,
             };
+            // A group whose metadata does not read lists no databases; its
+            // snapshots still show, and restoring it says what is wrong.
+            let databases = match newest.filter(|_| connection.server.is_some()) {
+                Some(group) => match ServerGroup::of(group) {
+                    Ok(Some(group)) => group.databases.into_keys().collect(),
+                    _ => Vec::new(),
+                },
+                None => Vec::new(),
+            };
             cards.push(DatabaseCard {
+                databases,
                 offsite,
                 url: connection.display_url(),
                 last_backup,
@@ -98,11 +109,24 @@ impl App {
         Ok(connections::test(&spec, fields.pg_bin().as_deref()).await?)
     }
 
+    /// The databases a server connection with `request.scope` would back
+    /// up now, and those it would leave out.
+    pub async fn discover_databases(&self, request: DiscoverRequest) -> ApiResult<ServerDatabases> {
+        let spec = self.spec_of(&request.fields).await?;
+        let scope = ServerScope::new(request.scope.include, request.scope.exclude)?;
+        let (backed_up, left_out) = server::discover(&spec, &scope).await?;
+        Ok(ServerDatabases { backed_up, left_out })
+    }
+
     /// Saves a new connection (or, with `replace`, edits one); a password
     /// given goes to the keychain, never the catalog.
     pub async fn save_connection(&self, request: SaveConnectionRequest) -> ApiResult<Connection> {
         let spec = request.fields.spec()?;
-        let connection = Connection::new(request.name.trim(), &spec, request.fields.pg_bin(), Utc::now())?;
+        let mut connection = Connection::new(request.name.trim(), &spec, request.fields.pg_bin(), Utc::now())?;
+        connection.server = match request.server {
+            Some(scope) => Some(ServerScope::new(scope.include, scope.exclude)?),
+            None => None,
+        };
         let password = request
             .fields
             .password
@@ -117,14 +141,15 @@ impl App {
         Ok(ops::connection::remove(&self.catalog, self.keychain_ref(), &name).await?)
     }
 
-    /// Backs up a saved connection now; with a label, as a checkpoint. The
-    /// connection is held meanwhile, so the scheduler starts nothing on it.
+    /// Backs up a saved connection now (a server: all its databases); with a
+    /// label, as a checkpoint. The connection is held meanwhile, so the
+    /// scheduler starts nothing on it.
     pub async fn backup(
         &self,
         request: BackupRequest,
         job: u32,
         on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
-    ) -> ApiResult<BackupReport> {
+    ) -> ApiResult<SavedBackup> {
         let runner = self.runner()?;
         let label = request.checkpoint_label.map(|l| l.trim().to_string());
         let _claim = self.claims.claim(&request.connection).ok_or_else(|| {
@@ -140,13 +165,7 @@ impl App {
             SnapshotKind::Manual
         };
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-        let job = BackupJob {
-            source: BackupSource::Saved(request.connection),
-            kind,
-            label,
-            role_passwords: false,
-        };
-        Ok(runner.backup(job, progress).await?)
+        Ok(runner.backup_saved(&request.connection, kind, label, progress).await?)
     }
 
     /// A connection's snapshots, oldest first, with what is known of each.

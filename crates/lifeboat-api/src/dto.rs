@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{OffsiteCopy, Run, RunKind, RunStatus};
-use lifeboat_core::connections::Connection;
+use lifeboat_core::connections::{Connection, ServerScope};
 use lifeboat_core::jobs::drill::{DrillReport, Probe};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::TlsMode;
@@ -380,6 +380,24 @@ pub struct SaveConnectionRequest {
     pub fields: ConnectionFields,
     /// Edit the connection of that name instead of refusing it.
     pub replace: bool,
+    /// Set for a whole server: which of its databases are backed up.
+    /// `fields.database` is then only where Lifeboat connects to list them.
+    pub server: Option<ServerScope>,
+}
+
+/// A server to list the databases of, and the patterns that choose them.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct DiscoverRequest {
+    pub fields: ConnectionFields,
+    pub scope: ServerScope,
+}
+
+/// What a server connection would back up now.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ServerDatabases {
+    pub backed_up: Vec<String>,
+    /// On the server but left out by the patterns (or empty, for `postgres`).
+    pub left_out: Vec<String>,
 }
 
 /// A database on the Overview: its connection and its newest backup.
@@ -396,6 +414,9 @@ pub struct DatabaseCard {
     pub last_drill: Option<DrillHistoryEntry>,
     /// Its off-site copy, when its schedule has one.
     pub offsite: Option<OffsiteStatus>,
+    /// A server connection's databases in its newest backup (their
+    /// snapshots are tagged `NAME/DATABASE`); empty for one database.
+    pub databases: Vec<String>,
 }
 
 /// Where a database's off-site copy stands.

@@ -12,8 +12,8 @@ use lifeboat_core::catalog::{Run, RunFilter, RunKind};
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::scheduler::{JobHost, Scheduler, SchedulerLock, SystemClock};
+use lifeboat_core::ops::Runner;
 use lifeboat_core::ops::ScheduleChange;
-use lifeboat_core::ops::{BackupJob, BackupSource, Runner};
 use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
@@ -224,19 +224,19 @@ impl App {
         for connection in self.catalog.connections().await? {
             let outcome = match self.claims.claim(&connection.name) {
                 None => Err(format!("a job is already running on {}", connection.name)),
-                Some(_claim) => {
-                    let job = BackupJob {
-                        source: BackupSource::Saved(connection.name.clone()),
-                        kind: SnapshotKind::Checkpoint,
-                        label: Some(label.to_owned()),
-                        role_passwords: false,
-                    };
-                    runner.backup(job, Arc::new(NoProgress)).await.map_err(|e| e.to_string())
-                }
+                Some(_claim) => runner
+                    .backup_saved(
+                        &connection.name,
+                        SnapshotKind::Checkpoint,
+                        Some(label.to_owned()),
+                        Arc::new(NoProgress),
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
             };
             results.push(CheckpointAllResult {
                 connection: connection.name,
-                snapshot_id: outcome.as_ref().ok().map(|r| r.snapshot_id.clone()),
+                snapshot_id: outcome.as_ref().ok().map(|r| r.snapshot_id().to_owned()),
                 error: outcome.err(),
             });
         }

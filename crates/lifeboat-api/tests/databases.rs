@@ -9,7 +9,9 @@ mod common;
 
 use common::start_with_repository;
 use lifeboat_api::*;
+use lifeboat_core::connections::ServerScope;
 use lifeboat_core::crypto::keychain::{KeyStore, OsKeychain};
+use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_testkit::PgCluster;
 
@@ -61,6 +63,7 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
             name: "shop".into(),
             fields: fields(&source, "shop", Some("shop-secret")),
             replace: false,
+            server: None,
         })
         .await
         .unwrap();
@@ -71,7 +74,7 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     // Checkpoint, with progress.
     let phases = Arc::new(Mutex::new(Vec::<JobProgress>::new()));
     let seen = phases.clone();
-    let report = app
+    let made = app
         .backup(
             BackupRequest {
                 connection: "shop".into(),
@@ -82,6 +85,9 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
         )
         .await
         .unwrap();
+    let SavedBackup::Database(report) = made else {
+        panic!("a connection to one database makes one snapshot: {made:?}")
+    };
     assert_eq!((report.tables, report.rows), (1, 1234));
     assert!(
         phases.lock().unwrap().iter().any(|p| !p.phase.is_empty()),
@@ -141,4 +147,92 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     assert_eq!(deleted.id, report.snapshot_id);
     assert!(app.timeline("shop".into()).await.unwrap().is_empty());
     assert!(app.delete_snapshot(report.snapshot_id.clone()).await.is_err(), "already gone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_connection_lists_backs_up_and_shows_its_databases() {
+    let server = PgCluster::start();
+    for database in ["app", "staging", "metrics"] {
+        server.psql("postgres", &format!("CREATE DATABASE {database}"));
+        server.psql(database, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 10);");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = start_with_repository(dir.path(), None).await;
+    let scope = ServerScope {
+        include: Vec::new(),
+        exclude: vec!["stag*".into()],
+    };
+
+    let listed = app
+        .discover_databases(DiscoverRequest {
+            fields: fields(&server, "postgres", None),
+            scope: scope.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.backed_up, ["app", "metrics"]);
+    assert!(listed.left_out.contains(&"staging".to_string()), "{listed:?}");
+    let bad = app
+        .discover_databases(DiscoverRequest {
+            fields: fields(&server, "postgres", None),
+            scope: ServerScope {
+                include: vec!["[".into()],
+                exclude: Vec::new(),
+            },
+        })
+        .await
+        .unwrap_err();
+    assert!(bad.message.contains("pattern"), "{bad:?}");
+
+    let saved = app
+        .save_connection(SaveConnectionRequest {
+            name: "prod".into(),
+            fields: fields(&server, "postgres", None),
+            replace: false,
+            server: Some(scope.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved.server, Some(scope));
+
+    // A database created after the connection was saved is picked up.
+    server.psql("postgres", "CREATE DATABASE reports");
+    let made = app
+        .backup(
+            BackupRequest {
+                connection: "prod".into(),
+                checkpoint_label: Some("before the upgrade".into()),
+            },
+            1,
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let SavedBackup::Server(report) = made else {
+        panic!("a server connection backs up its databases: {made:?}")
+    };
+    let names: Vec<&str> = report.databases.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["prod/app", "prod/metrics", "prod/reports"]);
+    assert!(
+        report.failed.is_empty() && report.skipped.contains(&"staging".to_string()),
+        "{report:?}"
+    );
+
+    let card = &app.databases().await.unwrap()[0];
+    assert_eq!(card.databases, ["app", "metrics", "reports"]);
+    assert_eq!(card.snapshot_count, 1);
+    assert_eq!(card.last_backup.as_ref().map(|s| s.id.as_str()), Some(report.snapshot_id.as_str()));
+    let app_timeline = app.timeline("prod/app".into()).await.unwrap();
+    assert_eq!(app_timeline.len(), 1);
+    assert_eq!(app_timeline[0].summary.label.as_deref(), Some("before the upgrade"));
+
+    // The tray's "Checkpoint all" backs the server up as a server too.
+    let all = app.checkpoint_all("before the migration").await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].error.is_none(), "{all:?}");
+    assert_eq!(
+        app.databases().await.unwrap()[0].last_backup.as_ref().map(|s| s.id.clone()),
+        all[0].snapshot_id
+    );
+    assert_eq!(app.timeline("prod/metrics".into()).await.unwrap().len(), 2);
 }

@@ -7,6 +7,7 @@ mod common;
 use common::start_with_repository;
 use lifeboat_api::*;
 use lifeboat_core::jobs::drill::Probe;
+use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
@@ -43,6 +44,7 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
             pg_bin: None,
         },
         replace: false,
+        server: None,
     })
     .await
     .unwrap();
@@ -50,9 +52,18 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         connection: "shop".into(),
         checkpoint_label: label.map(Into::into),
     };
-    let first = app.backup(backup(None), 1, |_| {}).await.unwrap();
-    let checkpoint = app.backup(backup(Some("before upgrade")), 2, |_| {}).await.unwrap();
-    let newest = app.backup(backup(None), 3, |_| {}).await.unwrap();
+    let backup_now = |request, job| {
+        let app = &app;
+        async move {
+            match app.backup(request, job, |_| {}).await.unwrap() {
+                SavedBackup::Database(report) => report,
+                made => panic!("a connection to one database makes one snapshot: {made:?}"),
+            }
+        }
+    };
+    let first = backup_now(backup(None), 1).await;
+    let checkpoint = backup_now(backup(Some("before upgrade")), 2).await;
+    let newest = backup_now(backup(None), 3).await;
     let card = &app.databases().await.unwrap()[0];
     assert_eq!((card.freshness, card.next_backup), (Freshness::Unscheduled, None));
 

@@ -1,10 +1,10 @@
 use lifeboat_api::{
-    ApiError, BackupRequest, ConnectionFields, DatabaseCard, JobProgress, RestoreRequest, SaveConnectionRequest, SnapshotDetail,
-    TimelineEntry,
+    ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, JobProgress, RestoreRequest, SaveConnectionRequest,
+    ServerDatabases, SnapshotDetail, TimelineEntry,
 };
 use lifeboat_core::connections::{Connection, ConnectionCheck};
-use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
+use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use tauri::ipc::Channel;
 
@@ -15,6 +15,11 @@ pub(super) fn forward(channel: Channel<JobProgress>) -> impl Fn(JobProgress) + S
     move |progress| {
         let _ = channel.send(progress);
     }
+}
+
+#[tauri::command]
+pub async fn discover_databases(app: AppState<'_>, request: DiscoverRequest) -> Result<ServerDatabases, ApiError> {
+    app.discover_databases(request).await
 }
 
 #[tauri::command]
@@ -47,7 +52,7 @@ pub async fn backup_now(
     request: BackupRequest,
     job: u32,
     on_progress: Channel<JobProgress>,
-) -> Result<BackupReport, ApiError> {
+) -> Result<SavedBackup, ApiError> {
     app.backup(request, job, forward(on_progress)).await
 }
 

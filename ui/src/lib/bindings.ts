@@ -184,7 +184,20 @@ export type SaveConnectionRequest = { name: string, fields: ConnectionFields,
 /**
  * Edit the connection of that name instead of refusing it.
  */
-replace: boolean, };
+replace: boolean, 
+/**
+ * Set for a whole server: which of its databases are backed up.
+ * `fields.database` is then only where Lifeboat connects to list them.
+ */
+server: ServerScope | null, };
+
+export type DiscoverRequest = { fields: ConnectionFields, scope: ServerScope, };
+
+export type ServerDatabases = { backed_up: Array<string>, 
+/**
+ * On the server but left out by the patterns (or empty, for `postgres`).
+ */
+left_out: Array<string>, };
 
 export type Connection = { name: string, host: string, port: number, database: string, user: string, tls: TlsMode, 
 /**
@@ -229,7 +242,12 @@ last_drill: DrillHistoryEntry | null,
 /**
  * Its off-site copy, when its schedule has one.
  */
-offsite: OffsiteStatus | null, };
+offsite: OffsiteStatus | null, 
+/**
+ * A server connection's databases in its newest backup (their
+ * snapshots are tagged `NAME/DATABASE`); empty for one database.
+ */
+databases: Array<string>, };
 
 export type OffsiteStatus = { 
 /**
@@ -266,6 +284,20 @@ added_bytes: number, tables: number, rows: number, seconds: number,
  * Things worth telling that did not stop the backup.
  */
 warnings: Array<string>, };
+
+export type SavedBackup = { "scope": "database", "report": BackupReport } | { "scope": "server", "report": ServerBackupReport };
+
+export type ServerBackupReport = { name: string, 
+/**
+ * The globals snapshot that groups the run.
+ */
+snapshot_id: string, server_version: string, databases: Array<BackupReport>, failed: Array<DatabaseFailure>, 
+/**
+ * Databases on the server that the patterns leave out.
+ */
+skipped: Array<string>, removed: Array<string>, seconds: number, warnings: Array<string>, };
+
+export type DatabaseFailure = { database: string, error: string, };
 
 export type TimelineEntry = { summary: SnapshotSummary, duration_ms: number, 
 /**

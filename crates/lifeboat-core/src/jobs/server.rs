@@ -92,12 +92,14 @@ pub struct ServerBackupOptions {
 
 /// A database a server run could not back up or restore.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatabaseFailure {
     pub database: String,
     pub error: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerBackupReport {
     pub name: String,
     /// The globals snapshot that groups the run.

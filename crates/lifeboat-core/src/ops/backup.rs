@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use super::Runner;
 use crate::catalog::RunKind;
 use crate::error::{Error, Result};
@@ -64,6 +66,11 @@ impl Runner {
             let (spec, connection, pg_bin) = match job.source {
                 BackupSource::Saved(name) => {
                     let saved = self.catalog.find_connection(&name).await?;
+                    if saved.server.is_some() {
+                        return Err(Error::InvalidInput(format!(
+                            "`{name}` is a whole server: back it up as a server, every database with its globals"
+                        )));
+                    }
                     (saved.spec(self.keychain.as_deref())?, Some(saved.name), saved.pg_bin)
                 }
                 BackupSource::Given {
@@ -179,6 +186,56 @@ impl Runner {
         };
         self.announcer.emit_async(event).await;
         outcome
+    }
+}
+
+/// What backing up a saved connection made: one snapshot, or a server's group.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "scope", content = "report", rename_all = "snake_case")]
+pub enum SavedBackup {
+    Database(BackupReport),
+    Server(ServerBackupReport),
+}
+
+impl SavedBackup {
+    /// The snapshot made, or the group's globals snapshot.
+    pub fn snapshot_id(&self) -> &str {
+        match self {
+            SavedBackup::Database(report) => &report.snapshot_id,
+            SavedBackup::Server(report) => &report.snapshot_id,
+        }
+    }
+}
+
+impl Runner {
+    /// Backs up the saved connection `name` as it is saved: one database,
+    /// or every database of a server with its globals.
+    pub async fn backup_saved(
+        &self,
+        name: &str,
+        kind: SnapshotKind,
+        label: Option<String>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<SavedBackup> {
+        if self.is_server(name).await {
+            let job = ServerBackupJob {
+                name: name.to_owned(),
+                spec: None,
+                pg_bin: None,
+                kind,
+                label,
+                role_passwords: false,
+            };
+            return Ok(SavedBackup::Server(self.backup_server(job, progress).await?));
+        }
+        let job = BackupJob {
+            source: BackupSource::Saved(name.to_owned()),
+            kind,
+            label,
+            role_passwords: false,
+        };
+        Ok(SavedBackup::Database(self.backup(job, progress).await?))
     }
 }
 

@@ -20,7 +20,7 @@ mod schedule_change;
 pub mod scheduler;
 mod verify;
 
-pub use backup::{BackupJob, BackupSource, ServerBackupJob};
+pub use backup::{BackupJob, BackupSource, SavedBackup, ServerBackupJob};
 pub use record::recorded;
 pub use restore::RestoreJob;
 pub use schedule_change::ScheduleChange;
@@ -125,41 +125,23 @@ impl JobHost for Runner {
         schedule.check_repository(self.repo.id())?;
         let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
         match job {
-            JobKind::Backup if self.is_server(&schedule.connection).await => {
-                let job = ServerBackupJob {
-                    name: schedule.connection.clone(),
-                    spec: None,
-                    pg_bin: None,
-                    kind: SnapshotKind::Scheduled,
-                    label: None,
-                    role_passwords: false,
-                };
-                let report = self.backup_server(job, progress.clone()).await?;
-                if let Some(location) = &schedule.copy_to {
-                    for database in &report.databases {
-                        self.copy_offsite(&database.name, location, &database.snapshot_id, progress.clone())
-                            .await;
-                    }
-                    self.copy_offsite(&schedule.connection, location, &report.snapshot_id, progress)
-                        .await;
-                }
-                // A database that failed was announced (high priority); the
-                // group and the others' snapshots stand, so retention goes on:
-                // no policy removes the newest snapshots of a name that stopped.
-                Ok(())
-            }
             JobKind::Backup => {
-                let job = BackupJob {
-                    source: BackupSource::Saved(schedule.connection.clone()),
-                    kind: SnapshotKind::Scheduled,
-                    label: None,
-                    role_passwords: false,
-                };
-                let report = self.backup(job, progress.clone()).await?;
+                let made = self
+                    .backup_saved(&schedule.connection, SnapshotKind::Scheduled, None, progress.clone())
+                    .await?;
                 if let Some(location) = &schedule.copy_to {
-                    self.copy_offsite(&schedule.connection, location, &report.snapshot_id, progress)
+                    if let SavedBackup::Server(report) = &made {
+                        for database in &report.databases {
+                            self.copy_offsite(&database.name, location, &database.snapshot_id, progress.clone())
+                                .await;
+                        }
+                    }
+                    self.copy_offsite(&schedule.connection, location, made.snapshot_id(), progress)
                         .await;
                 }
+                // A server database that failed was announced (high priority);
+                // the group and the others' snapshots stand, so retention goes
+                // on: no policy removes the newest snapshots of a name that stopped.
                 Ok(())
             }
             JobKind::Drill if self.is_server(&schedule.connection).await => Err(Error::InvalidInput(format!(
