@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "save_recovery_kit",
     "forget_keychain",
     "activity",
+    "export_report",
     "databases",
     "discover_databases",
     "test_connection",

@@ -2,8 +2,9 @@
 //! add a connection (its password to the real keychain), take a Checkpoint
 //! with a label and find it on the Timeline, restore it with the wizard onto
 //! a second, fresh cluster, and see a non-empty target refused until its
-//! name is typed out; bring one damaged table back beside itself; a
-//! failing restore leaves its password in no file.
+//! name is typed out; bring one damaged table back beside itself; add a
+//! whole server and take a Checkpoint of it; a failing restore leaves its
+//! password in no file.
 
 use lifeboat_e2e::*;
 use lifeboat_testkit::PgCluster;
@@ -125,7 +126,40 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     );
     app.shot("db-09-one-table-restored").await;
 
-    // 7. A restore that fails with the target's password typed in: the
+    // 7. The whole server: the test lists what it would back up (a pattern
+    // leaves one out), "Checkpoint server" on its card backs up each
+    // database, and each has its own Timeline.
+    source.psql("postgres", "CREATE DATABASE shop_staging");
+    app.click("#nav-connections").await;
+    app.click("#conn-kind-server").await;
+    app.fill("#conn-name", "main").await;
+    app.fill("#conn-url", &format!("postgres://postgres@127.0.0.1:{}", source.port))
+        .await;
+    app.fill("#conn-password", "e2e-shop-pw").await;
+    app.fill("#conn-exclude", "*_staging").await;
+    app.click("#conn-test").await;
+    app.wait_text("#conn-discovered", "Backed up: shop").await;
+    app.wait_text("#conn-discovered", "shop_staging").await;
+    app.click_when_enabled("#conn-save").await;
+    app.wait_text(
+        "#connections-list .connection-row[data-name='main']",
+        "whole server, except *_staging",
+    )
+    .await;
+    app.click("#nav-overview").await;
+    let server_card = ".database-card[data-name='main']";
+    app.wait_text(server_card, "Whole server").await;
+    app.click(&format!("{server_card} .checkpoint-button")).await;
+    app.fill("#checkpoint-label", "before the server move").await;
+    app.click("#checkpoint-ok").await;
+    app.wait_text("#checkpoint-result", "Checkpoint of server main").await;
+    app.wait_text(server_card, "Whole server: shop").await;
+    app.shot("db-10-server-checkpoint").await;
+    app.click(&format!("{server_card} .timeline-button")).await;
+    app.choose("#timeline-database", "main/shop").await;
+    app.wait_text("#timeline-list", "before the server move").await;
+
+    // 8. A restore that fails with the target's password typed in: the
     // password reaches no file (log, catalog, events, repository).
     let guarded = PgCluster::start_with_password("hunter2");
     guarded.psql("postgres", "CREATE DATABASE shop");
@@ -139,6 +173,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     while guarded.psql("postgres", sleeping) != "1" {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    app.click("#nav-restore").await;
     app.click("#restore-again").await;
     app.restore_source_and_target("shop", LABEL, &guarded, Some("hunter2")).await;
     app.fill("#restore-confirm-name", "shop").await;
@@ -147,7 +182,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.click_when_enabled("#restore-next-verify").await;
     app.click("#restore-start").await;
     app.wait_text("#restore-error", "in use").await;
-    app.shot("db-10-restore-failed").await;
+    app.shot("db-11-restore-failed").await;
     session.kill().unwrap();
     session.wait().unwrap();
     guarded.psql("postgres", &sleeping.replace("count(*)", "pg_terminate_backend(pid)"));

@@ -139,6 +139,7 @@ fn main() {
             commands::keys::save_recovery_kit,
             commands::keys::forget_keychain,
             commands::activity::activity,
+            commands::activity::export_report,
             commands::databases::databases,
             commands::databases::test_connection,
             commands::databases::discover_databases,

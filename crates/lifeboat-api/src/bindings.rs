@@ -58,6 +58,8 @@ pub fn typescript() -> String {
         declaration::<JobProgress>(&config),
         declaration::<ActivityFilter>(&config),
         declaration::<ActivityEntry>(&config),
+        declaration::<ReportRequest>(&config),
+        declaration::<ReportSaved>(&config),
         declaration::<RunKind>(&config),
         declaration::<RunStatus>(&config),
         declaration::<ConnectionFields>(&config),

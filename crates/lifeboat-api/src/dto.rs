@@ -329,6 +329,24 @@ pub struct ActivityFilter {
     pub limit: Option<u32>,
 }
 
+/// The restore-test report to write: the period back from now, and where.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ReportRequest {
+    pub since_days: u32,
+    /// A `.pdf` or `.html` file.
+    pub path: String,
+    /// Replace the file if it exists.
+    pub replace: bool,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct ReportSaved {
+    pub path: String,
+    /// Drills and restores in the period.
+    pub entries: usize,
+    pub passed: usize,
+}
+
 #[derive(Clone, Debug, Serialize, TS)]
 pub struct ActivityEntry {
     pub id: i64,

@@ -119,6 +119,22 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
             (first.snapshot_id.as_str(), &[][..]),
         ]
     );
+    // A minimum age keeps what the counts would drop; the rules survive a save.
+    let with_minimum = RetentionPolicy {
+        min_age_hours: 720,
+        keep_yearly: 2,
+        ..form.retention
+    };
+    let preview = app.retention_preview("shop".into(), with_minimum).await.unwrap();
+    assert_eq!(preview.last().unwrap().keep, vec![KeepReason::MinAge]);
+    let saved = app
+        .save_schedule(ScheduleForm {
+            retention: with_minimum,
+            ..form.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved.form.retention, with_minimum);
     let keep_all = app.retention_preview("shop".into(), RetentionPolicy::default()).await.unwrap();
     assert!(keep_all.iter().all(|e| !e.keep.is_empty()), "no policy removes nothing");
     // Kept forever, the oldest one is out of the policy's reach.
@@ -164,6 +180,27 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
     assert_eq!(drilled, vec![newest.snapshot_id.as_str()]);
     let card = &app.databases().await.unwrap()[0];
     assert_eq!(card.last_drill.as_ref().map(|d| d.run_id), Some(history[0].run_id));
+
+    // The restore-test report lists both drills, one passed.
+    let folder = tempfile::tempdir().unwrap();
+    let page = folder.path().join("restore-tests.html");
+    let report_of = |path: &std::path::Path, replace: bool| ReportRequest {
+        since_days: 30,
+        path: path.display().to_string(),
+        replace,
+    };
+    let saved = app.export_report(report_of(&page, false)).await.unwrap();
+    assert_eq!((saved.entries, saved.passed), (2, 1));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("2 drills and restores, 1 passed, 1 failed"), "{html}");
+    let exists = app.export_report(report_of(&page, false)).await.unwrap_err();
+    assert!(exists.message.contains("exists"), "{exists:?}");
+    app.export_report(report_of(&page, true)).await.unwrap();
+    let text = app
+        .export_report(report_of(&folder.path().join("report.txt"), false))
+        .await
+        .unwrap_err();
+    assert!(text.message.contains(".html or .pdf"), "{text:?}");
 
     // Notification preferences persist; successes are off until asked for.
     assert!(!app.notification_prefs().await.unwrap().successes);

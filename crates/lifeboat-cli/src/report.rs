@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
 use lifeboat_core::repo::retention::parse_period;
@@ -25,20 +25,9 @@ pub struct ReportArgs {
 }
 
 pub fn report(g: &GlobalArgs, a: &ReportArgs) -> Result<ExitCode> {
-    let extension = a.output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    if !matches!(extension.as_deref(), Some("html" | "htm" | "pdf")) {
-        bail!("{}: name an .html or .pdf file", a.output.display());
-    }
-    if a.output.exists() && !a.force {
-        bail!("{} exists: choose another file, or replace it with --force", a.output.display());
-    }
     let since = Utc::now() - chrono::Duration::hours(i64::from(a.since));
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.restore_test_report(since).await?) })?;
-    let bytes = match extension.as_deref() {
-        Some("pdf") => lifeboat_core::report::pdf(&report),
-        _ => lifeboat_core::report::html(&report).into_bytes(),
-    };
-    std::fs::write(&a.output, bytes).with_context(|| format!("writing {}", a.output.display()))?;
+    lifeboat_core::report::write(&report, &a.output, a.force)?;
     eprintln!(
         "wrote {}: {} drills and restores since {}, {} passed",
         a.output.display(),

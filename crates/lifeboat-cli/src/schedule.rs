@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use lifeboat_core::catalog::Catalog;
 use lifeboat_core::jobs::drill::{self};
 use lifeboat_core::ops::ScheduleChange;
-use lifeboat_core::repo::retention::RetentionPolicy;
+use lifeboat_core::repo::retention::{parse_period, RetentionPolicy};
 use lifeboat_core::schedule::{JobKind, Schedule};
 
 use crate::commands::print_json;
@@ -23,7 +23,7 @@ use lifeboat_core::repo::Repository;
 #[derive(Subcommand)]
 pub enum ScheduleCommand {
     /// Set (or change) what runs by itself for a saved connection.
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Show schedules: next runs, last results, staleness.
     Show {
         /// One connection (all by default).
@@ -68,6 +68,18 @@ pub struct SetArgs {
     /// ...of each of the last N months.
     #[arg(long, value_name = "N")]
     keep_monthly: Option<u32>,
+    /// ...of each of the last N years.
+    #[arg(long, value_name = "N")]
+    keep_yearly: Option<u32>,
+    /// Keep every snapshot within this period of the newest (30d, 48h, 1y6m; 0: rule unused).
+    #[arg(long, value_name = "PERIOD", value_parser = period_or_off)]
+    keep_within: Option<u32>,
+    /// Remove nothing younger than this, whatever the other rules say (0: no minimum).
+    #[arg(long, value_name = "PERIOD", value_parser = period_or_off)]
+    min_age: Option<u32>,
+    /// Checkpoints older than this follow the rules like any snapshot (0: kept until deleted).
+    #[arg(long, value_name = "PERIOD", value_parser = period_or_off)]
+    checkpoints_expire_after: Option<u32>,
     /// Alarm after this long without a successful backup (90m, 36h, 3d; default: twice the interval).
     #[arg(long, value_name = "DURATION")]
     stale_after: Option<String>,
@@ -90,6 +102,14 @@ pub struct SetArgs {
     /// Stop the off-site copy.
     #[arg(long, conflicts_with = "copy_to")]
     no_copy: bool,
+}
+
+/// A retention period in hours, or `0` to turn the rule off.
+fn period_or_off(text: &str) -> std::result::Result<u32, String> {
+    match text.trim() {
+        "0" => Ok(0),
+        _ => parse_period(text),
+    }
 }
 
 /// `90m`, `36h`, `3d`, `2w` (or plain seconds).
@@ -140,6 +160,10 @@ fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
         keep_daily: a.keep_daily,
         keep_weekly: a.keep_weekly,
         keep_monthly: a.keep_monthly,
+        keep_yearly: a.keep_yearly,
+        keep_within_hours: a.keep_within,
+        min_age_hours: a.min_age,
+        checkpoint_expiry_hours: a.checkpoints_expire_after,
         stale_after: a.stale_after.as_deref().map(parse_duration).transpose()?.map(Some),
         drill_server: a.drill_server.clone().map(Some),
         probes: a.probe_file.as_deref().map(drill::read_probes).transpose()?,
@@ -158,17 +182,42 @@ fn describe_retention(policy: &RetentionPolicy) -> String {
     if policy.is_empty() {
         return "keep everything".into();
     }
-    let parts: Vec<String> = [
+    let mut parts: Vec<String> = [
         (policy.keep_last, "last"),
         (policy.keep_daily, "daily"),
         (policy.keep_weekly, "weekly"),
         (policy.keep_monthly, "monthly"),
+        (policy.keep_yearly, "yearly"),
     ]
     .iter()
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{what} {n}"))
     .collect();
-    format!("keep {} (checkpoints and keep-forever snapshots are exempt)", parts.join(", "))
+    if policy.keep_within_hours > 0 {
+        parts.push(format!("everything within {}", hours_text(policy.keep_within_hours)));
+    }
+    let mut text = format!("keep {}", parts.join(", "));
+    if policy.min_age_hours > 0 {
+        text += &format!("; nothing younger than {} is removed", hours_text(policy.min_age_hours));
+    }
+    match policy.checkpoint_expiry_hours {
+        0 => text + " (checkpoints and keep-forever snapshots are exempt)",
+        hours => {
+            text + &format!(
+                " (checkpoints older than {} follow the rules; keep-forever snapshots are exempt)",
+                hours_text(hours)
+            )
+        }
+    }
+}
+
+/// Hours as the flags take them: `30d` when whole days, else `36h`.
+fn hours_text(hours: u32) -> String {
+    if hours.is_multiple_of(24) {
+        format!("{}d", hours / 24)
+    } else {
+        format!("{hours}h")
+    }
 }
 
 pub(crate) fn local(t: DateTime<Utc>) -> String {

@@ -509,3 +509,57 @@ fn scheduled_backups_are_copied_off_site_and_a_missed_copy_catches_up() {
     let shown = String::from_utf8(repo.ok(&["schedule", "show", "shop"], None)).unwrap();
     assert!(!shown.contains("off-site"), "{shown}");
 }
+
+/// A schedule keeps the rules a runbook states (yearly, within, a minimum
+/// age, checkpoint expiry), and its retention honours them: "30 days
+/// minimum" removes nothing younger, however few snapshots the counts keep.
+#[test]
+fn a_schedule_keeps_the_retention_rules_people_write_and_applies_them() {
+    let cluster = PgCluster::start();
+    shop(&cluster);
+    let repo = TestRepo::new();
+    repo.ok(&["connection", "add", "shop", "--db", &cluster.url("shop")], None);
+    repo.ok(&["backup", "--connection", "shop"], None);
+    repo.ok(&["backup", "--connection", "shop"], None);
+    let set = [
+        "schedule",
+        "set",
+        "shop",
+        "--backup",
+        "daily",
+        "--keep-last",
+        "1",
+        "--keep-yearly",
+        "2",
+        "--min-age",
+        "30d",
+        "--checkpoints-expire-after",
+        "90d",
+    ];
+    let out = String::from_utf8(repo.ok(&set, None)).unwrap();
+    assert!(
+        out.contains("keep last 1, yearly 2; nothing younger than 30d is removed")
+            && out.contains("checkpoints older than 90d follow the rules"),
+        "{out}"
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&repo.ok(&["schedule", "show", "shop", "--json"], None)).unwrap();
+    let retention = &shown[0]["schedule"]["retention"];
+    assert_eq!(
+        (
+            &retention["keep_yearly"],
+            &retention["min_age_hours"],
+            &retention["checkpoint_expiry_hours"]
+        ),
+        (&serde_json::json!(2), &serde_json::json!(720), &serde_json::json!(2160)),
+        "{shown}"
+    );
+
+    repo.ok(&["schedule", "run", "shop"], None);
+    assert_eq!(snapshots(&repo).len(), 3, "nothing younger than the minimum age is removed");
+
+    let err = repo.fails(&["schedule", "set", "shop", "--keep-within", "soon"], None);
+    assert!(err.contains("30d"), "{err}");
+    repo.ok(&["schedule", "set", "shop", "--min-age", "0"], None);
+    repo.ok(&["schedule", "run", "shop"], None);
+    assert_eq!(snapshots(&repo).len(), 1, "without the minimum, the newest alone stays");
+}

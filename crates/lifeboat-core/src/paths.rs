@@ -119,6 +119,52 @@ pub fn create_new_private_file(path: &Path) -> Result<std::fs::File> {
     })
 }
 
+/// Writes the file `path` whole or not at all, for files handed to the
+/// user (exports, reports): `write` fills a temporary file beside it
+/// (owner-only, as a dump's data deserves), which reaches the disk and is
+/// then renamed into place. An existing file is replaced only with
+/// `overwrite`; a failed `write` leaves nothing behind.
+pub fn write_whole_file<T>(path: &Path, overwrite: bool, write: impl FnOnce(&mut dyn std::io::Write) -> Result<T>) -> Result<T> {
+    if path.is_dir() {
+        return Err(Error::InvalidInput(format!("{} is a folder: name a file in it", path.display())));
+    }
+    if !overwrite && path.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} exists: choose another file, or replace it (--force)",
+            path.display()
+        )));
+    }
+    let failed = |e: std::io::Error| Error::Output(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())));
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".lifeboat-export-")
+        .tempfile_in(folder)
+        .map_err(failed)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
+    let written = write(&mut out)?;
+    out.into_inner().map_err(|e| failed(e.into_error()))?;
+    file.as_file().sync_all().map_err(failed)?;
+    let persisted = if overwrite {
+        file.persist(path)
+    } else {
+        // A hard link keeps a file made meanwhile; FAT and exFAT drives
+        // have none, and the check above has to do there.
+        file.persist_noclobber(path).or_else(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => e.file.persist(path),
+        })
+    };
+    persisted.map_err(|e| failed(e.error))?;
+    // The rename reaches the disk with its folder.
+    if let Ok(folder) = std::fs::File::open(folder) {
+        let _ = folder.sync_all();
+    }
+    Ok(written)
+}
+
 /// Opens `path` for appending, created 0600 when missing: the event log.
 pub fn open_private_append(path: &Path) -> Result<std::fs::File> {
     private_options()

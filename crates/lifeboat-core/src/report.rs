@@ -4,7 +4,21 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
+use crate::error::{Error, Result};
 use crate::ops::report::{RestoreTestReport, TestEntry};
+use crate::paths::write_whole_file;
+
+/// Writes `report` to `path`, as a PDF or an HTML page by its extension,
+/// whole or not at all; an existing file is replaced only with `overwrite`.
+pub fn write(report: &RestoreTestReport, path: &std::path::Path, overwrite: bool) -> Result<()> {
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let bytes = match extension.as_deref() {
+        Some("pdf") => pdf(report),
+        Some("html" | "htm") => html(report).into_bytes(),
+        _ => return Err(Error::InvalidInput(format!("{}: name an .html or .pdf file", path.display()))),
+    };
+    write_whole_file(path, overwrite, |out| out.write_all(&bytes).map_err(Error::Output))
+}
 
 const TIME: &str = "%Y-%m-%d %H:%M UTC";
 

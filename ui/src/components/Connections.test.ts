@@ -27,9 +27,11 @@ function mockBackend(initial: DatabaseCard[] = [salesCard()], result: Connection
         return cards;
       case "test_connection":
         return result;
+      case "discover_databases":
+        return { backed_up: ["app", "metrics"], left_out: ["app_staging"] };
       case "save_connection": {
         const { request } = args as { request: SaveConnectionRequest };
-        const connection = { ...salesConnection, ...request.fields, name: request.name };
+        const connection = { ...salesConnection, ...request.fields, name: request.name, server: request.server ?? undefined };
         cards = [...cards.filter((c) => c.connection.name !== request.name), { ...salesCard(), connection, url: "postgres://x", last_backup: null, snapshot_count: 0 }];
         return connection;
       }
@@ -153,11 +155,46 @@ describe("Connections", () => {
         name: "orders",
         fields: { host: "db2", port: 5432, database: "orders", user: "app", tls: "prefer", password: "pw", saved_password_of: null, pg_bin: "/usr/lib/postgresql/17/bin" },
         replace: false,
+        server: null,
       },
     });
     expect(await screen.findByRole("button", { name: "Edit orders" })).toBeTruthy();
     expect(field("Name").value).toBe("");
     expect(passwordField().value).toBe("");
+  });
+
+  it("adds a whole server: a URL without a database, patterns, what a test finds, the scope saved", async () => {
+    const calls = mockBackend([]);
+    await renderLoaded();
+    await fireEvent.click(screen.getByRole("radio", { name: /A whole server/ }));
+    expect(field("Connect through database").value).toBe("postgres");
+    await type(field("Name"), "prod");
+    await type(field("Server URL (optional)"), "postgres://admin@db3:5433");
+    expect(field("Port").value).toBe("5433");
+    expect(field("Connect through database").value).toBe("postgres");
+    await type(field("Leave out databases matching (optional)"), "*_staging, tmp");
+
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    const found = await screen.findByText(/Backed up:/);
+    expect(found.parentElement?.textContent).toContain("app, metrics");
+    expect(found.parentElement?.parentElement?.textContent).toContain("Left out: app_staging");
+    expect(calls.find((c) => c.cmd === "discover_databases")?.args).toMatchObject({
+      request: { fields: { host: "db3", port: 5433, database: "postgres", user: "admin" }, scope: { include: [], exclude: ["*_staging", "tmp"] } },
+    });
+
+    const saveButton = screen.getByRole<HTMLButtonElement>("button", { name: "Save connection" });
+    await waitFor(() => expect(saveButton.disabled).toBe(false));
+    await fireEvent.click(saveButton);
+    await screen.findByRole("button", { name: "Edit prod" });
+    expect(calls.find((c) => c.cmd === "save_connection")?.args).toMatchObject({
+      request: { name: "prod", server: { include: [], exclude: ["*_staging", "tmp"] } },
+    });
+    expect(row("prod").textContent).toContain("whole server, except *_staging, tmp");
+
+    // Editing keeps it a server, its patterns in the fields.
+    await fireEvent.click(within(row("prod")).getByRole("button", { name: "Edit prod" }));
+    expect(screen.getByRole<HTMLInputElement>("radio", { name: /A whole server/ }).checked).toBe(true);
+    expect(field("Leave out databases matching (optional)").value).toBe("*_staging, tmp");
   });
 
   it("edits a connection, keeping its saved password when none is typed", async () => {

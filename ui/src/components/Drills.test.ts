@@ -8,7 +8,7 @@ const mockBackend = () => mockDrillBackend("scratch", [drillEntry(7, null, 48), 
 
 /** Renders the screen once the drills of "sales" are listed. */
 async function renderLoaded() {
-  render(Drills, { job: new DrillJob() });
+  render(Drills, { job: new DrillJob(), homeDir: "/home/ana" });
   await screen.findByRole("list", { name: "Drills of sales, newest first" });
 }
 
@@ -125,5 +125,23 @@ describe("Drills", () => {
     expect(runButton().disabled).toBe(true);
     await type(serverField(), "postgres://admin@db9:5432/");
     expect(runButton().disabled).toBe(false);
+  });
+
+  it("exports the restore-test report of a period to a .pdf or .html file", async () => {
+    const { sent } = mockBackend();
+    await renderLoaded();
+    const path = screen.getByRole<HTMLInputElement>("textbox", { name: "Save to" });
+    expect(path.value).toMatch(/^\/home\/ana\/lifeboat-restore-tests-\d{4}-\d{2}-\d{2}\.pdf$/);
+    await type(path, "/home/ana/audit.docx");
+    await fireEvent.click(screen.getByRole("button", { name: "Export report" }));
+    expect((await screen.findByRole("alert")).textContent).toContain(".pdf or .html");
+    expect(sent("export_report")).toEqual([]);
+
+    await type(path, "/home/ana/audit.html");
+    await fireEvent.change(screen.getByRole("combobox", { name: "Period" }), { target: { value: "90" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Export report" }));
+    const saved = await screen.findByText(/drills and restores, 1 passed/);
+    expect(saved.textContent).toContain("/home/ana/audit.html");
+    expect(sent("export_report")).toEqual([{ request: { since_days: 90, path: "/home/ana/audit.html", replace: false } }]);
   });
 });

@@ -2,7 +2,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
-import type { BackupReport, DatabaseCard, JobProgress, RepositoryOverview } from "../lib/bindings";
+import type { BackupReport, DatabaseCard, JobProgress, RepositoryOverview, SavedBackup } from "../lib/bindings";
 import { CheckpointJob } from "../lib/database-jobs.svelte";
 import { deferred, drillEntry, drillReport, progress, REPO_ID, salesCard, sendOnChannel } from "../test/fixtures";
 import Overview from "./Overview.svelte";
@@ -41,7 +41,7 @@ const report: BackupReport = {
 type BackupArgs = { request: unknown; job: number; onProgress: Channel<JobProgress> };
 
 function mockBackend(cards: () => DatabaseCard[]) {
-  const backup = deferred<BackupReport>();
+  const backup = deferred<SavedBackup>();
   const calls: { cmd: string; args: unknown }[] = [];
   let backupArgs: BackupArgs | undefined;
   mockIPC((cmd, args) => {
@@ -186,7 +186,7 @@ describe("Database cards", () => {
     expect(screen.getByRole<HTMLButtonElement>("button", { name: "Checkpoint sales" }).disabled).toBe(true);
 
     const loadsBefore = calls.filter((c) => c.cmd === "databases").length;
-    backup.resolve(report);
+    backup.resolve({ scope: "database", report });
     expect((await screen.findByRole("status")).textContent).toBe(
       "Checkpoint abcdef01 saved: 12 tables, 3,456 rows, 5.0 MiB stored (1.0 MiB new in the repository).",
     );

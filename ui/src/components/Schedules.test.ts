@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
 import { mockCommands, salesCard, salesSchedule, salesTimeline } from "../test/fixtures";
 import Schedules from "./Schedules.svelte";
+import { KEEP_EVERYTHING } from "../lib/schedules";
 
 const PREFS: NotificationPrefs = { failures: true, restores: true, staleness: true, successes: false };
 
@@ -94,7 +95,7 @@ describe("Schedules", () => {
     vi.useFakeTimers();
     await type(count("Newest"), "2");
     await vi.advanceTimersByTimeAsync(400);
-    expect(sent("retention_preview").at(-1)).toEqual({ connection: "sales", policy: { keep_last: 2, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } });
+    expect(sent("retention_preview").at(-1)).toEqual({ connection: "sales", policy: { ...KEEP_EVERYTHING, keep_last: 2, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } });
     expect(rows().map(([, keep]) => keep)).toEqual(["true", "true", "true"]);
     expect(screen.getByText("All 3 kept, none would be removed")).toBeTruthy();
     const oldest = within(previewList())

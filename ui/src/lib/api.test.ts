@@ -1,6 +1,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it } from "vitest";
 import * as api from "./api";
+import { KEEP_EVERYTHING } from "./schedules";
 
 describe("toApiError", () => {
   it("keeps the backend's errors", () => {
@@ -50,7 +51,8 @@ describe("commands", () => {
     const onProgress = () => {};
     await api.databases();
     await api.testConnection(fields);
-    await api.saveConnection({ name: "n", fields, replace: false });
+    await api.discoverDatabases({ fields, scope: { include: ["app_*"], exclude: [] } });
+    await api.saveConnection({ name: "n", fields, replace: false, server: null });
     await api.removeConnection("n");
     await api.backupNow({ connection: "n", checkpoint_label: "l" }, 1, onProgress);
     await api.timeline("n");
@@ -61,6 +63,7 @@ describe("commands", () => {
     expect(calls.map(([cmd, args]) => [cmd, Object.keys(args ?? {})])).toEqual([
       ["databases", []],
       ["test_connection", ["fields"]],
+      ["discover_databases", ["request"]],
       ["save_connection", ["request"]],
       ["remove_connection", ["name"]],
       ["backup_now", ["request", "job", "onProgress"]],
@@ -70,9 +73,9 @@ describe("commands", () => {
       ["restore_preflight", ["request"]],
       ["restore_snapshot", ["request", "job", "onProgress"]],
     ]);
-    expect(calls[4][1]).toMatchObject({ request: { connection: "n", checkpoint_label: "l" }, job: 1 });
-    expect(calls[7][1]).toMatchObject({ id: "s", job: 2 });
-    expect(calls[9][1]).toMatchObject({ request, job: 3 });
+    expect(calls[5][1]).toMatchObject({ request: { connection: "n", checkpoint_label: "l" }, job: 1 });
+    expect(calls[8][1]).toMatchObject({ id: "s", job: 2 });
+    expect(calls[10][1]).toMatchObject({ request, job: 3 });
   });
 
   it("pass the schedule and drill commands' arguments by name", async () => {
@@ -81,7 +84,7 @@ describe("commands", () => {
       calls.push([cmd, args as Record<string, unknown>]);
       return null;
     });
-    const policy = { keep_last: 3, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 };
+    const policy = { ...KEEP_EVERYTHING, keep_last: 3, keep_daily: 7 };
     const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_seconds: null, drill: null, drill_server: null, probes: [] };
     const request = { snapshot_id: "latest:n", server: "scratch", probes: [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }] };
     const prefs = { failures: true, restores: true, staleness: true, successes: false };

@@ -8,7 +8,6 @@ import type {
   AddKeyRequest,
   ApiError,
   AppStatus,
-  BackupReport,
   BackupRequest,
   CheckResult,
   Connection,
@@ -17,6 +16,7 @@ import type {
   CreateRequest,
   DatabaseCard,
   DesktopSettings,
+  DiscoverRequest,
   DrillHistoryEntry,
   DrillReport,
   DrillRequest,
@@ -32,14 +32,18 @@ import type {
   PruneResult,
   RecoveryKitRequest,
   RecoveryKitSaved,
+  ReportRequest,
+  ReportSaved,
   RepositoryOverview,
   RestoreReport,
   RestoreRequest,
   RetentionPolicy,
   RetentionPreviewEntry,
   SaveConnectionRequest,
+  SavedBackup,
   ScheduleForm,
   ScheduleView,
+  ServerDatabases,
   SnapshotDetail,
   SnapshotSummary,
   TestLocationRequest,
@@ -124,6 +128,9 @@ export const forgetKeychain = () => call<KeychainStatus>("forget_keychain");
 
 export const activity = (filter: ActivityFilter) => call<ActivityEntry[]>("activity", { filter });
 
+/** Writes the restore-test report of the last `since_days` days to `path` (.pdf or .html). */
+export const exportReport = (request: ReportRequest) => call<ReportSaved>("export_report", { request });
+
 export const databases = () => call<DatabaseCard[]>("databases");
 
 /** Connects with `fields`; nothing is saved. */
@@ -133,9 +140,12 @@ export const saveConnection = (request: SaveConnectionRequest) => call<Connectio
 
 export const removeConnection = (name: string) => call<Connection>("remove_connection", { name });
 
-/** A backup of a saved connection; with a `checkpoint_label`, a checkpoint. */
-export function backupNow(request: BackupRequest, job: number, onProgress: OnProgress): Promise<BackupReport> {
-  return call<BackupReport>("backup_now", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+/** The databases a server connection with `request.scope` would back up now, and those it leaves out. */
+export const discoverDatabases = (request: DiscoverRequest) => call<ServerDatabases>("discover_databases", { request });
+
+/** A backup of a saved connection (a server: every database it covers); with a `checkpoint_label`, a checkpoint. */
+export function backupNow(request: BackupRequest, job: number, onProgress: OnProgress): Promise<SavedBackup> {
+  return call<SavedBackup>("backup_now", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
 }
 
 /** A connection's snapshots, oldest first. */

@@ -160,6 +160,22 @@ export type ActivityEntry = { id: number, kind: RunKind, status: RunStatus, repo
  */
 detail: JsonValue, };
 
+export type ReportRequest = { since_days: number, 
+/**
+ * A `.pdf` or `.html` file.
+ */
+path: string, 
+/**
+ * Replace the file if it exists.
+ */
+replace: boolean, };
+
+export type ReportSaved = { path: string, 
+/**
+ * Drills and restores in the period.
+ */
+entries: number, passed: number, };
+
 export type RunKind = "create" | "open" | "check" | "prune" | "key_add" | "key_remove" | "recovery_kit" | "backup" | "verify" | "restore" | "drill" | "copy";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
@@ -437,7 +453,20 @@ stale_after_seconds: number | null, drill: string | null,
  */
 drill_server: string | null, probes: Array<Probe>, };
 
-export type RetentionPolicy = { keep_last: number, keep_daily: number, keep_weekly: number, keep_monthly: number, };
+export type RetentionPolicy = { keep_last: number, keep_daily: number, keep_weekly: number, keep_monthly: number, keep_yearly: number, 
+/**
+ * Every snapshot within this many hours of the name's newest.
+ */
+keep_within_hours: number, 
+/**
+ * Nothing younger than this many hours is removed.
+ */
+min_age_hours: number, 
+/**
+ * Checkpoints older than this many hours follow the rules like any
+ * snapshot (0: checkpoints are kept until deleted by hand).
+ */
+checkpoint_expiry_hours: number, };
 
 export type Probe = { name: string, sql: string, expect: string, };
 

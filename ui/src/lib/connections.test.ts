@@ -4,12 +4,27 @@ import {
   connectionFields,
   emptyServerForm,
   parseDatabaseUrl,
+  parsePatterns,
   parsePort,
   serverFormOf,
+  serverScope,
   validateConnection,
   validateServerForm,
   withUrl,
 } from "./connections";
+
+describe("server connections", () => {
+  it("take a URL without a database, connecting through the maintenance database", () => {
+    expect(parseDatabaseUrl("postgres://admin@db3:5433")).toMatchObject({ error: expect.stringMatching(/name the database/) });
+    expect(parseDatabaseUrl("postgres://admin@db3:5433", true)).toMatchObject({ url: { host: "db3", port: 5433, database: "postgres" } });
+    expect(parseDatabaseUrl("postgres://admin@db3/template1", true)).toMatchObject({ url: { database: "template1" } });
+  });
+
+  it("read patterns separated by commas or spaces", () => {
+    expect(parsePatterns(" app_*, metrics  reports,,")).toEqual(["app_*", "metrics", "reports"]);
+    expect(serverScope("", "*_staging")).toEqual({ include: [], exclude: ["*_staging"] });
+  });
+});
 
 describe("parseDatabaseUrl", () => {
   it("reads every part", () => {
@@ -88,6 +103,7 @@ describe("server forms", () => {
     expect(validateServerForm({ ...valid, user: "" })?.field).toBe("user");
     expect(validateConnection("", valid)?.field).toBe("name");
     expect(validateConnection("sales", valid)).toBeNull();
+    expect(validateConnection("prod", { ...valid, database: " " }, true)?.message).toMatch(/connect through/);
   });
 
   it("become the backend's fields, trimmed", () => {

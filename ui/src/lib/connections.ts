@@ -1,7 +1,7 @@
 // PostgreSQL connection forms: URL parsing, validation, and the fields the
 // backend takes. Pure functions, unit-tested.
 
-import type { Connection, ConnectionFields, TlsMode } from "./bindings";
+import type { Connection, ConnectionFields, ServerScope, TlsMode } from "./bindings";
 import type { FieldError } from "./validation";
 
 export const DEFAULT_PORT = 5432;
@@ -53,12 +53,16 @@ export function serverFormOf(connection: Connection): ServerForm {
 
 export type ParsedUrl = { host: string; port: number; database: string; user: string; password: string | null; tls: TlsMode };
 
+/** Where a server connection connects to list the databases, unless told otherwise. */
+export const MAINTENANCE_DATABASE = "postgres";
+
 /**
  * Reads postgres://user:password@host:port/database?sslmode=require (or
  * postgresql://). Absent parts take libpq's defaults: localhost, 5432,
- * prefer; an absent user stays empty. Returns what to fix when it cannot.
+ * prefer; an absent user stays empty. For a whole server the database may
+ * be left out: the maintenance database is used. Returns what to fix when it cannot.
  */
-export function parseDatabaseUrl(text: string): { url: ParsedUrl } | { error: string } {
+export function parseDatabaseUrl(text: string, wholeServer = false): { url: ParsedUrl } | { error: string } {
   const bad = (why: string) => ({ error: `Not a usable database URL: ${why}.` });
   const match = /^postgres(?:ql)?:\/\/([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/i.exec(text.trim());
   if (!match) return bad("it must look like postgres://user@host:5432/mydb");
@@ -100,7 +104,7 @@ export function parseDatabaseUrl(text: string): { url: ParsedUrl } | { error: st
 
   const database = decode(path);
   if (database === null) return bad("a %-escape in the database name is broken");
-  if (database === "") return bad("name the database at the end, as in postgres://user@host:5432/mydb");
+  if (database === "" && !wholeServer) return bad("name the database at the end, as in postgres://user@host:5432/mydb");
 
   let tls: TlsMode = "prefer";
   for (const pair of query.split("&").filter((p) => p !== "")) {
@@ -111,7 +115,7 @@ export function parseDatabaseUrl(text: string): { url: ParsedUrl } | { error: st
     tls = mode;
   }
 
-  return { url: { host: host || "localhost", port, database, user, password: colon >= 0 ? password : null, tls } };
+  return { url: { host: host || "localhost", port, database: database || MAINTENANCE_DATABASE, user, password: colon >= 0 ? password : null, tls } };
 }
 
 /** The form with what a URL says; a password only when the URL has one. */
@@ -145,9 +149,21 @@ export function validateServerForm(form: ServerForm): FieldError<ServerField> | 
   return null;
 }
 
-export function validateConnection(name: string, form: ServerForm): FieldError<ServerField | "name"> | null {
+export function validateConnection(name: string, form: ServerForm, wholeServer = false): FieldError<ServerField | "name"> | null {
   if (name.trim() === "") return { field: "name", message: "Name the connection (for example orders-prod): it also names its backups." };
+  if (wholeServer && form.database.trim() === "")
+    return { field: "database", message: `Enter the database to connect through to list the others (${MAINTENANCE_DATABASE} on most servers).` };
   return validateServerForm(form);
+}
+
+/** "app_*, metrics" -> ["app_*", "metrics"]: patterns are separated by commas or spaces. */
+export function parsePatterns(text: string): string[] {
+  return text.split(/[\s,]+/).filter((p) => p !== "");
+}
+
+/** The databases a server connection covers, from the form's pattern fields. */
+export function serverScope(include: string, exclude: string): ServerScope {
+  return { include: parsePatterns(include), exclude: parsePatterns(exclude) };
 }
 
 /**

@@ -2,11 +2,11 @@
 // (and their outcome stays) while the user looks at another screen.
 
 import * as api from "./api";
-import type { BackupReport, DrillReport, DrillRequest, VerifyReport } from "./bindings";
+import type { DrillReport, DrillRequest, SavedBackup, VerifyReport } from "./bindings";
 import { JobRunner } from "./job.svelte";
 
-/** A labelled backup, taken before a risky change. */
-export class CheckpointJob extends JobRunner<BackupReport> {
+/** A labelled backup (of a server: of its databases), taken before a risky change. */
+export class CheckpointJob extends JobRunner<SavedBackup> {
   /** The saved connection the last checkpoint was of. */
   connection: string | null = $state(null);
 

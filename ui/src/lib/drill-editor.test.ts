@@ -3,6 +3,7 @@ import { drillEntry, drillReport, mockCommands, mockDrillBackend, progress, sale
 import type { ApiError } from "./bindings";
 import { DrillJob } from "./database-jobs.svelte";
 import { DrillEditor } from "./drill-editor.svelte";
+import { KEEP_EVERYTHING } from "./schedules";
 
 const mockBackend = () => mockDrillBackend("orders", [drillEntry(1, drillReport(true), 30)]);
 
@@ -62,7 +63,7 @@ describe("DrillEditor", () => {
     expect(sent("save_schedule")[0].form).toEqual({
       connection: "orders",
       backup: null,
-      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      retention: { ...KEEP_EVERYTHING, keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
       stale_after_seconds: null,
       drill: null,
       drill_server: "scratch",

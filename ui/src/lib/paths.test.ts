@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultKitPath } from "./paths";
+import { defaultKitPath, defaultReportPath } from "./paths";
 
 describe("defaultKitPath", () => {
   const id = "3f2a9c1be0d44a7f";
@@ -15,5 +15,11 @@ describe("defaultKitPath", () => {
 
   it("falls back to the bare name without a home", () => {
     expect(defaultKitPath("", id)).toBe("lifeboat-recovery-kit-3f2a9c1b.txt");
+  });
+});
+
+describe("defaultReportPath", () => {
+  it("names the report after the local day, in the home folder", () => {
+    expect(defaultReportPath("/home/ana", new Date(2026, 0, 5, 23, 30))).toBe("/home/ana/lifeboat-restore-tests-2026-01-05.pdf");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RestoreReport, SnapshotSummary } from "./bindings";
-import { checkpointSummary, restoreHeadline, restoreReportText, rowsDiffer, verifySummary } from "./reports";
+import type { BackupReport, RestoreReport, SavedBackup, SnapshotSummary } from "./bindings";
+import { backupWarnings, checkpointComplete, checkpointSummary, restoreHeadline, restoreReportText, rowsDiffer, verifySummary } from "./reports";
 
 const MiB = 1024 * 1024;
 
@@ -37,23 +37,47 @@ const report: RestoreReport = {
 };
 
 describe("summaries", () => {
+  const database = (name: string, size: number, warnings: string[] = []): BackupReport => ({
+    snapshot_id: "deadbeef99",
+    name,
+    database: name.split("/").pop() ?? name,
+    server_version: "16.4",
+    pg_dump_version: "16.4",
+    size,
+    sha256: "ab",
+    added_bytes: MiB,
+    tables: 12,
+    rows: 3456,
+    seconds: 2,
+    warnings,
+  });
+
   it("say what a checkpoint saved", () => {
-    expect(
-      checkpointSummary({
-        snapshot_id: "deadbeef99",
-        name: "sales",
-        database: "sales",
-        server_version: "16.4",
-        pg_dump_version: "16.4",
-        size: 5 * MiB,
-        sha256: "ab",
-        added_bytes: MiB,
-        tables: 12,
-        rows: 3456,
-        seconds: 2,
-        warnings: [],
-      }),
-    ).toBe("Checkpoint deadbeef saved: 12 tables, 3,456 rows, 5.0 MiB stored (1.0 MiB new in the repository).");
+    const made: SavedBackup = { scope: "database", report: database("sales", 5 * MiB) };
+    expect(checkpointSummary(made)).toBe("Checkpoint deadbeef saved: 12 tables, 3,456 rows, 5.0 MiB stored (1.0 MiB new in the repository).");
+    expect(checkpointComplete(made)).toBe(true);
+  });
+
+  it("say what a server checkpoint saved, and what failed", () => {
+    const server = {
+      name: "prod",
+      snapshot_id: "feedface42",
+      server_version: "16.4",
+      databases: [database("prod/app", 2 * MiB, ["no primary key on t"]), database("prod/metrics", 3 * MiB)],
+      failed: [],
+      skipped: ["staging"],
+      removed: [],
+      seconds: 3,
+      warnings: ["role passwords left out"],
+    };
+    const made: SavedBackup = { scope: "server", report: server };
+    expect(checkpointSummary(made)).toBe(
+      "Checkpoint of server prod saved as group feedface: 2 databases (app, metrics), 5.0 MiB stored (2.0 MiB new in the repository).",
+    );
+    expect(backupWarnings(made)).toEqual(["role passwords left out", "app: no primary key on t"]);
+    const partial: SavedBackup = { scope: "server", report: { ...server, failed: [{ database: "reports", error: "permission denied" }] } };
+    expect(checkpointSummary(partial)).toContain("1 failed: reports (permission denied).");
+    expect(checkpointComplete(partial)).toBe(false);
   });
 
   it("say what a verify read", () => {

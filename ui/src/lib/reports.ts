@@ -1,7 +1,7 @@
 // What finished jobs say: one-line summaries and the restore's plain-text
 // report. Pure functions, unit-tested.
 
-import type { BackupReport, RestoreReport, SnapshotSummary, TableCount, VerifyReport } from "./bindings";
+import type { RestoreReport, SavedBackup, SnapshotSummary, TableCount, VerifyReport } from "./bindings";
 import { formatCount, formatDuration, humanBytes, plural } from "./format";
 import { SNAPSHOT_KIND_LABELS } from "./timeline";
 
@@ -9,11 +9,35 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-export function checkpointSummary(report: BackupReport): string {
+export function checkpointSummary(made: SavedBackup): string {
+  if (made.scope === "database") {
+    const report = made.report;
+    return (
+      `Checkpoint ${shortId(report.snapshot_id)} saved: ${plural(report.tables, "table")}, ${plural(report.rows, "row")}, ` +
+      `${humanBytes(report.size)} stored (${humanBytes(report.added_bytes)} new in the repository).`
+    );
+  }
+  const report = made.report;
+  const size = report.databases.reduce((sum, d) => sum + d.size, 0);
+  const added = report.databases.reduce((sum, d) => sum + d.added_bytes, 0);
+  const names = report.databases.map((d) => d.database).join(", ");
+  const failed = report.failed.length === 0 ? "" : ` ${report.failed.length} failed: ${report.failed.map((f) => `${f.database} (${f.error})`).join("; ")}.`;
   return (
-    `Checkpoint ${shortId(report.snapshot_id)} saved: ${plural(report.tables, "table")}, ${plural(report.rows, "row")}, ` +
-    `${humanBytes(report.size)} stored (${humanBytes(report.added_bytes)} new in the repository).`
+    `Checkpoint of server ${report.name} saved as group ${shortId(report.snapshot_id)}: ` +
+    `${plural(report.databases.length, "database")}${names ? ` (${names})` : ""}, ` +
+    `${humanBytes(size)} stored (${humanBytes(added)} new in the repository).${failed}`
   );
+}
+
+/** Whether a checkpoint saved everything it was asked to. */
+export function checkpointComplete(made: SavedBackup): boolean {
+  return made.scope === "database" || made.report.failed.length === 0;
+}
+
+/** What a backup noticed without failing; a server's databases' notices name them. */
+export function backupWarnings(made: SavedBackup): string[] {
+  if (made.scope === "database") return made.report.warnings;
+  return [...made.report.warnings, ...made.report.databases.flatMap((d) => d.warnings.map((w) => `${d.database}: ${w}`))];
 }
 
 export function verifySummary(report: VerifyReport): string {

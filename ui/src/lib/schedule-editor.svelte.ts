@@ -29,6 +29,10 @@ const FIELD_IDS: Record<ScheduleField, string> = {
   keep_daily: "keep-daily",
   keep_weekly: "keep-weekly",
   keep_monthly: "keep-monthly",
+  keep_yearly: "keep-yearly",
+  keep_within_hours: "keep-within-days",
+  min_age_hours: "min-age-days",
+  checkpoint_expiry_hours: "checkpoint-expiry-days",
   stale: "stale-after-hours",
 };
 

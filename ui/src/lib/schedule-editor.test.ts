@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mockCommands, salesCard, salesSchedule, salesTimeline, settle } from "../test/fixtures";
 import type { ApiError, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
 import { ScheduleEditor } from "./schedule-editor.svelte";
+import { KEEP_EVERYTHING } from "./schedules";
 
 const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
 
@@ -52,10 +53,10 @@ describe("ScheduleEditor", () => {
     expect(editor.names).toEqual(["sales", "orders"]);
     expect(editor.database).toBe("sales");
     expect(editor.cadence).toMatchObject({ preset: "daily", time: "02:30" });
-    expect(editor.retention).toEqual({ keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 });
+    expect(editor.retention).toEqual({ ...KEEP_EVERYTHING, keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 });
     expect(editor.staleAfterHours).toBeNull();
     expect(editor.ready).toBe(true);
-    expect(sent("retention_preview")).toEqual([{ connection: "sales", policy: { keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } }]);
+    expect(sent("retention_preview")).toEqual([{ connection: "sales", policy: { ...KEEP_EVERYTHING, keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 } }]);
     expect(editor.preview.value?.map((e) => e.keep)).toEqual([["checkpoint"], []]);
   });
 
@@ -75,7 +76,7 @@ describe("ScheduleEditor", () => {
         form: {
           connection: "sales",
           backup: "weekly mon 04:15",
-          retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+          retention: { ...KEEP_EVERYTHING, keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
           stale_after_seconds: 172800,
           drill: saved.drill,
           drill_server: saved.drill_server,
@@ -101,7 +102,7 @@ describe("ScheduleEditor", () => {
     expect(sent("save_schedule")[0].form).toEqual({
       connection: "orders",
       backup: "hourly",
-      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      retention: { ...KEEP_EVERYTHING, keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
       stale_after_seconds: null,
       drill: null,
       drill_server: null,

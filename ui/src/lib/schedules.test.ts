@@ -25,7 +25,7 @@ describe("scheduleWith", () => {
     expect(form).toEqual({
       connection: "sales",
       backup: "hourly",
-      retention: { keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      retention: { ...KEEP_EVERYTHING, keep_last: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
       stale_after_seconds: 18000,
       drill: "0 3 * * 0",
       drill_server: "scratch",
@@ -43,7 +43,7 @@ describe("scheduleWith", () => {
     expect(scheduleWith(null, "orders", { drill: "weekly sun 03:00", drill_server: "scratch", probes: [] })).toEqual({
       connection: "orders",
       backup: null,
-      retention: { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
+      retention: { ...KEEP_EVERYTHING, keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 },
       stale_after_seconds: null,
       drill: "weekly sun 03:00",
       drill_server: "scratch",
@@ -55,9 +55,20 @@ describe("scheduleWith", () => {
 
 describe("retention as typed", () => {
   it("counts an emptied input as an unused rule", () => {
-    const form = { ...retentionForm({ keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 12 }), keep_weekly: null };
-    expect(retentionPolicy(form)).toEqual({ keep_last: 3, keep_daily: 7, keep_weekly: 0, keep_monthly: 12 });
+    const policy = { ...KEEP_EVERYTHING, keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 12 };
+    const form = { ...retentionForm(policy), keep_weekly: null };
+    expect(retentionPolicy(form)).toEqual({ ...policy, keep_weekly: 0 });
     expect(validateRetention(form)).toBeNull();
+  });
+
+  it("shows periods in days and keeps them in hours", () => {
+    const policy = { ...KEEP_EVERYTHING, keep_yearly: 5, keep_within_hours: 720, min_age_hours: 12, checkpoint_expiry_hours: 2160 };
+    const form = retentionForm(policy);
+    expect([form.keep_within_hours, form.min_age_hours, form.checkpoint_expiry_hours]).toEqual([30, 0.5, 90]);
+    expect(retentionPolicy(form)).toEqual(policy);
+    expect(validateRetention({ ...form, min_age_hours: -1 })?.field).toBe("min_age_hours");
+    expect(validateRetention({ ...form, keep_yearly: 1.5 })?.field).toBe("keep_yearly");
+    expect(validateRetention({ ...form, keep_within_hours: 1e12 })?.message).toMatch(/number of days/);
   });
 
   it("takes whole numbers from 0 only", () => {

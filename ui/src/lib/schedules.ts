@@ -8,7 +8,16 @@ import { formatCount, formatDateTime, relativeAge } from "./format";
 import type { FieldError } from "./validation";
 
 /** Keeps every snapshot. */
-export const KEEP_EVERYTHING: RetentionPolicy = { keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 };
+export const KEEP_EVERYTHING: RetentionPolicy = {
+  keep_last: 0,
+  keep_daily: 0,
+  keep_weekly: 0,
+  keep_monthly: 0,
+  keep_yearly: 0,
+  keep_within_hours: 0,
+  min_age_hours: 0,
+  checkpoint_expiry_hours: 0,
+};
 
 /** A connection without a schedule: nothing runs by itself. */
 export function emptySchedule(connection: string): ScheduleForm {
@@ -29,35 +38,57 @@ export function scheduleWith(current: ScheduleForm | null, connection: string, c
 
 export type RetentionKey = keyof RetentionPolicy;
 
-/** Retention as typed: an emptied input is null, and counts as 0 (rule unused). */
+/** Retention as typed: counts, and periods in days; an emptied input is null, and counts as 0 (rule unused). */
 export type RetentionForm = Record<RetentionKey, number | null>;
 
-/** The retention inputs, in the form's order; each one's id is `id`. */
-export const RETENTION_FIELDS: readonly { key: RetentionKey; id: string; label: string }[] = [
+type RetentionField = { key: RetentionKey; id: string; label: string };
+
+/** The counted rules, in the form's order; each input's id is `id`. */
+export const RETENTION_FIELDS: readonly RetentionField[] = [
   { key: "keep_last", id: "keep-last", label: "Newest" },
   { key: "keep_daily", id: "keep-daily", label: "Daily" },
   { key: "keep_weekly", id: "keep-weekly", label: "Weekly" },
   { key: "keep_monthly", id: "keep-monthly", label: "Monthly" },
+  { key: "keep_yearly", id: "keep-yearly", label: "Yearly" },
 ];
 
+/** The rules that are periods: typed in days, kept in hours. */
+export const RETENTION_PERIODS: readonly RetentionField[] = [
+  { key: "keep_within_hours", id: "keep-within-days", label: "Everything within (days)" },
+  { key: "min_age_hours", id: "min-age-days", label: "Minimum age (days)" },
+  { key: "checkpoint_expiry_hours", id: "checkpoint-expiry-days", label: "Checkpoints expire after (days)" },
+];
+
+const isPeriod = (key: RetentionKey) => RETENTION_PERIODS.some((f) => f.key === key);
+const ALL_FIELDS = [...RETENTION_FIELDS, ...RETENTION_PERIODS];
+
 export function retentionForm(policy: RetentionPolicy): RetentionForm {
-  return { ...policy };
+  const form = { ...policy } as RetentionForm;
+  // Six places: every whole number of hours comes back unchanged.
+  for (const { key } of RETENTION_PERIODS) form[key] = Math.round((policy[key] / 24) * 1e6) / 1e6;
+  return form;
 }
 
 export function retentionPolicy(form: RetentionForm): RetentionPolicy {
-  return {
-    keep_last: form.keep_last ?? 0,
-    keep_daily: form.keep_daily ?? 0,
-    keep_weekly: form.keep_weekly ?? 0,
-    keep_monthly: form.keep_monthly ?? 0,
-  };
+  const policy = { ...KEEP_EVERYTHING };
+  for (const { key } of ALL_FIELDS) {
+    const value = form[key] ?? 0;
+    policy[key] = isPeriod(key) ? Math.round(value * 24) : value;
+  }
+  return policy;
 }
 
-const isCount = (n: number | null) => n === null || (Number.isInteger(n) && n >= 0);
+/** The backend's limit: a u32. */
+const MAX_RULE = 4294967295;
+const isCount = (n: number | null) => n === null || (Number.isInteger(n) && n >= 0 && n <= MAX_RULE);
+const isDays = (n: number | null) => n === null || (Number.isFinite(n) && n >= 0 && n * 24 <= MAX_RULE);
 
 export function validateRetention(form: RetentionForm): FieldError<RetentionKey> | null {
-  const bad = RETENTION_FIELDS.find((f) => !isCount(form[f.key]));
-  return bad ? { field: bad.key, message: "Retention counts are whole numbers: 0 leaves a rule unused." } : null;
+  const count = RETENTION_FIELDS.find((f) => !isCount(form[f.key]));
+  if (count) return { field: count.key, message: "Retention counts are whole numbers: 0 leaves a rule unused." };
+  const period = RETENTION_PERIODS.find((f) => !isDays(form[f.key]));
+  if (period) return { field: period.key, message: "Periods are a number of days (as in 30, or 0.5 for twelve hours): 0 leaves the rule unused." };
+  return null;
 }
 
 /** Hours before the staleness alarm; null (empty) is twice the interval. */

@@ -7,6 +7,7 @@ import {
   accessKey,
   validateCreate,
   validateKitPath,
+  validateReportPath,
   validateLocation,
   validateNewPassphrase,
   validateOpen,
@@ -128,6 +129,9 @@ describe("form validation", () => {
 
   it("wants the full path of the recovery kit's file", () => {
     expect(validateKitPath("/home/ana/lifeboat-recovery-kit.txt")).toBeNull();
+    expect(validateReportPath("/home/ana/audit.PDF")).toBeNull();
+    expect(validateReportPath("/home/ana/audit.htm")).toBeNull();
+    expect(validateReportPath("/home/ana/audit.docx")?.message).toMatch(/\.pdf or \.html/);
     const problem = validateKitPath("kit.txt");
     expect(problem?.field).toBe("path");
     expect(problem?.message).toMatch(/full path of the file to write the recovery kit to/);

@@ -173,3 +173,9 @@ export function validateKitPath(path: string): FieldError<"path"> | null {
   const message = validateLocation(path, "the file to write the recovery kit to");
   return message ? { field: "path", message } : null;
 }
+
+export function validateReportPath(path: string): FieldError<"path"> | null {
+  const message = validateLocation(path, "the file to write the report to");
+  if (message) return { field: "path", message };
+  return /\.(pdf|html?)$/i.test(path.trim()) ? null : { field: "path", message: "Name a .pdf or .html file: the report is written in that format." };
+}

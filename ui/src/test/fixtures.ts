@@ -16,6 +16,7 @@ import type {
   SnapshotDetail,
   TimelineEntry,
 } from "../lib/bindings";
+import { KEEP_EVERYTHING } from "../lib/schedules";
 
 export const REPO_ID = "3f2a9c1be0d44a7f9a1c2b3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5";
 
@@ -85,6 +86,7 @@ export function salesCard(now = Date.now()): DatabaseCard {
     next_backup: null,
     last_drill: null,
     offsite: null,
+    databases: [],
   };
 }
 
@@ -96,7 +98,7 @@ export function salesSchedule(now = Date.now()): ScheduleView {
     form: {
       connection: "sales",
       backup: "30 2 * * *",
-      retention: { keep_last: 0, keep_daily: 7, keep_weekly: 0, keep_monthly: 0 },
+      retention: { ...KEEP_EVERYTHING, keep_daily: 7 },
       stale_after_seconds: null,
       drill: "0 3 * * 0",
       drill_server: "scratch",
@@ -192,6 +194,10 @@ export function mockDrillBackend(other: string, history: DrillHistoryEntry[]) {
           runs = [drillEntry((runs[0]?.run_id ?? 0) + 1, report, 0), ...runs];
           return report;
         });
+      case "export_report": {
+        const { request } = args as { request: { path: string } };
+        return { path: request.path, entries: 2, passed: 1 };
+      }
       case "cancel_job":
         return true;
     }

@@ -14,11 +14,13 @@ impl Catalog {
         let probes = serde_json::to_string(&s.probes).map_err(|e| Error::Internal(format!("encoding probes: {e}")))?;
         sqlx::query(
             "INSERT INTO schedules (connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
-                 drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id, copy_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id, copy_to,
+                 keep_yearly, keep_within_hours, min_age_hours, checkpoint_expiry_hours)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
              ON CONFLICT (connection) DO UPDATE SET backup_cron = ?2, keep_last = ?3, keep_daily = ?4, keep_weekly = ?5,
                  keep_monthly = ?6, stale_after_seconds = ?7, drill_cron = ?8, drill_server = ?9, drill_probes = ?10, updated_at = ?12,
-                 repository_id = ?13, copy_to = ?14",
+                 repository_id = ?13, copy_to = ?14, keep_yearly = ?15, keep_within_hours = ?16, min_age_hours = ?17,
+                 checkpoint_expiry_hours = ?18",
         )
         .bind(&s.connection)
         .bind(s.backup.as_ref().map(|c| c.as_str().to_owned()))
@@ -34,6 +36,10 @@ impl Catalog {
         .bind(timestamp(s.updated_at))
         .bind(&s.repository_id)
         .bind(&s.copy_to)
+        .bind(i64::from(s.retention.keep_yearly))
+        .bind(i64::from(s.retention.keep_within_hours))
+        .bind(i64::from(s.retention.min_age_hours))
+        .bind(i64::from(s.retention.checkpoint_expiry_hours))
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -149,7 +155,8 @@ impl Catalog {
 
 const SCHEDULE_COLUMNS: &str =
     "SELECT connection, repository_id, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
-    drill_cron, drill_server, drill_probes, created_at, updated_at, copy_to FROM schedules";
+    drill_cron, drill_server, drill_probes, created_at, updated_at, copy_to, keep_yearly, keep_within_hours, min_age_hours,
+    checkpoint_expiry_hours FROM schedules";
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
     let cadence = |column: &str| -> Result<Option<Cadence>> {
@@ -170,7 +177,10 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
             keep_daily: keep("keep_daily"),
             keep_weekly: keep("keep_weekly"),
             keep_monthly: keep("keep_monthly"),
-            ..Default::default()
+            keep_yearly: keep("keep_yearly"),
+            keep_within_hours: keep("keep_within_hours"),
+            min_age_hours: keep("min_age_hours"),
+            checkpoint_expiry_hours: keep("checkpoint_expiry_hours"),
         },
         stale_after: stale.map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
         drill: cadence("drill_cron")?,

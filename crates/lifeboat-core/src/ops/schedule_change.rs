@@ -21,6 +21,10 @@ pub struct ScheduleChange {
     pub keep_daily: Option<u32>,
     pub keep_weekly: Option<u32>,
     pub keep_monthly: Option<u32>,
+    pub keep_yearly: Option<u32>,
+    pub keep_within_hours: Option<u32>,
+    pub min_age_hours: Option<u32>,
+    pub checkpoint_expiry_hours: Option<u32>,
     /// `Some(None)`: twice the backup interval.
     pub stale_after: Option<Option<Duration>>,
     /// A saved connection's name or a postgres:// URL; `Some(None)`: none.
@@ -53,6 +57,10 @@ impl ScheduleChange {
         r.keep_daily = self.keep_daily.unwrap_or(r.keep_daily);
         r.keep_weekly = self.keep_weekly.unwrap_or(r.keep_weekly);
         r.keep_monthly = self.keep_monthly.unwrap_or(r.keep_monthly);
+        r.keep_yearly = self.keep_yearly.unwrap_or(r.keep_yearly);
+        r.keep_within_hours = self.keep_within_hours.unwrap_or(r.keep_within_hours);
+        r.min_age_hours = self.min_age_hours.unwrap_or(r.min_age_hours);
+        r.checkpoint_expiry_hours = self.checkpoint_expiry_hours.unwrap_or(r.checkpoint_expiry_hours);
         if let Some(stale_after) = self.stale_after {
             schedule.stale_after = stale_after;
         }

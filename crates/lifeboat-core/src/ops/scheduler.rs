@@ -140,13 +140,22 @@ impl Claims {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(FileClaim::Held(file)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(FileClaim::Busy),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, e)),
+        // A child process being spawned holds a copy of every open file
+        // until it execs, this lock's too: a claim just released can read
+        // as busy for a moment, so a busy lock is tried again briefly.
+        for _ in 0..CLAIM_ATTEMPTS {
+            match file.try_lock() {
+                Ok(()) => return Ok(FileClaim::Held(file)),
+                Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(CLAIM_RETRY),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+            }
         }
+        Ok(FileClaim::Busy)
     }
 }
+
+const CLAIM_ATTEMPTS: u32 = 20;
+const CLAIM_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum FileClaim {
     /// In-process claims only.

@@ -25,6 +25,7 @@ use super::pack::{apply_delta, open_blob, pack_path, Opened};
 use super::sketch;
 use super::{lock, Repository};
 use crate::error::{Error, Result};
+use crate::paths::write_whole_file;
 use crate::progress::Progress;
 
 /// Largest single read from a pack.
@@ -76,9 +77,8 @@ pub fn cat(
 
 /// Writes a snapshot's stream to the file `path` (for a database backup,
 /// an archive `pg_restore` reads). The file appears only once every byte
-/// verified and reached the disk: it is written beside `path` under a
-/// temporary name (owner-only, as the dump's data deserves) and renamed.
-/// An existing file is replaced only with `overwrite`.
+/// verified and reached the disk (see [`write_whole_file`]); an existing
+/// file is replaced only with `overwrite`.
 pub fn export(
     repo: &Repository,
     snapshot: &Snapshot,
@@ -87,44 +87,7 @@ pub fn export(
     progress: &dyn Progress,
     options: ReadOptions,
 ) -> Result<CatReport> {
-    if path.is_dir() {
-        return Err(Error::InvalidInput(format!("{} is a folder: name a file in it", path.display())));
-    }
-    if !overwrite && path.exists() {
-        return Err(Error::InvalidInput(format!(
-            "{} exists: choose another file, or replace it with --force",
-            path.display()
-        )));
-    }
-    let failed = |e: std::io::Error| Error::Output(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())));
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => std::path::Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".lifeboat-export-")
-        .tempfile_in(folder)
-        .map_err(failed)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
-    let report = cat(repo, snapshot, &mut out, progress, options)?;
-    drop(out);
-    file.as_file().sync_all().map_err(failed)?;
-    let persisted = if overwrite {
-        file.persist(path)
-    } else {
-        // A hard link keeps a file made meanwhile; FAT and exFAT drives
-        // have none, and the check above has to do there.
-        file.persist_noclobber(path).or_else(|e| match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists => Err(e),
-            _ => e.file.persist(path),
-        })
-    };
-    persisted.map_err(|e| failed(e.error))?;
-    // The rename reaches the disk with its folder.
-    if let Ok(folder) = std::fs::File::open(folder) {
-        let _ = folder.sync_all();
-    }
-    Ok(report)
+    write_whole_file(path, overwrite, |out| cat(repo, snapshot, out, progress, options))
 }
 
 /// Reads one blob, authenticated and id-checked.

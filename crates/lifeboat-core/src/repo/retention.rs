@@ -37,20 +37,16 @@ pub struct RetentionPolicy {
     pub keep_weekly: u32,
     pub keep_monthly: u32,
     #[serde(default)]
-    #[cfg_attr(feature = "ts", ts(skip))]
     pub keep_yearly: u32,
     /// Every snapshot within this many hours of the name's newest.
     #[serde(default)]
-    #[cfg_attr(feature = "ts", ts(skip))]
     pub keep_within_hours: u32,
     /// Nothing younger than this many hours is removed.
     #[serde(default)]
-    #[cfg_attr(feature = "ts", ts(skip))]
     pub min_age_hours: u32,
     /// Checkpoints older than this many hours follow the rules like any
     /// snapshot (0: checkpoints are kept until deleted by hand).
     #[serde(default)]
-    #[cfg_attr(feature = "ts", ts(skip))]
     pub checkpoint_expiry_hours: u32,
 }
 
