@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "verify_snapshot",
     "restore_preflight",
     "restore_snapshot",
+    "restore_server",
     "schedules",
     "save_schedule",
     "remove_schedule",

@@ -3,8 +3,8 @@
 //! with a label and find it on the Timeline, restore it with the wizard onto
 //! a second, fresh cluster, and see a non-empty target refused until its
 //! name is typed out; bring one damaged table back beside itself; add a
-//! whole server and take a Checkpoint of it; a failing restore leaves its
-//! password in no file.
+//! whole server, take a Checkpoint of it and restore it onto a fresh one;
+//! a failing restore leaves its password in no file.
 
 use lifeboat_e2e::*;
 use lifeboat_testkit::PgCluster;
@@ -159,6 +159,25 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.choose("#timeline-database", "main/shop").await;
     app.wait_text("#timeline-list", "before the server move").await;
 
+    // The whole server back onto a fresh one from the wizard: its
+    // databases offered, restored without a preflight, each one reported.
+    let server_target = PgCluster::start();
+    app.click("#nav-restore").await;
+    app.click("#restore-again").await;
+    app.choose("#restore-database", "main").await;
+    app.wait_option("#restore-snapshot", "before the server move").await;
+    app.click_when_enabled("#restore-next-source").await;
+    app.wait("#restore-databases input[data-database='shop']").await;
+    app.fill("#restore-host", "127.0.0.1").await;
+    app.fill("#restore-port", &server_target.port.to_string()).await;
+    app.fill("#restore-user", "postgres").await;
+    app.fill("#restore-target-db", "postgres").await;
+    app.click("#restore-next-target").await;
+    app.click("#restore-start").await;
+    app.wait_text("#restore-server-outcome", "1 database restored").await;
+    assert_eq!(server_target.psql("shop", "SELECT count(*) FROM orders"), "321");
+    app.shot("db-11-server-restored").await;
+
     // 8. A restore that fails with the target's password typed in: the
     // password reaches no file (log, catalog, events, repository).
     let guarded = PgCluster::start_with_password("hunter2");
@@ -182,7 +201,7 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     app.click_when_enabled("#restore-next-verify").await;
     app.click("#restore-start").await;
     app.wait_text("#restore-error", "in use").await;
-    app.shot("db-11-restore-failed").await;
+    app.shot("db-12-restore-failed").await;
     session.kill().unwrap();
     session.wait().unwrap();
     guarded.psql("postgres", &sleeping.replace("count(*)", "pg_terminate_backend(pid)"));

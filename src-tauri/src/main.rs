@@ -153,6 +153,7 @@ fn main() {
             commands::databases::verify_snapshot,
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,
+            commands::databases::restore_server,
             commands::schedules::schedules,
             commands::schedules::save_schedule,
             commands::schedules::remove_schedule,

@@ -336,6 +336,7 @@ describe("Main frame", () => {
           summary: timeline.find((e) => e.summary.id === (args as { id: string }).id)!.summary,
           verified: false,
           kept_forever: false,
+          server_databases: [],
           chunks: 1,
           postgres: null,
         }),

@@ -9,7 +9,7 @@ use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
-use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport};
+use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport, ServerRestoreReport};
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::pg::facts::PgFacts;
@@ -86,6 +86,8 @@ pub fn typescript() -> String {
         declaration::<RestoreRequest>(&config),
         declaration::<Preflight>(&config),
         declaration::<RestoreReport>(&config),
+        declaration::<ServerRestoreRequest>(&config),
+        declaration::<ServerRestoreReport>(&config),
         declaration::<TableCount>(&config),
         declaration::<PlacedBeside>(&config),
         declaration::<Freshness>(&config),

@@ -11,7 +11,7 @@ use lifeboat_core::catalog::{RunFilter, RunKind, RunStatus};
 use lifeboat_core::connections::{self, Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::jobs::restore::partial::{QualifiedName, Selection};
 use lifeboat_core::jobs::restore::{self, Preflight, RestoreJobs, RestoreOptions, RestoreReport, Shape, VerifyReport};
-use lifeboat_core::jobs::server::{self, ServerGroup};
+use lifeboat_core::jobs::server::{self, ServerGroup, ServerRestoreOptions, ServerRestoreReport};
 use lifeboat_core::ops::{self, RestoreJob, SavedBackup};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
@@ -214,6 +214,9 @@ impl App {
         .await?;
         let verified = self.verified_snapshots().await?.contains(&snapshot.id);
         Ok(SnapshotDetail {
+            server_databases: ServerGroup::of(&snapshot)?
+                .map(|g| g.databases.into_keys().collect())
+                .unwrap_or_default(),
             postgres: PgFacts::from_metadata(&snapshot.manifest.metadata)?.map(PgFacts::for_reading),
             summary: snapshot.summary(),
             verified,
@@ -273,7 +276,7 @@ impl App {
     /// What restoring would meet on the target: nothing is changed.
     pub async fn restore_preflight(&self, request: RestoreRequest) -> ApiResult<Preflight> {
         let (_, snapshot, target) = self.restore_inputs(&request).await?;
-        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target), &shape(&request)).await?)
+        Ok(restore::preflight(&snapshot, &target, confirmed(&request, &target), &shape_of(&request)).await?)
     }
 
     /// Restores a snapshot into the target database. A non-empty target (or
@@ -295,13 +298,43 @@ impl App {
                 pg_bin: request.target.pg_bin(),
                 lock_wait: LOCK_WAIT,
                 now: Utc::now(),
-                shape: shape(&request),
+                shape: shape_of(&request),
             },
             target,
             automatic: false,
         };
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
         Ok(runner.restore(job, progress).await?)
+    }
+}
+
+impl App {
+    /// Restores a whole server backup onto the server `request.target`
+    /// reaches: roles first, then each chosen database, verified and swapped
+    /// as a single restore is. A database already there with data is not
+    /// replaced: it is reported failed, and the others go on.
+    pub async fn restore_server(
+        &self,
+        request: ServerRestoreRequest,
+        job: u32,
+        on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
+    ) -> ApiResult<ServerRestoreReport> {
+        let runner = self.runner()?;
+        let running = self.register_job(job)?;
+        let target = self.spec_of(&request.target).await?;
+        let options = ServerRestoreOptions {
+            databases: request.databases,
+            restore: RestoreOptions {
+                force: false,
+                jobs: RestoreJobs::Auto,
+                pg_bin: request.target.pg_bin(),
+                lock_wait: LOCK_WAIT,
+                now: Utc::now(),
+                shape: shape(request.owner.as_deref(), request.no_owner, &[]),
+            },
+        };
+        let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
+        Ok(runner.restore_server(&request.snapshot_id, target, options, progress).await?)
     }
 }
 
@@ -314,9 +347,8 @@ fn confirmed(request: &RestoreRequest, target: &ConnectionSpec) -> bool {
 /// from the snapshot's row counts (`schema.table`) and split at the first
 /// dot; a schema whose name holds a dot is restored through the CLI's
 /// quoted `--table "a.b".t`.
-fn shape(request: &RestoreRequest) -> Shape {
-    let tables = request
-        .tables
+fn shape(owner: Option<&str>, no_owner: bool, tables: &[String]) -> Shape {
+    let tables = tables
         .iter()
         .filter_map(|t| t.split_once('.'))
         .map(|(schema, name)| QualifiedName {
@@ -325,13 +357,18 @@ fn shape(request: &RestoreRequest) -> Shape {
         })
         .collect();
     Shape {
-        role: request.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned),
-        no_owner: request.no_owner,
+        role: owner.map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned),
+        no_owner,
         selection: Selection {
             tables,
             schemas: Vec::new(),
         },
     }
+}
+
+/// The restore request's shape.
+fn shape_of(request: &RestoreRequest) -> Shape {
+    shape(request.owner.as_deref(), request.no_owner, &request.tables)
 }
 
 fn row_total(snapshot: &Snapshot) -> Option<u64> {

@@ -560,6 +560,23 @@ pub struct SnapshotDetail {
     /// What a PostgreSQL backup recorded: versions, options, extensions, row
     /// counts (without what is only for restores). Null for other streams.
     pub postgres: Option<PgFacts>,
+    /// For a server backup's group snapshot: the databases it holds.
+    pub server_databases: Vec<String>,
+}
+
+/// A whole server backup restored onto a server.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ServerRestoreRequest {
+    /// The group's snapshot: an id, a prefix or `latest:NAME`.
+    pub snapshot_id: String,
+    /// The server; its `database` is only where Lifeboat connects.
+    pub target: ConnectionFields,
+    /// Only these databases of the group; empty: all of them.
+    pub databases: Vec<String>,
+    /// A role to own everything restored; empty: the backup's owners.
+    pub owner: Option<String>,
+    /// Leave out the backup's owners, grants and roles.
+    pub no_owner: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, TS)]

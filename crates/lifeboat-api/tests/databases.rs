@@ -235,4 +235,35 @@ async fn a_server_connection_lists_backs_up_and_shows_its_databases() {
         all[0].snapshot_id
     );
     assert_eq!(app.timeline("prod/metrics".into()).await.unwrap().len(), 2);
+
+    // The wizard's whole-server restore: the group's databases, some of them
+    // onto a fresh server; one already there with data is left alone.
+    let group = all[0].snapshot_id.clone().unwrap();
+    assert_eq!(
+        app.snapshot_detail(group.clone()).await.unwrap().server_databases,
+        ["app", "metrics", "reports"]
+    );
+    let fresh = PgCluster::start();
+    fresh.psql("postgres", "CREATE DATABASE metrics");
+    fresh.psql("metrics", "CREATE TABLE mine (id int); INSERT INTO mine VALUES (1);");
+    let restored = app
+        .restore_server(
+            ServerRestoreRequest {
+                snapshot_id: group,
+                target: fields(&fresh, "postgres", None),
+                databases: vec!["app".into(), "metrics".into()],
+                owner: None,
+                no_owner: false,
+            },
+            2,
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = restored.restored.iter().map(|r| r.database.as_str()).collect();
+    assert_eq!(names, ["app"]);
+    assert_eq!(restored.failed.len(), 1, "{restored:?}");
+    assert_eq!(restored.failed[0].database, "metrics");
+    assert_eq!(fresh.psql("app", "SELECT count(*) FROM t"), "10");
+    assert_eq!(fresh.psql("metrics", "SELECT count(*) FROM mine"), "1", "data already there stays");
 }

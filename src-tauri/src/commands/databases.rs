@@ -1,9 +1,10 @@
 use lifeboat_api::{
     ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, JobProgress, RestoreRequest, SaveConnectionRequest,
-    ServerDatabases, SnapshotDetail, TimelineEntry,
+    ServerDatabases, ServerRestoreRequest, SnapshotDetail, TimelineEntry,
 };
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
+use lifeboat_core::jobs::server::ServerRestoreReport;
 use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::repo::manifest::SnapshotSummary;
 use tauri::ipc::Channel;
@@ -99,4 +100,15 @@ pub async fn restore_snapshot(
     on_progress: Channel<JobProgress>,
 ) -> Result<RestoreReport, ApiError> {
     app.restore(request, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(job = job, snapshot = %request.snapshot_id, host = %request.target.host))]
+pub async fn restore_server(
+    app: AppState<'_>,
+    request: ServerRestoreRequest,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<ServerRestoreReport, ApiError> {
+    app.restore_server(request, job, forward(on_progress)).await
 }

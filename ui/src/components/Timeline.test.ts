@@ -14,6 +14,7 @@ function detailOf(entry: TimelineEntry, verified = entry.verified): SnapshotDeta
     summary: entry.summary,
     verified,
     kept_forever: false,
+    server_databases: [],
     chunks: 3,
     postgres: salesFacts({
       extensions: [{ name: "pg_trgm", version: "1.6", schema: "public" }],

@@ -44,6 +44,8 @@ import type {
   ScheduleForm,
   ScheduleView,
   ServerDatabases,
+  ServerRestoreReport,
+  ServerRestoreRequest,
   SnapshotDetail,
   SnapshotSummary,
   TestLocationRequest,
@@ -166,6 +168,11 @@ export const restorePreflight = (request: RestoreRequest) => call<Preflight>("re
 
 export function restoreSnapshot(request: RestoreRequest, job: number, onProgress: OnProgress): Promise<RestoreReport> {
   return call<RestoreReport>("restore_snapshot", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
+
+/** Restores a whole server backup's databases (or some) onto a server, roles first. */
+export function restoreServer(request: ServerRestoreRequest, job: number, onProgress: OnProgress): Promise<ServerRestoreReport> {
+  return call<ServerRestoreReport>("restore_server", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
 }
 
 export const schedules = () => call<ScheduleView[]>("schedules");

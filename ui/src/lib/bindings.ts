@@ -338,7 +338,11 @@ kept_forever: boolean, chunks: number,
  * What a PostgreSQL backup recorded: versions, options, extensions, row
  * counts (without what is only for restores). Null for other streams.
  */
-postgres: PgFacts | null, };
+postgres: PgFacts | null, 
+/**
+ * For a server backup's group snapshot: the databases it holds.
+ */
+server_databases: Array<string>, };
 
 export type PgFacts = { 
 /**
@@ -423,6 +427,34 @@ previous_database_kept_as: string | null, roles_created: Array<string>, tables: 
  * restore into a database that holds data); empty otherwise.
  */
 placed_beside: Array<PlacedBeside>, warnings: Array<string>, };
+
+export type ServerRestoreRequest = { 
+/**
+ * The group's snapshot: an id, a prefix or `latest:NAME`.
+ */
+snapshot_id: string, 
+/**
+ * The server; its `database` is only where Lifeboat connects.
+ */
+target: ConnectionFields, 
+/**
+ * Only these databases of the group; empty: all of them.
+ */
+databases: Array<string>, 
+/**
+ * A role to own everything restored; empty: the backup's owners.
+ */
+owner: string | null, 
+/**
+ * Leave out the backup's owners, grants and roles.
+ */
+no_owner: boolean, };
+
+export type ServerRestoreReport = { 
+/**
+ * The group's globals snapshot.
+ */
+snapshot_id: string, target: string, roles_created: Array<string>, restored: Array<RestoreReport>, failed: Array<DatabaseFailure>, seconds: number, warnings: Array<string>, };
 
 export type TableCount = { table: string, expected: number, restored: number, };
 

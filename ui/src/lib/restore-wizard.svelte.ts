@@ -2,7 +2,16 @@
 // going (and its report stays) while the user looks at another screen.
 
 import * as api from "./api";
-import type { Connection, DatabaseCard, Preflight, RestoreReport, RestoreRequest, TimelineEntry } from "./bindings";
+import type {
+  Connection,
+  DatabaseCard,
+  Preflight,
+  RestoreReport,
+  RestoreRequest,
+  ServerRestoreReport,
+  ServerRestoreRequest,
+  TimelineEntry,
+} from "./bindings";
 import { connectionFields, emptyServerForm, validateServerForm, type ServerField, type ServerForm } from "./connections";
 import { VerifyJob } from "./database-jobs.svelte";
 import { FormState } from "./form.svelte";
@@ -60,6 +69,10 @@ export class RestoreWizard {
   readonly sourceTables = new Resource<RowCount[]>();
   /** Only these tables (`schema.table`); empty: the whole database. */
   tables: string[] = $state([]);
+  /** A whole server backup's databases (empty for one database's snapshot). */
+  serverDatabases: string[] = $state([]);
+  /** Only these of them; empty: all. */
+  chosenDatabases: string[] = $state([]);
   readonly checking = new FormState<ServerField>({
     host: "restore-host",
     port: "restore-port",
@@ -68,6 +81,7 @@ export class RestoreWizard {
   });
   readonly verifyJob: VerifyJob;
   readonly restoreJob: JobRunner<RestoreReport>;
+  readonly serverJob: JobRunner<ServerRestoreReport>;
   finishedAt: Date | null = $state(null);
   private checked: { key: string; preflight: Preflight } | null = $state(null);
   /** The target database name proposed for the current source. */
@@ -76,6 +90,17 @@ export class RestoreWizard {
   constructor(onJobFinished?: () => void) {
     this.verifyJob = new VerifyJob(onJobFinished);
     this.restoreJob = new JobRunner(onJobFinished);
+    this.serverJob = new JobRunner(onJobFinished);
+  }
+
+  /** The snapshot chosen is a whole server's: its databases are restored onto a server. */
+  get isServer(): boolean {
+    return this.serverDatabases.length > 0;
+  }
+
+  /** Either restore is running. */
+  get restoring(): boolean {
+    return this.restoreJob.running || this.serverJob.running;
   }
 
   get snapshot(): TimelineEntry | null {
@@ -110,6 +135,8 @@ export class RestoreWizard {
   }
 
   get targetReady(): boolean {
+    // A server restore replaces nothing: a database there with data is left alone and reported.
+    if (this.isServer) return validateServerForm(this.target) === null;
     return targetAccepted(this.preflight, this.confirmName, this.target.database.trim());
   }
 
@@ -154,7 +181,7 @@ export class RestoreWizard {
    * restore runs; the next load() lists its database's snapshots.
    */
   preselect(database: string, snapshotId: string): void {
-    if (this.restoreJob.running) return;
+    if (this.restoring) return;
     this.restart();
     this.database = database;
     this.snapshotId = snapshotId;
@@ -171,13 +198,47 @@ export class RestoreWizard {
     this.loadTables();
   }
 
-  /** The chosen snapshot's tables; a choice of another snapshot's goes. */
+  /** The chosen snapshot's tables, or a server backup's databases; a choice of another snapshot's goes. */
   private loadTables(): void {
     const id = this.snapshotId;
-    this.sourceTables.load(async () => rowCounts((await api.snapshotDetail(id)).postgres)).then(() => {
-      const names = new Set((this.sourceTables.value ?? []).map((t) => t.table));
-      this.tables = this.tables.filter((t) => names.has(t));
-    });
+    this.sourceTables
+      .load(async () => {
+        const detail = await api.snapshotDetail(id);
+        this.serverDatabases = detail.server_databases;
+        return rowCounts(detail.postgres);
+      })
+      .then(() => {
+        const names = new Set((this.sourceTables.value ?? []).map((t) => t.table));
+        this.tables = this.tables.filter((t) => names.has(t));
+        this.chosenDatabases = this.chosenDatabases.filter((d) => this.serverDatabases.includes(d));
+      });
+  }
+
+  /** Adds or removes one database of a server restore. */
+  toggleDatabase(database: string, chosen: boolean): void {
+    this.chosenDatabases = chosen ? [...new Set([...this.chosenDatabases, database])].sort() : this.chosenDatabases.filter((d) => d !== database);
+  }
+
+  /** The server restore request for the form as it stands. */
+  serverRequest(): ServerRestoreRequest {
+    const { snapshot_id, target, owner, no_owner } = this.request();
+    return { snapshot_id, target, owner, no_owner, databases: [...this.chosenDatabases] };
+  }
+
+  /** Checks the server's fields, then goes to the last step (each database's snapshot is authenticated as it is read). */
+  nextFromServerTarget(): void {
+    const problem = validateServerForm(this.target);
+    if (problem) this.checking.invalid(problem);
+    else this.step = "restore";
+  }
+
+  async restoreServer(): Promise<void> {
+    const request = this.serverRequest();
+    await this.serverJob.run((job, onProgress) => api.restoreServer(request, job, onProgress));
+    if (this.serverJob.result) {
+      this.finishedAt = new Date();
+      this.step = "result";
+    }
   }
 
   /** Adds or removes one table of a partial restore. */
@@ -231,18 +292,21 @@ export class RestoreWizard {
 
   /** Back to step 1 with a blank target; the source stays chosen. */
   restart(): void {
-    if (this.restoreJob.running) return;
+    if (this.restoring) return;
     this.step = "source";
     this.target = emptyServerForm();
     this.fillFrom = "";
     this.confirmName = "";
     this.noOwner = false;
     this.tables = [];
+    this.serverDatabases = [];
+    this.chosenDatabases = [];
     this.checked = null;
     this.proposedDatabase = "";
     this.finishedAt = null;
     this.checking.clear();
     this.verifyJob.reset();
     this.restoreJob.reset();
+    this.serverJob.reset();
   }
 }

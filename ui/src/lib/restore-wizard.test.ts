@@ -247,3 +247,50 @@ describe("RestoreWizard", () => {
     expect(wizard.step).toBe("target");
   });
 });
+
+describe("RestoreWizard, a whole server backup", () => {
+  it("offers the group's databases, restores the chosen ones onto a server without a preflight, and reports each", async () => {
+    const calls: Calls = [];
+    const restored = { ...report, database: "app" };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args: args as Record<string, unknown> });
+      switch (cmd) {
+        case "databases":
+          return [salesCard()];
+        case "repository_overview":
+          return { tags: [{ tag: "sales" }] };
+        case "timeline":
+          return salesTimeline();
+        case "snapshot_detail":
+          return { ...salesDetail(salesTimeline()[0]), postgres: null, server_databases: ["app", "metrics"] };
+        case "restore_server":
+          return { snapshot_id: "group1234", target: "db2:5432", roles_created: [], restored: [restored], failed: [], seconds: 2, warnings: [] };
+      }
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const wizard = await atTarget();
+    await settle();
+    expect(wizard.isServer).toBe(true);
+    expect(wizard.serverDatabases).toEqual(["app", "metrics"]);
+
+    wizard.nextFromServerTarget();
+    expect(wizard.step).toBe("target");
+    expect(wizard.checking.invalidField).toBe("host");
+
+    wizard.target.host = "db2";
+    wizard.target.user = "admin";
+    wizard.target.database = "postgres";
+    wizard.toggleDatabase("app", true);
+    wizard.nextFromServerTarget();
+    expect(wizard.step).toBe("restore");
+    await wizard.restoreServer();
+    expect(wizard.step).toBe("result");
+    expect(wizard.serverJob.result?.restored).toEqual([restored]);
+    const sent = calls.find((c) => c.cmd === "restore_server")!.args;
+    expect(sent.request).toMatchObject({ databases: ["app"], target: { host: "db2", user: "admin", database: "postgres" }, no_owner: false });
+    expect(calls.some((c) => c.cmd === "restore_preflight")).toBe(false);
+
+    wizard.restart();
+    expect([wizard.isServer, wizard.chosenDatabases]).toEqual([false, []]);
+  });
+});

@@ -260,5 +260,5 @@ export function salesFacts(overrides: Partial<PgFacts> = {}): PgFacts {
 
 /** A snapshot's detail as the backend gives it, with the sales facts. */
 export function salesDetail(entry: TimelineEntry): SnapshotDetail {
-  return { summary: entry.summary, verified: entry.verified, kept_forever: false, chunks: 3, postgres: salesFacts() };
+  return { summary: entry.summary, verified: entry.verified, kept_forever: false, chunks: 3, postgres: salesFacts(), server_databases: [] };
 }

@@ -293,6 +293,7 @@ pub struct ServerRestoreOptions {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerRestoreReport {
     /// The group's globals snapshot.
     pub snapshot_id: String,
