@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "set_keep_forever",
     "delete_snapshot",
     "verify_snapshot",
+    "export_snapshot",
     "restore_preflight",
     "restore_snapshot",
     "restore_server",

@@ -97,14 +97,8 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     // damaged copy, ticked in the wizard; nothing else there changes.
     fresh.psql("shop", "UPDATE orders SET item = 'oops'");
     app.click("#restore-again").await;
-    app.click("#nav-restore").await;
-    app.choose("#restore-database", "shop").await;
-    app.wait_option("#restore-snapshot", LABEL).await;
-    app.click_when_enabled("#restore-next-source").await;
-    app.fill("#restore-host", "127.0.0.1").await;
-    app.fill("#restore-port", &fresh.port.to_string()).await;
-    app.fill("#restore-user", "postgres").await;
-    app.fill("#restore-target-db", "shop").await;
+    app.restore_source("shop", LABEL).await;
+    app.restore_target(&fresh, "shop", None).await;
     app.click("#restore-tables input[data-table='public.orders']").await;
     app.click("#restore-check").await;
     app.wait_text("#restore-preflight", "beside the originals").await;
@@ -164,14 +158,9 @@ async fn connection_checkpoint_timeline_and_restore_wizard_in_the_window() {
     let server_target = PgCluster::start();
     app.click("#nav-restore").await;
     app.click("#restore-again").await;
-    app.choose("#restore-database", "main").await;
-    app.wait_option("#restore-snapshot", "before the server move").await;
-    app.click_when_enabled("#restore-next-source").await;
+    app.restore_source("main", "before the server move").await;
     app.wait("#restore-databases input[data-database='shop']").await;
-    app.fill("#restore-host", "127.0.0.1").await;
-    app.fill("#restore-port", &server_target.port.to_string()).await;
-    app.fill("#restore-user", "postgres").await;
-    app.fill("#restore-target-db", "postgres").await;
+    app.restore_target(&server_target, "postgres", None).await;
     app.click("#restore-next-target").await;
     app.click("#restore-start").await;
     app.wait_text("#restore-server-outcome", "1 database restored").await;

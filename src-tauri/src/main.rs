@@ -151,6 +151,7 @@ fn main() {
             commands::databases::set_keep_forever,
             commands::databases::delete_snapshot,
             commands::databases::verify_snapshot,
+            commands::databases::export_snapshot,
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,
             commands::databases::restore_server,

@@ -264,10 +264,23 @@ impl AppSession {
     /// `label`, onto the database of that name on `target` (its `password`
     /// typed when given), up to the preflight's findings.
     pub async fn restore_source_and_target(&self, database: &str, label: &str, target: &PgCluster, password: Option<&str>) {
+        self.restore_source(database, label).await;
+        self.restore_target(target, database, password).await;
+        self.click("#restore-check").await;
+        self.wait_text("#restore-preflight", &target.major.to_string()).await;
+    }
+
+    /// Step 1 of the restore wizard: `database`'s snapshot labelled `label`.
+    pub async fn restore_source(&self, database: &str, label: &str) {
         self.click("#nav-restore").await;
         self.choose("#restore-database", database).await;
         self.wait_option("#restore-snapshot", label).await;
         self.click_when_enabled("#restore-next-source").await;
+    }
+
+    /// Step 2's fields: `target` as postgres (its `password` typed when
+    /// given), and the database to restore into (or connect through).
+    pub async fn restore_target(&self, target: &PgCluster, database: &str, password: Option<&str>) {
         self.fill("#restore-host", "127.0.0.1").await;
         self.fill("#restore-port", &target.port.to_string()).await;
         self.fill("#restore-user", "postgres").await;
@@ -275,8 +288,6 @@ impl AppSession {
         if let Some(password) = password {
             self.fill("#restore-password", password).await;
         }
-        self.click("#restore-check").await;
-        self.wait_text("#restore-preflight", &target.major.to_string()).await;
     }
 
     /// Steps 3 to 5 of the restore wizard: verify, restore, and the result's

@@ -16,6 +16,7 @@ use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::inspect::Extension;
 use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
+use lifeboat_core::repo::read::CatReport;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
 use ts_rs::{Config, TS};
@@ -83,6 +84,8 @@ pub fn typescript() -> String {
         declaration::<PgFacts>(&config),
         declaration::<Extension>(&config),
         declaration::<VerifyReport>(&config),
+        declaration::<ExportRequest>(&config),
+        declaration::<CatReport>(&config),
         declaration::<RestoreRequest>(&config),
         declaration::<Preflight>(&config),
         declaration::<RestoreReport>(&config),

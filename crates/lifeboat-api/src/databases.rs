@@ -16,6 +16,7 @@ use lifeboat_core::ops::{self, RestoreJob, SavedBackup};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::manifest::{self, Snapshot, SnapshotKind, SnapshotSummary};
+use lifeboat_core::repo::read::{self, CatReport, ReadOptions};
 use lifeboat_core::repo::Repository;
 use lifeboat_core::repo::{pins, retention};
 use lifeboat_core::schedule::{Freshness, JobKind};
@@ -248,6 +249,32 @@ impl App {
         })
         .await?;
         self.snapshot_detail(id).await
+    }
+
+    /// Writes a snapshot to `request.path` once every blob authenticated
+    /// and the SHA-256 matched; a failure or a cancel leaves no file.
+    pub async fn export_snapshot(
+        &self,
+        request: ExportRequest,
+        job: u32,
+        on_progress: impl Fn(JobProgress) + Send + Sync + 'static,
+    ) -> ApiResult<CatReport> {
+        let (repo, _) = self.current()?;
+        let running = self.register_job(job)?;
+        let progress = ThrottledProgress::new(on_progress, running.cancel.clone());
+        let path = PathBuf::from(request.path.trim());
+        blocking(move || {
+            let snapshot = manifest::resolve(&repo, &request.snapshot_id)?;
+            read::export(
+                &repo,
+                &snapshot,
+                &path,
+                request.replace,
+                &progress,
+                ReadOptions { lock_wait: LOCK_WAIT },
+            )
+        })
+        .await
     }
 
     /// Authenticates every blob, checks SHA-256 and size, and has

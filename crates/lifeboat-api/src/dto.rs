@@ -564,6 +564,16 @@ pub struct SnapshotDetail {
     pub server_databases: Vec<String>,
 }
 
+/// A snapshot saved as a file ("Save as file"): a database backup's
+/// verified archive, which `pg_restore` reads.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ExportRequest {
+    pub snapshot_id: String,
+    pub path: String,
+    /// Replace the file if it exists.
+    pub replace: bool,
+}
+
 /// A whole server backup restored onto a server.
 #[derive(Clone, Debug, Deserialize, TS)]
 pub struct ServerRestoreRequest {

@@ -100,6 +100,22 @@ async fn checkpoint_timeline_verify_and_the_restore_wizard_on_real_servers() {
     let card = &app.databases().await.unwrap()[0];
     assert_eq!(card.last_backup.as_ref().map(|s| s.id.as_str()), Some(report.snapshot_id.as_str()));
 
+    // Save as file: the verified archive, whole; an existing file is kept unless replaced.
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("shop.dump");
+    let export = |replace: bool| ExportRequest {
+        snapshot_id: report.snapshot_id.clone(),
+        path: file.display().to_string(),
+        replace,
+    };
+    let saved = app.export_snapshot(export(false), 9, |_| {}).await.unwrap();
+    assert_eq!((saved.size, saved.sha256.as_str()), (report.size, report.sha256.as_str()));
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), report.size);
+    assert!(std::fs::read(&file).unwrap().starts_with(b"PGDMP"), "a pg_dump archive");
+    let exists = app.export_snapshot(export(false), 10, |_| {}).await.unwrap_err();
+    assert!(exists.message.contains("exists"), "{exists:?}");
+    app.export_snapshot(export(true), 11, |_| {}).await.unwrap();
+
     app.verify_snapshot(report.snapshot_id.clone(), 8, |_| {}).await.unwrap();
     let detail = app.snapshot_detail(report.snapshot_id.clone()).await.unwrap();
     assert!(detail.verified);

@@ -1,12 +1,13 @@
 use lifeboat_api::{
-    ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, JobProgress, RestoreRequest, SaveConnectionRequest,
-    ServerDatabases, ServerRestoreRequest, SnapshotDetail, TimelineEntry,
+    ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, ExportRequest, JobProgress, RestoreRequest,
+    SaveConnectionRequest, ServerDatabases, ServerRestoreRequest, SnapshotDetail, TimelineEntry,
 };
 use lifeboat_core::connections::{Connection, ConnectionCheck};
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
 use lifeboat_core::jobs::server::ServerRestoreReport;
 use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::repo::manifest::SnapshotSummary;
+use lifeboat_core::repo::read::CatReport;
 use tauri::ipc::Channel;
 
 use super::AppState;
@@ -111,4 +112,15 @@ pub async fn restore_server(
     on_progress: Channel<JobProgress>,
 ) -> Result<ServerRestoreReport, ApiError> {
     app.restore_server(request, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(job = job, snapshot = %request.snapshot_id))]
+pub async fn export_snapshot(
+    app: AppState<'_>,
+    request: ExportRequest,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<CatReport, ApiError> {
+    app.export_snapshot(request, job, forward(on_progress)).await
 }

@@ -65,7 +65,7 @@ const row = (id: string) => rows().find((r) => r.dataset.id === id)!;
 
 /** Renders the screen once the database's snapshots are listed. */
 async function renderLoaded(database: string | null, onrestore = vi.fn()) {
-  render(Timeline, { database, verifyJob: new VerifyJob(), onrestore });
+  render(Timeline, { database, verifyJob: new VerifyJob(), onrestore, homeDir: "/home/ana" });
   await screen.findByRole("list", { name: "Snapshots of sales, newest first" });
 }
 

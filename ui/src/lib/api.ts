@@ -9,6 +9,7 @@ import type {
   ApiError,
   AppStatus,
   BackupRequest,
+  CatReport,
   CheckResult,
   Connection,
   ConnectionCheck,
@@ -21,6 +22,7 @@ import type {
   DrillReport,
   DrillRequest,
   ErrorCode,
+  ExportRequest,
   JobProgress,
   KeySlotInfo,
   KeychainStatus,
@@ -158,6 +160,11 @@ export const snapshotDetail = (id: string) => call<SnapshotDetail>("snapshot_det
 /** Marks a snapshot keep-forever (`keep`) or returns it to retention; answers its detail anew. */
 export const setKeepForever = (id: string, keep: boolean) => call<SnapshotDetail>("set_keep_forever", { id, keep });
 export const deleteSnapshot = (id: string) => call<SnapshotSummary>("delete_snapshot", { id });
+
+/** Writes a snapshot to a file once it verified (a database backup: a pg_restore archive). */
+export function exportSnapshot(request: ExportRequest, job: number, onProgress: OnProgress): Promise<CatReport> {
+  return call<CatReport>("export_snapshot", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
 
 export function verifySnapshot(id: string, job: number, onProgress: OnProgress): Promise<VerifyReport> {
   return call<VerifyReport>("verify_snapshot", { id, job, onProgress: new Channel<JobProgress>(onProgress) });

@@ -386,6 +386,14 @@ export type VerifyReport = { snapshot_id: string, size: number, sha256: string,
  */
 archive_entries: number, seconds: number, };
 
+export type ExportRequest = { snapshot_id: string, path: string, 
+/**
+ * Replace the file if it exists.
+ */
+replace: boolean, };
+
+export type CatReport = { snapshot_id: string, size: number, sha256: string, seconds: number, };
+
 export type RestoreRequest = { snapshot_id: string, target: ConnectionFields, 
 /**
  * The target database's name typed out: allows replacing a non-empty

@@ -11,6 +11,11 @@ export function defaultReportPath(homeDir: string, today: Date): string {
   return inHome(homeDir, `lifeboat-restore-tests-${day}.pdf`);
 }
 
+/** `${home}/<name>-<short id>.dump`; a server database's `/` becomes `-`. */
+export function defaultExportPath(homeDir: string, snapshot: { tag: string; short_id: string }): string {
+  return inHome(homeDir, `${snapshot.tag.replaceAll("/", "-")}-${snapshot.short_id}.dump`);
+}
+
 function inHome(homeDir: string, name: string): string {
   const home = homeDir.trim();
   if (home === "") return name;

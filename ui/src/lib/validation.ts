@@ -179,3 +179,8 @@ export function validateReportPath(path: string): FieldError<"path"> | null {
   if (message) return { field: "path", message };
   return /\.(pdf|html?)$/i.test(path.trim()) ? null : { field: "path", message: "Name a .pdf or .html file: the report is written in that format." };
 }
+
+export function validateExportPath(path: string): FieldError<"path"> | null {
+  const message = validateLocation(path, "the file to save the backup to");
+  return message ? { field: "path", message } : null;
+}

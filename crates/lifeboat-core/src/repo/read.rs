@@ -47,6 +47,7 @@ pub struct ReadOptions {
 
 /// What `cat` produced.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CatReport {
     pub snapshot_id: String,
     pub size: u64,
