@@ -28,8 +28,8 @@ impl App {
     /// drill and restore: when, which snapshot, its SHA-256, the checks) to
     /// `path`, a PDF or an HTML page by its extension.
     pub async fn export_report(&self, request: ReportRequest) -> ApiResult<ReportSaved> {
-        if request.since_days == 0 {
-            return Err(ApiError::invalid_input("cover at least one day"));
+        if !(1..=36_500).contains(&request.since_days) {
+            return Err(ApiError::invalid_input("cover from one day to a hundred years"));
         }
         let path = PathBuf::from(request.path.trim());
         let since = Utc::now() - chrono::Duration::days(i64::from(request.since_days));

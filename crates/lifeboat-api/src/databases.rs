@@ -2,7 +2,7 @@
 //! Timeline, verification and the restore wizard. Each method calls
 //! `lifeboat-core` and records its run, as the rest of [`App`] does.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,13 +74,14 @@ impl App {
                 Some(location) => Some(self.offsite_status(&connection.name, location, last_backup.as_ref()).await?),
                 None => None,
             };
-            // A group whose metadata does not read lists no databases; its
-            // snapshots still show, and restoring it says what is wrong.
-            let databases = match newest.filter(|_| connection.server.is_some()) {
-                Some(group) => match ServerGroup::of(group) {
-                    Ok(Some(group)) => group.databases.into_keys().collect(),
-                    _ => Vec::new(),
-                },
+            // Every database the server's backups hold, those that failed in
+            // the last run or left the server too: their snapshots stay.
+            let databases = match &connection.server {
+                Some(_) => {
+                    let prefix = format!("{}/", connection.name);
+                    let names: BTreeSet<&str> = snapshots.iter().filter_map(|s| s.manifest.tag.strip_prefix(&prefix)).collect();
+                    names.into_iter().map(str::to_owned).collect()
+                }
                 None => Vec::new(),
             };
             cards.push(DatabaseCard {
@@ -215,7 +216,10 @@ impl App {
         .await?;
         let verified = self.verified_snapshots().await?.contains(&snapshot.id);
         Ok(SnapshotDetail {
-            server_databases: ServerGroup::of(&snapshot)?
+            // An unreadable group still shows its snapshot (restoring it says why).
+            server_databases: ServerGroup::of(&snapshot)
+                .ok()
+                .flatten()
                 .map(|g| g.databases.into_keys().collect())
                 .unwrap_or_default(),
             postgres: PgFacts::from_metadata(&snapshot.manifest.metadata)?.map(PgFacts::for_reading),

@@ -432,8 +432,8 @@ pub struct DatabaseCard {
     pub last_drill: Option<DrillHistoryEntry>,
     /// Its off-site copy, when its schedule has one.
     pub offsite: Option<OffsiteStatus>,
-    /// A server connection's databases in its newest backup (their
-    /// snapshots are tagged `NAME/DATABASE`); empty for one database.
+    /// A server connection's databases with snapshots in the repository
+    /// (tagged `NAME/DATABASE`); empty for one database.
     pub databases: Vec<String>,
 }
 

@@ -12,8 +12,8 @@ use lifeboat_core::catalog::{Run, RunFilter, RunKind};
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::scheduler::{JobHost, Scheduler, SchedulerLock, SystemClock};
-use lifeboat_core::ops::Runner;
 use lifeboat_core::ops::ScheduleChange;
+use lifeboat_core::ops::{Runner, SavedBackup};
 use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
@@ -241,7 +241,8 @@ impl App {
             results.push(CheckpointAllResult {
                 connection: connection.name,
                 snapshot_id: outcome.as_ref().ok().map(|r| r.snapshot_id().to_owned()),
-                error: outcome.err(),
+                // A server's group stands even when some databases failed: both are said.
+                error: outcome.as_ref().map_or_else(|e| Some(e.clone()), SavedBackup::failures),
             });
         }
         Ok(results)

@@ -210,6 +210,16 @@ async fn a_server_connection_lists_backs_up_and_shows_its_databases() {
         .await
         .unwrap();
     assert_eq!(saved.server, Some(scope));
+    let kind_change = app
+        .save_connection(SaveConnectionRequest {
+            name: "prod".into(),
+            fields: fields(&server, "app", None),
+            replace: true,
+            server: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(kind_change.message.contains("stays one"), "{kind_change:?}");
 
     // A database created after the connection was saved is picked up.
     server.psql("postgres", "CREATE DATABASE reports");

@@ -130,7 +130,7 @@ pub fn write_whole_file<T>(path: &Path, overwrite: bool, write: impl FnOnce(&mut
     }
     if !overwrite && path.exists() {
         return Err(Error::InvalidInput(format!(
-            "{} exists: choose another file, or replace it (--force)",
+            "{} exists: choose another file, or say to replace it (--force)",
             path.display()
         )));
     }

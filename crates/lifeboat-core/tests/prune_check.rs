@@ -10,7 +10,7 @@ use lifeboat_core::repo::check::{check, CheckOptions};
 use lifeboat_core::repo::manifest;
 use lifeboat_core::repo::prune::{prune, PruneOptions};
 use lifeboat_core::repo::read::{cat, ReadOptions};
-use lifeboat_core::repo::retention::{forget, ForgetOptions, RetentionPolicy};
+use lifeboat_core::repo::retention::{forget, forget_snapshots, ForgetOptions, KeepReason, RetentionPolicy};
 use lifeboat_core::repo::store::{put, PutOptions};
 use lifeboat_core::repo::Repository;
 use proptest::prelude::*;
@@ -247,4 +247,50 @@ fn a_chunk_stored_once_whole_and_once_as_a_delta_survives_prune() {
     assert_healthy_and_readable(&repo, &stored);
     prune_now(&repo);
     assert_healthy_and_readable(&repo, &stored);
+}
+
+/// Each database of a server is judged under its own tag; a snapshot that a
+/// kept server backup names stays anyway (the group must still restore),
+/// and goes with its group.
+#[test]
+fn a_kept_server_backup_keeps_its_databases_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = small_repository(dir.path());
+    let put_one = |tag: &str, bytes: &[u8], metadata: BTreeMap<String, serde_json::Value>| {
+        let options = PutOptions { metadata, ..options(tag) };
+        put(&repo, &mut &bytes[..], &options, &NoProgress).unwrap().snapshot_id
+    };
+    let grouped = put_one("prod/app", b"the app database in the first run", BTreeMap::new());
+    let group = put_one(
+        "prod",
+        b"the server's globals",
+        BTreeMap::from([(
+            manifest::SERVER_GROUP.to_string(),
+            serde_json::json!({ "databases": { "app": grouped } }),
+        )]),
+    );
+    // A later run backed up app, and its globals failed: the first group is the newest.
+    put_one("prod/app", b"the app database in a later run", BTreeMap::new());
+
+    let keep_last = || ForgetOptions {
+        policy: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        now: chrono::Utc::now(),
+        tag: Some("prod".into()),
+        dry_run: false,
+        lock_wait: Duration::from_secs(5),
+    };
+    let groups = forget(&repo, &keep_last(), &chrono::Utc).unwrap();
+    let verdict = groups.iter().flat_map(|g| &g.verdicts).find(|v| v.snapshot.id == grouped).unwrap();
+    assert_eq!(verdict.keep, vec![KeepReason::Group]);
+    assert!(manifest::load(&repo, &grouped).is_ok());
+
+    forget_snapshots(&repo, &[group], false, Duration::from_secs(5)).unwrap();
+    forget(&repo, &keep_last(), &chrono::Utc).unwrap();
+    assert!(
+        manifest::load(&repo, &grouped).is_err(),
+        "without its group, its own tag's rules apply"
+    );
 }

@@ -260,8 +260,8 @@ last_drill: DrillHistoryEntry | null,
  */
 offsite: OffsiteStatus | null, 
 /**
- * A server connection's databases in its newest backup (their
- * snapshots are tagged `NAME/DATABASE`); empty for one database.
+ * A server connection's databases with snapshots in the repository
+ * (tagged `NAME/DATABASE`); empty for one database.
  */
 databases: Array<string>, };
 
@@ -528,7 +528,7 @@ export type RetentionPreviewEntry = { snapshot: SnapshotSummary,
  */
 keep: Array<KeepReason>, };
 
-export type KeepReason = "last" | "daily" | "weekly" | "monthly" | "yearly" | "within" | "min-age" | "checkpoint" | "forever";
+export type KeepReason = "last" | "daily" | "weekly" | "monthly" | "yearly" | "within" | "min-age" | "checkpoint" | "forever" | "group";
 
 export type DrillRequest = { 
 /**

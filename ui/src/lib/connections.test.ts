@@ -13,6 +13,15 @@ import {
   withUrl,
 } from "./connections";
 
+describe("local connections", () => {
+  it("take libpq's host, port and user parameters: a socket folder for the host", () => {
+    expect(parseDatabaseUrl("postgres:///shop?host=/var/run/postgresql")).toMatchObject({ url: { host: "/var/run/postgresql", port: 5432, database: "shop" } });
+    expect(parseDatabaseUrl("postgres://app@db1/shop?host=%2Ftmp&port=5433&user=postgres")).toMatchObject({
+      url: { host: "/tmp", port: 5433, user: "postgres" },
+    });
+  });
+});
+
 describe("server connections", () => {
   it("take a URL without a database, connecting through the maintenance database", () => {
     expect(parseDatabaseUrl("postgres://admin@db3:5433")).toMatchObject({ error: expect.stringMatching(/name the database/) });
@@ -70,6 +79,8 @@ describe("parseDatabaseUrl", () => {
     expect(error("postgres://u%zz@db/x")).toMatch(/%-escape/);
     expect(error("postgres://db/x?sslmode=sometimes")).toMatch(/sslmode “sometimes”/);
     expect(error("postgres://db/x?connect_timeout=5")).toMatch(/“connect_timeout” is not supported/);
+    expect(error("postgres:///x?service=prod")).toMatch(/pg_service.conf/);
+    expect(error("postgres:///x?host=/run/pg&port=nope")).toMatch(/port “nope”/);
     expect(error("postgres://db/x?sslmode=toString")).toMatch(/sslmode/);
   });
 });

@@ -81,7 +81,7 @@ export function parseDatabaseUrl(text: string, wholeServer = false): { url: Pars
   const hostport = at >= 0 ? authority.slice(at + 1) : authority;
 
   const colon = userinfo.indexOf(":");
-  const user = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
+  let user = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
   const password = colon >= 0 ? decode(userinfo.slice(colon + 1)) : "";
   if (user === null || password === null) return bad("a %-escape in the user or password is broken");
 
@@ -99,21 +99,28 @@ export function parseDatabaseUrl(text: string, wholeServer = false): { url: Pars
     host = portAt >= 0 ? hostport.slice(0, portAt) : hostport;
     portText = portAt >= 0 ? hostport.slice(portAt + 1) : "";
   }
-  const port = portText === "" ? DEFAULT_PORT : parsePort(portText);
-  if (port === null) return bad(`the port “${portText}” is not a number from 1 to 65535`);
 
   const database = decode(path);
   if (database === null) return bad("a %-escape in the database name is broken");
   if (database === "" && !wholeServer) return bad("name the database at the end, as in postgres://user@host:5432/mydb");
 
+  // libpq's parameters override the URL's parts: ?host=/var/run/postgresql is a Unix socket folder.
   let tls: TlsMode = "prefer";
   for (const pair of query.split("&").filter((p) => p !== "")) {
-    const [key, value = ""] = pair.split("=", 2);
-    if (key !== "sslmode") return bad(`the parameter “${key}” is not supported (only sslmode is)`);
-    const mode = decode(value) ?? "";
-    if (!isTlsMode(mode)) return bad(`sslmode “${mode}” is not one of ${Object.keys(TLS_LABELS).join(", ")}`);
-    tls = mode;
+    const [key, raw = ""] = pair.split("=", 2);
+    const value = decode(raw);
+    if (value === null) return bad(`a %-escape in ${key} is broken`);
+    if (key === "sslmode") {
+      if (!isTlsMode(value)) return bad(`sslmode “${value}” is not one of ${Object.keys(TLS_LABELS).join(", ")}`);
+      tls = value;
+    } else if (key === "host") host = value;
+    else if (key === "port") portText = value;
+    else if (key === "user") user = value;
+    else if (key === "service") return bad("a service from pg_service.conf is read by the CLI (lifeboat connection add); here, fill in the fields");
+    else return bad(`the parameter “${key}” is not supported (host, port, user and sslmode are)`);
   }
+  const port = portText === "" ? DEFAULT_PORT : parsePort(portText);
+  if (port === null) return bad(`the port “${portText}” is not a number from 1 to 65535`);
 
   return { url: { host: host || "localhost", port, database: database || MAINTENANCE_DATABASE, user, password: colon >= 0 ? password : null, tls } };
 }

@@ -201,10 +201,12 @@ export class RestoreWizard {
   /** The chosen snapshot's tables, or a server backup's databases; a choice of another snapshot's goes. */
   private loadTables(): void {
     const id = this.snapshotId;
+    this.serverDatabases = [];
     this.sourceTables
       .load(async () => {
         const detail = await api.snapshotDetail(id);
-        this.serverDatabases = detail.server_databases;
+        // An answer for a snapshot chosen before does not decide this one's kind.
+        if (this.snapshotId === id) this.serverDatabases = detail.server_databases;
         return rowCounts(detail.postgres);
       })
       .then(() => {

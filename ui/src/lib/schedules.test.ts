@@ -69,6 +69,7 @@ describe("retention as typed", () => {
     expect(validateRetention({ ...form, min_age_hours: -1 })?.field).toBe("min_age_hours");
     expect(validateRetention({ ...form, keep_yearly: 1.5 })?.field).toBe("keep_yearly");
     expect(validateRetention({ ...form, keep_within_hours: 1e12 })?.message).toMatch(/number of days/);
+    expect(validateRetention({ ...form, min_age_hours: 0.01 })?.message).toMatch(/whole hours/);
   });
 
   it("takes whole numbers from 0 only", () => {

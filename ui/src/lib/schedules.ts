@@ -88,6 +88,9 @@ export function validateRetention(form: RetentionForm): FieldError<RetentionKey>
   if (count) return { field: count.key, message: "Retention counts are whole numbers: 0 leaves a rule unused." };
   const period = RETENTION_PERIODS.find((f) => !isDays(form[f.key]));
   if (period) return { field: period.key, message: "Periods are a number of days (as in 30, or 0.5 for twelve hours): 0 leaves the rule unused." };
+  // Kept in whole hours: a period under half an hour would quietly turn the rule off.
+  const tooShort = RETENTION_PERIODS.find((f) => (form[f.key] ?? 0) > 0 && Math.round((form[f.key] ?? 0) * 24) === 0);
+  if (tooShort) return { field: tooShort.key, message: "Periods are kept in whole hours: give at least an hour (0.05 days), or 0 to leave the rule unused." };
   return null;
 }
 
@@ -110,6 +113,7 @@ export function staleAfterHours(seconds: number | null): number | null {
 
 export const KEEP_REASON_LABELS: Record<KeepReason, string> = {
   last: "newest",
+  group: "in a kept server backup",
   daily: "daily",
   weekly: "weekly",
   monthly: "monthly",

@@ -32,7 +32,7 @@ use crate::repo::Repository;
 /// `source` of a server group's globals snapshot.
 pub const SOURCE: &str = "postgresql-server";
 /// Metadata key of the group: a [`ServerGroup`].
-const GROUP: &str = "server_group";
+const GROUP: &str = manifest::SERVER_GROUP;
 /// A globals snapshot is a few kilobytes of JSON per hundred roles.
 const GLOBALS_MAX: u64 = 64 << 20;
 
@@ -351,16 +351,18 @@ pub async fn restore_server(
             )
         })
         .collect();
-    let admin = target.with_database("postgres");
-    let mut conn = inspect::connect(&admin).await?;
+    // Roles are made through the database `target` names (`postgres`
+    // unless the caller chose another, for a server without it).
+    let admin = target;
+    let mut conn = inspect::connect(admin).await?;
     let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| pg_error("listing the roles of", &admin, e))?;
+        .map_err(|e| pg_error("listing the roles of", admin, e))?;
     let tablespaces: Vec<String> = sqlx::query_scalar("SELECT spcname::text FROM pg_tablespace")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| pg_error("listing the tablespaces of", &admin, e))?;
+        .map_err(|e| pg_error("listing the tablespaces of", admin, e))?;
     for tablespace in globals.tablespaces.iter().filter(|t| !tablespaces.contains(&t.name)) {
         warnings.push(format!(
             "tablespace {} (at {} on the source) does not exist on the target: create it there first if the databases use it",
@@ -376,7 +378,7 @@ pub async fn restore_server(
             .map(|r| r.name.clone())
             .filter(|r| !existing.contains(r))
             .collect();
-        let created = restore::create_missing_roles(&mut conn, &admin, &globals.roles, &missing).await?;
+        let created = restore::create_missing_roles(&mut conn, admin, &globals.roles, &missing).await?;
         warnings.extend(created.warnings);
         created.names
     };

@@ -206,6 +206,22 @@ impl SavedBackup {
             SavedBackup::Server(report) => &report.snapshot_id,
         }
     }
+
+    /// What failed of a server's run: "1 of 3 databases failed: app (why)".
+    pub fn failures(&self) -> Option<String> {
+        match self {
+            SavedBackup::Server(report) if !report.failed.is_empty() => {
+                let each: Vec<String> = report.failed.iter().map(|f| format!("{} ({})", f.database, f.error)).collect();
+                Some(format!(
+                    "{} of {} databases failed: {}",
+                    report.failed.len(),
+                    report.failed.len() + report.databases.len(),
+                    each.join("; ")
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Runner {
@@ -218,6 +234,11 @@ impl Runner {
         label: Option<String>,
         progress: Arc<dyn Progress>,
     ) -> Result<SavedBackup> {
+        if label.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            return Err(Error::InvalidInput(
+                "the checkpoint label is empty: say what it is for, as in \"before 16 -> 17 upgrade\"".into(),
+            ));
+        }
         if self.is_server(name).await {
             let job = ServerBackupJob {
                 name: name.to_owned(),

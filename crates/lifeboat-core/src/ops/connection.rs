@@ -33,6 +33,19 @@ pub async fn save(
                 connection.name
             )));
         }
+        // One database and a whole server tag their snapshots differently:
+        // the history under this name would mix the two.
+        if existing.server.is_some() != connection.server.is_some() {
+            let was = if existing.server.is_some() {
+                "a whole server"
+            } else {
+                "one database"
+            };
+            return Err(Error::InvalidInput(format!(
+                "`{}` is a connection to {was}, and stays one: save the other kind under a new name",
+                connection.name
+            )));
+        }
         connection.created_at = existing.created_at;
         connection.password_in_keychain = existing.password_in_keychain;
     }

@@ -139,10 +139,20 @@ impl JobHost for Runner {
                     self.copy_offsite(&schedule.connection, location, made.snapshot_id(), progress)
                         .await;
                 }
-                // A server database that failed was announced (high priority);
-                // the group and the others' snapshots stand, so retention goes
-                // on: no policy removes the newest snapshots of a name that stopped.
-                Ok(())
+                match made.failures() {
+                    Some(failures) => {
+                        // The group and the other databases' snapshots stand, so
+                        // retention runs as after any backup (no policy removes the
+                        // newest snapshots of a name that stopped); the job is
+                        // recorded failed, so the schedule shows it.
+                        if !schedule.retention.is_empty() {
+                            // A failure here is announced by apply_retention itself.
+                            let _ = self.apply_retention(schedule).await;
+                        }
+                        Err(Error::InvalidInput(failures))
+                    }
+                    None => Ok(()),
+                }
             }
             JobKind::Drill if self.is_server(&schedule.connection).await => Err(Error::InvalidInput(format!(
                 "{} is a whole server: drill one of its databases (latest:{}/DATABASE) from the Drills screen or `lifeboat drill`",

@@ -18,6 +18,10 @@ use super::format::{self, hex};
 use super::Repository;
 use crate::error::{Error, Result};
 
+/// The metadata key under which a server backup's globals snapshot records
+/// its group: among others, the snapshot of each database of that run.
+pub const SERVER_GROUP: &str = "server_group";
+
 pub const MANIFEST_VERSION: u32 = 1;
 /// Ids per list blob: 2 MiB of ids.
 pub const IDS_PER_LIST_BLOB: usize = 65_536;

@@ -110,6 +110,9 @@ pub enum KeepReason {
     Checkpoint,
     /// Marked keep-forever: exempt from retention.
     Forever,
+    /// One database of a server backup that is kept: the group restores
+    /// only with its databases' snapshots.
+    Group,
 }
 
 /// The outcome for one snapshot.
@@ -257,17 +260,43 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
         ));
     }
     let mut by_tag: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
-    for snapshot in snapshots {
+    for snapshot in &snapshots {
         if options.tag.as_ref().is_none_or(|t| covers(t, &snapshot.manifest.tag)) {
-            by_tag.entry(snapshot.manifest.tag.clone()).or_default().push(snapshot);
+            by_tag.entry(snapshot.manifest.tag.clone()).or_default().push(snapshot.clone());
         }
     }
     if let (Some(lock), false) = (&lock, options.dry_run) {
         lock.verify()?;
     }
+    let mut judged: Vec<(String, Vec<Snapshot>, Vec<Verdict>)> = by_tag
+        .into_iter()
+        .map(|(tag, snapshots)| {
+            let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz, options.now);
+            (tag, snapshots, verdicts)
+        })
+        .collect();
+    // Each database's snapshots are judged under their own tag; one that a
+    // server backup staying in the repository (kept, or not judged here)
+    // names stays too, or that group would no longer restore.
+    let removed: HashSet<&str> = judged
+        .iter()
+        .flat_map(|(_, _, verdicts)| verdicts.iter().filter(|v| v.keep.is_empty()))
+        .map(|v| v.snapshot.id.as_str())
+        .collect();
+    let members: HashSet<String> = snapshots
+        .iter()
+        .filter(|s| !removed.contains(s.id.as_str()))
+        .flat_map(group_members)
+        .collect();
+    for (_, _, verdicts) in &mut judged {
+        for verdict in verdicts.iter_mut().filter(|v| v.keep.is_empty()) {
+            if members.contains(&verdict.snapshot.id) {
+                verdict.keep.push(KeepReason::Group);
+            }
+        }
+    }
     let mut groups = Vec::new();
-    for (tag, snapshots) in by_tag {
-        let verdicts = apply(&snapshots, &options.policy, &kept_forever, tz, options.now);
+    for (tag, snapshots, verdicts) in judged {
         if !options.dry_run {
             for verdict in verdicts.iter().filter(|v| v.keep.is_empty()) {
                 manifest::record_forget(repo, &verdict.snapshot)?;
@@ -283,6 +312,19 @@ pub fn forget<Tz: TimeZone>(repo: &Repository, options: &ForgetOptions, tz: &Tz)
         groups.push(ForgetGroup { tag, verdicts });
     }
     Ok(groups)
+}
+
+/// The database snapshots a server backup's globals snapshot groups (the
+/// group record `jobs::server::ServerGroup` writes); none for others.
+fn group_members(snapshot: &Snapshot) -> Vec<String> {
+    snapshot
+        .manifest
+        .metadata
+        .get(manifest::SERVER_GROUP)
+        .and_then(|group| group.get("databases"))
+        .and_then(|databases| databases.as_object())
+        .map(|databases| databases.values().filter_map(|id| id.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// Removes the snapshots `specs` name (ids, id prefixes, `latest:NAME`),
