@@ -89,6 +89,8 @@ impl App {
             probes: Some(form.probes),
             // The app's form does not edit the off-site copy (`lifeboat schedule set --copy-to`).
             copy_to: None,
+            // Nor the heartbeat (`lifeboat schedule set --heartbeat`).
+            heartbeat: None,
             // Its jobs go to the repository open now.
             repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),
         };

@@ -102,6 +102,13 @@ pub struct SetArgs {
     /// Stop the off-site copy.
     #[arg(long, conflicts_with = "copy_to")]
     no_copy: bool,
+    /// A monitor's ping URL (Healthchecks, Uptime Kuma, Cronitor): URL/start
+    /// before each scheduled backup, URL on success, URL/fail on failure.
+    #[arg(long, value_name = "URL")]
+    heartbeat: Option<String>,
+    /// Stop the heartbeat.
+    #[arg(long, conflicts_with = "heartbeat")]
+    no_heartbeat: bool,
 }
 
 /// A retention period in hours, or `0` to turn the rule off.
@@ -168,6 +175,11 @@ fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
         drill_server: a.drill_server.clone().map(Some),
         probes: a.probe_file.as_deref().map(drill::read_probes).transpose()?,
         copy_to: if a.no_copy { Some(None) } else { a.copy_to.clone().map(Some) },
+        heartbeat: if a.no_heartbeat {
+            Some(None)
+        } else {
+            a.heartbeat.clone().map(Some)
+        },
         repository_id,
     };
     runtime()?.block_on(async {
@@ -253,6 +265,9 @@ async fn print_schedule(catalog: &Catalog, s: &Schedule) -> Result<()> {
         }
     }
     println!("  retention {}", describe_retention(&s.retention));
+    if let Some(url) = &s.heartbeat {
+        println!("  heartbeat: {url} (/start, success, /fail)");
+    }
     if let Some(location) = &s.copy_to {
         println!("  copied off-site to {location} after each scheduled backup");
     }

@@ -46,6 +46,8 @@ pub enum EventKind {
     CopyFailed,
     /// A schedule's off-site copy has fallen behind its backups.
     OffsiteStale,
+    /// A schedule's heartbeat ping was not delivered (the backup stands).
+    HeartbeatFailed,
 }
 
 /// The facts about a snapshot an admin needs to recognise it.

@@ -190,6 +190,14 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
                  everything it lacks, or run `lifeboat copy --all --to LOCATION` now.",
             ),
         ),
+        (EventKind::HeartbeatFailed, _) => (
+            format!("Heartbeat of {who} not delivered"),
+            Topic::Failure,
+            Some(
+                "The backup itself is not affected. Check that this workstation reaches the monitor and that the \
+                 schedule's heartbeat URL is right (`lifeboat schedule show`): the monitor may now raise a false alarm.",
+            ),
+        ),
         (EventKind::Stale, _) => (
             format!("{who} has no recent backup"),
             Topic::Staleness,

@@ -136,6 +136,10 @@ pub struct Schedule {
     /// A second repository (a location) each successful scheduled backup
     /// is copied to; `None`: no off-site copy.
     pub copy_to: Option<String>,
+    /// A monitor's ping URL (see `ops::heartbeat`): pinged on each scheduled
+    /// backup, so an outside service notices when they stop.
+    #[serde(default)]
+    pub heartbeat: Option<String>,
     /// Slots count from here until a job first fires.
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -153,6 +157,7 @@ impl Schedule {
             drill_server: None,
             probes: Vec::new(),
             copy_to: None,
+            heartbeat: None,
             created_at: now,
             updated_at: now,
         }

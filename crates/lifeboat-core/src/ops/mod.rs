@@ -10,6 +10,7 @@ mod backup;
 pub mod connection;
 pub mod copy;
 mod drill;
+pub mod heartbeat;
 pub mod keys;
 pub mod maintenance;
 mod record;
@@ -21,6 +22,7 @@ pub mod scheduler;
 mod verify;
 
 pub use backup::{BackupJob, BackupSource, SavedBackup, ServerBackupJob};
+use heartbeat::Ping;
 pub use record::recorded;
 pub use restore::RestoreJob;
 pub use schedule_change::ScheduleChange;
@@ -115,6 +117,40 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// A schedule's backup, copied off-site when it says so. A server run
+    /// with a failing database applies its retention and is then failed.
+    async fn scheduled_backup(&self, schedule: &Schedule, progress: Arc<dyn Progress>) -> Result<()> {
+        let made = self
+            .backup_saved(&schedule.connection, SnapshotKind::Scheduled, None, progress.clone())
+            .await?;
+        if let Some(location) = &schedule.copy_to {
+            if let SavedBackup::Server(report) = &made {
+                for database in &report.databases {
+                    self.copy_offsite(&database.name, location, &database.snapshot_id, progress.clone())
+                        .await;
+                }
+            }
+            self.copy_offsite(&schedule.connection, location, made.snapshot_id(), progress)
+                .await;
+        }
+        match made.failures() {
+            Some(failures) => {
+                // The group and the other databases' snapshots stand, so
+                // retention runs as after any backup (no policy removes the
+                // newest snapshots of a name that stopped); the job is
+                // recorded failed, so the schedule shows it.
+                if !schedule.retention.is_empty() {
+                    // A failure here is announced by apply_retention itself.
+                    let _ = self.apply_retention(schedule).await;
+                }
+                Err(Error::InvalidInput(failures))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// The first eight characters of a snapshot id (or of what names one).
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
@@ -126,33 +162,12 @@ impl JobHost for Runner {
         let progress: Arc<dyn Progress> = Arc::new(Cancellable(cancel));
         match job {
             JobKind::Backup => {
-                let made = self
-                    .backup_saved(&schedule.connection, SnapshotKind::Scheduled, None, progress.clone())
-                    .await?;
-                if let Some(location) = &schedule.copy_to {
-                    if let SavedBackup::Server(report) = &made {
-                        for database in &report.databases {
-                            self.copy_offsite(&database.name, location, &database.snapshot_id, progress.clone())
-                                .await;
-                        }
-                    }
-                    self.copy_offsite(&schedule.connection, location, made.snapshot_id(), progress)
-                        .await;
-                }
-                match made.failures() {
-                    Some(failures) => {
-                        // The group and the other databases' snapshots stand, so
-                        // retention runs as after any backup (no policy removes the
-                        // newest snapshots of a name that stopped); the job is
-                        // recorded failed, so the schedule shows it.
-                        if !schedule.retention.is_empty() {
-                            // A failure here is announced by apply_retention itself.
-                            let _ = self.apply_retention(schedule).await;
-                        }
-                        Err(Error::InvalidInput(failures))
-                    }
-                    None => Ok(()),
-                }
+                let heartbeat = schedule.heartbeat.as_deref();
+                self.heartbeat(&schedule.connection, heartbeat, Ping::Start).await;
+                let outcome = self.scheduled_backup(schedule, progress).await;
+                let ping = if outcome.is_ok() { Ping::Success } else { Ping::Fail };
+                self.heartbeat(&schedule.connection, heartbeat, ping).await;
+                outcome
             }
             JobKind::Drill if self.is_server(&schedule.connection).await => Err(Error::InvalidInput(format!(
                 "{} is a whole server: drill one of its databases (latest:{}/DATABASE) from the Drills screen or `lifeboat drill`",

@@ -32,6 +32,8 @@ pub struct ScheduleChange {
     pub probes: Option<Vec<Probe>>,
     /// The off-site repository; `Some(None)`: no copy.
     pub copy_to: Option<Option<String>>,
+    /// The monitor's ping URL; `Some(None)`: no heartbeat.
+    pub heartbeat: Option<Option<String>>,
     /// The repository the jobs go to.
     pub repository_id: Option<String>,
 }
@@ -78,6 +80,15 @@ impl ScheduleChange {
                 Some(location) => {
                     crate::backend::Location::parse(location).map_err(|e| e.in_field("copy_to"))?;
                     Some(location.to_owned())
+                }
+                None => None,
+            };
+        }
+        if let Some(url) = &self.heartbeat {
+            schedule.heartbeat = match url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                Some(url) => {
+                    super::heartbeat::validate_url(url).map_err(|e| e.in_field("heartbeat"))?;
+                    Some(url.to_owned())
                 }
                 None => None,
             };
