@@ -353,16 +353,15 @@ pub async fn restore_server(
         .collect();
     // Roles are made through the database `target` names (`postgres`
     // unless the caller chose another, for a server without it).
-    let admin = target;
-    let mut conn = inspect::connect(admin).await?;
+    let mut conn = inspect::connect(target).await?;
     let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| pg_error("listing the roles of", admin, e))?;
+        .map_err(|e| pg_error("listing the roles of", target, e))?;
     let tablespaces: Vec<String> = sqlx::query_scalar("SELECT spcname::text FROM pg_tablespace")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| pg_error("listing the tablespaces of", admin, e))?;
+        .map_err(|e| pg_error("listing the tablespaces of", target, e))?;
     for tablespace in globals.tablespaces.iter().filter(|t| !tablespaces.contains(&t.name)) {
         warnings.push(format!(
             "tablespace {} (at {} on the source) does not exist on the target: create it there first if the databases use it",
@@ -378,7 +377,7 @@ pub async fn restore_server(
             .map(|r| r.name.clone())
             .filter(|r| !existing.contains(r))
             .collect();
-        let created = restore::create_missing_roles(&mut conn, admin, &globals.roles, &missing).await?;
+        let created = restore::create_missing_roles(&mut conn, target, &globals.roles, &missing).await?;
         warnings.extend(created.warnings);
         created.names
     };

@@ -52,11 +52,7 @@ impl Runner {
     /// `backup_succeeded` / `checkpoint` or `backup_failed`.
     pub async fn backup(&self, job: BackupJob, progress: Arc<dyn Progress>) -> Result<BackupReport> {
         let name = job.source.name().to_owned();
-        if job.label.as_deref().is_some_and(|l| l.trim().is_empty()) {
-            return Err(Error::InvalidInput(
-                "the checkpoint label is empty: say what it is for, as in \"before 16 -> 17 upgrade\"".into(),
-            ));
-        }
+        check_label(job.label.as_deref())?;
         let title = match &job.label {
             Some(label) => format!("Checkpoint of {name} \"{label}\""),
             None => format!("Backup of {name}"),
@@ -119,6 +115,7 @@ impl Runner {
     /// one run and announces it, `backup_failed` (high priority) naming
     /// any database that failed.
     pub async fn backup_server(&self, job: ServerBackupJob, progress: Arc<dyn Progress>) -> Result<ServerBackupReport> {
+        check_label(job.label.as_deref())?;
         let name = job.name.clone();
         let title = match &job.label {
             Some(label) => format!("Checkpoint of server {name} \"{label}\""),
@@ -189,6 +186,16 @@ impl Runner {
     }
 }
 
+/// A checkpoint says what it is for: an empty label is refused.
+fn check_label(label: Option<&str>) -> Result<()> {
+    match label {
+        Some(label) if label.trim().is_empty() => Err(Error::InvalidInput(
+            "the checkpoint label is empty: say what it is for, as in \"before 16 -> 17 upgrade\"".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What backing up a saved connection made: one snapshot, or a server's group.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -234,11 +241,6 @@ impl Runner {
         label: Option<String>,
         progress: Arc<dyn Progress>,
     ) -> Result<SavedBackup> {
-        if label.as_deref().is_some_and(|l| l.trim().is_empty()) {
-            return Err(Error::InvalidInput(
-                "the checkpoint label is empty: say what it is for, as in \"before 16 -> 17 upgrade\"".into(),
-            ));
-        }
         if self.is_server(name).await {
             let job = ServerBackupJob {
                 name: name.to_owned(),
