@@ -11,6 +11,7 @@ mod daemon;
 mod database;
 mod drill;
 mod events;
+mod notify;
 mod progress;
 mod report;
 mod schedule;
@@ -137,6 +138,9 @@ enum Command {
     Daemon,
     /// What happened: backups, drills, restores, staleness alarms.
     Events(events::EventsArgs),
+    /// Alerts beside the desktop: e-mail and chat channels, and what each receives.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
 }
 
 fn main() -> ExitCode {
@@ -184,6 +188,7 @@ fn main() -> ExitCode {
         Command::Schedule(a) => schedule::schedule(g, a),
         Command::Daemon => daemon::daemon(g),
         Command::Events(a) => events::events(a),
+        Command::Notify(a) => notify::notify(g, a),
     };
     match result {
         Ok(code) => code,

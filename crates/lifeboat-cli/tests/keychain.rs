@@ -105,3 +105,52 @@ fn keychain_reopens_without_passphrase_and_drops_revoked_keys() {
     assert!(lookup.stdout.is_empty(), "the keychain entry of a removed slot is gone");
     assert!(from_keychain(&repo, &["snapshots"], Some("third passphrase")).status.success());
 }
+
+/// An e-mail channel's SMTP password lives in the keychain: saved by
+/// `notify add`, used to send without any variable, gone with the channel.
+#[test]
+fn an_smtp_password_is_kept_in_the_keychain_and_removed_with_its_channel() {
+    if !keychain_available() {
+        eprintln!("skipped: no D-Bus session bus (run through scripts/test for a real Secret Service)");
+        return;
+    }
+    let smtp = lifeboat_testkit::smtp::SmtpServer::start("alerts@team.example", "keychain smtp pass");
+    let dir = tempfile::tempdir().unwrap();
+    let lifeboat = |args: &[&str], password: Option<&str>| {
+        let mut cmd = Command::new("setsid");
+        cmd.arg("-w")
+            .arg(bin())
+            .args(args)
+            .env("LIFEBOAT_DATA_DIR", dir.path())
+            .env("SSL_CERT_FILE", smtp.ca_file())
+            .env_remove("LIFEBOAT_NO_KEYCHAIN")
+            .env_remove("LIFEBOAT_SMTP_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("LIFEBOAT_SMTP_PASSWORD", p);
+        }
+        let out = common::run(cmd, None);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let url = format!("smtp://alerts%40team.example@127.0.0.1:{}", smtp.port);
+    let out = lifeboat(
+        &["notify", "add", "kc-mail", "--smtp", &url, "--to", "oncall@team.example"],
+        Some("keychain smtp pass"),
+    );
+    assert!(out.contains("SMTP password in the OS keychain"), "{out}");
+    let lookup = || {
+        Command::new("secret-tool")
+            .args(["lookup", "service", "lifeboat", "username", "notification channel kc-mail"])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(lookup(), b"keychain smtp pass");
+
+    lifeboat(&["notify", "test", "kc-mail"], None);
+    assert_eq!(smtp.messages().len(), 1);
+    assert!(smtp.messages()[0].authenticated);
+
+    lifeboat(&["notify", "remove", "kc-mail"], None);
+    assert!(lookup().is_empty(), "the password left with its channel");
+}

@@ -48,6 +48,10 @@ pub enum EventKind {
     OffsiteStale,
     /// A schedule's heartbeat ping was not delivered (the backup stands).
     HeartbeatFailed,
+    /// An event's message reached a notification channel (e-mail, chat).
+    NotificationSent,
+    /// An event's message did not reach a channel after its tries (the job stands).
+    NotificationFailed,
 }
 
 /// The facts about a snapshot an admin needs to recognise it.

@@ -38,6 +38,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod channels;
 pub mod connections;
 pub mod crypto;
 mod error;

@@ -136,7 +136,7 @@ pub fn notifier_from_env() -> Arc<dyn Notifier> {
 pub fn notification_for(event: &Event) -> Option<Notification> {
     let who = event.connection.as_deref().unwrap_or("a database");
     let (summary, topic, next) = match (event.kind, event.ok) {
-        (EventKind::DrillStart | EventKind::DrillResult, _) => return None,
+        (EventKind::DrillStart | EventKind::DrillResult | EventKind::NotificationSent, _) => return None,
         (EventKind::BackupSucceeded, _) => (format!("{who} backed up"), Topic::Success, None),
         (EventKind::Checkpoint, _) => (format!("Checkpoint of {who} taken"), Topic::Success, None),
         (EventKind::VerifySucceeded, _) => (format!("Backup of {who} verified"), Topic::Success, None),
@@ -196,6 +196,14 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
             Some(
                 "The backup itself is not affected. Check that this workstation reaches the monitor and that the \
                  schedule's heartbeat URL is right (`lifeboat schedule show`): the monitor may now raise a false alarm.",
+            ),
+        ),
+        (EventKind::NotificationFailed, _) => (
+            "An alert did not reach its channel".to_string(),
+            Topic::Failure,
+            Some(
+                "The job itself is not affected. Send a test (`lifeboat notify test NAME`, or Test in Settings) and fix \
+                 what it names: the address, the URL, the password or the network.",
             ),
         ),
         (EventKind::Stale, _) => (

@@ -361,5 +361,7 @@ pub fn small_repository_with_packs_of(dir: &Path, pack_size: u32) -> lifeboat_co
     };
     Repository::init(backend, "pw", "test", &options).unwrap().0
 }
+pub mod http;
 pub mod s3;
 pub mod sftp;
+pub mod smtp;

@@ -59,6 +59,10 @@ pub trait KeyStore: Send + Sync {
     fn load_storage_credentials(&self, location: &str) -> Result<Option<StorageCredentials>>;
     fn store_storage_credentials(&self, location: &str, credentials: &StorageCredentials) -> Result<()>;
     fn forget_storage_credentials(&self, location: &str) -> Result<()>;
+    /// The password of the SMTP account a notification channel sends through.
+    fn load_channel_password(&self, channel: &str) -> Result<Option<Zeroizing<String>>>;
+    fn store_channel_password(&self, channel: &str, password: &str) -> Result<()>;
+    fn forget_channel_password(&self, channel: &str) -> Result<()>;
 }
 
 /// The platform's keychain through the `keyring` crate.
@@ -85,6 +89,11 @@ pub fn storage_account(location: &str) -> String {
     format!("storage {location}")
 }
 
+/// The keychain account name for a notification channel's SMTP password.
+pub fn channel_account(channel: &str) -> String {
+    format!("notification channel {channel}")
+}
+
 fn storage_entry(location: &str) -> Result<keyring::Entry> {
     keyring::Entry::new(SERVICE, &storage_account(location)).map_err(unavailable)
 }
@@ -95,6 +104,18 @@ fn entry(repo_id: &str) -> Result<keyring::Entry> {
 
 fn password_entry(connection: &str) -> Result<keyring::Entry> {
     keyring::Entry::new(SERVICE, &password_account(connection)).map_err(unavailable)
+}
+
+fn channel_entry(channel: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(SERVICE, &channel_account(channel)).map_err(unavailable)
+}
+
+fn load_secret(entry: keyring::Entry) -> Result<Option<Zeroizing<String>>> {
+    match entry.get_password() {
+        Ok(secret) => Ok(Some(Zeroizing::new(secret))),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn delete(entry: keyring::Entry) -> Result<()> {
@@ -147,11 +168,7 @@ impl KeyStore for OsKeychain {
     }
 
     fn load_password(&self, connection: &str) -> Result<Option<Zeroizing<String>>> {
-        match password_entry(connection)?.get_password() {
-            Ok(password) => Ok(Some(Zeroizing::new(password))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(e)),
-        }
+        load_secret(password_entry(connection)?)
     }
 
     fn store_password(&self, connection: &str, password: &str) -> Result<()> {
@@ -160,6 +177,18 @@ impl KeyStore for OsKeychain {
 
     fn forget_password(&self, connection: &str) -> Result<()> {
         delete(password_entry(connection)?)
+    }
+
+    fn load_channel_password(&self, channel: &str) -> Result<Option<Zeroizing<String>>> {
+        load_secret(channel_entry(channel)?)
+    }
+
+    fn store_channel_password(&self, channel: &str, password: &str) -> Result<()> {
+        channel_entry(channel)?.set_password(password).map_err(unavailable)
+    }
+
+    fn forget_channel_password(&self, channel: &str) -> Result<()> {
+        delete(channel_entry(channel)?)
     }
 
     fn load_storage_credentials(&self, location: &str) -> Result<Option<StorageCredentials>> {

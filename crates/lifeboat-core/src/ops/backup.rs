@@ -106,7 +106,7 @@ impl Runner {
             Err(Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::BackupFailed, Some(&name), false, e.to_string()),
         };
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
         outcome
     }
 
@@ -181,7 +181,7 @@ impl Runner {
             Err(Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::BackupFailed, Some(&name), false, e.to_string()),
         };
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
         outcome
     }
 }

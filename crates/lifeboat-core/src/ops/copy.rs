@@ -133,7 +133,7 @@ impl Runner {
                 format!("the copy of snapshot {} to {location} failed: {e}", short(snapshot_id)),
             ),
         };
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
     }
 
     /// Opens the off-site repository with the key the keychain keeps for it,

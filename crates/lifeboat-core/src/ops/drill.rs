@@ -67,7 +67,7 @@ impl Runner {
             true,
             format!("drill of {name} started on {server_shown}"),
         );
-        self.announcer.emit_async(with_snapshot(start)).await;
+        self.announce(with_snapshot(start)).await;
 
         let outcome = async {
             let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
@@ -124,14 +124,14 @@ impl Runner {
                 format!("{} checks", report.checks.len()),
             )
             .with_detail(&report.checks);
-            self.announcer.emit_async(with_snapshot(result)).await;
+            self.announce(with_snapshot(result)).await;
         }
         let complete = with_snapshot(Event::new(EventKind::DrillComplete, Some(&name), ok, message.clone()));
         let complete = match &outcome {
             Ok(report) => complete.with_detail(report),
             Err(e) => complete.with_detail(serde_json::json!({ "error": e.to_string() })),
         };
-        self.announcer.emit_async(complete).await;
+        self.announce(complete).await;
         let status = if ok { RunStatus::Succeeded } else { RunStatus::Failed };
         let detail = match &outcome {
             Ok(report) => serde_json::to_value(report).unwrap_or_default(),

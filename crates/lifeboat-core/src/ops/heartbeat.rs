@@ -75,8 +75,7 @@ impl Runner {
             "the heartbeat's {} ping of {connection} was not delivered after {ATTEMPTS} tries ({why}); the backup itself is not affected",
             ping.what()
         );
-        self.announcer
-            .emit_async(Event::new(EventKind::HeartbeatFailed, Some(connection), false, message))
+        self.announce(Event::new(EventKind::HeartbeatFailed, Some(connection), false, message))
             .await;
     }
 }

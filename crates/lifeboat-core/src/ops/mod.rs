@@ -7,6 +7,7 @@
 //! started it; callers only parse, call and render.
 
 mod backup;
+pub mod channel;
 pub mod connection;
 pub mod copy;
 mod drill;
@@ -212,7 +213,7 @@ impl JobHost for Runner {
         };
         let event = Event::new(EventKind::OffsiteStale, Some(connection), false, message)
             .with_detail(serde_json::json!({ "location": location, "last_copy": last, "due_by": deadline }));
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
     }
 
     async fn stale(&self, connection: &str, last: Option<DateTime<Utc>>, deadline: DateTime<Utc>) {
@@ -226,6 +227,6 @@ impl JobHost for Runner {
         };
         let event = Event::new(EventKind::Stale, Some(connection), false, message)
             .with_detail(serde_json::json!({ "last_backup": last, "due_by": deadline }));
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
     }
 }

@@ -70,7 +70,7 @@ impl Runner {
                 format!("restore into {}: {e}", job.target.display_url()),
             ),
         };
-        self.announcer.emit_async(event.with_snapshot(&snapshot)).await;
+        self.announce(event.with_snapshot(&snapshot)).await;
         outcome
     }
 
@@ -115,7 +115,7 @@ impl Runner {
             Err(Error::RestoreRefused(_) | Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title}: {e}")),
         };
-        self.announcer.emit_async(event.with_snapshot(&snapshot)).await;
+        self.announce(event.with_snapshot(&snapshot)).await;
         outcome
     }
 }

@@ -26,8 +26,7 @@ impl Runner {
                 "retention of {} did not run ({e}); it runs again after the next backup",
                 schedule.connection
             );
-            self.announcer
-                .emit_async(Event::new(EventKind::RetentionApplied, Some(&schedule.connection), false, message))
+            self.announce(Event::new(EventKind::RetentionApplied, Some(&schedule.connection), false, message))
                 .await;
         }
         outcome
@@ -78,7 +77,7 @@ impl Runner {
             removed.iter().map(|s| s.short_id.as_str()).collect::<Vec<_>>().join(", ")
         );
         let event = Event::new(EventKind::RetentionApplied, Some(&schedule.connection), true, message).with_detail(&removed);
-        self.announcer.emit_async(event).await;
+        self.announce(event).await;
         Ok(())
     }
 }

@@ -44,7 +44,7 @@ impl Runner {
             Err(Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::VerifyFailed, Some(&name), false, e.to_string()),
         };
-        self.announcer.emit_async(event.with_snapshot(&snapshot)).await;
+        self.announce(event.with_snapshot(&snapshot)).await;
         outcome
     }
 }
