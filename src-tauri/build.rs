@@ -40,6 +40,10 @@ const COMMANDS: &[&str] = &[
     "drill_history",
     "notification_prefs",
     "set_notification_prefs",
+    "channels",
+    "save_channel",
+    "test_channel",
+    "remove_channel",
     "desktop_settings",
     "set_desktop_settings",
 ];

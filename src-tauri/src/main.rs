@@ -163,6 +163,10 @@ fn main() {
             commands::schedules::drill_history,
             commands::schedules::notification_prefs,
             commands::schedules::set_notification_prefs,
+            commands::schedules::channels,
+            commands::schedules::save_channel,
+            commands::schedules::test_channel,
+            commands::schedules::remove_channel,
             commands::schedules::desktop_settings,
             commands::schedules::set_desktop_settings,
         ])

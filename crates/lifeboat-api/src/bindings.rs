@@ -5,12 +5,15 @@
 
 use lifeboat_core::catalog::OffsiteCopy;
 use lifeboat_core::catalog::{RunKind, RunStatus};
+use lifeboat_core::channels::{Delivery, Route, WebhookFormat};
 use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
+use lifeboat_core::events::{Event, EventKind, SnapshotFacts};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport, ServerRestoreReport};
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::ops::channel::ChannelSummary;
 use lifeboat_core::ops::SavedBackup;
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::inspect::Extension;
@@ -34,6 +37,14 @@ pub fn typescript() -> String {
     let config = Config::new().with_large_int("number");
     let declarations = [
         declaration::<ApiError>(&config),
+        declaration::<ChannelRequest>(&config),
+        declaration::<ChannelSummary>(&config),
+        declaration::<Delivery>(&config),
+        declaration::<Event>(&config),
+        declaration::<EventKind>(&config),
+        declaration::<SnapshotFacts>(&config),
+        declaration::<Route>(&config),
+        declaration::<WebhookFormat>(&config),
         declaration::<ErrorCode>(&config),
         declaration::<AppStatus>(&config),
         declaration::<OpenRepository>(&config),

@@ -28,7 +28,7 @@ use crate::schedules::drill_of;
 use crate::{blocking, dto::*, ApiError, ApiResult, App, JobProgress, LOCK_WAIT};
 
 impl App {
-    fn keychain_ref(&self) -> Option<&dyn lifeboat_core::crypto::keychain::KeyStore> {
+    pub(crate) fn keychain_ref(&self) -> Option<&dyn lifeboat_core::crypto::keychain::KeyStore> {
         self.keychain.as_deref()
     }
 

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use lifeboat_core::catalog::{OffsiteCopy, Run, RunKind, RunStatus};
+use lifeboat_core::channels::{Route, WebhookFormat};
 use lifeboat_core::connections::{Connection, ServerScope};
 use lifeboat_core::jobs::drill::{DrillReport, Probe};
 use lifeboat_core::pg::facts::PgFacts;
@@ -401,6 +402,26 @@ pub struct SaveConnectionRequest {
     /// Set for a whole server: which of its databases are backed up.
     /// `fields.database` is then only where Lifeboat connects to list them.
     pub server: Option<ServerScope>,
+}
+
+/// A notification channel as the Alerts form fills it in: e-mail
+/// (`smtp_url`, `to`) or a webhook (`webhook_url`, `format`).
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ChannelRequest {
+    pub name: String,
+    /// smtps://USER@HOST:465 or smtp://USER@HOST:587.
+    pub smtp_url: Option<String>,
+    /// Comma-separated addresses.
+    pub to: Option<String>,
+    /// Empty: the SMTP user when it is an address.
+    pub from: Option<String>,
+    /// Kept in the keychain; empty when editing: the saved one stays.
+    #[ts(type = "string | null")]
+    pub smtp_password: Option<SecretString>,
+    pub webhook_url: Option<String>,
+    pub format: Option<WebhookFormat>,
+    pub routes: Vec<Route>,
+    pub replace: bool,
 }
 
 /// A server to list the databases of, and the patterns that choose them.

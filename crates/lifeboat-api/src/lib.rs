@@ -9,6 +9,7 @@
 
 mod activity;
 pub mod bindings;
+mod channels;
 mod databases;
 pub mod dto;
 mod error;

@@ -564,30 +564,6 @@ fn a_schedule_keeps_the_retention_rules_people_write_and_applies_them() {
     assert_eq!(snapshots(&repo).len(), 1, "without the minimum, the newest alone stays");
 }
 
-/// A monitor on 127.0.0.1 that answers 200 to every request and records
-/// its path: a stand-in for Healthchecks or an Uptime Kuma push monitor,
-/// spoken to over real HTTP.
-fn monitor() -> (String, Arc<Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let n = stream.read(&mut request).unwrap_or(0);
-            let head = String::from_utf8_lossy(&request[..n]);
-            if let Some(path) = head.split_whitespace().nth(1) {
-                record.lock().unwrap().push(path.to_string());
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
-        }
-    });
-    (url, seen)
-}
-
 /// A schedule's heartbeat pings URL/start, then URL or URL/fail; a monitor
 /// that cannot be reached is announced and never fails the backup.
 #[test]
@@ -595,7 +571,8 @@ fn a_schedules_heartbeat_pings_start_then_success_or_fail() {
     let cluster = PgCluster::start();
     shop(&cluster);
     let repo = TestRepo::new();
-    let (url, seen) = monitor();
+    let monitor = lifeboat_testkit::http::Receiver::start();
+    let url = monitor.url.clone();
     repo.ok(&["connection", "add", "shop", "--db", &cluster.url("shop")], None);
     let err = repo.fails(&["schedule", "set", "shop", "--heartbeat", "ftp://monitor/x"], None);
     assert!(err.contains("heartbeat URL"), "{err}");
@@ -614,19 +591,16 @@ fn a_schedules_heartbeat_pings_start_then_success_or_fail() {
     assert!(String::from_utf8_lossy(&out).contains("heartbeat:"));
 
     repo.ok(&["schedule", "run", "shop"], None);
-    assert_eq!(*seen.lock().unwrap(), ["/ping/abc/start", "/ping/abc"]);
+    assert_eq!(monitor.paths(), ["/ping/abc/start", "/ping/abc"]);
 
     cluster.psql("postgres", "DROP DATABASE shop");
     assert!(!repo.run(&["schedule", "run", "shop"], None).status.success());
-    assert_eq!(seen.lock().unwrap()[2..], ["/ping/abc/start", "/ping/abc/fail"]);
+    assert_eq!(monitor.paths()[2..], ["/ping/abc/start", "/ping/abc/fail"]);
 
     // Nothing listens on the monitor's port now: the backup still succeeds.
     shop(&cluster);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    repo.ok(
-        &["schedule", "set", "shop", "--heartbeat", &format!("http://{closed}/ping/abc")],
-        None,
-    );
+    let closed = lifeboat_testkit::http::closed_url();
+    repo.ok(&["schedule", "set", "shop", "--heartbeat", &format!("{closed}/ping/abc")], None);
     repo.ok(&["schedule", "run", "shop"], None);
     let failed: Vec<String> = events(&repo)
         .iter()

@@ -1,8 +1,11 @@
 use lifeboat_api::{
-    ApiError, DesktopSettings, DrillHistoryEntry, DrillRequest, JobProgress, RetentionPreviewEntry, ScheduleForm, ScheduleView,
+    ApiError, ChannelRequest, DesktopSettings, DrillHistoryEntry, DrillRequest, JobProgress, RetentionPreviewEntry, ScheduleForm,
+    ScheduleView,
 };
+use lifeboat_core::channels::Delivery;
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
+use lifeboat_core::ops::channel::ChannelSummary;
 use lifeboat_core::repo::retention::RetentionPolicy;
 use tauri::ipc::Channel;
 use tauri_plugin_autostart::ManagerExt;
@@ -86,4 +89,27 @@ pub async fn set_desktop_settings(
     };
     changed.map_err(|e| ApiError::invalid_input(format!("the start-at-login setting could not be changed: {e}")))?;
     app.set_desktop_settings(settings).await
+}
+
+#[tauri::command]
+pub async fn channels(app: AppState<'_>) -> Result<Vec<ChannelSummary>, ApiError> {
+    app.channels().await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(channel = %request.name))]
+pub async fn save_channel(app: AppState<'_>, request: ChannelRequest) -> Result<Vec<ChannelSummary>, ApiError> {
+    app.save_channel(request).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(channel = %name))]
+pub async fn test_channel(app: AppState<'_>, name: String) -> Result<Delivery, ApiError> {
+    app.test_channel(name).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(channel = %name))]
+pub async fn remove_channel(app: AppState<'_>, name: String) -> Result<Vec<ChannelSummary>, ApiError> {
+    app.remove_channel(name).await
 }

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
+import type {
+  ChannelRequest, NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
 import { mockCommands, salesCard, salesSchedule, salesTimeline } from "../test/fixtures";
 import Schedules from "./Schedules.svelte";
 import { KEEP_EVERYTHING } from "../lib/schedules";
@@ -37,6 +38,14 @@ function mockBackend(view: ScheduleView = salesSchedule()) {
         return (a as { prefs: NotificationPrefs }).prefs;
       case "desktop_settings":
         return { keep_running_in_tray: true, start_at_login: false };
+      case "channels":
+        return [];
+      case "save_channel": {
+        const request = a.request as ChannelRequest;
+        return [{ name: request.name, kind: "webhook", destination: "slack webhook https://hooks.slack.com/…", format: request.format, routes: request.routes, last_delivery: null }];
+      }
+      case "test_channel":
+        return { attempts: 3, error: "the service answered HTTP 503 Service Unavailable" };
     }
     throw new Error(`unexpected ${cmd}`);
   });
@@ -144,9 +153,34 @@ describe("Schedules", () => {
     // Its name is its label's text.
     const successes = await screen.findByRole<HTMLInputElement>("checkbox", { name: "Successes (off by default)" });
     expect(successes.checked).toBe(false);
-    expect(screen.getByRole<HTMLInputElement>("checkbox", { name: "Failures" }).checked).toBe(true);
+    expect((document.getElementById("notify-failures") as HTMLInputElement).checked).toBe(true);
     await fireEvent.click(successes);
     await waitFor(() => expect(sent("set_notification_prefs")).toEqual([{ prefs: { ...PREFS, successes: true } }]));
     expect(successes.checked).toBe(true);
+  });
+
+  it("adds a chat channel and shows a test that did not get through", async () => {
+    const sent = mockBackend();
+    render(Schedules);
+    await type(await screen.findByLabelText("Channel name"), "team-chat");
+    await type(screen.getByLabelText("Webhook URL"), "https://hooks.slack.com/services/T0/B0/x");
+    await fireEvent.click(document.getElementById("channel-route-success")!);
+    await fireEvent.click(screen.getByRole("button", { name: "Add channel" }));
+    await waitFor(() =>
+      expect(sent("save_channel")).toEqual([
+        {
+          request: expect.objectContaining({
+            name: "team-chat",
+            webhook_url: "https://hooks.slack.com/services/T0/B0/x",
+            format: "slack",
+            routes: ["failure", "restore", "drill", "stale", "success"],
+            smtp_url: null,
+          }),
+        },
+      ]),
+    );
+    expect(await screen.findByText("slack webhook https://hooks.slack.com/…")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Send a test" }));
+    expect((await screen.findByRole("status")).textContent).toContain("Not delivered after 3 tries: the service answered HTTP 503");
   });
 });

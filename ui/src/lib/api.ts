@@ -10,12 +10,15 @@ import type {
   AppStatus,
   BackupRequest,
   CatReport,
+  ChannelRequest,
+  ChannelSummary,
   CheckResult,
   Connection,
   ConnectionCheck,
   ConnectionFields,
   CreateRequest,
   DatabaseCard,
+  Delivery,
   DesktopSettings,
   DiscoverRequest,
   DrillHistoryEntry,
@@ -205,6 +208,17 @@ export const drillHistory = (connection: string) => call<DrillHistoryEntry[]>("d
 export const notificationPrefs = () => call<NotificationPrefs>("notification_prefs");
 
 export const setNotificationPrefs = (prefs: NotificationPrefs) => call<NotificationPrefs>("set_notification_prefs", { prefs });
+
+/** E-mail and chat channels, each with its last delivery. */
+export const channels = () => call<ChannelSummary[]>("channels");
+
+/** Saves a channel (its SMTP password into the keychain); the channels after. */
+export const saveChannel = (request: ChannelRequest) => call<ChannelSummary[]>("save_channel", { request });
+
+/** Sends the test message through a channel, with the usual tries. */
+export const testChannel = (name: string) => call<Delivery>("test_channel", { name });
+
+export const removeChannel = (name: string) => call<ChannelSummary[]>("remove_channel", { name });
 
 export const desktopSettings = () => call<DesktopSettings>("desktop_settings");
 

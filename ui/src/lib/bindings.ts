@@ -8,6 +8,66 @@ export type ApiError = { code: ErrorCode, message: string,
  */
 field?: string, };
 
+export type ChannelRequest = { name: string, 
+/**
+ * smtps://USER@HOST:465 or smtp://USER@HOST:587.
+ */
+smtp_url: string | null, 
+/**
+ * Comma-separated addresses.
+ */
+to: string | null, 
+/**
+ * Empty: the SMTP user when it is an address.
+ */
+from: string | null, 
+/**
+ * Kept in the keychain; empty when editing: the saved one stays.
+ */
+smtp_password: string | null, webhook_url: string | null, format: WebhookFormat | null, routes: Array<Route>, replace: boolean, };
+
+export type ChannelSummary = { name: string, 
+/**
+ * `email` or `webhook`.
+ */
+kind: string, destination: string, format: WebhookFormat | null, routes: Array<Route>, 
+/**
+ * The newest `notification_sent` or `notification_failed` event.
+ */
+last_delivery: Event | null, };
+
+export type Delivery = { attempts: number, 
+/**
+ * Why the last attempt failed; `None` once delivered.
+ */
+error: string | null, };
+
+export type Event = { time: string, kind: EventKind, 
+/**
+ * The saved connection (or snapshot name) it is about.
+ */
+connection: string | null, snapshot: SnapshotFacts | null, 
+/**
+ * Whether it went well: false for failures and staleness.
+ */
+ok: boolean, 
+/**
+ * One line for people.
+ */
+message: string, 
+/**
+ * The job's report or error, as JSON.
+ */
+detail: unknown, };
+
+export type EventKind = "backup_succeeded" | "backup_failed" | "checkpoint" | "verify_succeeded" | "verify_failed" | "drill_start" | "drill_result" | "drill_complete" | "restore_succeeded" | "restore_failed" | "auto_restore" | "retention_applied" | "stale" | "copy_succeeded" | "copy_failed" | "offsite_stale" | "heartbeat_failed" | "notification_sent" | "notification_failed";
+
+export type SnapshotFacts = { id: string, time: string, size: number, sha256: string, };
+
+export type Route = "failure" | "restore" | "drill" | "stale" | "success";
+
+export type WebhookFormat = "generic" | "slack" | "discord" | "teams" | "ntfy" | "gotify";
+
 export type ErrorCode = "wrong_passphrase" | "wrong_recovery_kit" | "not_a_repository" | "already_exists" | "no_repository_open" | "locked" | "cancelled" | "invalid_input" | "restore_refused" | "other";
 
 export type AppStatus = { 
