@@ -499,6 +499,9 @@ pub struct ScheduleForm {
     /// A saved connection's name or a postgres:// URL.
     pub drill_server: Option<String>,
     pub probes: Vec<Probe>,
+    /// The dead-man's switch: a monitor's URL pinged URL/start, then URL or
+    /// URL/fail around each scheduled backup; null: none.
+    pub heartbeat: Option<String>,
 }
 
 /// One scheduled job's plan and last outcome.

@@ -67,6 +67,7 @@ impl App {
                 drill: schedule.drill.as_ref().map(|c| c.as_str().to_owned()),
                 drill_server: schedule.drill_server.clone(),
                 probes: schedule.probes.clone(),
+                heartbeat: schedule.heartbeat.clone(),
             },
         })
     }
@@ -89,8 +90,7 @@ impl App {
             probes: Some(form.probes),
             // The app's form does not edit the off-site copy (`lifeboat schedule set --copy-to`).
             copy_to: None,
-            // Nor the heartbeat (`lifeboat schedule set --heartbeat`).
-            heartbeat: None,
+            heartbeat: Some(form.heartbeat),
             // Its jobs go to the repository open now.
             repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),
         };

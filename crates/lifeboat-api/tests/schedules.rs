@@ -79,6 +79,7 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         drill: None,
         drill_server: None,
         probes: vec![],
+        heartbeat: None,
     };
     let bad = app.save_schedule(form.clone()).await.unwrap_err();
     assert_eq!(bad.code, ErrorCode::InvalidInput);
@@ -103,7 +104,23 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         Some(5400)
     );
     form.stale_after_seconds = None;
+    // A heartbeat that is not a URL is refused beside its field; a good one round-trips.
+    let bad = app
+        .save_schedule(ScheduleForm {
+            heartbeat: Some("hc.example/ping".into()),
+            ..form.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((bad.code, bad.field.as_deref()), (ErrorCode::InvalidInput, Some("heartbeat")));
+    let with_heartbeat = ScheduleForm {
+        heartbeat: Some("https://hc.example/ping/abc".into()),
+        ..form.clone()
+    };
+    let view = app.save_schedule(with_heartbeat).await.unwrap();
+    assert_eq!(view.form.heartbeat.as_deref(), Some("https://hc.example/ping/abc"));
     let view = app.save_schedule(form.clone()).await.unwrap();
+    assert_eq!(view.form.heartbeat, None, "an empty field removes it");
     assert_eq!(view.form.backup.as_deref(), Some("30 2 * * *"));
     assert!(view.backup.next_run.is_some());
     assert_eq!(view.drill.cron, None);

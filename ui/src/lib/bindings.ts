@@ -551,7 +551,12 @@ stale_after_seconds: number | null, drill: string | null,
 /**
  * A saved connection's name or a postgres:// URL.
  */
-drill_server: string | null, probes: Array<Probe>, };
+drill_server: string | null, probes: Array<Probe>, 
+/**
+ * The dead-man's switch: a monitor's URL pinged URL/start, then URL or
+ * URL/fail around each scheduled backup; null: none.
+ */
+heartbeat: string | null, };
 
 export type RetentionPolicy = { keep_last: number, keep_daily: number, keep_weekly: number, keep_monthly: number, keep_yearly: number, 
 /**

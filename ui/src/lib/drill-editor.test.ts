@@ -47,6 +47,7 @@ describe("DrillEditor", () => {
           drill: "daily 04:00",
           drill_server: "postgres://admin@db9:5432/",
           probes: [...saved.probes, { name: "users exist", sql: "select count(*) from users", expect: ">= 1" }],
+          heartbeat: saved.heartbeat,
         },
       },
     ]);
@@ -68,6 +69,7 @@ describe("DrillEditor", () => {
       drill: null,
       drill_server: "scratch",
       probes: [],
+      heartbeat: null,
     });
   });
 

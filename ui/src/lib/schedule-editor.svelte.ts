@@ -20,7 +20,7 @@ import {
   type RetentionKey,
 } from "./schedules";
 
-export type ScheduleField = CadenceField | RetentionKey | "stale";
+export type ScheduleField = CadenceField | RetentionKey | "stale" | "heartbeat";
 
 const FIELD_IDS: Record<ScheduleField, string> = {
   time: "schedule-time",
@@ -34,6 +34,7 @@ const FIELD_IDS: Record<ScheduleField, string> = {
   min_age_hours: "min-age-days",
   checkpoint_expiry_hours: "checkpoint-expiry-days",
   stale: "stale-after-hours",
+  heartbeat: "schedule-heartbeat",
 };
 
 /** How long typing pauses before the preview asks again. */
@@ -45,6 +46,8 @@ export class ScheduleEditor extends ScheduleScreen {
   retention: RetentionForm = $state(retentionForm(KEEP_EVERYTHING));
   /** Null: twice the interval. */
   staleAfterHours: number | null = $state(null);
+  /** Empty: no heartbeat. */
+  heartbeat = $state("");
   readonly saving = new FormState<ScheduleField>(FIELD_IDS);
   readonly removal = new FormState();
   private readonly previewDelayMs: number;
@@ -64,6 +67,7 @@ export class ScheduleEditor extends ScheduleScreen {
     this.cadence = cadenceForm(form?.backup ?? null);
     this.retention = retentionForm(form?.retention ?? KEEP_EVERYTHING);
     this.staleAfterHours = staleAfterHours(form?.stale_after_seconds ?? null);
+    this.heartbeat = form?.heartbeat ?? "";
     this.saving.clear();
     this.previewNow();
   }
@@ -97,6 +101,7 @@ export class ScheduleEditor extends ScheduleScreen {
           backup: cadenceText(this.cadence),
           retention: retentionPolicy(this.retention),
           stale_after_seconds: this.staleAfterHours === null ? null : staleAfterSeconds(this.staleAfterHours),
+          heartbeat: this.heartbeat.trim() || null,
         });
         const view = await api.saveSchedule(form);
         await this.schedules.load(api.schedules);
@@ -104,7 +109,7 @@ export class ScheduleEditor extends ScheduleScreen {
         // As stored: custom fields that match a preset show as that preset.
         this.cadence = cadenceForm(view.form.backup);
       },
-      (error) => (error.field === "backup" ? cadenceFieldOf(this.cadence) : null),
+      (error) => (error.field === "backup" ? cadenceFieldOf(this.cadence) : error.field === "heartbeat" ? "heartbeat" : null),
     );
   }
 

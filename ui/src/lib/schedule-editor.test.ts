@@ -81,6 +81,7 @@ describe("ScheduleEditor", () => {
           drill: saved.drill,
           drill_server: saved.drill_server,
           probes: saved.probes,
+          heartbeat: null,
         },
       },
     ]);
@@ -107,6 +108,7 @@ describe("ScheduleEditor", () => {
       drill: null,
       drill_server: null,
       probes: [],
+      heartbeat: null,
     });
   });
 
@@ -166,6 +168,21 @@ describe("ScheduleEditor", () => {
     expect(editor.staleAfterHours).toBe(1.5);
     await editor.save();
     expect(sent("save_schedule")[0].form).toMatchObject({ stale_after_seconds: 5400 });
+  });
+
+  it("shows the saved heartbeat, saves an edited one and clears an empty one", async () => {
+    const { sent } = mockBackend({
+      schedules: () => [{ ...salesSchedule(), form: { ...salesSchedule().form, heartbeat: "https://hc.example/ping/abc" } }],
+    });
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    expect(editor.heartbeat).toBe("https://hc.example/ping/abc");
+    editor.heartbeat = " https://kuma.example/api/push/k1 ";
+    await editor.save();
+    expect(sent("save_schedule")[0].form).toMatchObject({ heartbeat: "https://kuma.example/api/push/k1" });
+    editor.heartbeat = "  ";
+    await editor.save();
+    expect(sent("save_schedule")[1].form).toMatchObject({ heartbeat: null });
   });
 
   it("previews once, after typing pauses", async () => {

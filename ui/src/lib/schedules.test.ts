@@ -21,7 +21,7 @@ const NOW = Date.parse("2025-03-04T10:00:00Z");
 describe("scheduleWith", () => {
   it("changes the backup, keeping the drill's fields as saved", () => {
     const saved = salesSchedule().form;
-    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_seconds: 18000 });
+    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_seconds: 18000, heartbeat: "https://hc.example/ping/abc" });
     expect(form).toEqual({
       connection: "sales",
       backup: "hourly",
@@ -30,6 +30,7 @@ describe("scheduleWith", () => {
       drill: "0 3 * * 0",
       drill_server: "scratch",
       probes: saved.probes,
+      heartbeat: "https://hc.example/ping/abc",
     });
   });
 
@@ -48,6 +49,7 @@ describe("scheduleWith", () => {
       drill: "weekly sun 03:00",
       drill_server: "scratch",
       probes: [],
+      heartbeat: null,
     });
     expect(emptySchedule("orders").retention).toEqual(KEEP_EVERYTHING);
   });

@@ -21,10 +21,10 @@ export const KEEP_EVERYTHING: RetentionPolicy = {
 
 /** A connection without a schedule: nothing runs by itself. */
 export function emptySchedule(connection: string): ScheduleForm {
-  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_seconds: null, drill: null, drill_server: null, probes: [] };
+  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_seconds: null, drill: null, drill_server: null, probes: [], heartbeat: null };
 }
 
-export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_seconds">;
+export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_seconds" | "heartbeat">;
 export type DrillFields = Pick<ScheduleForm, "drill" | "drill_server" | "probes">;
 
 /**

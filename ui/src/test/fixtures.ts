@@ -103,6 +103,7 @@ export function salesSchedule(now = Date.now()): ScheduleView {
       drill: "0 3 * * 0",
       drill_server: "scratch",
       probes: [{ name: "orders exist", sql: "select count(*) from orders", expect: ">= 1" }],
+      heartbeat: null,
     },
     backup: {
       cron: "30 2 * * *",
