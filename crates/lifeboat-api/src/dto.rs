@@ -406,7 +406,8 @@ pub struct SaveConnectionRequest {
 
 /// A notification channel as the Alerts form fills it in: e-mail
 /// (`smtp_url`, `to`) or a webhook (`webhook_url`, `format`).
-#[derive(Clone, Debug, Deserialize, TS)]
+/// No `Debug`: a webhook's URL is its secret.
+#[derive(Clone, Deserialize, TS)]
 pub struct ChannelRequest {
     pub name: String,
     /// smtps://USER@HOST:465 or smtp://USER@HOST:587.
