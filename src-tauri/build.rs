@@ -44,6 +44,10 @@ const COMMANDS: &[&str] = &[
     "save_channel",
     "test_channel",
     "remove_channel",
+    "checkpoint_api",
+    "set_checkpoint_api",
+    "add_api_token",
+    "revoke_api_token",
     "desktop_settings",
     "set_desktop_settings",
 ];

@@ -54,4 +54,5 @@ async fn a_webhook_receives_the_test_and_the_failed_backup_and_the_app_shows_the
     app.wait_text("#channel-team-chat-last", "Backup of shop FAILED").await;
     let shown = app.wait_text("#channel-team-chat-last", "Last sent").await;
     assert!(!shown.contains("team-secret"), "{shown}");
+    app.quit().await;
 }

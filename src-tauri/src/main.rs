@@ -107,6 +107,8 @@ fn main() {
             let state = Arc::new(state);
             // The schedules run while the app does (unless `lifeboat daemon` runs them).
             tauri::async_runtime::spawn(state.clone().run_scheduler());
+            // The checkpoint API, when the admin turned it on.
+            tauri::async_runtime::spawn(state.clone().run_checkpoint_api());
             app.manage(state);
             // No tray on a desktop without one: the window then closes the app as usual.
             if let Err(e) = build_tray(app) {
@@ -167,6 +169,10 @@ fn main() {
             commands::schedules::save_channel,
             commands::schedules::test_channel,
             commands::schedules::remove_channel,
+            commands::schedules::checkpoint_api,
+            commands::schedules::set_checkpoint_api,
+            commands::schedules::add_api_token,
+            commands::schedules::revoke_api_token,
             commands::schedules::desktop_settings,
             commands::schedules::set_desktop_settings,
         ])

@@ -4,6 +4,7 @@
 //! the artifacts folder so every step can be looked at after a run.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -105,6 +106,9 @@ fn start_tauri_driver(data_dir: &Path, env: &[(&str, String)]) -> TauriDriver {
         .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
+        // Its own process group, which WebKitWebDriver and the app join, so
+        // that one signal stops all three (see `kill_process_group`).
+        .process_group(0)
         .spawn()
         .expect("starting tauri-driver");
     let started = Instant::now();
@@ -122,6 +126,21 @@ fn start_tauri_driver(data_dir: &Path, env: &[(&str, String)]) -> TauriDriver {
 pub struct AppSession {
     pub driver: WebDriver,
     tauri_driver: Child,
+}
+
+/// A session that ends without `quit` (a failed assertion, a forgotten call)
+/// must not leave its app running: the single-instance plugin would make
+/// every later app start exit at once, failing the next suites' sessions.
+impl Drop for AppSession {
+    fn drop(&mut self) {
+        kill_process_group(&mut self.tauri_driver);
+    }
+}
+
+/// Stops tauri-driver, WebKitWebDriver and the app (one process group).
+fn kill_process_group(leader: &mut Child) {
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", leader.id())]).status();
+    let _ = leader.wait();
 }
 
 impl AppSession {
@@ -156,8 +175,7 @@ impl AppSession {
                 }
                 Err(error) if attempt < ATTEMPTS && matches!(error.as_inner(), thirtyfour::error::WebDriverErrorInner::HttpError(_)) => {
                     eprintln!("opening a WebDriver session failed ({error}); retrying");
-                    let _ = tauri_driver.child.kill();
-                    let _ = tauri_driver.child.wait();
+                    kill_process_group(&mut tauri_driver.child);
                 }
                 Err(error) => panic!("opening a WebDriver session on the app: {error:?}"),
             }
@@ -176,10 +194,8 @@ impl AppSession {
     }
 
     /// Closes the window (the app exits) and stops the drivers.
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let _ = self.driver.clone().quit().await;
-        let _ = self.tauri_driver.kill();
-        let _ = self.tauri_driver.wait();
     }
 
     /// The text of the first element matching `css` when it is rendered

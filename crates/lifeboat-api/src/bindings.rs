@@ -22,6 +22,7 @@ use lifeboat_core::repo::manifest::{SnapshotKind, SnapshotSummary};
 use lifeboat_core::repo::read::CatReport;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
+use lifeboat_core::tokens::{ApiToken, TokenScope};
 use ts_rs::{Config, TS};
 
 use crate::dto::*;
@@ -39,6 +40,11 @@ pub fn typescript() -> String {
         declaration::<ApiError>(&config),
         declaration::<ChannelRequest>(&config),
         declaration::<ChannelSummary>(&config),
+        declaration::<CheckpointApiView>(&config),
+        declaration::<ApiTokenRequest>(&config),
+        declaration::<NewApiToken>(&config),
+        declaration::<ApiToken>(&config),
+        declaration::<TokenScope>(&config),
         declaration::<Delivery>(&config),
         declaration::<Event>(&config),
         declaration::<EventKind>(&config),

@@ -167,7 +167,7 @@ impl App {
             SnapshotKind::Manual
         };
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
-        Ok(runner.backup_saved(&request.connection, kind, label, progress).await?)
+        Ok(runner.backup_saved(&request.connection, kind, label, None, progress).await?)
     }
 
     /// A connection's snapshots, oldest first, with what is known of each.
@@ -184,6 +184,7 @@ impl App {
                 verified: verified.contains(&s.id),
                 drilled: drilled.contains(&s.id),
                 rows: row_total(&s),
+                requested_by: s.manifest.metadata.get("requested_by").and_then(|v| v.as_str()).map(str::to_owned),
                 summary: s.summary(),
             })
             .collect())

@@ -573,6 +573,8 @@ pub struct TimelineEntry {
     pub drilled: bool,
     /// Rows in all tables at the time of the dump.
     pub rows: Option<u64>,
+    /// The API token that asked for this checkpoint (a deploy pipeline).
+    pub requested_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -715,4 +717,33 @@ mod tests {
         assert!(printed.contains("shop") && printed.contains("REDACTED"), "{printed}");
         assert_eq!(restore.target.password.unwrap().expose_secret(), "hunter2");
     }
+}
+
+/// The checkpoint trigger API as the app serves it, and its tokens.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct CheckpointApiView {
+    /// The loopback port it is set to serve on; null when off.
+    pub port: Option<u16>,
+    /// "http://127.0.0.1:PORT" while it serves.
+    pub url: Option<String>,
+    /// Why it cannot serve (the port is taken...).
+    pub error: Option<String>,
+    pub tokens: Vec<lifeboat_core::tokens::ApiToken>,
+}
+
+/// A checkpoint token to make.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ApiTokenRequest {
+    /// Who holds it: a person or a pipeline.
+    pub name: String,
+    /// Only checkpoints of this saved connection; any when null or empty.
+    pub database: Option<String>,
+}
+
+/// A token just made: the only time its secret is shown.
+#[derive(Clone, Serialize, TS)]
+pub struct NewApiToken {
+    pub name: String,
+    pub token: String,
+    pub api: CheckpointApiView,
 }

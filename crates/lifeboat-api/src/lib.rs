@@ -10,6 +10,7 @@
 mod activity;
 pub mod bindings;
 mod channels;
+mod checkpoint_api;
 mod databases;
 pub mod dto;
 mod error;
@@ -59,6 +60,7 @@ pub struct App {
     /// Connections with a job running: shared with the scheduler.
     claims: Claims,
     keep_running_in_tray: AtomicBool,
+    checkpoint_api: checkpoint_api::CheckpointApiState,
 }
 
 /// A job in [`App`]'s table of cancellable jobs, removed from it on drop.
@@ -102,6 +104,7 @@ impl App {
             announcer,
             claims,
             keep_running_in_tray: AtomicBool::new(true),
+            checkpoint_api: Default::default(),
         };
         let settings = app.desktop_settings().await?;
         app.keep_running_in_tray

@@ -235,6 +235,7 @@ impl App {
                         &connection.name,
                         SnapshotKind::Checkpoint,
                         Some(label.to_owned()),
+                        None,
                         Arc::new(NoProgress),
                     )
                     .await

@@ -79,8 +79,8 @@ pub fn claim(name: &str) -> Result<Claim> {
 }
 
 /// The scheduler over `runner`, sharing claims with every other process here.
-pub fn scheduler(runner: Runner) -> Result<Scheduler<Runner, SystemClock, Local>> {
+pub fn scheduler(runner: Arc<Runner>) -> Result<Scheduler<Runner, SystemClock, Local>> {
     let catalog = runner.catalog.clone();
     let claims = Claims::in_folder(Paths::from_env()?.claims_dir());
-    Ok(Scheduler::new(catalog, Arc::new(runner), Arc::new(SystemClock), Local, claims))
+    Ok(Scheduler::new(catalog, runner, Arc::new(SystemClock), Local, claims))
 }

@@ -78,6 +78,7 @@ pub fn backup(g: &GlobalArgs, a: &BackupArgs) -> Result<ExitCode> {
         kind: a.kind(),
         label: a.checkpoint.clone(),
         role_passwords: a.role_passwords,
+        requested_by: None,
     };
     let _claim = claim(&name)?;
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.backup(job, Arc::new(Bars::new())).await?) })?;
@@ -113,6 +114,7 @@ fn backup_server(g: &GlobalArgs, a: &BackupArgs, database: Database) -> Result<E
         kind: a.kind(),
         label: a.checkpoint.clone(),
         role_passwords: a.role_passwords,
+        requested_by: None,
     };
     let _claim = claim(&name)?;
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.backup_server(job, Arc::new(Bars::new())).await?) })?;

@@ -16,6 +16,7 @@ mod progress;
 mod report;
 mod schedule;
 mod systemd;
+mod token;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -134,13 +135,18 @@ enum Command {
     /// Set, show and run what happens by itself: scheduled backups, retention, drills.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
-    /// Run the scheduler in the foreground (headless servers); SIGTERM stops it cleanly.
-    Daemon,
+    /// Run the scheduler in the foreground (headless servers), and with
+    /// --listen the checkpoint trigger API; SIGTERM stops it cleanly.
+    Daemon(daemon::DaemonArgs),
     /// What happened: backups, drills, restores, staleness alarms.
     Events(events::EventsArgs),
     /// Alerts beside the desktop: e-mail and chat channels, and what each receives.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// Tokens that let a person or a pipeline trigger checkpoints through the
+    /// API (`daemon --listen`); they never restore or delete.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -186,9 +192,10 @@ fn main() -> ExitCode {
         Command::Keep(a) => database::keep(g, a),
         Command::Drill(a) => drill::drill(g, a),
         Command::Schedule(a) => schedule::schedule(g, a),
-        Command::Daemon => daemon::daemon(g),
+        Command::Daemon(a) => daemon::daemon(g, a),
         Command::Events(a) => events::events(a),
         Command::Notify(a) => notify::notify(g, a),
+        Command::Token(a) => token::token(a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -326,7 +327,7 @@ fn run_now(g: &GlobalArgs, connection: &str, drill: bool) -> Result<ExitCode> {
         if drill && schedule.drill_server.is_none() {
             bail!("{connection} has no drill server: set one with `lifeboat schedule set {connection} --drill-server SERVER`");
         }
-        scheduler(runner)?.run_now(&schedule, job).await?;
+        scheduler(Arc::new(runner))?.run_now(&schedule, job).await?;
         eprintln!("the scheduled {} of {connection} succeeded", job.as_str());
         Ok(ExitCode::SUCCESS)
     })

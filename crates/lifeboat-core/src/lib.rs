@@ -52,6 +52,8 @@ pub mod progress;
 pub mod repo;
 pub mod report;
 pub mod schedule;
+pub mod tokens;
+pub mod trigger;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
 use lifeboat_api::{
-    ApiError, ChannelRequest, DesktopSettings, DrillHistoryEntry, DrillRequest, JobProgress, RetentionPreviewEntry, ScheduleForm,
-    ScheduleView,
+    ApiError, ApiTokenRequest, ChannelRequest, CheckpointApiView, DesktopSettings, DrillHistoryEntry, DrillRequest, JobProgress,
+    NewApiToken, RetentionPreviewEntry, ScheduleForm, ScheduleView,
 };
 use lifeboat_core::channels::Delivery;
 use lifeboat_core::jobs::drill::DrillReport;
@@ -112,4 +112,27 @@ pub async fn test_channel(app: AppState<'_>, name: String) -> Result<Delivery, A
 #[tracing::instrument(skip_all, err, fields(channel = %name))]
 pub async fn remove_channel(app: AppState<'_>, name: String) -> Result<Vec<ChannelSummary>, ApiError> {
     app.remove_channel(name).await
+}
+
+#[tauri::command]
+pub async fn checkpoint_api(app: AppState<'_>) -> Result<CheckpointApiView, ApiError> {
+    app.checkpoint_api().await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(port = ?port))]
+pub async fn set_checkpoint_api(app: AppState<'_>, port: Option<u16>) -> Result<CheckpointApiView, ApiError> {
+    app.set_checkpoint_api(port).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(token = %request.name))]
+pub async fn add_api_token(app: AppState<'_>, request: ApiTokenRequest) -> Result<NewApiToken, ApiError> {
+    app.add_api_token(request).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(token = %name))]
+pub async fn revoke_api_token(app: AppState<'_>, name: String) -> Result<CheckpointApiView, ApiError> {
+    app.revoke_api_token(name).await
 }

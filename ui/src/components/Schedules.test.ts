@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type {
-  ChannelRequest, NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
+  ApiToken, ApiTokenRequest, ChannelRequest, CheckpointApiView, NotificationPrefs, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "../lib/bindings";
 import { mockCommands, salesCard, salesSchedule, salesTimeline } from "../test/fixtures";
 import Schedules from "./Schedules.svelte";
 import { KEEP_EVERYTHING } from "../lib/schedules";
@@ -20,6 +20,7 @@ function preview(policy: RetentionPolicy): RetentionPreviewEntry[] {
 }
 
 function mockBackend(view: ScheduleView = salesSchedule()) {
+  let api: CheckpointApiView = { port: null, url: null, error: null, tokens: [] };
   return mockCommands((cmd, a) => {
     switch (cmd) {
       case "databases":
@@ -46,6 +47,22 @@ function mockBackend(view: ScheduleView = salesSchedule()) {
       }
       case "test_channel":
         return { attempts: 3, error: "the service answered HTTP 503 Service Unavailable" };
+      case "checkpoint_api":
+        return api;
+      case "set_checkpoint_api": {
+        const port = a.port as number | null;
+        api = { ...api, port, url: port === null ? null : `http://127.0.0.1:${port}` };
+        return api;
+      }
+      case "add_api_token": {
+        const request = a.request as ApiTokenRequest;
+        const token: ApiToken = { name: request.name, scope: "checkpoint", database: request.database, hint: "lbt_AbCdEf…", created_at: "2026-12-01T10:00:00Z", last_used: null };
+        api = { ...api, tokens: [...api.tokens, token] };
+        return { name: request.name, token: "lbt_AbCdEfsecret", api };
+      }
+      case "revoke_api_token":
+        api = { ...api, tokens: api.tokens.filter((t) => t.name !== a.name) };
+        return api;
     }
     throw new Error(`unexpected ${cmd}`);
   });
@@ -182,5 +199,41 @@ describe("Schedules", () => {
     expect(await screen.findByText("slack webhook https://hooks.slack.com/…")).toBeTruthy();
     await fireEvent.click(screen.getByRole("button", { name: "Send a test" }));
     expect((await screen.findByRole("status")).textContent).toContain("Not delivered after 3 tries: the service answered HTTP 503");
+  });
+
+  it("serves the checkpoint API on a port, shows a new token once and revokes it", async () => {
+    const sent = mockBackend();
+    render(Schedules);
+    const port = await screen.findByLabelText("Port on 127.0.0.1");
+    expect((await screen.findByText("No tokens yet: nobody can trigger a checkpoint.")).id).toBe("api-tokens-empty");
+
+    await type(port, "80a");
+    await fireEvent.click(screen.getByRole("button", { name: "Serve the API" }));
+    expect(port.getAttribute("aria-invalid")).toBe("true");
+    expect(sent("set_checkpoint_api")).toEqual([]);
+    await type(port, "8600");
+    await fireEvent.click(screen.getByRole("button", { name: "Serve the API" }));
+    expect((await screen.findByText("Serving on http://127.0.0.1:8600")).id).toBe("api-status");
+    expect(sent("set_checkpoint_api")).toEqual([{ port: 8600 }]);
+
+    await type(screen.getByLabelText("Who holds it"), "deploy-pipeline");
+    await type(screen.getByLabelText(/Only for the connection/), "sales");
+    await fireEvent.click(screen.getByRole("button", { name: "Make a token" }));
+    const secret = await screen.findByLabelText<HTMLInputElement>("The new token");
+    expect(secret.value).toBe("lbt_AbCdEfsecret");
+    expect(sent("add_api_token")).toEqual([{ request: { name: "deploy-pipeline", database: "sales" } }]);
+    const row = document.getElementById("api-token-deploy-pipeline")!;
+    expect(row.textContent).toContain("checkpoints of sales");
+    expect(row.textContent).toContain("never used");
+    expect(row.textContent).not.toContain("secret");
+
+    await fireEvent.click(screen.getByRole("button", { name: "Revoke" }));
+    await fireEvent.click(within(await screen.findByRole("dialog")).getByRole("button", { name: "Revoke" }));
+    await waitFor(() => expect(document.getElementById("api-token-deploy-pipeline")).toBeNull());
+    expect(sent("revoke_api_token")).toEqual([{ name: "deploy-pipeline" }]);
+    expect(screen.queryByLabelText("The new token")).toBeNull();
+
+    await fireEvent.click(screen.getByRole("button", { name: "Stop serving" }));
+    expect((await screen.findByText("Not serving.")).id).toBe("api-status");
   });
 });

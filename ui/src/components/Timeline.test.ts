@@ -102,6 +102,9 @@ describe("Timeline", () => {
     expect(newest.textContent).toContain("5.0 MiB");
     expect(newest.textContent).toContain("7.0 s");
     expect(newest.textContent).toContain("1,000 rows");
+    // Who asked for the checkpoint through the API; the older backup was taken here.
+    expect(newest.querySelector(".snapshot-requested-by")?.textContent).toBe("by deploy-pipeline");
+    expect(older.querySelector(".snapshot-requested-by")).toBeNull();
     expect(within(newest).queryByText("Verified")).not.toBeNull();
     expect(within(newest).getByText("Drilled").textContent).toBe("Drilled");
     expect(older.textContent).toContain("Manual");

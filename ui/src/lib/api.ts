@@ -7,11 +7,13 @@ import type {
   ActivityFilter,
   AddKeyRequest,
   ApiError,
+  ApiTokenRequest,
   AppStatus,
   BackupRequest,
   CatReport,
   ChannelRequest,
   ChannelSummary,
+  CheckpointApiView,
   CheckResult,
   Connection,
   ConnectionCheck,
@@ -30,6 +32,7 @@ import type {
   KeySlotInfo,
   KeychainStatus,
   LocationTest,
+  NewApiToken,
   NotificationPrefs,
   OpenRepository,
   OpenRequest,
@@ -219,6 +222,17 @@ export const saveChannel = (request: ChannelRequest) => call<ChannelSummary[]>("
 export const testChannel = (name: string) => call<Delivery>("test_channel", { name });
 
 export const removeChannel = (name: string) => call<ChannelSummary[]>("remove_channel", { name });
+
+/** The checkpoint trigger API: whether the app serves it, and its tokens. */
+export const checkpointApi = () => call<CheckpointApiView>("checkpoint_api");
+
+/** Serves the API on 127.0.0.1:port, or stops it (null). */
+export const setCheckpointApi = (port: number | null) => call<CheckpointApiView>("set_checkpoint_api", { port });
+
+/** Makes a checkpoint token: its secret is in the answer, and nowhere else ever. */
+export const addApiToken = (request: ApiTokenRequest) => call<NewApiToken>("add_api_token", { request });
+
+export const revokeApiToken = (name: string) => call<CheckpointApiView>("revoke_api_token", { name });
 
 export const desktopSettings = () => call<DesktopSettings>("desktop_settings");
 

@@ -36,6 +36,49 @@ kind: string, destination: string, format: WebhookFormat | null, routes: Array<R
  */
 last_delivery: Event | null, };
 
+export type CheckpointApiView = { 
+/**
+ * The loopback port it is set to serve on; null when off.
+ */
+port: number | null, 
+/**
+ * "http://127.0.0.1:PORT" while it serves.
+ */
+url: string | null, 
+/**
+ * Why it cannot serve (the port is taken...).
+ */
+error: string | null, tokens: Array<ApiToken>, };
+
+export type ApiTokenRequest = { 
+/**
+ * Who holds it: a person or a pipeline.
+ */
+name: string, 
+/**
+ * Only checkpoints of this saved connection; any when null or empty.
+ */
+database: string | null, };
+
+export type NewApiToken = { name: string, token: string, api: CheckpointApiView, };
+
+export type ApiToken = { 
+/**
+ * Who or what holds it ("deploy-pipeline", "alice"); recorded with
+ * every checkpoint it triggers.
+ */
+name: string, scope: TokenScope, 
+/**
+ * The one saved connection it may checkpoint; any when None.
+ */
+database: string | null, 
+/**
+ * The token's first characters, to tell tokens apart in a list.
+ */
+hint: string, created_at: string, last_used: string | null, };
+
+export type TokenScope = "checkpoint";
+
 export type Delivery = { attempts: number, 
 /**
  * Why the last attempt failed; `None` once delivered.
@@ -387,7 +430,11 @@ drilled: boolean,
 /**
  * Rows in all tables at the time of the dump.
  */
-rows: number | null, };
+rows: number | null, 
+/**
+ * The API token that asked for this checkpoint (a deploy pipeline).
+ */
+requested_by: string | null, };
 
 export type SnapshotDetail = { summary: SnapshotSummary, verified: boolean, 
 /**
@@ -436,7 +483,12 @@ roles: Array<string>, schemas: Array<string>, database_size: number,
 /**
  * Rows per table (`schema.table`) in the dump.
  */
-row_counts: { [key in string]: number }, };
+row_counts: { [key in string]: number }, 
+/**
+ * The API token whose holder asked for this backup (a pipeline's
+ * checkpoint); None when someone here or a schedule started it.
+ */
+requested_by?: string, };
 
 export type Extension = { name: string, version: string, schema: string, };
 

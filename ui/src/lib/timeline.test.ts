@@ -11,6 +11,7 @@ function entry(id: string, time: string, size: number, duration_ms = 1000, label
     verified: false,
     drilled: false,
     rows: null,
+    requested_by: null,
   };
 }
 

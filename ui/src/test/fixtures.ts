@@ -64,6 +64,7 @@ export function salesTimeline(now = Date.now()): TimelineEntry[] {
       verified: false,
       drilled: false,
       rows: 900,
+      requested_by: null,
     },
     {
       summary: { id: "3333cccc4444dddd", short_id: "3333cccc", tag: "sales", kind: "checkpoint", label: "before 16 → 17 upgrade", time: at(2), end: at(1.9), size: 5 * 1024 * 1024, sha256: "bb", host: "ws1", user: "ana", generation: 2 },
@@ -71,6 +72,7 @@ export function salesTimeline(now = Date.now()): TimelineEntry[] {
       verified: true,
       drilled: true,
       rows: 1000,
+      requested_by: "deploy-pipeline",
     },
   ];
 }

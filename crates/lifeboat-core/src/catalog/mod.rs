@@ -12,6 +12,7 @@ mod runs;
 mod schedules;
 mod settings;
 mod snapshots;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

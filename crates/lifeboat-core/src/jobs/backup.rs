@@ -45,6 +45,8 @@ pub struct BackupOptions {
     /// Include role passwords (hashes) in the stored globals.
     pub role_passwords: bool,
     pub lock_wait: Duration,
+    /// The API token that asked for it (see `PgFacts::requested_by`).
+    pub requested_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -314,6 +316,7 @@ pub async fn backup(
         // Known once the dump has streamed by: the gate fills them in.
         row_counts: BTreeMap::new(),
         globals_sql: None,
+        requested_by: options.requested_by.clone(),
     };
     let metadata = facts.to_metadata();
     let put_options = PutOptions {

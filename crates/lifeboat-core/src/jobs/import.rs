@@ -246,6 +246,7 @@ fn facts_of(contents: &Contents, row_counts: BTreeMap<String, u64>) -> PgFacts {
         database_size: 0,
         row_counts,
         globals_sql: None,
+        requested_by: None,
     }
 }
 

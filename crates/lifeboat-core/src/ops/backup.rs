@@ -45,6 +45,8 @@ pub struct BackupJob {
     pub label: Option<String>,
     /// Also store role password hashes with the cluster's roles.
     pub role_passwords: bool,
+    /// The API token that asked for it, recorded in the snapshot's facts.
+    pub requested_by: Option<String>,
 }
 
 impl Runner {
@@ -53,10 +55,7 @@ impl Runner {
     pub async fn backup(&self, job: BackupJob, progress: Arc<dyn Progress>) -> Result<BackupReport> {
         let name = job.source.name().to_owned();
         check_label(job.label.as_deref())?;
-        let title = match &job.label {
-            Some(label) => format!("Checkpoint of {name} \"{label}\""),
-            None => format!("Backup of {name}"),
-        };
+        let title = title(&name, job.label.as_deref(), job.requested_by.as_deref());
         let describe = |r: &BackupReport| format!("{title}: snapshot {}, {} tables, {} rows", &r.snapshot_id[..8], r.tables, r.rows);
         let work = async {
             let (spec, connection, pg_bin) = match job.source {
@@ -81,6 +80,7 @@ impl Runner {
                 pg_bin,
                 role_passwords: job.role_passwords,
                 lock_wait: self.lock_wait,
+                requested_by: job.requested_by.clone(),
             };
             backup::backup(self.repo.clone(), &spec, &options, progress).await
         };
@@ -117,10 +117,7 @@ impl Runner {
     pub async fn backup_server(&self, job: ServerBackupJob, progress: Arc<dyn Progress>) -> Result<ServerBackupReport> {
         check_label(job.label.as_deref())?;
         let name = job.name.clone();
-        let title = match &job.label {
-            Some(label) => format!("Checkpoint of server {name} \"{label}\""),
-            None => format!("Backup of server {name}"),
-        };
+        let title = title(&format!("server {name}"), job.label.as_deref(), job.requested_by.as_deref());
         let describe = |r: &ServerBackupReport| {
             let failed = if r.failed.is_empty() {
                 String::new()
@@ -154,6 +151,7 @@ impl Runner {
                     pg_bin: job.pg_bin.or(saved.pg_bin),
                     role_passwords: job.role_passwords,
                     lock_wait: self.lock_wait,
+                    requested_by: job.requested_by.clone(),
                 },
             };
             server::backup_server(self.repo.clone(), &spec, &options, progress).await
@@ -183,6 +181,18 @@ impl Runner {
         };
         self.announce(event).await;
         outcome
+    }
+}
+
+/// "Checkpoint of shop \"before upgrade\" requested by deploy" / "Backup of shop".
+fn title(what: &str, label: Option<&str>, requested_by: Option<&str>) -> String {
+    let title = match label {
+        Some(label) => format!("Checkpoint of {what} \"{label}\""),
+        None => format!("Backup of {what}"),
+    };
+    match requested_by {
+        Some(token) => format!("{title} requested by {token}"),
+        None => title,
     }
 }
 
@@ -234,11 +244,13 @@ impl SavedBackup {
 impl Runner {
     /// Backs up the saved connection `name` as it is saved: one database,
     /// or every database of a server with its globals.
+    /// `requested_by` names the API token that asked for it, if one did.
     pub async fn backup_saved(
         &self,
         name: &str,
         kind: SnapshotKind,
         label: Option<String>,
+        requested_by: Option<String>,
         progress: Arc<dyn Progress>,
     ) -> Result<SavedBackup> {
         if self.is_server(name).await {
@@ -249,6 +261,7 @@ impl Runner {
                 kind,
                 label,
                 role_passwords: false,
+                requested_by,
             };
             return Ok(SavedBackup::Server(self.backup_server(job, progress).await?));
         }
@@ -257,6 +270,7 @@ impl Runner {
             kind,
             label,
             role_passwords: false,
+            requested_by,
         };
         Ok(SavedBackup::Database(self.backup(job, progress).await?))
     }
@@ -272,4 +286,5 @@ pub struct ServerBackupJob {
     pub kind: SnapshotKind,
     pub label: Option<String>,
     pub role_passwords: bool,
+    pub requested_by: Option<String>,
 }

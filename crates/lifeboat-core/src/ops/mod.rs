@@ -123,7 +123,7 @@ impl Runner {
     /// with a failing database applies its retention and is then failed.
     async fn scheduled_backup(&self, schedule: &Schedule, progress: Arc<dyn Progress>) -> Result<()> {
         let made = self
-            .backup_saved(&schedule.connection, SnapshotKind::Scheduled, None, progress.clone())
+            .backup_saved(&schedule.connection, SnapshotKind::Scheduled, None, None, progress.clone())
             .await?;
         if let Some(location) = &schedule.copy_to {
             if let SavedBackup::Server(report) = &made {

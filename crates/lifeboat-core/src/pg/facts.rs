@@ -57,6 +57,11 @@ pub struct PgFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub globals_sql: Option<String>,
+    /// The API token whose holder asked for this backup (a pipeline's
+    /// checkpoint); None when someone here or a schedule started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub requested_by: Option<String>,
 }
 
 impl PgFacts {
