@@ -409,9 +409,3 @@ impl AppSession {
         }
     }
 }
-
-impl Drop for AppSession {
-    fn drop(&mut self) {
-        let _ = self.tauri_driver.kill();
-    }
-}

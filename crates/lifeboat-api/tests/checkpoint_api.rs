@@ -10,9 +10,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::start_with_repository;
+use common::{save_cluster_connection, start_with_repository};
 use lifeboat_api::*;
-use lifeboat_core::pg::TlsMode;
 use lifeboat_testkit::PgCluster;
 
 fn free_port() -> u16 {
@@ -53,23 +52,7 @@ async fn the_app_serves_the_api_and_a_pipeline_checkpoint_shows_who_asked() {
     let dir = tempfile::tempdir().unwrap();
     let app = Arc::new(start_with_repository(dir.path(), None).await);
     tokio::spawn(app.clone().run_checkpoint_api());
-    app.save_connection(SaveConnectionRequest {
-        name: "shop".into(),
-        fields: ConnectionFields {
-            host: "127.0.0.1".into(),
-            port: cluster.port,
-            database: "shop".into(),
-            user: "postgres".into(),
-            tls: TlsMode::Prefer,
-            password: None,
-            saved_password_of: None,
-            pg_bin: None,
-        },
-        replace: false,
-        server: None,
-    })
-    .await
-    .unwrap();
+    save_cluster_connection(&app, "shop", &cluster, "shop").await;
 
     let off = app.checkpoint_api().await.unwrap();
     assert_eq!((off.port, off.url.as_deref(), off.tokens.len()), (None, None, 0));

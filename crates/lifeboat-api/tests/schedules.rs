@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::start_with_repository;
+use common::{save_cluster_connection, start_with_repository};
 use lifeboat_api::*;
 use lifeboat_core::jobs::drill::Probe;
 use lifeboat_core::ops::SavedBackup;
-use lifeboat_core::pg::TlsMode;
 use lifeboat_core::repo::retention::{KeepReason, RetentionPolicy};
 use lifeboat_core::schedule::Freshness;
 use lifeboat_testkit::PgCluster;
@@ -31,23 +30,7 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
     );
     let dir = tempfile::tempdir().unwrap();
     let app = start_with_repository(dir.path(), None).await;
-    app.save_connection(SaveConnectionRequest {
-        name: "shop".into(),
-        fields: ConnectionFields {
-            host: "127.0.0.1".into(),
-            port: cluster.port,
-            database: "shop".into(),
-            user: "postgres".into(),
-            tls: TlsMode::Prefer,
-            password: None,
-            saved_password_of: None,
-            pg_bin: None,
-        },
-        replace: false,
-        server: None,
-    })
-    .await
-    .unwrap();
+    save_cluster_connection(&app, "shop", &cluster, "shop").await;
     let backup = |label: Option<&str>| BackupRequest {
         connection: "shop".into(),
         checkpoint_label: label.map(Into::into),

@@ -28,25 +28,30 @@ struct Daemon {
 
 impl Daemon {
     fn start(repo: &TestRepo, args: &[&str]) -> Daemon {
-        let mut child = repo
+        let child = repo
             .cmd(&[&["daemon"], args].concat())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut said = Vec::new();
+        // Owned by the Daemon at once, so a failed start still stops it.
+        let mut daemon = Daemon {
+            child,
+            url: String::new(),
+            said: Vec::new(),
+        };
+        let mut stderr = BufReader::new(daemon.child.stderr.take().unwrap());
         loop {
             let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "the daemon stopped: {said:?}");
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the daemon stopped: {:?}", daemon.said);
             if let Some(url) = line.trim().strip_prefix("lifeboat daemon: checkpoint API on ") {
-                let url = url.to_owned();
-                said.push(line);
+                daemon.url = url.to_owned();
+                daemon.said.push(line);
                 // Keep reading its stderr so it never blocks on a full pipe.
                 std::thread::spawn(move || for _ in stderr.lines() {});
-                return Daemon { child, url, said };
+                return daemon;
             }
-            said.push(line);
+            daemon.said.push(line);
         }
     }
 }

@@ -1,11 +1,15 @@
-//! What the API suites share: an app with a profile and a new repository in a temp folder.
+//! What the API suites share: an app with a profile and a new repository in
+//! a temp folder, and a connection to a test cluster's database.
+#![allow(dead_code)] // each suite uses its own subset
 
 use std::path::Path;
 use std::sync::Arc;
 
-use lifeboat_api::{App, CreateRequest};
+use lifeboat_api::{App, ConnectionFields, CreateRequest, SaveConnectionRequest};
 use lifeboat_core::crypto::keychain::KeyStore;
 use lifeboat_core::paths::Paths;
+use lifeboat_core::pg::TlsMode;
+use lifeboat_testkit::PgCluster;
 
 /// Starts the app with its profile under `dir` and creates a repository in `dir/repo`.
 pub async fn start_with_repository(dir: &Path, keychain: Option<Arc<dyn KeyStore>>) -> App {
@@ -24,4 +28,25 @@ pub async fn start_with_repository(dir: &Path, keychain: Option<Arc<dyn KeyStore
     .await
     .unwrap();
     app
+}
+
+/// Saves `name`, a connection to `database` on `cluster` as its superuser.
+pub async fn save_cluster_connection(app: &App, name: &str, cluster: &PgCluster, database: &str) {
+    app.save_connection(SaveConnectionRequest {
+        name: name.into(),
+        fields: ConnectionFields {
+            host: "127.0.0.1".into(),
+            port: cluster.port,
+            database: database.into(),
+            user: "postgres".into(),
+            tls: TlsMode::Prefer,
+            password: None,
+            saved_password_of: None,
+            pg_bin: None,
+        },
+        replace: false,
+        server: None,
+    })
+    .await
+    .unwrap();
 }

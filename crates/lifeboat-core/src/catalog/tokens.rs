@@ -39,18 +39,18 @@ impl Catalog {
     }
 
     pub async fn token(&self, name: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE name = ?1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        row.as_ref().map(token_of_row).transpose()
+        self.token_where("SELECT * FROM api_tokens WHERE name = ?1", name).await
     }
 
     /// The token whose SHA-256 is `hash`, if it has not been revoked.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE hash = ?1")
-            .bind(hash)
+        self.token_where("SELECT * FROM api_tokens WHERE hash = ?1", hash).await
+    }
+
+    /// The one token `query` finds with `value` bound to ?1.
+    async fn token_where(&self, query: &'static str, value: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(query)
+            .bind(value)
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| self.error(e))?;
