@@ -12,10 +12,10 @@ mod database;
 mod drill;
 mod events;
 mod notify;
+mod os_schedule;
 mod progress;
 mod report;
 mod schedule;
-mod systemd;
 mod token;
 
 use std::io::IsTerminal;

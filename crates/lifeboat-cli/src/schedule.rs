@@ -1,5 +1,6 @@
 //! `lifeboat schedule set|show|remove|run`: thin callers of
-//! `lifeboat_core::schedule` (`systemd.rs` writes timer units).
+//! `lifeboat_core::schedule` (`os_schedule` writes it for systemd, launchd
+//! and Task Scheduler).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use lifeboat_core::schedule::{JobKind, Schedule};
 use crate::commands::print_json;
 use crate::context::{open_catalog, runner, runtime, scheduler};
 use crate::credentials::backend;
+use crate::os_schedule::{print_unit, OsScheduler, UnitArgs};
 use crate::GlobalArgs;
 use lifeboat_core::repo::Repository;
 
@@ -41,11 +43,11 @@ pub enum ScheduleCommand {
         drill: bool,
     },
     /// Print a systemd service and timer that run the schedule, for admins who prefer the OS scheduler.
-    Systemd {
-        connection: String,
-        #[arg(long)]
-        drill: bool,
-    },
+    Systemd(UnitArgs),
+    /// Print a macOS launchd agent (a plist) that runs the schedule.
+    Launchd(UnitArgs),
+    /// Print a Windows Task Scheduler task (XML) that runs the schedule.
+    TaskScheduler(UnitArgs),
 }
 
 #[derive(Args)]
@@ -151,7 +153,9 @@ pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         ScheduleCommand::Run { connection, drill } => run_now(g, connection, *drill),
-        ScheduleCommand::Systemd { connection, drill } => crate::systemd::systemd(connection, *drill),
+        ScheduleCommand::Systemd(a) => print_unit(OsScheduler::Systemd, a),
+        ScheduleCommand::Launchd(a) => print_unit(OsScheduler::Launchd, a),
+        ScheduleCommand::TaskScheduler(a) => print_unit(OsScheduler::TaskScheduler, a),
     }
 }
 

@@ -617,3 +617,38 @@ fn a_schedules_heartbeat_pings_start_then_success_or_fail() {
     let shown = String::from_utf8(repo.ok(&["schedule", "show", "shop"], None)).unwrap();
     assert!(!shown.contains("heartbeat"), "{shown}");
 }
+
+/// A saved schedule written for the OS schedulers: systemd units, a launchd
+/// agent and a Task Scheduler task, each running `schedule run` for it.
+#[test]
+fn a_schedule_is_written_for_systemd_launchd_and_task_scheduler() {
+    let cluster = PgCluster::start();
+    shop(&cluster);
+    let repo = TestRepo::new();
+    repo.ok(&["connection", "add", "shop", "--db", &cluster.url("shop")], None);
+    let err = repo.fails(&["schedule", "launchd", "shop"], None);
+    assert!(err.contains("lifeboat schedule set shop"), "{err}");
+    repo.ok(&["schedule", "set", "shop", "--backup", "weekly sun 03:15"], None);
+
+    let text = |args: &[&str]| String::from_utf8(repo.ok(args, None)).unwrap();
+    let units = text(&["schedule", "systemd", "shop"]);
+    assert!(
+        units.contains("OnCalendar=Sun *-*-* 3:15:00") && units.contains(" schedule run shop\n"),
+        "{units}"
+    );
+    let plist = text(&["schedule", "launchd", "shop"]);
+    assert!(
+        plist.contains("<key>Weekday</key><integer>0</integer><key>Hour</key><integer>3</integer><key>Minute</key><integer>15</integer>"),
+        "{plist}"
+    );
+    assert!(plist.contains("<string>org.lifeboat.backup.shop</string>"), "{plist}");
+    let task = text(&["schedule", "task-scheduler", "shop"]);
+    assert!(
+        task.contains("<StartBoundary>2000-01-01T03:15:00</StartBoundary>") && task.contains("<Sunday />"),
+        "{task}"
+    );
+    assert!(task.contains("schedule run shop</Arguments>"), "{task}");
+
+    let err = repo.fails(&["schedule", "task-scheduler", "shop", "--drill"], None);
+    assert!(err.contains("no drill schedule"), "{err}");
+}

@@ -77,6 +77,63 @@ impl Cadence {
         self.cron.describe()
     }
 
+    /// The cadence field by field, for OS schedulers that take lists of
+    /// values (launchd, Windows Task Scheduler). Refused for what they
+    /// cannot say: `L`, `W` or `#`, and days that must match both fields.
+    pub fn calendar_fields(&self) -> Result<CalendarFields> {
+        let pattern = &self.cron.pattern;
+        let fields = [
+            &pattern.minutes,
+            &pattern.hours,
+            &pattern.days,
+            &pattern.months,
+            &pattern.days_of_week,
+        ];
+        if fields.iter().any(|field| field.has_modifiers()) {
+            return Err(Error::InvalidInput(format!(
+                "{:?} uses L, W or #, which OS schedulers cannot express: run `lifeboat daemon` instead",
+                self.text
+            )));
+        }
+        // None where every value is listed, as `*` would.
+        let listed = |field: &croner::CronComponent, count: usize| {
+            let values: Vec<u8> = field.values().into_iter().filter_map(|v| u8::try_from(v).ok()).collect();
+            (values.len() < count).then_some(values)
+        };
+        let mut days_of_month = listed(&pattern.days, 31);
+        // croner may list Sunday as both 0 and 7.
+        let mut weekdays = listed(&pattern.days_of_week, 7).map(|days| {
+            let mut days: Vec<u8> = days.into_iter().map(|d| d % 7).collect();
+            days.sort_unstable();
+            days.dedup();
+            days
+        });
+        let weekdays_all = weekdays.as_ref().is_some_and(|days| days.len() == 7);
+        if weekdays_all {
+            weekdays = None;
+        }
+        let both_restricted = !pattern.is_dom_wildcard() && !pattern.is_dow_wildcard();
+        if both_restricted && pattern.matches_dom_and_dow() {
+            return Err(Error::InvalidInput(format!(
+                "{:?} requires both day fields to match, which OS schedulers cannot express: run `lifeboat daemon` instead",
+                self.text
+            )));
+        }
+        // cron runs on a day that matches either field when both are given:
+        // one that lists every day makes every day match.
+        if both_restricted && (days_of_month.is_none() || weekdays.is_none()) {
+            days_of_month = None;
+            weekdays = None;
+        }
+        Ok(CalendarFields {
+            minutes: listed(&pattern.minutes, 60),
+            hours: listed(&pattern.hours, 24),
+            days_of_month,
+            months: listed(&pattern.months, 12),
+            weekdays,
+        })
+    }
+
     /// The first slot strictly after `after`, in `tz`'s wall-clock time.
     pub fn next_after<Tz: TimeZone>(&self, after: DateTime<Utc>, tz: &Tz) -> Option<DateTime<Utc>> {
         self.cron
@@ -84,6 +141,19 @@ impl Cadence {
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
+}
+
+/// A cadence field by field: the values each field lists, None where it
+/// lists them all (`*`). When both day fields list values, a day matching
+/// either one runs (cron's rule).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarFields {
+    pub minutes: Option<Vec<u8>>,
+    pub hours: Option<Vec<u8>>,
+    pub days_of_month: Option<Vec<u8>>,
+    pub months: Option<Vec<u8>>,
+    /// 0 is Sunday.
+    pub weekdays: Option<Vec<u8>>,
 }
 
 /// Time allowed past a slot for the job itself: a tenth of the interval, at most an hour.
@@ -299,6 +369,39 @@ pub struct JobState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cadences_break_into_calendar_fields() {
+        let fields = |text: &str| Cadence::parse(text).unwrap().calendar_fields();
+        let daily = fields("daily 02:30").unwrap();
+        assert_eq!(
+            daily,
+            CalendarFields {
+                minutes: Some(vec![30]),
+                hours: Some(vec![2]),
+                days_of_month: None,
+                months: None,
+                weekdays: None
+            }
+        );
+        let office = fields("*/15 8-18 * * mon-fri").unwrap();
+        assert_eq!(office.minutes, Some(vec![0, 15, 30, 45]));
+        assert_eq!(office.hours, Some((8..=18).collect()));
+        assert_eq!(office.weekdays, Some(vec![1, 2, 3, 4, 5]));
+        assert_eq!(fields("0 3 * * 7").unwrap().weekdays, Some(vec![0]), "7 is Sunday too");
+        assert_eq!(fields("* * * * *").unwrap().minutes, None);
+        let either = fields("0 4 1,15 * 1").unwrap();
+        assert_eq!((either.days_of_month, either.weekdays), (Some(vec![1, 15]), Some(vec![1])));
+        let every_day = fields("0 4 1-31 * 1").unwrap();
+        assert_eq!(
+            (every_day.days_of_month, every_day.weekdays),
+            (None, None),
+            "cron ORs the day fields"
+        );
+        assert_eq!(fields("0 0 1 1,7 *").unwrap().months, Some(vec![1, 7]));
+        let last_day = fields("0 4 L * *").unwrap_err().to_string();
+        assert!(last_day.contains("lifeboat daemon"), "{last_day}");
+    }
 
     fn t(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()

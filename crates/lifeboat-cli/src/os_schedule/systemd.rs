@@ -1,12 +1,8 @@
 //! `lifeboat schedule systemd`: a schedule as a systemd service and timer.
 
-use std::process::ExitCode;
-
 use anyhow::{bail, Context, Result};
-use lifeboat_core::paths::Paths;
-use lifeboat_core::schedule::JobKind;
 
-use crate::context::{open_catalog, runtime};
+use super::ScheduledJob;
 
 /// `OnCalendar=` for a five-field cron expression, or why it has none.
 fn on_calendar(cron: &str) -> Result<String> {
@@ -69,61 +65,54 @@ fn unit_quoted(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-pub fn systemd(connection: &str, drill: bool) -> Result<ExitCode> {
-    runtime()?.block_on(async {
-        let catalog = open_catalog().await?;
-        let schedule = catalog
-            .schedule(connection)
-            .await?
-            .with_context(|| format!("{connection} has no schedule: set one with `lifeboat schedule set {connection}`"))?;
-        let job = if drill { JobKind::Drill } else { JobKind::Backup };
-        let cadence = schedule
-            .cadence(job)
-            .with_context(|| format!("{connection} has no {} schedule", job.as_str()))?;
-        let exe = std::env::current_exe()?.display().to_string();
-        let paths = Paths::from_env()?;
-        // Unit names allow only some characters; connection names are checked to be simple.
-        let unit = format!("lifeboat-{}-{connection}", job.as_str());
-        let flag = if drill { " --drill" } else { "" };
-        let user = std::env::var("USER").unwrap_or_else(|_| "lifeboat".into());
-        let repo = std::env::var("LIFEBOAT_REPO").unwrap_or_else(|_| "/path/to/repository".into());
-        println!(
-            "# {unit}.service: save both units to /etc/systemd/system/, give the service the repository's\n\
-             # passphrase (LIFEBOAT_PASSWORD_FILE= on a root-only file, or LoadCredential=), then:\n\
-             #   systemctl daemon-reload && systemctl enable --now {unit}.timer\n\
-             # It runs as {user} with this workstation's catalog, where the schedule lives.\n\
-             [Unit]\n\
-             Description=Lifeboat scheduled {job} of {connection}\n\
-             Wants=network-online.target\n\
-             After=network-online.target\n\n\
-             [Service]\n\
-             Type=oneshot\n\
-             User={user}\n\
-             Environment=LIFEBOAT_REPO={repo}\n\
-             Environment=LIFEBOAT_DATA_DIR={data}\n\
-             Environment=LIFEBOAT_NOTIFY=log\n\
-             ExecStart={exe} schedule run {connection}{flag}\n\n\
-             # {unit}.timer\n\
-             [Unit]\n\
-             Description=Lifeboat scheduled {job} of {connection} ({cron})\n\n\
-             [Timer]\n\
-             OnCalendar={calendar}\n\
-             Persistent=true\n\n\
-             [Install]\n\
-             WantedBy=timers.target",
-            job = job.as_str(),
-            repo = unit_quoted(&repo),
-            data = unit_quoted(&paths.data_dir.display().to_string()),
-            cron = cadence.as_str(),
-            calendar = on_calendar(cadence.as_str())?,
-        );
-        Ok(ExitCode::SUCCESS)
-    })
+/// A service and a timer that run the job as `job.user`.
+pub fn render(job: &ScheduledJob) -> Result<String> {
+    let unit = job.name();
+    Ok(format!(
+        "# {unit}.service: save both units to /etc/systemd/system/, give the service the repository's\n\
+         # passphrase (LIFEBOAT_PASSWORD_FILE= on a root-only file, or LoadCredential=), then:\n\
+         #   systemctl daemon-reload && systemctl enable --now {unit}.timer\n\
+         # It runs as {user} with this workstation's catalog, where the schedule lives.\n\
+         [Unit]\n\
+         Description=Lifeboat scheduled {kind} of {connection}\n\
+         Wants=network-online.target\n\
+         After=network-online.target\n\n\
+         [Service]\n\
+         Type=oneshot\n\
+         User={user}\n\
+         Environment=LIFEBOAT_REPO={repo}\n\
+         Environment=LIFEBOAT_DATA_DIR={data}\n\
+         Environment=LIFEBOAT_NOTIFY=log\n\
+         ExecStart={exe} {arguments}\n\n\
+         # {unit}.timer\n\
+         [Unit]\n\
+         Description=Lifeboat scheduled {kind} of {connection} ({cron})\n\n\
+         [Timer]\n\
+         OnCalendar={calendar}\n\
+         Persistent=true\n\n\
+         [Install]\n\
+         WantedBy=timers.target",
+        user = job.user,
+        kind = job.job.as_str(),
+        connection = job.connection,
+        repo = unit_quoted(&job.repo),
+        data = unit_quoted(&job.data_dir),
+        // ExecStart= splits on spaces outside quotes.
+        exe = if job.exe.contains(char::is_whitespace) {
+            unit_quoted(&job.exe)
+        } else {
+            job.exe.clone()
+        },
+        arguments = job.arguments().join(" "),
+        cron = job.cadence.as_str(),
+        calendar = on_calendar(job.cadence.as_str())?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lifeboat_core::schedule::JobKind;
 
     #[test]
     fn cron_becomes_on_calendar() {
@@ -135,5 +124,19 @@ mod tests {
         assert!(on_calendar("0 4 L * *").unwrap_err().to_string().contains("by hand"));
         assert!(on_calendar("0 4 1 * 1").unwrap_err().to_string().contains("both"));
         assert_eq!(unit_quoted("/mnt/nas/team \"a\""), "\"/mnt/nas/team \\\"a\\\"\"");
+    }
+
+    #[test]
+    fn the_units_run_the_drill_at_the_schedule() {
+        let units = render(&super::super::tests::job("*/15 8-18 * * 1-5", JobKind::Drill)).unwrap();
+        assert!(
+            units.contains("ExecStart=\"/opt/life boat/lifeboat\" schedule run shop --drill\n"),
+            "{units}"
+        );
+        assert!(units.contains("OnCalendar=Mon..Fri *-*-* 8..18:0/15:00\n"), "{units}");
+        assert!(
+            units.contains("User=ops\n") && units.contains("# lifeboat-drill-shop.timer"),
+            "{units}"
+        );
     }
 }
