@@ -1,8 +1,8 @@
 //! The checkpoint trigger API through the real `lifeboat daemon --listen`,
 //! spoken to with real HTTP requests (curl, as the README's pipeline
 //! snippet does): tokens, scopes, refusals that run nothing, the job's
-//! state, the token's name in the snapshot and the event log, busy
-//! databases, rate limits and TLS off loopback.
+//! state (across restarts of the daemon), the token's name in the snapshot
+//! and the event log, busy databases, rate limits and TLS off loopback.
 
 mod common;
 
@@ -256,7 +256,9 @@ fn a_pipeline_token_takes_a_checkpoint_and_nothing_else_gets_through() {
 
     // A database busy with another job here answers 409 and runs nothing more.
     let claims = repo.data_dir.join("claims");
+    // -o: the lock stays with flock itself, so killing it frees the database.
     let mut holder = Command::new("flock")
+        .arg("-o")
         .arg(claims.join("billing.lock"))
         .args(["sleep", "60"])
         .spawn()
@@ -267,6 +269,55 @@ fn a_pipeline_token_takes_a_checkpoint_and_nothing_else_gets_through() {
     let _ = holder.wait();
     assert_eq!(busy.status, 409, "{}", busy.json);
     assert!(busy.json["message"].as_str().unwrap().contains("already running"), "{}", busy.json);
+    assert_eq!(snapshot_count(&repo), 1);
+
+    // The job outlives the daemon: a pipeline polling across a restart gets its answer.
+    drop(daemon);
+    let daemon = Daemon::start(&repo, &["--listen", &format!("127.0.0.1:{}", free_port())]);
+    let api = daemon.url.clone();
+    let again = request("GET", &format!("{api}/v1/jobs/{job}"), Some(&deploy), None, &[]);
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(
+        (again.json["state"].as_str(), again.json["snapshot"].as_str()),
+        (Some("succeeded"), Some(snapshot))
+    );
+    assert_eq!(again.json["report"], done["report"]);
+    assert_eq!(request("GET", &format!("{api}/v1/jobs/{job}"), Some(&ops), None, &[]).status, 404);
+
+    // A checkpoint whose daemon is killed mid-way is reported failed, not running forever.
+    let mut locker = cluster
+        .psql_command("shop", "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                WHERE c.relname = 't' AND l.mode = 'AccessExclusiveLock' AND l.granted";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.psql("shop", held) != "1" {
+        assert!(Instant::now() < deadline, "the table was never locked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut daemon = daemon;
+    let stuck = checkpoint(&api, Some(&ops), &serde_json::json!({ "database": "shop", "label": "stuck" }));
+    assert_eq!(stuck.status, 202, "{}", stuck.json);
+    let stuck = stuck.json["job"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(500));
+    let running = request("GET", &format!("{api}/v1/jobs/{stuck}"), Some(&ops), None, &[]);
+    assert_eq!(running.json["state"], "running", "{}", running.json);
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    let daemon = Daemon::start(&repo, &["--listen", &format!("127.0.0.1:{}", free_port())]);
+    let api = daemon.url.clone();
+    let stopped = request("GET", &format!("{api}/v1/jobs/{stuck}"), Some(&ops), None, &[]);
+    let _ = locker.kill();
+    let _ = locker.wait();
+    assert_eq!(stopped.json["state"], "failed", "{}", stopped.json);
+    assert!(
+        stopped.json["error"].as_str().unwrap().contains("stopped before it finished"),
+        "{}",
+        stopped.json
+    );
     assert_eq!(snapshot_count(&repo), 1);
 
     // A revoked token is refused at once, by the running daemon too.

@@ -4,6 +4,7 @@
 //! The catalog is a cache and a diary, never the source of truth for
 //! backups: losing it loses history, not data. Secrets are never stored here.
 
+mod api_jobs;
 mod channels;
 mod connections;
 mod offsite;

@@ -1,18 +1,18 @@
-//! The checkpoints the API started, for `GET /v1/jobs/{id}`: kept in
-//! memory while the daemon runs, the oldest finished ones dropped first.
+//! The checkpoints the API started, for `GET /v1/jobs/{id}`: this
+//! process's in memory (the oldest finished ones dropped first), every
+//! process's in the catalog (see `TriggerApi::remember`).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::events::SnapshotFacts;
-use crate::ops::SavedBackup;
 
 /// Jobs kept; a pipeline polls its job within minutes of starting it.
 const KEPT: usize = 256;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -21,7 +21,7 @@ pub enum JobState {
 }
 
 /// One checkpoint job, as the API reports it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiJob {
     pub job: String,
     pub state: JobState,
@@ -35,8 +35,9 @@ pub struct ApiJob {
     pub snapshot: Option<String>,
     /// Its id, time, size and SHA-256, as notifications carry them.
     pub facts: Option<SnapshotFacts>,
-    /// The backup's report: tables, rows, warnings (a server's: each database).
-    pub report: Option<SavedBackup>,
+    /// The backup's report: tables, rows, warnings (a server's: each
+    /// database), as `ops::SavedBackup` serializes it.
+    pub report: Option<serde_json::Value>,
     /// Why it failed, and what to do.
     pub error: Option<String>,
 }

@@ -149,7 +149,7 @@ impl TriggerApi {
     }
 
     /// Starts the checkpoint in the background; the job as first reported.
-    async fn start(&self, token: &ApiToken, request: CheckpointRequest) -> std::result::Result<ApiJob, ApiError> {
+    async fn start(self: &Arc<Self>, token: &ApiToken, request: CheckpointRequest) -> std::result::Result<ApiJob, ApiError> {
         let CheckpointRequest { database, label } = request;
         let label = label.trim().to_owned();
         if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
@@ -223,6 +223,7 @@ impl TriggerApi {
             error: None,
         };
         self.jobs().insert(job.clone());
+        self.remember(&job).await;
         let id = job.job.clone();
         let requested_by = token.name.clone();
         let finish = async move {
@@ -252,31 +253,74 @@ impl TriggerApi {
         Ok(job)
     }
 
-    fn spawn_job(&self, id: String, work: impl Future<Output = (Result<crate::ops::SavedBackup>, Option<SnapshotFacts>)> + Send + 'static) {
-        let jobs = self.jobs.clone();
+    fn spawn_job(
+        self: &Arc<Self>,
+        id: String,
+        work: impl Future<Output = (Result<crate::ops::SavedBackup>, Option<SnapshotFacts>)> + Send + 'static,
+    ) {
+        let api = self.clone();
         tokio::spawn(async move {
             let (outcome, facts) = work.await;
-            let mut jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(job) = jobs.get_mut(&id) else { return };
-            job.finished = Some(Utc::now());
-            match outcome {
-                Ok(saved) => {
-                    job.snapshot = Some(saved.snapshot_id().to_owned());
-                    job.facts = facts;
-                    job.error = saved.failures();
-                    job.state = if job.error.is_some() {
-                        JobState::Failed
-                    } else {
-                        JobState::Succeeded
-                    };
-                    job.report = Some(saved);
+            let finished = {
+                let mut jobs = api.jobs();
+                let Some(job) = jobs.get_mut(&id) else { return };
+                job.finished = Some(Utc::now());
+                match outcome {
+                    Ok(saved) => {
+                        job.snapshot = Some(saved.snapshot_id().to_owned());
+                        job.facts = facts;
+                        job.error = saved.failures();
+                        job.state = if job.error.is_some() {
+                            JobState::Failed
+                        } else {
+                            JobState::Succeeded
+                        };
+                        job.report = serde_json::to_value(&saved).ok();
+                    }
+                    Err(e) => {
+                        job.state = JobState::Failed;
+                        job.error = Some(e.to_string());
+                    }
                 }
-                Err(e) => {
-                    job.state = JobState::Failed;
-                    job.error = Some(e.to_string());
-                }
-            }
+                job.clone()
+            };
+            api.remember(&finished).await;
         });
+    }
+
+    /// Records the job in the catalog, where it outlives this process.
+    async fn remember(&self, job: &ApiJob) {
+        let recorded = match serde_json::to_string(job) {
+            Ok(body) => self.catalog.record_api_job(&job.job, job.started, &body).await,
+            Err(e) => Err(Error::InvalidInput(e.to_string())),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!("could not record checkpoint job {} in the catalog: {e}", job.job);
+        }
+    }
+
+    /// Job `id` as this process knows it, else as the catalog recorded it.
+    /// A job recorded as running that no process runs any more (its
+    /// database's claim is free) stopped with the process that ran it.
+    async fn job(&self, id: &str) -> Result<Option<ApiJob>> {
+        if let Some(job) = self.jobs().get(id) {
+            return Ok(Some(job.clone()));
+        }
+        let Some(body) = self.catalog.api_job(id).await? else {
+            return Ok(None);
+        };
+        let mut job: ApiJob =
+            serde_json::from_str(&body).map_err(|e| Error::corrupt("the catalog", format!("checkpoint job {id}: {e}")))?;
+        if job.state == JobState::Running && !self.claims.is_busy(&job.database) {
+            job.state = JobState::Failed;
+            job.error = Some(
+                "the daemon or app running this checkpoint stopped before it finished: no snapshot was made; \
+                 start the checkpoint again"
+                    .to_owned(),
+            );
+            self.remember(&job).await;
+        }
+        Ok(Some(job))
     }
 }
 
@@ -364,13 +408,13 @@ async fn job_state(
 ) -> std::result::Result<Json<ApiJob>, ApiError> {
     let token = api.authenticate(client.ip(), &headers).await?;
     // A token sees only the jobs it started.
-    match api.jobs().get(&id) {
-        Some(job) if job.requested_by == token.name => Ok(Json(job.clone())),
+    match api.job(&id).await.map_err(ApiError::internal)? {
+        Some(job) if job.requested_by == token.name => Ok(Json(job)),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_job",
             format!(
-                "no job `{id}` was started with this token since the API started: use the id a POST \
+                "no job `{id}` was started with this token on this workstation: use the id a POST \
                  /v1/checkpoints answered"
             ),
         )),
