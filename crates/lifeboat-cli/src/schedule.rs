@@ -153,9 +153,9 @@ pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         ScheduleCommand::Run { connection, drill } => run_now(g, connection, *drill),
-        ScheduleCommand::Systemd(a) => print_unit(OsScheduler::Systemd, a),
-        ScheduleCommand::Launchd(a) => print_unit(OsScheduler::Launchd, a),
-        ScheduleCommand::TaskScheduler(a) => print_unit(OsScheduler::TaskScheduler, a),
+        ScheduleCommand::Systemd(a) => print_unit(OsScheduler::Systemd, a, g.repo.as_deref()),
+        ScheduleCommand::Launchd(a) => print_unit(OsScheduler::Launchd, a, g.repo.as_deref()),
+        ScheduleCommand::TaskScheduler(a) => print_unit(OsScheduler::TaskScheduler, a, g.repo.as_deref()),
     }
 }
 

@@ -648,6 +648,10 @@ fn a_schedule_is_written_for_systemd_launchd_and_task_scheduler() {
         "{task}"
     );
     assert!(task.contains("schedule run shop</Arguments>"), "{task}");
+    let repo_path = repo.path.display().to_string();
+    for text in [&units, &plist, &task] {
+        assert!(text.contains(&repo_path), "the repository's location is in each: {text}");
+    }
 
     let err = repo.fails(&["schedule", "task-scheduler", "shop", "--drill"], None);
     assert!(err.contains("no drill schedule"), "{err}");

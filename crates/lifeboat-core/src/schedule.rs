@@ -102,16 +102,14 @@ impl Cadence {
         };
         let mut days_of_month = listed(&pattern.days, 31);
         // croner may list Sunday as both 0 and 7.
-        let mut weekdays = listed(&pattern.days_of_week, 7).map(|days| {
-            let mut days: Vec<u8> = days.into_iter().map(|d| d % 7).collect();
-            days.sort_unstable();
-            days.dedup();
-            days
-        });
-        let weekdays_all = weekdays.as_ref().is_some_and(|days| days.len() == 7);
-        if weekdays_all {
-            weekdays = None;
-        }
+        let mut weekdays = listed(&pattern.days_of_week, 7)
+            .map(|days| {
+                let mut days: Vec<u8> = days.into_iter().map(|d| d % 7).collect();
+                days.sort_unstable();
+                days.dedup();
+                days
+            })
+            .filter(|days| days.len() < 7);
         let both_restricted = !pattern.is_dom_wildcard() && !pattern.is_dow_wildcard();
         if both_restricted && pattern.matches_dom_and_dow() {
             return Err(Error::InvalidInput(format!(

@@ -61,7 +61,8 @@ impl ScheduledJob {
     }
 }
 
-pub fn print_unit(os: OsScheduler, a: &UnitArgs) -> Result<ExitCode> {
+/// Prints the entry for `os`; `repo` is the global `--repo` / `LIFEBOAT_REPO`.
+pub fn print_unit(os: OsScheduler, a: &UnitArgs, repo: Option<&str>) -> Result<ExitCode> {
     let job = runtime()?.block_on(async {
         let catalog = open_catalog().await?;
         let schedule = catalog
@@ -78,7 +79,7 @@ pub fn print_unit(os: OsScheduler, a: &UnitArgs) -> Result<ExitCode> {
             job,
             cadence,
             exe: std::env::current_exe()?.display().to_string(),
-            repo: std::env::var("LIFEBOAT_REPO").unwrap_or_else(|_| "/path/to/repository".into()),
+            repo: repo.unwrap_or("/path/to/repository").to_owned(),
             data_dir: Paths::from_env()?.data_dir.display().to_string(),
             user: std::env::var("USER").unwrap_or_else(|_| "lifeboat".into()),
         })

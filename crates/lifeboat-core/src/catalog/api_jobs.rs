@@ -28,6 +28,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// Replaces job `id`'s record with `new` if it is still `old`; whether it was.
+    pub async fn replace_api_job(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_jobs SET body = ?3 WHERE id = ?1 AND body = ?2")
+            .bind(id)
+            .bind(old)
+            .bind(new)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Job `id` as last recorded.
     pub async fn api_job(&self, id: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT body FROM api_jobs WHERE id = ?1")

@@ -39,7 +39,7 @@ use serde::Deserialize;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::events::SnapshotFacts;
-use crate::ops::scheduler::Claims;
+use crate::ops::scheduler::{Claim, Claims};
 use crate::ops::{blocking, Runner};
 use crate::progress::NoProgress;
 use crate::repo::manifest::{self, SnapshotKind};
@@ -236,7 +236,6 @@ impl TriggerApi {
                     Arc::new(NoProgress),
                 )
                 .await;
-            drop(claim);
             let facts = match &outcome {
                 Ok(saved) => {
                     let (repo, id) = (runner.repo.clone(), saved.snapshot_id().to_owned());
@@ -249,13 +248,16 @@ impl TriggerApi {
             };
             (outcome, facts)
         };
-        self.spawn_job(id, finish);
+        self.spawn_job(id, claim, finish);
         Ok(job)
     }
 
+    /// Runs `work`, then records how the job ended; `claim` is held until
+    /// that record is written, so a free claim means the record is final.
     fn spawn_job(
         self: &Arc<Self>,
         id: String,
+        claim: Claim,
         work: impl Future<Output = (Result<crate::ops::SavedBackup>, Option<SnapshotFacts>)> + Send + 'static,
     ) {
         let api = self.clone();
@@ -285,23 +287,22 @@ impl TriggerApi {
                 job.clone()
             };
             api.remember(&finished).await;
+            drop(claim);
         });
     }
 
     /// Records the job in the catalog, where it outlives this process.
     async fn remember(&self, job: &ApiJob) {
-        let recorded = match serde_json::to_string(job) {
-            Ok(body) => self.catalog.record_api_job(&job.job, job.started, &body).await,
-            Err(e) => Err(Error::InvalidInput(e.to_string())),
-        };
-        if let Err(e) = recorded {
+        let body = serde_json::to_string(job).expect("a job is strings, times and JSON values");
+        if let Err(e) = self.catalog.record_api_job(&job.job, job.started, &body).await {
             tracing::warn!("could not record checkpoint job {} in the catalog: {e}", job.job);
         }
     }
 
     /// Job `id` as this process knows it, else as the catalog recorded it.
-    /// A job recorded as running that no process runs any more (its
-    /// database's claim is free) stopped with the process that ran it.
+    /// A job recorded as running whose database's claim is free stopped
+    /// with the process that ran it (which records the end before it lets
+    /// the claim go); that is recorded unless the record changed meanwhile.
     async fn job(&self, id: &str) -> Result<Option<ApiJob>> {
         if let Some(job) = self.jobs().get(id) {
             return Ok(Some(job.clone()));
@@ -309,18 +310,25 @@ impl TriggerApi {
         let Some(body) = self.catalog.api_job(id).await? else {
             return Ok(None);
         };
-        let mut job: ApiJob =
-            serde_json::from_str(&body).map_err(|e| Error::corrupt("the catalog", format!("checkpoint job {id}: {e}")))?;
-        if job.state == JobState::Running && !self.claims.is_busy(&job.database) {
-            job.state = JobState::Failed;
-            job.error = Some(
-                "the daemon or app running this checkpoint stopped before it finished: no snapshot was made; \
-                 start the checkpoint again"
-                    .to_owned(),
-            );
-            self.remember(&job).await;
+        let parse = |body: &str| -> Result<ApiJob> {
+            serde_json::from_str(body).map_err(|e| Error::corrupt("the catalog", format!("checkpoint job {id}: {e}")))
+        };
+        let mut job = parse(&body)?;
+        if job.state != JobState::Running || self.claims.is_busy(&job.database) {
+            return Ok(Some(job));
         }
-        Ok(Some(job))
+        job.state = JobState::Failed;
+        job.error = Some(
+            "the daemon or app running this checkpoint stopped before it finished: no snapshot was made; \
+             start the checkpoint again"
+                .to_owned(),
+        );
+        let stopped = serde_json::to_string(&job).expect("a job is strings, times and JSON values");
+        if self.catalog.replace_api_job(id, &body, &stopped).await? {
+            return Ok(Some(job));
+        }
+        // It ended meanwhile: its own record says how.
+        self.catalog.api_job(id).await?.as_deref().map(parse).transpose()
     }
 }
 
