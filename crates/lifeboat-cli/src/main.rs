@@ -13,6 +13,7 @@ mod drill;
 mod events;
 mod notify;
 mod os_schedule;
+mod pitr;
 mod progress;
 mod report;
 mod schedule;
@@ -111,8 +112,9 @@ enum Command {
     #[command(subcommand)]
     Repair(commands::RepairCommand),
     /// Move the repository to this Lifeboat's format (format 3 stores changed
-    /// chunks as deltas of their earlier versions, found by resemblance);
-    /// older Lifeboat builds can no longer open it after.
+    /// chunks as deltas of their earlier versions, found by resemblance;
+    /// format 4 may hold archived WAL for point-in-time recovery); older
+    /// Lifeboat builds can no longer open it after.
     Migrate(commands::MigrateArgs),
     /// Save, list, test and remove connections to PostgreSQL databases.
     #[command(subcommand)]
@@ -130,6 +132,19 @@ enum Command {
     AutoRestore(database::AutoRestoreArgs),
     /// Keep a snapshot forever: no retention policy removes it (--off returns it to retention).
     Keep(database::KeepArgs),
+    /// Point-in-time recovery: a base backup of a whole cluster (pg_basebackup) into the repository.
+    BaseBackup(pitr::BaseBackupArgs),
+    /// Archive one WAL file (for the server's archive_command = 'lifeboat wal-push %p --name NAME').
+    WalPush(pitr::WalPushArgs),
+    /// Fetch one archived WAL file, verified (for restore_command); exit 1 when it is not archived.
+    WalFetch(pitr::WalFetchArgs),
+    /// Recover a cluster to a moment, a restore point, a WAL position or the latest WAL, into a new data directory.
+    Recover(pitr::RecoverArgs),
+    /// Create a named restore point on a server and wait until it is archived.
+    RestorePoint(pitr::RestorePointArgs),
+    /// Point-in-time recovery's archives: the recoverable window (exit 3 when the WAL has a gap).
+    #[command(subcommand)]
+    Pitr(pitr::PitrCommand),
     /// Restore a snapshot into a scratch database, run smoke checks, drop it (exit 3 when a check fails).
     Drill(drill::DrillArgs),
     /// Set, show and run what happens by itself: scheduled backups, retention, drills.
@@ -190,6 +205,12 @@ fn main() -> ExitCode {
         Command::Restore(a) => database::restore(g, a),
         Command::AutoRestore(a) => database::auto_restore(g, a),
         Command::Keep(a) => database::keep(g, a),
+        Command::BaseBackup(a) => pitr::base_backup(g, a),
+        Command::WalPush(a) => pitr::wal_push(g, a),
+        Command::WalFetch(a) => pitr::wal_fetch(g, a),
+        Command::Recover(a) => pitr::recover(g, a),
+        Command::RestorePoint(a) => pitr::restore_point(g, a),
+        Command::Pitr(a) => pitr::pitr(g, a),
         Command::Drill(a) => drill::drill(g, a),
         Command::Schedule(a) => schedule::schedule(g, a),
         Command::Daemon(a) => daemon::daemon(g, a),

@@ -224,7 +224,7 @@ fn unknown_format_version_is_refused() {
     let config = repo.path.join("config");
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("\"version\": 3", "\"version\": 99");
+        .replace("\"version\": 4", "\"version\": 99");
     std::fs::write(&config, text).unwrap();
     let err = repo.fails(&["snapshots"], None);
     assert!(err.contains("format version 99") && err.contains("upgrade Lifeboat"), "{err}");
@@ -234,22 +234,22 @@ fn unknown_format_version_is_refused() {
 fn migrate_moves_an_older_format_forward_once() {
     let repo = TestRepo::new();
     let out = String::from_utf8(repo.ok(&["migrate"], None)).unwrap();
-    assert!(out.contains("already is at format 3"), "{out}");
-    // Format 1 in `config`, 3 in the key slots: a migration stopped half way.
+    assert!(out.contains("already is at format 4"), "{out}");
+    // Format 1 in `config`, 4 in the key slots: a migration stopped half way.
     let config = repo.path.join("config");
     let older = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("\"version\": 3", "\"version\": 1");
+        .replace("\"version\": 4", "\"version\": 1");
     std::fs::write(&config, older).unwrap();
     let data = stream(6, 300_000);
     repo.put("db", &data);
     let report: serde_json::Value = serde_json::from_slice(&repo.ok(&["migrate", "--json"], None)).unwrap();
     assert_eq!(
         (report["from_version"].as_u64(), report["to_version"].as_u64()),
-        (Some(1), Some(3)),
+        (Some(1), Some(4)),
         "{report}"
     );
-    assert!(std::fs::read_to_string(&config).unwrap().contains("\"version\": 3"));
+    assert!(std::fs::read_to_string(&config).unwrap().contains("\"version\": 4"));
     assert_eq!(repo.cat("latest:db"), data);
 }
 

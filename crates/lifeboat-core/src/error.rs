@@ -171,6 +171,14 @@ pub enum Error {
     )]
     PgToolsMissing { needed: u32, found: String },
 
+    #[error(
+        "this base backup is of PostgreSQL {needed}, and only a PostgreSQL {needed} server can recover it ({found}). \
+         Install the PostgreSQL {needed} server (Debian/Ubuntu: `apt install postgresql-{needed}` from \
+         apt.postgresql.org; RHEL: `postgresql{needed}-server`; macOS: `brew install postgresql@{needed}`), or point \
+         --pg-bin at the bin folder holding its postgres and pg_ctl"
+    )]
+    PgServerMissing { needed: u32, found: String },
+
     #[error("{action} {target}: {detail}")]
     Postgres {
         action: &'static str,
@@ -193,6 +201,20 @@ pub enum Error {
          pass --allow-empty to store an empty snapshot on purpose"
     )]
     EmptyStream { tag: String },
+
+    #[error("{file} of `{name}` is not in the repository's WAL archive")]
+    WalNotFound { name: String, file: String },
+
+    #[error(
+        "{file} of `{name}` is archived already with other content (stored {size} bytes, SHA-256 {sha256}): nothing \
+         was overwritten. Two servers may be archiving under one name: give each its own --name"
+    )]
+    WalConflict {
+        name: String,
+        file: String,
+        size: u64,
+        sha256: String,
+    },
 
     #[error("cancelled")]
     Cancelled,

@@ -33,7 +33,7 @@ pub fn newest_server_major() -> Option<u32> {
     (10..=30).rev().find(|major| server_bin_dir(*major).is_some())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -90,17 +90,26 @@ impl PgCluster {
         let bin = matrix_bin_dir(major).unwrap_or_else(|| {
             panic!("no PostgreSQL {major} server: run scripts/postgres-majors (scripts/test does) and export LIFEBOAT_TEST_PG_MAJORS")
         });
-        Self::start_in(bin, major, None, false)
+        Self::start_in(bin, major, None, false, "")
+    }
+
+    /// Like [`PgCluster::start_major`], with `settings` (postgresql.conf
+    /// lines: `archive_mode = on`...) added before the server starts.
+    pub fn start_major_configured(major: u32, settings: &str) -> PgCluster {
+        let bin = matrix_bin_dir(major).unwrap_or_else(|| {
+            panic!("no PostgreSQL {major} server: run scripts/postgres-majors (scripts/test does) and export LIFEBOAT_TEST_PG_MAJORS")
+        });
+        Self::start_in(bin, major, None, false, settings)
     }
 
     fn start_inner(password: Option<&str>, durable: bool) -> PgCluster {
         let major = newest_server_major().expect(
             "no PostgreSQL server binaries found: install the `postgresql` package (scripts/setup does) or set LIFEBOAT_TEST_PG_BIN",
         );
-        Self::start_in(server_bin_dir(major).unwrap(), major, password, durable)
+        Self::start_in(server_bin_dir(major).unwrap(), major, password, durable, "")
     }
 
-    fn start_in(bin: PathBuf, major: u32, password: Option<&str>, durable: bool) -> PgCluster {
+    fn start_in(bin: PathBuf, major: u32, password: Option<&str>, durable: bool, settings: &str) -> PgCluster {
         let dir = tempfile::Builder::new().prefix("lifeboat-pg-").tempdir().unwrap();
         // initdb and postgres refuse to run as root: run them as `nobody`.
         if is_root() {
@@ -131,6 +140,12 @@ impl PgCluster {
             initdb.extend(["--auth=trust".into()]);
         }
         check(as_server_user(&initdb).output().unwrap(), "initdb");
+        if !settings.is_empty() {
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str(&format!("\n{settings}\n"));
+            std::fs::write(&conf, text).unwrap();
+        }
         let port = free_port();
         // Tests need no durability: fsync off spares the disk.
         let options = format!(
@@ -172,6 +187,11 @@ impl PgCluster {
             self.dir.path().display(),
             self.port
         )
+    }
+
+    /// The server's log so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     pub fn bin_dir(&self) -> &Path {
@@ -245,7 +265,9 @@ impl Drop for PgCluster {
     }
 }
 
-fn as_server_user(argv: &[String]) -> Command {
+/// `argv` as a command run by the user servers run as: `nobody` when
+/// this is root (PostgreSQL refuses root), else this user.
+pub fn as_server_user(argv: &[String]) -> Command {
     if is_root() {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", "nobody", "--"]).args(argv);

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod drill;
 pub mod import;
+pub mod pitr;
 pub mod restore;
 pub mod server;
 mod spool;

@@ -14,6 +14,7 @@ mod drill;
 pub mod heartbeat;
 pub mod keys;
 pub mod maintenance;
+mod pitr;
 mod record;
 pub mod report;
 mod restore;

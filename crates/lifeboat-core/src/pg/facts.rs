@@ -18,6 +18,8 @@ use crate::repo::manifest::Snapshot;
 pub const FACTS_VERSION: u32 = 1;
 /// `source` of every PostgreSQL backup; `lifeboat put` streams have none.
 pub const SOURCE: &str = "postgresql";
+/// `source` of a base backup of a whole cluster (`jobs::pitr`).
+pub const BASE_BACKUP_SOURCE: &str = "postgresql-base-backup";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -80,6 +82,13 @@ impl PgFacts {
     /// The facts of `snapshot`, which must be a PostgreSQL backup.
     pub fn of(snapshot: &Snapshot) -> Result<PgFacts> {
         Self::from_metadata(&snapshot.manifest.metadata)?.ok_or_else(|| {
+            let source = snapshot.manifest.metadata.get("source").and_then(|v| v.as_str());
+            if source == Some(BASE_BACKUP_SOURCE) {
+                return Error::InvalidInput(format!(
+                    "snapshot {} is a base backup of a whole cluster, not a dump: recover it with `lifeboat recover`",
+                    &snapshot.id[..8]
+                ));
+            }
             Error::InvalidInput(format!(
                 "snapshot {} is not a PostgreSQL backup (it was stored with `lifeboat put`): restore it with `lifeboat cat`",
                 &snapshot.id[..8]

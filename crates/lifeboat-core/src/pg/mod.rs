@@ -6,12 +6,14 @@
 //! where every user of the machine could read them.
 
 pub mod archive;
+pub mod base_tar;
 pub mod database_config;
 pub mod facts;
 pub mod inspect;
 pub mod roles;
 pub mod service;
 pub mod tools;
+pub mod wal;
 
 use std::collections::BTreeMap;
 use std::path::Path;

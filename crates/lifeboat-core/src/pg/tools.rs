@@ -82,6 +82,61 @@ pub fn installed() -> Vec<PgTools> {
     found
 }
 
+/// One installation's server binaries (`postgres`, `pg_ctl`): what runs a
+/// recovered data directory, which only the same major can.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PgServer {
+    pub bin_dir: PathBuf,
+    pub major: u32,
+    /// As `postgres --version` prints it: "15.18".
+    pub version: String,
+}
+
+impl PgServer {
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    }
+}
+
+fn probe_server(bin_dir: &Path) -> Option<PgServer> {
+    let postgres = bin_dir.join(format!("postgres{}", std::env::consts::EXE_SUFFIX));
+    let pg_ctl = bin_dir.join(format!("pg_ctl{}", std::env::consts::EXE_SUFFIX));
+    if !pg_ctl.exists() {
+        return None;
+    }
+    let output = Command::new(&postgres).arg("--version").output().ok()?;
+    // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.split_whitespace().nth(2)?.to_string();
+    let major = version.split(['.', 'b', 'r']).next()?.parse().ok()?;
+    output.status.success().then(|| PgServer {
+        bin_dir: bin_dir.canonicalize().unwrap_or_else(|_| bin_dir.to_owned()),
+        major,
+        version,
+    })
+}
+
+/// The server binaries of exactly `major`: those in `explicit` when given
+/// (they must be that major), else the first installed.
+pub fn find_server(major: u32, explicit: Option<&Path>) -> Result<PgServer> {
+    let candidates: Vec<PgServer> = match explicit {
+        Some(dir) => probe_server(dir).into_iter().collect(),
+        None => candidate_dirs().iter().filter_map(|d| probe_server(d)).collect(),
+    };
+    if let Some(server) = candidates.iter().find(|s| s.major == major) {
+        return Ok(server.clone());
+    }
+    let found = match (explicit, candidates.as_slice()) {
+        (Some(dir), []) => format!("{} holds no postgres and pg_ctl that run", dir.display()),
+        (None, []) => "none found".to_string(),
+        (_, found) => {
+            let list: Vec<String> = found.iter().map(|s| format!("{} in {}", s.version, s.bin_dir.display())).collect();
+            format!("found only {}", list.join(", "))
+        }
+    };
+    Err(Error::PgServerMissing { needed: major, found })
+}
+
 /// The tools to use for a server of `server_major`: those in `explicit`
 /// when given (they must fit), else the oldest installed major that fits.
 pub fn find(server_major: u32, explicit: Option<&Path>) -> Result<PgTools> {

@@ -1,10 +1,10 @@
 //! `check`: is the repository whole?
 //!
 //! Structure (always): key slots, index files, every indexed pack present with
-//! its recorded size, every snapshot readable with every blob it needs
-//! indexed, latest pointers pointing at snapshots of their name. With
-//! `read_data`: every snapshot streamed and its size and SHA-256 compared with
-//! its manifest, then every pack read whole, its BLAKE3 compared with the
+//! its recorded size, every snapshot and archived WAL file readable with
+//! every blob it needs indexed, latest pointers pointing at snapshots of
+//! their name. With `read_data`: every snapshot and WAL file streamed and
+//! its size and SHA-256 compared with its manifest or record, then every pack read whole, its BLAKE3 compared with the
 //! index, its header authenticated, and every blob not yet verified through a
 //! snapshot authenticated too.
 //!
@@ -20,9 +20,10 @@ use super::format::{hex, short_key, BlobRecord};
 use super::index::{read_index_file, Index};
 use super::manifest::{self, Snapshot};
 use super::pack::{pack_path, read_header, PackRecord};
-use super::reach::add_reachable;
+use super::reach::{add_reachable, add_reachable_wal};
 use super::read::decode_blob;
 use super::read::stream_snapshot;
+use super::wal::{self, WalRecord};
 use super::{keys, lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -45,8 +46,13 @@ pub struct CheckReport {
     pub blobs: usize,
     /// Bytes read and verified with `read_data`.
     pub bytes_verified: u64,
+    /// Archived WAL files (every archive's).
+    pub wal_files: usize,
     /// Snapshots that cannot be restored whole, by id.
     pub affected_snapshots: Vec<String>,
+    /// Archived WAL files that cannot be read back whole, as `NAME=FILE`:
+    /// recovery stops before the first of them.
+    pub affected_wal: Vec<String>,
     /// What to do about the errors, in order.
     pub next_steps: Vec<String>,
 }
@@ -65,6 +71,8 @@ struct Damage {
     /// Some pack's bytes did not verify.
     pack_content: bool,
     snapshots: BTreeSet<String>,
+    /// WAL records (their paths) that cannot be read back whole.
+    wal: BTreeSet<String>,
     index_files: bool,
     key_slots: bool,
     /// Names whose latest pointer names a snapshot that is gone.
@@ -225,9 +233,45 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
     report.snapshots = snapshots.len();
     check_pointers(repo, &snapshots, &mut report, &mut damage)?;
 
+    let archived = wal::list(repo)?;
+    for (path, e) in archived.damaged {
+        report.errors.push(e.to_string());
+        damage.wal.insert(path);
+    }
+    for stranger in wal::list_files(repo, None)?.strangers {
+        report.warnings.push(format!(
+            "{stranger} is not a WAL record's name (planted, or from a newer Lifeboat): it is ignored"
+        ));
+    }
+    for record in &archived.records {
+        let mut needed = HashSet::new();
+        let missing =
+            add_reachable_wal(repo, &index, record, &mut needed).map(|()| needed.iter().filter(|k| !index.contains_key(**k)).count());
+        let problem = match missing {
+            Ok(0) => None,
+            Ok(missing) => Some(format!("{missing} of its blobs are in no index")),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            report.errors.push(format!("{}: {problem}", record.what()));
+            damage.wal.insert(record.path());
+        }
+        needed_by.push((record.path(), needed));
+    }
+    report.wal_files = archived.records.len() + damage.wal.len();
+
     if options.read_data {
         let present: Vec<&PackRecord> = indexed.values().filter(|p| on_disk.contains_key(&p.id)).copied().collect();
-        let verified = verify_data(repo, &index, &snapshots, &present, &mut report, &mut damage, progress)?;
+        let verified = verify_data(
+            repo,
+            &index,
+            &snapshots,
+            &archived.records,
+            &present,
+            &mut report,
+            &mut damage,
+            progress,
+        )?;
         report.bytes_verified = verified;
     }
     for (pack, record) in &indexed {
@@ -235,12 +279,17 @@ pub fn check(repo: &Repository, options: CheckOptions, progress: &dyn Progress) 
             let keys: HashSet<u128> = record.blobs.iter().map(|b| short_key(&b.id)).collect();
             for (id, needed) in &needed_by {
                 if !needed.is_disjoint(&keys) {
-                    damage.snapshots.insert(id.clone());
+                    if id.starts_with("wal/") {
+                        damage.wal.insert(id.clone());
+                    } else {
+                        damage.snapshots.insert(id.clone());
+                    }
                 }
             }
         }
     }
     report.affected_snapshots = damage.snapshots.iter().cloned().collect();
+    report.affected_wal = damage.wal.iter().map(|path| path.trim_start_matches("wal/").to_string()).collect();
     report.next_steps = next_steps(&damage, report.errors.is_empty());
     Ok(report)
 }
@@ -273,6 +322,14 @@ fn next_steps(damage: &Damage, healthy: bool) -> Vec<String> {
             "{count} be restored whole ({}): restore from another copy of the repository or from an unaffected \
              snapshot; once you do not need {them}, `lifeboat forget` {them} and run `lifeboat prune`",
             damage.snapshots.iter().map(|id| &id[..8]).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some(first) = damage.wal.first() {
+        steps.push(format!(
+            "{} archived WAL file(s) cannot be read back whole (the first: {first}): point-in-time recovery stops \
+             before the first of them, so take a new base backup (`lifeboat base-backup`) to start a new unbroken \
+             window; `lifeboat pitr show NAME` shows where each window ends",
+            damage.wal.len()
         ));
     }
     for name in &damage.dangling_pointers {
@@ -334,10 +391,12 @@ fn index_agrees_with_header(indexed: &[BlobRecord], header: &[BlobRecord]) -> bo
     indexed.iter().all(|b| in_header.contains(b))
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the parts of the report it fills
 fn verify_data(
     repo: &Repository,
     index: &Index,
     snapshots: &[Snapshot],
+    archived: &[WalRecord],
     present: &[&PackRecord],
     report: &mut CheckReport,
     damage: &mut Damage,
@@ -352,6 +411,16 @@ fn verify_data(
             Err(e) => {
                 report.errors.push(format!("snapshot {}: {e}", &snapshot.id[..8]));
                 damage.snapshots.insert(snapshot.id.clone());
+            }
+        }
+    }
+    for record in archived {
+        match wal::stream_record(repo, index, record, &mut std::io::sink(), progress, Some(&mut verified)) {
+            Ok(()) => bytes += record.size,
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => {
+                report.errors.push(e.to_string());
+                damage.wal.insert(record.path());
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `migrate`: moves a repository to this build's format.
 //!
 //! Each format only adds what a writer may store (format 2: deltas, record
-//! layout 2; format 3: sketch lists, list blobs as deltas); everything an
+//! layout 2; format 3: sketch lists, list blobs as deltas; format 4: `wal/` records); everything an
 //! older writer stored stays as it is and reads the same.
 //! So a migration changes the config's version and nothing else: first in
 //! every key slot's copy, then in `config`. A migration stopped half way

@@ -10,6 +10,7 @@
 //! snapshots/<hash>      encrypted manifests (see `manifest`)
 //! refs/latest/<name>    encrypted pointer to the newest snapshot of a name
 //! locks/<id>            who is using the repository (see `lock`)
+//! wal/<name>=<file>     encrypted: an archived WAL file's record (see `wal`)
 //! ```
 //!
 //! Write order makes every step crash-safe: a pack is durable before an index
@@ -36,6 +37,7 @@ pub mod sketch;
 pub mod slots;
 pub mod stats;
 pub mod store;
+pub mod wal;
 
 use std::sync::Arc;
 
@@ -51,10 +53,11 @@ use slots::KeySlot;
 /// The repository format new repositories get. Format 2 adds delta blobs
 /// (a changed chunk stored against the chunk it replaced); format 3 adds
 /// each snapshot's resemblance sketches and stores list blobs as deltas of
-/// the earlier snapshot's. This build reads and writes formats 1 and 2 too,
+/// the earlier snapshot's; format 4 may hold archived WAL (`wal/`), whose
+/// blobs an older build's prune would remove. This build reads and writes formats 1 to 3 too,
 /// and stores in each only what its format allows, so older builds keep
 /// reading and pruning those.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build reads and writes.
 const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -290,7 +293,7 @@ pub(crate) fn config_is_canonical(backend: &dyn Backend, config: &Config) -> Res
 /// What in `backend` shows a repository lives there (besides `config`):
 /// the first folder with content, for messages.
 pub(crate) fn repository_content(backend: &dyn Backend) -> Result<Option<String>> {
-    for dir in ["keys", "snapshots", "index", "refs/latest", "forgotten"] {
+    for dir in ["keys", "snapshots", "index", "refs/latest", "forgotten", "wal"] {
         if !backend.list(dir)?.is_empty() {
             return Ok(Some(format!("{dir}/")));
         }
@@ -313,6 +316,12 @@ impl Config {
     /// (format 3). An older build's prune would not keep either alive.
     pub fn stores_sketches(&self) -> bool {
         self.version >= 3
+    }
+
+    /// Whether WAL may be archived here (format 4): every build that opens
+    /// a format-4 repository keeps archived WAL's blobs when it prunes.
+    pub fn holds_wal(&self) -> bool {
+        self.version >= 4
     }
 
     /// Whether a key slot's `copy` of the config agrees with this one: the

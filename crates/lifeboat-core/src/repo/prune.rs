@@ -25,7 +25,7 @@ use super::format::short_key;
 use super::index::{read_index_file, write_index_file, Index};
 use super::manifest;
 use super::pack::{open_encoded, pack_path, PackBuilder, PackRecord};
-use super::reach::add_reachable;
+use super::reach::{add_reachable, add_reachable_wal};
 use super::{lock, Repository};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -110,14 +110,27 @@ pub fn prune(repo: &Repository, options: PruneOptions, progress: &dyn Progress) 
             format!("{e}; prune refuses to run: it could not tell which data that snapshot needs"),
         ));
     }
+    let archived = super::wal::list(repo)?;
+    if let Some((path, e)) = archived.damaged.into_iter().next() {
+        return Err(Error::corrupt(
+            path,
+            format!("{e}; prune refuses to run: it could not tell which data that WAL file needs"),
+        ));
+    }
     let mut reachable = HashSet::new();
     for snapshot in &snapshots {
         add_reachable(repo, &index, snapshot, &mut reachable)?;
     }
+    for record in &archived.records {
+        add_reachable_wal(repo, &index, record, &mut reachable)?;
+    }
     if let Some(missing) = reachable.iter().find(|k| !index.contains_key(**k)) {
         return Err(Error::corrupt(
             "the repository",
-            format!("a snapshot needs blob {missing:032x} which is in no index; prune refuses to run: see `lifeboat check`"),
+            format!(
+                "a snapshot or archived WAL file needs blob {missing:032x} which is in no index; prune refuses to run: \
+                 see `lifeboat check`"
+            ),
         ));
     }
 

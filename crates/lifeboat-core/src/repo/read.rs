@@ -386,6 +386,33 @@ fn run_job(repo: &Repository, index: &Index, job: &ReadJob, cipher_cache: &mut O
     Ok(out)
 }
 
+/// A stored stream as whatever names it records it: a snapshot's
+/// manifest, a WAL record.
+pub(crate) struct StoredBlobs<'a> {
+    /// The snapshot id, or the WAL file's path, for errors.
+    pub id: String,
+    /// What it is, for messages: "snapshot 1a2b3c4d".
+    pub what: String,
+    pub blob_lists: &'a [String],
+    pub size: u64,
+    pub chunks: u64,
+    pub sha256: &'a str,
+}
+
+impl<'a> StoredBlobs<'a> {
+    pub(crate) fn of(snapshot: &'a Snapshot) -> StoredBlobs<'a> {
+        let manifest = &snapshot.manifest;
+        StoredBlobs {
+            id: snapshot.id.clone(),
+            what: format!("snapshot {}", &snapshot.id[..8]),
+            blob_lists: &manifest.blob_lists,
+            size: manifest.size,
+            chunks: manifest.chunks,
+            sha256: &manifest.sha256,
+        }
+    }
+}
+
 /// Streams a snapshot into `out`, checking size and SHA-256 against its
 /// manifest. `verified` collects the keys of blobs that authenticated.
 pub(crate) fn stream_snapshot(
@@ -394,15 +421,27 @@ pub(crate) fn stream_snapshot(
     snapshot: &Snapshot,
     out: &mut dyn Write,
     progress: &dyn Progress,
+    verified: Option<&mut HashSet<u128>>,
+) -> Result<()> {
+    stream_blobs(repo, index, &StoredBlobs::of(snapshot), out, progress, verified)
+}
+
+/// Streams stored blobs into `out`, checking their count, size and
+/// SHA-256 against what their record says.
+pub(crate) fn stream_blobs(
+    repo: &Repository,
+    index: &Index,
+    stored: &StoredBlobs<'_>,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
     mut verified: Option<&mut HashSet<u128>>,
 ) -> Result<()> {
-    let manifest = &snapshot.manifest;
-    progress.phase("reading snapshot", Some(manifest.size));
-    let what = format!("snapshot {}", &snapshot.id[..8]);
+    progress.phase("reading snapshot", Some(stored.size));
+    let what = stored.what.clone();
     let mut planner = Planner {
         repo,
         index,
-        lists: manifest.blob_lists.iter(),
+        lists: stored.blob_lists.iter(),
         current: Vec::new(),
         position: 0,
         what: what.clone(),
@@ -476,19 +515,19 @@ pub(crate) fn stream_snapshot(
     })?;
 
     let sha256 = hex(&sha.finalize());
-    if size != manifest.size || chunks != manifest.chunks {
+    if size != stored.size || chunks != stored.chunks {
         return Err(Error::IntegrityMismatch {
-            snapshot: snapshot.id.clone(),
+            snapshot: stored.id.clone(),
             detail: format!(
                 "rebuilt {size} bytes in {chunks} chunks, the manifest says {} bytes in {}",
-                manifest.size, manifest.chunks
+                stored.size, stored.chunks
             ),
         });
     }
-    if sha256 != manifest.sha256 {
+    if sha256 != stored.sha256 {
         return Err(Error::IntegrityMismatch {
-            snapshot: snapshot.id.clone(),
-            detail: format!("SHA-256 of the rebuilt stream is {sha256}, the manifest says {}", manifest.sha256),
+            snapshot: stored.id.clone(),
+            detail: format!("SHA-256 of the rebuilt stream is {sha256}, the manifest says {}", stored.sha256),
         });
     }
     Ok(())

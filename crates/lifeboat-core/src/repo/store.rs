@@ -154,18 +154,7 @@ pub fn put_gated(
         .flatten();
     progress.phase("storing stream", None);
 
-    let mut sha = Sha256::new();
-    let mut size = 0u64;
-    let outcome = {
-        let hashing = HashingReader {
-            inner: input,
-            sha: &mut sha,
-            size: &mut size,
-        };
-        run_pipeline(repo, &index, reference.as_ref(), hashing, progress)?
-    };
-
-    let sha256 = hex(&sha.finalize());
+    let (outcome, StoredStream { size, sha256 }) = store_blobs(repo, &index, reference.as_ref(), input, progress)?;
     let mut metadata = options.metadata.clone();
     // The gate first: a producer that knows why it failed says it better.
     metadata.extend(gate(&StoredStream {
@@ -221,6 +210,30 @@ pub fn put_gated(
     })
 }
 
+/// Stores `input` as blobs and list blobs that nothing names yet: the
+/// caller holds a lock and records what names them (a manifest, a WAL
+/// record) once this returns.
+pub(crate) fn store_blobs(
+    repo: &Repository,
+    index: &Index,
+    reference: Option<&Reference>,
+    input: &mut dyn Read,
+    progress: &dyn Progress,
+) -> Result<(PipelineOutcome, StoredStream)> {
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    let outcome = {
+        let hashing = HashingReader {
+            inner: input,
+            sha: &mut sha,
+            size: &mut size,
+        };
+        run_pipeline(repo, index, reference, hashing, progress)?
+    };
+    let sha256 = hex(&sha.finalize());
+    Ok((outcome, StoredStream { size, sha256 }))
+}
+
 struct HashingReader<'a> {
     inner: &'a mut dyn Read,
     sha: &'a mut Sha256,
@@ -246,7 +259,7 @@ impl Read for HashingReader<'_> {
 /// the two streams up (by byte offset); the base is the earlier chunk under
 /// the new one's middle. Offsets, not chunk counts: a change that moves one
 /// boundary must not misplace every base after it.
-struct Reference {
+pub(crate) struct Reference {
     chunks: Vec<[u8; 32]>,
     /// Where each chunk starts in the earlier stream, and last where it ends.
     starts: Vec<u64>,
@@ -410,13 +423,14 @@ impl Reference {
     }
 }
 
-struct PipelineOutcome {
-    chunks: u64,
-    new_chunks: u64,
-    delta_chunks: u64,
-    added_bytes: u64,
-    blob_lists: Vec<String>,
-    sketch_lists: Vec<String>,
+/// What storing a stream wrote.
+pub(crate) struct PipelineOutcome {
+    pub chunks: u64,
+    pub new_chunks: u64,
+    pub delta_chunks: u64,
+    pub added_bytes: u64,
+    pub blob_lists: Vec<String>,
+    pub sketch_lists: Vec<String>,
 }
 
 /// Everything the chunking thread tracks while blobs flow to the workers.

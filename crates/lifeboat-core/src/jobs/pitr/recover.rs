@@ -1,0 +1,448 @@
+//! Recovery to a point in time: a base backup unpacked into a fresh data
+//! directory (every byte authenticated, the whole checked against its
+//! manifest, then the server's own `backup_manifest` checked by
+//! `pg_verifybackup`), recovery settings that fetch WAL through `lifeboat
+//! wal-fetch`, and, when asked, the server started with the base backup's
+//! major on a local port until it has replayed up to the target and
+//! promoted itself.
+//!
+//! The recovered cluster never archives (`archive_mode = off`): it must
+//! not write a new timeline into the archive it came from.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::window::base_backups;
+use super::{base_tag, BaseBackupFacts};
+use crate::error::{Error, Result};
+use crate::paths;
+use crate::pg::tools::{self, PgServer};
+use crate::pg::wal::Lsn;
+use crate::progress::Progress;
+use crate::repo::manifest::{self, Snapshot};
+use crate::repo::read::{self, ReadOptions};
+use crate::repo::{wal, Repository};
+
+/// Where recovery stops.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum RecoveryTarget {
+    Time(DateTime<Utc>),
+    RestorePoint(String),
+    Lsn(Lsn),
+    /// The end of the archived WAL.
+    Latest,
+}
+
+impl std::fmt::Display for RecoveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryTarget::Time(time) => write!(f, "{}", time.format("%Y-%m-%d %H:%M:%S%.6f UTC")),
+            RecoveryTarget::RestorePoint(name) => write!(f, "restore point `{name}`"),
+            RecoveryTarget::Lsn(lsn) => write!(f, "WAL position {lsn}"),
+            RecoveryTarget::Latest => f.write_str("the end of the archived WAL"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RecoverOptions {
+    /// The archive's name.
+    pub name: String,
+    pub target: RecoveryTarget,
+    /// A fresh data directory: absent or empty.
+    pub datadir: PathBuf,
+    /// The server binaries' folder; searched for when None.
+    pub pg_bin: Option<PathBuf>,
+    /// Recover this base backup (an id or `latest:NAME.base`) instead of
+    /// the newest that fits the target.
+    pub base: Option<String>,
+    /// Start the recovered server on this port and wait until it has
+    /// recovered; leave it stopped when None.
+    pub start_port: Option<u16>,
+    /// The `lifeboat` binary the recovering server's `restore_command` runs.
+    pub lifeboat: PathBuf,
+    /// The repository's location, for `restore_command`.
+    pub repository: String,
+    pub lock_wait: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RecoverReport {
+    pub name: String,
+    pub base_backup: String,
+    pub server_version: String,
+    pub target: RecoveryTarget,
+    pub datadir: PathBuf,
+    /// `pg_verifybackup` checked the unpacked files against the server's manifest.
+    pub manifest_verified: bool,
+    /// The server runs, recovered and promoted, on this port.
+    pub port: Option<u16>,
+    /// The recovering server's log (in the data directory).
+    pub log: Option<PathBuf>,
+    pub seconds: f64,
+    pub next_steps: Vec<String>,
+}
+
+/// Refuses what PostgreSQL would refuse later, before anything is written.
+fn preflight(options: &RecoverOptions) -> Result<()> {
+    wal::validate_name(&options.name)?;
+    if options.start_port.is_some() && running_as_root() {
+        return Err(Error::InvalidInput(
+            "PostgreSQL refuses to run as root, so `recover --start` cannot either: run it as the user that will own \
+             the recovered server (for example `sudo -u postgres lifeboat recover ...`, with the repository and \
+             passphrase readable by that user)"
+                .into(),
+        ));
+    }
+    match std::fs::read_dir(&options.datadir).map(|mut entries| entries.next().is_none()) {
+        Ok(false) => Err(Error::InvalidInput(format!(
+            "{} is not empty: recover into a new or empty folder (nothing was changed)",
+            options.datadir.display()
+        ))),
+        Ok(true) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("reading", &options.datadir, e)),
+    }
+}
+
+fn running_as_root() -> bool {
+    #[cfg(target_os = "linux")]
+    return rustix::process::geteuid().is_root();
+    #[cfg(not(target_os = "linux"))]
+    return false;
+}
+
+/// The base backup to recover: the one asked for, else the newest that
+/// ends before the target.
+fn choose_base(repo: &Repository, options: &RecoverOptions) -> Result<(Snapshot, BaseBackupFacts)> {
+    if let Some(spec) = &options.base {
+        let snapshot = manifest::resolve(repo, spec)?;
+        let facts = BaseBackupFacts::of(&snapshot)?;
+        if snapshot.manifest.tag != base_tag(&options.name) {
+            return Err(Error::InvalidInput(format!(
+                "snapshot {} is a base backup of `{}`, not of `{}`",
+                &snapshot.id[..8],
+                facts.archive,
+                options.name
+            )));
+        }
+        return Ok((snapshot, facts));
+    }
+    let bases = base_backups(repo, &options.name)?;
+    let Some((oldest, _)) = bases.first() else {
+        return Err(Error::InvalidInput(format!(
+            "`{}` has no base backup in this repository: take one with `lifeboat base-backup --name {}`",
+            options.name, options.name
+        )));
+    };
+    let oldest_end = oldest.manifest.end;
+    let fits = |snapshot: &Snapshot, facts: &BaseBackupFacts| match &options.target {
+        RecoveryTarget::Time(time) => snapshot.manifest.end <= *time,
+        RecoveryTarget::Lsn(lsn) => facts.stop_lsn.is_some_and(|stop| stop <= *lsn),
+        RecoveryTarget::RestorePoint(_) | RecoveryTarget::Latest => true,
+    };
+    bases.into_iter().rev().find(|(s, f)| fits(s, f)).ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{} is before the end of `{}`'s oldest base backup ({}): the recoverable window starts there \
+             (`lifeboat pitr show {}`)",
+            options.target,
+            options.name,
+            oldest_end.format("%Y-%m-%d %H:%M:%S UTC"),
+            options.name
+        ))
+    })
+}
+
+/// Recovers archive `options.name` into `options.datadir`.
+pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn Progress) -> Result<RecoverReport> {
+    let started = Instant::now();
+    preflight(options)?;
+    let (snapshot, facts) = choose_base(&repo, options)?;
+    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
+    let created = !options.datadir.exists();
+    paths::create_private_dir(&options.datadir)?;
+    let outcome = materialise(&repo, &snapshot, &facts, &server, options, progress);
+    let manifest_verified = match outcome {
+        Ok(verified) => verified,
+        Err(e) => {
+            remove_contents(&options.datadir, created);
+            return Err(e);
+        }
+    };
+    let log = options.datadir.join("lifeboat-recovery.log");
+    let mut next_steps = Vec::new();
+    let port = match options.start_port {
+        Some(port) => {
+            run_recovery(&server, options, &log, progress)?;
+            next_steps.push(format!(
+                "the recovered server runs on port {port} (localhost; its socket in {}): check it, then dump what \
+                 you need, or make it the new primary (set archive_mode and archive_command again first)",
+                options.datadir.display()
+            ));
+            Some(port)
+        }
+        None => {
+            next_steps.push(format!(
+                "start it with `{} -D {} start`, with LIFEBOAT_REPO and the passphrase (LIFEBOAT_PASSWORD_FILE) in its \
+                 environment: its restore_command fetches the WAL through Lifeboat",
+                server.tool("pg_ctl").display(),
+                options.datadir.display()
+            ));
+            None
+        }
+    };
+    Ok(RecoverReport {
+        name: options.name.clone(),
+        base_backup: snapshot.id,
+        server_version: facts.server_version,
+        target: options.target.clone(),
+        datadir: options.datadir.clone(),
+        manifest_verified,
+        port,
+        log: port.map(|_| log),
+        seconds: started.elapsed().as_secs_f64(),
+        next_steps,
+    })
+}
+
+/// Unpacks the base backup, checks it, and writes the recovery settings.
+/// Returns whether `pg_verifybackup` checked it.
+fn materialise(
+    repo: &Repository,
+    snapshot: &Snapshot,
+    facts: &BaseBackupFacts,
+    server: &PgServer,
+    options: &RecoverOptions,
+    progress: &dyn Progress,
+) -> Result<bool> {
+    unpack(repo, snapshot, &options.datadir, options.lock_wait, progress)?;
+    let verified = verify_backup(server, facts, &options.datadir)?;
+    write_recovery_settings(options)?;
+    Ok(verified)
+}
+
+/// Streams the verified snapshot through a pipe into the tar reader.
+fn unpack(repo: &Repository, snapshot: &Snapshot, datadir: &Path, lock_wait: Duration, progress: &dyn Progress) -> Result<()> {
+    let (reader, mut writer) = std::io::pipe().map_err(|e| Error::Internal(format!("a pipe: {e}")))?;
+    std::thread::scope(|scope| {
+        let unpacking = scope.spawn(move || {
+            let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, reader));
+            archive.set_preserve_permissions(true);
+            archive.set_overwrite(false);
+            let result = archive.unpack(datadir);
+            // Drain what is left so the writer never blocks on a reader that gave up.
+            let _ = std::io::copy(&mut archive.into_inner(), &mut std::io::sink());
+            result
+        });
+        let streamed = read::cat(repo, snapshot, &mut writer, progress, ReadOptions { lock_wait });
+        drop(writer);
+        let unpacked = unpacking
+            .join()
+            .map_err(|_| Error::Internal("the unpacking thread stopped".into()))?;
+        streamed?;
+        unpacked.map_err(|e| Error::io("unpacking the base backup into", datadir, e))
+    })
+}
+
+/// `pg_verifybackup` over the unpacked files, where the server wrote a
+/// manifest and the major ships the tool (13 and later).
+fn verify_backup(server: &PgServer, facts: &BaseBackupFacts, datadir: &Path) -> Result<bool> {
+    let tool = server.tool("pg_verifybackup");
+    if !facts.manifest || !tool.exists() {
+        return Ok(false);
+    }
+    let mut command = Command::new(&tool);
+    // WAL is checked by replay itself when pg_waldump is not there.
+    if !server.tool("pg_waldump").exists() {
+        command.arg("--no-parse-wal");
+    }
+    let output = command
+        .arg("--quiet")
+        .arg(datadir)
+        .env("LC_MESSAGES", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("running", &tool, e))?;
+    if !output.status.success() {
+        return Err(Error::RestoreFailed(format!(
+            "the unpacked base backup does not match the manifest its server wrote (pg_verifybackup: {}): it was \
+             removed; recover from another base backup (--base)",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(true)
+}
+
+/// A value quoted for postgresql.conf.
+fn conf_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A word quoted for the shell that runs `restore_command`.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
+    let restore_command = format!(
+        "{} --repo {} wal-fetch %f %p --name {}",
+        shell_quote(&options.lifeboat.display().to_string()),
+        shell_quote(&options.repository),
+        shell_quote(&options.name)
+    );
+    let mut settings = vec![
+        format!("restore_command = {}", conf_quote(&restore_command)),
+        "recovery_target_action = 'promote'".to_string(),
+        "recovery_target_timeline = 'latest'".to_string(),
+        // A recovered copy must not archive a new timeline into the archive it came from.
+        "archive_mode = 'off'".to_string(),
+    ];
+    match &options.target {
+        RecoveryTarget::Time(time) => settings.push(format!(
+            "recovery_target_time = {}",
+            conf_quote(&time.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string())
+        )),
+        RecoveryTarget::RestorePoint(name) => settings.push(format!("recovery_target_name = {}", conf_quote(name))),
+        RecoveryTarget::Lsn(lsn) => settings.push(format!("recovery_target_lsn = {}", conf_quote(&lsn.to_string()))),
+        RecoveryTarget::Latest => {}
+    }
+    if let Some(port) = options.start_port {
+        let socket_dir = options.datadir.canonicalize().unwrap_or_else(|_| options.datadir.clone());
+        settings.extend([
+            format!("port = {port}"),
+            "listen_addresses = 'localhost'".to_string(),
+            format!("unix_socket_directories = {}", conf_quote(&socket_dir.display().to_string())),
+        ]);
+    }
+    let auto_conf = options.datadir.join("postgresql.auto.conf");
+    let mut text = std::fs::read_to_string(&auto_conf).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# Added by `lifeboat recover`: recovery from the repository's WAL archive.\n");
+    for line in settings {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&auto_conf, text).map_err(|e| Error::io("writing", &auto_conf, e))?;
+    let _ = std::fs::remove_file(options.datadir.join("standby.signal"));
+    let signal = options.datadir.join("recovery.signal");
+    std::fs::write(&signal, b"").map_err(|e| Error::io("writing", &signal, e))
+}
+
+/// Starts the server and waits until recovery ended and it promoted
+/// itself (`recovery.signal` gone, the server running), or it stopped.
+fn run_recovery(server: &PgServer, options: &RecoverOptions, log: &Path, progress: &dyn Progress) -> Result<()> {
+    let pg_ctl = server.tool("pg_ctl");
+    let datadir = &options.datadir;
+    let status = Command::new(&pg_ctl)
+        .arg("-D")
+        .arg(datadir)
+        .arg("-l")
+        .arg(log)
+        .args(["-W", "start"])
+        .env("LC_MESSAGES", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Error::io("running", &pg_ctl, e))?;
+    if !status.success() {
+        return Err(recovery_failed(log, &format!("pg_ctl start exited with {status}")));
+    }
+    progress.phase("replaying WAL", None);
+    let signal = datadir.join("recovery.signal");
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let running = Command::new(&pg_ctl)
+            .arg("-D")
+            .arg(datadir)
+            .arg("status")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !running {
+            return Err(recovery_failed(log, "the server stopped during recovery"));
+        }
+        if !signal.exists() {
+            break;
+        }
+        if progress.cancelled() {
+            stop(&pg_ctl, datadir);
+            return Err(Error::Cancelled);
+        }
+    }
+    // Promoted; a WAL file that failed to read back ended replay early.
+    if let Some(damaged) = damaged_fetches(log).first() {
+        stop(&pg_ctl, datadir);
+        return Err(Error::RestoreFailed(format!(
+            "recovery stopped early, where a WAL file could not be read back ({damaged}); the server was stopped. \
+             The archive is damaged from there: recover to an earlier point, and run `lifeboat check --read-data`"
+        )));
+    }
+    Ok(())
+}
+
+fn stop(pg_ctl: &Path, datadir: &Path) {
+    let _ = Command::new(pg_ctl)
+        .arg("-D")
+        .arg(datadir)
+        .args(["-m", "fast", "-w", "stop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `lifeboat wal-fetch` failures other than "not archived" (which is how
+/// every recovery ends) in the server's log.
+fn damaged_fetches(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("error: ") && l.contains("WAL file") && !l.contains("is not in the repository's WAL archive"))
+        .map(|l| l.trim_start_matches("error: ").to_string())
+        .collect()
+}
+
+/// Why recovery failed, from the server's log: its FATAL lines and any
+/// WAL file that could not be read back.
+fn recovery_failed(log: &Path, what: &str) -> Error {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut reasons = damaged_fetches(log);
+    reasons.extend(text.lines().filter(|l| l.contains("FATAL:") || l.contains("PANIC:")).map(|l| {
+        l.split_once("FATAL:")
+            .or_else(|| l.split_once("PANIC:"))
+            .map_or(l, |(_, r)| r)
+            .trim()
+            .to_string()
+    }));
+    let reasons = if reasons.is_empty() {
+        "see its log".to_string()
+    } else {
+        reasons.join("; ")
+    };
+    Error::RestoreFailed(format!("{what}: {reasons} (the log: {})", log.display()))
+}
+
+/// Removes what recovery wrote into `datadir` (and the folder, if it made it).
+fn remove_contents(datadir: &Path, created: bool) {
+    if created {
+        let _ = std::fs::remove_dir_all(datadir);
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(datadir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
