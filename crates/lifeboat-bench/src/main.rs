@@ -12,9 +12,13 @@
 //! - `postgres`: `lifeboat backup` / `restore` against bare `pg_dump` /
 //!   `pg_restore` on a real throwaway cluster with about 1 GB of dump, and
 //!   the bytes a day of changes adds (see `postgres.rs`).
+//! - `pitr`: point-in-time recovery under a steady pgbench load: base
+//!   backup against bare `pg_basebackup`, WAL stored per hour against the
+//!   WAL written, and the time to recover (see `pitr.rs`).
 //! - `gen`: writes one generated stream to a file.
 
 mod dumpgen;
+mod pitr;
 mod postgres;
 
 use std::fs::File;
@@ -87,6 +91,25 @@ enum Cmd {
         #[arg(long, default_value = "target/release/lifeboat")]
         lifeboat: PathBuf,
     },
+    /// Point-in-time recovery under a steady write load.
+    Pitr {
+        /// pgbench scale (about 15 MB of cluster each).
+        #[arg(long, default_value_t = 60)]
+        scale: u32,
+        /// pgbench transactions per second during the load.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Minutes of load after the base backup (recovery targets their end).
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Timed base backups, each side (medians are printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value = "bench-out")]
+        dir: PathBuf,
+        #[arg(long, default_value = "target/release/lifeboat")]
+        lifeboat: PathBuf,
+    },
     /// Chunk size and zstd level sweep.
     Chunking {
         #[arg(long, default_value_t = 256 << 20)]
@@ -125,6 +148,21 @@ fn main() -> Result<()> {
             documents,
             runs: runs.max(1),
             days: days.max(3),
+            dir,
+            lifeboat,
+        })?,
+        Cmd::Pitr {
+            scale,
+            rate,
+            minutes,
+            runs,
+            dir,
+            lifeboat,
+        } => pitr::run(&pitr::Options {
+            scale,
+            rate,
+            minutes: minutes.max(1),
+            runs: runs.max(1),
             dir,
             lifeboat,
         })?,

@@ -138,6 +138,9 @@ enum Command {
     WalPush(pitr::WalPushArgs),
     /// Fetch one archived WAL file, verified (for restore_command); exit 1 when it is not archived.
     WalFetch(pitr::WalFetchArgs),
+    /// Stream WAL into the repository over a replication slot (instead of archive_command).
+    #[command(subcommand)]
+    Wal(pitr::WalCommand),
     /// Recover a cluster to a moment, a restore point, a WAL position or the latest WAL, into a new data directory.
     Recover(pitr::RecoverArgs),
     /// Create a named restore point on a server and wait until it is archived.
@@ -208,6 +211,7 @@ fn main() -> ExitCode {
         Command::BaseBackup(a) => pitr::base_backup(g, a),
         Command::WalPush(a) => pitr::wal_push(g, a),
         Command::WalFetch(a) => pitr::wal_fetch(g, a),
+        Command::Wal(a) => pitr::wal(g, a),
         Command::Recover(a) => pitr::recover(g, a),
         Command::RestorePoint(a) => pitr::restore_point(g, a),
         Command::Pitr(a) => pitr::pitr(g, a),

@@ -1,9 +1,10 @@
 //! Point-in-time recovery: `base-backup`, `wal-push`, `wal-fetch`,
-//! `recover`, `restore-point` and `pitr show`. Flags into the engine's
+//! `wal stream`, `recover`, `restore-point` and `pitr show`. Flags into the engine's
 //! `jobs::pitr` options; the reports printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,9 @@ use clap::{ArgGroup, Args, Subcommand};
 use lifeboat_core::backend::Location;
 use lifeboat_core::jobs::pitr::base_backup::BaseBackupOptions;
 use lifeboat_core::jobs::pitr::recover::{RecoverOptions, RecoveryTarget};
+use lifeboat_core::jobs::pitr::stream::{self, StreamOptions};
 use lifeboat_core::jobs::pitr::{archive, restore_point, window};
+use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::wal::Lsn;
 
 use crate::commands::{human_bytes, print_json};
@@ -333,4 +336,65 @@ pub fn pitr(g: &GlobalArgs, command: &PitrCommand) -> Result<ExitCode> {
     } else {
         ExitCode::from(3)
     })
+}
+
+#[derive(Subcommand)]
+pub enum WalCommand {
+    /// Stream a cluster's WAL into the repository over a replication slot
+    /// (pg_receivewal), until SIGTERM or Ctrl-C: instead of archive_command.
+    Stream(WalStreamArgs),
+}
+
+#[derive(Args)]
+pub struct WalStreamArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The replication slot (made when missing; default lifeboat_NAME).
+    #[arg(long)]
+    slot: Option<String>,
+    /// The archive's name (default: the connection's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Raise the alarm when the slot holds back more than this many MiB of
+    /// WAL on the server (a stream that lags fills the server's disk).
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    alarm_retained_mib: u64,
+}
+
+pub fn wal(g: &GlobalArgs, command: &WalCommand) -> Result<ExitCode> {
+    let WalCommand::Stream(a) = command;
+    let database = a.database.resolve(g)?;
+    let Some(name) = a.name.clone().or_else(|| database.connection.clone()) else {
+        bail!("name the archive with --name (the name `base-backup --name` and `recover --name` use)");
+    };
+    let options = StreamOptions {
+        slot: a.slot.clone().unwrap_or_else(|| stream::default_slot(&name)),
+        spool: Paths::from_env()?.data_dir.join("wal-spool").join(&name),
+        name: name.clone(),
+        pg_bin: database.pg_bin,
+        retained_alarm: a.alarm_retained_mib.saturating_mul(1 << 20),
+        lock_wait: g.lock_wait(),
+    };
+    let _claim = claim(&format!("{name}.wal"))?;
+    let report = runtime()?.block_on(async {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
+        tokio::spawn(async move {
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            flag.store(true, Ordering::Relaxed);
+            anyhow::Ok(())
+        });
+        eprintln!(
+            "lifeboat wal stream: `{name}` over slot {}; stop with SIGTERM or Ctrl-C",
+            options.slot
+        );
+        let stop = move || stopping.load(Ordering::Relaxed);
+        anyhow::Ok(runner(g).await?.stream_wal(&database.spec, options, &stop).await?)
+    })?;
+    eprintln!("lifeboat wal stream: stopped; {} WAL file(s) stored", report.archived);
+    Ok(ExitCode::SUCCESS)
 }

@@ -80,6 +80,18 @@ impl Workplace {
         cmd.output().unwrap()
     }
 
+    /// `lifeboat ARGS` in the background (`wal stream`).
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut argv = vec!["env".to_string()];
+        argv.extend(self.env().into_iter().map(|(k, v)| format!("{k}={v}")));
+        argv.push(self.bin.display().to_string());
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let mut cmd = as_server_user(&argv);
+        cmd.env_remove("LIFEBOAT_PASSWORD").current_dir(self.dir.path());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -426,6 +438,69 @@ fn damaged_missing_and_mismatched_wal_is_refused_with_what_to_do() {
         );
         assert!(!place.path("wrong-major").exists(), "nothing written before the check");
     }
+}
+
+/// SIGTERM, then the stream's exit and what it said.
+fn stop_stream(stream: std::process::Child) -> String {
+    let killed = Command::new("kill").args(["-TERM", &stream.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = stream.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // runuser (when root) reports the signal as its own exit status: the stream's word decides.
+    assert!(
+        stderr.contains("lifeboat wal stream: stopped;"),
+        "wal stream stops cleanly on SIGTERM: {stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn a_wal_stream_over_a_slot_catches_up_on_what_it_missed_while_stopped() {
+    let Some(bin) = matrix_server() else { return };
+    let place = Workplace::new();
+    // No archive_command: this workstation streams the WAL itself.
+    let cluster = PgCluster::start_major_configured(MAJOR, "");
+    let url = cluster.url("postgres");
+    let bin_text = bin.display().to_string();
+    let stream_args = ["wal", "stream", "--db", &url, "--name", "prod", "--pg-bin", &bin_text];
+    let stream = place.spawn(&stream_args);
+    // The stream has opened the workstation's catalog once its slot exists
+    // (two processes migrating a new catalog at once is not this test's subject).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster.psql("postgres", "SELECT count(*) FROM pg_replication_slots WHERE active") != "1" {
+        assert!(Instant::now() < deadline, "the stream did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.psql("postgres", "CREATE TABLE t (id int)");
+    let base = place.json(&["base-backup", "--db", &url, "--name", "prod", "--pg-bin", &bin_text]);
+    assert!(base["warnings"][0].as_str().unwrap().contains("archive_command"), "{base}");
+    cluster.psql("postgres", "INSERT INTO t SELECT generate_series(1, 100)");
+    switch_and_archive(&cluster, &place);
+    let said = stop_stream(stream);
+    assert!(said.contains("stopped;"), "{said}");
+    assert_eq!(
+        cluster.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lifeboat_prod'"
+        ),
+        "1",
+        "the slot outlives the stream"
+    );
+
+    // Written while nothing streams: the slot keeps it on the server.
+    cluster.psql("postgres", "INSERT INTO t SELECT generate_series(101, 200)");
+    cluster.psql("postgres", "SELECT pg_switch_wal()");
+    cluster.psql("postgres", "INSERT INTO t SELECT generate_series(201, 300)");
+    let last = cluster.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    let stream = place.spawn(&stream_args);
+    wait_archived(&cluster, &place, &last);
+    stop_stream(stream);
+
+    let status = place.json(&["pitr", "show", "prod"]);
+    assert_eq!(status["gaps"], serde_json::json!([]), "nothing missed: {status}");
+    assert_eq!(status["windows"][0]["to_file"], last.as_str(), "{status}");
+    let recovered = recover(&place, &bin, "streamed", &["--latest"]);
+    assert_eq!(recovered.psql("SELECT count(*) FROM t"), "300");
 }
 
 fn pack_files(repo: &Path) -> Vec<PathBuf> {

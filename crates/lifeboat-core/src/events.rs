@@ -48,6 +48,9 @@ pub enum EventKind {
     OffsiteStale,
     /// A schedule's heartbeat ping was not delivered (the backup stands).
     HeartbeatFailed,
+    /// Point-in-time recovery is at risk: the WAL stream stopped, or its
+    /// replication slot holds back more WAL than allowed on the server.
+    WalAlarm,
     /// An event's message reached a notification channel (e-mail, chat).
     NotificationSent,
     /// An event's message did not reach a channel after its tries (the job stands).

@@ -198,6 +198,14 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
                  schedule's heartbeat URL is right (`lifeboat schedule show`): the monitor may now raise a false alarm.",
             ),
         ),
+        (EventKind::WalAlarm, _) => (
+            format!("WAL archive of {who} at risk"),
+            Topic::Failure,
+            Some(
+                "Until it is fixed, the recoverable window does not grow. See the message; `lifeboat pitr show NAME` \
+                 shows where the window ends.",
+            ),
+        ),
         (EventKind::NotificationFailed, _) => (
             "An alert did not reach its channel".to_string(),
             Topic::Failure,

@@ -1,7 +1,8 @@
 //! Fuzzing of every parser of bytes Lifeboat does not control: the pg_dump
 //! archive reader, pack headers (plaintext and sealed), index files,
 //! manifests, the repository config, key slots, recovery kits, probe files,
-//! schedule strings and connection URLs.
+//! schedule strings, connection URLs, `pg_basebackup` tars and WAL segment
+//! headers.
 //!
 //! Each target first replays its committed corpus (`tests/fuzz-corpus/NAME/`:
 //! real files as Lifeboat writes them, plus any input that once failed),
@@ -25,6 +26,8 @@ use lifeboat_core::crypto::recovery::RecoveryKit;
 use lifeboat_core::crypto::MasterKey;
 use lifeboat_core::jobs::drill::parse_probes;
 use lifeboat_core::pg::archive::count_rows;
+use lifeboat_core::pg::base_tar::{label_start, TarWatcher};
+use lifeboat_core::pg::wal::{segment_header, valid_segment_size, Lsn};
 use lifeboat_core::pg::ConnectionSpec;
 use lifeboat_core::repo::index::{decode_index_file, encode_index_file};
 use lifeboat_core::repo::manifest::decode_manifest;
@@ -373,6 +376,38 @@ fn connection_urls() {
     });
 }
 
+/// A base backup's tar as the watcher sees it, cut into a pipe's pieces.
+#[test]
+fn base_backup_tars() {
+    fuzz("base-tar", |bytes| {
+        let mut watcher = TarWatcher::default();
+        for piece in bytes.chunks(777) {
+            watcher.feed(piece);
+        }
+        let Ok(facts) = watcher.finish() else { return false };
+        if let Some(label) = facts.backup_label {
+            let _ = label_start(&label);
+        }
+        true
+    });
+}
+
+/// A segment header only names a segment size PostgreSQL allows; the same
+/// bytes as text are no WAL position unless they read as one.
+#[test]
+fn wal_segment_headers() {
+    fuzz("wal-segment-header", |bytes| {
+        if let Ok(lsn) = Lsn::parse(&String::from_utf8_lossy(bytes)) {
+            assert_eq!(Lsn::parse(&lsn.to_string()).unwrap(), lsn);
+        }
+        let header = segment_header(bytes);
+        if let Some(header) = header {
+            assert!(valid_segment_size(header.segment_size));
+        }
+        header.is_some()
+    });
+}
+
 /// Every generated seed still decodes: the committed corpus doubles as a
 /// record of the formats' bytes, so an incompatible change fails here.
 #[test]
@@ -394,6 +429,15 @@ fn the_committed_seeds_of_every_format_still_decode() {
     }
     for (name, bytes) in corpus("recovery-kit") {
         RecoveryKit::parse(&String::from_utf8_lossy(&bytes)).unwrap_or_else(|e| panic!("recovery-kit/{name}: {e}"));
+    }
+    for (name, bytes) in corpus("base-tar") {
+        let mut watcher = TarWatcher::default();
+        watcher.feed(&bytes);
+        let facts = watcher.finish().unwrap_or_else(|e| panic!("base-tar/{name}: {e}"));
+        assert!(facts.backup_label.as_deref().and_then(label_start).is_some(), "base-tar/{name}");
+    }
+    for (name, bytes) in corpus("wal-segment-header") {
+        assert!(segment_header(&bytes).is_some(), "wal-segment-header/{name}");
     }
     for (name, bytes) in corpus("archive") {
         let counts = count_rows(bytes.as_slice()).unwrap_or_else(|e| panic!("archive/{name}: {}", e.0));

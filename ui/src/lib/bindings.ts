@@ -103,7 +103,7 @@ message: string,
  */
 detail: unknown, };
 
-export type EventKind = "backup_succeeded" | "backup_failed" | "checkpoint" | "verify_succeeded" | "verify_failed" | "drill_start" | "drill_result" | "drill_complete" | "restore_succeeded" | "restore_failed" | "auto_restore" | "retention_applied" | "stale" | "copy_succeeded" | "copy_failed" | "offsite_stale" | "heartbeat_failed" | "notification_sent" | "notification_failed";
+export type EventKind = "backup_succeeded" | "backup_failed" | "checkpoint" | "verify_succeeded" | "verify_failed" | "drill_start" | "drill_result" | "drill_complete" | "restore_succeeded" | "restore_failed" | "auto_restore" | "retention_applied" | "stale" | "copy_succeeded" | "copy_failed" | "offsite_stale" | "heartbeat_failed" | "wal_alarm" | "notification_sent" | "notification_failed";
 
 export type SnapshotFacts = { id: string, time: string, size: number, sha256: string, };
 

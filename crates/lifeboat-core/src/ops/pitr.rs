@@ -1,7 +1,8 @@
 //! Point-in-time recovery's jobs that a person or a schedule starts: base
 //! backups and recoveries, recorded and announced like dumps and restores.
 //! (`wal-push` and `wal-fetch` run per WAL file, from the server itself:
-//! PostgreSQL logs and retries those; the window's gaps are what alarm.)
+//! PostgreSQL logs and retries those.) And the WAL stream, whose troubles
+//! are announced as alarms.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::pitr::base_backup::{self, BaseBackupOptions, BaseBackupReport};
 use crate::jobs::pitr::recover::{self, RecoverOptions, RecoverReport};
+use crate::jobs::pitr::stream::{self, StreamNotice, StreamOptions, StreamReport};
 use crate::pg::ConnectionSpec;
 use crate::progress::Progress;
 
@@ -66,4 +68,82 @@ impl Runner {
         self.announce(event).await;
         outcome
     }
+}
+
+impl Runner {
+    /// Streams a cluster's WAL into archive `options.name` until `stop`
+    /// says so (see `jobs::pitr::stream`). A stream that stops, a WAL file
+    /// that cannot be stored and a slot holding back too much WAL are
+    /// announced as `wal_alarm` (high priority) once each until they clear.
+    pub async fn stream_wal(
+        &self,
+        spec: &ConnectionSpec,
+        options: StreamOptions,
+        stop: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<StreamReport> {
+        let name = options.name.clone();
+        let (notices, mut heard) = tokio::sync::mpsc::unbounded_channel();
+        let notice = move |n: StreamNotice| {
+            let _ = notices.send(n);
+        };
+        let options = StreamOptions {
+            lock_wait: self.lock_wait,
+            ..options
+        };
+        let streaming = stream::stream(self.repo.clone(), spec, &options, &notice, stop);
+        tokio::pin!(streaming);
+        let mut alarms = Alarms::default();
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut streaming => break outcome,
+                Some(n) = heard.recv() => self.hear(&name, n, &mut alarms).await,
+            }
+        };
+        while let Ok(n) = heard.try_recv() {
+            self.hear(&name, n, &mut alarms).await;
+        }
+        if let Err(e) = &outcome {
+            let message = format!("streaming the WAL of {name} stopped: {e}");
+            self.announce(Event::new(EventKind::WalAlarm, Some(&name), false, message)).await;
+        }
+        outcome
+    }
+
+    async fn hear(&self, name: &str, notice: StreamNotice, alarms: &mut Alarms) {
+        let alarm = match notice {
+            StreamNotice::Archived(report) => {
+                tracing::info!("archived {} of {name}", report.file);
+                *alarms = Alarms {
+                    slot: alarms.slot,
+                    ..Default::default()
+                };
+                None
+            }
+            StreamNotice::ReceiverStopped(why) => (!std::mem::replace(&mut alarms.receiver, true))
+                .then(|| format!("streaming the WAL of {name} stopped and is being restarted: {why}")),
+            StreamNotice::PushFailed(why) => (!std::mem::replace(&mut alarms.push, true))
+                .then(|| format!("a WAL file of {name} could not be stored (tried again): {why}")),
+            StreamNotice::SlotRetains { bytes, limit } => (!std::mem::replace(&mut alarms.slot, true)).then(|| {
+                format!(
+                    "the replication slot of {name} holds back {} of WAL on the server (the limit is {}): the server's \
+                     disk fills while the stream lags. Keep the stream running, or drop the slot \
+                     (`SELECT pg_drop_replication_slot(...)`) if it is no longer used",
+                    crate::units::human_bytes(bytes, 1),
+                    crate::units::human_bytes(limit, 1)
+                )
+            }),
+        };
+        if let Some(message) = alarm {
+            tracing::warn!("{message}");
+            self.announce(Event::new(EventKind::WalAlarm, Some(name), false, message)).await;
+        }
+    }
+}
+
+/// Which alarms were raised and not yet cleared: each is announced once.
+#[derive(Default)]
+struct Alarms {
+    receiver: bool,
+    push: bool,
+    slot: bool,
 }

@@ -56,16 +56,18 @@ pub struct BaseBackupReport {
     pub warnings: Vec<String>,
 }
 
-/// What the server says before the backup starts.
-struct ServerFacts {
-    version_num: u32,
+/// What the server says before the backup (or a WAL stream) starts.
+pub(super) struct ServerFacts {
+    pub version_num: u32,
     version: String,
     system_identifier: String,
     segment_size: u64,
     warnings: Vec<String>,
 }
 
-async fn server_facts(spec: &ConnectionSpec, name: &str) -> Result<ServerFacts> {
+/// Refuses a server that cannot be recovered to a point in time, and warns
+/// when it does not archive its WAL into Lifeboat.
+pub(super) async fn server_facts(spec: &ConnectionSpec, name: &str) -> Result<ServerFacts> {
     let mut conn = inspect::connect(spec).await?;
     let fail = |e: sqlx::Error| pg_error("inspecting", spec, e);
     let (version_num, version): (i32, String) =

@@ -5,10 +5,11 @@
 //! - its base backups are snapshots tagged `NAME.base` (a `pg_basebackup`
 //!   tar, with the WAL that makes it consistent, and [`BaseBackupFacts`]);
 //! - its WAL files are `wal/` records (`repo::wal`), pushed one by one by
-//!   the server's `archive_command` (`lifeboat wal-push`).
+//!   the server's `archive_command` (`lifeboat wal-push`), or streamed by
+//!   this workstation (`lifeboat wal stream`).
 //!
 //! `base_backup.rs` takes a base backup, `archive.rs` pushes and fetches
-//! WAL files, `window.rs` says what can be recovered (and where the WAL has
+//! WAL files, `stream.rs` streams them over a replication slot instead, `window.rs` says what can be recovered (and where the WAL has
 //! gaps), `recover.rs` materialises a base backup and lets PostgreSQL
 //! replay the WAL up to the target.
 
@@ -16,6 +17,7 @@ pub mod archive;
 pub mod base_backup;
 pub mod recover;
 pub mod restore_point;
+pub mod stream;
 pub mod window;
 
 use std::collections::BTreeMap;

@@ -341,7 +341,15 @@ fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
 fn run_recovery(server: &PgServer, options: &RecoverOptions, log: &Path, progress: &dyn Progress) -> Result<()> {
     let pg_ctl = server.tool("pg_ctl");
     let datadir = &options.datadir;
-    let status = Command::new(&pg_ctl)
+    let mut command = Command::new(&pg_ctl);
+    // The server runs `restore_command` in its data directory: the files
+    // naming this repository's secret must be found from there too.
+    for variable in ["LIFEBOAT_PASSWORD_FILE", "LIFEBOAT_RECOVERY_KIT_FILE"] {
+        if let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
+            command.env(variable, std::path::absolute(&path).map_err(|e| Error::io("finding", &path, e))?);
+        }
+    }
+    let status = command
         .arg("-D")
         .arg(datadir)
         .arg("-l")
