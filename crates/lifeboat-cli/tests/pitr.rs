@@ -70,24 +70,24 @@ impl Workplace {
         )
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// `lifeboat ARGS` as the server's user, with this workplace's environment.
+    fn command(&self, args: &[&str]) -> Command {
         let mut argv = vec!["env".to_string()];
         argv.extend(self.env().into_iter().map(|(k, v)| format!("{k}={v}")));
         argv.push(self.bin.display().to_string());
         argv.extend(args.iter().map(|a| a.to_string()));
         let mut cmd = as_server_user(&argv);
         cmd.env_remove("LIFEBOAT_PASSWORD").current_dir(self.dir.path());
-        cmd.output().unwrap()
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// `lifeboat ARGS` in the background (`wal stream`).
     fn spawn(&self, args: &[&str]) -> std::process::Child {
-        let mut argv = vec!["env".to_string()];
-        argv.extend(self.env().into_iter().map(|(k, v)| format!("{k}={v}")));
-        argv.push(self.bin.display().to_string());
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let mut cmd = as_server_user(&argv);
-        cmd.env_remove("LIFEBOAT_PASSWORD").current_dir(self.dir.path());
+        let mut cmd = self.command(args);
         cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
         cmd.spawn().unwrap()
     }
