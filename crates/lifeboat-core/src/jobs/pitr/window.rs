@@ -74,13 +74,6 @@ pub struct PitrStatus {
     pub gaps: Vec<WalGap>,
 }
 
-impl PitrStatus {
-    /// The newest base backup whose window holds `time`, if any.
-    pub fn base_for_time(&self, time: DateTime<Utc>) -> Option<&RecoverableWindow> {
-        self.windows.iter().rev().find(|w| w.from_time <= time)
-    }
-}
-
 /// The base backups of archive `name`, oldest first, with their facts.
 pub fn base_backups(repo: &Repository, name: &str) -> Result<Vec<(Snapshot, BaseBackupFacts)>> {
     let tag = base_tag(name);
