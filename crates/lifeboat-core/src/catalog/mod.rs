@@ -81,10 +81,15 @@ impl Catalog {
             .connect_with(options)
             .await
             .map_err(|e| fail(e.to_string()))?;
+        // Two processes opening a new catalog at once would both try to
+        // create its tables; the second would fail. A lock file beside the
+        // catalog lets one migrate while the other waits.
+        let migration_lock = lock_for_migration(path).await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|e| fail(format!("{e}: was it written by a newer Lifeboat?")))?;
+        drop(migration_lock);
         Ok(Catalog {
             pool,
             path: path.to_owned(),
@@ -97,6 +102,28 @@ impl Catalog {
             detail: e.to_string(),
         }
     }
+}
+
+/// The catalog's migration lock, held until the returned file is dropped.
+async fn lock_for_migration(catalog: &Path) -> Result<std::fs::File> {
+    let mut name = catalog.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let path = std::path::PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        file.lock().map_err(|e| Error::io("locking", &path, e))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| Error::Catalog {
+        path: catalog.to_owned(),
+        detail: format!("waiting for the migration lock: {e}"),
+    })?
 }
 
 #[cfg(test)]
@@ -126,6 +153,29 @@ mod tests {
         for suffix in ["", "-wal", "-shm"] {
             let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
             assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn processes_opening_a_new_catalog_at_once_all_get_it() {
+        // Each thread has its own runtime, pool and lock file handle, as
+        // separate processes (the app, the daemon, a CLI run) would.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    runtime.block_on(async {
+                        let catalog = Catalog::open(&path).await?;
+                        catalog.repositories().await.map(|r| r.len())
+                    })
+                })
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), 0);
         }
     }
 
