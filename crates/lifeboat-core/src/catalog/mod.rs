@@ -76,15 +76,15 @@ impl Catalog {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(std::time::Duration::from_secs(10));
+        // Two processes opening a new catalog at once would both switch it
+        // to WAL and create its tables; the second would fail. A lock file
+        // beside the catalog lets one set it up while the other waits.
+        let migration_lock = lock_for_migration(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        // Two processes opening a new catalog at once would both try to
-        // create its tables; the second would fail. A lock file beside the
-        // catalog lets one migrate while the other waits.
-        let migration_lock = lock_for_migration(path).await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
