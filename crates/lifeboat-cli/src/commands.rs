@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use lifeboat_core::crypto::keychain::CachedKey;
 use lifeboat_core::jobs::import::ImportOptions;
+use lifeboat_core::jobs::pitr::expire::WalExpiry;
 use lifeboat_core::ops;
 use lifeboat_core::repo::check::CheckOptions;
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
@@ -392,21 +393,23 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
         anyhow::bail!("name the snapshots to delete or give a retention policy (--keep-*, --tag), not both");
     }
     let repo = open_repo(g)?;
-    let prune_after = |repo: &Repository| -> Result<Option<PruneReport>> {
+    // The WAL follows the base backups: what no kept one needs goes too.
+    let after_forget = |repo: &Repository| -> Result<(Vec<WalExpiry>, Option<PruneReport>)> {
+        let expired = lifeboat_core::jobs::pitr::expire::expire(repo, a.dry_run, g.lock_wait())?;
         if !a.prune || a.dry_run {
-            return Ok(None);
+            return Ok((expired, None));
         }
         let options = PruneOptions {
             dry_run: false,
             lock_wait: g.lock_wait(),
         };
-        Ok(Some(lifeboat_core::repo::prune::prune(repo, options, &Bars::new())?))
+        Ok((expired, Some(lifeboat_core::repo::prune::prune(repo, options, &Bars::new())?)))
     };
     if !a.snapshots.is_empty() {
         let removed = lifeboat_core::repo::retention::forget_snapshots(&repo, &a.snapshots, a.dry_run, g.lock_wait())?;
-        let prune = prune_after(&repo)?;
+        let (wal_expired, prune) = after_forget(&repo)?;
         if a.json {
-            print_json(&serde_json::json!({ "removed": removed, "dry_run": a.dry_run, "prune": prune }))?;
+            print_json(&serde_json::json!({ "removed": removed, "dry_run": a.dry_run, "wal_expired": wal_expired, "prune": prune }))?;
             return Ok(ExitCode::SUCCESS);
         }
         for snapshot in &removed {
@@ -418,6 +421,7 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
                 snapshot.time.format("%Y-%m-%d %H:%M:%S")
             );
         }
+        print_wal_expired(&wal_expired, a.dry_run);
         if let Some(p) = prune {
             print_pruned(&p);
         }
@@ -431,9 +435,9 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
         lock_wait: g.lock_wait(),
     };
     let groups = lifeboat_core::repo::retention::forget(&repo, &options, &chrono::Local)?;
-    let prune = prune_after(&repo)?;
+    let (wal_expired, prune) = after_forget(&repo)?;
     if a.json {
-        print_json(&serde_json::json!({ "groups": groups, "prune": prune }))?;
+        print_json(&serde_json::json!({ "groups": groups, "wal_expired": wal_expired, "prune": prune }))?;
         return Ok(ExitCode::SUCCESS);
     }
     for group in &groups {
@@ -466,10 +470,24 @@ pub fn forget(g: &GlobalArgs, a: &ForgetArgs) -> Result<ExitCode> {
             );
         }
     }
+    print_wal_expired(&wal_expired, a.dry_run);
     if let Some(p) = prune {
         print_pruned(&p);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_wal_expired(expired: &[WalExpiry], dry_run: bool) {
+    for expiry in expired {
+        println!(
+            "WAL of {}: {} {} file(s) older than its oldest base backup {} (kept from {})",
+            expiry.name,
+            if dry_run { "would remove" } else { "removed" },
+            expiry.removed.len(),
+            &expiry.oldest_base_backup[..8],
+            expiry.keep_from
+        );
+    }
 }
 
 fn print_pruned(report: &PruneReport) {

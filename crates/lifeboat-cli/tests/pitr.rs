@@ -315,6 +315,26 @@ fn a_cluster_archived_by_its_own_server_recovers_to_a_moment_a_restore_point_and
     assert_eq!(std::fs::metadata(&fetched).unwrap().len(), 16 << 20);
     let checked = place.json(&["check", "--read-data"]);
     assert_eq!(checked["errors"], serde_json::json!([]), "after prune: {checked}");
+
+    // Retention: forgetting the first base backup takes the WAL only it
+    // needed; what the kept one needs stays, and still recovers.
+    place.json(&["base-backup", "--db", &url, "--name", "prod", "--pg-bin", &bin_text]);
+    cluster.psql("postgres", "INSERT INTO t VALUES (202, 'after the second base backup')");
+    let newest = switch_and_archive(&cluster, &place);
+    let forgotten = place.json(&["forget", "--keep-last", "1", "--tag", "prod.base", "--prune"]);
+    let expired = &forgotten["wal_expired"][0];
+    assert_eq!(expired["name"], "prod", "{forgotten}");
+    let removed: Vec<&str> = expired["removed"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(removed.contains(&last.as_str()), "{forgotten}");
+    assert!(removed.iter().all(|f| *f < expired["keep_from"].as_str().unwrap()), "{forgotten}");
+    let status = place.json(&["pitr", "show", "prod"]);
+    assert_eq!(status["base_backups"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["gaps"], serde_json::json!([]), "{status}");
+    assert_eq!(status["windows"][0]["to_file"], newest.as_str(), "{status}");
+    let checked = place.json(&["check", "--read-data"]);
+    assert_eq!(checked["errors"], serde_json::json!([]), "after WAL retention: {checked}");
+    let latest = recover(&place, &bin, "latest-after-retention", &["--latest"]);
+    assert_eq!(latest.psql("SELECT count(*) FROM t"), "202");
 }
 
 #[test]
@@ -418,6 +438,16 @@ fn damaged_missing_and_mismatched_wal_is_refused_with_what_to_do() {
         status["windows"][0]["to_file"],
         newest.as_str(),
         "the window ends before the gap: {status}"
+    );
+    let out = place.run(&["check", "--json"]);
+    let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        checked["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("WAL chain of `prod` is broken") && e.as_str().unwrap().contains(&first)),
+        "check follows the chain and names the gap: {checked}"
     );
 
     // The base backup's major decides the server binaries.

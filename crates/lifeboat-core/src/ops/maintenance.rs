@@ -6,13 +6,15 @@ use super::blocking;
 use super::record::recorded;
 use crate::catalog::{Catalog, RunKind};
 use crate::error::Result;
+use crate::jobs::pitr::window::check_chains;
 use crate::progress::Progress;
 use crate::repo::check::{self, CheckOptions, CheckReport};
 use crate::repo::prune::{self, PruneOptions, PruneReport};
 use crate::repo::{manifest, Repository};
 use crate::units::plural;
 
-/// Checks the repository (every byte with `read_data`). With the
+/// Checks the repository (every byte with `read_data`) and that each WAL
+/// archive's chain runs unbroken from its base backups. With the
 /// workstation's catalog, snapshots it saw that are gone without a forget
 /// record count as damage too (see [`Catalog::vanished_snapshots`]), and the
 /// check is recorded in the history.
@@ -30,7 +32,11 @@ pub async fn check(
     let id = repo.id().to_owned();
     let work = async {
         let (mut report, accounting) = blocking(move || {
-            let report = check::check(&repo, options, progress.as_ref())?;
+            let mut report = check::check(&repo, options, progress.as_ref())?;
+            let chains = check_chains(&repo)?;
+            report.errors.extend(chains.errors);
+            report.warnings.extend(chains.warnings);
+            report.next_steps.extend(chains.next_steps);
             Ok((report, manifest::accounting(&repo)?))
         })
         .await?;

@@ -53,6 +53,8 @@ impl Runner {
             let pruned = if removed.is_empty() {
                 None
             } else {
+                // The WAL follows the base backups: what no kept one needs goes too.
+                crate::jobs::pitr::expire::expire(&repo, false, lock_wait)?;
                 Some(prune::prune(
                     &repo,
                     PruneOptions { dry_run: false, lock_wait },

@@ -315,6 +315,19 @@ pub fn list_files(repo: &Repository, name: Option<&str>) -> Result<WalFiles> {
     Ok(listing)
 }
 
+/// Removes the records of archive `name`'s `files`; their data is freed by
+/// the next prune. The caller holds an exclusive lock (`lock`), checked
+/// before anything goes.
+pub fn remove(repo: &Repository, lock: &lock::LockGuard, name: &str, files: &[String]) -> Result<()> {
+    validate_name(name)?;
+    lock.verify()?;
+    for file in files {
+        validate_file(file)?;
+        repo.backend().remove(&record_path(name, file))?;
+    }
+    Ok(())
+}
+
 /// Every record of every archive; a damaged one does not hide the others.
 pub struct WalList {
     pub records: Vec<WalRecord>,

@@ -9,12 +9,15 @@
 //!   this workstation (`lifeboat wal stream`).
 //!
 //! `base_backup.rs` takes a base backup, `archive.rs` pushes and fetches
-//! WAL files, `stream.rs` streams them over a replication slot instead, `window.rs` says what can be recovered (and where the WAL has
-//! gaps), `recover.rs` materialises a base backup and lets PostgreSQL
-//! replay the WAL up to the target.
+//! WAL files, `stream.rs` streams them over a replication slot instead,
+//! `window.rs` says what can be recovered (and where the WAL has gaps),
+//! `expire.rs` drops WAL no kept base backup needs, `recover.rs`
+//! materialises a base backup and lets PostgreSQL replay the WAL up to
+//! the target.
 
 pub mod archive;
 pub mod base_backup;
+pub mod expire;
 pub mod recover;
 pub mod restore_point;
 pub mod stream;

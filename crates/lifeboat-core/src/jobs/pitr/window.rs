@@ -210,3 +210,46 @@ fn walk_from(facts: &BaseBackupFacts, segments: &HashSet<Segment>, timelines: &B
     });
     Walk { last, timeline, gap }
 }
+
+/// What `check` says of the WAL chains: each gap after a base backup
+/// breaks recovery there (an error); WAL without any base backup recovers
+/// nothing (a warning).
+#[derive(Default)]
+pub struct ChainFindings {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub next_steps: Vec<String>,
+}
+
+/// Follows every archive's WAL from each base backup and reports where the
+/// chain breaks.
+pub fn check_chains(repo: &Repository) -> Result<ChainFindings> {
+    let mut findings = ChainFindings::default();
+    let mut names: Vec<String> = wal::list_files(repo, None)?.files.into_iter().map(|(name, _)| name).collect();
+    names.dedup();
+    for name in names {
+        let status = status(repo, &name)?;
+        if status.base_backups.is_empty() {
+            findings.warnings.push(format!(
+                "the WAL archive `{name}` has {} file(s) but no base backup: nothing can be recovered from it until one is \
+                 taken (`lifeboat base-backup --name {name}`)",
+                status.wal_files
+            ));
+            continue;
+        }
+        for gap in &status.gaps {
+            findings.errors.push(format!(
+                "the WAL chain of `{name}` is broken: {} to {} are missing (timeline {}); recovery from the base backups \
+                 before the gap stops at the end of {}",
+                gap.missing_from, gap.missing_to, gap.timeline, gap.after
+            ));
+        }
+        if !status.gaps.is_empty() {
+            findings.next_steps.push(format!(
+                "take a new base backup of `{name}` (`lifeboat base-backup --name {name}`): recovery past the gap starts from \
+                 a base backup taken after it; if the server still has the missing WAL files, push them (`lifeboat wal-push`)"
+            ));
+        }
+    }
+    Ok(findings)
+}
