@@ -187,14 +187,10 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     bail!("`{text}` is not a time: write 2026-12-02T14:30:00Z, or 2026-12-02 15:30:00+01")
 }
 
-/// The repository as the recovering server's `restore_command` must name
-/// it: a folder by its absolute path (the server runs in its data directory).
+/// The repository as the recovering server's `restore_command` must name it.
 fn location_for_server(g: &GlobalArgs) -> Result<String> {
     let text = g.repo.as_deref().context("say which repository: --repo or LIFEBOAT_REPO")?;
-    Ok(match Location::parse(text)? {
-        Location::Local(path) => std::path::absolute(&path)?.display().to_string(),
-        other => other.to_string(),
-    })
+    Ok(Location::absolute_text(text)?)
 }
 
 pub fn recover(g: &GlobalArgs, a: &RecoverArgs) -> Result<ExitCode> {
@@ -216,6 +212,7 @@ pub fn recover(g: &GlobalArgs, a: &RecoverArgs) -> Result<ExitCode> {
         start_port: a.port.filter(|_| a.start),
         lifeboat: std::env::current_exe().context("finding this lifeboat binary for restore_command")?,
         repository: location_for_server(g)?,
+        scratch: false,
         lock_wait: g.lock_wait(),
     };
     let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.recover(options, Arc::new(Bars::new())).await?) })?;

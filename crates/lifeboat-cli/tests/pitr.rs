@@ -335,6 +335,70 @@ fn a_cluster_archived_by_its_own_server_recovers_to_a_moment_a_restore_point_and
     assert_eq!(checked["errors"], serde_json::json!([]), "after WAL retention: {checked}");
     let latest = recover(&place, &bin, "latest-after-retention", &["--latest"]);
     assert_eq!(latest.psql("SELECT count(*) FROM t"), "202");
+    drop(latest);
+
+    // A drill of the base backup: recovered on a scratch cluster, checked,
+    // removed; recorded and announced like a dump's drill.
+    let probes = place.path("probes.json");
+    std::fs::write(
+        &probes,
+        r#"[{"name": "rows", "sql": "select count(*) from t", "expect": "= 202"},
+            {"name": "dropped table gone", "sql": "select count(*) from pg_class where relname = 'kept'", "expect": "= 0"}]"#,
+    )
+    .unwrap();
+    if is_root() {
+        Command::new("chown").args(["nobody:nogroup"]).arg(&probes).status().unwrap();
+    }
+    let probes_text = probes.display().to_string();
+    let drilled = place.json(&["drill", "latest:prod.base", "--probe-file", &probes_text, "--pg-bin", &bin_text]);
+    assert_eq!(drilled["passed"], true, "{drilled}");
+    let checks: Vec<&str> = drilled["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "recovery",
+            "WAL chain",
+            "tables readable",
+            "probe: rows",
+            "probe: dropped table gone"
+        ],
+        "{drilled}"
+    );
+    assert_eq!(drilled["scratch_dropped"], true, "{drilled}");
+    let scratch = place.path("data/drills/prod");
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "nothing left in {}",
+        scratch.display()
+    );
+    let events = place.ok(&["events", "--json"]);
+    let completed = events
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .any(|e| e["kind"] == "drill_complete" && e["ok"] == true);
+    assert!(completed, "{events}");
+
+    // A failing probe fails the drill (exit 3), and still leaves nothing.
+    std::fs::write(&probes, r#"[{"name": "rows", "sql": "select count(*) from t", "expect": "= 1"}]"#).unwrap();
+    let out = place.run(&[
+        "drill",
+        "latest:prod.base",
+        "--probe-file",
+        &probes_text,
+        "--pg-bin",
+        &bin_text,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let failed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(failed["passed"], false, "{failed}");
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
 }
 
 #[test]

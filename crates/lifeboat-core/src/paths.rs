@@ -63,6 +63,11 @@ impl Paths {
         Ok(file)
     }
 
+    /// Where drills of base backups put their scratch clusters.
+    pub fn drills_dir(&self) -> PathBuf {
+        self.data_dir.join("drills")
+    }
+
     /// Where each running job's claim on its connection is a file lock
     /// (see `ops::scheduler::Claims`).
     pub fn claims_dir(&self) -> PathBuf {

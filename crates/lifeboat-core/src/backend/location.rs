@@ -45,6 +45,19 @@ pub enum Location {
 }
 
 impl Location {
+    /// `text` as a process started elsewhere (a server's
+    /// `restore_command`, run in its data directory) must give it: a
+    /// folder by its absolute path, any other location as it is.
+    pub fn absolute_text(text: &str) -> Result<String> {
+        Ok(match Location::parse(text)? {
+            Location::Local(path) => std::path::absolute(&path)
+                .map_err(|e| Error::io("finding", &path, e))?
+                .display()
+                .to_string(),
+            _ => text.to_owned(),
+        })
+    }
+
     pub fn parse(text: &str) -> Result<Location> {
         let text = text.trim();
         if text.is_empty() {

@@ -328,7 +328,7 @@ async fn run_checks(
     Ok(())
 }
 
-fn pass(name: &str, detail: String) -> DrillCheck {
+pub(crate) fn pass(name: &str, detail: String) -> DrillCheck {
     DrillCheck {
         name: name.to_owned(),
         passed: true,
@@ -336,7 +336,7 @@ fn pass(name: &str, detail: String) -> DrillCheck {
     }
 }
 
-fn fail(name: &str, detail: String) -> DrillCheck {
+pub(crate) fn fail(name: &str, detail: String) -> DrillCheck {
     DrillCheck {
         name: name.to_owned(),
         passed: false,
@@ -383,7 +383,7 @@ async fn check_extensions(scratch: &ConnectionSpec, facts: &PgFacts) -> Result<(
     }
 }
 
-async fn run_probe(conn: &mut PgConnection, scratch: &ConnectionSpec, probe: &Probe) -> DrillCheck {
+pub(crate) async fn run_probe(conn: &mut PgConnection, scratch: &ConnectionSpec, probe: &Probe) -> DrillCheck {
     let name = format!("probe: {}", probe.name);
     // One statement (a prepared one cannot hold two), in a read-only
     // transaction that is rolled back: a probe can only read. Its first

@@ -1,17 +1,22 @@
 //! Drills: a snapshot restored into a scratch database on a drill server,
 //! smoke-checked, and dropped.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
 
 use super::Runner;
+use crate::backend::Location;
 use crate::catalog::{RunKind, RunStatus};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::drill::{self, DrillOptions, DrillReport, Probe};
+use crate::jobs::pitr::{self, drill::PhysicalDrillOptions};
+use crate::paths::Paths;
 use crate::pg::ConnectionSpec;
 use crate::progress::Progress;
+use crate::repo::manifest::Snapshot;
 use crate::schedule::check_no_password;
 
 impl Runner {
@@ -40,14 +45,73 @@ impl Runner {
     /// recording the run and announcing `drill_start`, `drill_result` and
     /// `drill_complete`.
     pub async fn drill(&self, snapshot: &str, server: &str, probes: Vec<Probe>, progress: Arc<dyn Progress>) -> Result<DrillReport> {
-        let snapshot_spec_is_latest = snapshot.starts_with("latest:");
         let resolved = self.resolve(snapshot).await;
+        let spec = self.drill_server(server).await;
+        let shown = spec.as_ref().map(|s| s.display_url()).unwrap_or_else(|_| "the drill server".into());
+        let work = async {
+            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let options = DrillOptions {
+                probes,
+                pg_bin: None,
+                lock_wait: self.lock_wait,
+                now: Utc::now(),
+            };
+            drill::drill(self.repo.clone(), snapshot, &spec?, &options, progress).await
+        };
+        self.drilled(snapshot, &resolved, &shown, work).await
+    }
+
+    /// Drills base backup `snapshot` on a scratch cluster of this
+    /// workstation (see `jobs::pitr::drill`); the probes run in `database`.
+    /// Recorded and announced as [`Runner::drill`] is.
+    pub async fn drill_base_backup(
+        &self,
+        snapshot: &str,
+        database: &str,
+        probes: Vec<Probe>,
+        pg_bin: Option<PathBuf>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<DrillReport> {
+        let resolved = self.resolve(snapshot).await;
+        let work = async {
+            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let lifeboat = self.lifeboat_cli.clone().ok_or_else(|| {
+                Error::InvalidInput(
+                    "drills of base backups run from the `lifeboat` command line (its restore_command fetches the WAL): \
+                     run `lifeboat drill` there"
+                        .into(),
+                )
+            })?;
+            let options = PhysicalDrillOptions {
+                probes,
+                database: database.to_owned(),
+                pg_bin,
+                scratch_root: Paths::from_env()?.drills_dir(),
+                lifeboat,
+                repository: Location::absolute_text(&self.repo.backend().location())?,
+                lock_wait: self.lock_wait,
+                now: Utc::now(),
+            };
+            pitr::drill::drill(self.repo.clone(), snapshot, &options, progress).await
+        };
+        self.drilled(snapshot, &resolved, "a scratch cluster on this workstation", work)
+            .await
+    }
+
+    async fn drilled(
+        &self,
+        snapshot: &str,
+        resolved: &Result<Snapshot>,
+        server_shown: &str,
+        work: impl std::future::Future<Output = Result<DrillReport>>,
+    ) -> Result<DrillReport> {
+        let snapshot_spec_is_latest = snapshot.starts_with("latest:");
         // Named by the snapshot's connection when it could be read, else by what was asked for.
-        let name = match &resolved {
+        let name = match resolved {
             Ok(s) => s.manifest.tag.clone(),
             Err(_) => snapshot.strip_prefix("latest:").unwrap_or(snapshot).to_owned(),
         };
-        let title = match &resolved {
+        let title = match resolved {
             Ok(s) => format!("Drill of {name} ({})", &s.id[..8]),
             Err(_) => format!("Drill of {name} ({snapshot})"),
         };
@@ -55,12 +119,10 @@ impl Runner {
             .catalog
             .start_run(RunKind::Drill, Some(self.repo.id()), &title, Utc::now())
             .await?;
-        let with_snapshot = |event: Event| match &resolved {
+        let with_snapshot = |event: Event| match resolved {
             Ok(s) => event.with_snapshot(s),
             Err(_) => event,
         };
-        let spec = self.drill_server(server).await;
-        let server_shown = spec.as_ref().map(|s| s.display_url()).unwrap_or_else(|_| "the drill server".into());
         let start = Event::new(
             EventKind::DrillStart,
             Some(&name),
@@ -69,22 +131,10 @@ impl Runner {
         );
         self.announce(with_snapshot(start)).await;
 
-        let outcome = async {
-            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
-            let spec = spec?;
-            let options = DrillOptions {
-                probes,
-                pg_bin: None,
-                lock_wait: self.lock_wait,
-                now: Utc::now(),
-            };
-            let mut report = drill::drill(self.repo.clone(), snapshot, &spec, &options, progress).await?;
-            if snapshot_spec_is_latest {
-                report.warnings.extend(self.remember_newest(snapshot).await);
-            }
-            Ok(report)
+        let mut outcome = work.await;
+        if let (Ok(report), Ok(snapshot), true) = (&mut outcome, resolved, snapshot_spec_is_latest) {
+            report.warnings.extend(self.remember_newest(snapshot).await);
         }
-        .await;
         if let Err(Error::Cancelled) = &outcome {
             let detail = serde_json::json!({ "error": "cancelled" });
             let summary = format!("{title} cancelled");

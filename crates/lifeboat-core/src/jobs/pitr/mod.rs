@@ -11,12 +11,14 @@
 //! `base_backup.rs` takes a base backup, `archive.rs` pushes and fetches
 //! WAL files, `stream.rs` streams them over a replication slot instead,
 //! `window.rs` says what can be recovered (and where the WAL has gaps),
-//! `expire.rs` drops WAL no kept base backup needs, `recover.rs`
+//! `expire.rs` drops WAL no kept base backup needs, `drill.rs` proves a
+//! base backup recovers on a scratch cluster, `recover.rs`
 //! materialises a base backup and lets PostgreSQL replay the WAL up to
 //! the target.
 
 pub mod archive;
 pub mod base_backup;
+pub mod drill;
 pub mod expire;
 pub mod recover;
 pub mod restore_point;

@@ -69,6 +69,10 @@ pub struct RecoverOptions {
     pub lifeboat: PathBuf,
     /// The repository's location, for `restore_command`.
     pub repository: String,
+    /// A throwaway copy (a drill): it listens on its socket in the data
+    /// directory alone, which only this user can reach, and trusts
+    /// connections there, whatever the original server's `pg_hba.conf` said.
+    pub scratch: bool,
     pub lock_wait: Duration,
 }
 
@@ -279,6 +283,41 @@ fn verify_backup(server: &PgServer, facts: &BaseBackupFacts, datadir: &Path) -> 
     Ok(true)
 }
 
+/// Debian and Ubuntu keep a cluster's `postgresql.conf` and `pg_hba.conf`
+/// in /etc, outside the data directory a base backup copies: the recovered
+/// cluster gets an empty `postgresql.conf` (the defaults, and the settings
+/// recovery adds) and a `pg_hba.conf` for local connections. A scratch
+/// copy always gets one that trusts its private socket.
+fn write_missing_config(options: &RecoverOptions) -> Result<()> {
+    let write = |name: &str, text: &str, replace: bool| {
+        let path = options.datadir.join(name);
+        if replace || !path.exists() {
+            std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))?;
+        }
+        Ok::<(), Error>(())
+    };
+    write(
+        "postgresql.conf",
+        "# Written by `lifeboat recover`: the base backup had no postgresql.conf (it was kept outside the data directory).\n",
+        false,
+    )?;
+    write("pg_ident.conf", "", false)?;
+    if options.scratch {
+        write(
+            "pg_hba.conf",
+            "# Written by a Lifeboat drill: only the socket in this private data directory is open.\nlocal all all trust\n",
+            true,
+        )
+    } else {
+        write(
+            "pg_hba.conf",
+            "# Written by `lifeboat recover`: the base backup had no pg_hba.conf.\nlocal all all peer\n\
+             host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n",
+            false,
+        )
+    }
+}
+
 /// A value quoted for postgresql.conf.
 fn conf_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -314,12 +353,14 @@ fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
     }
     if let Some(port) = options.start_port {
         let socket_dir = options.datadir.canonicalize().unwrap_or_else(|_| options.datadir.clone());
+        let listen = if options.scratch { "''" } else { "'localhost'" };
         settings.extend([
             format!("port = {port}"),
-            "listen_addresses = 'localhost'".to_string(),
+            format!("listen_addresses = {listen}"),
             format!("unix_socket_directories = {}", conf_quote(&socket_dir.display().to_string())),
         ]);
     }
+    write_missing_config(options)?;
     let auto_conf = options.datadir.join("postgresql.auto.conf");
     let mut text = std::fs::read_to_string(&auto_conf).unwrap_or_default();
     if !text.is_empty() && !text.ends_with('\n') {
