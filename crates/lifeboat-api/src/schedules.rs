@@ -91,6 +91,9 @@ impl App {
             probes: Some(form.probes),
             // The app's form does not edit the off-site copy (`lifeboat schedule set --copy-to`).
             copy_to: None,
+            // Nor point-in-time recovery yet (`lifeboat schedule set --base-backup --wal-stream`).
+            base_backup: None,
+            wal_stream: None,
             heartbeat: Some(form.heartbeat),
             // Its jobs go to the repository open now.
             repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),
@@ -272,7 +275,22 @@ impl App {
         };
         let host = Arc::new(AppJobs(self.clone()));
         let scheduler = Scheduler::new(self.catalog.clone(), host, Arc::new(SystemClock), Local, self.claims.clone());
+        // The WAL streams of the open repository's schedules; started anew
+        // when another repository is opened.
+        let mut streams: Option<(String, CancelFlag)> = None;
         loop {
+            let open = self.runner().ok();
+            if streams.as_ref().map(|(id, _)| id.as_str()) != open.as_ref().map(|r| r.repo.id()) {
+                if let Some((_, stop)) = streams.take() {
+                    stop.cancel();
+                }
+                if let Some(runner) = open {
+                    let stop = CancelFlag::default();
+                    let id = runner.repo.id().to_owned();
+                    tokio::spawn(Arc::new(runner).supervise_wal_streams(self.claims.clone(), self.paths.wal_spool_dir(), stop.clone()));
+                    streams = Some((id, stop));
+                }
+            }
             if self.current().is_ok() {
                 match scheduler.tick().await {
                     Ok(started) => {

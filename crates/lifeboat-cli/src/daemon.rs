@@ -12,6 +12,7 @@ use chrono::Utc;
 use clap::Args;
 use lifeboat_core::ops::scheduler::{Claims, SchedulerLock};
 use lifeboat_core::paths::Paths;
+use lifeboat_core::progress::CancelFlag;
 use lifeboat_core::trigger::{Bound, Listen, TlsFiles, TriggerApi};
 
 use crate::context::{runner, runtime, scheduler};
@@ -71,6 +72,13 @@ pub fn daemon(g: &GlobalArgs, a: &DaemonArgs) -> Result<ExitCode> {
             }
             None => None,
         };
+        // Schedules that stream WAL keep a stream running while the daemon runs.
+        let streams_stop = CancelFlag::default();
+        let streams = tokio::spawn(runner.clone().supervise_wal_streams(
+            Claims::in_folder(paths.claims_dir()),
+            paths.wal_spool_dir(),
+            streams_stop.clone(),
+        ));
         let scheduler = scheduler(runner)?;
         eprintln!("lifeboat daemon: {count} schedule(s); stop with SIGTERM or Ctrl-C");
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -94,6 +102,8 @@ pub fn daemon(g: &GlobalArgs, a: &DaemonArgs) -> Result<ExitCode> {
             let _ = stop.send(());
             let _ = serving.await;
         }
+        streams_stop.cancel();
+        let _ = streams.await;
         scheduler.shutdown().await;
         drop(lock);
         Ok(ExitCode::SUCCESS)

@@ -366,7 +366,7 @@ pub fn wal(g: &GlobalArgs, command: &WalCommand) -> Result<ExitCode> {
     };
     let options = StreamOptions {
         slot: a.slot.clone().unwrap_or_else(|| stream::default_slot(&name)),
-        spool: Paths::from_env()?.data_dir.join("wal-spool").join(&name),
+        spool: Paths::from_env()?.wal_spool_dir().join(&name),
         name: name.clone(),
         pg_bin: database.pg_bin,
         retained_alarm: a.alarm_retained_mib.saturating_mul(1 << 20),

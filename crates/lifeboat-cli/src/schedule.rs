@@ -12,6 +12,7 @@ use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand};
 use lifeboat_core::catalog::Catalog;
 use lifeboat_core::jobs::drill::{self};
+use lifeboat_core::jobs::pitr::stream;
 use lifeboat_core::ops::ScheduleChange;
 use lifeboat_core::repo::retention::{parse_period, RetentionPolicy};
 use lifeboat_core::schedule::{JobKind, Schedule};
@@ -19,7 +20,7 @@ use lifeboat_core::schedule::{JobKind, Schedule};
 use crate::commands::print_json;
 use crate::context::{open_catalog, runner, runtime, scheduler};
 use crate::credentials::backend;
-use crate::os_schedule::{print_unit, OsScheduler, UnitArgs};
+use crate::os_schedule::{job_kind, print_unit, OsScheduler, UnitArgs};
 use crate::GlobalArgs;
 use lifeboat_core::repo::Repository;
 
@@ -36,11 +37,14 @@ pub enum ScheduleCommand {
     },
     /// Remove a connection's schedule (its snapshots stay).
     Remove { connection: String },
-    /// Run a connection's scheduled job now: the backup (then its retention), or with --drill its drill.
+    /// Run a connection's scheduled job now: the backup (then its retention), with --drill its drill, with --base-backup its base backup.
     Run {
         connection: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "base_backup")]
         drill: bool,
+        /// Its base backup (then the retention of base backups and WAL).
+        #[arg(long)]
+        base_backup: bool,
     },
     /// Print a systemd service and timer that run the schedule, for admins who prefer the OS scheduler.
     Systemd(UnitArgs),
@@ -92,6 +96,22 @@ pub struct SetArgs {
     /// Stop scheduled drills.
     #[arg(long, conflicts_with = "drill")]
     no_drill: bool,
+    /// When to take a base backup of the connection's cluster, for
+    /// point-in-time recovery (same forms as --backup); its drills then
+    /// recover it on a scratch cluster here.
+    #[arg(long, value_name = "WHEN")]
+    base_backup: Option<String>,
+    /// Stop scheduled base backups.
+    #[arg(long, conflicts_with = "base_backup")]
+    no_base_backup: bool,
+    /// Keep the cluster's WAL streaming into the repository over a
+    /// replication slot while the scheduler (daemon or app) runs.
+    #[arg(long)]
+    wal_stream: bool,
+    /// Stop streaming WAL (the slot stays on the server: drop it there
+    /// when no stream will use it again).
+    #[arg(long, conflicts_with = "wal_stream")]
+    no_wal_stream: bool,
     /// Where drills restore: a saved connection's name or postgres://user@host:port/.
     #[arg(long, value_name = "SERVER")]
     drill_server: Option<String>,
@@ -152,7 +172,11 @@ pub fn schedule(g: &GlobalArgs, command: &ScheduleCommand) -> Result<ExitCode> {
             println!("removed the schedule of {connection}; its snapshots stay");
             Ok(ExitCode::SUCCESS)
         }),
-        ScheduleCommand::Run { connection, drill } => run_now(g, connection, *drill),
+        ScheduleCommand::Run {
+            connection,
+            drill,
+            base_backup,
+        } => run_now(g, connection, job_kind(*drill, *base_backup)),
         ScheduleCommand::Systemd(a) => print_unit(OsScheduler::Systemd, a, g.repo.as_deref()),
         ScheduleCommand::Launchd(a) => print_unit(OsScheduler::Launchd, a, g.repo.as_deref()),
         ScheduleCommand::TaskScheduler(a) => print_unit(OsScheduler::TaskScheduler, a, g.repo.as_deref()),
@@ -168,6 +192,16 @@ fn set(g: &GlobalArgs, a: &SetArgs) -> Result<ExitCode> {
     let change = ScheduleChange {
         backup: if a.no_backup { Some(None) } else { a.backup.clone().map(Some) },
         drill: if a.no_drill { Some(None) } else { a.drill.clone().map(Some) },
+        base_backup: if a.no_base_backup {
+            Some(None)
+        } else {
+            a.base_backup.clone().map(Some)
+        },
+        wal_stream: match (a.wal_stream, a.no_wal_stream) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         keep_last: a.keep_last,
         keep_daily: a.keep_daily,
         keep_weekly: a.keep_weekly,
@@ -243,15 +277,15 @@ pub(crate) fn local(t: DateTime<Utc>) -> String {
 
 async fn print_schedule(catalog: &Catalog, s: &Schedule) -> Result<()> {
     println!("{}", s.connection);
-    for job in [JobKind::Backup, JobKind::Drill] {
+    for job in [JobKind::Backup, JobKind::BaseBackup, JobKind::Drill] {
         let state = catalog.job_state(&s.connection, job).await?;
         let Some(cadence) = s.cadence(job) else {
-            println!("  {:<7} not scheduled", job.as_str());
+            println!("  {:<11} not scheduled", job.as_str());
             continue;
         };
         let next = s.next_run(job, &state, &Local);
         println!(
-            "  {:<7} {} ({}); next {}",
+            "  {:<11} {} ({}); next {}",
             job.as_str(),
             cadence.as_str(),
             cadence.describe(),
@@ -263,11 +297,17 @@ async fn print_schedule(catalog: &Catalog, s: &Schedule) -> Result<()> {
                 (_, Some(error)) => format!("FAILED: {error}"),
                 _ => "ended".to_string(),
             };
-            println!("          last run {}: {outcome}", local(finished));
+            println!("              last run {}: {outcome}", local(finished));
         }
         if let Some(since) = state.stale_since {
-            println!("          STALE since {}: no recent successful backup", local(since));
+            println!("              STALE since {}: no recent successful backup", local(since));
         }
+    }
+    if s.wal_stream {
+        println!(
+            "  WAL stream  over slot {}, while the daemon or app runs",
+            stream::default_slot(&s.connection)
+        );
     }
     println!("  retention {}", describe_retention(&s.retention));
     if let Some(url) = &s.heartbeat {
@@ -299,10 +339,13 @@ fn show(connection: Option<&str>, json: bool) -> Result<ExitCode> {
             for s in &schedules {
                 let backup = catalog.job_state(&s.connection, JobKind::Backup).await?;
                 let drill = catalog.job_state(&s.connection, JobKind::Drill).await?;
+                let base_backup = catalog.job_state(&s.connection, JobKind::BaseBackup).await?;
                 out.push(serde_json::json!({
                     "schedule": s,
                     "next_backup": s.next_run(JobKind::Backup, &backup, &Local),
                     "backup_state": backup,
+                    "next_base_backup": s.next_run(JobKind::BaseBackup, &base_backup, &Local),
+                    "base_backup_state": base_backup,
                     "next_drill": s.next_run(JobKind::Drill, &drill, &Local),
                     "drill_state": drill,
                 }));
@@ -319,7 +362,7 @@ fn show(connection: Option<&str>, json: bool) -> Result<ExitCode> {
     })
 }
 
-fn run_now(g: &GlobalArgs, connection: &str, drill: bool) -> Result<ExitCode> {
+fn run_now(g: &GlobalArgs, connection: &str, job: JobKind) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let runner = runner(g).await?;
         let schedule = runner
@@ -327,8 +370,7 @@ fn run_now(g: &GlobalArgs, connection: &str, drill: bool) -> Result<ExitCode> {
             .schedule(connection)
             .await?
             .with_context(|| format!("{connection} has no schedule: set one with `lifeboat schedule set {connection}`"))?;
-        let job = if drill { JobKind::Drill } else { JobKind::Backup };
-        if drill && schedule.drill_server.is_none() {
+        if job == JobKind::Drill && schedule.drill_server.is_none() && schedule.base_backup.is_none() {
             bail!("{connection} has no drill server: set one with `lifeboat schedule set {connection} --drill-server SERVER`");
         }
         scheduler(Arc::new(runner))?.run_now(&schedule, job).await?;

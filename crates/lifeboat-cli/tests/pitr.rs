@@ -534,18 +534,19 @@ fn damaged_missing_and_mismatched_wal_is_refused_with_what_to_do() {
     }
 }
 
-/// SIGTERM, then the stream's exit and what it said.
-fn stop_stream(stream: std::process::Child) -> String {
-    let killed = Command::new("kill").args(["-TERM", &stream.id().to_string()]).status().unwrap();
+/// SIGTERM, then the process's exit and what it said; it must say `goodbye`.
+fn stop_process(process: std::process::Child, goodbye: &str) -> String {
+    let killed = Command::new("kill").args(["-TERM", &process.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let out = stream.wait_with_output().unwrap();
+    let out = process.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    // runuser (when root) reports the signal as its own exit status: the stream's word decides.
-    assert!(
-        stderr.contains("lifeboat wal stream: stopped;"),
-        "wal stream stops cleanly on SIGTERM: {stderr}"
-    );
+    // runuser (when root) reports the signal as its own exit status: the process's word decides.
+    assert!(stderr.contains(goodbye), "stops cleanly on SIGTERM: {stderr}");
     stderr
+}
+
+fn stop_stream(stream: std::process::Child) -> String {
+    stop_process(stream, "lifeboat wal stream: stopped;")
 }
 
 #[test]
@@ -599,4 +600,75 @@ fn a_wal_stream_over_a_slot_catches_up_on_what_it_missed_while_stopped() {
 
 fn pack_files(repo: &Path) -> Vec<PathBuf> {
     lifeboat_testkit::files_under(&repo.join("data"))
+}
+
+#[test]
+fn a_schedule_takes_base_backups_streams_wal_from_the_daemon_and_drills_on_a_scratch_cluster() {
+    let Some(_) = matrix_server() else { return };
+    let place = Workplace::new();
+    let cluster = PgCluster::start_major_configured(MAJOR, "");
+    let url = cluster.url("postgres");
+    cluster.psql("postgres", "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 10)");
+    place.ok(&["connection", "add", "prod", "--db", &url]);
+    // No drill server: a schedule with base backups drills them here.
+    place.ok(&[
+        "schedule",
+        "set",
+        "prod",
+        "--base-backup",
+        "daily 03:00",
+        "--wal-stream",
+        "--drill",
+        "weekly",
+        "--keep-last",
+        "1",
+    ]);
+    let shown = place.ok(&["schedule", "show", "prod"]);
+    assert!(shown.contains("base-backup") && shown.contains("WAL stream"), "{shown}");
+
+    // The daemon keeps the schedule's WAL streaming into the archive; a
+    // base backup taken meanwhile recovers with what it streams.
+    let daemon = place.spawn(&["daemon"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut base_taken = false;
+    loop {
+        cluster.psql("postgres", "INSERT INTO t SELECT generate_series(11, 20)");
+        cluster.psql("postgres", "SELECT pg_switch_wal()");
+        std::thread::sleep(Duration::from_secs(1));
+        let out = place.run(&["pitr", "show", "prod", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let streaming = status["wal_files"].as_u64().unwrap() > 0;
+        if streaming && !base_taken {
+            place.ok(&["schedule", "run", "prod", "--base-backup"]);
+            base_taken = true;
+        } else if base_taken && status["windows"][0]["to_file"].is_string() {
+            assert_eq!(out.status.code(), Some(0), "no gap after the base backup: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let said = stop_process(daemon, "");
+            panic!("the daemon did not stream: {status}\n{said}");
+        }
+    }
+    stop_process(daemon, "lifeboat daemon: stopping");
+
+    // The next scheduled base backup: retention keeps one, and the WAL
+    // only the first needed goes with it.
+    place.ok(&["schedule", "run", "prod", "--base-backup"]);
+    let status = place.json(&["pitr", "show", "prod"]);
+    assert_eq!(status["base_backups"].as_array().unwrap().len(), 1, "{status}");
+    let window_start = status["windows"][0]["from_lsn"].clone();
+    assert!(!window_start.is_null(), "{status}");
+
+    // The scheduled drill recovers the base backup on a scratch cluster.
+    place.ok(&["schedule", "run", "prod", "--drill"]);
+    let events = place.ok(&["events", "--json"]);
+    let drills: Vec<serde_json::Value> = events
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|e| e["kind"] == "drill_complete")
+        .collect();
+    assert_eq!(drills.len(), 1, "{events}");
+    assert_eq!(drills[0]["ok"], true, "{events}");
+    assert_eq!(std::fs::read_dir(place.path("data/drills/prod")).unwrap().count(), 0);
 }

@@ -63,6 +63,11 @@ impl Paths {
         Ok(file)
     }
 
+    /// Where WAL streams keep `pg_receivewal`'s files, a folder per archive.
+    pub fn wal_spool_dir(&self) -> PathBuf {
+        self.data_dir.join("wal-spool")
+    }
+
     /// Where drills of base backups put their scratch clusters.
     pub fn drills_dir(&self) -> PathBuf {
         self.data_dir.join("drills")

@@ -208,6 +208,15 @@ pub struct Schedule {
     /// backup, so an outside service notices when they stop.
     #[serde(default)]
     pub heartbeat: Option<String>,
+    /// Base backups of the connection's cluster into the archive named
+    /// after the connection (point-in-time recovery). Retention applies to
+    /// them as to dumps, and the WAL follows the kept ones.
+    #[serde(default)]
+    pub base_backup: Option<Cadence>,
+    /// Keep the cluster's WAL streaming into the archive over a replication
+    /// slot while the scheduler runs (`lifeboat wal stream`).
+    #[serde(default)]
+    pub wal_stream: bool,
     /// Slots count from here until a job first fires.
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -226,6 +235,8 @@ impl Schedule {
             probes: Vec::new(),
             copy_to: None,
             heartbeat: None,
+            base_backup: None,
+            wal_stream: false,
             created_at: now,
             updated_at: now,
         }
@@ -276,6 +287,7 @@ impl Schedule {
         match job {
             JobKind::Backup => self.backup.as_ref(),
             JobKind::Drill => self.drill.as_ref(),
+            JobKind::BaseBackup => self.base_backup.as_ref(),
         }
     }
 
@@ -295,7 +307,9 @@ impl Schedule {
 
     /// Refuses a schedule that cannot run.
     pub fn validate(&self) -> Result<()> {
-        if self.drill.is_some() && self.drill_server.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        // Base backups are drilled on a scratch cluster of this workstation;
+        // dumps need a server to restore into.
+        if self.drill.is_some() && self.base_backup.is_none() && self.drill_server.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(Error::InvalidInput(format!(
                 "the drill schedule of {} needs a server to drill on: a saved connection's name or a postgres:// URL",
                 self.connection
@@ -339,6 +353,7 @@ pub enum Freshness {
 pub enum JobKind {
     Backup,
     Drill,
+    BaseBackup,
 }
 
 impl JobKind {
@@ -346,6 +361,7 @@ impl JobKind {
         match self {
             JobKind::Backup => "backup",
             JobKind::Drill => "drill",
+            JobKind::BaseBackup => "base-backup",
         }
     }
 }

@@ -20,8 +20,11 @@ use crate::context::{open_catalog, runtime};
 pub struct UnitArgs {
     connection: String,
     /// The drill schedule instead of the backup schedule.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "base_backup")]
     drill: bool,
+    /// The base backup schedule instead of the backup schedule.
+    #[arg(long)]
+    base_backup: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -32,7 +35,7 @@ pub enum OsScheduler {
 }
 
 /// What an OS scheduler's entry runs: `lifeboat schedule run CONNECTION
-/// [--drill]` at the times of the schedule, for this workstation's catalog
+/// [--drill|--base-backup]` at the times of the schedule, for this workstation's catalog
 /// and repository.
 pub struct ScheduledJob {
     pub connection: String,
@@ -46,11 +49,13 @@ pub struct ScheduledJob {
 }
 
 impl ScheduledJob {
-    /// `schedule run CONNECTION [--drill]`.
+    /// `schedule run CONNECTION [--drill|--base-backup]`.
     fn arguments(&self) -> Vec<String> {
         let mut arguments = vec!["schedule".to_string(), "run".to_string(), self.connection.clone()];
-        if self.job == JobKind::Drill {
-            arguments.push("--drill".to_string());
+        match self.job {
+            JobKind::Backup => {}
+            JobKind::Drill => arguments.push("--drill".to_string()),
+            JobKind::BaseBackup => arguments.push("--base-backup".to_string()),
         }
         arguments
     }
@@ -69,7 +74,7 @@ pub fn print_unit(os: OsScheduler, a: &UnitArgs, repo: Option<&str>) -> Result<E
             .schedule(&a.connection)
             .await?
             .with_context(|| format!("{0} has no schedule: set one with `lifeboat schedule set {0}`", a.connection))?;
-        let job = if a.drill { JobKind::Drill } else { JobKind::Backup };
+        let job = job_kind(a.drill, a.base_backup);
         let cadence = schedule
             .cadence(job)
             .with_context(|| format!("{} has no {} schedule", a.connection, job.as_str()))?
@@ -91,6 +96,15 @@ pub fn print_unit(os: OsScheduler, a: &UnitArgs, repo: Option<&str>) -> Result<E
     };
     println!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The job the `--drill` / `--base-backup` flags name.
+pub(crate) fn job_kind(drill: bool, base_backup: bool) -> JobKind {
+    match (drill, base_backup) {
+        (true, _) => JobKind::Drill,
+        (_, true) => JobKind::BaseBackup,
+        _ => JobKind::Backup,
+    }
 }
 
 /// Text for an XML element or attribute.

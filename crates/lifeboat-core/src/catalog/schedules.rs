@@ -15,12 +15,12 @@ impl Catalog {
         sqlx::query(
             "INSERT INTO schedules (connection, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
                  drill_cron, drill_server, drill_probes, created_at, updated_at, repository_id, copy_to,
-                 keep_yearly, keep_within_hours, min_age_hours, checkpoint_expiry_hours, heartbeat)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                 keep_yearly, keep_within_hours, min_age_hours, checkpoint_expiry_hours, heartbeat, base_backup_cron, wal_stream)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
              ON CONFLICT (connection) DO UPDATE SET backup_cron = ?2, keep_last = ?3, keep_daily = ?4, keep_weekly = ?5,
                  keep_monthly = ?6, stale_after_seconds = ?7, drill_cron = ?8, drill_server = ?9, drill_probes = ?10, updated_at = ?12,
                  repository_id = ?13, copy_to = ?14, keep_yearly = ?15, keep_within_hours = ?16, min_age_hours = ?17,
-                 checkpoint_expiry_hours = ?18, heartbeat = ?19",
+                 checkpoint_expiry_hours = ?18, heartbeat = ?19, base_backup_cron = ?20, wal_stream = ?21",
         )
         .bind(&s.connection)
         .bind(s.backup.as_ref().map(|c| c.as_str().to_owned()))
@@ -41,6 +41,8 @@ impl Catalog {
         .bind(i64::from(s.retention.min_age_hours))
         .bind(i64::from(s.retention.checkpoint_expiry_hours))
         .bind(&s.heartbeat)
+        .bind(s.base_backup.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(s.wal_stream)
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -157,7 +159,7 @@ impl Catalog {
 const SCHEDULE_COLUMNS: &str =
     "SELECT connection, repository_id, backup_cron, keep_last, keep_daily, keep_weekly, keep_monthly, stale_after_seconds,
     drill_cron, drill_server, drill_probes, created_at, updated_at, copy_to, keep_yearly, keep_within_hours, min_age_hours,
-    checkpoint_expiry_hours, heartbeat FROM schedules";
+    checkpoint_expiry_hours, heartbeat, base_backup_cron, wal_stream FROM schedules";
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
     let cadence = |column: &str| -> Result<Option<Cadence>> {
@@ -188,6 +190,8 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule> {
         drill_server: row.get("drill_server"),
         copy_to: row.get("copy_to"),
         heartbeat: row.get("heartbeat"),
+        base_backup: cadence("base_backup_cron")?,
+        wal_stream: row.get("wal_stream"),
         probes: serde_json::from_str(&probes).map_err(|e| Error::corrupt("the catalog", format!("drill probes: {e}")))?,
         created_at: parse_time(row.get("created_at"))?,
         updated_at: parse_time(row.get("updated_at"))?,

@@ -39,6 +39,7 @@ use crate::catalog::{Catalog, RunKind};
 use crate::crypto::keychain::KeyStore;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
+use crate::jobs::pitr::base_backup::BaseBackupOptions;
 use crate::notify::Announcer;
 use crate::progress::{CancelFlag, Progress};
 use crate::repo::manifest::{self, Snapshot, SnapshotKind};
@@ -180,13 +181,46 @@ impl JobHost for Runner {
                 schedule.connection, schedule.connection
             ))),
             JobKind::Drill => {
-                let server = schedule.drill_server.as_deref().unwrap_or_default();
-                let latest = format!("latest:{}", schedule.connection);
-                let report = self.drill(&latest, server, schedule.probes.clone(), progress).await?;
-                match report.failed_check() {
+                // Dumps are drilled on the drill server, base backups on a
+                // scratch cluster here; a schedule with both drills both.
+                let mut reports = Vec::new();
+                if let Some(server) = schedule.drill_server.as_deref().filter(|s| !s.trim().is_empty()) {
+                    let latest = format!("latest:{}", schedule.connection);
+                    reports.push(self.drill(&latest, server, schedule.probes.clone(), progress.clone()).await?);
+                }
+                if schedule.base_backup.is_some() {
+                    let latest = format!("latest:{}", crate::jobs::pitr::base_tag(&schedule.connection));
+                    let database = self.catalog.connection(&schedule.connection).await?.map(|c| c.database);
+                    let database = database.unwrap_or_else(|| "postgres".into());
+                    let report = self
+                        .drill_base_backup(&latest, &database, schedule.probes.clone(), None, progress)
+                        .await?;
+                    reports.push(report);
+                }
+                match reports.iter().find_map(|r| r.failed_check()) {
                     None => Ok(()),
                     Some(check) => Err(Error::InvalidInput(format!("the check {} failed: {}", check.name, check.detail))),
                 }
+            }
+            JobKind::BaseBackup => {
+                let saved = self
+                    .catalog
+                    .connection(&schedule.connection)
+                    .await?
+                    .ok_or_else(|| Error::InvalidInput(format!("{} is not a saved connection any more", schedule.connection)))?;
+                let spec = saved.spec(self.keychain.as_deref())?;
+                let options = BaseBackupOptions {
+                    name: schedule.connection.clone(),
+                    kind: SnapshotKind::Scheduled,
+                    connection: Some(schedule.connection.clone()),
+                    ..Default::default()
+                };
+                self.base_backup(&spec, options, progress).await?;
+                if !schedule.retention.is_empty() {
+                    // A failure here is announced by the retention itself.
+                    let _ = self.apply_base_backup_retention(schedule).await;
+                }
+                Ok(())
             }
         }
     }

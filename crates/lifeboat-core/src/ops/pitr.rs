@@ -4,8 +4,12 @@
 //! PostgreSQL logs and retries those.) And the WAL stream, whose troubles
 //! are announced as alarms.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::scheduler::Claims;
 use super::{blocking, Runner};
 use crate::catalog::RunKind;
 use crate::error::{Error, Result};
@@ -14,7 +18,7 @@ use crate::jobs::pitr::base_backup::{self, BaseBackupOptions, BaseBackupReport};
 use crate::jobs::pitr::recover::{self, RecoverOptions, RecoverReport};
 use crate::jobs::pitr::stream::{self, StreamNotice, StreamOptions, StreamReport};
 use crate::pg::ConnectionSpec;
-use crate::progress::Progress;
+use crate::progress::{CancelFlag, Progress};
 
 impl Runner {
     /// Takes a base backup of the cluster `spec` reaches into archive `options.name`.
@@ -146,4 +150,98 @@ struct Alarms {
     receiver: bool,
     push: bool,
     slot: bool,
+}
+
+/// How often the supervisor of scheduled WAL streams looks at the schedules.
+const STREAM_SUPERVISION: Duration = Duration::from_secs(30);
+/// How long a stream that stopped with an error waits before it starts again
+/// (its alarm was announced once).
+const STREAM_RETRY: Duration = Duration::from_secs(300);
+/// WAL a scheduled stream's slot may hold back before the alarm.
+const SCHEDULED_RETAINED_ALARM: u64 = 1 << 30;
+
+impl Runner {
+    /// Keeps a WAL stream running for each schedule that asks for one
+    /// (`wal_stream`), into the archive named after its connection, until
+    /// `stop`; a schedule changed to stop streaming stops its stream. Each
+    /// stream holds the claim `NAME.wal`, so a `lifeboat wal stream` of the
+    /// same archive elsewhere on this workstation never runs beside it.
+    pub async fn supervise_wal_streams(self: Arc<Self>, claims: Claims, spool_root: PathBuf, stop: CancelFlag) {
+        let mut streams: HashMap<String, (CancelFlag, tokio::task::JoinHandle<()>)> = HashMap::new();
+        while !stop.is_cancelled() {
+            let wanted: Vec<String> = match self.catalog.schedules().await {
+                Ok(schedules) => schedules
+                    .into_iter()
+                    .filter(|s| s.wal_stream && s.check_repository(self.repo.id()).is_ok())
+                    .map(|s| s.connection)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!("reading the schedules for WAL streams: {e}");
+                    streams.keys().cloned().collect()
+                }
+            };
+            streams.retain(|name, (flag, task)| {
+                let keep = wanted.contains(name) && !task.is_finished();
+                if !keep {
+                    flag.cancel();
+                }
+                keep
+            });
+            for name in wanted {
+                if streams.contains_key(&name) {
+                    continue;
+                }
+                let Some(claim) = claims.claim(&format!("{name}.wal")) else {
+                    continue;
+                };
+                let flag = CancelFlag::default();
+                let runner = self.clone();
+                let (own, all) = (flag.clone(), stop.clone());
+                let spool = spool_root.join(&name);
+                let archive = name.clone();
+                let task = tokio::spawn(async move {
+                    let _claim = claim;
+                    while !own.is_cancelled() && !all.is_cancelled() {
+                        if let Err(e) = runner.stream_scheduled(&archive, &spool, &own, &all).await {
+                            tracing::warn!("the WAL stream of {archive} stopped: {e}");
+                            pause(STREAM_RETRY, || own.is_cancelled() || all.is_cancelled()).await;
+                        }
+                    }
+                });
+                streams.insert(name, (flag, task));
+            }
+            pause(STREAM_SUPERVISION, || stop.is_cancelled()).await;
+        }
+        for (_, (flag, task)) in streams {
+            flag.cancel();
+            let _ = task.await;
+        }
+    }
+
+    async fn stream_scheduled(&self, name: &str, spool: &std::path::Path, own: &CancelFlag, all: &CancelFlag) -> Result<()> {
+        let saved = self
+            .catalog
+            .connection(name)
+            .await?
+            .ok_or_else(|| Error::InvalidInput(format!("{name} is not a saved connection any more")))?;
+        let spec = saved.spec(self.keychain.as_deref())?;
+        let options = StreamOptions {
+            name: name.to_owned(),
+            slot: stream::default_slot(name),
+            pg_bin: None,
+            spool: spool.to_owned(),
+            retained_alarm: SCHEDULED_RETAINED_ALARM,
+            lock_wait: self.lock_wait,
+        };
+        let stop = || own.is_cancelled() || all.is_cancelled();
+        self.stream_wal(&spec, options, &stop).await.map(|_| ())
+    }
+}
+
+/// Sleeps `length`, or less once `stopped` says so.
+async fn pause(length: Duration, stopped: impl Fn() -> bool) {
+    let until = tokio::time::Instant::now() + length;
+    while !stopped() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }

@@ -19,26 +19,33 @@ impl Runner {
     /// locks (backups of other databases) up to ten minutes; a failure is
     /// announced, and retention runs again after the next backup.
     pub async fn apply_retention(&self, schedule: &Schedule) -> Result<()> {
+        self.retain(schedule, &schedule.connection).await
+    }
+
+    /// The same policy over the schedule's base backups (`NAME.base`); the
+    /// WAL no kept one needs goes with them.
+    pub async fn apply_base_backup_retention(&self, schedule: &Schedule) -> Result<()> {
+        self.retain(schedule, &crate::jobs::pitr::base_tag(&schedule.connection)).await
+    }
+
+    async fn retain(&self, schedule: &Schedule, tag: &str) -> Result<()> {
         schedule.check_repository(self.repo.id())?;
-        let outcome = self.forget_and_prune(schedule).await;
+        let outcome = self.forget_and_prune(schedule, tag).await;
         if let Err(e) = &outcome {
-            let message = format!(
-                "retention of {} did not run ({e}); it runs again after the next backup",
-                schedule.connection
-            );
+            let message = format!("retention of {tag} did not run ({e}); it runs again after the next backup");
             self.announce(Event::new(EventKind::RetentionApplied, Some(&schedule.connection), false, message))
                 .await;
         }
         outcome
     }
 
-    async fn forget_and_prune(&self, schedule: &Schedule) -> Result<()> {
+    async fn forget_and_prune(&self, schedule: &Schedule, tag: &str) -> Result<()> {
         let repo = self.repo.clone();
         let lock_wait = self.lock_wait.max(RETENTION_LOCK_WAIT);
         let options = ForgetOptions {
             policy: schedule.retention,
             now: chrono::Utc::now(),
-            tag: Some(schedule.connection.clone()),
+            tag: Some(tag.to_owned()),
             dry_run: false,
             lock_wait,
         };
@@ -73,9 +80,8 @@ impl Runner {
             None => String::new(),
         };
         let message = format!(
-            "retention removed {} snapshot(s) of {}: {}{freed}",
+            "retention removed {} snapshot(s) of {tag}: {}{freed}",
             removed.len(),
-            schedule.connection,
             removed.iter().map(|s| s.short_id.as_str()).collect::<Vec<_>>().join(", ")
         );
         let event = Event::new(EventKind::RetentionApplied, Some(&schedule.connection), true, message).with_detail(&removed);

@@ -17,6 +17,10 @@ pub struct ScheduleChange {
     /// A preset or five cron fields; `Some(None)`: no scheduled backups.
     pub backup: Option<Option<String>>,
     pub drill: Option<Option<String>>,
+    /// Base backups of the cluster (point-in-time recovery); `Some(None)`: none.
+    pub base_backup: Option<Option<String>>,
+    /// Whether the scheduler keeps the cluster's WAL streaming.
+    pub wal_stream: Option<bool>,
     pub keep_last: Option<u32>,
     pub keep_daily: Option<u32>,
     pub keep_weekly: Option<u32>,
@@ -54,6 +58,10 @@ impl ScheduleChange {
         if let Some(text) = &self.drill {
             schedule.drill = cadence(text).map_err(|e| e.in_field("drill"))?;
         }
+        if let Some(text) = &self.base_backup {
+            schedule.base_backup = cadence(text).map_err(|e| e.in_field("base_backup"))?;
+        }
+        schedule.wal_stream = self.wal_stream.unwrap_or(schedule.wal_stream);
         let r = &mut schedule.retention;
         r.keep_last = self.keep_last.unwrap_or(r.keep_last);
         r.keep_daily = self.keep_daily.unwrap_or(r.keep_daily);

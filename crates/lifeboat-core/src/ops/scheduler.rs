@@ -222,7 +222,7 @@ where
     }
 
     async fn tick_one(&self, schedule: &Schedule, now: DateTime<Utc>, started: &mut Vec<Started>) -> Result<()> {
-        for job in [JobKind::Backup, JobKind::Drill] {
+        for job in [JobKind::Backup, JobKind::BaseBackup, JobKind::Drill] {
             let state = self.catalog.job_state(&schedule.connection, job).await?;
             if schedule.next_run(job, &state, &self.tz).is_none_or(|slot| slot > now) {
                 continue;
