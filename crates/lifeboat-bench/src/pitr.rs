@@ -103,12 +103,12 @@ pub fn run(options: &Options) -> Result<()> {
     bare.sort_by(f64::total_cmp);
     ours.sort_by(f64::total_cmp);
     let (bare_median, ours_median) = (bare[bare.len() / 2], ours[ours.len() / 2]);
-    let after_base = dir_size(&repo);
 
-    eprintln!(
-        "streaming WAL while pgbench runs at {} tps for {} minutes",
-        options.rate, options.minutes
-    );
+    // The archive the recovery uses: the stream runs first, so the base
+    // backup taken next has every WAL file after it.
+    eprintln!("starting the WAL stream, then the base backup the recovery starts from");
+    let _ = std::fs::remove_dir_all(&repo);
+    measure(&lifeboat, &["init"], &env_refs, None)?;
     let mut stream = Command::new(&lifeboat)
         .args(["wal", "stream", "--db", &url, "--name", "bench", "--pg-bin"])
         .arg(&bin)
@@ -116,6 +116,30 @@ pub fn run(options: &Options) -> Result<()> {
         .stderr(Stdio::null())
         .spawn()
         .context("starting lifeboat wal stream")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while psql(
+        &cluster,
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lifeboat_bench' AND active",
+    ) != "1"
+    {
+        if Instant::now() > deadline {
+            bail!("lifeboat wal stream did not start within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let bin_text = bin.display().to_string();
+    measure(
+        &lifeboat,
+        &["base-backup", "--db", &url, "--name", "bench", "--pg-bin", &bin_text],
+        &env_refs,
+        None,
+    )?;
+    let after_base = dir_size(&repo);
+
+    eprintln!(
+        "streaming WAL while pgbench runs at {} tps for {} minutes",
+        options.rate, options.minutes
+    );
     let start_lsn = psql(&cluster, "SELECT pg_current_wal_lsn()");
     let seconds = (options.minutes * 60).to_string();
     pgbench(&["-R", &options.rate.to_string(), "-T", &seconds, "-c", "4", "-j", "2"])?;

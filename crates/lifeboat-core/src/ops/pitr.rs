@@ -154,9 +154,10 @@ struct Alarms {
 
 /// How often the supervisor of scheduled WAL streams looks at the schedules.
 const STREAM_SUPERVISION: Duration = Duration::from_secs(30);
-/// How long a stream that stopped with an error waits before it starts again
-/// (its alarm was announced once).
+/// How long a stream that stopped with an error first waits before it
+/// starts again, and the longest it waits.
 const STREAM_RETRY: Duration = Duration::from_secs(300);
+const STREAM_RETRY_LIMIT: Duration = Duration::from_secs(3600);
 /// WAL a scheduled stream's slot may hold back before the alarm.
 const SCHEDULED_RETAINED_ALARM: u64 = 1 << 30;
 
@@ -201,10 +202,19 @@ impl Runner {
                 let archive = name.clone();
                 let task = tokio::spawn(async move {
                     let _claim = claim;
+                    let mut retry = STREAM_RETRY;
                     while !own.is_cancelled() && !all.is_cancelled() {
+                        let started = std::time::Instant::now();
                         if let Err(e) = runner.stream_scheduled(&archive, &spool, &own, &all).await {
-                            tracing::warn!("the WAL stream of {archive} stopped: {e}");
-                            pause(STREAM_RETRY, || own.is_cancelled() || all.is_cancelled()).await;
+                            // Each stop is announced: a stream that keeps
+                            // failing at once is tried (and announced) less
+                            // and less often, up to hourly.
+                            if started.elapsed() > STREAM_RETRY_LIMIT {
+                                retry = STREAM_RETRY;
+                            }
+                            tracing::warn!("the WAL stream of {archive} stopped (tried again in {retry:?}): {e}");
+                            pause(retry, || own.is_cancelled() || all.is_cancelled()).await;
+                            retry = (retry * 2).min(STREAM_RETRY_LIMIT);
                         }
                     }
                 });
