@@ -147,6 +147,8 @@ pub fn run(options: &Options) -> Result<()> {
         &cluster,
         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
     );
+    // A change after the target: replay stops at the first commit past it.
+    psql(&cluster, "CREATE TABLE bench_after_the_target AS SELECT 1 AS x");
     let raw_wal: u64 = psql(
         &cluster,
         &format!("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{start_lsn}')::bigint"),

@@ -296,6 +296,13 @@ fn a_cluster_archived_by_its_own_server_recovers_to_a_moment_a_restore_point_and
     assert_eq!(latest.psql("SELECT count(*) FROM t"), "201");
     drop(latest);
 
+    // A time after the newest archived file: everything archived is before
+    // it, so that is the latest (PostgreSQL alone would stop short, failing).
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let after_the_end = recover(&place, &bin, "after-the-end", &["--time", &later]);
+    assert_eq!(after_the_end.psql("SELECT count(*) FROM t"), "201");
+    drop(after_the_end);
+
     // A datadir that holds anything is refused, and left as it was.
     std::fs::create_dir(place.path("busy")).unwrap();
     std::fs::write(place.path("busy/keep.txt"), "mine").unwrap();

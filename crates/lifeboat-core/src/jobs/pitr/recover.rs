@@ -163,10 +163,36 @@ fn choose_base(repo: &Repository, options: &RecoverOptions) -> Result<(Snapshot,
     })
 }
 
+/// A time at or after the newest archived WAL file was archived has no
+/// change after it in the archive, and PostgreSQL would stop short of it
+/// ("recovery ended before configured recovery target was reached"): such
+/// a recovery is one to the latest WAL, which holds everything before that
+/// time. Returns the target to use and, when it changed, why.
+fn settle_target(repo: &Repository, options: &RecoverOptions) -> Result<(RecoveryTarget, Option<String>)> {
+    let RecoveryTarget::Time(time) = &options.target else {
+        return Ok((options.target.clone(), None));
+    };
+    let newest = super::window::status(repo, &options.name)?.newest_wal_archived;
+    match newest {
+        Some(archived) if archived <= *time => Ok((
+            RecoveryTarget::Latest,
+            Some(format!(
+                "recovered to the end of the archived WAL: its newest file was archived at {}, before {}, so everything \
+                 archived is before the time asked for",
+                archived.format("%Y-%m-%d %H:%M:%S UTC"),
+                options.target
+            )),
+        )),
+        _ => Ok((options.target.clone(), None)),
+    }
+}
+
 /// Recovers archive `options.name` into `options.datadir`.
 pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn Progress) -> Result<RecoverReport> {
     let started = Instant::now();
     preflight(options)?;
+    let (target, settled) = settle_target(&repo, options)?;
+    let options = &RecoverOptions { target, ..options.clone() };
     let (snapshot, facts) = choose_base(&repo, options)?;
     let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
     let created = !options.datadir.exists();
@@ -180,7 +206,7 @@ pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn P
         }
     };
     let log = options.datadir.join("lifeboat-recovery.log");
-    let mut next_steps = Vec::new();
+    let mut next_steps: Vec<String> = settled.into_iter().collect();
     let port = match options.start_port {
         Some(port) => {
             run_recovery(&server, options, &log, progress)?;
@@ -470,6 +496,13 @@ fn recovery_failed(log: &Path, what: &str) -> Error {
             .trim()
             .to_string()
     }));
+    if text.contains("recovery ended before configured recovery target was reached") {
+        reasons.push(
+            "the archived WAL holds no change at or after the target, so PostgreSQL cannot tell it reached it: \
+             recover with --latest (everything archived is before the target), or to an earlier moment"
+                .into(),
+        );
+    }
     let reasons = if reasons.is_empty() {
         "see its log".to_string()
     } else {
