@@ -32,6 +32,8 @@ const COMMANDS: &[&str] = &[
     "restore_preflight",
     "restore_snapshot",
     "restore_server",
+    "pitr_archives",
+    "pitr_restore",
     "schedules",
     "save_schedule",
     "remove_schedule",

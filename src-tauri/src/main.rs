@@ -157,6 +157,8 @@ fn main() {
             commands::databases::restore_preflight,
             commands::databases::restore_snapshot,
             commands::databases::restore_server,
+            commands::databases::pitr_archives,
+            commands::databases::pitr_restore,
             commands::schedules::schedules,
             commands::schedules::save_schedule,
             commands::schedules::remove_schedule,

@@ -213,7 +213,7 @@ impl AppSession {
     async fn timeout(&self, css: &str, what: String) -> ! {
         self.shot(&format!("timeout-{}", css.replace(|c: char| !c.is_alphanumeric(), "_")))
             .await;
-        panic!("{what} after {WAIT:?}");
+        panic!("{what}");
     }
 
     /// Waits until `css` matches a rendered element and returns it.
@@ -226,7 +226,7 @@ impl AppSession {
                 }
             }
             if started.elapsed() > WAIT {
-                self.timeout(css, format!("no rendered element {css}")).await;
+                self.timeout(css, format!("no rendered element {css} after {WAIT:?}")).await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -234,14 +234,19 @@ impl AppSession {
 
     /// Waits until the element's text contains `needle`; returns the text.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        self.wait_text_for(css, needle, WAIT).await
+    }
+
+    /// [`AppSession::wait_text`] for a job that takes longer than most.
+    pub async fn wait_text_for(&self, css: &str, needle: &str, limit: Duration) -> String {
         let started = Instant::now();
         loop {
             let text = self.rendered_text(css).await.unwrap_or_default();
             if text.contains(needle) {
                 return text;
             }
-            if started.elapsed() > WAIT {
-                self.timeout(css, format!("{css} never contained {needle:?}; last text: {text:?}"))
+            if started.elapsed() > limit {
+                self.timeout(css, format!("{css} never contained {needle:?} in {limit:?}; last text: {text:?}"))
                     .await;
             }
             tokio::time::sleep(POLL).await;
@@ -347,7 +352,7 @@ impl AppSession {
                 return;
             }
             if started.elapsed() > WAIT {
-                self.timeout(css, format!("{css} never offered {value:?}")).await;
+                self.timeout(css, format!("{css} never offered {value:?} after {WAIT:?}")).await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -366,7 +371,8 @@ impl AppSession {
                 }
             }
             if started.elapsed() > WAIT {
-                self.timeout(css, format!("{css} never offered an option with {needle:?}")).await;
+                self.timeout(css, format!("{css} never offered an option with {needle:?} after {WAIT:?}"))
+                    .await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -385,7 +391,7 @@ impl AppSession {
         let started = Instant::now();
         while !self.is_enabled(css).await {
             if started.elapsed() > WAIT {
-                self.timeout(css, format!("{css} never became enabled")).await;
+                self.timeout(css, format!("{css} never became enabled after {WAIT:?}")).await;
             }
             tokio::time::sleep(POLL).await;
         }

@@ -153,6 +153,7 @@ describe("Main frame", () => {
       "Schedules",
       "Drills",
       "Restore",
+      "Point in time",
       "Repository & keys",
       "Activity",
     ]);

@@ -10,6 +10,7 @@ use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::events::{Event, EventKind, SnapshotFacts};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
+use lifeboat_core::jobs::pitr::onto_server::RecoverOntoReport;
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport, ServerRestoreReport};
 use lifeboat_core::notify::NotificationPrefs;
@@ -38,6 +39,10 @@ pub fn typescript() -> String {
     let config = Config::new().with_large_int("number");
     let declarations = [
         declaration::<ApiError>(&config),
+        declaration::<PitrArchive>(&config),
+        declaration::<PitrWindow>(&config),
+        declaration::<PitrRestoreRequest>(&config),
+        declaration::<RecoverOntoReport>(&config),
         declaration::<ChannelRequest>(&config),
         declaration::<ChannelSummary>(&config),
         declaration::<CheckpointApiView>(&config),

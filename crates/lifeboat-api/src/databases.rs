@@ -34,7 +34,7 @@ impl App {
 
     /// Where `fields` point, with the password given, or else the one saved
     /// for `fields.saved_password_of`.
-    async fn spec_of(&self, fields: &ConnectionFields) -> ApiResult<ConnectionSpec> {
+    pub(crate) async fn spec_of(&self, fields: &ConnectionFields) -> ApiResult<ConnectionSpec> {
         let mut spec = fields.spec()?;
         if spec.password.is_none() {
             if let Some(name) = fields.saved_password_of.as_deref().filter(|n| !n.is_empty()) {
@@ -432,7 +432,7 @@ impl ConnectionFields {
         })
     }
 
-    fn pg_bin(&self) -> Option<PathBuf> {
+    pub(crate) fn pg_bin(&self) -> Option<PathBuf> {
         self.pg_bin.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from)
     }
 }

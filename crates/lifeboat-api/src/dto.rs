@@ -747,3 +747,38 @@ pub struct NewApiToken {
     pub token: String,
     pub api: CheckpointApiView,
 }
+
+/// A point-in-time archive: one cluster's base backups and WAL, and the
+/// moments they can recover.
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct PitrArchive {
+    pub name: String,
+    /// The newest base backup's server version.
+    pub server_version: Option<String>,
+    pub base_backups: u32,
+    pub wal_files: u32,
+    pub newest_wal_archived: Option<DateTime<Utc>>,
+    /// Oldest first: from the end of each base backup as far as its WAL runs.
+    pub windows: Vec<PitrWindow>,
+    /// WAL missing between files that are there, each said in words.
+    pub gaps: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct PitrWindow {
+    pub base_backup: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// An archive recovered to a moment and its databases restored onto a server.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct PitrRestoreRequest {
+    pub name: String,
+    /// The moment to recover to; null: the end of the archived WAL.
+    pub time: Option<DateTime<Utc>>,
+    /// The server; its `database` is only where Lifeboat connects.
+    pub target: ConnectionFields,
+    /// Only these databases; empty: all of them.
+    pub databases: Vec<String>,
+}

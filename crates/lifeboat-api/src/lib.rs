@@ -16,6 +16,7 @@ pub mod dto;
 mod error;
 mod keys;
 mod maintenance;
+mod pitr;
 mod progress;
 mod schedules;
 mod session;

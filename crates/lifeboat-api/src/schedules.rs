@@ -40,7 +40,6 @@ impl App {
             lock_wait: LOCK_WAIT,
             // The app opens an off-site repository with the key its keychain keeps.
             offsite_passphrase: None,
-            lifeboat_cli: None,
         })
     }
 

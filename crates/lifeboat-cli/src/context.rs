@@ -64,7 +64,6 @@ pub async fn runner(g: &GlobalArgs) -> Result<Runner> {
         keychain,
         lock_wait: g.lock_wait(),
         offsite_passphrase: std::env::var("LIFEBOAT_TO_PASSWORD").ok().map(Into::into),
-        lifeboat_cli: std::env::current_exe().ok(),
     })
 }
 

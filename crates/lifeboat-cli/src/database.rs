@@ -350,7 +350,7 @@ pub fn restore(g: &GlobalArgs, a: &RestoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_server_restore(report: &ServerRestoreReport, json: bool) -> Result<ExitCode> {
+pub(crate) fn print_server_restore(report: &ServerRestoreReport, json: bool) -> Result<ExitCode> {
     if json {
         print_json(report)?;
     } else {

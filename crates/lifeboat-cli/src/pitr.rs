@@ -13,16 +13,20 @@ use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
 use clap::{ArgGroup, Args, Subcommand};
 use lifeboat_core::backend::Location;
 use lifeboat_core::jobs::pitr::base_backup::BaseBackupOptions;
+use lifeboat_core::jobs::pitr::onto_server::RecoverOntoOptions;
 use lifeboat_core::jobs::pitr::recover::{RecoverOptions, RecoveryTarget};
 use lifeboat_core::jobs::pitr::stream::{self, StreamOptions};
 use lifeboat_core::jobs::pitr::{archive, restore_point, window};
+use lifeboat_core::jobs::restore::{RestoreJobs, RestoreOptions, Shape};
 use lifeboat_core::paths::Paths;
 use lifeboat_core::pg::wal::Lsn;
+use lifeboat_core::pg::ConnectionSpec;
 
 use crate::commands::{human_bytes, print_json};
-use crate::connection::DatabaseArgs;
+use crate::connection::{with_env_password, DatabaseArgs};
 use crate::context::{claim, runner, runtime};
 use crate::credentials::open_repo;
+use crate::database::print_server_restore;
 use crate::progress::Bars;
 use crate::GlobalArgs;
 
@@ -145,8 +149,21 @@ pub struct RecoverArgs {
     #[arg(long)]
     latest: bool,
     /// The new data directory (absent or empty).
-    #[arg(long)]
-    datadir: PathBuf,
+    #[arg(long, required_unless_present = "onto", conflicts_with = "onto")]
+    datadir: Option<PathBuf>,
+    /// Instead of a data directory: recover on a scratch cluster of this
+    /// workstation and restore its databases onto this server
+    /// (postgres://USER@HOST:PORT, password from PGPASSWORD), through a
+    /// server checkpoint NAME.pitr kept in the repository.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["start", "port"])]
+    onto: Option<String>,
+    /// With --onto: only this database (repeatable; default: all of them).
+    #[arg(long, requires = "onto")]
+    database: Vec<String>,
+    /// With --onto: restore over databases that hold data (each kept
+    /// under another name, as `restore --force` does).
+    #[arg(long, requires = "onto")]
+    force: bool,
     /// The folder of the PostgreSQL server binaries (postgres, pg_ctl) of the
     /// base backup's major, instead of searching.
     #[arg(long, env = "LIFEBOAT_PG_BIN")]
@@ -194,7 +211,15 @@ fn location_for_server(g: &GlobalArgs) -> Result<String> {
 }
 
 pub fn recover(g: &GlobalArgs, a: &RecoverArgs) -> Result<ExitCode> {
-    let target = if let Some(time) = &a.time {
+    let target = recovery_target(a)?;
+    match &a.datadir {
+        Some(datadir) => recover_into(g, a, datadir, target),
+        None => recover_onto(g, a, target),
+    }
+}
+
+fn recovery_target(a: &RecoverArgs) -> Result<RecoveryTarget> {
+    Ok(if let Some(time) = &a.time {
         RecoveryTarget::Time(parse_time(time)?)
     } else if let Some(point) = &a.restore_point {
         RecoveryTarget::RestorePoint(point.clone())
@@ -202,15 +227,65 @@ pub fn recover(g: &GlobalArgs, a: &RecoverArgs) -> Result<ExitCode> {
         RecoveryTarget::Lsn(Lsn::parse(lsn)?)
     } else {
         RecoveryTarget::Latest
+    })
+}
+
+/// `recover --onto`: the recovered databases restored onto a server.
+fn recover_onto(g: &GlobalArgs, a: &RecoverArgs, target: RecoveryTarget) -> Result<ExitCode> {
+    let onto = with_env_password(ConnectionSpec::parse_server_url(a.onto.as_deref().unwrap_or_default())?);
+    let options = RecoverOntoOptions {
+        name: a.name.clone(),
+        target,
+        base: a.base.clone(),
+        pg_bin: a.pg_bin.clone(),
+        scratch_root: Paths::from_env()?.scratch_clusters_dir(),
+        databases: a.database.clone(),
+        restore: RestoreOptions {
+            force: a.force,
+            jobs: RestoreJobs::Auto,
+            pg_bin: None,
+            lock_wait: g.lock_wait(),
+            now: Utc::now(),
+            shape: Shape::default(),
+        },
+        lock_wait: g.lock_wait(),
+        now: Utc::now(),
     };
+    let report = runtime()?.block_on(async { anyhow::Ok(runner(g).await?.recover_onto(onto, options, Arc::new(Bars::new())).await?) })?;
+    if a.json {
+        print_json(&report)?;
+        return Ok(if report.restore.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    } else {
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+        eprintln!(
+            "recovered `{}` to {} from base backup {} (PostgreSQL {}) in {:.1}s; kept as checkpoint {}",
+            report.name,
+            report.target,
+            &report.base_backup[..8],
+            report.server_version,
+            report.recovery_seconds,
+            &report.snapshot_id[..8]
+        );
+    }
+    print_server_restore(&report.restore, false)
+}
+
+/// `recover --datadir`: the recovered cluster left in a data directory.
+fn recover_into(g: &GlobalArgs, a: &RecoverArgs, datadir: &std::path::Path, target: RecoveryTarget) -> Result<ExitCode> {
     let options = RecoverOptions {
         name: a.name.clone(),
         target,
-        datadir: std::path::absolute(&a.datadir)?,
+        datadir: std::path::absolute(datadir)?,
         pg_bin: a.pg_bin.clone(),
         base: a.base.clone(),
         start_port: a.port.filter(|_| a.start),
-        lifeboat: std::env::current_exe().context("finding this lifeboat binary for restore_command")?,
+        lifeboat: Some(std::env::current_exe().context("finding this lifeboat binary for restore_command")?),
         repository: location_for_server(g)?,
         scratch: false,
         lock_wait: g.lock_wait(),

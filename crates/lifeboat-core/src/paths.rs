@@ -68,8 +68,9 @@ impl Paths {
         self.data_dir.join("wal-spool")
     }
 
-    /// Where drills of base backups put their scratch clusters.
-    pub fn drills_dir(&self) -> PathBuf {
+    /// Where scratch clusters (drills of base backups, recoveries onto a
+    /// server) live while they run.
+    pub fn scratch_clusters_dir(&self) -> PathBuf {
         self.data_dir.join("drills")
     }
 
@@ -112,6 +113,16 @@ pub fn create_private_file(path: &Path) -> Result<()> {
         .map(drop)
         .map_err(|e| Error::io("creating", path, e))?;
     set_mode(path, 0o600)
+}
+
+/// Opens (creating 0600 if missing, never truncating) a file that is only
+/// ever locked, never read: claims and the catalog's migration lock.
+pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    private_options()
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
 }
 
 /// Creates `path` 0600 for writing; refuses (saying nothing was
@@ -192,7 +203,7 @@ fn private_options() -> std::fs::OpenOptions {
     options
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

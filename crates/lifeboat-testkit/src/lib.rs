@@ -194,6 +194,11 @@ impl PgCluster {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// The data directory (the server's user owns it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub fn bin_dir(&self) -> &Path {
         &self.bin
     }
@@ -283,7 +288,11 @@ fn open_repository(location: &Path, passphrase: &str) -> lifeboat_core::repo::Re
     open_repository_in(std::sync::Arc::new(lifeboat_core::backend::LocalBackend::new(location)), passphrase)
 }
 
-fn open_repository_in(backend: std::sync::Arc<dyn lifeboat_core::backend::Backend>, passphrase: &str) -> lifeboat_core::repo::Repository {
+/// The repository in `backend`, opened with `passphrase`.
+pub fn open_repository_in(
+    backend: std::sync::Arc<dyn lifeboat_core::backend::Backend>,
+    passphrase: &str,
+) -> lifeboat_core::repo::Repository {
     use lifeboat_core::repo::open;
     open::open(
         backend,

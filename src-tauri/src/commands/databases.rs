@@ -1,8 +1,9 @@
 use lifeboat_api::{
-    ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, ExportRequest, JobProgress, RestoreRequest,
-    SaveConnectionRequest, ServerDatabases, ServerRestoreRequest, SnapshotDetail, TimelineEntry,
+    ApiError, BackupRequest, ConnectionFields, DatabaseCard, DiscoverRequest, ExportRequest, JobProgress, PitrArchive, PitrRestoreRequest,
+    RestoreRequest, SaveConnectionRequest, ServerDatabases, ServerRestoreRequest, SnapshotDetail, TimelineEntry,
 };
 use lifeboat_core::connections::{Connection, ConnectionCheck};
+use lifeboat_core::jobs::pitr::onto_server::RecoverOntoReport;
 use lifeboat_core::jobs::restore::{Preflight, RestoreReport, VerifyReport};
 use lifeboat_core::jobs::server::ServerRestoreReport;
 use lifeboat_core::ops::SavedBackup;
@@ -112,6 +113,23 @@ pub async fn restore_server(
     on_progress: Channel<JobProgress>,
 ) -> Result<ServerRestoreReport, ApiError> {
     app.restore_server(request, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err)]
+pub async fn pitr_archives(app: AppState<'_>) -> Result<Vec<PitrArchive>, ApiError> {
+    app.pitr_archives().await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(job = job, archive = %request.name, host = %request.target.host))]
+pub async fn pitr_restore(
+    app: AppState<'_>,
+    request: PitrRestoreRequest,
+    job: u32,
+    on_progress: Channel<JobProgress>,
+) -> Result<RecoverOntoReport, ApiError> {
+    app.pitr_restore(request, job, forward(on_progress)).await
 }
 
 #[tauri::command]

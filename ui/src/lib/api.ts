@@ -36,10 +36,13 @@ import type {
   NotificationPrefs,
   OpenRepository,
   OpenRequest,
+  PitrArchive,
+  PitrRestoreRequest,
   Preflight,
   PruneResult,
   RecoveryKitRequest,
   RecoveryKitSaved,
+  RecoverOntoReport,
   ReportRequest,
   ReportSaved,
   RepositoryOverview,
@@ -186,6 +189,14 @@ export function restoreSnapshot(request: RestoreRequest, job: number, onProgress
 /** Restores a whole server backup's databases (or some) onto a server, roles first. */
 export function restoreServer(request: ServerRestoreRequest, job: number, onProgress: OnProgress): Promise<ServerRestoreReport> {
   return call<ServerRestoreReport>("restore_server", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
+}
+
+/** Every point-in-time archive of the repository, with the moments it can recover. */
+export const pitrArchives = () => call<PitrArchive[]>("pitr_archives");
+
+/** Recovers an archive to a moment on a scratch cluster here and restores its databases onto a server. */
+export function pitrRestore(request: PitrRestoreRequest, job: number, onProgress: OnProgress): Promise<RecoverOntoReport> {
+  return call<RecoverOntoReport>("pitr_restore", { request, job, onProgress: new Channel<JobProgress>(onProgress) });
 }
 
 export const schedules = () => call<ScheduleView[]>("schedules");

@@ -8,6 +8,51 @@ export type ApiError = { code: ErrorCode, message: string,
  */
 field?: string, };
 
+export type PitrArchive = { name: string, 
+/**
+ * The newest base backup's server version.
+ */
+server_version: string | null, base_backups: number, wal_files: number, newest_wal_archived: string | null, 
+/**
+ * Oldest first: from the end of each base backup as far as its WAL runs.
+ */
+windows: Array<PitrWindow>, 
+/**
+ * WAL missing between files that are there, each said in words.
+ */
+gaps: Array<string>, };
+
+export type PitrWindow = { base_backup: string, from: string, to: string, };
+
+export type PitrRestoreRequest = { name: string, 
+/**
+ * The moment to recover to; null: the end of the archived WAL.
+ */
+time: string | null, 
+/**
+ * The server; its `database` is only where Lifeboat connects.
+ */
+target: ConnectionFields, 
+/**
+ * Only these databases; empty: all of them.
+ */
+databases: Array<string>, };
+
+export type RecoverOntoReport = { name: string, 
+/**
+ * Where recovery stopped, as said ("latest" when the time asked for is
+ * after the newest archived WAL: see `next_steps`).
+ */
+target: string, base_backup: string, server_version: string, 
+/**
+ * Seconds the recovery on the scratch cluster took.
+ */
+recovery_seconds: number, 
+/**
+ * The server checkpoint holding the recovered databases (`NAME.pitr`).
+ */
+snapshot_id: string, restore: ServerRestoreReport, seconds: number, warnings: Array<string>, };
+
 export type ChannelRequest = { name: string, 
 /**
  * smtps://USER@HOST:465 or smtp://USER@HOST:587.

@@ -1,6 +1,6 @@
 // The main frame's screens, in navigation order.
 
-export type ScreenId = "overview" | "connections" | "timeline" | "schedules" | "drills" | "restore" | "repository" | "activity";
+export type ScreenId = "overview" | "connections" | "timeline" | "schedules" | "drills" | "restore" | "pitr" | "repository" | "activity";
 
 export type Screen = { id: ScreenId; label: string };
 
@@ -11,6 +11,7 @@ export const SCREENS: readonly Screen[] = [
   { id: "schedules", label: "Schedules" },
   { id: "drills", label: "Drills" },
   { id: "restore", label: "Restore" },
+  { id: "pitr", label: "Point in time" },
   { id: "repository", label: "Repository & keys" },
   { id: "activity", label: "Activity" },
 ];

@@ -110,12 +110,7 @@ async fn lock_for_migration(catalog: &Path) -> Result<std::fs::File> {
     name.push(".migrate-lock");
     let path = std::path::PathBuf::from(name);
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("opening", &path, e))?;
+        let file = crate::paths::open_lock_file(&path)?;
         file.lock().map_err(|e| Error::io("locking", &path, e))?;
         Ok(file)
     })

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::Runner;
-use crate::backend::Location;
 use crate::catalog::{RunKind, RunStatus};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -75,20 +74,11 @@ impl Runner {
         let resolved = self.resolve(snapshot).await;
         let work = async {
             let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
-            let lifeboat = self.lifeboat_cli.clone().ok_or_else(|| {
-                Error::InvalidInput(
-                    "drills of base backups run from the `lifeboat` command line (its restore_command fetches the WAL): \
-                     run `lifeboat drill` there"
-                        .into(),
-                )
-            })?;
             let options = PhysicalDrillOptions {
                 probes,
                 database: database.to_owned(),
                 pg_bin,
-                scratch_root: Paths::from_env()?.drills_dir(),
-                lifeboat,
-                repository: Location::absolute_text(&self.repo.backend().location())?,
+                scratch_root: Paths::from_env()?.scratch_clusters_dir(),
                 lock_wait: self.lock_wait,
                 now: Utc::now(),
             };

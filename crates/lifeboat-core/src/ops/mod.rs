@@ -65,10 +65,6 @@ pub struct Runner {
     /// The off-site repository's passphrase where no keychain holds its key
     /// (a headless server: the CLI reads LIFEBOAT_TO_PASSWORD).
     pub offsite_passphrase: Option<secrecy::SecretString>,
-    /// The `lifeboat` command-line binary, which a recovering server's
-    /// `restore_command` runs; None where there is none (the app), and
-    /// physical drills then say to run them from the command line.
-    pub lifeboat_cli: Option<std::path::PathBuf>,
 }
 
 impl Runner {

@@ -15,6 +15,7 @@ use crate::catalog::RunKind;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::pitr::base_backup::{self, BaseBackupOptions, BaseBackupReport};
+use crate::jobs::pitr::onto_server::{self, RecoverOntoOptions, RecoverOntoReport};
 use crate::jobs::pitr::recover::{self, RecoverOptions, RecoverReport};
 use crate::jobs::pitr::stream::{self, StreamNotice, StreamOptions, StreamReport};
 use crate::pg::ConnectionSpec;
@@ -67,6 +68,53 @@ impl Runner {
         let event = match &outcome {
             Ok(report) => Event::new(EventKind::RestoreSucceeded, Some(&name), true, describe(report)).with_detail(report),
             Err(Error::Cancelled) => return outcome,
+            Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title} failed: {e}")),
+        };
+        self.announce(event).await;
+        outcome
+    }
+
+    /// Recovers archive `options.name` to its target and restores its
+    /// databases onto the server `onto` reaches (see
+    /// `jobs::pitr::onto_server`); recorded and announced as a restore.
+    pub async fn recover_onto(
+        &self,
+        onto: ConnectionSpec,
+        options: RecoverOntoOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RecoverOntoReport> {
+        let title = format!(
+            "Recovery of {} to {} onto {}:{}",
+            options.name, options.target, onto.host, onto.port
+        );
+        let describe = |r: &RecoverOntoReport| {
+            format!(
+                "{title}: {} database(s) restored from base backup {}, kept as checkpoint {}",
+                r.restore.restored.len(),
+                &r.base_backup[..8],
+                &r.snapshot_id[..8]
+            )
+        };
+        let name = options.name.clone();
+        let options = RecoverOntoOptions {
+            lock_wait: self.lock_wait,
+            ..options
+        };
+        let work = onto_server::recover_onto(self.repo.clone(), &onto, &options, progress);
+        let outcome = self.recorded(RunKind::Restore, &title, work, &describe).await;
+        let event = match &outcome {
+            Ok(r) if r.restore.failed.is_empty() => Event::new(EventKind::RestoreSucceeded, Some(&name), true, describe(r)).with_detail(r),
+            Ok(r) => {
+                let failed: Vec<String> = r.restore.failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
+                Event::new(
+                    EventKind::RestoreFailed,
+                    Some(&name),
+                    false,
+                    format!("{title}: {}", failed.join("; ")),
+                )
+                .with_detail(r)
+            }
+            Err(Error::RestoreRefused(_) | Error::Cancelled) => return outcome,
             Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title} failed: {e}")),
         };
         self.announce(event).await;

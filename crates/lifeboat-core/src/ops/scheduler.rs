@@ -134,12 +134,7 @@ impl Claims {
         crate::repo::manifest::validate_tag(connection)?;
         crate::paths::own_private_dir(folder)?;
         let path = folder.join(format!("{connection}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("opening", &path, e))?;
+        let file = crate::paths::open_lock_file(&path)?;
         // A child process being spawned holds a copy of every open file
         // until it execs, this lock's too: a claim just released can read
         // as busy for a moment, so a busy lock is tried again briefly.

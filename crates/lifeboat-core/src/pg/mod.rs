@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod base_tar;
+pub mod cluster;
 pub mod database_config;
 pub mod facts;
 pub mod inspect;

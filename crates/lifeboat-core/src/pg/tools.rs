@@ -109,8 +109,12 @@ fn probe_server(bin_dir: &Path) -> Option<PgServer> {
     let text = String::from_utf8_lossy(&output.stdout);
     let version = text.split_whitespace().nth(2)?.to_string();
     let major = version.split(['.', 'b', 'r']).next()?.parse().ok()?;
+    // A folder on PATH may hold links to a few of the server's binaries:
+    // the folder `pg_ctl` really lives in has the rest (pg_controldata,
+    // pg_verifybackup, pg_dump).
+    let real = pg_ctl.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
     output.status.success().then(|| PgServer {
-        bin_dir: bin_dir.canonicalize().unwrap_or_else(|_| bin_dir.to_owned()),
+        bin_dir: real.unwrap_or_else(|| bin_dir.to_owned()),
         major,
         version,
     })

@@ -98,13 +98,21 @@ pub(super) async fn server_facts(spec: &ConnectionSpec, name: &str) -> Result<Se
             spec.display_url()
         )));
     }
+    // A `lifeboat wal stream` of this archive over its default slot archives too.
+    let streaming: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_type = 'physical' AND active AND slot_name = $1)")
+            .bind(super::stream::default_slot(name))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(fail)?;
     let mut warnings = Vec::new();
-    if archive_mode == "off" || !archive_command.contains("wal-push") {
+    if !streaming && (archive_mode == "off" || !archive_command.contains("wal-push")) {
         warnings.push(format!(
-            "the server does not archive its WAL into Lifeboat (archive_mode = {archive_mode}): this base backup \
-             recovers only to its own end. To recover to any moment after it, set archive_mode = on and \
-             archive_command = 'lifeboat wal-push %p --name {name}' (with LIFEBOAT_REPO and the passphrase in the \
-             server's environment) and restart the server"
+            "the server does not archive its WAL into Lifeboat (archive_mode = {archive_mode}, and no `lifeboat wal \
+             stream` of `{name}` runs): this base backup recovers only to its own end. To recover to any moment \
+             after it, stream the WAL (`lifeboat wal stream --name {name}`, or a schedule's --wal-stream), or set \
+             archive_mode = on and archive_command = 'lifeboat wal-push %p --name {name}' (with LIFEBOAT_REPO and \
+             the passphrase in the server's environment) and restart the server"
         ));
     }
     Ok(ServerFacts {

@@ -1,34 +1,30 @@
 //! Drills of a base backup: proof that it recovers, on this workstation.
 //!
 //! The base backup is recovered exactly as `lifeboat recover` would (every
-//! byte authenticated, `pg_verifybackup`, WAL replayed through `wal-fetch`)
-//! to the end of the archived WAL, into a scratch data directory under the
-//! workstation's data folder, and started with the backup's major on a
-//! free port. The copy listens on its socket in that private folder alone.
+//! byte authenticated, `pg_verifybackup`, WAL replayed from the archive)
+//! to the end of the archived WAL, into a scratch cluster (`scratch.rs`).
 //! Then the smoke checks: the WAL chain reaches the newest archived file,
 //! every table of every database reads in full, and the admin's probes
-//! hold. The server is stopped and the folder deleted whatever happens; one
-//! left by a crash is removed by the next drill of the same archive.
+//! hold. The cluster is removed whatever happens.
 //!
 //! A physical copy has no row counts to compare with (the WAL replays to
 //! a moment no dump saw), so the row check reads every table end to end:
 //! that is where a damaged page shows.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::recover::{self, RecoverOptions, RecoveryTarget};
+use super::recover::{self, RecoveryTarget};
+use super::scratch::ScratchCluster;
 use super::window;
 use super::BaseBackupFacts;
 use crate::error::{Error, Result};
 use crate::jobs::drill::{fail, pass, run_probe, DrillCheck, DrillReport, Probe};
-use crate::paths;
 use crate::pg::wal::{Lsn, Segment};
-use crate::pg::{inspect, tools, ConnectionSpec, TlsMode};
+use crate::pg::{inspect, tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::Snapshot;
 use crate::repo::Repository;
@@ -39,12 +35,8 @@ pub struct PhysicalDrillOptions {
     /// The database the probes run in.
     pub database: String,
     pub pg_bin: Option<PathBuf>,
-    /// Where scratch data directories go: a private folder of this workstation's.
+    /// Where scratch clusters go: a private folder of this workstation's.
     pub scratch_root: PathBuf,
-    /// The `lifeboat` binary and repository location the recovering
-    /// server's `restore_command` uses.
-    pub lifeboat: PathBuf,
-    pub repository: String,
     pub lock_wait: Duration,
     pub now: DateTime<Utc>,
 }
@@ -65,17 +57,12 @@ pub async fn drill(
         probe.validate()?;
     }
     let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
-    let folder = options.scratch_root.join(&facts.archive);
-    paths::create_private_dir(&options.scratch_root)?;
-    paths::create_private_dir(&folder)?;
-    let leftovers_dropped = remove_leftovers(&folder, &server.tool("pg_ctl"));
-    let datadir = folder.join(options.now.format("%Y%m%d%H%M%S").to_string());
-    let port = free_port()?;
+    let scratch = ScratchCluster::prepare(&options.scratch_root, &facts.archive, server, options.now)?;
     let mut report = DrillReport {
         snapshot_id: base.id.clone(),
         name: facts.archive.clone(),
-        server: format!("a scratch PostgreSQL {} cluster on this workstation", server.version),
-        scratch_database: datadir.display().to_string(),
+        server: format!("a scratch PostgreSQL {} cluster on this workstation", scratch.server.version),
+        scratch_database: scratch.datadir.display().to_string(),
         started_at: options.now,
         seconds: 0.0,
         passed: false,
@@ -83,22 +70,11 @@ pub async fn drill(
         tables: Vec::new(),
         roles_created: Vec::new(),
         warnings: Vec::new(),
-        leftovers_dropped,
+        leftovers_dropped: scratch.leftovers_dropped.clone(),
         scratch_dropped: false,
     };
 
-    let recovering = RecoverOptions {
-        name: facts.archive.clone(),
-        target: RecoveryTarget::Latest,
-        datadir: datadir.clone(),
-        pg_bin: Some(server.bin_dir.clone()),
-        base: Some(base.id.clone()),
-        start_port: Some(port),
-        lifeboat: options.lifeboat.clone(),
-        repository: options.repository.clone(),
-        scratch: true,
-        lock_wait: options.lock_wait,
-    };
+    let recovering = scratch.recover_options(&base.id, RecoveryTarget::Latest, options.lock_wait);
     let recovered = {
         let (repo, progress) = (repo.clone(), progress.clone());
         crate::jobs::blocking(move || recover::recover(repo, &recovering, progress.as_ref())).await
@@ -119,15 +95,7 @@ pub async fn drill(
                 ),
             ));
             report.checks.push(wal_chain_check(&repo, &facts, &base.id).await);
-            let socket = ConnectionSpec {
-                host: datadir.canonicalize().unwrap_or_else(|_| datadir.clone()).display().to_string(),
-                port,
-                database: "postgres".into(),
-                user: String::new(),
-                password: None,
-                tls: TlsMode::Disable,
-            };
-            run_checks(socket, &facts, options, progress.as_ref(), &mut report).await
+            run_checks(&scratch, &facts, options, progress.as_ref(), &mut report).await
         }
         Err(e @ (Error::Cancelled | Error::InvalidInput(_) | Error::PgServerMissing { .. })) => Err(e),
         Err(e) => {
@@ -137,11 +105,11 @@ pub async fn drill(
     };
 
     progress.phase("removing the scratch cluster", None);
-    report.scratch_dropped = remove_cluster(&datadir, &server.tool("pg_ctl"));
+    report.scratch_dropped = scratch.remove();
     if !report.scratch_dropped {
         report.warnings.push(format!(
             "the scratch cluster {} could not be removed: the next drill of {} removes it",
-            datadir.display(),
+            scratch.datadir.display(),
             facts.archive
         ));
     }
@@ -191,39 +159,14 @@ async fn wal_chain_check(repo: &Arc<Repository>, facts: &BaseBackupFacts, base: 
     }
 }
 
-/// Connects to the scratch cluster as its bootstrap superuser: whoever took
-/// the base backup, `postgres`, or this OS user gets in over the trusted
-/// socket, and asks for that superuser's name.
-async fn connect_as_superuser(socket: &ConnectionSpec, facts: &BaseBackupFacts) -> Result<ConnectionSpec> {
-    let mut last_error = None;
-    for user in [facts.user.clone(), "postgres".into(), whoami::username()] {
-        let spec = ConnectionSpec { user, ..socket.clone() };
-        match inspect::connect(&spec).await {
-            Ok(mut conn) => {
-                let superuser: String = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE oid = 10")
-                    .fetch_one(&mut conn)
-                    .await
-                    .map_err(|e| inspect::pg_error("reading the roles of", &spec, e))?;
-                let _ = sqlx::Connection::close(conn).await;
-                return Ok(ConnectionSpec {
-                    user: superuser,
-                    ..socket.clone()
-                });
-            }
-            Err(e) => last_error = Some(e),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| Error::Internal("no user to try".into())))
-}
-
 async fn run_checks(
-    socket: ConnectionSpec,
+    scratch: &ScratchCluster,
     facts: &BaseBackupFacts,
     options: &PhysicalDrillOptions,
     progress: &dyn Progress,
     report: &mut DrillReport,
 ) -> Result<()> {
-    let admin = match connect_as_superuser(&socket, facts).await {
+    let admin = match scratch.superuser(facts).await {
         Ok(admin) => admin,
         Err(e) => {
             report.checks.push(fail("connect", e.to_string()));
@@ -278,47 +221,4 @@ async fn read_every_table(admin: &ConnectionSpec, progress: &dyn Progress) -> Re
         rows += counts.values().sum::<u64>();
     }
     Ok((databases.len(), tables, rows))
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Internal(format!("finding a free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::Internal(format!("finding a free port: {e}")))
-}
-
-/// Stops a scratch cluster (at once: it is thrown away) and deletes its
-/// folder; returns whether it is gone.
-fn remove_cluster(datadir: &Path, pg_ctl: &Path) -> bool {
-    if datadir.join("postmaster.pid").exists() {
-        let _ = Command::new(pg_ctl)
-            .arg("-D")
-            .arg(datadir)
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    match std::fs::remove_dir_all(datadir) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => {
-            tracing::warn!("removing the scratch cluster {}: {e}", datadir.display());
-            false
-        }
-    }
-}
-
-/// Removes the scratch clusters earlier drills of this archive left (a crash).
-fn remove_leftovers(folder: &Path, pg_ctl: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| remove_cluster(path, pg_ctl))
-        .map(|path| path.display().to_string())
-        .collect()
 }

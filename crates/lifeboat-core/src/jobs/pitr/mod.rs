@@ -20,8 +20,11 @@ pub mod archive;
 pub mod base_backup;
 pub mod drill;
 pub mod expire;
+pub mod feeder;
+pub mod onto_server;
 pub mod recover;
 pub mod restore_point;
+pub mod scratch;
 pub mod stream;
 pub mod window;
 

@@ -1,10 +1,12 @@
 //! Recovery to a point in time: a base backup unpacked into a fresh data
 //! directory (every byte authenticated, the whole checked against its
 //! manifest, then the server's own `backup_manifest` checked by
-//! `pg_verifybackup`), recovery settings that fetch WAL through `lifeboat
-//! wal-fetch`, and, when asked, the server started with the base backup's
-//! major on a local port until it has replayed up to the target and
-//! promoted itself.
+//! `pg_verifybackup`), recovery settings that fetch WAL from the repository,
+//! and, when asked, the server started with the base backup's major on a
+//! local port until it has replayed up to the target and promoted itself.
+//!
+//! A server Lifeboat starts gets its WAL from this process (`feeder.rs`);
+//! one left for the admin to start runs `lifeboat wal-fetch` per file.
 //!
 //! The recovered cluster never archives (`archive_mode = off`): it must
 //! not write a new timeline into the archive it came from.
@@ -17,10 +19,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::feeder::{shell_quote, WalFeeder};
 use super::window::base_backups;
 use super::{base_tag, BaseBackupFacts};
 use crate::error::{Error, Result};
 use crate::paths;
+use crate::pg::cluster::{running_as_root, LocalCluster, ServerUser};
 use crate::pg::tools::{self, PgServer};
 use crate::pg::wal::Lsn;
 use crate::progress::Progress;
@@ -65,13 +69,15 @@ pub struct RecoverOptions {
     /// Start the recovered server on this port and wait until it has
     /// recovered; leave it stopped when None.
     pub start_port: Option<u16>,
-    /// The `lifeboat` binary the recovering server's `restore_command` runs.
-    pub lifeboat: PathBuf,
-    /// The repository's location, for `restore_command`.
+    /// The `lifeboat` binary whose `wal-fetch` a server left stopped runs
+    /// as its `restore_command` (one Lifeboat starts is fed by this process).
+    pub lifeboat: Option<PathBuf>,
+    /// The repository's location, for that `restore_command`.
     pub repository: String,
     /// A throwaway copy (a drill): it listens on its socket in the data
     /// directory alone, which only this user can reach, and trusts
     /// connections there, whatever the original server's `pg_hba.conf` said.
+    /// Run as root, it runs as an unprivileged user (`pg::cluster`).
     pub scratch: bool,
     pub lock_wait: Duration,
 }
@@ -96,7 +102,14 @@ pub struct RecoverReport {
 /// Refuses what PostgreSQL would refuse later, before anything is written.
 fn preflight(options: &RecoverOptions) -> Result<()> {
     wal::validate_name(&options.name)?;
-    if options.start_port.is_some() && running_as_root() {
+    if options.start_port.is_none() && options.lifeboat.is_none() {
+        return Err(Error::InvalidInput(
+            "a recovered cluster left stopped fetches its WAL through the `lifeboat` command line, which is not \
+             here: recover with --start, or from the command line"
+                .into(),
+        ));
+    }
+    if options.start_port.is_some() && !options.scratch && running_as_root() {
         return Err(Error::InvalidInput(
             "PostgreSQL refuses to run as root, so `recover --start` cannot either: run it as the user that will own \
              the recovered server (for example `sudo -u postgres lifeboat recover ...`, with the repository and \
@@ -115,38 +128,36 @@ fn preflight(options: &RecoverOptions) -> Result<()> {
     }
 }
 
-fn running_as_root() -> bool {
-    #[cfg(target_os = "linux")]
-    return rustix::process::geteuid().is_root();
-    #[cfg(not(target_os = "linux"))]
-    return false;
-}
-
 /// The base backup to recover: the one asked for, else the newest that
 /// ends before the target.
-fn choose_base(repo: &Repository, options: &RecoverOptions) -> Result<(Snapshot, BaseBackupFacts)> {
-    if let Some(spec) = &options.base {
+pub(super) fn choose_base(
+    repo: &Repository,
+    name: &str,
+    target: &RecoveryTarget,
+    base: Option<&str>,
+) -> Result<(Snapshot, BaseBackupFacts)> {
+    if let Some(spec) = base {
         let snapshot = manifest::resolve(repo, spec)?;
         let facts = BaseBackupFacts::of(&snapshot)?;
-        if snapshot.manifest.tag != base_tag(&options.name) {
+        if snapshot.manifest.tag != base_tag(name) {
             return Err(Error::InvalidInput(format!(
                 "snapshot {} is a base backup of `{}`, not of `{}`",
                 &snapshot.id[..8],
                 facts.archive,
-                options.name
+                name
             )));
         }
         return Ok((snapshot, facts));
     }
-    let bases = base_backups(repo, &options.name)?;
+    let bases = base_backups(repo, name)?;
     let Some((oldest, _)) = bases.first() else {
         return Err(Error::InvalidInput(format!(
             "`{}` has no base backup in this repository: take one with `lifeboat base-backup --name {}`",
-            options.name, options.name
+            name, name
         )));
     };
     let oldest_end = oldest.manifest.end;
-    let fits = |snapshot: &Snapshot, facts: &BaseBackupFacts| match &options.target {
+    let fits = |snapshot: &Snapshot, facts: &BaseBackupFacts| match target {
         RecoveryTarget::Time(time) => snapshot.manifest.end <= *time,
         RecoveryTarget::Lsn(lsn) => facts.stop_lsn.is_some_and(|stop| stop <= *lsn),
         RecoveryTarget::RestorePoint(_) | RecoveryTarget::Latest => true,
@@ -155,10 +166,10 @@ fn choose_base(repo: &Repository, options: &RecoverOptions) -> Result<(Snapshot,
         Error::InvalidInput(format!(
             "{} is before the end of `{}`'s oldest base backup ({}): the recoverable window starts there \
              (`lifeboat pitr show {}`)",
-            options.target,
-            options.name,
+            target,
+            name,
             oldest_end.format("%Y-%m-%d %H:%M:%S UTC"),
-            options.name
+            name
         ))
     })
 }
@@ -168,11 +179,11 @@ fn choose_base(repo: &Repository, options: &RecoverOptions) -> Result<(Snapshot,
 /// ("recovery ended before configured recovery target was reached"): such
 /// a recovery is one to the latest WAL, which holds everything before that
 /// time. Returns the target to use and, when it changed, why.
-fn settle_target(repo: &Repository, options: &RecoverOptions) -> Result<(RecoveryTarget, Option<String>)> {
-    let RecoveryTarget::Time(time) = &options.target else {
-        return Ok((options.target.clone(), None));
+pub(super) fn settle_target(repo: &Repository, name: &str, target: &RecoveryTarget) -> Result<(RecoveryTarget, Option<String>)> {
+    let RecoveryTarget::Time(time) = target else {
+        return Ok((target.clone(), None));
     };
-    let newest = super::window::status(repo, &options.name)?.newest_wal_archived;
+    let newest = super::window::status(repo, name)?.newest_wal_archived;
     match newest {
         Some(archived) if archived <= *time => Ok((
             RecoveryTarget::Latest,
@@ -180,10 +191,10 @@ fn settle_target(repo: &Repository, options: &RecoverOptions) -> Result<(Recover
                 "recovered to the end of the archived WAL: its newest file was archived at {}, before {}, so everything \
                  archived is before the time asked for",
                 archived.format("%Y-%m-%d %H:%M:%S UTC"),
-                options.target
+                target
             )),
         )),
-        _ => Ok((options.target.clone(), None)),
+        _ => Ok((target.clone(), None)),
     }
 }
 
@@ -191,13 +202,19 @@ fn settle_target(repo: &Repository, options: &RecoverOptions) -> Result<(Recover
 pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn Progress) -> Result<RecoverReport> {
     let started = Instant::now();
     preflight(options)?;
-    let (target, settled) = settle_target(&repo, options)?;
+    let (target, settled) = settle_target(&repo, &options.name, &options.target)?;
     let options = &RecoverOptions { target, ..options.clone() };
-    let (snapshot, facts) = choose_base(&repo, options)?;
+    let (snapshot, facts) = choose_base(&repo, &options.name, &options.target, options.base.as_deref())?;
     let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
+    let user = if options.scratch { ServerUser::for_servers()? } else { None };
     let created = !options.datadir.exists();
     paths::create_private_dir(&options.datadir)?;
-    let outcome = materialise(&repo, &snapshot, &facts, &server, options, progress);
+    let outcome = materialise(&repo, &snapshot, &facts, &server, options, progress).and_then(|verified| {
+        if let Some(user) = &user {
+            user.take(&options.datadir)?;
+        }
+        Ok(verified)
+    });
     let manifest_verified = match outcome {
         Ok(verified) => verified,
         Err(e) => {
@@ -209,7 +226,12 @@ pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn P
     let mut next_steps: Vec<String> = settled.into_iter().collect();
     let port = match options.start_port {
         Some(port) => {
-            run_recovery(&server, options, &log, progress)?;
+            let cluster = LocalCluster {
+                pg_ctl: server.tool("pg_ctl"),
+                datadir: options.datadir.clone(),
+                user,
+            };
+            run_recovery(&repo, &cluster, options, &log, progress)?;
             next_steps.push(format!(
                 "the recovered server runs on port {port} (localhost; its socket in {}): check it, then dump what \
                  you need, or make it the new primary (set archive_mode and archive_command again first)",
@@ -350,17 +372,29 @@ fn conf_quote(value: &str) -> String {
 }
 
 /// A word quoted for the shell that runs `restore_command`.
-fn shell_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
+/// Where a server Lifeboat starts asks this process for WAL files.
+fn feed_dir(datadir: &Path) -> PathBuf {
+    datadir.join("lifeboat-wal-feed")
+}
+
+fn restore_command(options: &RecoverOptions) -> String {
+    match (&options.lifeboat, options.start_port) {
+        (Some(lifeboat), None) => format!(
+            "{} --repo {} wal-fetch %f %p --name {}",
+            shell_quote(&lifeboat.display().to_string()),
+            shell_quote(&options.repository),
+            shell_quote(&options.name)
+        ),
+        _ => WalFeeder::restore_command(&feed_dir(&absolute(&options.datadir))),
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
 fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
-    let restore_command = format!(
-        "{} --repo {} wal-fetch %f %p --name {}",
-        shell_quote(&options.lifeboat.display().to_string()),
-        shell_quote(&options.repository),
-        shell_quote(&options.name)
-    );
+    let restore_command = restore_command(options);
     let mut settings = vec![
         format!("restore_command = {}", conf_quote(&restore_command)),
         "recovery_target_action = 'promote'".to_string(),
@@ -378,7 +412,7 @@ fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
         RecoveryTarget::Latest => {}
     }
     if let Some(port) = options.start_port {
-        let socket_dir = options.datadir.canonicalize().unwrap_or_else(|_| options.datadir.clone());
+        let socket_dir = absolute(&options.datadir);
         let listen = if options.scratch { "''" } else { "'localhost'" };
         settings.extend([
             format!("port = {port}"),
@@ -403,92 +437,101 @@ fn write_recovery_settings(options: &RecoverOptions) -> Result<()> {
     std::fs::write(&signal, b"").map_err(|e| Error::io("writing", &signal, e))
 }
 
-/// Starts the server and waits until recovery ended and it promoted
-/// itself (`recovery.signal` gone, the server running), or it stopped.
-fn run_recovery(server: &PgServer, options: &RecoverOptions, log: &Path, progress: &dyn Progress) -> Result<()> {
-    let pg_ctl = server.tool("pg_ctl");
+/// Starts the server, feeding it WAL, and waits until recovery ended and
+/// it promoted itself (`recovery.signal` gone, the server running), or it
+/// stopped. Then its `restore_command` goes: nothing feeds it any more.
+fn run_recovery(
+    repo: &Arc<Repository>,
+    cluster: &LocalCluster,
+    options: &RecoverOptions,
+    log: &Path,
+    progress: &dyn Progress,
+) -> Result<()> {
     let datadir = &options.datadir;
-    let mut command = Command::new(&pg_ctl);
-    // The server runs `restore_command` in its data directory: the files
-    // naming this repository's secret must be found from there too.
-    for variable in ["LIFEBOAT_PASSWORD_FILE", "LIFEBOAT_RECOVERY_KIT_FILE"] {
-        if let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
-            command.env(variable, std::path::absolute(&path).map_err(|e| Error::io("finding", &path, e))?);
-        }
-    }
-    let status = command
-        .arg("-D")
-        .arg(datadir)
-        .arg("-l")
-        .arg(log)
-        .args(["-W", "start"])
-        .env("LC_MESSAGES", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| Error::io("running", &pg_ctl, e))?;
+    let feed = feed_dir(&absolute(datadir));
+    let mut feeder = WalFeeder::start(repo.clone(), &options.name, &feed, cluster.user.as_ref(), options.lock_wait)?;
+    let status = cluster.start(log)?;
     if !status.success() {
-        return Err(recovery_failed(log, &format!("pg_ctl start exited with {status}")));
+        feeder.close();
+        return Err(recovery_failed(
+            log,
+            &feeder.damaged(),
+            &format!("pg_ctl start exited with {status}"),
+        ));
     }
     progress.phase("replaying WAL", None);
     let signal = datadir.join("recovery.signal");
     loop {
         std::thread::sleep(Duration::from_millis(250));
-        let running = Command::new(&pg_ctl)
-            .arg("-D")
-            .arg(datadir)
-            .arg("status")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !running {
-            return Err(recovery_failed(log, "the server stopped during recovery"));
+        if !cluster.running() {
+            feeder.close();
+            return Err(recovery_failed(log, &feeder.damaged(), "the server stopped during recovery"));
         }
-        if !signal.exists() {
+        // `recovery.signal` goes before the promotion ends: the server
+        // still asks for timeline history then.
+        if !signal.exists() && in_production(cluster) {
             break;
         }
         if progress.cancelled() {
-            stop(&pg_ctl, datadir);
+            feeder.close();
+            cluster.stop("fast");
             return Err(Error::Cancelled);
         }
     }
+    feeder.close();
     // Promoted; a WAL file that failed to read back ended replay early.
-    if let Some(damaged) = damaged_fetches(log).first() {
-        stop(&pg_ctl, datadir);
+    if let Some(damaged) = feeder.damaged().first() {
+        cluster.stop("fast");
         return Err(Error::RestoreFailed(format!(
             "recovery stopped early, where a WAL file could not be read back ({damaged}); the server was stopped. \
              The archive is damaged from there: recover to an earlier point, and run `lifeboat check --read-data`"
         )));
     }
-    Ok(())
+    drop(feeder);
+    let _ = std::fs::remove_dir_all(&feed);
+    forget_restore_command(datadir, &restore_command(options))
 }
 
-fn stop(pg_ctl: &Path, datadir: &Path) {
-    let _ = Command::new(pg_ctl)
-        .arg("-D")
-        .arg(datadir)
-        .args(["-m", "fast", "-w", "stop"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// Whether the cluster finished recovery and runs as a primary
+/// (`pg_controldata`: "in production"; taken as so where the install
+/// lacks the tool).
+fn in_production(cluster: &LocalCluster) -> bool {
+    let tool = cluster
+        .pg_ctl
+        .with_file_name(format!("pg_controldata{}", std::env::consts::EXE_SUFFIX));
+    if !tool.exists() {
+        return true;
+    }
+    Command::new(tool)
+        .arg(&cluster.datadir)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.starts_with("Database cluster state:") && l.ends_with("in production"))
+        })
 }
 
-/// `lifeboat wal-fetch` failures other than "not archived" (which is how
-/// every recovery ends) in the server's log.
-fn damaged_fetches(log: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("error: ") && l.contains("WAL file") && !l.contains("is not in the repository's WAL archive"))
-        .map(|l| l.trim_start_matches("error: ").to_string())
-        .collect()
+/// Comments out the `restore_command` recovery used, now that nothing
+/// answers it.
+fn forget_restore_command(datadir: &Path, command: &str) -> Result<()> {
+    let auto_conf = datadir.join("postgresql.auto.conf");
+    let text = std::fs::read_to_string(&auto_conf).map_err(|e| Error::io("reading", &auto_conf, e))?;
+    let setting = format!("restore_command = {}", conf_quote(command));
+    let text = text.replace(
+        &setting,
+        "# restore_command: recovery from Lifeboat's archive is over (set one to make this a standby)",
+    );
+    std::fs::write(&auto_conf, text).map_err(|e| Error::io("writing", &auto_conf, e))
 }
 
 /// Why recovery failed, from the server's log: its FATAL lines and any
 /// WAL file that could not be read back.
-fn recovery_failed(log: &Path, what: &str) -> Error {
+fn recovery_failed(log: &Path, damaged: &[String], what: &str) -> Error {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut reasons = damaged_fetches(log);
+    let mut reasons = damaged.to_vec();
     reasons.extend(text.lines().filter(|l| l.contains("FATAL:") || l.contains("PANIC:")).map(|l| {
         l.split_once("FATAL:")
             .or_else(|| l.split_once("PANIC:"))

@@ -88,6 +88,19 @@ pub fn base_backups(repo: &Repository, name: &str) -> Result<Vec<(Snapshot, Base
     Ok(found)
 }
 
+/// The names of the archives the repository holds base backups or WAL of.
+pub fn archives(repo: &Repository) -> Result<Vec<String>> {
+    let mut names: BTreeSet<String> = wal::list_files(repo, None)?.files.into_iter().map(|(name, _)| name).collect();
+    for snapshot in manifest::list(repo)?.snapshots {
+        if is_base_backup(&snapshot) {
+            if let Some(name) = snapshot.manifest.tag.strip_suffix(".base") {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
 /// The recoverable windows and WAL gaps of archive `name`.
 pub fn status(repo: &Repository, name: &str) -> Result<PitrStatus> {
     wal::validate_name(name)?;
@@ -150,8 +163,8 @@ pub fn status(repo: &Repository, name: &str) -> Result<PitrStatus> {
 }
 
 struct Walk {
-    /// The last archived segment of the unbroken run, if the run goes past
-    /// the backup's own WAL.
+    /// The last archived segment of the unbroken run from the backup's own
+    /// segment, if any is archived.
     last: Option<Segment>,
     timeline: u32,
     gap: Option<WalGap>,
@@ -169,9 +182,13 @@ fn walk_from(facts: &BaseBackupFacts, segments: &HashSet<Segment>, timelines: &B
             gap: None,
         };
     };
-    // The segment holding the backup's last byte of WAL: in the backup itself.
-    let mut number = Segment::of(Lsn(stop.0.saturating_sub(1)), timeline, segment_size).number;
-    let mut last = None;
+    // The segment holding the backup's last byte of WAL: in the backup
+    // itself up to the stop, and whatever the server wrote after it in the
+    // same segment is in the archived copy, when there is one (a server
+    // that does not archive does not switch segments at the backup's end).
+    let own = Segment::of(Lsn(stop.0.saturating_sub(1)), timeline, segment_size);
+    let mut number = own.number;
+    let mut last = segments.contains(&own).then_some(own);
     loop {
         let next = number + 1;
         let continuing = timelines.range(timeline..).rev().find(|t| {
@@ -252,4 +269,39 @@ pub fn check_chains(repo: &Repository) -> Result<ChainFindings> {
         }
     }
     Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIZE: u64 = 16 << 20;
+
+    fn walk(archived: &[u64]) -> Walk {
+        let facts = BaseBackupFacts {
+            timeline: 1,
+            start_lsn: Some(Lsn(2 * SIZE + 0x28)),
+            stop_lsn: Some(Lsn(2 * SIZE + 0x100)),
+            ..Default::default()
+        };
+        let segments: HashSet<Segment> = archived.iter().map(|&number| Segment { timeline: 1, number }).collect();
+        walk_from(&facts, &segments, &BTreeSet::from([1]), SIZE)
+    }
+
+    #[test]
+    fn the_window_runs_from_the_backups_own_segment_when_it_is_archived() {
+        // Written after the stop in the same segment: only its archived copy has it.
+        assert_eq!(walk(&[2]).last.map(|s| s.number), Some(2));
+        assert_eq!(walk(&[2, 3, 4]).last.map(|s| s.number), Some(4));
+        // The backup's own segment switched away at its end and never archived.
+        assert_eq!(walk(&[3]).last.map(|s| s.number), Some(3));
+        assert!(walk(&[]).last.is_none());
+        let gapped = walk(&[2, 5]);
+        assert_eq!(gapped.last.map(|s| s.number), Some(2));
+        let gap = gapped.gap.unwrap();
+        assert_eq!(
+            (gap.missing_from.as_str(), gap.missing_to.as_str()),
+            ("000000010000000000000003", "000000010000000000000004")
+        );
+    }
 }
