@@ -40,6 +40,8 @@ const COMMANDS: &[&str] = &[
     "retention_preview",
     "drill_snapshot",
     "drill_history",
+    "server_installs",
+    "install_server",
     "notification_prefs",
     "set_notification_prefs",
     "channels",

@@ -165,6 +165,8 @@ fn main() {
             commands::schedules::retention_preview,
             commands::schedules::drill_snapshot,
             commands::schedules::drill_history,
+            commands::schedules::server_installs,
+            commands::schedules::install_server,
             commands::schedules::notification_prefs,
             commands::schedules::set_notification_prefs,
             commands::schedules::channels,

@@ -10,12 +10,14 @@ use lifeboat_core::connections::{Connection, ConnectionCheck, ServerScope};
 use lifeboat_core::events::{Event, EventKind, SnapshotFacts};
 use lifeboat_core::jobs::backup::BackupReport;
 use lifeboat_core::jobs::drill::{DrillCheck, DrillReport, Probe};
+use lifeboat_core::jobs::local_drill::{ExtensionOnTarget, LocalRun};
 use lifeboat_core::jobs::pitr::onto_server::RecoverOntoReport;
 use lifeboat_core::jobs::restore::{PlacedBeside, Preflight, RestoreReport, TableCount, VerifyReport};
 use lifeboat_core::jobs::server::{DatabaseFailure, ServerBackupReport, ServerRestoreReport};
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::channel::ChannelSummary;
 use lifeboat_core::ops::SavedBackup;
+use lifeboat_core::pg::binaries::{BinariesSource, ServerInstall};
 use lifeboat_core::pg::facts::PgFacts;
 use lifeboat_core::pg::inspect::Extension;
 use lifeboat_core::pg::TlsMode;
@@ -126,6 +128,10 @@ pub fn typescript() -> String {
         declaration::<DrillRequest>(&config),
         declaration::<DrillReport>(&config),
         declaration::<DrillCheck>(&config),
+        declaration::<LocalRun>(&config),
+        declaration::<ExtensionOnTarget>(&config),
+        declaration::<ServerInstall>(&config),
+        declaration::<BinariesSource>(&config),
         declaration::<DrillHistoryEntry>(&config),
         declaration::<NotificationPrefs>(&config),
         declaration::<DesktopSettings>(&config),

@@ -538,9 +538,14 @@ pub struct RetentionPreviewEntry {
 pub struct DrillRequest {
     /// A snapshot id (or latest:NAME).
     pub snapshot_id: String,
-    /// A saved connection's name or a postgres:// URL.
+    /// A saved connection's name, a postgres:// URL, or `local` (a scratch
+    /// cluster of this workstation).
     pub server: String,
     pub probes: Vec<Probe>,
+    /// An upgrade rehearsal onto this newer major, on this workstation
+    /// (`server` is then not used).
+    #[serde(default)]
+    pub rehearse_major: Option<u32>,
 }
 
 /// A drill from the run history.

@@ -14,6 +14,7 @@ use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::scheduler::{JobHost, Scheduler, SchedulerLock, SystemClock};
 use lifeboat_core::ops::ScheduleChange;
 use lifeboat_core::ops::{Runner, SavedBackup};
+use lifeboat_core::pg::binaries::{self, ServerInstall};
 use lifeboat_core::progress::{CancelFlag, NoProgress};
 use lifeboat_core::repo::manifest::{self, SnapshotKind};
 use lifeboat_core::repo::pins;
@@ -163,9 +164,28 @@ impl App {
         let running = self.register_job(job)?;
         let progress = Arc::new(ThrottledProgress::new(on_progress, running.cancel.clone()));
         // The spec as asked: a `latest:` drill is compared with the newest seen.
-        Ok(runner
-            .drill(&request.snapshot_id, &request.server, request.probes, progress)
-            .await?)
+        Ok(match request.rehearse_major {
+            Some(major) => {
+                runner
+                    .drill_locally(&request.snapshot_id, Some(major), true, request.probes, progress)
+                    .await?
+            }
+            None => {
+                runner
+                    .drill(&request.snapshot_id, &request.server, request.probes, progress)
+                    .await?
+            }
+        })
+    }
+
+    /// The PostgreSQL servers local drills and rehearsals can run on.
+    pub async fn server_installs(&self) -> ApiResult<Vec<ServerInstall>> {
+        blocking(|| Ok(binaries::list())).await
+    }
+
+    /// Downloads and installs a PostgreSQL server of `major` (see `pg::binaries`).
+    pub async fn install_server(&self, major: u32) -> ApiResult<ServerInstall> {
+        Ok(binaries::install(major).await?)
     }
 
     /// A connection's drills, newest first.

@@ -152,6 +152,7 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         snapshot_id: "latest:shop".into(),
         server: "shop".into(),
         probes: vec![probe("users exist", "select count(*) from users", ">= 1")],
+        rehearse_major: None,
     };
     let report = app.drill(request.clone(), 4, |_| {}).await.unwrap();
     assert!(report.passed, "{report:#?}");

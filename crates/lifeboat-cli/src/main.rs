@@ -148,8 +148,15 @@ enum Command {
     /// Point-in-time recovery's archives: the recoverable window (exit 3 when the WAL has a gap).
     #[command(subcommand)]
     Pitr(pitr::PitrCommand),
-    /// Restore a snapshot into a scratch database, run smoke checks, drop it (exit 3 when a check fails).
+    /// Restore a snapshot into a scratch database (on a server, or --local on this workstation), run smoke checks, drop
+    /// it (exit 3 when a check fails).
     Drill(drill::DrillArgs),
+    /// Rehearse an upgrade: restore a snapshot onto a scratch cluster of a newer major here, run the drill checks and
+    /// probes, and say what to fix (exit 3 when a check fails).
+    Rehearse(drill::RehearseArgs),
+    /// The PostgreSQL servers local drills and rehearsals run on: list, install or remove them.
+    #[command(subcommand)]
+    PgBinaries(drill::PgBinariesCommand),
     /// Set, show and run what happens by itself: scheduled backups, retention, drills.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -216,6 +223,8 @@ fn main() -> ExitCode {
         Command::RestorePoint(a) => pitr::restore_point(g, a),
         Command::Pitr(a) => pitr::pitr(g, a),
         Command::Drill(a) => drill::drill(g, a),
+        Command::Rehearse(a) => drill::rehearse(g, a),
+        Command::PgBinaries(a) => drill::pg_binaries(a),
         Command::Schedule(a) => schedule::schedule(g, a),
         Command::Daemon(a) => daemon::daemon(g, a),
         Command::Events(a) => events::events(a),

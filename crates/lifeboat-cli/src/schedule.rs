@@ -112,7 +112,8 @@ pub struct SetArgs {
     /// when no stream will use it again).
     #[arg(long, conflicts_with = "wal_stream")]
     no_wal_stream: bool,
-    /// Where drills restore: a saved connection's name or postgres://user@host:port/.
+    /// Where drills restore: a saved connection's name, postgres://user@host:port/,
+    /// or `local` (a scratch cluster on this workstation).
     #[arg(long, value_name = "SERVER")]
     drill_server: Option<String>,
     /// SQL probes for drills: a JSON list of {"name", "sql", "expect"}.

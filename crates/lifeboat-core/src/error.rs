@@ -172,12 +172,12 @@ pub enum Error {
     PgToolsMissing { needed: u32, found: String },
 
     #[error(
-        "this base backup is of PostgreSQL {needed}, and only a PostgreSQL {needed} server can recover it ({found}). \
-         Install the PostgreSQL {needed} server (Debian/Ubuntu: `apt install postgresql-{needed}` from \
+        "this needs a PostgreSQL {needed} server on this workstation ({found}), since {why}. Install one: \
+         `lifeboat pg-binaries install {needed}`, or its package (Debian/Ubuntu: `apt install postgresql-{needed}` from \
          apt.postgresql.org; RHEL: `postgresql{needed}-server`; macOS: `brew install postgresql@{needed}`), or point \
          --pg-bin at the bin folder holding its postgres and pg_ctl"
     )]
-    PgServerMissing { needed: u32, found: String },
+    PgServerMissing { needed: u32, found: String, why: String },
 
     #[error("{action} {target}: {detail}")]
     Postgres {

@@ -311,7 +311,8 @@ impl Schedule {
         // dumps need a server to restore into.
         if self.drill.is_some() && self.base_backup.is_none() && self.drill_server.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(Error::InvalidInput(format!(
-                "the drill schedule of {} needs a server to drill on: a saved connection's name or a postgres:// URL",
+                "the drill schedule of {} needs a server to drill on: a saved connection's name, a postgres:// URL, or \
+                 `local` (a scratch cluster on this workstation)",
                 self.connection
             )));
         }
@@ -321,6 +322,10 @@ impl Schedule {
         Ok(())
     }
 }
+
+/// The drill server that means a scratch cluster of this workstation
+/// (`jobs::local_drill`).
+pub const LOCAL_DRILL_SERVER: &str = "local";
 
 /// Refuses a server URL that holds a password: the catalog and the event
 /// log never keep one (a saved connection's goes to the keychain).

@@ -6,6 +6,7 @@ use lifeboat_core::channels::Delivery;
 use lifeboat_core::jobs::drill::DrillReport;
 use lifeboat_core::notify::NotificationPrefs;
 use lifeboat_core::ops::channel::ChannelSummary;
+use lifeboat_core::pg::binaries::ServerInstall;
 use lifeboat_core::repo::retention::RetentionPolicy;
 use tauri::ipc::Channel;
 use tauri_plugin_autostart::ManagerExt;
@@ -48,6 +49,17 @@ pub async fn drill_snapshot(
     on_progress: Channel<JobProgress>,
 ) -> Result<DrillReport, ApiError> {
     app.drill(request, job, forward(on_progress)).await
+}
+
+#[tauri::command]
+pub async fn server_installs(app: AppState<'_>) -> Result<Vec<ServerInstall>, ApiError> {
+    app.server_installs().await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip_all, err, fields(major = major))]
+pub async fn install_server(app: AppState<'_>, major: u32) -> Result<ServerInstall, ApiError> {
+    app.install_server(major).await
 }
 
 #[tauri::command]

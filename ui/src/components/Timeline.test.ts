@@ -3,7 +3,7 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { JobProgress, SnapshotDetail, TimelineEntry, VerifyReport } from "../lib/bindings";
-import { VerifyJob } from "../lib/database-jobs.svelte";
+import { RehearsalJob, VerifyJob } from "../lib/database-jobs.svelte";
 import { deferred, progress, salesCard, salesFacts, salesTimeline, sendOnChannel } from "../test/fixtures";
 import Timeline from "./Timeline.svelte";
 
@@ -65,7 +65,7 @@ const row = (id: string) => rows().find((r) => r.dataset.id === id)!;
 
 /** Renders the screen once the database's snapshots are listed. */
 async function renderLoaded(database: string | null, onrestore = vi.fn()) {
-  render(Timeline, { database, verifyJob: new VerifyJob(), onrestore, homeDir: "/home/ana" });
+  render(Timeline, { database, verifyJob: new VerifyJob(), rehearsalJob: new RehearsalJob(), onrestore, homeDir: "/home/ana" });
   await screen.findByRole("list", { name: "Snapshots of sales, newest first" });
 }
 

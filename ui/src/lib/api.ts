@@ -56,6 +56,7 @@ import type {
   ScheduleView,
   ServerDatabases,
   ServerRestoreReport,
+  ServerInstall,
   ServerRestoreRequest,
   SnapshotDetail,
   SnapshotSummary,
@@ -218,6 +219,12 @@ export function drillSnapshot(request: DrillRequest, job: number, onProgress: On
 
 /** A connection's drills, newest first. */
 export const drillHistory = (connection: string) => call<DrillHistoryEntry[]>("drill_history", { connection });
+
+/** The PostgreSQL servers local drills and rehearsals can run on. */
+export const serverInstalls = () => call<ServerInstall[]>("server_installs");
+
+/** Downloads a PostgreSQL server of `major`, checked by SHA-256. */
+export const installServer = (major: number) => call<ServerInstall>("install_server", { major });
 
 export const notificationPrefs = () => call<NotificationPrefs>("notification_prefs");
 

@@ -698,9 +698,15 @@ export type DrillRequest = {
  */
 snapshot_id: string, 
 /**
- * A saved connection's name or a postgres:// URL.
+ * A saved connection's name, a postgres:// URL, or `local` (a scratch
+ * cluster of this workstation).
  */
-server: string, probes: Array<Probe>, };
+server: string, probes: Array<Probe>, 
+/**
+ * An upgrade rehearsal onto this newer major, on this workstation
+ * (`server` is then not used).
+ */
+rehearse_major: number | null, };
 
 export type DrillReport = { snapshot_id: string, 
 /**
@@ -714,9 +720,67 @@ checks: Array<DrillCheck>, tables: Array<TableCount>, roles_created: Array<strin
 /**
  * Scratch databases of earlier drills (a crash) dropped first.
  */
-leftovers_dropped: Array<string>, scratch_dropped: boolean, };
+leftovers_dropped: Array<string>, scratch_dropped: boolean, 
+/**
+ * How long the restore itself took (0 when it did not run).
+ */
+restore_seconds: number, 
+/**
+ * Set for a drill on a scratch cluster of this workstation (and an
+ * upgrade rehearsal).
+ */
+local?: LocalRun, };
 
-export type DrillCheck = { name: string, passed: boolean, detail: string, };
+export type DrillCheck = { name: string, passed: boolean, detail: string, 
+/**
+ * For a failed check of a drill on this workstation or a rehearsal:
+ * what to do about it.
+ */
+advice?: string, };
+
+export type LocalRun = { 
+/**
+ * The scratch cluster's major and version ("18.6").
+ */
+major: number, version: string, 
+/**
+ * The backup's server major.
+ */
+source_major: number, 
+/**
+ * The unprivileged user the cluster ran as (Lifeboat running as root).
+ */
+run_as: string | null, 
+/**
+ * An upgrade rehearsal: a newer major than the backup's.
+ */
+rehearsal: boolean, 
+/**
+ * The backup's extensions, and whether that major's install has them.
+ */
+extensions: Array<ExtensionOnTarget>, };
+
+export type ExtensionOnTarget = { name: string, 
+/**
+ * Its version in the backup.
+ */
+backup_version: string, 
+/**
+ * The version that major's install would create; None: it lacks it.
+ */
+available: string | null, };
+
+export type ServerInstall = { major: number, version: string, bin_dir: string, 
+/**
+ * Set for the ones Lifeboat installed (and can remove).
+ */
+source: BinariesSource | null, };
+
+export type BinariesSource = { 
+/**
+ * The release, as the index names it: "18.6.0".
+ */
+release: string, url: string, sha256: string, installed_at: string, };
 
 export type DrillHistoryEntry = { run_id: number, started_at: string, status: RunStatus, summary: string, 
 /**

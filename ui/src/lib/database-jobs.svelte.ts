@@ -7,12 +7,14 @@ import { JobRunner } from "./job.svelte";
 
 /** A labelled backup (of a server: of its databases), taken before a risky change. */
 export class CheckpointJob extends JobRunner<SavedBackup> {
-  /** The saved connection the last checkpoint was of. */
+  /** The saved connection the last checkpoint was of, and its label. */
   connection: string | null = $state(null);
+  label: string | null = $state(null);
 
   start(connection: string, label: string): Promise<void> {
     if (this.running) return Promise.resolve();
     this.connection = connection;
+    this.label = label.trim();
     return this.run((job, onProgress) => api.backupNow({ connection, checkpoint_label: label.trim() }, job, onProgress));
   }
 }
@@ -37,6 +39,18 @@ export class DrillJob extends JobRunner<DrillReport> {
   start(connection: string, request: DrillRequest): Promise<void> {
     if (this.running) return Promise.resolve();
     this.connection = connection;
+    return this.run((job, onProgress) => api.drillSnapshot(request, job, onProgress));
+  }
+}
+
+/** An upgrade rehearsal of one snapshot onto a newer major, on this workstation. */
+export class RehearsalJob extends JobRunner<DrillReport> {
+  /** The snapshot the last rehearsal was of. */
+  snapshotId: string | null = $state(null);
+
+  start(request: DrillRequest): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.snapshotId = request.snapshot_id;
     return this.run((job, onProgress) => api.drillSnapshot(request, job, onProgress));
   }
 }

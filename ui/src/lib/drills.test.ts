@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { drillEntry, drillReport } from "../test/fixtures";
+import { drillEntry, drillReport, rehearsalReport } from "../test/fixtures";
 import {
   addProbe,
   drillHeadline,
@@ -8,10 +8,14 @@ import {
   drillRequest,
   drillSummary,
   firstFailedCheck,
+  isUpgradeLabel,
   lastDrillText,
   probeRows,
   probesOf,
+  rehearsalMajors,
+  rehearsalRequest,
   removeProbe,
+  upgradeTarget,
   validateDrillServer,
   validateProbes,
   type ProbeRow,
@@ -53,6 +57,7 @@ describe("Run now", () => {
       snapshot_id: "latest:sales",
       server: "scratch",
       probes: [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }],
+      rehearse_major: null,
     });
   });
 
@@ -100,5 +105,50 @@ describe("history", () => {
     expect(lastDrillText(drillEntry(2, drillReport(false), 26, NOW), NOW)).toBe("Drill FAILED 1 day ago: row counts");
     expect(lastDrillText(drillEntry(3, null, 3, NOW), NOW)).toBe("Drill failed 3 hours ago");
     expect(lastDrillText({ ...drillEntry(4, null, 0, NOW), status: "running" }, NOW)).toBe("Drill running");
+  });
+});
+
+describe("upgrade rehearsals", () => {
+  it("read the target major from a checkpoint's label", () => {
+    expect(upgradeTarget("before 15 -> 18")).toBe(18);
+    expect(upgradeTarget("before 16 → 17 upgrade")).toBe(17);
+    expect(upgradeTarget("Before upgrading 15.4 to 17")).toBe(17);
+    expect(upgradeTarget("before the upgrade to PostgreSQL 18")).toBe(18);
+    expect(upgradeTarget("before schema migration 42")).toBeNull();
+    expect(upgradeTarget(null)).toBeNull();
+    expect(isUpgradeLabel("before the upgrade")).toBe(true);
+    expect(isUpgradeLabel("before 15 -> 18")).toBe(true);
+    expect(isUpgradeLabel("before deploy 2.3")).toBe(false);
+  });
+
+  it("offer each newer major, with the install that would run it", () => {
+    const install = (major: number) => ({ major, version: `${major}.1`, bin_dir: `/pg/${major}/bin`, source: null });
+    const majors = rehearsalMajors(15, [install(13), install(15), install(17), install(19)]);
+    expect(majors.map((m) => [m.major, m.install?.version ?? null])).toEqual([
+      [16, null],
+      [17, "17.1"],
+      [18, null],
+      [19, "19.1"],
+    ]);
+    expect(rehearsalMajors(18, []).length).toBe(0);
+  });
+
+  it("rehearse one snapshot on this workstation with the saved probes", () => {
+    const probes = [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }];
+    expect(rehearsalRequest("3333cccc4444dddd", 18, probes)).toEqual({
+      snapshot_id: "3333cccc4444dddd",
+      server: "local",
+      probes,
+      rehearse_major: 18,
+    });
+  });
+
+  it("name the major in the headline and the restore's time in the summary", () => {
+    const report = rehearsalReport();
+    expect(drillHeadline(report)).toBe("Rehearsal onto PostgreSQL 18 FAILED: probe: checkpoints");
+    expect(drillHeadline({ ...report, passed: true })).toBe("Rehearsal onto PostgreSQL 18 passed");
+    expect(drillSummary(report)).toBe(
+      "Snapshot 3333cccc of sales restored on this workstation (a scratch PostgreSQL 18.6 cluster) in 12.5 s (the restore 8.3 s); 2 of 3 checks passed.",
+    );
   });
 });

@@ -2,7 +2,7 @@
 // what a drill's report and history say. Pure functions, unit-tested.
 
 import { STATUS_LABELS, statusTone, type Tone } from "./activity";
-import type { DrillCheck, DrillHistoryEntry, DrillReport, DrillRequest, Probe } from "./bindings";
+import type { DrillCheck, DrillHistoryEntry, DrillReport, DrillRequest, Probe, ServerInstall } from "./bindings";
 import { formatDuration, plural, relativeAge } from "./format";
 import { shortId } from "./reports";
 import type { FieldError } from "./validation";
@@ -51,29 +51,72 @@ export function validateProbes(rows: readonly ProbeRow[]): FieldError<ProbeField
   return null;
 }
 
+/** The drill server that means a scratch cluster of this workstation. */
+export const LOCAL_DRILL_SERVER = "local";
+
 export function validateDrillServer(server: string): FieldError<"server"> | null {
-  return server.trim() === "" ? { field: "server", message: "Name the server to drill on: a saved connection, or a postgres:// URL." } : null;
+  return server.trim() === ""
+    ? { field: "server", message: "Name the server to drill on: a saved connection, or a postgres:// URL (or drill on this workstation)." }
+    : null;
 }
 
 /** Run now: the connection's latest snapshot. */
 export function drillRequest(connection: string, server: string, rows: readonly ProbeRow[]): DrillRequest {
-  return { snapshot_id: `latest:${connection}`, server: server.trim(), probes: probesOf(rows) };
+  return { snapshot_id: `latest:${connection}`, server: server.trim(), probes: probesOf(rows), rehearse_major: null };
+}
+
+/** An upgrade rehearsal of one snapshot onto `major`, with the database's saved probes. */
+export function rehearsalRequest(snapshotId: string, major: number, probes: readonly Probe[]): DrillRequest {
+  return { snapshot_id: snapshotId, server: LOCAL_DRILL_SERVER, probes: [...probes], rehearse_major: major };
+}
+
+/** The major a checkpoint's label names as the upgrade's target: "before 15 -> 18" is 18. */
+export function upgradeTarget(label: string | null | undefined): number | null {
+  const found = /(\d{1,2})(?:\.\d+)?\s*(?:->|→|=>|\bto\b)\s*(?:postgres(?:ql)?\s*)?(\d{1,2})\b/i.exec(label ?? "");
+  if (found) return Number(found[2]);
+  const named = /\bupgrade\b.*?\b(?:to\s+)?(?:postgres(?:ql)?\s*)?(\d{2})\b/i.exec(label ?? "");
+  return named ? Number(named[1]) : null;
+}
+
+/** Whether a checkpoint's label says it is taken before an upgrade. */
+export const isUpgradeLabel = (label: string | null | undefined): boolean =>
+  upgradeTarget(label) !== null || /\bupgrad/i.test(label ?? "");
+
+/** A major a rehearsal can go to, and the install that would run it. */
+export type RehearsalMajor = { major: number; install: ServerInstall | null };
+
+/** Newer majors than the backup's: each installed one, and the others up to the newest known. */
+export function rehearsalMajors(sourceMajor: number, installs: readonly ServerInstall[], newestKnown = 18): RehearsalMajor[] {
+  const newest = Math.max(newestKnown, ...installs.map((i) => i.major));
+  const majors: RehearsalMajor[] = [];
+  for (let major = sourceMajor + 1; major <= newest; major++) {
+    majors.push({ major, install: installs.find((i) => i.major === major) ?? null });
+  }
+  return majors;
 }
 
 export function firstFailedCheck(report: DrillReport): DrillCheck | null {
   return report.checks.find((check) => !check.passed) ?? null;
 }
 
+/** "Drill", or "Rehearsal onto PostgreSQL 18". */
+function drillName(report: DrillReport): string {
+  return report.local?.rehearsal ? `Rehearsal onto PostgreSQL ${report.local.major}` : "Drill";
+}
+
 export function drillHeadline(report: DrillReport): string {
-  if (report.passed) return "Drill passed";
+  const name = drillName(report);
+  if (report.passed) return `${name} passed`;
   const failed = firstFailedCheck(report);
-  return failed ? `Drill FAILED: ${failed.name}` : "Drill FAILED";
+  return failed ? `${name} FAILED: ${failed.name}` : `${name} FAILED`;
 }
 
 export function drillSummary(report: DrillReport): string {
+  const into = report.local ? "" : ` into ${report.scratch_database}`;
+  const restore = report.restore_seconds > 0 ? ` (the restore ${formatDuration(report.restore_seconds * 1000)})` : "";
   return (
-    `Snapshot ${shortId(report.snapshot_id)} of ${report.name} restored into ${report.scratch_database} on ${report.server} ` +
-    `in ${formatDuration(report.seconds * 1000)}; ${checksPassed(report.checks)}.`
+    `Snapshot ${shortId(report.snapshot_id)} of ${report.name} restored${into} on ${report.server} ` +
+    `in ${formatDuration(report.seconds * 1000)}${restore}; ${checksPassed(report.checks)}.`
   );
 }
 

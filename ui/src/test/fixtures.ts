@@ -140,6 +140,36 @@ export function drillReport(passed: boolean, started_at = new Date().toISOString
     warnings: passed ? [] : ["role reporting was created"],
     leftovers_dropped: [],
     scratch_dropped: true,
+    restore_seconds: 0,
+  };
+}
+
+/** An upgrade rehearsal of sales from 15 onto 18 whose probe failed on 18. */
+export function rehearsalReport(): DrillReport {
+  return {
+    ...drillReport(true),
+    server: "this workstation (a scratch PostgreSQL 18.6 cluster)",
+    scratch_database: "/var/tmp/lifeboat-scratch/drills/20250302T101010000",
+    passed: false,
+    restore_seconds: 8.25,
+    checks: [
+      { name: "extensions available", passed: true, detail: "PostgreSQL 18.6 here has the backup's 1 extension(s)" },
+      { name: "restore", passed: true, detail: "restored" },
+      {
+        name: "probe: checkpoints",
+        passed: false,
+        detail: "the query failed: column checkpoints_timed does not exist",
+        advice: "read the release notes of 18",
+      },
+    ],
+    local: {
+      major: 18,
+      version: "18.6",
+      source_major: 15,
+      run_as: null,
+      rehearsal: true,
+      extensions: [{ name: "pg_trgm", backup_version: "1.6", available: "1.6" }],
+    },
   };
 }
 

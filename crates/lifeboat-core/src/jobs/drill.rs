@@ -120,6 +120,11 @@ pub struct DrillCheck {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// For a failed check of a drill on this workstation or a rehearsal:
+    /// what to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub advice: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -141,6 +146,14 @@ pub struct DrillReport {
     /// Scratch databases of earlier drills (a crash) dropped first.
     pub leftovers_dropped: Vec<String>,
     pub scratch_dropped: bool,
+    /// How long the restore itself took (0 when it did not run).
+    #[serde(default)]
+    pub restore_seconds: f64,
+    /// Set for a drill on a scratch cluster of this workstation (and an
+    /// upgrade rehearsal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub local: Option<super::local_drill::LocalRun>,
 }
 
 impl DrillReport {
@@ -240,6 +253,8 @@ pub async fn drill(
         warnings: preflight.warnings.iter().chain(&roles.warnings).cloned().collect(),
         leftovers_dropped,
         scratch_dropped: false,
+        restore_seconds: 0.0,
+        local: None,
     };
     let checked = run_checks(&repo, snapshot, &facts, &scratch_spec, &pg, options, progress.clone(), &mut report).await;
 
@@ -274,7 +289,10 @@ async fn run_checks(
     };
     // Checked once the rows are in, beside the indexes' build.
     let checked = async { Ok((check_extensions(scratch, facts).await, restore::count_rows(scratch).await)) };
-    let (extensions, counted) = match restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone(), checked).await {
+    let restore_started = Instant::now();
+    let loaded = restore::load_archive(repo, snapshot, scratch, pg, &load, progress.clone(), checked).await;
+    report.restore_seconds = restore_started.elapsed().as_secs_f64();
+    let (extensions, counted) = match loaded {
         Ok((benign, checked)) => {
             let detail = format!(
                 "{} restored, SHA-256 and size match the manifest{}",
@@ -333,6 +351,7 @@ pub(crate) fn pass(name: &str, detail: String) -> DrillCheck {
         name: name.to_owned(),
         passed: true,
         detail,
+        advice: None,
     }
 }
 
@@ -341,6 +360,7 @@ pub(crate) fn fail(name: &str, detail: String) -> DrillCheck {
         name: name.to_owned(),
         passed: false,
         detail,
+        advice: None,
     }
 }
 

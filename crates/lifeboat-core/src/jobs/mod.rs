@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod drill;
 pub mod import;
+pub mod local_drill;
 pub mod pitr;
 pub mod restore;
 pub mod server;

@@ -11,12 +11,13 @@ use crate::catalog::{RunKind, RunStatus};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::jobs::drill::{self, DrillOptions, DrillReport, Probe};
+use crate::jobs::local_drill::{self, LocalDrillOptions};
 use crate::jobs::pitr::{self, drill::PhysicalDrillOptions};
 use crate::paths::Paths;
 use crate::pg::ConnectionSpec;
 use crate::progress::Progress;
 use crate::repo::manifest::Snapshot;
-use crate::schedule::check_no_password;
+use crate::schedule::{check_no_password, LOCAL_DRILL_SERVER};
 
 impl Runner {
     /// Where to drill: a saved connection's server (its credentials), or a
@@ -43,7 +44,12 @@ impl Runner {
     /// Drills `snapshot` (an id, prefix or `latest:NAME`) on `server`,
     /// recording the run and announcing `drill_start`, `drill_result` and
     /// `drill_complete`.
+    /// `server` [`LOCAL_DRILL_SERVER`] (unless a saved connection has that
+    /// name) drills on a scratch cluster of this workstation instead.
     pub async fn drill(&self, snapshot: &str, server: &str, probes: Vec<Probe>, progress: Arc<dyn Progress>) -> Result<DrillReport> {
+        if server == LOCAL_DRILL_SERVER && self.catalog.connection(server).await?.is_none() {
+            return self.drill_locally(snapshot, None, false, probes, progress).await;
+        }
         let resolved = self.resolve(snapshot).await;
         let spec = self.drill_server(server).await;
         let shown = spec.as_ref().map(|s| s.display_url()).unwrap_or_else(|_| "the drill server".into());
@@ -57,7 +63,40 @@ impl Runner {
             };
             drill::drill(self.repo.clone(), snapshot, &spec?, &options, progress).await
         };
-        self.drilled(snapshot, &resolved, &shown, work).await
+        self.drilled("Drill", snapshot, &resolved, &shown, work).await
+    }
+
+    /// Drills `snapshot` on a scratch cluster of this workstation of
+    /// `major` (the backup's when None), or with `rehearsal` rehearses its
+    /// upgrade onto that newer major (see `jobs::local_drill`). Recorded
+    /// and announced as [`Runner::drill`] is.
+    pub async fn drill_locally(
+        &self,
+        snapshot: &str,
+        major: Option<u32>,
+        rehearsal: bool,
+        probes: Vec<Probe>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<DrillReport> {
+        let resolved = self.resolve(snapshot).await;
+        let work = async {
+            let snapshot = resolved.as_ref().map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let options = LocalDrillOptions {
+                probes,
+                major,
+                rehearsal,
+                scratch_root: Paths::from_env()?.scratch_clusters_dir(),
+                lock_wait: self.lock_wait,
+                now: Utc::now(),
+            };
+            local_drill::drill_locally(self.repo.clone(), snapshot, &options, progress).await
+        };
+        let shown = match major {
+            Some(major) => format!("a scratch PostgreSQL {major} cluster on this workstation"),
+            None => "a scratch cluster on this workstation".into(),
+        };
+        let what = if rehearsal { "Upgrade rehearsal" } else { "Drill" };
+        self.drilled(what, snapshot, &resolved, &shown, work).await
     }
 
     /// Drills base backup `snapshot` on a scratch cluster of this
@@ -84,12 +123,14 @@ impl Runner {
             };
             pitr::drill::drill(self.repo.clone(), snapshot, &options, progress).await
         };
-        self.drilled(snapshot, &resolved, "a scratch cluster on this workstation", work)
+        self.drilled("Drill", snapshot, &resolved, "a scratch cluster on this workstation", work)
             .await
     }
 
+    /// Records and announces a drill; `what` names it ("Drill", "Upgrade rehearsal").
     async fn drilled(
         &self,
+        what: &str,
         snapshot: &str,
         resolved: &Result<Snapshot>,
         server_shown: &str,
@@ -102,8 +143,8 @@ impl Runner {
             Err(_) => snapshot.strip_prefix("latest:").unwrap_or(snapshot).to_owned(),
         };
         let title = match resolved {
-            Ok(s) => format!("Drill of {name} ({})", &s.id[..8]),
-            Err(_) => format!("Drill of {name} ({snapshot})"),
+            Ok(s) => format!("{what} of {name} ({})", &s.id[..8]),
+            Err(_) => format!("{what} of {name} ({snapshot})"),
         };
         let run = self
             .catalog
@@ -117,7 +158,7 @@ impl Runner {
             EventKind::DrillStart,
             Some(&name),
             true,
-            format!("drill of {name} started on {server_shown}"),
+            format!("{} of {name} started on {server_shown}", what.to_lowercase()),
         );
         self.announce(with_snapshot(start)).await;
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::restore::server_restore_event;
 use super::scheduler::Claims;
 use super::{blocking, Runner};
 use crate::catalog::RunKind;
@@ -102,20 +103,8 @@ impl Runner {
         };
         let work = onto_server::recover_onto(self.repo.clone(), &onto, &options, progress);
         let outcome = self.recorded(RunKind::Restore, &title, work, &describe).await;
-        let event = match &outcome {
-            Ok(r) if r.restore.failed.is_empty() => Event::new(EventKind::RestoreSucceeded, Some(&name), true, describe(r)).with_detail(r),
-            Ok(r) => {
-                let failed: Vec<String> = r.restore.failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
-                Event::new(
-                    EventKind::RestoreFailed,
-                    Some(&name),
-                    false,
-                    format!("{title}: {}", failed.join("; ")),
-                )
-                .with_detail(r)
-            }
-            Err(Error::RestoreRefused(_) | Error::Cancelled) => return outcome,
-            Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title} failed: {e}")),
+        let Some(event) = server_restore_event(&outcome, |r| &r.restore, &name, &title, describe) else {
+            return outcome;
         };
         self.announce(event).await;
         outcome

@@ -100,22 +100,38 @@ impl Runner {
         let name = snapshot.manifest.tag.clone();
         let work = server::restore_server(self.repo.clone(), snapshot.clone(), &target, &options, progress);
         let outcome = self.recorded(RunKind::Restore, &title, work, describe).await;
-        let event = match &outcome {
-            Ok(r) if r.failed.is_empty() => Event::new(EventKind::RestoreSucceeded, Some(&name), true, describe(r)).with_detail(r),
-            Ok(r) => {
-                let failed: Vec<String> = r.failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
-                Event::new(
-                    EventKind::RestoreFailed,
-                    Some(&name),
-                    false,
-                    format!("{title}: {}", failed.join("; ")),
-                )
-                .with_detail(r)
-            }
-            Err(Error::RestoreRefused(_) | Error::Cancelled) => return outcome,
-            Err(e) => Event::new(EventKind::RestoreFailed, Some(&name), false, format!("{title}: {e}")),
+        let Some(event) = server_restore_event(&outcome, |r| r, &name, &title, describe) else {
+            return outcome;
         };
         self.announce(event.with_snapshot(&snapshot)).await;
         outcome
     }
+}
+
+/// The event announcing a finished server restore (`report` finds the
+/// restore in whatever `outcome` holds): succeeded, some databases failed,
+/// or it failed. None for a refusal or a cancellation, which changed
+/// nothing and are only returned.
+pub(super) fn server_restore_event<R: serde::Serialize>(
+    outcome: &Result<R>,
+    report: impl Fn(&R) -> &ServerRestoreReport,
+    name: &str,
+    title: &str,
+    describe: impl Fn(&R) -> String,
+) -> Option<Event> {
+    Some(match outcome {
+        Ok(r) if report(r).failed.is_empty() => Event::new(EventKind::RestoreSucceeded, Some(name), true, describe(r)).with_detail(r),
+        Ok(r) => {
+            let failed: Vec<String> = report(r).failed.iter().map(|f| format!("{}: {}", f.database, f.error)).collect();
+            Event::new(
+                EventKind::RestoreFailed,
+                Some(name),
+                false,
+                format!("{title}: {}", failed.join("; ")),
+            )
+            .with_detail(r)
+        }
+        Err(Error::RestoreRefused(_) | Error::Cancelled) => return None,
+        Err(e) => Event::new(EventKind::RestoreFailed, Some(name), false, format!("{title}: {e}")),
+    })
 }

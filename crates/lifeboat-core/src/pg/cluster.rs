@@ -54,6 +54,13 @@ impl ServerUser {
         }))
     }
 
+    /// Makes `command` run as this user (std drops root's supplementary
+    /// groups with the uid).
+    pub fn run_as(&self, command: &mut Command) {
+        std::os::unix::process::CommandExt::uid(command, self.uid);
+        std::os::unix::process::CommandExt::gid(command, self.gid);
+    }
+
     /// Hands `path` and everything under it to this user.
     pub fn take(&self, path: &Path) -> Result<()> {
         std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid)).map_err(|e| Error::io("handing over", path, e))?;
@@ -102,8 +109,7 @@ impl LocalCluster {
         let mut command = Command::new(&self.pg_ctl);
         command.arg("-D").arg(&self.datadir).env("LC_MESSAGES", "C").stdin(Stdio::null());
         if let Some(user) = &self.user {
-            std::os::unix::process::CommandExt::uid(&mut command, user.uid);
-            std::os::unix::process::CommandExt::gid(&mut command, user.gid);
+            user.run_as(&mut command);
         }
         command
     }
@@ -116,6 +122,19 @@ impl LocalCluster {
             .arg(log)
             .args(["-W", "start"])
             .stdout(Stdio::null())
+            .status()
+            .map_err(|e| Error::io("running", &self.pg_ctl, e))
+    }
+
+    /// Starts the server, its output into `log`, and waits until it
+    /// accepts connections (two minutes at most).
+    pub fn start_and_wait(&self, log: &Path) -> Result<ExitStatus> {
+        self.pg_ctl()
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "120", "start"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()
             .map_err(|e| Error::io("running", &self.pg_ctl, e))
     }

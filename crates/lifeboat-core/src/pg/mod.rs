@@ -7,11 +7,13 @@
 
 pub mod archive;
 pub mod base_tar;
+pub mod binaries;
 pub mod cluster;
 pub mod database_config;
 pub mod facts;
 pub mod inspect;
 pub mod roles;
+pub mod scratch;
 pub mod service;
 pub mod tools;
 pub mod wal;

@@ -27,7 +27,8 @@ impl PgTools {
     }
 }
 
-/// Folders where PostgreSQL installations put their tools, per platform.
+/// Folders where PostgreSQL installations put their tools, per platform,
+/// then those Lifeboat installed (`pg-binaries install`).
 fn candidate_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -53,6 +54,7 @@ fn candidate_dirs() -> Vec<PathBuf> {
             }
         }
     }
+    dirs.extend(super::binaries::managed().into_iter().map(|m| m.bin_dir));
     dirs
 }
 
@@ -98,7 +100,16 @@ impl PgServer {
     }
 }
 
-fn probe_server(bin_dir: &Path) -> Option<PgServer> {
+/// Every server install found (PATH, the usual folders, Lifeboat's own),
+/// oldest major first.
+pub fn installed_servers() -> Vec<PgServer> {
+    let mut found: Vec<PgServer> = candidate_dirs().iter().filter_map(|d| probe_server(d)).collect();
+    found.sort_by(|a, b| a.major.cmp(&b.major).then(a.bin_dir.cmp(&b.bin_dir)));
+    found.dedup_by(|a, b| a.bin_dir == b.bin_dir);
+    found
+}
+
+pub(crate) fn probe_server(bin_dir: &Path) -> Option<PgServer> {
     let postgres = bin_dir.join(format!("postgres{}", std::env::consts::EXE_SUFFIX));
     let pg_ctl = bin_dir.join(format!("pg_ctl{}", std::env::consts::EXE_SUFFIX));
     if !pg_ctl.exists() {
@@ -121,8 +132,9 @@ fn probe_server(bin_dir: &Path) -> Option<PgServer> {
 }
 
 /// The server binaries of exactly `major`: those in `explicit` when given
-/// (they must be that major), else the first installed.
-pub fn find_server(major: u32, explicit: Option<&Path>) -> Result<PgServer> {
+/// (they must be that major), else the first installed. `why` says what
+/// needs them, in the error.
+pub fn find_server(major: u32, explicit: Option<&Path>, why: &str) -> Result<PgServer> {
     let candidates: Vec<PgServer> = match explicit {
         Some(dir) => probe_server(dir).into_iter().collect(),
         None => candidate_dirs().iter().filter_map(|d| probe_server(d)).collect(),
@@ -138,7 +150,11 @@ pub fn find_server(major: u32, explicit: Option<&Path>) -> Result<PgServer> {
             format!("found only {}", list.join(", "))
         }
     };
-    Err(Error::PgServerMissing { needed: major, found })
+    Err(Error::PgServerMissing {
+        needed: major,
+        found,
+        why: why.to_owned(),
+    })
 }
 
 /// The tools to use for a server of `server_major`: those in `explicit`

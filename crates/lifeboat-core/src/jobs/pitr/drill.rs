@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::recover::{self, RecoveryTarget};
-use super::scratch::ScratchCluster;
 use super::window;
 use super::BaseBackupFacts;
 use crate::error::{Error, Result};
 use crate::jobs::drill::{fail, pass, run_probe, DrillCheck, DrillReport, Probe};
+use crate::jobs::local_drill::LocalRun;
+use crate::pg::scratch::ScratchCluster;
 use crate::pg::wal::{Lsn, Segment};
 use crate::pg::{inspect, tools, ConnectionSpec};
 use crate::progress::Progress;
@@ -56,7 +57,7 @@ pub async fn drill(
     for probe in &options.probes {
         probe.validate()?;
     }
-    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
+    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref(), super::RECOVERS)?;
     let scratch = ScratchCluster::prepare(&options.scratch_root, &facts.archive, server, options.now)?;
     let mut report = DrillReport {
         snapshot_id: base.id.clone(),
@@ -72,6 +73,8 @@ pub async fn drill(
         warnings: Vec::new(),
         leftovers_dropped: scratch.leftovers_dropped.clone(),
         scratch_dropped: false,
+        restore_seconds: 0.0,
+        local: Some(LocalRun::on(&scratch, facts.server_major(), false)),
     };
 
     let recovering = scratch.recover_options(&base.id, RecoveryTarget::Latest, options.lock_wait);
@@ -81,6 +84,7 @@ pub async fn drill(
     };
     let checked = match recovered {
         Ok(recovered) => {
+            report.restore_seconds = recovered.seconds;
             let verified = if recovered.manifest_verified {
                 "pg_verifybackup passed"
             } else {
@@ -166,7 +170,7 @@ async fn run_checks(
     progress: &dyn Progress,
     report: &mut DrillReport,
 ) -> Result<()> {
-    let admin = match scratch.superuser(facts).await {
+    let admin = match scratch.superuser(&facts.user).await {
         Ok(admin) => admin,
         Err(e) => {
             report.checks.push(fail("connect", e.to_string()));

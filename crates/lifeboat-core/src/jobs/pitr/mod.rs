@@ -24,7 +24,6 @@ pub mod feeder;
 pub mod onto_server;
 pub mod recover;
 pub mod restore_point;
-pub mod scratch;
 pub mod stream;
 pub mod window;
 
@@ -40,6 +39,9 @@ use crate::repo::manifest::Snapshot;
 use crate::pg::facts::BASE_BACKUP_SOURCE;
 /// The version of [`BaseBackupFacts`] this Lifeboat writes.
 pub const BASE_FACTS_VERSION: u32 = 1;
+
+/// Why a recovery needs server binaries of the backup's major, in errors.
+pub(crate) const RECOVERS: &str = "only a server of a base backup's own major can recover it";
 
 /// The snapshot name of archive `name`'s base backups.
 pub fn base_tag(name: &str) -> String {

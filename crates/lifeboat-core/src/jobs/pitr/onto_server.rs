@@ -20,12 +20,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::recover::{self, choose_base, settle_target, RecoveryTarget};
-use super::scratch::ScratchCluster;
 use crate::connections::ServerScope;
 use crate::error::{Error, Result};
 use crate::jobs::backup::BackupOptions;
 use crate::jobs::restore::RestoreOptions;
 use crate::jobs::server::{self, ServerBackupOptions, ServerRestoreOptions, ServerRestoreReport};
+use crate::pg::scratch::ScratchCluster;
 use crate::pg::{tools, ConnectionSpec};
 use crate::progress::Progress;
 use crate::repo::manifest::{self, SnapshotKind};
@@ -95,7 +95,7 @@ pub async fn recover_onto(
         .await?
     };
     let mut warnings: Vec<String> = settled.into_iter().collect();
-    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
+    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref(), super::RECOVERS)?;
     let scratch = ScratchCluster::prepare(&options.scratch_root, &options.name, server, options.now)?;
     warnings.extend(
         scratch
@@ -109,7 +109,7 @@ pub async fn recover_onto(
             let (repo, progress) = (repo.clone(), progress.clone());
             crate::jobs::blocking(move || recover::recover(repo, &recovering, progress.as_ref())).await?
         };
-        let admin = scratch.superuser(&facts).await?;
+        let admin = scratch.superuser(&facts.user).await?;
         progress.phase("dumping the recovered databases", None);
         let scope = ServerScope::new(options.databases.iter().map(|d| glob::Pattern::escape(d)).collect(), Vec::new())?;
         let backup = ServerBackupOptions {

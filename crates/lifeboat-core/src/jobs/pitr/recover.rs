@@ -25,6 +25,7 @@ use super::{base_tag, BaseBackupFacts};
 use crate::error::{Error, Result};
 use crate::paths;
 use crate::pg::cluster::{running_as_root, LocalCluster, ServerUser};
+use crate::pg::scratch::ScratchCluster;
 use crate::pg::tools::{self, PgServer};
 use crate::pg::wal::Lsn;
 use crate::progress::Progress;
@@ -198,6 +199,24 @@ pub(super) fn settle_target(repo: &Repository, name: &str, target: &RecoveryTarg
     }
 }
 
+impl ScratchCluster {
+    /// How to recover base backup `base` to `target` into this cluster.
+    pub fn recover_options(&self, base: &str, target: RecoveryTarget, lock_wait: Duration) -> RecoverOptions {
+        RecoverOptions {
+            name: self.group.clone(),
+            target,
+            datadir: self.datadir.clone(),
+            pg_bin: Some(self.server.bin_dir.clone()),
+            base: Some(base.to_owned()),
+            start_port: Some(self.port),
+            lifeboat: None,
+            repository: String::new(),
+            scratch: true,
+            lock_wait,
+        }
+    }
+}
+
 /// Recovers archive `options.name` into `options.datadir`.
 pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn Progress) -> Result<RecoverReport> {
     let started = Instant::now();
@@ -205,7 +224,7 @@ pub fn recover(repo: Arc<Repository>, options: &RecoverOptions, progress: &dyn P
     let (target, settled) = settle_target(&repo, &options.name, &options.target)?;
     let options = &RecoverOptions { target, ..options.clone() };
     let (snapshot, facts) = choose_base(&repo, &options.name, &options.target, options.base.as_deref())?;
-    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref())?;
+    let server = tools::find_server(facts.server_major(), options.pg_bin.as_deref(), super::RECOVERS)?;
     let user = if options.scratch { ServerUser::for_servers()? } else { None };
     let created = !options.datadir.exists();
     paths::create_private_dir(&options.datadir)?;
@@ -457,6 +476,7 @@ fn run_recovery(
             log,
             &feeder.damaged(),
             &format!("pg_ctl start exited with {status}"),
+            options.scratch,
         ));
     }
     progress.phase("replaying WAL", None);
@@ -465,7 +485,12 @@ fn run_recovery(
         std::thread::sleep(Duration::from_millis(250));
         if !cluster.running() {
             feeder.close();
-            return Err(recovery_failed(log, &feeder.damaged(), "the server stopped during recovery"));
+            return Err(recovery_failed(
+                log,
+                &feeder.damaged(),
+                "the server stopped during recovery",
+                options.scratch,
+            ));
         }
         // `recovery.signal` goes before the promotion ends: the server
         // still asks for timeline history then.
@@ -527,10 +552,17 @@ fn forget_restore_command(datadir: &Path, command: &str) -> Result<()> {
     std::fs::write(&auto_conf, text).map_err(|e| Error::io("writing", &auto_conf, e))
 }
 
-/// Why recovery failed, from the server's log: its FATAL lines and any
-/// WAL file that could not be read back.
-fn recovery_failed(log: &Path, damaged: &[String], what: &str) -> Error {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+/// Why recovery failed, from the server's log: its FATAL lines, any WAL
+/// file that could not be read back, and the log's last lines (a scratch
+/// cluster's log goes with it).
+fn recovery_failed(log: &Path, damaged: &[String], what: &str, scratch: bool) -> Error {
+    let text = std::fs::read(log)
+        .map(|bytes| {
+            // Only the end matters; a recovery can log for hours.
+            let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+            String::from_utf8_lossy(tail).into_owned()
+        })
+        .unwrap_or_default();
     let mut reasons = damaged.to_vec();
     reasons.extend(text.lines().filter(|l| l.contains("FATAL:") || l.contains("PANIC:")).map(|l| {
         l.split_once("FATAL:")
@@ -551,7 +583,21 @@ fn recovery_failed(log: &Path, damaged: &[String], what: &str) -> Error {
     } else {
         reasons.join("; ")
     };
-    Error::RestoreFailed(format!("{what}: {reasons} (the log: {})", log.display()))
+    let mut last_lines: Vec<&str> = text.lines().rev().filter(|l| !l.trim().is_empty()).take(12).collect();
+    last_lines.reverse();
+    let last_lines: Vec<String> = last_lines
+        .iter()
+        .map(|l| format!("  {}", l.chars().take(300).collect::<String>()))
+        .collect();
+    let kept = if scratch {
+        String::new()
+    } else {
+        format!(" (the log: {})", log.display())
+    };
+    Error::RestoreFailed(format!(
+        "{what}: {reasons}{kept}\nthe server's last log lines:\n{}",
+        last_lines.join("\n")
+    ))
 }
 
 /// Removes what recovery wrote into `datadir` (and the folder, if it made it).
