@@ -265,9 +265,22 @@ fn a_rehearsal_names_an_extension_the_newer_major_lacks_and_what_to_do() {
     );
     here.assert_nothing_left();
 
-    // On its own major it drills.
+    // On its own major it drills, and a schedule drills it here too.
     let (code, drilled) = here.report(&["drill", "latest:tools", "--local"]);
     assert_eq!(code, 0, "{drilled:#}");
+    here.assert_nothing_left();
+    let ok = |args: &[&str]| {
+        let out = run(here.cmd(args), None);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(&["connection", "add", "tools", "--db", &source.url("tools")]);
+    ok(&["schedule", "set", "tools", "--drill", "weekly", "--drill-server", "local"]);
+    ok(&["schedule", "run", "tools", "--drill"]);
+    let events = String::from_utf8(here.repo.ok(&["events", "--json", "--connection", "tools"], None)).unwrap();
+    assert!(
+        events.contains("drill of tools started on a scratch cluster on this workstation"),
+        "the scheduled drill ran here: {events}"
+    );
     here.assert_nothing_left();
 
     // What cannot be rehearsed is refused before anything starts, saying why.
