@@ -140,8 +140,10 @@ pub async fn drill_locally(
         scratch.run_as().map(|u| format!(", run as {}", u.name)).unwrap_or_default()
     );
     report.scratch_database = scratch.datadir.display().to_string();
-    let mut run = LocalRun::on(&scratch, source_major, options.rehearsal);
-    run.extensions = report.local.take().map(|r| r.extensions).unwrap_or_default();
+    let run = report
+        .local
+        .take()
+        .unwrap_or_else(|| LocalRun::on(&scratch, source_major, options.rehearsal));
     for check in report.checks.iter_mut().filter(|c| !c.passed && c.advice.is_none()) {
         check.advice = advice(check, &run);
     }

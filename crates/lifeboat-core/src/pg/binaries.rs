@@ -40,7 +40,7 @@ const UNPACKED_MAX: u64 = 4 << 30;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BinariesSource {
-    /// The release, as the index names it: "18.6.0".
+    /// The version installed, as its `postgres` reports it: "18.6".
     pub release: String,
     pub url: String,
     pub sha256: String,
@@ -306,10 +306,17 @@ pub async fn install(major: u32) -> Result<ServerInstall> {
     // In place: the old install of this major goes only once the new one is there.
     let dest = root.join(major.to_string());
     let old = work.path().join("old");
-    if dest.exists() {
+    let replacing = dest.exists();
+    if replacing {
         std::fs::rename(&dest, &old).map_err(|e| Error::io("moving aside", &dest, e))?;
     }
-    std::fs::rename(&unpacked, &dest).map_err(|e| Error::io("installing into", &dest, e))?;
+    if let Err(e) = std::fs::rename(&unpacked, &dest) {
+        if replacing {
+            // The install that was there stays.
+            let _ = std::fs::rename(&old, &dest);
+        }
+        return Err(Error::io("installing into", &dest, e));
+    }
     drop(work);
     Ok(ServerInstall {
         major,

@@ -89,6 +89,11 @@ fn lookup(_name: &str) -> Result<Option<ServerUser>> {
     Ok(None)
 }
 
+/// A value quoted for `postgresql.conf`.
+pub(crate) fn conf_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
 pub fn running_as_root() -> bool {
     #[cfg(target_os = "linux")]
     return rustix::process::geteuid().is_root();

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::paths;
-use crate::pg::cluster::{LocalCluster, ServerUser};
+use crate::pg::cluster::{conf_quote, LocalCluster, ServerUser};
 use crate::pg::tools::PgServer;
 use crate::pg::{inspect, ConnectionSpec, TlsMode};
 
@@ -106,9 +106,11 @@ impl ScratchCluster {
         }
         let output = command.output().map_err(|e| Error::io("running", &initdb, e))?;
         if !output.status.success() {
-            return Err(Error::Internal(format!(
-                "{} failed ({}): {}",
+            // Not a fault of Lifeboat's: the install or the folder is at fault.
+            return Err(Error::InvalidInput(format!(
+                "{} could not make the scratch cluster in {} ({}): {}",
                 initdb.display(),
+                self.datadir.display(),
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
@@ -135,9 +137,10 @@ impl ScratchCluster {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(8).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(Error::Internal(format!(
-            "the scratch PostgreSQL {} server did not start ({status}): {}",
+        Err(Error::InvalidInput(format!(
+            "the scratch PostgreSQL {} server in {} did not start ({status}): {}",
             self.server.version,
+            self.server.bin_dir.display(),
             tail.join(" / ")
         )))
     }
@@ -230,10 +233,7 @@ fn throwaway_settings(port: u16, datadir: &Path, memory: u64) -> Vec<String> {
     vec![
         format!("port = {port}"),
         "listen_addresses = ''".into(),
-        format!(
-            "unix_socket_directories = '{}'",
-            socket_dir.display().to_string().replace('\'', "''")
-        ),
+        format!("unix_socket_directories = {}", conf_quote(&socket_dir.display().to_string())),
         "fsync = off".into(),
         "synchronous_commit = off".into(),
         "full_page_writes = off".into(),

@@ -24,7 +24,7 @@ use super::window::base_backups;
 use super::{base_tag, BaseBackupFacts};
 use crate::error::{Error, Result};
 use crate::paths;
-use crate::pg::cluster::{running_as_root, LocalCluster, ServerUser};
+use crate::pg::cluster::{conf_quote, running_as_root, LocalCluster, ServerUser};
 use crate::pg::scratch::ScratchCluster;
 use crate::pg::tools::{self, PgServer};
 use crate::pg::wal::Lsn;
@@ -383,11 +383,6 @@ fn write_missing_config(options: &RecoverOptions) -> Result<()> {
             false,
         )
     }
-}
-
-/// A value quoted for postgresql.conf.
-fn conf_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// A word quoted for the shell that runs `restore_command`.
