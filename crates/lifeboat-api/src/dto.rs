@@ -503,6 +503,12 @@ pub struct ScheduleForm {
     /// The dead-man's switch: a monitor's URL pinged URL/start, then URL or
     /// URL/fail around each scheduled backup; null: none.
     pub heartbeat: Option<String>,
+    /// Base backups of the connection's server for point-in-time recovery,
+    /// as `backup`; null: none.
+    pub base_backup: Option<String>,
+    /// Keep the server's WAL streaming into the repository over a
+    /// replication slot while the app or `lifeboat daemon` runs.
+    pub wal_stream: bool,
 }
 
 /// One scheduled job's plan and last outcome.
@@ -522,6 +528,7 @@ pub struct ScheduleView {
     pub form: ScheduleForm,
     pub backup: JobStatus,
     pub drill: JobStatus,
+    pub base_backup: JobStatus,
     /// Set while the staleness alarm is raised.
     pub stale_since: Option<DateTime<Utc>>,
 }

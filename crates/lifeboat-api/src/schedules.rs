@@ -56,9 +56,11 @@ impl App {
     async fn schedule_view(&self, schedule: Schedule) -> ApiResult<ScheduleView> {
         let backup_state = self.catalog.job_state(&schedule.connection, JobKind::Backup).await?;
         let drill_state = self.catalog.job_state(&schedule.connection, JobKind::Drill).await?;
+        let base_backup_state = self.catalog.job_state(&schedule.connection, JobKind::BaseBackup).await?;
         Ok(ScheduleView {
             backup: job_status(&schedule, JobKind::Backup, &backup_state),
             drill: job_status(&schedule, JobKind::Drill, &drill_state),
+            base_backup: job_status(&schedule, JobKind::BaseBackup, &base_backup_state),
             stale_since: backup_state.stale_since,
             form: ScheduleForm {
                 connection: schedule.connection.clone(),
@@ -69,6 +71,8 @@ impl App {
                 drill_server: schedule.drill_server.clone(),
                 probes: schedule.probes.clone(),
                 heartbeat: schedule.heartbeat.clone(),
+                base_backup: schedule.base_backup.as_ref().map(|c| c.as_str().to_owned()),
+                wal_stream: schedule.wal_stream,
             },
         })
     }
@@ -91,9 +95,8 @@ impl App {
             probes: Some(form.probes),
             // The app's form does not edit the off-site copy (`lifeboat schedule set --copy-to`).
             copy_to: None,
-            // Nor point-in-time recovery yet (`lifeboat schedule set --base-backup --wal-stream`).
-            base_backup: None,
-            wal_stream: None,
+            base_backup: Some(form.base_backup),
+            wal_stream: Some(form.wal_stream),
             heartbeat: Some(form.heartbeat),
             // Its jobs go to the repository open now.
             repository_id: self.current().ok().map(|(repo, _)| repo.id().to_owned()),

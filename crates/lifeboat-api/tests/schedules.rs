@@ -63,6 +63,8 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
         drill_server: None,
         probes: vec![],
         heartbeat: None,
+        base_backup: None,
+        wal_stream: false,
     };
     let bad = app.save_schedule(form.clone()).await.unwrap_err();
     assert_eq!(bad.code, ErrorCode::InvalidInput);
@@ -104,6 +106,45 @@ async fn schedules_preview_retention_and_drills_run_from_the_app() {
     assert_eq!(view.form.heartbeat.as_deref(), Some("https://hc.example/ping/abc"));
     let view = app.save_schedule(form.clone()).await.unwrap();
     assert_eq!(view.form.heartbeat, None, "an empty field removes it");
+    // Point-in-time recovery from the same form: base backups and the WAL stream.
+    let bad = app
+        .save_schedule(ScheduleForm {
+            base_backup: Some("61 3 * * *".into()),
+            ..form.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((bad.code, bad.field.as_deref()), (ErrorCode::InvalidInput, Some("base_backup")));
+    let pitr = app
+        .save_schedule(ScheduleForm {
+            base_backup: Some("daily 03:00".into()),
+            wal_stream: true,
+            ..form.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!((pitr.form.base_backup.as_deref(), pitr.form.wal_stream), (Some("0 3 * * *"), true));
+    assert!(pitr.base_backup.next_run.is_some());
+    assert_eq!(pitr.form.backup.as_deref(), Some("30 2 * * *"), "the dumps' schedule stays");
+    let listed = app.schedules().await.unwrap();
+    assert_eq!(
+        (listed[0].form.base_backup.as_deref(), listed[0].form.wal_stream),
+        (Some("0 3 * * *"), true)
+    );
+    // With base backups, a drill schedule needs no drill server: they are drilled on this workstation.
+    let drilled_here = app
+        .save_schedule(ScheduleForm {
+            drill: Some("weekly".into()),
+            ..pitr.form.clone()
+        })
+        .await
+        .unwrap();
+    assert!(drilled_here.drill.next_run.is_some());
+    let view = app.save_schedule(form.clone()).await.unwrap();
+    assert_eq!(
+        (view.form.base_backup, view.form.wal_stream, view.base_backup.cron),
+        (None, false, None)
+    );
     assert_eq!(view.form.backup.as_deref(), Some("30 2 * * *"));
     assert!(view.backup.next_run.is_some());
     assert_eq!(view.drill.cron, None);

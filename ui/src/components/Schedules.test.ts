@@ -130,6 +130,21 @@ describe("Schedules", () => {
     expect(oldest?.textContent).toContain("newest");
   });
 
+  it("enables point-in-time recovery: base backups and the WAL stream, warned when WAL comes alone", async () => {
+    const sent = mockBackend();
+    await renderLoaded();
+    const stream = screen.getByRole<HTMLInputElement>("checkbox", { name: /Stream the server’s WAL/ });
+    expect(stream.checked).toBe(false);
+    await fireEvent.click(stream);
+    expect(screen.getByRole("status").textContent).toContain("WAL alone recovers nothing");
+
+    await choose(select("Base backups"), "weekly");
+    expect(screen.queryByText(/WAL alone recovers nothing/)).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Save schedule" }));
+    await waitFor(() => expect(sent("save_schedule")).toHaveLength(1));
+    expect(sent("save_schedule")[0].form).toMatchObject({ backup: "daily 02:30", base_backup: "weekly sun 02:00", wal_stream: true });
+  });
+
   it("shows the saved schedule's status and a raised alarm", async () => {
     mockBackend({ ...salesSchedule(), stale_since: "2025-03-02T02:30:00Z" });
     await renderLoaded();

@@ -85,7 +85,7 @@ describe("commands", () => {
       return null;
     });
     const policy = { ...KEEP_EVERYTHING, keep_last: 3, keep_daily: 7 };
-    const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_seconds: null, drill: null, drill_server: null, probes: [], heartbeat: null };
+    const form = { connection: "n", backup: "daily 02:30", retention: policy, stale_after_seconds: null, drill: null, drill_server: null, probes: [], heartbeat: null, base_backup: null, wal_stream: false };
     const request = { snapshot_id: "latest:n", server: "scratch", probes: [{ name: "users", sql: "select count(*) from users", expect: ">= 1" }], rehearse_major: null };
     const prefs = { failures: true, restores: true, staleness: true, successes: false };
     await api.schedules();

@@ -653,7 +653,17 @@ drill_server: string | null, probes: Array<Probe>,
  * The dead-man's switch: a monitor's URL pinged URL/start, then URL or
  * URL/fail around each scheduled backup; null: none.
  */
-heartbeat: string | null, };
+heartbeat: string | null, 
+/**
+ * Base backups of the connection's server for point-in-time recovery,
+ * as `backup`; null: none.
+ */
+base_backup: string | null, 
+/**
+ * Keep the server's WAL streaming into the repository over a
+ * replication slot while the app or `lifeboat daemon` runs.
+ */
+wal_stream: boolean, };
 
 export type RetentionPolicy = { keep_last: number, keep_daily: number, keep_weekly: number, keep_monthly: number, keep_yearly: number, 
 /**
@@ -678,7 +688,7 @@ export type JobStatus = {
  */
 cron: string | null, description: string | null, next_run: string | null, last_finished: string | null, last_succeeded: boolean | null, last_error: string | null, };
 
-export type ScheduleView = { form: ScheduleForm, backup: JobStatus, drill: JobStatus, 
+export type ScheduleView = { form: ScheduleForm, backup: JobStatus, drill: JobStatus, base_backup: JobStatus, 
 /**
  * Set while the staleness alarm is raised.
  */

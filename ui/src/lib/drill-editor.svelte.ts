@@ -74,9 +74,15 @@ export class DrillEditor extends ScheduleScreen {
     this.probes = removeProbe(this.probes, key);
   }
 
+  /** Whether scheduled drills also drill the newest base backup (point-in-time recovery is scheduled). */
+  get drillsBaseBackups(): boolean {
+    return (this.current?.form.base_backup ?? null) !== null;
+  }
+
   save(): Promise<void> {
-    const scheduled = this.cadence.preset !== "none";
-    const problem = validateCadence(this.cadence) ?? (scheduled ? validateDrillServer(this.server) : null) ?? validateProbes(this.probes);
+    // Base backups are drilled on this workstation: only dumps need a server.
+    const needsServer = this.cadence.preset !== "none" && !this.drillsBaseBackups;
+    const problem = validateCadence(this.cadence) ?? (needsServer ? validateDrillServer(this.server) : null) ?? validateProbes(this.probes);
     this.saved = null;
     return this.form.submit(
       problem,

@@ -48,6 +48,8 @@ describe("DrillEditor", () => {
           drill_server: "postgres://admin@db9:5432/",
           probes: [...saved.probes, { name: "users exist", sql: "select count(*) from users", expect: ">= 1" }],
           heartbeat: saved.heartbeat,
+          base_backup: saved.base_backup,
+          wal_stream: saved.wal_stream,
         },
       },
     ]);
@@ -70,6 +72,8 @@ describe("DrillEditor", () => {
       drill_server: "scratch",
       probes: [],
       heartbeat: null,
+      base_backup: null,
+      wal_stream: false,
     });
   });
 
@@ -94,6 +98,21 @@ describe("DrillEditor", () => {
     expect(editor.form.error).toBeNull();
     expect(sent("save_schedule")).toHaveLength(1);
     expect(sent("drill_snapshot")).toEqual([]);
+  });
+
+  it("schedules drills without a server when base backups are scheduled: they are drilled here", async () => {
+    const withBaseBackups = { ...salesSchedule(), form: { ...salesSchedule().form, base_backup: "0 3 * * *", wal_stream: true } };
+    const { sent } = mockDrillBackend("orders", [], withBaseBackups);
+    const editor = new DrillEditor(new DrillJob());
+    await editor.load();
+    expect(editor.drillsBaseBackups).toBe(true);
+    editor.server = "";
+    await editor.save();
+    expect(editor.form.error).toBeNull();
+    expect(sent("save_schedule")[0].form).toMatchObject({ drill: "weekly sun 03:00", drill_server: null, base_backup: "0 3 * * *" });
+
+    editor.select("orders");
+    expect(editor.drillsBaseBackups).toBe(false);
   });
 
   it("shows the backend's refusal beside the field it names", async () => {

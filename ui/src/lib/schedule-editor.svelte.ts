@@ -5,6 +5,7 @@ import * as api from "./api";
 import type { RetentionPreviewEntry, ScheduleForm } from "./bindings";
 import { cadenceFieldOf, cadenceForm, cadenceText, validateCadence, type CadenceField, type CadenceForm } from "./cadence";
 import { FormState } from "./form.svelte";
+import type { FieldError } from "./validation";
 import { Resource } from "./resource.svelte";
 import { ScheduleScreen } from "./schedule-screen.svelte";
 import {
@@ -20,11 +21,16 @@ import {
   type RetentionKey,
 } from "./schedules";
 
-export type ScheduleField = CadenceField | RetentionKey | "stale" | "heartbeat";
+/** The base backups' cadence inputs are `base_time` and `base_cron`. */
+type BaseCadenceField = `base_${CadenceField}`;
+
+export type ScheduleField = CadenceField | BaseCadenceField | RetentionKey | "stale" | "heartbeat";
 
 const FIELD_IDS: Record<ScheduleField, string> = {
   time: "schedule-time",
   cron: "schedule-cron",
+  base_time: "base-backup-time",
+  base_cron: "base-backup-cron",
   keep_last: "keep-last",
   keep_daily: "keep-daily",
   keep_weekly: "keep-weekly",
@@ -37,6 +43,10 @@ const FIELD_IDS: Record<ScheduleField, string> = {
   heartbeat: "schedule-heartbeat",
 };
 
+function baseCadenceError(error: FieldError<CadenceField> | null): FieldError<BaseCadenceField> | null {
+  return error && { field: `base_${error.field}`, message: `Base backups: ${error.message}` };
+}
+
 /** How long typing pauses before the preview asks again. */
 const PREVIEW_DELAY_MS = 300;
 
@@ -48,6 +58,9 @@ export class ScheduleEditor extends ScheduleScreen {
   staleAfterHours: number | null = $state(null);
   /** Empty: no heartbeat. */
   heartbeat = $state("");
+  /** Base backups for point-in-time recovery. */
+  baseCadence: CadenceForm = $state(cadenceForm(null));
+  walStream = $state(false);
   readonly saving = new FormState<ScheduleField>(FIELD_IDS);
   readonly removal = new FormState();
   private readonly previewDelayMs: number;
@@ -68,6 +81,8 @@ export class ScheduleEditor extends ScheduleScreen {
     this.retention = retentionForm(form?.retention ?? KEEP_EVERYTHING);
     this.staleAfterHours = staleAfterHours(form?.stale_after_seconds ?? null);
     this.heartbeat = form?.heartbeat ?? "";
+    this.baseCadence = cadenceForm(form?.base_backup ?? null);
+    this.walStream = form?.wal_stream ?? false;
     this.saving.clear();
     this.previewNow();
   }
@@ -92,7 +107,11 @@ export class ScheduleEditor extends ScheduleScreen {
   }
 
   save(): Promise<void> {
-    const problem = validateCadence(this.cadence) ?? validateRetention(this.retention) ?? validateStaleAfter(this.staleAfterHours);
+    const problem =
+      validateCadence(this.cadence) ??
+      validateRetention(this.retention) ??
+      validateStaleAfter(this.staleAfterHours) ??
+      baseCadenceError(validateCadence(this.baseCadence));
     this.saved = null;
     return this.saving.submit(
       problem,
@@ -102,14 +121,28 @@ export class ScheduleEditor extends ScheduleScreen {
           retention: retentionPolicy(this.retention),
           stale_after_seconds: this.staleAfterHours === null ? null : staleAfterSeconds(this.staleAfterHours),
           heartbeat: this.heartbeat.trim() || null,
+          base_backup: cadenceText(this.baseCadence),
+          wal_stream: this.walStream,
         });
         const view = await api.saveSchedule(form);
         await this.schedules.load(api.schedules);
         this.saved = view;
         // As stored: custom fields that match a preset show as that preset.
         this.cadence = cadenceForm(view.form.backup);
+        this.baseCadence = cadenceForm(view.form.base_backup);
       },
-      (error) => (error.field === "backup" ? cadenceFieldOf(this.cadence) : error.field === "heartbeat" ? "heartbeat" : null),
+      (error) => {
+        switch (error.field) {
+          case "backup":
+            return cadenceFieldOf(this.cadence);
+          case "base_backup":
+            return `base_${cadenceFieldOf(this.baseCadence)}`;
+          case "heartbeat":
+            return "heartbeat";
+          default:
+            return null;
+        }
+      },
     );
   }
 

@@ -7,7 +7,7 @@ import { KEEP_EVERYTHING } from "./schedules";
 const orders = { ...salesCard(), connection: { ...salesCard().connection, name: "orders" } };
 
 /** What the backend stores for the presets these tests send. */
-const EXPANDED: Record<string, string> = { hourly: "0 * * * *", "weekly mon 04:15": "15 4 * * 1", "daily 02:30": "30 2 * * *" };
+const EXPANDED: Record<string, string> = { hourly: "0 * * * *", "weekly mon 04:15": "15 4 * * 1", "daily 02:30": "30 2 * * *", "daily 03:00": "0 3 * * *" };
 
 type Handlers = { save_schedule?: (form: ScheduleForm) => ScheduleView; schedules?: () => ScheduleView[] };
 
@@ -22,7 +22,8 @@ function mockBackend(handlers: Handlers = {}) {
       case "save_schedule": {
         const form = a.form as ScheduleForm;
         if (handlers.save_schedule) return handlers.save_schedule(form);
-        const view = { ...salesSchedule(), form: { ...form, backup: form.backup && (EXPANDED[form.backup] ?? form.backup) } };
+        const expand = (cadence: string | null) => cadence && (EXPANDED[cadence] ?? cadence);
+        const view = { ...salesSchedule(), form: { ...form, backup: expand(form.backup), base_backup: expand(form.base_backup) } };
         views = [...views.filter((v) => v.form.connection !== form.connection), view];
         return view;
       }
@@ -82,6 +83,8 @@ describe("ScheduleEditor", () => {
           drill_server: saved.drill_server,
           probes: saved.probes,
           heartbeat: null,
+          base_backup: null,
+          wal_stream: false,
         },
       },
     ]);
@@ -109,7 +112,50 @@ describe("ScheduleEditor", () => {
       drill_server: null,
       probes: [],
       heartbeat: null,
+      base_backup: null,
+      wal_stream: false,
     });
+  });
+
+  it("schedules base backups and WAL streaming, and says what to fix in their cadence", async () => {
+    const { sent } = mockBackend();
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    expect(editor.baseCadence.preset).toBe("none");
+    expect(editor.walStream).toBe(false);
+
+    editor.baseCadence = { ...editor.baseCadence, preset: "custom", cron: "0 3 *" };
+    editor.walStream = true;
+    await editor.save();
+    expect(editor.saving.invalidField).toBe("base_cron");
+    expect(editor.saving.error?.message).toMatch(/^Base backups: .*five cron fields/);
+    expect(sent("save_schedule")).toEqual([]);
+
+    editor.baseCadence = { ...editor.baseCadence, preset: "daily", time: "03:00" };
+    await editor.save();
+    expect(sent("save_schedule")[0].form).toMatchObject({ backup: "daily 02:30", base_backup: "daily 03:00", wal_stream: true });
+    expect(editor.saving.error).toBeNull();
+    expect(editor.baseCadence).toMatchObject({ preset: "daily", time: "03:00" });
+
+    // Loaded again, as stored.
+    const reloaded = new ScheduleEditor(0);
+    await reloaded.load();
+    expect(reloaded.baseCadence).toMatchObject({ preset: "daily", time: "03:00" });
+    expect(reloaded.walStream).toBe(true);
+  });
+
+  it("puts the backend's complaint about the base backups' cadence beside it", async () => {
+    mockBackend({
+      save_schedule: () => {
+        throw { code: "invalid_input", message: "no cron expression: 61 3 * * *", field: "base_backup" };
+      },
+    });
+    const editor = new ScheduleEditor(0);
+    await editor.load();
+    editor.baseCadence = { ...editor.baseCadence, preset: "custom", cron: "61 3 * * *" };
+    await editor.save();
+    expect(editor.saving.invalidField).toBe("base_cron");
+    expect(editor.saving.error?.message).toMatch(/61 3/);
   });
 
   it("shows what to fix instead of saving or previewing", async () => {

@@ -8,6 +8,7 @@ import {
   retentionForm,
   retentionPolicy,
   retentionSummary,
+  savedBackupsText,
   savedText,
   scheduleWith,
   validateRetention,
@@ -21,7 +22,14 @@ const NOW = Date.parse("2025-03-04T10:00:00Z");
 describe("scheduleWith", () => {
   it("changes the backup, keeping the drill's fields as saved", () => {
     const saved = salesSchedule().form;
-    const form = scheduleWith(saved, "sales", { backup: "hourly", retention: { ...KEEP_EVERYTHING, keep_last: 3 }, stale_after_seconds: 18000, heartbeat: "https://hc.example/ping/abc" });
+    const form = scheduleWith(saved, "sales", {
+      backup: "hourly",
+      retention: { ...KEEP_EVERYTHING, keep_last: 3 },
+      stale_after_seconds: 18000,
+      heartbeat: "https://hc.example/ping/abc",
+      base_backup: "daily 03:00",
+      wal_stream: true,
+    });
     expect(form).toEqual({
       connection: "sales",
       backup: "hourly",
@@ -31,6 +39,8 @@ describe("scheduleWith", () => {
       drill_server: "scratch",
       probes: saved.probes,
       heartbeat: "https://hc.example/ping/abc",
+      base_backup: "daily 03:00",
+      wal_stream: true,
     });
   });
 
@@ -50,6 +60,8 @@ describe("scheduleWith", () => {
       drill_server: "scratch",
       probes: [],
       heartbeat: null,
+      base_backup: null,
+      wal_stream: false,
     });
     expect(emptySchedule("orders").retention).toEqual(KEEP_EVERYTHING);
   });
@@ -138,5 +150,13 @@ describe("job status", () => {
     const saved = savedText(status({ next_run: "2025-03-04T15:00:00Z" }), "backup", NOW);
     expect(saved).toMatch(/^Saved\. Next backup: .+ \(in 5 hours\)\.$/);
     expect(savedText(status({ cron: null }), "drill", NOW)).toBe("Saved. No scheduled drills.");
+  });
+
+  it("says when the next base backup runs when only those are scheduled", () => {
+    const view = { ...salesSchedule(NOW), backup: status({ cron: null }), base_backup: status({ next_run: "2025-03-04T15:00:00Z" }) };
+    expect(savedBackupsText(view, NOW)).toMatch(/^Saved\. Next base backup: .+ \(in 5 hours\)\.$/);
+    const both = { ...view, backup: status({ next_run: "2025-03-04T12:00:00Z" }) };
+    expect(savedBackupsText(both, NOW)).toMatch(/^Saved\. Next backup: .+ \(in 2 hours\)\.$/);
+    expect(savedBackupsText({ ...view, base_backup: status({ cron: null }) }, NOW)).toBe("Saved. No scheduled backups.");
   });
 });

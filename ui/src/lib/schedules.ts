@@ -3,7 +3,7 @@
 // unit-tested.
 
 import type { Tone } from "./activity";
-import type { Freshness, JobStatus, KeepReason, OffsiteStatus, RetentionPolicy, RetentionPreviewEntry, ScheduleForm } from "./bindings";
+import type { Freshness, JobStatus, KeepReason, OffsiteStatus, RetentionPolicy, RetentionPreviewEntry, ScheduleForm, ScheduleView } from "./bindings";
 import { formatCount, formatDateTime, relativeAge } from "./format";
 import type { FieldError } from "./validation";
 
@@ -21,10 +21,21 @@ export const KEEP_EVERYTHING: RetentionPolicy = {
 
 /** A connection without a schedule: nothing runs by itself. */
 export function emptySchedule(connection: string): ScheduleForm {
-  return { connection, backup: null, retention: KEEP_EVERYTHING, stale_after_seconds: null, drill: null, drill_server: null, probes: [], heartbeat: null };
+  return {
+    connection,
+    backup: null,
+    retention: KEEP_EVERYTHING,
+    stale_after_seconds: null,
+    drill: null,
+    drill_server: null,
+    probes: [],
+    heartbeat: null,
+    base_backup: null,
+    wal_stream: false,
+  };
 }
 
-export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_seconds" | "heartbeat">;
+export type BackupFields = Pick<ScheduleForm, "backup" | "retention" | "stale_after_seconds" | "heartbeat" | "base_backup" | "wal_stream">;
 export type DrillFields = Pick<ScheduleForm, "drill" | "drill_server" | "probes">;
 
 /**
@@ -145,10 +156,20 @@ export function nextRunText(nextRun: string, now: number): string {
 }
 
 /** What a save says: the job's next run, or that it does not run by itself. */
-export function savedText(status: JobStatus, job: "backup" | "drill", now: number): string {
+export function savedText(status: JobStatus, job: ScheduledJob, now: number): string {
   if (status.cron === null) return `Saved. No scheduled ${job}s.`;
   return status.next_run === null ? "Saved." : `Saved. Next ${job}: ${nextRunText(status.next_run, now)}.`;
 }
+
+/** What saving the Schedules form says: the next dump, else the next base backup. */
+export function savedBackupsText(view: ScheduleView, now: number): string {
+  return view.backup.cron === null && view.base_backup.cron !== null
+    ? savedText(view.base_backup, "base backup", now)
+    : savedText(view.backup, "backup", now);
+}
+
+/** A scheduled job, in the words the screens use. */
+export type ScheduledJob = "backup" | "drill" | "base backup";
 
 /** A database card's badge: its last good backup's age against its schedule. */
 export const FRESHNESS_BADGES: Record<Freshness, { label: string; tone: Tone | "neutral" }> = {

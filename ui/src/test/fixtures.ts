@@ -106,6 +106,8 @@ export function salesSchedule(now = Date.now()): ScheduleView {
       drill_server: "scratch",
       probes: [{ name: "orders exist", sql: "select count(*) from orders", expect: ">= 1" }],
       heartbeat: null,
+      base_backup: null,
+      wal_stream: false,
     },
     backup: {
       cron: "30 2 * * *",
@@ -116,6 +118,7 @@ export function salesSchedule(now = Date.now()): ScheduleView {
       last_error: null,
     },
     drill: { ...idleStatus, cron: "0 3 * * 0", description: "At 03:00, only on Sunday", next_run: new Date(now + 72 * 3600_000).toISOString() },
+    base_backup: idleStatus,
     stale_since: null,
   };
 }
@@ -207,7 +210,7 @@ export function mockCommands(handle: (cmd: string, args: Record<string, unknown>
  * none; `history` is the drills of "sales", newest first. A drill runs until
  * the test resolves `drill`, then is listed as the next run.
  */
-export function mockDrillBackend(other: string, history: DrillHistoryEntry[]) {
+export function mockDrillBackend(other: string, history: DrillHistoryEntry[], schedule: ScheduleView = salesSchedule()) {
   const drill = deferred<DrillReport>();
   let runs = history;
   let channel: Channel<JobProgress> | undefined;
@@ -216,9 +219,9 @@ export function mockDrillBackend(other: string, history: DrillHistoryEntry[]) {
       case "databases":
         return [salesCard(), { ...salesCard(), connection: { ...salesConnection, name: other } }];
       case "schedules":
-        return [salesSchedule()];
+        return [schedule];
       case "save_schedule":
-        return { ...salesSchedule(), form: args.form as ScheduleForm };
+        return { ...schedule, form: args.form as ScheduleForm };
       case "drill_history":
         return args.connection === "sales" ? runs : [];
       case "drill_snapshot":
