@@ -22,12 +22,7 @@ async fn a_webhook_receives_the_test_and_the_failed_backup_and_the_app_shows_the
     let app = AppSession::start(&dir.path().join("workstation")).await;
     app.create_repository(&dir.path().join("nas/lifeboat"), PASSPHRASE).await;
 
-    app.click("#nav-connections").await;
-    app.fill("#conn-name", "shop").await;
-    app.fill("#conn-url", &cluster.url("shop")).await;
-    app.wait("#conn-host").await;
-    app.click("#conn-save").await;
-    app.wait("#connections-list .connection-row[data-name='shop']").await;
+    app.save_connection("shop", &cluster.url("shop")).await;
 
     app.click("#nav-schedules").await;
     app.fill("#channel-name", "team-chat").await;

@@ -160,12 +160,7 @@ async fn enabling_point_in_time_recovery_on_the_schedules_screen_streams_the_ser
     let app = AppSession::start(&dir.path().join("workstation")).await;
     app.create_repository(&dir.path().join("nas/lifeboat"), PASSPHRASE).await;
 
-    app.click("#nav-connections").await;
-    app.fill("#conn-name", "shop").await;
-    app.fill("#conn-url", &source.url("postgres")).await;
-    app.wait("#conn-host").await;
-    app.click("#conn-save").await;
-    app.wait("#connections-list .connection-row[data-name='shop']").await;
+    app.save_connection("shop", &source.url("postgres")).await;
 
     // Base backups nightly and the WAL streamed: no dump schedule needed.
     app.click("#nav-schedules").await;

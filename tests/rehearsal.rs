@@ -38,12 +38,7 @@ async fn a_checkpoint_before_an_upgrade_is_rehearsed_onto_the_new_major() {
     .await;
     app.create_repository(&dir.path().join("nas/lifeboat"), PASSPHRASE).await;
 
-    app.click("#nav-connections").await;
-    app.fill("#conn-name", "shop").await;
-    app.fill("#conn-url", &source.url("shop")).await;
-    app.wait("#conn-host").await;
-    app.click("#conn-save").await;
-    app.wait("#connections-list .connection-row[data-name='shop']").await;
+    app.save_connection("shop", &source.url("shop")).await;
 
     // The Checkpoint, labelled as an upgrade: the card offers its rehearsal.
     app.click("#nav-overview").await;

@@ -193,6 +193,16 @@ impl AppSession {
         self.wait("#current-repo").await;
     }
 
+    /// On the Connections screen: saves connection `name` to `url`, untested.
+    pub async fn save_connection(&self, name: &str, url: &str) {
+        self.click("#nav-connections").await;
+        self.fill("#conn-name", name).await;
+        self.fill("#conn-url", url).await;
+        self.wait("#conn-host").await;
+        self.click("#conn-save").await;
+        self.wait(&format!("#connections-list .connection-row[data-name='{name}']")).await;
+    }
+
     /// Closes the window (the app exits) and stops the drivers.
     pub async fn quit(self) {
         let _ = self.driver.clone().quit().await;

@@ -788,7 +788,7 @@ source: BinariesSource | null, };
 
 export type BinariesSource = { 
 /**
- * The release, as the index names it: "18.6.0".
+ * The version installed, as its `postgres` reports it: "18.6".
  */
 release: string, url: string, sha256: string, installed_at: string, };
 
