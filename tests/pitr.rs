@@ -139,9 +139,8 @@ async fn pick_a_moment_on_the_timeline_and_recover_it_onto_a_fresh_server() {
 }
 
 /// The Point-in-time screen's count of WAL files archived for the selected
-/// archive, after a refresh; `None` while there is no archive.
+/// archive, as shown; `None` while there is no archive (or it loads).
 async fn archived_wal_files(app: &AppSession) -> Option<u64> {
-    app.click_when_enabled("#pitr-refresh").await;
     if !app.is_present("#pitr-wal-files").await {
         return None;
     }
@@ -184,9 +183,14 @@ async fn enabling_point_in_time_recovery_on_the_schedules_screen_streams_the_ser
         if archived.is_some() {
             break;
         }
+        app.click_when_enabled("#pitr-refresh").await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    assert!(archived.is_some(), "no WAL streamed into the repository within three minutes");
+    if archived.is_none() {
+        app.shot("pitr-05-not-streamed").await;
+        let screen = app.wait("#pitr").await.text().await.unwrap_or_default();
+        panic!("no WAL streamed into the repository within three minutes; the screen says: {screen}");
+    }
     let slots = source.psql(
         "postgres",
         "SELECT string_agg(slot_name, ',') FROM pg_replication_slots WHERE active",
