@@ -314,10 +314,13 @@ fn a_crashed_local_drill_is_cleaned_up_by_the_next_and_a_full_disk_is_refused_fi
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let pid_file = loop {
+    // The server's own options file, not just a postmaster.pid: initdb's
+    // single-user backends write one too, and an initdb orphaned by the
+    // kill would go on writing into the folder the next drill removes.
+    let opts_file = loop {
         let found = files_under(here.scratch.path())
             .into_iter()
-            .find(|f| f.file_name().is_some_and(|n| n == "postmaster.pid"));
+            .find(|f| f.file_name().is_some_and(|n| n == "postmaster.opts"));
         if let Some(found) = found {
             break found;
         }
@@ -327,15 +330,18 @@ fn a_crashed_local_drill_is_cleaned_up_by_the_next_and_a_full_disk_is_refused_fi
     };
     drilling.kill().unwrap();
     drilling.wait().unwrap();
-    let leftover = pid_file.parent().unwrap().to_path_buf();
+    let leftover = opts_file.parent().unwrap().to_path_buf();
     assert!(leftover.exists());
 
-    let (code, drilled) = here.report(&["drill", "latest:big", "--local"]);
-    assert_eq!(code, 0, "{drilled:#}");
+    let out = run(here.cmd(&["drill", "latest:big", "--local", "--json"]), None);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let drilled: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}): {said}"));
+    assert!(out.status.success(), "{drilled:#} {said}");
     assert_eq!(
         drilled["leftovers_dropped"],
         serde_json::json!([leftover.display().to_string()]),
-        "{drilled:#}"
+        "{drilled:#} {said} left: {:?}",
+        files_under(here.scratch.path())
     );
     assert_eq!(
         check(&drilled, "row counts")["detail"],
