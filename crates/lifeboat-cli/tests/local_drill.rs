@@ -101,18 +101,6 @@ fn processes_in(folder: &Path) -> Vec<u32> {
         .collect()
 }
 
-fn shop(cluster: &PgCluster) {
-    cluster.psql("postgres", "CREATE DATABASE shop");
-    cluster.psql(
-        "shop",
-        "CREATE EXTENSION citext;
-         CREATE TABLE public.users (id serial PRIMARY KEY, email citext NOT NULL);
-         CREATE TABLE public.orders (id serial PRIMARY KEY, user_id int REFERENCES public.users, total numeric);
-         INSERT INTO public.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 40) g;
-         INSERT INTO public.orders (user_id, total) SELECT 1 + g % 40, g FROM generate_series(1, 90) g;",
-    );
-}
-
 fn write_probes(dir: &Path, probes: serde_json::Value) -> String {
     let path = dir.join("probes.json");
     std::fs::write(&path, probes.to_string()).unwrap();

@@ -12,19 +12,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use lifeboat_testkit::PgCluster;
 
-/// A small shop: two tables, an extension.
-fn shop(cluster: &PgCluster) {
-    cluster.psql("postgres", "CREATE DATABASE shop");
-    cluster.psql(
-        "shop",
-        "CREATE EXTENSION citext;
-         CREATE TABLE public.users (id serial PRIMARY KEY, email citext NOT NULL);
-         CREATE TABLE public.orders (id serial PRIMARY KEY, user_id int REFERENCES public.users, total numeric);
-         INSERT INTO public.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 40) g;
-         INSERT INTO public.orders (user_id, total) SELECT 1 + g % 40, g FROM generate_series(1, 90) g;",
-    );
-}
-
 fn drill_databases(cluster: &PgCluster) -> Vec<String> {
     cluster
         .psql(

@@ -155,6 +155,19 @@ pub fn flip_byte(path: &Path, offset_from_start: usize) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Database `shop` on `cluster`: two tables (40 users, 90 orders) and an extension (citext).
+pub fn shop(cluster: &lifeboat_testkit::PgCluster) {
+    cluster.psql("postgres", "CREATE DATABASE shop");
+    cluster.psql(
+        "shop",
+        "CREATE EXTENSION citext;
+         CREATE TABLE public.users (id serial PRIMARY KEY, email citext NOT NULL);
+         CREATE TABLE public.orders (id serial PRIMARY KEY, user_id int REFERENCES public.users, total numeric);
+         INSERT INTO public.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 40) g;
+         INSERT INTO public.orders (user_id, total) SELECT 1 + g % 40, g FROM generate_series(1, 90) g;",
+    );
+}
+
 pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
